@@ -1,0 +1,21 @@
+// EKS-D releases per Kubernetes minor: the image tags kubeadm pulls from public.ecr.aws/eks-distro.
+// The kubelet and kubeadm in the node AMIs must be of the same release; `kubernetesVersion`
+// in config overrides the tag when an AMI was baked from another release.
+
+export interface EksdRelease {
+    minor: string;
+    /** EKS-D release channel and number, e.g. 1-30 / 44. */
+    release: string;
+    kubernetesVersion: string;
+    etcdImageTag: string;
+    corednsImageTag: string;
+}
+
+export const EKSD_RELEASES: Record<string, EksdRelease> = {
+    "1.28": { minor: "1.28", release: "1-28-eks-53", kubernetesVersion: "v1.28.15-eks-1-28-53", etcdImageTag: "v3.5.21-eks-1-28-53", corednsImageTag: "v1.12.2-eks-1-28-53" },
+    "1.29": { minor: "1.29", release: "1-29-eks-46", kubernetesVersion: "v1.29.15-eks-1-29-46", etcdImageTag: "v3.5.21-eks-1-29-46", corednsImageTag: "v1.12.2-eks-1-29-46" },
+    "1.30": { minor: "1.30", release: "1-30-eks-44", kubernetesVersion: "v1.30.14-eks-1-30-44", etcdImageTag: "v3.5.21-eks-1-30-44", corednsImageTag: "v1.12.2-eks-1-30-44" },
+    "1.31": { minor: "1.31", release: "1-31-eks-30", kubernetesVersion: "v1.31.12-eks-1-31-30", etcdImageTag: "v3.5.16-eks-1-31-30", corednsImageTag: "v1.12.2-eks-1-31-30" },
+};
+
+export const SUPPORTED_EKSD_MINORS = Object.keys(EKSD_RELEASES);

@@ -1,0 +1,123 @@
+// The stack: config → ZadaraNetwork → EksdCluster → EksdAddons. This is the only module that
+// reads stack configuration; the components get typed arguments.
+import * as pulumi from "@pulumi/pulumi";
+import { EksdAddons } from "./addons";
+import { EksdCluster } from "./cluster";
+import { ConfigValidationError, loadStackConfig, readRawStackConfig, StackConfig } from "./config";
+import { createZComputeProvider, ZadaraNetwork } from "./infra";
+
+function readConfig(): StackConfig {
+    try {
+        return loadStackConfig(readRawStackConfig());
+    } catch (error) {
+        // RunError prints the message without a stack trace: the list of problems is the message.
+        if (error instanceof ConfigValidationError) {
+            throw new pulumi.RunError(error.message);
+        }
+        throw error;
+    }
+}
+
+const config = readConfig();
+const env = config.environment;
+pulumi.log.info(`zadara-eksd ${config.stack}: EKS-D ${config.cluster.kubernetesVersion}, ` +
+    `${config.cluster.controlPlane.count} control-plane node(s), node groups ${Object.keys(config.cluster.nodeGroups).join(", ")}, ` +
+    `${config.addons.cni} CNI, API ${config.network.apiPublic ? "public" : "internal"}`);
+
+const provider = createZComputeProvider(`${env}-zcompute`, {
+    apiUrl: config.cloud.apiUrl,
+    accessKey: config.cloud.accessKey,
+    secretKey: config.cloud.secretKey,
+    insecure: config.cloud.insecure,
+});
+
+const network = new ZadaraNetwork(`${env}-network`, {
+    provider,
+    environment: env,
+    tags: config.tags,
+    vpcCidr: config.network.vpcCidr,
+    publicSubnetCidr: config.network.publicSubnetCidr,
+    privateSubnetCidr: config.network.privateSubnetCidr,
+    dnsServers: config.network.dnsServers,
+    dnsDomain: config.network.dnsDomain,
+    existingVpc: config.network.existingVpc,
+    apiPublic: config.network.apiPublic,
+    apiAllowedCidrs: config.network.apiAllowedCidrs,
+    bastion: {
+        amiId: config.bastion.amiId,
+        instanceType: config.bastion.instanceType,
+        keyName: config.bastion.keyName,
+        sshCidrs: config.bastion.sshCidrs,
+    },
+    rootCaCert: config.cloud.rootCaCert,
+});
+
+const cluster = new EksdCluster(`${env}-cluster`, {
+    provider,
+    environment: env,
+    tags: config.tags,
+    network: {
+        vpcId: network.vpcId,
+        privateSubnetId: network.privateSubnetId,
+        clusterSecurityGroupId: network.clusterSecurityGroupId,
+        apiLoadBalancerArn: network.apiLoadBalancerArn,
+        apiLoadBalancerId: network.apiLoadBalancerId,
+        apiInternalDnsName: network.apiInternalDnsName,
+        bastionPublicIp: network.bastionPublicIp,
+    },
+    apiPublic: config.network.apiPublic,
+    dnsDomain: config.network.dnsDomain,
+    eksdVersion: config.cluster.eksdVersion,
+    kubernetesVersion: config.cluster.kubernetesVersion,
+    podCidr: config.cluster.podCidr,
+    serviceCidr: config.cluster.serviceCidr,
+    controlPlane: config.cluster.controlPlane,
+    workerInstanceProfile: config.cluster.workerInstanceProfile,
+    nodeGroups: config.cluster.nodeGroups,
+    nodeKeyName: config.cluster.nodeKeyName,
+    ssh: {
+        bastionUser: config.bastion.sshUser,
+        bastionPrivateKey: config.bastion.sshPrivateKey,
+        nodeUser: config.cluster.nodeSshUser,
+        nodePrivateKey: config.cluster.nodeSshPrivateKey,
+    },
+    kubeconfigTimeoutMinutes: config.cluster.kubeconfigTimeoutMinutes,
+    etcdBackupRotation: config.cluster.etcdBackupRotation,
+    rootCaCert: config.cloud.rootCaCert,
+});
+
+const addons = new EksdAddons(`${env}-addons`, {
+    clusterName: env,
+    kubeconfig: cluster.kubeconfig,
+    eksdVersion: config.cluster.eksdVersion,
+    podCidr: config.cluster.podCidr,
+    vpcId: network.vpcId,
+    cloudApiUrl: cluster.cloudApiUrl,
+    rootCaCert: config.cloud.rootCaCert,
+    cni: config.addons.cni,
+    volumeType: config.addons.volumeType,
+    ebsCsi: config.addons.ebsCsi,
+    loadBalancerController: config.addons.loadBalancerController,
+    autoscaler: config.addons.autoscaler,
+    kasten: config.addons.kasten,
+    autoscalerScaleDownUnneededTime: config.addons.autoscalerScaleDownUnneededTime,
+    autoscalerScaleDownDelayAfterAdd: config.addons.autoscalerScaleDownDelayAfterAdd,
+    etcdBackupExport: config.cluster.etcdBackupExport,
+    overrides: config.addons.overrides,
+    dependsOn: cluster.nodes,
+});
+
+export const vpcId = network.vpcId;
+export const publicSubnetId = network.publicSubnetId;
+export const privateSubnetId = network.privateSubnetId;
+export const clusterSecurityGroupId = network.clusterSecurityGroupId;
+export const bastionPublicIp = network.bastionPublicIp;
+export const apiLoadBalancerDnsName = network.apiLoadBalancerDnsName;
+export const apiInternalDnsName = network.apiInternalDnsName;
+export const apiEndpointPrivate = cluster.apiEndpointPrivate;
+export const apiEndpointPublic = cluster.apiEndpointPublic;
+export const controlPlaneInstanceIds = cluster.controlPlaneInstanceIds;
+export const controlPlanePrivateIps = cluster.controlPlanePrivateIps;
+export const nodeGroupAsgNames = cluster.nodeGroupAsgNames;
+export const kubeconfig = pulumi.secret(cluster.kubeconfig);
+export const addonReleases = addons.releases;

@@ -1,0 +1,78 @@
+// Runs a real shell script under bash with stub commands first on PATH, so boot and
+// operations scripts are exercised end to end without a cloud, a kubelet or root.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export interface StubbedRun {
+    code: number;
+    stdout: string;
+    stderr: string;
+    /** One line per stub call: `<command> <args...>`, in call order. */
+    calls: string[];
+    /** Temporary root given to the script as $TEST_ROOT (for fake /etc, /var, ...). */
+    root: string;
+    elapsedMs: number;
+}
+
+export interface StubbedRunOptions {
+    /** Stub bodies by command name; each is a bash script body that receives "$@". */
+    stubs?: Record<string, string>;
+    env?: Record<string, string>;
+    /** Files to create under the temporary root before the run (relative path -> content). */
+    files?: Record<string, string>;
+    args?: string[];
+    stdin?: string;
+    timeoutMs?: number;
+}
+
+/** A stub that records its call and exits 0 with no output. */
+export const NOOP_STUB = "exit 0";
+
+export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = {}): StubbedRun {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-sh-"));
+    const stubDir = path.join(root, ".stubs");
+    const callLog = path.join(root, ".calls.log");
+    fs.mkdirSync(stubDir, { recursive: true });
+    fs.writeFileSync(callLog, "");
+
+    for (const [name, body] of Object.entries(options.stubs ?? {})) {
+        const stub = [
+            "#!/usr/bin/env bash",
+            `printf '%s\\n' "${name} $*" >> "${callLog}"`,
+            body,
+            "",
+        ].join("\n");
+        fs.writeFileSync(path.join(stubDir, name), stub, { mode: 0o755 });
+    }
+    for (const [relative, content] of Object.entries(options.files ?? {})) {
+        const target = path.join(root, relative);
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.writeFileSync(target, content);
+    }
+
+    const started = process.hrtime.bigint();
+    const result = spawnSync("bash", [scriptPath, ...(options.args ?? [])], {
+        encoding: "utf8",
+        input: options.stdin ?? "",
+        timeout: options.timeoutMs ?? 30_000,
+        env: {
+            PATH: `${stubDir}:/usr/bin:/bin`,
+            HOME: root,
+            TEST_ROOT: root,
+            LANG: "C.UTF-8",
+            ...options.env,
+        },
+    });
+    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const calls = fs.readFileSync(callLog, "utf8").split("\n").filter((line) => line.length > 0);
+    return {
+        code: result.status ?? -1,
+        stdout: result.stdout ?? "",
+        stderr: result.stderr ?? "",
+        calls,
+        root,
+        elapsedMs,
+    };
+}

@@ -1,0 +1,182 @@
+// Offline plan: runs the program under Pulumi's mock engine with a stack's configuration and
+// shows what `pulumi up` would create. Nothing is deployed and no cloud is contacted.
+//
+//   npm run plan -- --stack dev [--config key=value]... [--secret key=value]... [--json file] [--show-secrets]
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ConfigValidationError, loadStackConfig, PROJECT_NAME } from "../config";
+import { RecordedResource, redactSecrets, settle, startMockEngine } from "./mock-engine";
+import { Override, parseOverride, resolveStackConfig } from "./stack-config";
+
+interface PlanOptions {
+    stack: string;
+    overrides: Override[];
+    jsonFile?: string;
+    showSecrets: boolean;
+    quiet: boolean;
+}
+
+export interface PlanResource {
+    urn: string;
+    type: string;
+    name: string;
+    parent: string | null;
+    custom: boolean;
+    dependencies: string[];
+    inputs: unknown;
+}
+
+export interface PlanDocument {
+    stack: string;
+    project: string;
+    resources: PlanResource[];
+    outputs: Record<string, unknown>;
+}
+
+const USAGE = "usage: npm run plan -- --stack <name> [--config key=value]... [--secret key=value]... [--json <file>] [--show-secrets] [--quiet]";
+
+function parseArguments(argv: string[]): PlanOptions {
+    const options: PlanOptions = { stack: "dev", overrides: [], showSecrets: false, quiet: false };
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        const next = () => {
+            const value = argv[++i];
+            if (value === undefined) {
+                throw new Error(`${arg} needs a value\n${USAGE}`);
+            }
+            return value;
+        };
+        switch (arg) {
+            case "--stack": case "-s": options.stack = next(); break;
+            case "--config": case "-c": options.overrides.push(parseOverride(next(), false)); break;
+            case "--secret": options.overrides.push(parseOverride(next(), true)); break;
+            case "--json": options.jsonFile = next(); break;
+            case "--show-secrets": options.showSecrets = true; break;
+            case "--quiet": case "-q": options.quiet = true; break;
+            case "--help": case "-h": console.log(USAGE); process.exit(0); break;
+            default: throw new Error(`unknown argument "${arg}"\n${USAGE}`);
+        }
+    }
+    return options;
+}
+
+async function resolveOutputs(exports: Record<string, unknown>, showSecrets: boolean): Promise<Record<string, unknown>> {
+    const outputs: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(exports)) {
+        if (key === "__esModule" || typeof value === "function") {
+            continue;
+        }
+        const output = pulumi.output(value);
+        const secret = await pulumi.isSecret(output);
+        const resolved = await new Promise<unknown>((resolve) => output.apply((v) => { resolve(v); return v; }));
+        outputs[key] = secret && !showSecrets ? "[secret]" : resolved;
+    }
+    return outputs;
+}
+
+function toPlanResources(recorded: RecordedResource[], showSecrets: boolean): PlanResource[] {
+    return recorded.map((r) => ({
+        urn: r.urn,
+        type: r.type,
+        name: r.name,
+        parent: r.parent ?? null,
+        custom: r.custom,
+        dependencies: r.dependencies,
+        inputs: redactSecrets(r.inputs, showSecrets),
+    }));
+}
+
+/** The preview-like tree: components with their children, then counts per type. */
+export function renderTree(plan: PlanDocument): string {
+    const lines: string[] = [];
+    const children = new Map<string | null, PlanResource[]>();
+    const urns = new Set(plan.resources.map((r) => r.urn));
+    for (const resource of plan.resources) {
+        const parent = resource.parent && urns.has(resource.parent) ? resource.parent : null;
+        children.set(parent, [...(children.get(parent) ?? []), resource]);
+    }
+    const walk = (parent: string | null, prefix: string) => {
+        const items = children.get(parent) ?? [];
+        items.forEach((item, index) => {
+            const last = index === items.length - 1;
+            lines.push(`${prefix}${last ? "└─ " : "├─ "}${item.type}  ${item.name}`);
+            walk(item.urn, `${prefix}${last ? "   " : "│  "}`);
+        });
+    };
+    lines.push(`${plan.project} (${plan.stack}): offline plan under mocks, nothing was deployed`);
+    walk(null, "");
+
+    const counts = new Map<string, number>();
+    for (const resource of plan.resources) {
+        counts.set(resource.type, (counts.get(resource.type) ?? 0) + 1);
+    }
+    lines.push("", `Resources by type (${plan.resources.length} in all):`);
+    for (const [type, count] of [...counts.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+        lines.push(`  ${String(count).padStart(4)}  ${type}`);
+    }
+    lines.push("", "Outputs:");
+    for (const [key, value] of Object.entries(plan.outputs)) {
+        const text = typeof value === "string" ? value : JSON.stringify(value);
+        lines.push(`  ${key}: ${text.length > 100 ? `${text.slice(0, 97)}...` : text}`);
+    }
+    return lines.join("\n");
+}
+
+async function main(): Promise<number> {
+    let options: PlanOptions;
+    let input;
+    try {
+        options = parseArguments(process.argv.slice(2));
+        input = resolveStackConfig(options.stack, options.overrides);
+    } catch (error) {
+        console.error(`error: ${(error as Error).message}`);
+        return 2;
+    }
+
+    // Validate before anything is registered, exactly as the program will.
+    try {
+        loadStackConfig({ stack: input.stack, values: input.values, secretKeys: input.secretKeys, env: process.env });
+    } catch (error) {
+        if (error instanceof ConfigValidationError) {
+            console.error(error.message);
+            return 1;
+        }
+        throw error;
+    }
+
+    const recorded = startMockEngine({ project: PROJECT_NAME, stack: input.stack, config: input.values, secretKeys: input.secretKeys });
+    // Keep the program's own progress lines (pulumi.log) visible but apart from the tree.
+    const exports = (await import("../index")) as Record<string, unknown>;
+    await settle();
+    const plan: PlanDocument = {
+        stack: input.stack,
+        project: PROJECT_NAME,
+        resources: toPlanResources(recorded, options.showSecrets),
+        outputs: await resolveOutputs(exports, options.showSecrets),
+    };
+    await settle();
+
+    if (!options.quiet) {
+        if (input.placeholders.length > 0) {
+            console.log(`note: offline placeholders stand in for secrets not set in this stack: ${input.placeholders.map((k) => k.split(":")[1]).join(", ")}`);
+        }
+        console.log(renderTree(plan));
+    }
+    if (options.jsonFile) {
+        const file = path.resolve(options.jsonFile);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, `${JSON.stringify(plan, null, 2)}\n`);
+        if (!options.quiet) {
+            console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+        }
+    }
+    return 0;
+}
+
+main().then((code) => {
+    process.exitCode = code;
+}, (error: unknown) => {
+    console.error(`plan failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    process.exitCode = 1;
+});

@@ -1,0 +1,163 @@
+// Reads a stack's configuration the way the Pulumi CLI hands it to the program: the keys of
+// Pulumi.<stack>.yaml plus `config set [--secret] [--path]` style overrides, structured values
+// as JSON text. Used by the offline plan, the benchmark and the tests.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import { PROJECT_NAME } from "../config";
+import { CONFIG_KEYS } from "../config/schema";
+
+export const REPO_ROOT = path.resolve(__dirname, "..");
+
+export interface StackConfigInput {
+    stack: string;
+    /** Full keys (`zadara-eksd:vpcCidr`) to raw strings. */
+    values: Record<string, string>;
+    secretKeys: string[];
+    /** Secret keys that had no value offline and got a placeholder. */
+    placeholders: string[];
+}
+
+export interface Override {
+    /** Key as given, e.g. `vpcCidr`, `nodeGroups.workers.maxSize`, `aws:region`. */
+    key: string;
+    value: string;
+    secret: boolean;
+}
+
+function fullKey(key: string): string {
+    return key.includes(":") ? key : `${PROJECT_NAME}:${key}`;
+}
+
+function toRawString(value: unknown): string {
+    return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** `--path` values: numbers and booleans become typed, like `pulumi config set --path`. */
+function parsePathValue(text: string): unknown {
+    if (text === "true" || text === "false") {
+        return text === "true";
+    }
+    if (/^-?\d+(\.\d+)?$/.test(text)) {
+        return Number(text);
+    }
+    return text;
+}
+
+/** Splits `a.b[0].c` into ["a", "b", 0, "c"]. */
+function pathSegments(key: string): Array<string | number> {
+    const segments: Array<string | number> = [];
+    for (const part of key.split(".")) {
+        const match = /^([^[\]]*)((\[\d+\])*)$/.exec(part);
+        if (!match) {
+            throw new Error(`cannot parse config path "${key}"`);
+        }
+        if (match[1]) {
+            segments.push(match[1]);
+        }
+        for (const index of match[2].matchAll(/\[(\d+)\]/g)) {
+            segments.push(Number(index[1]));
+        }
+    }
+    return segments;
+}
+
+function setAtPath(root: unknown, segments: Array<string | number>, value: unknown): unknown {
+    if (segments.length === 0) {
+        return value;
+    }
+    const [head, ...rest] = segments;
+    const container: any = root ?? (typeof head === "number" ? [] : {});
+    container[head] = setAtPath(container[head], rest, value);
+    return container;
+}
+
+function readStackFile(stack: string, root: string): Record<string, unknown> {
+    const file = path.join(root, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) {
+        throw new Error(`no stack file ${path.relative(process.cwd(), file) || file}: create it, or pick a stack with --stack (dev, prod)`);
+    }
+    const document = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
+    return (document.config ?? {}) as Record<string, unknown>;
+}
+
+/** Offline stand-ins for secrets nobody set, so a fresh clone can plan. */
+const OFFLINE_SECRET_PLACEHOLDERS: Record<string, string> = {
+    accessKey: "offline-plan-access-key",
+    secretKey: "offline-plan-secret-key",
+    bastionSshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\noffline-plan-placeholder\n-----END OPENSSH PRIVATE KEY-----\n",
+};
+const BACKUP_SECRET_KEYS = ["etcdBackupAccessKeyId", "etcdBackupSecretAccessKey"];
+
+export function resolveStackConfig(stack: string, overrides: Override[] = [], options: { root?: string; placeholders?: boolean } = {}): StackConfigInput {
+    const values: Record<string, string> = {};
+    const secretKeys = new Set<string>();
+    const placeholders: string[] = [];
+    const structured: Record<string, unknown> = {};
+
+    for (const [key, value] of Object.entries(readStackFile(stack, options.root ?? REPO_ROOT))) {
+        const name = fullKey(key);
+        if (typeof value === "object" && value !== null && "secure" in value) {
+            // Encrypted in the stack file: only the Pulumi CLI can decrypt it.
+            values[name] = `offline-plan-${key.split(":").pop()}`;
+            secretKeys.add(name);
+            placeholders.push(name);
+            continue;
+        }
+        structured[name] = value;
+    }
+
+    for (const override of overrides) {
+        const segments = pathSegments(override.key);
+        const name = fullKey(String(segments[0]));
+        if (segments.length > 1) {
+            const current = structured[name] === undefined && values[name] !== undefined ? JSON.parse(values[name]) : structured[name];
+            structured[name] = setAtPath(current, segments.slice(1), parsePathValue(override.value));
+        } else {
+            structured[name] = override.value;
+        }
+        if (override.secret) {
+            secretKeys.add(name);
+        }
+    }
+    for (const [name, value] of Object.entries(structured)) {
+        values[name] = toRawString(value);
+    }
+
+    if (options.placeholders ?? true) {
+        const env = process.env;
+        const fill = (key: string, value: string) => {
+            const name = fullKey(key);
+            if (values[name] === undefined) {
+                values[name] = value;
+                secretKeys.add(name);
+                placeholders.push(name);
+            }
+        };
+        for (const [key, value] of Object.entries(OFFLINE_SECRET_PLACEHOLDERS)) {
+            const fromEnv = (key === "accessKey" && env.AWS_ACCESS_KEY_ID) || (key === "secretKey" && env.AWS_SECRET_ACCESS_KEY);
+            if (!fromEnv) {
+                fill(key, value);
+            }
+        }
+        // The export needs its credentials once a bucket is configured.
+        if (values[fullKey("etcdBackupBucket")] !== undefined) {
+            for (const key of BACKUP_SECRET_KEYS) {
+                fill(key, `offline-plan-${key}`);
+            }
+        }
+    }
+    return { stack, values, secretKeys: [...secretKeys], placeholders };
+}
+
+/** Parses `key=value` as given on the command line. */
+export function parseOverride(text: string, secret: boolean): Override {
+    const index = text.indexOf("=");
+    if (index <= 0) {
+        throw new Error(`expected key=value, got "${text}"`);
+    }
+    return { key: text.slice(0, index), value: text.slice(index + 1), secret };
+}
+
+/** Every config key the schema marks secret (for tests that look for leaks). */
+export const SECRET_CONFIG_KEYS = CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key);
