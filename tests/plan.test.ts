@@ -1,0 +1,93 @@
+// The offline plan end to end: both stacks plan cleanly, overrides behave like
+// `pulumi config set`, bad config stops everything, and no secret leaks into the output.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { runPlan } from "./helpers/plan-cli";
+
+const SECRET_VALUES = {
+    accessKey: "AKIAPLANTESTACCESS01",
+    secretKey: "plan-test-secret-key-value-0123456789",
+    bastionSshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nplan-test-bastion-key-material\n-----END OPENSSH PRIVATE KEY-----",
+    nodeSshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nplan-test-node-key-material\n-----END OPENSSH PRIVATE KEY-----",
+    etcdBackupAccessKeyId: "plan-test-backup-access-key-id",
+    etcdBackupSecretAccessKey: "plan-test-backup-secret-access-key",
+};
+const secretArgs = Object.entries(SECRET_VALUES).flatMap(([key, value]) => ["--secret", `${key}=${value}`]);
+
+function typesOf(run: ReturnType<typeof runPlan>): string[] {
+    return run.plan!.resources.map((r) => r.type);
+}
+
+describe("offline plan", () => {
+    const dev = runPlan(["--stack", "dev"]);
+    const prod = runPlan(["--stack", "prod", ...secretArgs]);
+
+    it("plans the dev stack cleanly with offline placeholders", () => {
+        assert.equal(dev.code, 0, dev.stderr);
+        assert.match(dev.stdout, /offline plan under mocks, nothing was deployed/);
+        assert.match(dev.stdout, /offline placeholders stand in for secrets/);
+        assert.match(dev.stdout, /zadara:eksd:ZadaraNetwork {2}dev-network/);
+        assert.match(dev.stdout, /Resources by type/);
+        const types = typesOf(dev);
+        for (const type of ["zadara:eksd:ZadaraNetwork", "zadara:eksd:EksdCluster", "zadara:eksd:EksdAddons", "aws:ec2/vpc:Vpc", "aws:ec2/instance:Instance",
+            "aws:autoscaling/group:Group", "command:remote:Command", "kubernetes:helm.sh/v3:Release"]) {
+            assert.ok(types.includes(type), `dev plan has no ${type}`);
+        }
+    });
+
+    it("plans the prod stack cleanly: three control-plane nodes, internal API", () => {
+        assert.equal(prod.code, 0, prod.stderr);
+        const instances = prod.plan!.resources.filter((r) => r.type === "aws:ec2/instance:Instance" && r.name.includes("master"));
+        assert.equal(instances.length, 3);
+        const nlb = prod.plan!.resources.find((r) => r.type === "aws:lb/loadBalancer:LoadBalancer")!;
+        assert.equal((nlb.inputs as Record<string, unknown>).internal, true);
+    });
+
+    it("writes parents so the tree is the component tree", () => {
+        const byUrn = new Map(dev.plan!.resources.map((r) => [r.urn, r]));
+        const vpc = dev.plan!.resources.find((r) => r.type === "aws:ec2/vpc:Vpc")!;
+        assert.equal(byUrn.get(vpc.parent!)?.type, "zadara:eksd:ZadaraNetwork");
+    });
+
+    it("never shows a secret value in the plan output or JSON", () => {
+        for (const run of [prod]) {
+            for (const [key, value] of Object.entries(SECRET_VALUES)) {
+                assert.ok(!run.json!.includes(value), `${key} leaked into the plan JSON`);
+                assert.ok(!run.stdout.includes(value), `${key} leaked into the printed plan`);
+                // Secrets also travel base64-encoded inside user data or env.
+                assert.ok(!run.json!.includes(Buffer.from(value).toString("base64")), `${key} leaked base64-encoded`);
+            }
+            assert.equal(run.plan!.outputs.kubeconfig, "[secret]");
+            assert.ok(run.json!.includes("[secret]"));
+        }
+    });
+
+    it("shows secrets only with --show-secrets", () => {
+        const shown = runPlan(["--stack", "dev", "--secret", `accessKey=${SECRET_VALUES.accessKey}`, "--show-secrets"]);
+        assert.equal(shown.code, 0, shown.stderr);
+        assert.ok(shown.json!.includes(SECRET_VALUES.accessKey));
+    });
+
+    it("applies --config overrides like pulumi config set [--path]", () => {
+        const run = runPlan(["--stack", "dev", "--config", "cni=cilium", "--config", "nodeGroups.workers.maxSize=7"]);
+        assert.equal(run.code, 0, run.stderr);
+        const asg = run.plan!.resources.find((r) => r.type === "aws:autoscaling/group:Group")!;
+        assert.equal((asg.inputs as Record<string, unknown>).maxSize, 7);
+        assert.ok(run.plan!.resources.some((r) => r.type === "kubernetes:helm.sh/v3:Release" && JSON.stringify(r.inputs).includes("cilium")));
+    });
+
+    it("stops on bad config with only the validation messages and exit 1", () => {
+        const run = runPlan(["--stack", "dev", "--config", "vpcCidr=300.1.0.0/16", "--config", "controlPlaneCount=2"]);
+        assert.equal(run.code, 1);
+        assert.equal(run.stdout, "");
+        assert.match(run.stderr, /zadara-eksd:vpcCidr: "300.1.0.0\/16" is not a valid IPv4 network CIDR/);
+        assert.match(run.stderr, /zadara-eksd:controlPlaneCount: 2 is even/);
+        assert.equal(run.plan, undefined);
+    });
+
+    it("refuses open SSH on the prod stack", () => {
+        const run = runPlan(["--stack", "prod", ...secretArgs, "--config", "bastionSshCidrs[0]=0.0.0.0/0"]);
+        assert.equal(run.code, 1);
+        assert.match(run.stderr, /bastionSshCidrs: opens bastion SSH to the world/);
+    });
+});
