@@ -21,6 +21,8 @@ export interface RecordedResource {
     inputs: Record<string, unknown>;
     dependencies: string[];
     id: string | undefined;
+    /** Provider reference `<provider urn>::<provider id>`; undefined for the default provider. */
+    provider: string | undefined;
 }
 
 export function isSecretValue(value: unknown): value is { value: unknown } {
@@ -231,7 +233,8 @@ export function startMockEngine(options: MockEngineOptions): RecordedResource[] 
     pulumi.runtime.setMocks({
         newResource: (args) => {
             const { id, state } = mockState(args.type, args.name, args.inputs);
-            return { id: args.id ?? id, state: { ...args.inputs, ...state } };
+            // The monitor passes the import id, "" for a new resource: only a real one wins.
+            return { id: args.id || id, state: { ...args.inputs, ...state } };
         },
         call: (args) => mockCall(args.token, args.inputs),
     }, options.project, options.stack, options.preview ?? false);
@@ -253,6 +256,7 @@ export function startMockEngine(options: MockEngineOptions): RecordedResource[] 
                     inputs,
                     dependencies: request.getDependenciesList(),
                     id: response.getId() || undefined,
+                    provider: request.getProvider() || undefined,
                 });
             }
             callback(err, response);

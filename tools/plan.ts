@@ -67,9 +67,9 @@ async function resolveOutputs(exports: Record<string, unknown>, showSecrets: boo
         if (key === "__esModule" || typeof value === "function") {
             continue;
         }
-        const output = pulumi.output(value);
+        const output: pulumi.Output<unknown> = pulumi.output(value as pulumi.Input<unknown>);
         const secret = await pulumi.isSecret(output);
-        const resolved = await new Promise<unknown>((resolve) => output.apply((v) => { resolve(v); return v; }));
+        const resolved = await new Promise<unknown>((resolve) => output.apply((v: unknown) => { resolve(v); return v; }));
         outputs[key] = secret && !showSecrets ? "[secret]" : resolved;
     }
     return outputs;

@@ -1,0 +1,443 @@
+// The network of one environment on zCompute: VPC, subnets, NAT, security groups, the
+// Kubernetes API load balancer and the bastion. Mirrors the reference deployment's
+// infra-terraform project, with zCompute's API quirks handled here:
+// - security groups and EIPs are created without tags (CreateSecurityGroup rejects tags,
+//   EIP tags are dropped); the one tag an SG needs is added afterwards with aws.ec2.Tag;
+// - every other resource is tagged explicitly (provider default tags break RunInstances);
+// - no IMDSv2, EBS encryption, NLB deletion protection, access logs or cross-zone settings.
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as YAML from "yaml";
+import type { ExistingVpcConfig } from "../config";
+import { clusterTagKey, resourceTags, Tags } from "./tags";
+
+export interface BastionArgs {
+    amiId: string;
+    instanceType: string;
+    keyName: string;
+    /** Who may SSH to the bastion; an empty list means no SSH rule. */
+    sshCidrs: string[];
+}
+
+export interface ZadaraNetworkArgs {
+    /** The AWS provider pointed at the zCompute cloud; every AWS child resource uses it. */
+    provider: aws.Provider;
+    environment: string;
+    /** The user's extra tags, added to every taggable resource. */
+    tags: Record<string, string>;
+    vpcCidr: string;
+    publicSubnetCidr: string;
+    privateSubnetCidr: string;
+    dnsServers: string[];
+    dnsDomain: string;
+    /** Bring your own VPC: nothing of the VPC itself is created when set. */
+    existingVpc?: ExistingVpcConfig;
+    /** Internet-facing API NLB in the public subnet, or internal in the private subnet. */
+    apiPublic: boolean;
+    /** Who may reach 6443 when apiPublic is true. */
+    apiAllowedCidrs: string[];
+    bastion: BastionArgs;
+    /** PEM of the cloud's root CA, trusted on the bastion through cloud-init. */
+    rootCaCert?: string;
+}
+
+/** Everything 0.0.0.0/0, the "all traffic" protocol and the ports the rules use. */
+const ANYWHERE = "0.0.0.0/0";
+const ALL_PROTOCOLS = "-1";
+const SSH_PORT = 22;
+const API_PORT = 6443;
+/** ELBv2 names are at most 32 characters. */
+const MAX_LB_NAME_LENGTH = 32;
+/** Bytes of the API NLB name suffix (6 hex characters). */
+const LB_SUFFIX_BYTES = 3;
+
+/**
+ * The API NLB's name: `<env>-eksd-masters-<suffix>`, cut to 32 characters. The suffix is
+ * random because zCompute keeps a deleted load balancer's name reserved for minutes.
+ */
+export function apiLoadBalancerName(environment: string, suffix: string): string {
+    const tail = `-${suffix}`;
+    const base = `${environment}-eksd-masters`.slice(0, MAX_LB_NAME_LENGTH - tail.length).replace(/-+$/, "");
+    return `${base}${tail}`;
+}
+
+/** The last segment of a load balancer ARN, e.g. `50dc6c495c0c9188`. */
+export function loadBalancerIdFromArn(arn: string): string {
+    const segments = arn.split("/");
+    return segments[segments.length - 1];
+}
+
+/** cloud-config that makes the VM trust the cloud's root CA (cloud-init module cc_ca_certs). */
+export function rootCaCloudConfig(rootCaCert: string): string {
+    const config = {
+        ca_certs: {
+            trusted: [rootCaCert],
+        },
+    };
+    return `#cloud-config\n${YAML.stringify(config)}`;
+}
+
+interface CreatedVpc {
+    vpc: aws.ec2.Vpc;
+    internetGateway: aws.ec2.InternetGateway;
+}
+
+interface SubnetIds {
+    publicSubnetId: pulumi.Output<string>;
+    privateSubnetId: pulumi.Output<string>;
+    natGatewayId?: pulumi.Output<string>;
+    /** What must exist before anything in the public subnet can reach the internet. */
+    internetReady: pulumi.Resource[];
+}
+
+interface SecurityGroupIds {
+    clusterSecurityGroupId: pulumi.Output<string>;
+    bastionSecurityGroupId: pulumi.Output<string>;
+}
+
+interface Bastion {
+    instance: aws.ec2.Instance;
+    eip: aws.ec2.Eip;
+}
+
+export class ZadaraNetwork extends pulumi.ComponentResource {
+    public readonly vpcId: pulumi.Output<string>;
+    public readonly publicSubnetId: pulumi.Output<string>;
+    public readonly privateSubnetId: pulumi.Output<string>;
+    public readonly clusterSecurityGroupId: pulumi.Output<string>;
+    public readonly bastionSecurityGroupId: pulumi.Output<string>;
+    public readonly apiLoadBalancerArn: pulumi.Output<string>;
+    /** Last segment of the NLB's ARN. */
+    public readonly apiLoadBalancerId: pulumi.Output<string>;
+    public readonly apiLoadBalancerDnsName: pulumi.Output<string>;
+    /** The NLB's name inside the VPC: `elb-<id>.<dnsDomain>`. */
+    public readonly apiInternalDnsName: pulumi.Output<string>;
+    /** The bastion's EIP. */
+    public readonly bastionPublicIp: pulumi.Output<string>;
+    public readonly bastionPrivateIp: pulumi.Output<string>;
+    /** Undefined when the VPC is brought by the user. */
+    public readonly natGatewayId: pulumi.Output<string> | undefined;
+
+    private readonly baseName: string;
+    private readonly args: ZadaraNetworkArgs;
+
+    constructor(name: string, args: ZadaraNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("zadara:eksd:ZadaraNetwork", name, {}, opts);
+        this.baseName = name;
+        this.args = args;
+
+        let subnets: SubnetIds;
+        let groups: SecurityGroupIds;
+        if (args.existingVpc) {
+            const existing = args.existingVpc;
+            this.vpcId = pulumi.output(existing.vpcId);
+            subnets = this.tagExistingSubnets(existing);
+            groups = this.createSecurityGroups(this.vpcId, existing);
+        } else {
+            const created = this.createVpc();
+            this.vpcId = created.vpc.id;
+            subnets = this.createSubnets(created);
+            groups = this.createSecurityGroups(this.vpcId, undefined, created.vpc);
+        }
+        this.publicSubnetId = subnets.publicSubnetId;
+        this.privateSubnetId = subnets.privateSubnetId;
+        this.natGatewayId = subnets.natGatewayId;
+        this.clusterSecurityGroupId = groups.clusterSecurityGroupId;
+        this.bastionSecurityGroupId = groups.bastionSecurityGroupId;
+
+        const loadBalancer = this.createApiLoadBalancer(subnets, groups.clusterSecurityGroupId);
+        this.apiLoadBalancerArn = loadBalancer.arn;
+        this.apiLoadBalancerId = loadBalancer.arn.apply(loadBalancerIdFromArn);
+        this.apiLoadBalancerDnsName = loadBalancer.dnsName;
+        // zCompute's internal DNS names an NLB `elb-<lb id>.<DHCP domain>` inside the VPC.
+        this.apiInternalDnsName = pulumi.interpolate`elb-${this.apiLoadBalancerId}.${args.dnsDomain}`;
+
+        const bastion = this.createBastion(subnets, groups.bastionSecurityGroupId);
+        this.bastionPublicIp = bastion.eip.publicIp;
+        this.bastionPrivateIp = bastion.instance.privateIp;
+
+        this.registerOutputs({
+            vpcId: this.vpcId,
+            publicSubnetId: this.publicSubnetId,
+            privateSubnetId: this.privateSubnetId,
+            clusterSecurityGroupId: this.clusterSecurityGroupId,
+            bastionSecurityGroupId: this.bastionSecurityGroupId,
+            apiLoadBalancerArn: this.apiLoadBalancerArn,
+            apiLoadBalancerId: this.apiLoadBalancerId,
+            apiLoadBalancerDnsName: this.apiLoadBalancerDnsName,
+            apiInternalDnsName: this.apiInternalDnsName,
+            bastionPublicIp: this.bastionPublicIp,
+            bastionPrivateIp: this.bastionPrivateIp,
+            natGatewayId: this.natGatewayId,
+        });
+    }
+
+    /** VPC with DNS on, its DHCP options and the internet gateway. */
+    private createVpc(): CreatedVpc {
+        const env = this.args.environment;
+        const vpc = new aws.ec2.Vpc(this.childName("vpc"), {
+            cidrBlock: this.args.vpcCidr,
+            enableDnsSupport: true,
+            enableDnsHostnames: true,
+            tags: this.tags(`${env}-vpc`),
+        }, this.awsOptions());
+
+        const dhcpOptions = new aws.ec2.VpcDhcpOptions(this.childName("dhcp-options"), {
+            domainNameServers: this.args.dnsServers,
+            domainName: this.args.dnsDomain,
+            tags: this.tags(`${env}-vpc-dhcp`),
+        }, this.awsOptions());
+        new aws.ec2.VpcDhcpOptionsAssociation(this.childName("dhcp-options-association"), {
+            vpcId: vpc.id,
+            dhcpOptionsId: dhcpOptions.id,
+        }, this.awsOptions());
+
+        const internetGateway = new aws.ec2.InternetGateway(this.childName("igw"), {
+            vpcId: vpc.id,
+            tags: this.tags(`${env}-vpc-igw`),
+        }, this.awsOptions());
+
+        return { vpc, internetGateway };
+    }
+
+    /** Public subnet routed to the IGW, private subnet routed to a NAT gateway. */
+    private createSubnets(created: CreatedVpc): SubnetIds {
+        const env = this.args.environment;
+        const { vpc, internetGateway } = created;
+        const clusterTag = { [clusterTagKey(env)]: "shared" };
+
+        const publicSubnet = new aws.ec2.Subnet(this.childName("public-subnet"), {
+            vpcId: vpc.id,
+            cidrBlock: this.args.publicSubnetCidr,
+            tags: this.tags(`${env}-vpc-public`, { ...clusterTag, "kubernetes.io/role/elb": "1" }),
+        }, this.awsOptions());
+        const privateSubnet = new aws.ec2.Subnet(this.childName("private-subnet"), {
+            vpcId: vpc.id,
+            cidrBlock: this.args.privateSubnetCidr,
+            tags: this.tags(`${env}-vpc-private`, { ...clusterTag, "kubernetes.io/role/internal-elb": "1" }),
+        }, this.awsOptions());
+
+        const publicRouteTable = new aws.ec2.RouteTable(this.childName("public-rt"), {
+            vpcId: vpc.id,
+            routes: [{ cidrBlock: ANYWHERE, gatewayId: internetGateway.id }],
+            tags: this.tags(`${env}-vpc-public-rt`),
+        }, this.awsOptions());
+        const publicAssociation = new aws.ec2.RouteTableAssociation(this.childName("public-rt-association"), {
+            subnetId: publicSubnet.id,
+            routeTableId: publicRouteTable.id,
+        }, this.awsOptions());
+        const internetReady = [internetGateway, publicRouteTable, publicAssociation];
+
+        // The NAT gateway's EIP carries no tags: zCompute drops them.
+        const natEip = new aws.ec2.Eip(this.childName("nat-eip"), {
+            vpc: true,
+        }, this.awsOptions({ dependsOn: [internetGateway] }));
+        // The reference sleeps a minute after creating the NAT because the public route may
+        // not exist yet; depending on the IGW and the public route makes that ordering explicit.
+        const natGateway = new aws.ec2.NatGateway(this.childName("nat"), {
+            allocationId: natEip.id,
+            subnetId: publicSubnet.id,
+            tags: this.tags(`${env}-vpc-nat`),
+        }, this.awsOptions({ dependsOn: internetReady }));
+
+        // The private subnet stays on the VPC's default (main) route table, as in the reference.
+        // DefaultRouteTable adopts that table: it owns its routes (a declarative 0.0.0.0/0 -> NAT,
+        // stray routes removed) and, unlike a lone aws.ec2.Route, can tag it. On destroy it only
+        // forgets the table, which disappears with the VPC.
+        new aws.ec2.DefaultRouteTable(this.childName("private-rt"), {
+            defaultRouteTableId: vpc.defaultRouteTableId,
+            routes: [{ cidrBlock: ANYWHERE, natGatewayId: natGateway.id }],
+            tags: this.tags(`${env}-vpc-private-rt`),
+        }, this.awsOptions());
+
+        return {
+            publicSubnetId: publicSubnet.id,
+            privateSubnetId: privateSubnet.id,
+            natGatewayId: natGateway.id,
+            internetReady,
+        };
+    }
+
+    /** Bring-your-own VPC: only the CCM/LBC discovery tags are added to the given subnets. */
+    private tagExistingSubnets(existing: ExistingVpcConfig): SubnetIds {
+        const clusterKey = clusterTagKey(this.args.environment);
+        const subnetTags: Array<[string, string, string, string]> = [
+            ["public-subnet-cluster-tag", existing.publicSubnetId, clusterKey, "shared"],
+            ["public-subnet-elb-tag", existing.publicSubnetId, "kubernetes.io/role/elb", "1"],
+            ["private-subnet-cluster-tag", existing.privateSubnetId, clusterKey, "shared"],
+            ["private-subnet-internal-elb-tag", existing.privateSubnetId, "kubernetes.io/role/internal-elb", "1"],
+        ];
+        for (const [suffix, subnetId, key, value] of subnetTags) {
+            new aws.ec2.Tag(this.childName(suffix), { resourceId: subnetId, key, value }, this.awsOptions());
+        }
+        return {
+            publicSubnetId: pulumi.output(existing.publicSubnetId),
+            privateSubnetId: pulumi.output(existing.privateSubnetId),
+            natGatewayId: undefined,
+            internetReady: [],
+        };
+    }
+
+    /**
+     * Default SG (created VPC only), bastion SG and Kubernetes SG. Rules of the bastion and
+     * Kubernetes SGs are separate SecurityGroupRule resources (never inline, so the two styles
+     * cannot fight over the same group); SGs the user brings are used as they are.
+     */
+    private createSecurityGroups(vpcId: pulumi.Output<string>, existing?: ExistingVpcConfig, createdVpc?: aws.ec2.Vpc): SecurityGroupIds {
+        const env = this.args.environment;
+
+        if (createdVpc) {
+            // All traffic to and from itself only, as in the reference. The default SG is
+            // adopted, so its rules can only be inline.
+            new aws.ec2.DefaultSecurityGroup(this.childName("default-sg"), {
+                vpcId: createdVpc.id,
+                ingress: [{ protocol: ALL_PROTOCOLS, fromPort: 0, toPort: 0, self: true, description: "All traffic from itself" }],
+                egress: [{ protocol: ALL_PROTOCOLS, fromPort: 0, toPort: 0, self: true, description: "All traffic to itself" }],
+            }, this.awsOptions());
+        }
+
+        let bastionSecurityGroupId: pulumi.Output<string>;
+        if (existing?.bastionSecurityGroupId) {
+            bastionSecurityGroupId = pulumi.output(existing.bastionSecurityGroupId);
+        } else {
+            const bastionGroup = this.securityGroup("bastion-sg", `${env}-bastion-sg`, "Bastion: SSH in, all out", vpcId, false);
+            bastionSecurityGroupId = bastionGroup.id;
+            if (this.args.bastion.sshCidrs.length > 0) {
+                this.rule("bastion-sg-ssh-in", bastionSecurityGroupId, "ingress", "tcp", SSH_PORT,
+                    { cidrBlocks: this.args.bastion.sshCidrs, description: "SSH from the allowed CIDRs" });
+            }
+            this.rule("bastion-sg-all-out", bastionSecurityGroupId, "egress", ALL_PROTOCOLS, 0,
+                { cidrBlocks: [ANYWHERE], description: "All traffic out" });
+        }
+
+        let clusterSecurityGroupId: pulumi.Output<string>;
+        if (existing?.clusterSecurityGroupId) {
+            clusterSecurityGroupId = pulumi.output(existing.clusterSecurityGroupId);
+        } else {
+            // The load balancer controller adds rules to this SG; revoking them on delete lets
+            // destroy remove it.
+            const clusterGroup = this.securityGroup("k8s-sg", `${env}-k8s-sg`, "Kubernetes nodes and API load balancer", vpcId, true);
+            clusterSecurityGroupId = clusterGroup.id;
+            this.rule("k8s-sg-self-in", clusterSecurityGroupId, "ingress", ALL_PROTOCOLS, 0,
+                { self: true, description: "All traffic between cluster members" });
+            this.rule("k8s-sg-ssh-from-bastion", clusterSecurityGroupId, "ingress", "tcp", SSH_PORT,
+                { sourceSecurityGroupId: bastionSecurityGroupId, description: "SSH from the bastion" });
+            if (this.args.apiPublic) {
+                if (this.args.apiAllowedCidrs.length > 0) {
+                    this.rule("k8s-sg-api-in", clusterSecurityGroupId, "ingress", "tcp", API_PORT,
+                        { cidrBlocks: this.args.apiAllowedCidrs, description: "Kubernetes API from the allowed CIDRs" });
+                }
+            } else {
+                // Internal API: the nodes and the NLB already reach 6443 through the self rule.
+                // The bastion is the way in from outside (SSH tunnel); an SG reference works in
+                // bring-your-own mode too, where the VPC's CIDR is not known without a lookup.
+                this.rule("k8s-sg-api-from-bastion", clusterSecurityGroupId, "ingress", "tcp", API_PORT,
+                    { sourceSecurityGroupId: bastionSecurityGroupId, description: "Kubernetes API from the bastion" });
+            }
+            this.rule("k8s-sg-all-out", clusterSecurityGroupId, "egress", ALL_PROTOCOLS, 0,
+                { cidrBlocks: [ANYWHERE], description: "All traffic out" });
+        }
+
+        // CCM and LBC find the cluster's SG by this tag; zCompute only accepts it after creation.
+        new aws.ec2.Tag(this.childName("k8s-sg-cluster-tag"), {
+            resourceId: clusterSecurityGroupId,
+            key: clusterTagKey(env),
+            value: "shared",
+        }, this.awsOptions());
+
+        return { clusterSecurityGroupId, bastionSecurityGroupId };
+    }
+
+    /** The Kubernetes API NLB; its listener and target groups belong to the cluster component. */
+    private createApiLoadBalancer(subnets: SubnetIds, clusterSecurityGroupId: pulumi.Output<string>): aws.lb.LoadBalancer {
+        const env = this.args.environment;
+        const internal = !this.args.apiPublic;
+        const subnetId = internal ? subnets.privateSubnetId : subnets.publicSubnetId;
+
+        // A new suffix whenever the NLB would be replaced (environment, scheme, subnet), so
+        // the replacement never asks for a name zCompute still holds.
+        const suffix = new random.RandomId(this.childName("api-lb-suffix"), {
+            byteLength: LB_SUFFIX_BYTES,
+            keepers: { environment: env, internal: String(internal), subnetId },
+        }, { parent: this });
+
+        // securityGroups: TF AWS 3.44 sends them for any LB type (its "application only" note
+        // is documentation, not validation), and zCompute applies the K8s SG to the NLB as in
+        // the reference.
+        return new aws.lb.LoadBalancer(this.childName("api-lb"), {
+            name: suffix.hex.apply((hex) => apiLoadBalancerName(env, hex)),
+            loadBalancerType: "network",
+            internal,
+            subnets: [subnetId],
+            securityGroups: [clusterSecurityGroupId],
+            tags: this.tags(`${env}-eksd-masters`),
+        }, this.awsOptions());
+    }
+
+    /** Bastion in the public subnet with an EIP; trusts the cloud's root CA when given. */
+    private createBastion(subnets: SubnetIds, bastionSecurityGroupId: pulumi.Output<string>): Bastion {
+        const env = this.args.environment;
+        const bastion = this.args.bastion;
+
+        // No metadataOptions (zCompute has no IMDSv2) and no root volume encryption.
+        const instance = new aws.ec2.Instance(this.childName("bastion"), {
+            ami: bastion.amiId,
+            instanceType: bastion.instanceType,
+            subnetId: subnets.publicSubnetId,
+            vpcSecurityGroupIds: [bastionSecurityGroupId],
+            keyName: bastion.keyName,
+            userData: this.args.rootCaCert ? rootCaCloudConfig(this.args.rootCaCert) : undefined,
+            tags: this.tags(`${env}-bastion`),
+        }, this.awsOptions({ dependsOn: subnets.internetReady }));
+
+        // No tags: zCompute drops EIP tags. Associating needs the IGW attached.
+        const eip = new aws.ec2.Eip(this.childName("bastion-eip"), {
+            vpc: true,
+            instance: instance.id,
+        }, this.awsOptions({ dependsOn: subnets.internetReady }));
+
+        return { instance, eip };
+    }
+
+    /** An untagged security group (CreateSecurityGroup on zCompute rejects tags). */
+    private securityGroup(suffix: string, groupName: string, description: string, vpcId: pulumi.Output<string>,
+        revokeRulesOnDelete: boolean): aws.ec2.SecurityGroup {
+        return new aws.ec2.SecurityGroup(this.childName(suffix), {
+            name: groupName,
+            description,
+            vpcId,
+            revokeRulesOnDelete,
+        }, this.awsOptions({
+            // Tags arrive later through aws.ec2.Tag; a refresh must not make us remove them.
+            ignoreChanges: ["tags", "tagsAll"],
+        }));
+    }
+
+    /** One security group rule; port 0 with protocol -1 means all traffic. */
+    private rule(suffix: string, securityGroupId: pulumi.Output<string>, type: "ingress" | "egress", protocol: string, port: number,
+        source: { cidrBlocks?: string[]; self?: boolean; sourceSecurityGroupId?: pulumi.Output<string>; description: string }): aws.ec2.SecurityGroupRule {
+        return new aws.ec2.SecurityGroupRule(this.childName(suffix), {
+            securityGroupId,
+            type,
+            protocol,
+            fromPort: port,
+            toPort: port,
+            ...source,
+        }, this.awsOptions());
+    }
+
+    /** Children are named after the component so several networks can share a stack. */
+    private childName(suffix: string): string {
+        return `${this.baseName}-${suffix}`;
+    }
+
+    private tags(name: string, extra: Tags = {}): Tags {
+        return { ...resourceTags(this.args.environment, name, this.args.tags), ...extra };
+    }
+
+    /** Every AWS child: the zCompute provider, explicitly, under this component. */
+    private awsOptions(extra: pulumi.CustomResourceOptions = {}): pulumi.CustomResourceOptions {
+        return { ...extra, provider: this.args.provider, parent: this };
+    }
+}
