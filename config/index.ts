@@ -2,6 +2,7 @@
 // applies the reference deployment's defaults and validates the whole stack before any
 // resource is registered, reporting every problem at once.
 import * as pulumi from "@pulumi/pulumi";
+import { ADDON_NAMES } from "../addons/versions";
 import { EKSD_RELEASES, SUPPORTED_EKSD_MINORS } from "../cluster/versions";
 import { cidrContains, cidrsOverlap, Ipv4Cidr, isIpv4Address, networkOf, parseIpv4Cidr } from "./cidr";
 import {
@@ -705,6 +706,10 @@ class ConfigReader {
             this.problem("addonOverrides", "must be a map of add-on name to {version?, values?}. Fix: pulumi config set --path addonOverrides.<addon>.version <chart version>");
         } else {
             for (const [name, override] of Object.entries(overrides as Record<string, unknown>)) {
+                if (!(ADDON_NAMES as readonly string[]).includes(name)) {
+                    this.problem(`addonOverrides.${name}`, `is not an add-on (${ADDON_NAMES.join(", ")}). Fix: correct the name`);
+                    continue;
+                }
                 const entry = (override ?? {}) as Record<string, unknown>;
                 const extra = Object.keys(entry).filter((field) => field !== "version" && field !== "values");
                 if (typeof override !== "object" || override === null || extra.length > 0 ||

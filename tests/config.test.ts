@@ -265,6 +265,8 @@ describe("validation rules (one bad value each)", () => {
 
     it("add-on overrides are {version?, values?}", () => {
         assertProblem(problemsOf({ addonOverrides: '{"ebsCsi": {"chartVersion": "1"}}' }), "addonOverrides.ebsCsi", "{version?: string, values?: object}");
+        assertProblem(problemsOf({ addonOverrides: '{"ebs-csi": {"version": "2.39.3"}}' }), "addonOverrides.ebs-csi", "is not an add-on", "ebsCsi");
+        assert.equal(load({ addonOverrides: '{"ebsCsi": {"version": "2.39.3", "values": {"controller": {"replicaCount": 1}}}}' }).addons.overrides.ebsCsi.version, "2.39.3");
     });
 
     it("production refuses open SSH, a world-open API and a single control-plane node", () => {

@@ -15,6 +15,8 @@ interface PlanOptions {
     jsonFile?: string;
     showSecrets: boolean;
     quiet: boolean;
+    /** Print resource usage as a last JSON line on stderr (for the benchmark). */
+    stats: boolean;
 }
 
 export interface PlanResource {
@@ -37,7 +39,7 @@ export interface PlanDocument {
 const USAGE = "usage: npm run plan -- --stack <name> [--config key=value]... [--secret key=value]... [--json <file>] [--show-secrets] [--quiet]";
 
 function parseArguments(argv: string[]): PlanOptions {
-    const options: PlanOptions = { stack: "dev", overrides: [], showSecrets: false, quiet: false };
+    const options: PlanOptions = { stack: "dev", overrides: [], showSecrets: false, quiet: false, stats: false };
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
         const next = () => {
@@ -54,6 +56,7 @@ function parseArguments(argv: string[]): PlanOptions {
             case "--json": options.jsonFile = next(); break;
             case "--show-secrets": options.showSecrets = true; break;
             case "--quiet": case "-q": options.quiet = true; break;
+            case "--stats": options.stats = true; break;
             case "--help": case "-h": console.log(USAGE); process.exit(0); break;
             default: throw new Error(`unknown argument "${arg}"\n${USAGE}`);
         }
@@ -170,6 +173,9 @@ async function main(): Promise<number> {
         if (!options.quiet) {
             console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
         }
+    }
+    if (options.stats) {
+        console.error(JSON.stringify({ resources: plan.resources.length, maxRssKb: process.resourceUsage().maxRSS }));
     }
     return 0;
 }

@@ -1,0 +1,284 @@
+// Helm values of every add-on, built as plain objects from plain settings. Pure functions:
+// the component resolves its Pulumi inputs first, then calls these (and tests call them too).
+
+import { PlainObject } from "./deep-merge";
+import { ZCOMPUTE_REGION, zcomputeEndpoint } from "./cloud-config";
+import { AddonVersions, compareVersions } from "./versions";
+
+export const CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane";
+/** Set by the kubelet (`--cloud-provider=external`) until the CCM has initialised the node. */
+export const UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized";
+
+export const CLOUD_CONFIG_CONFIGMAP = "cloud-config";
+export const CLOUD_CONFIG_KEY = "cloud.conf";
+/** The CCM reads `config/cloud.conf` relative to its working directory `/`. */
+export const CLOUD_CONFIG_MOUNT_DIR = "/config";
+export const CLOUD_CONFIG_PATH = `${CLOUD_CONFIG_MOUNT_DIR}/${CLOUD_CONFIG_KEY}`;
+
+export const CA_BUNDLE_CONFIGMAP = "zadara-root-ca";
+export const CA_BUNDLE_KEY = "ca-certificates.crt";
+/** Where Go (and so every AWS SDK client here) looks for trusted roots first. */
+export const CA_BUNDLE_PATH = "/etc/ssl/certs/ca-certificates.crt";
+
+export const STORAGE_CLASS_NAME = "ebs-sc";
+export const SNAPSHOT_CLASS_NAME = "ebs-vsc";
+export const INGRESS_CLASS_NAME = "alb";
+
+/** Where the CA bundle mounted into the cloud controllers comes from. */
+export type CaBundleSource = "configMap" | "hostPath";
+
+/** Everything the value builders need, already resolved to plain values. */
+export interface AddonSettings {
+    clusterName: string;
+    podCidr: string;
+    vpcId: string;
+    /** zCompute API base URL as seen from the VMs, e.g. `https://cloud.example.com`. */
+    cloudApiUrl: string;
+    volumeType: string;
+    caBundle: CaBundleSource;
+    autoscalerScaleDownUnneededTime: string;
+    autoscalerScaleDownDelayAfterAdd: string;
+    versions: AddonVersions;
+    ccmImageTag?: string;
+}
+
+// ---- Shared pieces ----------------------------------------------------------------------
+
+export const CONTROL_PLANE_NODE_SELECTOR: PlainObject = { [CONTROL_PLANE_LABEL]: "" };
+
+export function controlPlaneTolerations(): PlainObject[] {
+    return [{ key: CONTROL_PLANE_LABEL, operator: "Exists", effect: "NoSchedule" }];
+}
+
+export function uninitializedToleration(): PlainObject {
+    return { key: UNINITIALIZED_TAINT, operator: "Exists", effect: "NoSchedule" };
+}
+
+export function caBundleVolume(source: CaBundleSource): PlainObject {
+    if (source === "configMap") {
+        return { name: "ca-bundle", configMap: { name: CA_BUNDLE_CONFIGMAP } };
+    }
+    return { name: "ca-bundle", hostPath: { path: CA_BUNDLE_PATH, type: "File" } };
+}
+
+export function caBundleVolumeMount(source: CaBundleSource): PlainObject {
+    const mount: PlainObject = { name: "ca-bundle", mountPath: CA_BUNDLE_PATH, readOnly: true };
+    if (source === "configMap") {
+        // A single key of the ConfigMap, mounted over the image's own bundle file.
+        mount.subPath = CA_BUNDLE_KEY;
+    }
+    return mount;
+}
+
+export function cloudConfigVolume(): PlainObject {
+    return { name: "cloud-config", configMap: { name: CLOUD_CONFIG_CONFIGMAP } };
+}
+
+export function cloudConfigVolumeMount(): PlainObject {
+    return { name: "cloud-config", mountPath: CLOUD_CONFIG_MOUNT_DIR, readOnly: true };
+}
+
+// ---- CNI --------------------------------------------------------------------------------
+
+// The chart's DaemonSet tolerates every NoSchedule/NoExecute taint (operator Exists), which
+// covers the uninitialized taint: no toleration needed.
+export function flannelValues(s: AddonSettings): PlainObject {
+    return { podCidr: s.podCidr };
+}
+
+/** From v3.32 the operator chart no longer bundles CRDs: the CRD chart goes first. */
+export function calicoNeedsCrdChart(calicoVersion: string): boolean {
+    return compareVersions(calicoVersion, "v3.32.0") >= 0;
+}
+
+// The operator pod tolerates every NoSchedule/NoExecute taint by chart default, and the
+// operator gives calico-node and typha tolerate-all themselves.
+export function calicoValues(s: AddonSettings): PlainObject {
+    return {
+        installation: {
+            cni: { type: "Calico" },
+            calicoNetwork: {
+                bgp: "Enabled",
+                ipPools: [
+                    {
+                        cidr: s.podCidr,
+                        encapsulation: "IPIP",
+                        natOutgoing: "Enabled",
+                        nodeSelector: "all()",
+                        blockSize: 26,
+                    },
+                ],
+            },
+        },
+    };
+}
+
+// Agent and operator tolerate everything by chart default (`operator: Exists`). Hubble relay
+// and UI have no default tolerations; the CNI is installed before the CCM and before any
+// worker may have joined, so they must tolerate both taints or the release never gets ready.
+export function ciliumValues(s: AddonSettings): PlainObject {
+    const hubbleTolerations = [uninitializedToleration(), ...controlPlaneTolerations()];
+    return {
+        ipam: {
+            mode: "cluster-pool",
+            operator: {
+                clusterPoolIPv4PodCIDRList: [s.podCidr],
+                clusterPoolIPv4MaskSize: 24,
+            },
+        },
+        hubble: {
+            enabled: true,
+            relay: { enabled: true, tolerations: hubbleTolerations },
+            ui: { enabled: true, tolerations: hubbleTolerations },
+        },
+    };
+}
+
+// ---- Cloud controller manager -----------------------------------------------------------
+
+export function ccmArgs(s: AddonSettings): string[] {
+    return [
+        "--v=2",
+        "--cloud-provider=aws",
+        "--cloud-config=config/cloud.conf",
+        "--allocate-node-cidrs=false",
+        `--cluster-cidr=${s.podCidr}`,
+        `--cluster-name=${s.clusterName}`,
+        "--configure-cloud-routes=false",
+    ];
+}
+
+export function ccmValues(s: AddonSettings): PlainObject {
+    const values: PlainObject = {
+        // `args` replaces the chart default list, so `--cloud-provider=aws` is repeated here.
+        args: ccmArgs(s),
+        // Host network: the CCM must not depend on pod networking to initialise nodes.
+        hostNetworking: true,
+        nodeSelector: { ...CONTROL_PLANE_NODE_SELECTOR },
+        tolerations: [
+            { key: UNINITIALIZED_TAINT, value: "true", effect: "NoSchedule" },
+            ...controlPlaneTolerations(),
+        ],
+        extraVolumes: [cloudConfigVolume(), caBundleVolume(s.caBundle)],
+        extraVolumeMounts: [cloudConfigVolumeMount(), caBundleVolumeMount(s.caBundle)],
+    };
+    if (s.ccmImageTag) {
+        values.image = { tag: s.ccmImageTag };
+    }
+    return values;
+}
+
+// ---- EBS CSI ----------------------------------------------------------------------------
+
+export function ebsCsiValues(s: AddonSettings): PlainObject {
+    const sidecarArgs = ["--timeout=60s", "--retry-interval-start=4s"];
+    return {
+        sidecars: {
+            provisioner: { additionalArgs: [...sidecarArgs] },
+            attacher: { additionalArgs: [...sidecarArgs] },
+        },
+        controller: {
+            region: ZCOMPUTE_REGION,
+            // No chart key for a custom EC2 endpoint at these versions: the driver reads it
+            // from this environment variable.
+            env: [{ name: "AWS_EC2_ENDPOINT", value: zcomputeEndpoint(s.cloudApiUrl, "ec2") }],
+            // Control-plane instance profiles carry the EC2 permissions.
+            nodeSelector: { ...CONTROL_PLANE_NODE_SELECTOR },
+            tolerations: [
+                // Chart defaults, kept because a list replaces them.
+                { key: "CriticalAddonsOnly", operator: "Exists" },
+                { effect: "NoExecute", operator: "Exists", tolerationSeconds: 300 },
+                ...controlPlaneTolerations(),
+            ],
+            volumes: [caBundleVolume(s.caBundle)],
+            volumeMounts: [caBundleVolumeMount(s.caBundle)],
+        },
+        storageClasses: [
+            {
+                name: STORAGE_CLASS_NAME,
+                annotations: { "storageclass.kubernetes.io/is-default-class": "true" },
+                volumeBindingMode: "WaitForFirstConsumer",
+                allowVolumeExpansion: true,
+                parameters: { type: s.volumeType },
+            },
+        ],
+        volumeSnapshotClasses: [
+            {
+                name: SNAPSHOT_CLASS_NAME,
+                annotations: {
+                    "snapshot.storage.kubernetes.io/is-default-class": "true",
+                    "k10.kasten.io/is-snapshot-class": "true",
+                },
+                deletionPolicy: "Delete",
+            },
+        ],
+    };
+}
+
+// ---- Load balancer controller -----------------------------------------------------------
+
+/**
+ * `awsApiEndpoints` in the format the controller version expects: charts up to 1.7.x
+ * (controller v2.7, AWS SDK v1) use lowercase SDK v1 service ids; from 1.8.0 on (SDK v2) the
+ * SDK v2 service ids ("EC2", "Elastic Load Balancing v2", "ACM", "STS").
+ */
+export function lbcApiEndpoints(chartVersion: string, cloudApiUrl: string): string {
+    const sdkV2 = compareVersions(chartVersion, "1.8.0") >= 0;
+    const services: [string, string, string][] = [
+        // [SDK v1 id, SDK v2 id, zCompute path]
+        ["ec2", "EC2", "ec2"],
+        ["elasticloadbalancing", "Elastic Load Balancing v2", "elbv2"],
+        ["acm", "ACM", "acm"],
+        ["sts", "STS", "sts"],
+    ];
+    return services
+        .map(([v1, v2, path]) => `${sdkV2 ? v2 : v1}=${zcomputeEndpoint(cloudApiUrl, path)}`)
+        .join(",");
+}
+
+export function loadBalancerControllerValues(s: AddonSettings): PlainObject {
+    return {
+        clusterName: s.clusterName,
+        vpcId: s.vpcId,
+        region: ZCOMPUTE_REGION,
+        awsApiEndpoints: lbcApiEndpoints(s.versions.loadBalancerController, s.cloudApiUrl),
+        // zCompute has none of these services.
+        enableShield: false,
+        enableWaf: false,
+        enableWafv2: false,
+        ingressClassConfig: { default: true },
+        // A VPC has one availability zone on zCompute; ALBs normally demand two subnets.
+        controllerConfig: { featureGates: { ALBSingleSubnet: true } },
+        nodeSelector: { ...CONTROL_PLANE_NODE_SELECTOR },
+        tolerations: controlPlaneTolerations(),
+        extraVolumes: [caBundleVolume(s.caBundle)],
+        extraVolumeMounts: [caBundleVolumeMount(s.caBundle)],
+    };
+}
+
+// ---- Cluster autoscaler -----------------------------------------------------------------
+
+export function autoscalerValues(s: AddonSettings): PlainObject {
+    return {
+        autoDiscovery: { clusterName: s.clusterName },
+        awsRegion: ZCOMPUTE_REGION,
+        cloudConfigPath: CLOUD_CONFIG_PATH,
+        extraArgs: {
+            // Passed explicitly too: not every chart version turns cloudConfigPath into a flag
+            // for AWS, and without it the autoscaler would call AWS instead of zCompute.
+            "cloud-config": CLOUD_CONFIG_PATH,
+            "scale-down-unneeded-time": s.autoscalerScaleDownUnneededTime,
+            "scale-down-delay-after-add": s.autoscalerScaleDownDelayAfterAdd,
+        },
+        nodeSelector: { ...CONTROL_PLANE_NODE_SELECTOR },
+        tolerations: controlPlaneTolerations(),
+        extraVolumes: [cloudConfigVolume(), caBundleVolume(s.caBundle)],
+        extraVolumeMounts: [cloudConfigVolumeMount(), caBundleVolumeMount(s.caBundle)],
+    };
+}
+
+// ---- Kasten K10 -------------------------------------------------------------------------
+
+export function kastenValues(s: AddonSettings): PlainObject {
+    return { clusterName: s.clusterName };
+}

@@ -1,0 +1,217 @@
+// Every key path we put into a chart's values exists in that chart at the version we install:
+// checked on the values that actually reach each Helm release under mocks, for every EKS-D
+// minor and every CNI, against the chart defaults in ../shared/charts (see its SOURCES.md).
+// Charts that ship a values.schema.json are also validated with ajv.
+//
+// Cilium is not in shared/charts (the upstream repository was too large to collect). Its keys
+// are checked against tests/fixtures/cilium-1.16.5-values-keys.json: a short list of key paths
+// confirmed from upstream cilium values.yaml excerpts (found by search) for the pinned line.
+
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, test } from "node:test";
+import Ajv2019 from "ajv/dist/2019";
+
+import { SUPPORTED_EKSD_VERSIONS } from "../addons/versions";
+import { AddonsRun, runAddons, unwrapSecrets } from "./helpers/addons-harness";
+import {
+    ChartKeySource,
+    chartDir,
+    findUnknownKeys,
+    keySourceFromList,
+    loadChartKeySource,
+} from "./helpers/chart-keys";
+
+const CNIS = ["flannel", "calico", "cilium"] as const;
+const ROOT_CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+interface CiliumFixture {
+    version: string;
+    keys: string[];
+    /** Default tolerations of the agent, operator and Hubble, as upstream values.yaml sets them. */
+    defaults: Record<string, Toleration[]>;
+}
+
+const ciliumFixture: CiliumFixture = JSON.parse(
+    fs.readFileSync(path.join(__dirname, "fixtures", "cilium-1.16.5-values-keys.json"), "utf8"),
+);
+
+function keySourceFor(chart: string, version: string): ChartKeySource {
+    if (chart === "cilium") {
+        assert.equal(version, ciliumFixture.version, "the cilium key list matches the pinned chart version");
+        return keySourceFromList(`cilium ${version} (key list)`, ciliumFixture.keys);
+    }
+    assert.ok(fs.existsSync(chartDir(chart, version)), `chart defaults for ${chart} ${version} are in shared/charts`);
+    return loadChartKeySource(chart, version);
+}
+
+/** Chart validators from values.schema.json (draft 2019-09 with internal $refs: Ajv2019). */
+function schemaValidator(chart: string, version: string): ((values: unknown) => string[]) | undefined {
+    const schemaFile = path.join(chartDir(chart, version), "values.schema.json");
+    if (!fs.existsSync(schemaFile)) {
+        return undefined;
+    }
+    const schema = JSON.parse(fs.readFileSync(schemaFile, "utf8"));
+    // strict: false because the chart schemas use annotation keywords ajv does not know.
+    const ajv = new Ajv2019({ strict: false, allErrors: true });
+    const validate = ajv.compile(schema);
+    return (values: unknown) => (validate(values) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`));
+}
+
+/** Checks every Helm release of a run; returns the list of (chart, version) pairs checked. */
+function checkRun(run: AddonsRun): string[] {
+    const checked: string[] = [];
+    for (const release of run.ofType("kubernetes:helm.sh/v3:Release")) {
+        const chart: string = release.inputs.chart;
+        const version: string = release.inputs.version;
+        const values = unwrapSecrets(release.inputs.values ?? {});
+        const unknown = findUnknownKeys(values, keySourceFor(chart, version));
+        assert.deepEqual(unknown, [], `unknown keys for ${chart} ${version}`);
+        const validate = schemaValidator(chart, version);
+        if (validate) {
+            assert.deepEqual(validate(values), [], `${chart} ${version} values.schema.json`);
+        }
+        checked.push(`${chart}@${version}`);
+    }
+    return checked;
+}
+
+describe("chart keys: every EKS-D minor and every CNI", () => {
+    for (const eksdVersion of SUPPORTED_EKSD_VERSIONS) {
+        for (const cni of CNIS) {
+            test(`EKS-D ${eksdVersion}, ${cni}: every key path exists at the pinned chart versions`, async () => {
+                const run = await runAddons({ eksdVersion, cni, kasten: true, rootCaCert: ROOT_CA });
+                const checked = checkRun(run);
+                assert.equal(checked.length, 6, `all releases checked: ${checked.join(", ")}`);
+                assert.ok(checked.some((c) => c.startsWith("k10@")), "k10 checked (schema too)");
+            });
+        }
+    }
+
+    test("newer charts picked by overrides are checked too (LBC 3.5.0, calico v3.32.1, EBS CSI 2.64.0 with schema, ...)", async () => {
+        const run = await runAddons({
+            cni: "calico",
+            kasten: true,
+            overrides: {
+                calico: { version: "v3.32.1" },
+                loadBalancerController: { version: "3.5.0" },
+                ebsCsi: { version: "2.64.0" },
+                autoscaler: { version: "9.59.0" },
+                ccm: { version: "0.0.11" },
+            },
+        });
+        const checked = checkRun(run);
+        assert.ok(checked.includes("crd.projectcalico.org.v1@v3.32.1"));
+        assert.ok(checked.includes("aws-ebs-csi-driver@2.64.0"));
+        assert.ok(checked.includes("aws-load-balancer-controller@3.5.0"));
+    });
+
+    test("flannel v0.28.9 keys as well", async () => {
+        const run = await runAddons({ overrides: { flannel: { version: "v0.28.9" } } });
+        assert.ok(checkRun(run).includes("flannel@v0.28.9"));
+    });
+});
+
+describe("the key checker itself", () => {
+    const ebs = loadChartKeySource("aws-ebs-csi-driver", "2.33.0");
+
+    test("fails on a misspelt key, at any depth", () => {
+        assert.deepEqual(findUnknownKeys({ controller: { regoin: "us-east-1" } }, ebs), ["controller.regoin"]);
+        assert.deepEqual(findUnknownKeys({ sidecar: { provisioner: {} } }, ebs), ["sidecar"]);
+        assert.deepEqual(
+            findUnknownKeys({ sidecars: { provisioner: { additionalArg: [] } } }, ebs),
+            ["sidecars.provisioner.additionalArg"],
+        );
+        assert.deepEqual(findUnknownKeys({ podCIDR: "10.244.0.0/16" }, loadChartKeySource("flannel", "v0.26.2")), ["podCIDR"]);
+    });
+
+    test("accepts keys only the templates read (commented out in values.yaml)", () => {
+        const ccm = loadChartKeySource("aws-cloud-controller-manager", "0.0.8");
+        assert.deepEqual(findUnknownKeys({ hostNetworking: true }, ccm), []);
+        const flannel = loadChartKeySource("flannel", "v0.26.2");
+        assert.deepEqual(findUnknownKeys({ flannel: { mtu: 1400, vni: 2 } }, flannel), []);
+        assert.deepEqual(findUnknownKeys({ flannel: { mtuu: 1400 } }, flannel), ["flannel.mtuu"]);
+    });
+
+    test("accepts any sub-key of a pass-through section or an empty-map default", () => {
+        const autoscaler = loadChartKeySource("cluster-autoscaler", "9.37.0");
+        assert.deepEqual(findUnknownKeys({ extraArgs: { "any-flag": "1" }, nodeSelector: { "a/b": "" } }, autoscaler), []);
+        const calico = loadChartKeySource("tigera-operator", "v3.29.1");
+        assert.deepEqual(findUnknownKeys({ installation: { calicoNetwork: { anything: 1 } } }, calico), []);
+        assert.deepEqual(findUnknownKeys({ instalation: { cni: {} } }, calico), ["instalation"]);
+    });
+
+    test("a misspelt override that reaches a release is caught", async () => {
+        // `hostNetwork` is not a key of the CCM chart (it reads `hostNetworking`).
+        const run = await runAddons({ overrides: { ccm: { values: { hostNetwork: true } } } });
+        const ccm = run.release("aws-cloud-controller-manager")!;
+        const unknown = findUnknownKeys(unwrapSecrets(ccm.inputs.values), loadChartKeySource("aws-cloud-controller-manager", "0.0.8"));
+        assert.deepEqual(unknown, ["hostNetwork"]);
+    });
+
+    test("the cilium key list catches a misspelt key", () => {
+        const cilium = keySourceFor("cilium", ciliumFixture.version);
+        assert.deepEqual(findUnknownKeys({ hubble: { relay: { enabled: true } } }, cilium), []);
+        assert.deepEqual(findUnknownKeys({ hubble: { realy: { enabled: true } } }, cilium), ["hubble.realy"]);
+        assert.deepEqual(findUnknownKeys({ ipam: { operator: { clusterPoolIPv4PodCIDR: "x" } } }, cilium),
+            ["ipam.operator.clusterPoolIPv4PodCIDR"]);
+    });
+
+    test("the K10 schema (draft 2019-09) really validates: a wrong type is rejected", () => {
+        const validate = schemaValidator("k10", "7.0.10")!;
+        assert.ok(validate, "k10 ships a values.schema.json");
+        assert.deepEqual(validate({ clusterName: "demo" }), []);
+        assert.notDeepEqual(validate({ clusterName: 42 }), []);
+    });
+
+    test("the EBS CSI 2.64.0 schema ($refs, additionalProperties false) rejects unknown keys", () => {
+        const validate = schemaValidator("aws-ebs-csi-driver", "2.64.0")!;
+        assert.deepEqual(validate({ controller: { region: "us-east-1" } }), []);
+        assert.notDeepEqual(validate({ controller: { regoin: "us-east-1" } }), []);
+    });
+});
+
+// Kubernetes toleration matching: an empty key with `Exists` matches every key; an empty
+// effect matches every effect.
+interface Toleration { key?: string; operator?: string; value?: string; effect?: string }
+
+function tolerates(tolerations: Toleration[], taint: { key: string; value: string; effect: string }): boolean {
+    return tolerations.some((t) => {
+        const effectOk = !t.effect || t.effect === taint.effect;
+        const exists = t.operator === "Exists";
+        const keyOk = exists ? (!t.key || t.key === taint.key) : t.key === taint.key && (t.value ?? "") === taint.value;
+        return effectOk && keyOk;
+    });
+}
+
+describe("CNI pods tolerate the uninitialized taint (they start before the CCM)", () => {
+    const uninitialized = { key: "node.cloudprovider.kubernetes.io/uninitialized", value: "true", effect: "NoSchedule" };
+    const defaultsOf = (chart: string, version: string): any => loadChartKeySource(chart, version).defaults;
+
+    test("flannel: chart default tolerations cover it", () => {
+        assert.ok(tolerates(defaultsOf("flannel", "v0.26.2").flannel.tolerations, uninitialized));
+    });
+
+    test("calico: the operator's chart default tolerations cover it", () => {
+        assert.ok(tolerates(defaultsOf("tigera-operator", "v3.29.1").tolerations, uninitialized));
+    });
+
+    test("cilium: agent and operator defaults cover it; Hubble gets it from us", async () => {
+        const defaults = ciliumFixture.defaults;
+        assert.ok(tolerates(defaults.tolerations, uninitialized));
+        assert.ok(tolerates(defaults["operator.tolerations"], uninitialized));
+        assert.ok(!tolerates(defaults["hubble.relay.tolerations"], uninitialized), "default does not");
+        const run = await runAddons({ cni: "cilium" });
+        const values = unwrapSecrets(run.release("cilium")!.inputs.values);
+        assert.ok(tolerates(values.hubble.relay.tolerations, uninitialized));
+        assert.ok(tolerates(values.hubble.ui.tolerations, uninitialized));
+    });
+
+    test("the CCM itself tolerates it (it removes the taint)", async () => {
+        const run = await runAddons();
+        const values = unwrapSecrets(run.release("aws-cloud-controller-manager")!.inputs.values);
+        assert.ok(tolerates(values.tolerations, uninitialized));
+        assert.ok(tolerates(values.tolerations, { key: "node-role.kubernetes.io/control-plane", value: "", effect: "NoSchedule" }));
+    });
+});
