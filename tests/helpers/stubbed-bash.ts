@@ -20,6 +20,8 @@ export interface StubbedRunOptions {
     /** Stub bodies by command name; each is a bash script body that receives "$@". */
     stubs?: Record<string, string>;
     env?: Record<string, string>;
+    /** Environment variables set to paths under the temporary root (name -> relative path). */
+    rootEnv?: Record<string, string>;
     /** Files to create under the temporary root before the run (relative path -> content). */
     files?: Record<string, string>;
     args?: string[];
@@ -52,6 +54,11 @@ export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = 
         fs.writeFileSync(target, content);
     }
 
+    const rootEnv: Record<string, string> = {};
+    for (const [name, relative] of Object.entries(options.rootEnv ?? {})) {
+        rootEnv[name] = path.join(root, relative);
+    }
+
     const started = process.hrtime.bigint();
     const result = spawnSync("bash", [scriptPath, ...(options.args ?? [])], {
         encoding: "utf8",
@@ -62,6 +69,7 @@ export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = 
             HOME: root,
             TEST_ROOT: root,
             LANG: "C.UTF-8",
+            ...rootEnv,
             ...options.env,
         },
     });
@@ -75,4 +83,9 @@ export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = 
         root,
         elapsedMs,
     };
+}
+
+/** Deletes the temporary root of a finished run. */
+export function removeRunRoot(run: StubbedRun): void {
+    fs.rmSync(run.root, { recursive: true, force: true });
 }

@@ -1,0 +1,326 @@
+# shellcheck shell=bash
+# lib.sh - helpers shared by the zadara-eksd node scripts. Sourced, never executed.
+#
+# All node scripts are installed whole into /usr/local/lib/zadara-eksd/ by cloud-init and take
+# their parameters from ONE file, $ZADARA_ETC/node.env: shell-sourceable KEY='value' lines.
+#
+# node.env keys
+#   ROLE                  control-plane | worker                                  (required)
+#   CLUSTER_NAME          cluster / environment name                               (required)
+#   NODE_NAME             Name tag of the instance, e.g. dev-master-sa-1 (may be empty for ASG nodes)
+#   LEADER_ELECTION       static | asg                        (control plane; default static)
+#   IS_LEADER             true | false                        (static election; default false)
+#   ASG_NAME              auto scaling group of the masters   (asg election)
+#   API_HOST              private IP of the API load balancer                      (required)
+#   API_PORT              API port on the load balancer (default 6443)
+#   KUBERNETES_MINOR      EKS-D minor version, e.g. 1.30                            (required)
+#   NODE_LABELS           kubelet labels "k=v,k2=v2" (may be empty)
+#   NODE_TAINTS           kubelet taints "k=v:NoSchedule,..." (may be empty)
+#   API_WAIT_TIMEOUT      seconds to wait for the API to answer (default 1800)
+#   JOIN_TIMEOUT          seconds during which kubeadm join is retried (default 1800)
+#   POLL_INTERVAL         seconds between two polls, fractions allowed (default 2)
+#   METADATA_TIMEOUT      seconds to wait for the instance metadata service (default 300)
+#   ETCD_BACKUP_ROTATION  EBS snapshots of the boot volume to keep; 0 disables them (default 0)
+#   ENVIRONMENT           value of the managed-by tag put on EBS snapshots
+#   AWS_REGION            region for the cloud API (default us-east-1)
+#   CLOUD_API_INSECURE    true to skip TLS verification of the cloud API (default false)
+#   CLOUD_API_CA_BUNDLE   CA bundle file for the cloud API (optional)
+#
+# Files that cloud-init writes next to node.env (into $ZADARA_ETC)
+#   kubeadm-init.yaml                 InitConfiguration + ClusterConfiguration (control plane)
+#   kubeadm-join-control-plane.yaml   JoinConfiguration with caCertHashes + certificateKey
+#   kubeadm-join-worker.yaml          JoinConfiguration with caCertHashes
+# and, on control-plane nodes only, the cluster CA: $KUBERNETES_ETC/pki/ca.crt and ca.key.
+#
+# Paths, each overridable from the environment (real defaults shown)
+#   ZADARA_ETC=/etc/kubernetes/zadara   KUBERNETES_ETC=/etc/kubernetes
+#   STATE_DIR=/var/lib/zadara-eksd      KUBELET_DEFAULTS=/etc/default/kubelet
+#   METADATA_URL=http://169.254.169.254 LOG_FILE=<set by each script, under /var/log>
+#
+# Error handling: `fail` logs the reason and exits non-zero. When BOOT_MARKER=true (set by
+# bootstrap.sh) it also writes $ZADARA_ETC/BOOT_FAILED with the reason and where to look.
+
+ZADARA_ETC="${ZADARA_ETC:-/etc/kubernetes/zadara}"
+KUBERNETES_ETC="${KUBERNETES_ETC:-/etc/kubernetes}"
+STATE_DIR="${STATE_DIR:-/var/lib/zadara-eksd}"
+KUBELET_DEFAULTS="${KUBELET_DEFAULTS:-/etc/default/kubelet}"
+METADATA_URL="${METADATA_URL:-http://169.254.169.254}"
+LOG_FILE="${LOG_FILE:-/var/log/zadara-eksd.log}"
+CLOUD_INIT_LOG="${CLOUD_INIT_LOG:-/var/log/cloud-init-output.log}"
+BOOT_MARKER="${BOOT_MARKER:-false}"
+PROGRESS_INTERVAL="${PROGRESS_INTERVAL:-30}"
+SCRIPT_NAME="$(basename "$0" .sh)"
+
+# cron starts scripts with PATH=/usr/bin:/bin; kubeadm, etcdctl and aws often live elsewhere.
+PATH="${PATH}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin"
+export AWS_PAGER=""
+
+# ---------------------------------------------------------------------------------------------
+# Logging and failure
+# ---------------------------------------------------------------------------------------------
+
+# Creates the log file readable by root only (kubeadm output names the bootstrap token).
+init_logging() {
+    {
+        mkdir -p "$(dirname "$LOG_FILE")"
+        touch "$LOG_FILE"
+        chmod 600 "$LOG_FILE"
+    } 2>/dev/null || true
+}
+
+# log <message...>: timestamped line to stderr and to $LOG_FILE.
+log() {
+    local stamp line
+    TZ=UTC0 printf -v stamp '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+    line="${stamp} [${SCRIPT_NAME}] $*"
+    printf '%s\n' "$line" >&2
+    { printf '%s\n' "$line" >>"$LOG_FILE"; } 2>/dev/null || true
+}
+
+# fail <reason>: logs, writes the BOOT_FAILED marker (boot only) and exits 1.
+fail() {
+    local reason=$1
+    trap - ERR
+    log "FAILED: ${reason}"
+    if [[ $BOOT_MARKER == true ]]; then
+        local node="${NODE_NAME:-}"
+        if [[ -z $node ]]; then
+            node="$(hostname 2>/dev/null || echo unknown)"
+        fi
+        if ! {
+            mkdir -p "$ZADARA_ETC" &&
+                printf 'zadara-eksd bootstrap FAILED on %s (%s)\nreason: %s\nlook at: %s and %s\n' \
+                    "$node" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$reason" "$LOG_FILE" "$CLOUD_INIT_LOG" \
+                    >"$ZADARA_ETC/BOOT_FAILED"
+        } 2>/dev/null; then
+            log "could not write ${ZADARA_ETC}/BOOT_FAILED"
+        fi
+    fi
+    exit 1
+}
+
+# run_logged <command...>: runs a command, copying its output to stderr and $LOG_FILE.
+run_logged() {
+    log "running: $*"
+    "$@" 2>&1 | tee -a "$LOG_FILE" >&2
+}
+
+# ---------------------------------------------------------------------------------------------
+# Time and bounded waits
+# ---------------------------------------------------------------------------------------------
+
+now_ms() {
+    local micro=${EPOCHREALTIME//[!0-9]/}
+    echo $((10#$micro / 1000))
+}
+
+# to_ms <seconds>: "2" -> 2000, "0.05" -> 50. Returns 1 when the value is not a number.
+to_ms() {
+    local value=$1 whole fraction
+    if [[ ! $value =~ ^([0-9]+)(\.([0-9]*))?$ ]]; then
+        return 1
+    fi
+    whole=${BASH_REMATCH[1]}
+    fraction="${BASH_REMATCH[3]}000"
+    fraction=${fraction:0:3}
+    echo $((10#$whole * 1000 + 10#$fraction))
+}
+
+# wait_until <timeout_s> <description> <command...>
+# Runs the command every POLL_INTERVAL seconds until it succeeds (return 0) or the timeout
+# passes (return 1). Logs when it starts, every PROGRESS_INTERVAL seconds, and at the end.
+wait_until() {
+    local timeout_s=$1 description=$2
+    shift 2
+    local started deadline now last_report timeout_ms progress_ms
+    timeout_ms=$(to_ms "$timeout_s") || fail "invalid timeout '${timeout_s}' for: ${description}"
+    progress_ms=$(to_ms "$PROGRESS_INTERVAL") || progress_ms=30000
+    started=$(now_ms)
+    deadline=$((started + timeout_ms))
+    last_report=$started
+    log "waiting up to ${timeout_s}s for ${description}"
+    while true; do
+        if "$@"; then
+            now=$(now_ms)
+            log "done waiting for ${description} after $(((now - started) / 1000))s"
+            return 0
+        fi
+        now=$(now_ms)
+        if ((now >= deadline)); then
+            log "gave up waiting for ${description} after ${timeout_s}s"
+            return 1
+        fi
+        if ((now - last_report >= progress_ms)); then
+            log "still waiting for ${description} ($(((now - started) / 1000))s of ${timeout_s}s)"
+            last_report=$now
+        fi
+        sleep "$POLL_INTERVAL"
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# node.env
+# ---------------------------------------------------------------------------------------------
+
+load_node_env() {
+    local file="${ZADARA_ETC}/node.env"
+    if [[ ! -r $file ]]; then
+        fail "cannot read ${file} (written by cloud-init)"
+    fi
+    # shellcheck source=/dev/null
+    source "$file"
+
+    : "${ROLE:=}" "${CLUSTER_NAME:=}" "${NODE_NAME:=}" "${API_HOST:=}" "${KUBERNETES_MINOR:=}"
+    : "${LEADER_ELECTION:=static}" "${IS_LEADER:=false}" "${ASG_NAME:=}" "${API_PORT:=6443}"
+    : "${NODE_LABELS:=}" "${NODE_TAINTS:=}" "${ENVIRONMENT:=}" "${AWS_REGION:=us-east-1}"
+    : "${API_WAIT_TIMEOUT:=1800}" "${JOIN_TIMEOUT:=1800}" "${POLL_INTERVAL:=2}"
+    : "${METADATA_TIMEOUT:=300}" "${ETCD_BACKUP_ROTATION:=0}"
+    : "${CLOUD_API_INSECURE:=false}" "${CLOUD_API_CA_BUNDLE:=}"
+
+    case $ROLE in
+        control-plane | worker) ;;
+        *) fail "node.env: ROLE must be control-plane or worker, got '${ROLE}'" ;;
+    esac
+    local key
+    for key in CLUSTER_NAME API_HOST KUBERNETES_MINOR; do
+        if [[ -z ${!key} ]]; then
+            fail "node.env: ${key} is required"
+        fi
+    done
+    if [[ ! $KUBERNETES_MINOR =~ ^[0-9]+\.[0-9]+$ ]]; then
+        fail "node.env: KUBERNETES_MINOR must look like 1.30, got '${KUBERNETES_MINOR}'"
+    fi
+    for key in API_WAIT_TIMEOUT JOIN_TIMEOUT POLL_INTERVAL METADATA_TIMEOUT; do
+        if ! to_ms "${!key}" >/dev/null; then
+            fail "node.env: ${key} must be a number of seconds, got '${!key}'"
+        fi
+    done
+    if [[ ! $ETCD_BACKUP_ROTATION =~ ^[0-9]+$ ]]; then
+        fail "node.env: ETCD_BACKUP_ROTATION must be a whole number, got '${ETCD_BACKUP_ROTATION}'"
+    fi
+}
+
+# minor_at_least <minor>: true when KUBERNETES_MINOR is 1.<minor> or newer.
+minor_at_least() {
+    local major=${KUBERNETES_MINOR%%.*} minor=${KUBERNETES_MINOR#*.}
+    ((10#$major > 1 || 10#$minor >= $1))
+}
+
+# Exits quietly (status 0) when bootstrap.sh has not completed on this node yet.
+require_booted() {
+    if [[ ! -f "${STATE_DIR}/boot-complete" ]]; then
+        log "node is not bootstrapped yet (${STATE_DIR}/boot-complete missing); nothing to do"
+        exit 0
+    fi
+}
+
+# single_instance <name>: exits quietly when another run of the same job holds the lock.
+single_instance() {
+    mkdir -p "$STATE_DIR"
+    exec 9>"${STATE_DIR}/$1.lock"
+    if ! flock -n 9; then
+        log "another $1 run is still in progress; skipping this one"
+        exit 0
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Instance metadata and the cloud API
+# ---------------------------------------------------------------------------------------------
+
+metadata_get() {
+    curl -sf --max-time 5 "${METADATA_URL}/latest/meta-data/$1"
+}
+
+instance_id() {
+    metadata_get instance-id
+}
+
+local_ipv4() {
+    metadata_get local-ipv4
+}
+
+# Sets CLOUD_API_URL from field cluster_url of the OpenStack-style metadata (unless preset).
+resolve_cloud_api() {
+    if [[ -n ${CLOUD_API_URL:-} ]]; then
+        return 0
+    fi
+    local document url
+    document=$(curl -sf --max-time 5 "${METADATA_URL}/openstack/latest/meta_data.json") || return 1
+    url=$(printf '%s' "$document" | python3 -c '
+import json, sys
+value = json.load(sys.stdin).get("cluster_url") or ""
+print(str(value).rstrip("/"))
+') || return 1
+    if [[ -z $url ]]; then
+        return 1
+    fi
+    CLOUD_API_URL=$url
+}
+
+# cloud_aws <service> <args...>: AWS CLI call against the zCompute API (resolve_cloud_api first).
+cloud_aws() {
+    local service=$1
+    shift
+    local endpoint_path=$service
+    if [[ $service == elb || $service == elbv2 ]]; then
+        endpoint_path=elbv2
+    fi
+    local -a tls=()
+    if [[ $CLOUD_API_INSECURE == true ]]; then
+        tls=(--no-verify-ssl)
+    elif [[ -n $CLOUD_API_CA_BUNDLE ]]; then
+        tls=(--ca-bundle "$CLOUD_API_CA_BUNDLE")
+    fi
+    aws --region "$AWS_REGION" --endpoint-url "${CLOUD_API_URL}/api/v2/aws/${endpoint_path}" \
+        "${tls[@]}" "$service" "$@"
+}
+
+# words_to_lines: AWS CLI text output (tabs/newlines, "None") -> one value a line.
+words_to_lines() {
+    tr -s '[:space:]' '\n' | grep -v -e '^$' -e '^None$' || true
+}
+
+# sort_ips: sorts IPv4 addresses numerically, one a line.
+sort_ips() {
+    sort -t . -k1,1n -k2,2n -k3,3n -k4,4n
+}
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes
+# ---------------------------------------------------------------------------------------------
+
+# api_answers: true when the API behind the load balancer answers /ping (200, 401 or 403).
+api_answers() {
+    local code
+    code=$(curl -sk -o /dev/null --max-time 5 -w '%{http_code}' \
+        "https://${API_HOST}:${API_PORT}/ping" 2>/dev/null) || true
+    [[ $code == 200 || $code == 401 || $code == 403 ]]
+}
+
+# publish_admin_kubeconfig: copies super-admin.conf (1.29+) or admin.conf to
+# $ZADARA_ETC/kubeconfig, mode 600, replacing the old file atomically.
+publish_admin_kubeconfig() {
+    local source="${KUBERNETES_ETC}/admin.conf"
+    if minor_at_least 29; then
+        source="${KUBERNETES_ETC}/super-admin.conf"
+    fi
+    if [[ ! -s $source ]]; then
+        fail "${source} is missing or empty"
+    fi
+    mkdir -p "$ZADARA_ETC"
+    install -m 600 "$source" "${ZADARA_ETC}/kubeconfig.tmp"
+    mv -f "${ZADARA_ETC}/kubeconfig.tmp" "${ZADARA_ETC}/kubeconfig"
+    log "copied ${source} to ${ZADARA_ETC}/kubeconfig"
+}
+
+# etcdctl_local <args...>: etcdctl against the etcd member of this node.
+etcdctl_local() {
+    if ! command -v etcdctl >/dev/null; then
+        log "etcdctl is not installed on this node"
+        return 127
+    fi
+    local pki="${KUBERNETES_ETC}/pki/etcd"
+    ETCDCTL_API=3 etcdctl --endpoints="${ETCD_ENDPOINT:-https://127.0.0.1:2379}" \
+        --cacert="${pki}/ca.crt" --cert="${pki}/server.crt" --key="${pki}/server.key" "$@"
+}

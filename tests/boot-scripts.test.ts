@@ -1,0 +1,490 @@
+// Tests of the node scripts in cluster/scripts: shellcheck, no fixed sleeps, and every boot,
+// kubeconfig and maintenance path run end to end against stub commands.
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import {
+    BOOT_PATHS,
+    EXPORT_CREDENTIALS,
+    INSTANCE_ID,
+    LOCAL_IP,
+    PUBLIC_ENDPOINT,
+    ROOT_PATHS,
+    runApiNeverUp,
+    runAsgElection,
+    runBootPaths,
+    runControlPlaneJoinWhenApiAnswers,
+    runEtcdBackup,
+    runEtcdWatchdogEmptyInstanceList,
+    runEtcdWatchdogStaleMember,
+    runJoinFailsTwiceThenSucceeds,
+    runJoinNeverSucceeds,
+    runKubeconfigWaitAlreadyReadyAsRoot,
+    runKubeconfigWaitAppearsAfterPolls,
+    runKubeconfigWaitBootFailed,
+    runKubeconfigWaitFromStdin,
+    runKubeconfigWaitTimeout,
+    runLeaderInit,
+    runNonLeaderWaitsThenJoins,
+    runNvmeMount,
+    runRenewCerts,
+    runUploadCerts,
+    runWorkerJoin,
+    sampleKubeconfig,
+    SCRIPTS_DIR,
+} from "./helpers/boot-paths";
+import { removeRunRoot, StubbedRun } from "./helpers/stubbed-bash";
+
+const UNSAFE_FLAG = "--discovery-token-unsafe-skip-ca-verification";
+
+function shellScripts(): string[] {
+    return fs
+        .readdirSync(SCRIPTS_DIR)
+        .filter((name) => name.endsWith(".sh"))
+        .sort();
+}
+
+/** Runs a scenario, hands it to the assertions, and always removes its temporary root. */
+function check(result: StubbedRun, assertions: (run: StubbedRun) => void): void {
+    try {
+        assertions(result);
+    } catch (error) {
+        console.error(`--- stderr of the failed run ---\n${result.stderr}\n--- calls ---\n${result.calls.join("\n")}`);
+        throw error;
+    } finally {
+        removeRunRoot(result);
+    }
+}
+
+function inRoot(run: StubbedRun, ...parts: string[]): string {
+    return path.join(run.root, ...parts);
+}
+
+function zadaraFile(run: StubbedRun, name: string): string {
+    return inRoot(run, ROOT_PATHS.zadaraEtc, name);
+}
+
+function callsOf(run: StubbedRun, command: string): string[] {
+    return run.calls.filter((call) => call === command || call.startsWith(`${command} `));
+}
+
+function assertNoUnsafeJoin(run: StubbedRun): void {
+    for (const call of run.calls) {
+        assert.ok(!call.includes("unsafe-skip-ca-verification"), `unsafe call: ${call}`);
+    }
+}
+
+function assertBootFailed(run: StubbedRun, reasonPart: string): void {
+    assert.notEqual(run.code, 0);
+    const marker = fs.readFileSync(zadaraFile(run, "BOOT_FAILED"), "utf8");
+    assert.match(marker, /bootstrap FAILED/);
+    assert.ok(marker.includes(reasonPart), `BOOT_FAILED should mention "${reasonPart}":\n${marker}`);
+    assert.match(marker, /look at: .*zadara-eksd.*\.log and \/var\/log\/cloud-init-output\.log/);
+    assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")), false);
+}
+
+function allFiles(directory: string): string[] {
+    const found: string[] = [];
+    for (const entry of fs.readdirSync(directory, { withFileTypes: true })) {
+        const full = path.join(directory, entry.name);
+        if (entry.isDirectory()) {
+            found.push(...allFiles(full));
+        } else if (entry.isFile()) {
+            found.push(full);
+        }
+    }
+    return found;
+}
+
+describe("node scripts: static checks", () => {
+    it("every script passes shellcheck -x with no findings", () => {
+        const scripts = shellScripts();
+        assert.ok(scripts.length >= 8, `expected the node scripts, found ${scripts.join(", ")}`);
+        for (const script of scripts) {
+            const result = spawnSync("shellcheck", ["-x", script], { cwd: SCRIPTS_DIR, encoding: "utf8" });
+            assert.equal(result.error, undefined, "shellcheck must be installed");
+            assert.equal(result.stdout + result.stderr, "", `shellcheck findings in ${script}`);
+            assert.equal(result.status, 0, `shellcheck status for ${script}`);
+        }
+    });
+
+    it("every entry-point script is strict (set -euo pipefail) and executable", () => {
+        for (const script of shellScripts().filter((name) => name !== "lib.sh")) {
+            const full = path.join(SCRIPTS_DIR, script);
+            const text = fs.readFileSync(full, "utf8");
+            assert.ok(text.startsWith("#!/usr/bin/env bash\n"), `${script}: shebang`);
+            assert.match(text, /^set -E?euo pipefail$/m, `${script}: strict mode`);
+            assert.ok((fs.statSync(full).mode & 0o111) !== 0, `${script} is not executable`);
+        }
+    });
+
+    it("no script has a fixed sleep: every wait polls a condition", () => {
+        const findings: string[] = [];
+        for (const script of shellScripts()) {
+            const lines = fs.readFileSync(path.join(SCRIPTS_DIR, script), "utf8").split("\n");
+            lines.forEach((line, index) => {
+                const code = line.replace(/^\s*#.*$/, "");
+                const pattern = /\bsleep\s+["']?(\d+(?:\.\d+)?)/g;
+                let match: RegExpExecArray | null;
+                while ((match = pattern.exec(code)) !== null) {
+                    if (parseFloat(match[1]) >= 1) {
+                        findings.push(`${script}:${index + 1}: ${line.trim()}`);
+                    }
+                }
+                // The only sleeps allowed are the poll interval inside a polling loop.
+                if (/\bsleep\b/.test(code) && !/sleep "\$POLL_INTERVAL"/.test(code)) {
+                    findings.push(`${script}:${index + 1}: sleep without POLL_INTERVAL: ${line.trim()}`);
+                }
+            });
+        }
+        assert.deepEqual(findings, []);
+    });
+
+    it("no script skips CA verification when joining", () => {
+        for (const script of shellScripts()) {
+            const text = fs.readFileSync(path.join(SCRIPTS_DIR, script), "utf8");
+            assert.ok(!text.includes(UNSAFE_FLAG), `${script} mentions ${UNSAFE_FLAG}`);
+        }
+    });
+
+    it("the NVMe unit runs the installed script once per boot", () => {
+        const unit = fs.readFileSync(path.join(SCRIPTS_DIR, "zadara-nvme-mount.service"), "utf8");
+        assert.match(unit, /^ExecStart=\/usr\/local\/lib\/zadara-eksd\/nvme-mount\.sh$/m);
+        assert.match(unit, /^Type=oneshot$/m);
+        assert.match(unit, /^RemainAfterExit=yes$/m);
+        assert.match(unit, /^Before=kubelet\.service/m);
+        assert.match(unit, /^WantedBy=multi-user\.target$/m);
+    });
+});
+
+describe("bootstrap.sh", () => {
+    it("leader (static, 1.30) runs kubeadm init and publishes super-admin.conf, marker last", () => {
+        check(runLeaderInit("1.30"), (run) => {
+            assert.equal(run.code, 0);
+            const initConfig = zadaraFile(run, "kubeadm-init.yaml");
+            const inits = callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm init"));
+            assert.equal(inits.length, 1);
+            assert.ok(inits[0].startsWith(`kubeadm init --config ${initConfig} --upload-certs`), inits[0]);
+            assert.equal(callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm join")).length, 0);
+
+            const kubeconfig = zadaraFile(run, "kubeconfig");
+            assert.equal(fs.readFileSync(kubeconfig, "utf8"), sampleKubeconfig("kubernetes-super-admin"));
+            assert.equal(fs.statSync(kubeconfig).mode & 0o777, 0o600);
+            const ready = zadaraFile(run, "kubeconfig.ready");
+            assert.ok(fs.existsSync(ready));
+            const kubeconfigTime = fs.statSync(kubeconfig, { bigint: true }).mtimeNs;
+            const readyTime = fs.statSync(ready, { bigint: true }).mtimeNs;
+            assert.ok(readyTime >= kubeconfigTime, "kubeconfig.ready must be written after the kubeconfig");
+            assert.ok(run.stderr.indexOf("/kubeconfig.ready") > run.stderr.indexOf("super-admin.conf to"));
+            assert.equal(fs.existsSync(zadaraFile(run, "kubeconfig.tmp")), false);
+
+            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")));
+            assert.equal(fs.existsSync(zadaraFile(run, "BOOT_FAILED")), false);
+            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "ca-backup")), false);
+            const kubelet = fs.readFileSync(inRoot(run, ROOT_PATHS.kubeletDefaults), "utf8");
+            assert.equal(
+                kubelet,
+                `KUBELET_EXTRA_ARGS="--node-ip=${LOCAL_IP} --cloud-provider=external --provider-id=aws:///symphony/${INSTANCE_ID}"\n`,
+            );
+        });
+    });
+
+    it("leader on 1.28 publishes admin.conf", () => {
+        check(runLeaderInit("1.28"), (run) => {
+            assert.equal(run.code, 0);
+            assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), sampleKubeconfig("kubernetes-admin"));
+            assert.ok(fs.existsSync(zadaraFile(run, "kubeconfig.ready")));
+        });
+    });
+
+    it("a control-plane node joins when the API already answers, even when flagged leader", () => {
+        check(runControlPlaneJoinWhenApiAnswers(), (run) => {
+            assert.equal(run.code, 0);
+            assert.deepEqual(callsOf(run, "kubeadm"), [`kubeadm join --config ${zadaraFile(run, "kubeadm-join-control-plane.yaml")}`]);
+            assert.equal(fs.existsSync(zadaraFile(run, "kubeconfig.ready")), false);
+            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")));
+            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "pki", "ca.key")), "CA kept on control plane");
+            assertNoUnsafeJoin(run);
+        });
+    });
+
+    it("a non-leader waits for the API, then joins as control plane", () => {
+        check(runNonLeaderWaitsThenJoins(), (run) => {
+            assert.equal(run.code, 0);
+            const firstJoin = run.calls.findIndex((call) => call.startsWith("kubeadm join"));
+            const pings = run.calls.slice(0, firstJoin).filter((call) => call.includes("/ping"));
+            assert.ok(pings.length >= 5, `expected the API to be polled before joining, got ${pings.length}`);
+            assert.equal(callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm init")).length, 0);
+            assert.match(run.calls[firstJoin], /kubeadm-join-control-plane\.yaml$/);
+            assertNoUnsafeJoin(run);
+        });
+    });
+
+    it("ASG election: the lowest running private IP initialises, the others join", () => {
+        check(runAsgElection("192.168.2.9"), (run) => {
+            assert.equal(run.code, 0);
+            assert.ok(run.calls.some((call) => call.includes("/api/v2/aws/autoscaling autoscaling describe-auto-scaling-groups --auto-scaling-group-names dev-master")));
+            assert.ok(run.calls.some((call) => call.includes("/api/v2/aws/ec2 ec2 describe-instances --instance-ids i-a i-b i-c")));
+            assert.ok(run.calls.some((call) => call.startsWith("kubeadm init")));
+            assert.ok(fs.existsSync(zadaraFile(run, "kubeconfig.ready")));
+        });
+        check(runAsgElection("192.168.2.10"), (run) => {
+            assert.equal(run.code, 0);
+            assert.ok(!run.calls.some((call) => call.startsWith("kubeadm init")));
+            assert.ok(run.calls.some((call) => call.startsWith("kubeadm join")));
+        });
+    });
+
+    it("a worker waits for the API, joins, and keeps no control-plane material", () => {
+        check(runWorkerJoin(), (run) => {
+            assert.equal(run.code, 0);
+            assert.deepEqual(callsOf(run, "kubeadm"), [`kubeadm join --config ${zadaraFile(run, "kubeadm-join-worker.yaml")}`]);
+            const kubelet = fs.readFileSync(inRoot(run, ROOT_PATHS.kubeletDefaults), "utf8");
+            assert.equal(
+                kubelet,
+                `KUBELET_EXTRA_ARGS="--node-ip=${LOCAL_IP} --cloud-provider=external --provider-id=aws:///symphony/${INSTANCE_ID}` +
+                    ` --node-labels=node.kubernetes.io/pool=general,tier=web --register-with-taints=dedicated=web:NoSchedule"\n`,
+            );
+            for (const gone of ["kubeadm-init.yaml", "kubeadm-join-control-plane.yaml", "kubeconfig", "kubeconfig.ready"]) {
+                assert.equal(fs.existsSync(zadaraFile(run, gone)), false, `${gone} should be removed on a worker`);
+            }
+            assert.ok(fs.existsSync(zadaraFile(run, "node.env")));
+            assert.ok(fs.existsSync(zadaraFile(run, "kubeadm-join-worker.yaml")));
+            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "pki", "ca.key")), false);
+            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")));
+            assertNoUnsafeJoin(run);
+        });
+    });
+
+    it("gives up after API_WAIT_TIMEOUT when the API never answers and writes BOOT_FAILED", () => {
+        check(runApiNeverUp(), (run) => {
+            assertBootFailed(run, "did not answer within 0.4s");
+            assert.equal(callsOf(run, "kubeadm").length, 0);
+            const pings = run.calls.filter((call) => call.includes("/ping"));
+            assert.ok(pings.length >= 3, `the API should be polled repeatedly, got ${pings.length}`);
+            assert.ok(run.elapsedMs < 5000, `took ${run.elapsedMs} ms`);
+        });
+    });
+
+    it("retries a failing join with kubeadm reset -f in between and restores the CA", () => {
+        check(runJoinFailsTwiceThenSucceeds(), (run) => {
+            assert.equal(run.code, 0);
+            const config = zadaraFile(run, "kubeadm-join-control-plane.yaml");
+            assert.deepEqual(callsOf(run, "kubeadm"), [
+                `kubeadm join --config ${config}`,
+                "kubeadm reset -f",
+                `kubeadm join --config ${config}`,
+                "kubeadm reset -f",
+                `kubeadm join --config ${config}`,
+            ]);
+            assert.equal(fs.readFileSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "pki", "ca.key"), "utf8"), "FAKE CA KEY\n");
+            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")));
+            assertNoUnsafeJoin(run);
+        });
+    });
+
+    it("fails with BOOT_FAILED when the join never succeeds within JOIN_TIMEOUT", () => {
+        check(runJoinNeverSucceeds(), (run) => {
+            assertBootFailed(run, "kubeadm join as worker did not succeed within 0.4s");
+            const joins = callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm join"));
+            const resets = callsOf(run, "kubeadm").filter((call) => call === "kubeadm reset -f");
+            assert.ok(joins.length >= 2, `expected several attempts, got ${joins.length}`);
+            assert.equal(resets.length, joins.length);
+            assert.ok(run.elapsedMs < 5000, `took ${run.elapsedMs} ms`);
+            assertNoUnsafeJoin(run);
+        });
+    });
+});
+
+describe("kubeconfig-wait.sh", () => {
+    it("polls until the marker appears, then prints only the kubeconfig with the public server", () => {
+        check(runKubeconfigWaitAppearsAfterPolls(), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.equal(run.stdout, sampleKubeconfig("kubernetes-super-admin", `https://${PUBLIC_ENDPOINT}`));
+            const readyChecks = run.calls.filter((call) => call.startsWith("sudo -n test -f") && call.endsWith("kubeconfig.ready"));
+            assert.ok(readyChecks.length >= 3, `expected several polls, got ${readyChecks.length}`);
+            assert.match(run.stderr, /waiting for .*kubeconfig\.ready.*last boot log line: .*kubeadm init/);
+
+            const directory = fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-check-"));
+            try {
+                const file = path.join(directory, "kubeconfig");
+                fs.writeFileSync(file, run.stdout);
+                const view = spawnSync("/usr/bin/kubectl", ["config", "view", "--kubeconfig", file, "-o", "jsonpath={.clusters[0].cluster.server}"], {
+                    encoding: "utf8",
+                });
+                assert.equal(view.status, 0, view.stderr);
+                assert.equal(view.stdout, `https://${PUBLIC_ENDPOINT}`);
+                const full = spawnSync("/usr/bin/kubectl", ["config", "view", "--kubeconfig", file], { encoding: "utf8" });
+                assert.equal(full.status, 0, full.stderr);
+                assert.match(full.stdout, /current-context: kubernetes-super-admin@dev/);
+            } finally {
+                fs.rmSync(directory, { recursive: true, force: true });
+            }
+        });
+    });
+
+    it("works as deployed, fed on stdin to bash -s, even when sudo reads its input", () => {
+        check(runKubeconfigWaitFromStdin(), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.equal(run.stdout, sampleKubeconfig("kubernetes-super-admin", `https://${PUBLIC_ENDPOINT}`));
+            assert.ok(callsOf(run, "sudo").length >= 3);
+        });
+    });
+
+    it("as root, without PUBLIC_ENDPOINT, prints the kubeconfig unchanged", () => {
+        check(runKubeconfigWaitAlreadyReadyAsRoot(), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.equal(run.stdout, sampleKubeconfig("kubernetes-admin"));
+            assert.equal(callsOf(run, "sudo").length, 0);
+        });
+    });
+
+    it("fails at once with the BOOT_FAILED content and hints", () => {
+        check(runKubeconfigWaitBootFailed(), (run) => {
+            assert.equal(run.code, 2);
+            assert.equal(run.stdout, "");
+            assert.match(run.stderr, /reason: step 'kubeadm init' failed/);
+            assert.match(run.stderr, /\/var\/log\/cloud-init-output\.log/);
+            assert.match(run.stderr, /zadara-eksd-bootstrap\.log/);
+            assert.ok(run.elapsedMs < 3000, `took ${run.elapsedMs} ms although WAIT_TIMEOUT is 5 s`);
+        });
+    });
+
+    it("times out with an actionable message", () => {
+        check(runKubeconfigWaitTimeout(), (run) => {
+            assert.equal(run.code, 1);
+            assert.equal(run.stdout, "");
+            assert.match(run.stderr, /timed out after .*WAIT_TIMEOUT=0\.3/);
+            assert.match(run.stderr, /\/var\/log\/cloud-init-output\.log/);
+            assert.match(run.stderr, /zadara-eksd-bootstrap\.log/);
+            assert.match(run.stderr, /waiting for the API/);
+        });
+    });
+});
+
+describe("etcd-backup.sh", () => {
+    it("saves a snapshot, takes a tagged EBS snapshot and keeps the newest N", () => {
+        check(runEtcdBackup(false, "3"), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            const snapshot = inRoot(run, ROOT_PATHS.etcdBackupDir, `etcd_backup_dev-master-sa-1_${INSTANCE_ID}.db`);
+            assert.equal(fs.readFileSync(snapshot, "utf8"), "etcd snapshot data");
+            assert.equal(fs.statSync(snapshot).mode & 0o777, 0o600);
+            assert.ok(run.calls.some((call) => call.includes("/api/v2/aws/ec2 ec2 create-snapshot --volume-id vol-0boot")));
+            assert.ok(run.calls.some((call) => call.includes("create-tags --resources snap-new --tags Key=managed-by,Value=dev")));
+            const deleted = run.calls
+                .filter((call) => call.includes("delete-snapshot"))
+                .map((call) => call.split(" ").pop())
+                .sort();
+            assert.deepEqual(deleted, ["snap-2", "snap-oldest"]);
+            assert.ok(!run.calls.some((call) => call.includes("s3 cp")));
+        });
+    });
+
+    it("skips EBS snapshots when ETCD_BACKUP_ROTATION is 0", () => {
+        check(runEtcdBackup(false, "0"), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.ok(!run.calls.some((call) => call.includes("create-snapshot") || call.includes("describe-snapshots")));
+        });
+    });
+
+    it("exports to object storage when the secret exists, credentials only in the aws environment", () => {
+        check(runEtcdBackup(true, "3"), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            const copies = run.calls.filter((call) => call.startsWith("aws s3 cp"));
+            assert.equal(copies.length, 1);
+            assert.match(copies[0], /s3:\/\/etcd-backups\/dev\/etcd_backup_dev-master-sa-1_i-0123abcd_\d{8}T\d{6}Z\.db/);
+            assert.match(copies[0], /--endpoint-url https:\/\/ngos\.example\.com:1061/);
+            assert.equal(fs.readFileSync(inRoot(run, ".s3-credentials"), "utf8"), "credentials-ok\n");
+            for (const file of allFiles(run.root)) {
+                const content = fs.readFileSync(file, "utf8");
+                assert.ok(!content.includes(EXPORT_CREDENTIALS.accessKeyId), `access key found in ${file}`);
+                assert.ok(!content.includes(EXPORT_CREDENTIALS.secretAccessKey), `secret key found in ${file}`);
+            }
+            assert.ok(!run.stderr.includes(EXPORT_CREDENTIALS.secretAccessKey));
+            assert.ok(!run.stdout.includes(EXPORT_CREDENTIALS.secretAccessKey));
+        });
+    });
+});
+
+describe("etcd-watchdog.sh", () => {
+    it("removes the member whose IP belongs to no instance, never itself", () => {
+        check(runEtcdWatchdogStaleMember(), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            const removals = run.calls.filter((call) => call.includes("member remove"));
+            assert.equal(removals.length, 1);
+            assert.ok(removals[0].endsWith("member remove fd422379fda50e48"));
+        });
+    });
+
+    it("refuses to act when the instance list is empty", () => {
+        check(runEtcdWatchdogEmptyInstanceList(), (run) => {
+            assert.notEqual(run.code, 0);
+            assert.ok(!run.calls.some((call) => call.includes("member remove")));
+            assert.match(run.stderr, /instance list is empty.*refusing/);
+        });
+    });
+});
+
+describe("upload-certs.sh and renew-certs.sh", () => {
+    it("re-uploads the certificates with the known certificate key", () => {
+        check(runUploadCerts(), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.deepEqual(callsOf(run, "kubeadm"), [
+                `kubeadm init phase upload-certs --upload-certs --config ${zadaraFile(run, "kubeadm-init.yaml")}` +
+                    ` --kubeconfig ${inRoot(run, ROOT_PATHS.kubernetesEtc, "admin.conf")} --skip-certificate-key-print`,
+            ]);
+        });
+    });
+
+    it("renews expiring certificates, restarts the static pods and refreshes the kubeconfig", () => {
+        check(runRenewCerts("20d"), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.ok(run.calls.includes("kubeadm certs renew all"));
+            for (const pod of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
+                assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "manifests", `${pod}.yaml`)), `${pod} manifest back`);
+                assert.ok(run.calls.some((call) => call.includes(`--name ^${pod}$`)), `${pod} restart waited on`);
+            }
+            assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), sampleKubeconfig("kubernetes-super-admin"));
+        });
+    });
+
+    it("does nothing when every certificate is valid for more than 30 days", () => {
+        check(runRenewCerts("300d"), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.deepEqual(callsOf(run, "kubeadm"), ["kubeadm certs check-expiration"]);
+            assert.equal(callsOf(run, "crictl").length, 0);
+        });
+    });
+});
+
+describe("nvme-mount.sh", () => {
+    it("formats blank NVMe disks, remounts its own, leaves the root disk and foreign filesystems alone", () => {
+        check(runNvmeMount(), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.deepEqual(callsOf(run, "mkfs.ext4"), ["mkfs.ext4 -q -F -m 0 -L zeksd-nvme /dev/nvme1n1"]);
+            const mountBase = inRoot(run, ROOT_PATHS.nvmeMountBase);
+            assert.deepEqual(callsOf(run, "mount"), [
+                `mount -o defaults,noatime /dev/nvme1n1 ${mountBase}/nvme1n1`,
+                `mount -o defaults,noatime /dev/nvme2n1 ${mountBase}/nvme2n1`,
+            ]);
+            assert.ok(!run.calls.some((call) => call.includes("/dev/nvme0n1 ") || call.endsWith("/dev/nvme0n1")));
+            assert.ok(!run.calls.some((call) => call.includes("/dev/vdb")));
+        });
+    });
+});
+
+describe("boot paths for the benchmark", () => {
+    it("runBootPaths runs every path once, fast with instant stubs", () => {
+        const timings = runBootPaths();
+        assert.deepEqual(
+            timings.map((timing) => timing.path),
+            BOOT_PATHS.map((bootPath) => bootPath.name),
+        );
+        for (const timing of timings) {
+            assert.ok(timing.elapsedMs > 0 && timing.elapsedMs < 5000, `${timing.path}: ${timing.elapsedMs} ms`);
+        }
+    });
+});
