@@ -84,6 +84,7 @@ const cluster = new EksdCluster(`${env}-cluster`, {
     kubeconfigTimeoutMinutes: config.cluster.kubeconfigTimeoutMinutes,
     etcdBackupRotation: config.cluster.etcdBackupRotation,
     rootCaCert: config.cloud.rootCaCert,
+    cloudApiInsecure: config.cloud.insecure,
 });
 
 const addons = new EksdAddons(`${env}-addons`, {

@@ -12,8 +12,8 @@ export interface EksdRelease {
 }
 
 export const EKSD_RELEASES: Record<string, EksdRelease> = {
-    "1.28": { minor: "1.28", release: "1-28-eks-53", kubernetesVersion: "v1.28.15-eks-1-28-53", etcdImageTag: "v3.5.21-eks-1-28-53", corednsImageTag: "v1.12.2-eks-1-28-53" },
-    "1.29": { minor: "1.29", release: "1-29-eks-46", kubernetesVersion: "v1.29.15-eks-1-29-46", etcdImageTag: "v3.5.21-eks-1-29-46", corednsImageTag: "v1.12.2-eks-1-29-46" },
+    "1.28": { minor: "1.28", release: "1-28-eks-66", kubernetesVersion: "v1.28.15-eks-1-28-66", etcdImageTag: "v3.5.21-eks-1-28-66", corednsImageTag: "v1.11.4-eks-1-28-66" },
+    "1.29": { minor: "1.29", release: "1-29-eks-60", kubernetesVersion: "v1.29.15-eks-1-29-60", etcdImageTag: "v3.5.21-eks-1-29-60", corednsImageTag: "v1.12.4-eks-1-29-60" },
     "1.30": { minor: "1.30", release: "1-30-eks-44", kubernetesVersion: "v1.30.14-eks-1-30-44", etcdImageTag: "v3.5.21-eks-1-30-44", corednsImageTag: "v1.12.2-eks-1-30-44" },
     "1.31": { minor: "1.31", release: "1-31-eks-30", kubernetesVersion: "v1.31.12-eks-1-31-30", etcdImageTag: "v3.5.16-eks-1-31-30", corednsImageTag: "v1.12.2-eks-1-31-30" },
 };

@@ -207,6 +207,12 @@ export function mockCall(token: string, inputs: Record<string, any>): Record<str
             const privateIp = filter?.values?.[0] ?? "192.168.0.250";
             return { id: `eni-${hexFrom(privateIp, 17)}`, privateIp, associations: [{ publicIp: `203.0.113.${octetFrom(privateIp)}`, allocationId: "", associationId: "", ipOwnerId: MOCK_ACCOUNT_ID, publicDnsName: "" }] };
         }
+        case "aws:ec2/getInstances:getInstances": {
+            // Two running members, listed out of numeric IP order (as a cloud may list them).
+            const seed = JSON.stringify(inputs.filters ?? []);
+            const ids = [`i-${hexFrom(`${seed}/a`, 17)}`, `i-${hexFrom(`${seed}/b`, 17)}`];
+            return { id: "us-east-1", ids, privateIps: ["192.168.2.30", "192.168.2.4"], publicIps: ["", ""] };
+        }
         case "aws:index/getRegion:getRegion":
             return { name: "us-east-1", id: "us-east-1" };
         default:

@@ -120,7 +120,7 @@ export function renderTree(plan: PlanDocument): string {
     }
     lines.push("", "Outputs:");
     for (const [key, value] of Object.entries(plan.outputs)) {
-        const text = typeof value === "string" ? value : JSON.stringify(value);
+        const text = typeof value === "string" ? value : JSON.stringify(value) ?? "(none)";
         lines.push(`  ${key}: ${text.length > 100 ? `${text.slice(0, 97)}...` : text}`);
     }
     return lines.join("\n");

@@ -1,0 +1,238 @@
+// Control-plane nodes and their place behind the API load balancer. Standalone instances are
+// the default: an auto scaling group may replace a master before it has joined etcd. The ASG
+// mode keeps min = max = desired so that nothing ever scales the control plane.
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { clusterTagKey, resourceTags, Tags } from "../infra/tags";
+import { API_PORT } from "./api-endpoint";
+import { asgTags, CAPACITY_TIMEOUT, HEALTH_CHECK_GRACE_SECONDS, launchConfigurationOptions } from "./asg";
+
+export type ControlPlaneMode = "standalone" | "asg";
+
+/** What differs between the user data of two control-plane nodes. */
+export interface ControlPlaneNodeIdentity {
+    /** Name tag of a standalone node; empty in ASG mode. */
+    nodeName: string;
+    leaderElection: "static" | "asg";
+    isLeader: boolean;
+    asgName: string;
+}
+
+export interface ControlPlaneArgs {
+    environment: string;
+    tags: Tags;
+    provider: aws.Provider;
+    parent: pulumi.Resource;
+    vpcId: pulumi.Input<string>;
+    privateSubnetId: pulumi.Input<string>;
+    clusterSecurityGroupId: pulumi.Input<string>;
+    apiLoadBalancerArn: pulumi.Input<string>;
+    count: number;
+    mode: ControlPlaneMode;
+    instanceType: string;
+    volumeSize: number;
+    amiId: string;
+    instanceProfileName: pulumi.Input<string>;
+    keyName: string;
+    nameSuffix: pulumi.Input<string>;
+    /** gzip+base64 user data (a secret) for one node. */
+    userDataFor: (identity: ControlPlaneNodeIdentity) => pulumi.Output<string>;
+    /** IAM resources the nodes need before they boot. */
+    dependsOn: pulumi.Resource[];
+}
+
+/** The node that runs `kubeadm init` and publishes the kubeconfig. */
+export interface FirstControlPlaneNode {
+    id: pulumi.Output<string>;
+    privateIp: pulumi.Output<string>;
+}
+
+export const CONTROL_PLANE_COOLDOWN_SECONDS = 180;
+
+export function standaloneNodeName(environment: string, index: number): string {
+    return `${environment}-master-sa-${index + 1}`;
+}
+
+export function controlPlaneAsgName(environment: string): string {
+    return `${environment}-master`;
+}
+
+/** Tags of control-plane instances (the reference's set). */
+export function controlPlaneTags(environment: string, name: string, extra: Tags): Tags {
+    return {
+        ...resourceTags(environment, name, extra),
+        "kubernetes.io/role": "master",
+        [clusterTagKey(environment)]: "owned",
+        [environment]: "control",
+    };
+}
+
+/** The API target group: TCP 6443, TCP health check every 10 s, thresholds 2/2. */
+export function apiTargetGroupArgs(environment: string, vpcId: pulumi.Input<string>, nameSuffix: pulumi.Input<string>, tags: Tags): aws.lb.TargetGroupArgs {
+    return {
+        // At most 32 characters: environment (<= 20) + "-api-" + 6.
+        name: pulumi.interpolate`${environment}-api-${nameSuffix}`,
+        port: API_PORT,
+        protocol: "TCP",
+        targetType: "instance",
+        vpcId,
+        healthCheck: {
+            protocol: "TCP",
+            port: "traffic-port",
+            interval: 10,
+            healthyThreshold: 2,
+            unhealthyThreshold: 2,
+        },
+        tags: resourceTags(environment, `${environment}-api`, tags),
+    };
+}
+
+/**
+ * Standalone masters never follow user-data changes: replacing every master at once would
+ * lose etcd. Replace them one at a time on purpose (pulumi up --replace <urn>).
+ */
+export function standaloneInstanceOptions(base: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions {
+    return { ...base, ignoreChanges: ["userData", "userDataBase64"] };
+}
+
+export class ControlPlane {
+    readonly instances: aws.ec2.Instance[] = [];
+    readonly asg?: aws.autoscaling.Group;
+    readonly targetGroup: aws.lb.TargetGroup;
+    readonly listener: aws.lb.Listener;
+    readonly attachments: aws.lb.TargetGroupAttachment[] = [];
+    readonly instanceIds: pulumi.Output<string[]>;
+    readonly privateIps: pulumi.Output<string[]>;
+    readonly firstNode: FirstControlPlaneNode;
+
+    private readonly opts: pulumi.CustomResourceOptions;
+
+    constructor(private readonly args: ControlPlaneArgs) {
+        this.opts = { provider: args.provider, parent: args.parent };
+        const env = args.environment;
+
+        this.targetGroup = new aws.lb.TargetGroup(`${env}-api`,
+            apiTargetGroupArgs(env, args.vpcId, args.nameSuffix, args.tags), this.opts);
+
+        if (args.mode === "standalone") {
+            for (let index = 0; index < args.count; index++) {
+                this.addStandaloneNode(index);
+            }
+            this.instanceIds = pulumi.all(this.instances.map((instance) => instance.id));
+            this.privateIps = pulumi.all(this.instances.map((instance) => instance.privateIp));
+            this.firstNode = { id: this.instances[0].id, privateIp: this.instances[0].privateIp };
+        } else {
+            this.asg = this.createAsg();
+            const members = this.asgMembers(this.asg);
+            this.instanceIds = members.apply((list) => list.map((member) => member.id));
+            this.privateIps = members.apply((list) => list.map((member) => member.privateIp));
+            this.firstNode = {
+                id: members.apply((list) => list[0].id),
+                privateIp: members.apply((list) => list[0].privateIp),
+            };
+        }
+
+        this.listener = new aws.lb.Listener(`${env}-api`, {
+            loadBalancerArn: args.apiLoadBalancerArn,
+            port: API_PORT,
+            protocol: "TCP",
+            defaultActions: [{ type: "forward", targetGroupArn: this.targetGroup.arn }],
+        }, this.opts);
+    }
+
+    /** Everything the kubeconfig must wait for. */
+    get resources(): pulumi.Resource[] {
+        return [...this.instances, ...(this.asg ? [this.asg] : []), this.targetGroup, ...this.attachments, this.listener];
+    }
+
+    private addStandaloneNode(index: number): void {
+        const env = this.args.environment;
+        const name = standaloneNodeName(env, index);
+        const instance = new aws.ec2.Instance(name, {
+            ami: this.args.amiId,
+            instanceType: this.args.instanceType,
+            subnetId: this.args.privateSubnetId,
+            vpcSecurityGroupIds: [this.args.clusterSecurityGroupId],
+            keyName: this.args.keyName,
+            iamInstanceProfile: this.args.instanceProfileName,
+            userDataBase64: this.args.userDataFor({
+                nodeName: name, leaderElection: "static", isLeader: index === 0, asgName: "",
+            }),
+            // zCompute: no encryption, volume type left to the cloud default; no volume tags.
+            rootBlockDevice: { volumeSize: this.args.volumeSize, deleteOnTermination: true, encrypted: false },
+            tags: controlPlaneTags(env, name, this.args.tags),
+        }, standaloneInstanceOptions({ ...this.opts, dependsOn: this.args.dependsOn }));
+        this.instances.push(instance);
+
+        this.attachments.push(new aws.lb.TargetGroupAttachment(`${name}-api`, {
+            targetGroupArn: this.targetGroup.arn,
+            targetId: instance.id,
+            port: API_PORT,
+        }, this.opts));
+    }
+
+    private createAsg(): aws.autoscaling.Group {
+        const env = this.args.environment;
+        const asgName = controlPlaneAsgName(env);
+        const launchConfiguration = new aws.ec2.LaunchConfiguration(asgName, {
+            namePrefix: `${asgName}-`,
+            imageId: this.args.amiId,
+            instanceType: this.args.instanceType,
+            keyName: this.args.keyName,
+            securityGroups: [this.args.clusterSecurityGroupId],
+            iamInstanceProfile: this.args.instanceProfileName,
+            rootBlockDevice: { volumeSize: this.args.volumeSize, deleteOnTermination: true, encrypted: false },
+            userDataBase64: this.args.userDataFor({
+                nodeName: "", leaderElection: "asg", isLeader: false, asgName,
+            }),
+        }, launchConfigurationOptions({ ...this.opts, dependsOn: this.args.dependsOn }));
+
+        // min = max = desired: an autoscaler must never change the number of etcd members.
+        return new aws.autoscaling.Group(asgName, {
+            name: asgName,
+            launchConfiguration: launchConfiguration.name,
+            vpcZoneIdentifiers: [this.args.privateSubnetId],
+            minSize: this.args.count,
+            maxSize: this.args.count,
+            desiredCapacity: this.args.count,
+            defaultCooldown: CONTROL_PLANE_COOLDOWN_SECONDS,
+            healthCheckType: "EC2",
+            healthCheckGracePeriod: HEALTH_CHECK_GRACE_SECONDS,
+            waitForCapacityTimeout: CAPACITY_TIMEOUT,
+            targetGroupArns: [this.targetGroup.arn],
+            tags: asgTags(controlPlaneTags(env, asgName, this.args.tags)),
+        }, this.opts);
+    }
+
+    /**
+     * Running members of the masters ASG, lowest private IP first: bootstrap.sh elects that
+     * node as the leader, so it is the one that publishes the kubeconfig.
+     */
+    private asgMembers(asg: aws.autoscaling.Group): pulumi.Output<{ id: string; privateIp: string }[]> {
+        const asgName = controlPlaneAsgName(this.args.environment);
+        // The ARN is known only once the group exists with its instances (wait for capacity).
+        return asg.arn.apply(async () => {
+            const found = await aws.ec2.getInstances({
+                filters: [{ name: "tag:Name", values: [asgName] }],
+                instanceStateNames: ["running"],
+            }, { provider: this.args.provider, parent: this.args.parent });
+            const members = found.ids.map((id, index) => ({ id, privateIp: found.privateIps[index] }));
+            if (members.length === 0) {
+                throw new Error(`no running instance of ASG ${asgName} found`);
+            }
+            return members.sort((a, b) => compareIpv4(a.privateIp, b.privateIp));
+        });
+    }
+}
+
+/** Numeric IPv4 order, as `sort -t . -k1,1n -k2,2n -k3,3n -k4,4n` in the boot scripts. */
+export function compareIpv4(a: string, b: string): number {
+    const left = a.split(".").map(Number);
+    const right = b.split(".").map(Number);
+    for (let i = 0; i < 4; i++) {
+        if (left[i] !== right[i]) {
+            return left[i] - right[i];
+        }
+    }
+    return 0;
+}

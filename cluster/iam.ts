@@ -1,0 +1,126 @@
+// IAM for the two node roles. The cloud controllers (CCM, EBS CSI controller, load balancer
+// controller, cluster autoscaler) and the etcd backup run on control-plane nodes, so only that
+// role gets their permissions; workers get what a kubelet needs. The statements are the
+// upstream example policies at the add-on versions we install (see iam-policies/SOURCES.md).
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import ccmControlPlanePolicy from "./iam-policies/aws-cloud-controller-manager-control-plane-0.0.8.json";
+import ccmNodePolicy from "./iam-policies/aws-cloud-controller-manager-node.json";
+import ebsCsiPolicy from "./iam-policies/aws-ebs-csi-driver-2.33.0.json";
+import loadBalancerControllerPolicy from "./iam-policies/aws-load-balancer-controller-1.7.2.json";
+import clusterAutoscalerPolicy from "./iam-policies/cluster-autoscaler-full-9.37.0.json";
+import etcdBackupPolicy from "./iam-policies/etcd-backup.json";
+
+export type NodeRole = "control-plane" | "worker";
+
+export interface PolicyStatement {
+    Sid?: string;
+    Effect: string;
+    Action: string | string[];
+    /** Absent only in trust policies. */
+    Resource?: string | string[];
+    Condition?: Record<string, Record<string, unknown>>;
+    Principal?: Record<string, string>;
+}
+
+export interface PolicyDocument {
+    Version: string;
+    Statement: PolicyStatement[];
+}
+
+const POLICY_VERSION = "2012-10-17";
+
+/**
+ * The policy documents of one role, keyed by purpose. One managed policy per purpose because
+ * the union for the control plane (~9 KB) exceeds the 6,144-character limit of one policy.
+ */
+export function policyDocumentsFor(role: NodeRole): Record<string, PolicyDocument> {
+    const node = document(ccmNodePolicy.Statement);
+    if (role === "worker") {
+        return { node };
+    }
+    return {
+        "node": node,
+        "cloud-controller": document(ccmControlPlanePolicy.Statement),
+        "ebs-csi": document(ebsCsiPolicy.Statement),
+        "load-balancer-controller": document(loadBalancerControllerPolicy.Statement),
+        "cluster-autoscaler": document(clusterAutoscalerPolicy.Statement),
+        "etcd-backup": document(etcdBackupPolicy.Statement),
+    };
+}
+
+/** Trust policy: EC2 instances may assume the role. */
+export function ec2AssumeRolePolicy(): PolicyDocument {
+    return document([{
+        Effect: "Allow",
+        Principal: { Service: "ec2.amazonaws.com" },
+        Action: "sts:AssumeRole",
+    }]);
+}
+
+/** Statements from the JSON data (typed loosely by the compiler), deep-copied. */
+function document(statements: object[]): PolicyDocument {
+    return { Version: POLICY_VERSION, Statement: JSON.parse(JSON.stringify(statements)) as PolicyStatement[] };
+}
+
+export interface NodeIamArgs {
+    environment: string;
+    role: NodeRole;
+    /** Random suffix for IAM names: IAM keeps deleted names reserved for minutes. */
+    nameSuffix: pulumi.Input<string>;
+    /** Use this existing instance profile; then no IAM resource is created for the role. */
+    existingInstanceProfile?: string;
+    provider: aws.Provider;
+    parent: pulumi.Resource;
+}
+
+/** Role, policies and instance profile of one node role, or an existing instance profile. */
+export class NodeIam {
+    readonly instanceProfileName: pulumi.Output<string>;
+    /** Undefined when an existing instance profile was given. */
+    readonly roleName: pulumi.Output<string | undefined>;
+    readonly resources: pulumi.Resource[] = [];
+
+    constructor(private readonly args: NodeIamArgs) {
+        if (args.existingInstanceProfile !== undefined) {
+            this.instanceProfileName = pulumi.output(args.existingInstanceProfile);
+            this.roleName = pulumi.output(undefined);
+            return;
+        }
+        // zCompute has no IAM tags: no tags on any of these resources.
+        const opts: pulumi.CustomResourceOptions = { provider: args.provider, parent: args.parent };
+        const baseName = `${args.environment}-${args.role}`;
+        const role = new aws.iam.Role(`${baseName}-role`, {
+            name: this.physicalName(""),
+            assumeRolePolicy: JSON.stringify(ec2AssumeRolePolicy()),
+            description: `zadara-eksd ${args.role} nodes of ${args.environment}`,
+        }, opts);
+        this.resources.push(role);
+
+        for (const [purpose, policyDocument] of Object.entries(policyDocumentsFor(args.role))) {
+            const policy = new aws.iam.Policy(`${baseName}-${purpose}-policy`, {
+                name: this.physicalName(`-${purpose}`),
+                policy: JSON.stringify(policyDocument),
+                description: `zadara-eksd ${args.role} nodes: ${purpose}`,
+            }, opts);
+            const attachment = new aws.iam.RolePolicyAttachment(`${baseName}-${purpose}-attachment`, {
+                role: role.name,
+                policyArn: policy.arn,
+            }, opts);
+            this.resources.push(policy, attachment);
+        }
+
+        const profile = new aws.iam.InstanceProfile(`${baseName}-profile`, {
+            name: this.physicalName(""),
+            role: role.name,
+        }, { ...opts, dependsOn: this.resources.slice() });
+        this.resources.push(profile);
+        this.instanceProfileName = profile.name;
+        this.roleName = role.name;
+    }
+
+    /** `<env>-<role><part>-<suffix>`, e.g. dev-worker-node-k3x9q2. */
+    private physicalName(part: string): pulumi.Output<string> {
+        return pulumi.interpolate`${this.args.environment}-${this.args.role}${part}-${this.args.nameSuffix}`;
+    }
+}

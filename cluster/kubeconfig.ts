@@ -1,0 +1,108 @@
+// Reading results back from the first control-plane node over SSH through the bastion: the
+// admin kubeconfig (waited for by kubeconfig-wait.sh, whose progress lines stream into
+// `pulumi up`) and the cloud's internal API URL from the node's metadata.
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { readScriptSource } from "./cloud-init";
+import { shellSingleQuote } from "./node-env";
+
+export const KUBECONFIG_POLL_INTERVAL_SECONDS = 2;
+/** Dial attempts before giving up on SSH: the node may still be booting. */
+export const NODE_DIAL_ERROR_LIMIT = 120;
+
+export interface NodeSshArgs {
+    /** The first control-plane node. */
+    host: pulumi.Input<string>;
+    user: string;
+    privateKey: pulumi.Input<string>;
+    bastionHost: pulumi.Input<string>;
+    bastionUser: string;
+    bastionPrivateKey: pulumi.Input<string>;
+}
+
+export interface KubeconfigArgs {
+    environment: string;
+    ssh: NodeSshArgs;
+    firstNodeId: pulumi.Input<string>;
+    timeoutMinutes: number;
+    /** `<public ip>:6443` when the API is public: the kubeconfig's server then points there. */
+    publicEndpoint: pulumi.Input<string | undefined>;
+    parent: pulumi.Resource;
+    dependsOn: pulumi.Resource[];
+}
+
+export function nodeConnection(ssh: NodeSshArgs): command.types.input.remote.ConnectionArgs {
+    return {
+        host: ssh.host,
+        user: ssh.user,
+        privateKey: pulumi.secret(ssh.privateKey),
+        dialErrorLimit: NODE_DIAL_ERROR_LIMIT,
+        proxy: {
+            host: ssh.bastionHost,
+            user: ssh.bastionUser,
+            privateKey: pulumi.secret(ssh.bastionPrivateKey),
+            dialErrorLimit: NODE_DIAL_ERROR_LIMIT,
+        },
+    };
+}
+
+/**
+ * `VAR=value ... bash -s`: the script comes on stdin. Variables are set on the command line
+ * because sshd accepts only a few environment variables (AcceptEnv).
+ */
+export function kubeconfigWaitCommand(timeoutMinutes: number, publicEndpoint: string | undefined): string {
+    const variables: Record<string, string> = {
+        WAIT_TIMEOUT: String(timeoutMinutes * 60),
+        POLL_INTERVAL: String(KUBECONFIG_POLL_INTERVAL_SECONDS),
+    };
+    if (publicEndpoint) {
+        variables.PUBLIC_ENDPOINT = publicEndpoint;
+    }
+    const assignments = Object.entries(variables).map(([key, value]) => `${key}=${shellSingleQuote(value)}`);
+    return [...assignments, "bash", "-s"].join(" ");
+}
+
+/** Prints field cluster_url of the OpenStack-style metadata document (bounded retries). */
+export const CLOUD_METADATA_COMMAND = [
+    "curl -sf --retry 30 --retry-delay 2 --retry-connrefused --max-time 10 http://169.254.169.254/openstack/latest/meta_data.json",
+    "| python3 -c 'import json, sys; print(str(json.load(sys.stdin)[\"cluster_url\"]).rstrip(\"/\"))'",
+].join(" ");
+
+export function parseCloudApiUrl(stdout: string): string {
+    const url = stdout.trim().replace(/\/+$/, "");
+    if (!/^https?:\/\/[^\s/]+/.test(url)) {
+        throw new Error(`cluster_url from the node's metadata is not an http(s) URL: "${url}"`);
+    }
+    return url;
+}
+
+export class ClusterAccess {
+    readonly kubeconfigCommand: command.remote.Command;
+    readonly kubeconfig: pulumi.Output<string>;
+    readonly metadataCommand: command.remote.Command;
+    readonly cloudApiUrl: pulumi.Output<string>;
+
+    constructor(args: KubeconfigArgs) {
+        const connection = nodeConnection(args.ssh);
+        this.kubeconfigCommand = new command.remote.Command(`${args.environment}-kubeconfig`, {
+            connection,
+            create: pulumi.output(args.publicEndpoint).apply((endpoint) => kubeconfigWaitCommand(args.timeoutMinutes, endpoint)),
+            stdin: readScriptSource("kubeconfig-wait.sh"),
+            // A new first node means a new cluster: fetch again.
+            triggers: [args.firstNodeId],
+            // Progress lines (stderr) show in `pulumi up`; stdout is the kubeconfig: never logged.
+            logging: "stderr",
+            // Never send the previous kubeconfig back to the node in the environment.
+            addPreviousOutputInEnv: false,
+        }, { parent: args.parent, dependsOn: args.dependsOn, additionalSecretOutputs: ["stdout"] });
+        this.kubeconfig = pulumi.secret(this.kubeconfigCommand.stdout);
+
+        // Runs after the kubeconfig: the node is surely up by then.
+        this.metadataCommand = new command.remote.Command(`${args.environment}-cloud-metadata`, {
+            connection,
+            create: CLOUD_METADATA_COMMAND,
+            triggers: [args.firstNodeId],
+        }, { parent: args.parent, dependsOn: [this.kubeconfigCommand] });
+        this.cloudApiUrl = this.metadataCommand.stdout.apply(parseCloudApiUrl);
+    }
+}

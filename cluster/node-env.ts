@@ -1,0 +1,44 @@
+// node.env: the ONLY way node parameters reach the boot scripts (cluster/scripts/lib.sh lists
+// the keys). Shell-sourceable KEY='value' lines; values are single-quoted so that no value can
+// ever be interpreted by the shell.
+
+export interface NodeEnv {
+    ROLE: "control-plane" | "worker";
+    CLUSTER_NAME: string;
+    /** Name tag of a standalone instance; empty for ASG nodes. */
+    NODE_NAME: string;
+    LEADER_ELECTION: "static" | "asg";
+    IS_LEADER: "true" | "false";
+    ASG_NAME: string;
+    API_HOST: string;
+    API_PORT: string;
+    KUBERNETES_MINOR: string;
+    /** "k=v,k2=v2". */
+    NODE_LABELS: string;
+    /** "k=v:Effect,k2:Effect". */
+    NODE_TAINTS: string;
+    API_WAIT_TIMEOUT: string;
+    JOIN_TIMEOUT: string;
+    POLL_INTERVAL: string;
+    ETCD_BACKUP_ROTATION: string;
+    ENVIRONMENT: string;
+    AWS_REGION: string;
+    CLOUD_API_INSECURE: "true" | "false";
+    CLOUD_API_CA_BUNDLE: string;
+}
+
+/** 'value' with every ' written as '\'' — safe for any string, including newlines. */
+export function shellSingleQuote(value: string): string {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+export function renderNodeEnv(env: NodeEnv): string {
+    const lines = ["# zadara-eksd node parameters, written by cloud-init; read by /usr/local/lib/zadara-eksd/*.sh"];
+    for (const [key, value] of Object.entries(env)) {
+        if (!/^[A-Z][A-Z0-9_]*$/.test(key)) {
+            throw new Error(`node.env key "${key}" is not a shell variable name`);
+        }
+        lines.push(`${key}=${shellSingleQuote(String(value))}`);
+    }
+    return lines.join("\n") + "\n";
+}

@@ -1,0 +1,131 @@
+// IAM of the node roles: the control plane holds the cloud controllers' permissions, workers
+// only the kubelet's; no service-wide wildcard anywhere; IAM resources are not tagged.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { buildClusters, resource, resourcesOf, secretValue } from "./helpers/cluster-fixture";
+import { ec2AssumeRolePolicy, PolicyDocument, policyDocumentsFor } from "../cluster/iam";
+
+function actionsOf(document: PolicyDocument): string[] {
+    return document.Statement.flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]));
+}
+
+function allActions(documents: Record<string, PolicyDocument>): Set<string> {
+    return new Set(Object.values(documents).flatMap(actionsOf));
+}
+
+describe("IAM policy documents", () => {
+    const controlPlane = policyDocumentsFor("control-plane");
+    const worker = policyDocumentsFor("worker");
+
+    it("never grants a service-wide wildcard such as ec2:*", () => {
+        for (const documents of [controlPlane, worker]) {
+            for (const action of allActions(documents)) {
+                assert.doesNotMatch(action, /^[a-z0-9-]+:\*$/, `wildcard action ${action}`);
+                assert.notEqual(action, "*");
+            }
+        }
+    });
+
+    it("gives the control plane what CCM, EBS CSI, LBC, the autoscaler and the etcd backup call", () => {
+        const actions = allActions(controlPlane);
+        for (const action of [
+            // CCM
+            "ec2:DescribeInstances", "ec2:CreateSecurityGroup", "elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:RegisterTargets",
+            // EBS CSI controller
+            "ec2:CreateVolume", "ec2:AttachVolume", "ec2:DetachVolume", "ec2:DeleteVolume", "ec2:CreateSnapshot", "ec2:DescribeVolumesModifications",
+            // LBC
+            "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:ModifyListener", "ec2:DescribeNetworkInterfaces", "acm:ListCertificates",
+            // Cluster autoscaler
+            "autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:DescribeAutoScalingGroups",
+            // etcd backup
+            "ec2:DescribeSnapshots", "ec2:DeleteSnapshot", "ec2:CreateTags", "ec2:DescribeVolumes",
+        ]) {
+            assert.ok(actions.has(action), `control plane lacks ${action}`);
+        }
+    });
+
+    it("keeps workers to node-level reads", () => {
+        const actions = allActions(worker);
+        assert.deepEqual([...actions].sort(), [
+            "ec2:DescribeInstances", "ec2:DescribeRegions",
+            "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:DescribeRepositories", "ecr:GetAuthorizationToken",
+            "ecr:GetDownloadUrlForLayer", "ecr:GetRepositoryPolicy", "ecr:ListImages",
+        ]);
+        for (const forbidden of ["ec2:CreateVolume", "ec2:AttachVolume", "ec2:CreateSnapshot", "autoscaling:SetDesiredCapacity"]) {
+            assert.ok(!actions.has(forbidden), `worker has ${forbidden}`);
+        }
+        assert.ok(![...actions].some((action) => action.startsWith("elasticloadbalancing:")), "worker has elasticloadbalancing actions");
+    });
+
+    it("carries the statements of the policy data files unchanged", () => {
+        const pairs: Array<[string, PolicyDocument]> = [
+            ["aws-cloud-controller-manager-control-plane-0.0.8.json", controlPlane["cloud-controller"]],
+            ["aws-cloud-controller-manager-node.json", controlPlane.node],
+            ["aws-ebs-csi-driver-2.33.0.json", controlPlane["ebs-csi"]],
+            ["aws-load-balancer-controller-1.7.2.json", controlPlane["load-balancer-controller"]],
+            ["cluster-autoscaler-full-9.37.0.json", controlPlane["cluster-autoscaler"]],
+        ];
+        for (const [file, document] of pairs) {
+            const inRepo = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "cluster", "iam-policies", file), "utf8"));
+            assert.deepEqual(document.Statement, inRepo.Statement, file);
+        }
+    });
+
+    it("keeps every policy under IAM's 6,144-character limit", () => {
+        for (const [purpose, document] of Object.entries(controlPlane)) {
+            assert.ok(JSON.stringify(document).length < 6144, `${purpose} policy is too long`);
+        }
+    });
+
+    it("lets only EC2 assume the roles", () => {
+        assert.deepEqual(ec2AssumeRolePolicy().Statement, [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }]);
+    });
+});
+
+describe("IAM resources", () => {
+    it("creates a role, policies, attachments and an instance profile per role, untagged, with random-suffixed names", async () => {
+        await buildClusters();
+        for (const role of ["control-plane", "worker"]) {
+            const iamRole = resource("aws:iam/role:Role", `dev-${role}-role`);
+            assert.match(String(iamRole.inputs.name), new RegExp(`^dev-${role}-[a-z0-9]{6}$`));
+            assert.deepEqual(JSON.parse(String(iamRole.inputs.assumeRolePolicy)), ec2AssumeRolePolicy());
+            const profile = resource("aws:iam/instanceProfile:InstanceProfile", `dev-${role}-profile`);
+            assert.equal(profile.inputs.role, iamRole.inputs.name);
+            const policies = resourcesOf("aws:iam/policy:Policy", `dev-${role}-`);
+            const expected = Object.keys(policyDocumentsFor(role as "control-plane" | "worker"));
+            assert.equal(policies.length, expected.length);
+            for (const policy of policies) {
+                assert.match(String(policy.inputs.name), new RegExp(`^dev-${role}-[a-z-]+-[a-z0-9]{6}$`));
+                const parsed = JSON.parse(String(policy.inputs.policy)) as PolicyDocument;
+                assert.equal(parsed.Version, "2012-10-17");
+            }
+            assert.equal(resourcesOf("aws:iam/rolePolicyAttachment:RolePolicyAttachment", `dev-${role}-`).length, expected.length);
+        }
+        for (const iam of resourcesOf("aws:iam/role:Role").concat(resourcesOf("aws:iam/policy:Policy"), resourcesOf("aws:iam/instanceProfile:InstanceProfile"))) {
+            assert.equal(iam.inputs.tags, undefined, `${iam.name} is tagged (zCompute has no IAM tags)`);
+        }
+    });
+
+    it("creates no IAM when existing instance profiles are given, and uses them", async () => {
+        const { asgc } = await buildClusters();
+        for (const type of ["aws:iam/role:Role", "aws:iam/policy:Policy", "aws:iam/instanceProfile:InstanceProfile", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"]) {
+            assert.equal(resourcesOf(type, "asgc-").length, 0, `${type} created although profiles were given`);
+        }
+        assert.equal(resource("aws:ec2/launchConfiguration:LaunchConfiguration", "asgc-master").inputs.iamInstanceProfile, "existing-masters");
+        assert.equal(resource("aws:ec2/launchConfiguration:LaunchConfiguration", "asgc-workers").inputs.iamInstanceProfile, "existing-workers");
+        const roleName = await new Promise((resolve) => asgc.controlPlaneRoleName.apply(resolve));
+        assert.equal(roleName, undefined);
+    });
+
+    it("gives nodes the profiles created for their role", async () => {
+        await buildClusters();
+        const cpProfile = resource("aws:iam/instanceProfile:InstanceProfile", "dev-control-plane-profile").inputs.name;
+        const workerProfile = resource("aws:iam/instanceProfile:InstanceProfile", "dev-worker-profile").inputs.name;
+        assert.equal(resource("aws:ec2/instance:Instance", "dev-master-sa-1").inputs.iamInstanceProfile, cpProfile);
+        assert.equal(resource("aws:ec2/launchConfiguration:LaunchConfiguration", "dev-workers").inputs.iamInstanceProfile, workerProfile);
+        // User data is present and secret on both.
+        secretValue(resource("aws:ec2/instance:Instance", "dev-master-sa-1").inputs.userDataBase64);
+    });
+});

@@ -1,0 +1,397 @@
+// EksdCluster under mocks: control plane (standalone and ASG), API target group and listener,
+// worker node groups with their tag rules and options, bootstrap secrets, the bastion and
+// kubeconfig commands, the outputs, and that no secret appears in plain text.
+import * as pulumi from "@pulumi/pulumi";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import {
+    BASTION_KEY, buildClusters, LB_ID, makeArgs, mockOutput, NODE_KEY, optionsOf, recorded, resource, resourcesOf, secretValue, valueOf,
+} from "./helpers/cluster-fixture";
+import { runStubbedBash } from "./helpers/stubbed-bash";
+import { isSecretValue, redactSecrets } from "../tools/mock-engine";
+import { decodeUserData, readScriptSource } from "../cluster/cloud-init";
+import { parseIpv4, resolveAddressScript, DNS_ATTEMPTS } from "../cluster/api-endpoint";
+import { kubeconfigWaitCommand, parseCloudApiUrl } from "../cluster/kubeconfig";
+import { propagatesAtLaunch } from "../cluster/asg";
+import { compareIpv4 } from "../cluster/control-plane";
+import { CA_VALIDITY_HOURS } from "../cluster/secrets";
+
+const INSTANCE = "aws:ec2/instance:Instance";
+const LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration";
+const ASG = "aws:autoscaling/group:Group";
+const TARGET_GROUP = "aws:lb/targetGroup:TargetGroup";
+const LISTENER = "aws:lb/listener:Listener";
+const ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment";
+const COMMAND = "command:remote:Command";
+
+type Tag = { key: string; value: string; propagateAtLaunch: boolean };
+
+function tagsOf(asgName: string): Map<string, Tag> {
+    const tags = resource(ASG, asgName).inputs.tags as Tag[];
+    return new Map(tags.map((tag) => [tag.key, tag]));
+}
+
+function tmpFile(name: string, content: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-cluster-"));
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, content);
+    return file;
+}
+
+describe("EksdCluster component", () => {
+    it("is a zadara:eksd:EksdCluster parenting every resource it creates", async () => {
+        await buildClusters();
+        const component = resource("zadara:eksd:EksdCluster", "dev");
+        const children = recorded.filter((r) => r.name.startsWith("dev-") && r.type !== "pulumi:providers:aws");
+        assert.ok(children.length > 30);
+        for (const child of children) {
+            assert.equal(child.parent, component.urn, `${child.type} ${child.name} is not a child of the component`);
+        }
+    });
+
+    it("sets the zCompute provider explicitly on every AWS resource", async () => {
+        await buildClusters();
+        const awsResources = recorded.filter((r) => r.type.startsWith("aws:"));
+        assert.ok(awsResources.length > 0);
+        for (const r of awsResources) {
+            const options = optionsOf(r.type, r.name);
+            assert.ok(options.provider, `${r.type} ${r.name} has no explicit provider`);
+            const urn = await valueOf((options.provider as pulumi.ProviderResource).urn);
+            assert.ok(urn.endsWith(`::${r.name.split("-")[0]}-zcompute`), `${r.name} uses ${urn}`);
+        }
+    });
+
+    it("refuses an environment name too long for the target group name", async () => {
+        const { EksdCluster } = await import("../cluster");
+        const args = await makeArgs("toolong");
+        assert.throws(() => new EksdCluster("x", { ...args, environment: "a-very-long-environment-name" }), /at most 20 characters/);
+        assert.throws(() => new EksdCluster("y", { ...args, environment: "okname", eksdVersion: "1.27" }), /not supported/);
+    });
+});
+
+describe("bootstrap secrets", () => {
+    it("generates the token parts, certificate key and CA as specified", async () => {
+        await buildClusters();
+        for (const [name, length] of [["dev-token-id", 6], ["dev-token-secret", 16]] as const) {
+            const inputs = resource("random:index/randomString:RandomString", name).inputs;
+            assert.equal(inputs.length, length);
+            assert.equal(inputs.upper, false);
+            assert.equal(inputs.special, false);
+            assert.equal(inputs.lower, true);
+            assert.equal(inputs.numeric, true);
+        }
+        assert.equal(resource("random:index/randomBytes:RandomBytes", "dev-certificate-key").inputs.length, 32);
+        const key = resource("tls:index/privateKey:PrivateKey", "dev-ca-key").inputs;
+        assert.equal(key.algorithm, "RSA");
+        assert.equal(key.rsaBits, 2048);
+        const cert = resource("tls:index/selfSignedCert:SelfSignedCert", "dev-ca").inputs;
+        assert.equal(cert.isCaCertificate, true);
+        assert.deepEqual(cert.allowedUses, ["cert_signing", "key_encipherment", "digital_signature"]);
+        assert.equal(cert.validityPeriodHours, CA_VALIDITY_HOURS);
+        assert.equal(CA_VALIDITY_HOURS, 87600);
+        assert.deepEqual(cert.subject, { commonName: "kubernetes" });
+        assert.ok(isSecretValue(cert.privateKeyPem), "the CA key goes to the certificate as a secret");
+    });
+
+    it("never shows the token, certificate key, CA key or SSH keys in plain text", async () => {
+        await buildClusters();
+        const tokenId = mockOutput("random:index/randomString:RandomString", "dev-token-id", { length: 6 }, "result");
+        const tokenSecret = mockOutput("random:index/randomString:RandomString", "dev-token-secret", { length: 16 }, "result");
+        const certificateKey = mockOutput("random:index/randomBytes:RandomBytes", "dev-certificate-key", { length: 32 }, "hex");
+        const caKey = mockOutput("tls:index/privateKey:PrivateKey", "dev-ca-key", {}, "privateKeyPem");
+        const secrets = { token: `${tokenId}.${tokenSecret}`, certificateKey, caKeyBody: caKey.split("\n")[1], BASTION_KEY, NODE_KEY };
+        // Positive control: they are in the (secret) user data.
+        const userData = decodeUserData(String(secretValue(resource(INSTANCE, "dev-master-sa-1").inputs.userDataBase64)));
+        for (const value of [secrets.token, secrets.certificateKey, secrets.caKeyBody]) {
+            assert.ok(userData.includes(value));
+        }
+        for (const r of recorded) {
+            const visible = JSON.stringify(redactSecrets(r.inputs, false));
+            for (const [what, value] of Object.entries(secrets)) {
+                assert.ok(!visible.includes(value), `${what} in plain text in ${r.type} ${r.name}`);
+                assert.ok(!visible.includes(JSON.stringify(value).slice(1, -1)), `${what} (escaped) in plain text in ${r.type} ${r.name}`);
+            }
+        }
+    });
+});
+
+describe("standalone control plane", () => {
+    it("creates <env>-master-sa-<n> instances like the reference", async () => {
+        await buildClusters();
+        const instances = resourcesOf(INSTANCE, "dev-master-sa-");
+        assert.deepEqual(instances.map((i) => i.name).sort(), ["dev-master-sa-1", "dev-master-sa-2", "dev-master-sa-3"]);
+        for (const instance of instances) {
+            const inputs = instance.inputs;
+            assert.equal(inputs.ami, "ami-0master01");
+            assert.equal(inputs.instanceType, "z4.large");
+            assert.equal(inputs.subnetId, "subnet-0private");
+            assert.deepEqual(inputs.vpcSecurityGroupIds, ["sg-0cluster"]);
+            assert.equal(inputs.keyName, "nodes-key");
+            assert.deepEqual(inputs.rootBlockDevice, { volumeSize: 50, deleteOnTermination: true, encrypted: false });
+            assert.equal(inputs.volumeTags, undefined, "no volume tags (zCompute rejects them)");
+            assert.equal(inputs.userData, undefined);
+            secretValue(inputs.userDataBase64);
+            assert.deepEqual(inputs.tags, {
+                team: "platform", "cost:center": "k8s", Name: instance.name, Environment: "dev",
+                "kubernetes.io/role": "master", "kubernetes.io/cluster/dev": "owned", dev: "control",
+            });
+            assert.deepEqual(optionsOf(INSTANCE, instance.name).ignoreChanges, ["userData", "userDataBase64"]);
+        }
+    });
+
+    it("puts the masters behind a TCP 6443 target group and listener on the API load balancer", async () => {
+        const { dev } = await buildClusters();
+        const targetGroup = resource(TARGET_GROUP, "dev-api").inputs;
+        assert.match(String(targetGroup.name), /^dev-api-[a-z0-9]{6}$/);
+        assert.ok(String(targetGroup.name).length <= 32);
+        assert.equal(`${"a".repeat(20)}-api-${"x".repeat(6)}`.length <= 32, true, "longest possible name fits");
+        assert.equal(targetGroup.port, 6443);
+        assert.equal(targetGroup.protocol, "TCP");
+        assert.equal(targetGroup.targetType, "instance");
+        assert.equal(targetGroup.vpcId, "vpc-0123456789abcdef0");
+        assert.deepEqual(targetGroup.healthCheck, { protocol: "TCP", port: "traffic-port", interval: 10, healthyThreshold: 2, unhealthyThreshold: 2 });
+        const tgRecord = resource(TARGET_GROUP, "dev-api");
+        const listener = resource(LISTENER, "dev-api").inputs;
+        assert.match(String(listener.loadBalancerArn), new RegExp(`loadbalancer/net/dev-eksd-masters/${LB_ID}$`));
+        assert.equal(listener.port, 6443);
+        assert.equal(listener.protocol, "TCP");
+        const actions = listener.defaultActions as Array<Record<string, unknown>>;
+        assert.equal(actions.length, 1);
+        assert.equal(actions[0].type, "forward");
+        assert.match(String(actions[0].targetGroupArn), /:targetgroup\/dev-api-/);
+        assert.ok(tgRecord.id);
+        const ids = await valueOf(dev.controlPlaneInstanceIds);
+        const attachments = resourcesOf(ATTACHMENT, "dev-master-sa-");
+        assert.equal(attachments.length, 3);
+        assert.deepEqual(attachments.map((a) => a.inputs.targetId).sort(), [...ids].sort());
+        for (const attachment of attachments) {
+            assert.equal(attachment.inputs.port, 6443);
+            assert.match(String(attachment.inputs.targetGroupArn), /:targetgroup\/dev-api-/);
+        }
+    });
+
+    it("reports instance ids and private IPs, and no control-plane ASG", async () => {
+        const { dev } = await buildClusters();
+        const ids = await valueOf(dev.controlPlaneInstanceIds);
+        const ips = await valueOf(dev.controlPlanePrivateIps);
+        assert.equal(ids.length, 3);
+        assert.ok(ids.every((id) => /^i-[0-9a-f]{17}$/.test(id)));
+        assert.equal(ips.length, 3);
+        assert.equal(await valueOf(dev.controlPlaneAsgName), undefined);
+        assert.equal(resourcesOf(ASG, "dev-master").length, 0);
+    });
+});
+
+describe("ASG control plane", () => {
+    it("creates a launch configuration and ASG <env>-master with min = max = desired, attached to the target group", async () => {
+        const { asgc } = await buildClusters();
+        assert.equal(resourcesOf(INSTANCE, "asgc-").length, 0);
+        assert.equal(resourcesOf(ATTACHMENT, "asgc-").length, 0);
+        const lc = resource(LAUNCH_CONFIGURATION, "asgc-master").inputs;
+        assert.equal(lc.namePrefix, "asgc-master-");
+        assert.equal(lc.imageId, "ami-0master01");
+        assert.deepEqual(lc.rootBlockDevice, { volumeSize: 60, deleteOnTermination: true, encrypted: false });
+        assert.deepEqual(optionsOf(LAUNCH_CONFIGURATION, "asgc-master").ignoreChanges, ["rootBlockDevice", "ebsBlockDevices"]);
+        const asg = resource(ASG, "asgc-master").inputs;
+        assert.equal(asg.name, "asgc-master");
+        assert.equal(asg.minSize, 3);
+        assert.equal(asg.maxSize, 3);
+        assert.equal(asg.desiredCapacity, 3);
+        assert.equal(asg.defaultCooldown, 180);
+        assert.equal(asg.launchConfiguration, resource(LAUNCH_CONFIGURATION, "asgc-master").id);
+        assert.deepEqual(asg.targetGroupArns, [resource(TARGET_GROUP, "asgc-api").id]);
+        assert.deepEqual(asg.vpcZoneIdentifiers, ["subnet-0private"]);
+        const tags = tagsOf("asgc-master");
+        assert.equal(tags.get("kubernetes.io/role")?.value, "master");
+        assert.equal(tags.get("asgc")?.value, "control");
+        assert.equal(tags.get("Name")?.value, "asgc-master");
+        assert.equal(await valueOf(asgc.controlPlaneAsgName), "asgc-master");
+    });
+
+    it("takes the running members lowest IP first, as the boot scripts elect the leader", async () => {
+        const { asgc } = await buildClusters();
+        assert.deepEqual(await valueOf(asgc.controlPlanePrivateIps), ["192.168.2.4", "192.168.2.30"]);
+        const connection = resource(COMMAND, "asgc-kubeconfig").inputs.connection as Record<string, unknown>;
+        assert.equal(secretOrPlain(connection).host, "192.168.2.4");
+        assert.ok(compareIpv4("10.0.0.9", "10.0.0.10") < 0);
+        assert.ok(compareIpv4("192.168.3.1", "192.168.2.200") > 0);
+    });
+});
+
+describe("worker node groups", () => {
+    it("creates one launch configuration per group with the group's image, size and options", async () => {
+        await buildClusters();
+        const lc = resource(LAUNCH_CONFIGURATION, "dev-gpu").inputs;
+        assert.equal(lc.namePrefix, "dev-gpu-");
+        assert.equal(lc.imageId, "ami-0gpu0001");
+        assert.equal(lc.instanceType, "z16.xlarge");
+        assert.equal(lc.keyName, "nodes-key");
+        assert.deepEqual(lc.securityGroups, ["sg-0cluster"]);
+        assert.deepEqual(lc.rootBlockDevice, { volumeSize: 200, deleteOnTermination: true, encrypted: false });
+        secretValue(lc.userDataBase64);
+        const options = optionsOf(LAUNCH_CONFIGURATION, "dev-gpu");
+        assert.deepEqual(options.ignoreChanges, ["rootBlockDevice", "ebsBlockDevices"]);
+        assert.equal(options.deleteBeforeReplace, false, "created before the old one is destroyed");
+    });
+
+    it("creates ASG <env>-<group> sized from the group, leaving desiredCapacity to the autoscaler", async () => {
+        const { dev } = await buildClusters();
+        for (const [group, sizes] of Object.entries({ workers: [1, 4, 2, 120], gpu: [0, 2, 0, 300] })) {
+            const asg = resource(ASG, `dev-${group}`).inputs;
+            assert.equal(asg.name, `dev-${group}`);
+            assert.deepEqual([asg.minSize, asg.maxSize, asg.desiredCapacity, asg.defaultCooldown], sizes);
+            assert.deepEqual(asg.vpcZoneIdentifiers, ["subnet-0private"]);
+            assert.equal(asg.launchConfiguration, resource(LAUNCH_CONFIGURATION, `dev-${group}`).id);
+            assert.equal(asg.healthCheckType, "EC2");
+            assert.equal(asg.healthCheckGracePeriod, 300);
+            assert.equal(asg.waitForCapacityTimeout, "30m");
+            assert.deepEqual(asg.terminationPolicies, ["OldestInstance", "NewestInstance", "OldestLaunchConfiguration", "Default"]);
+            assert.equal(asg.targetGroupArns, undefined);
+            assert.deepEqual(optionsOf(ASG, `dev-${group}`).ignoreChanges, ["desiredCapacity"]);
+        }
+        assert.deepEqual(await valueOf(dev.nodeGroupAsgNames), { workers: "dev-workers", gpu: "dev-gpu" });
+    });
+
+    it("tags groups for the autoscaler and does not propagate tags with ':' (zCompute quirk)", async () => {
+        await buildClusters();
+        const tags = tagsOf("dev-gpu");
+        const expectPropagated: Record<string, string> = {
+            Name: "dev-gpu", Environment: "dev", team: "platform", "kubernetes.io/role": "worker", "kubernetes.io/cluster/dev": "owned", dev: "data",
+            "k8s.io/cluster-autoscaler/dev": "owned", "k8s.io/cluster-autoscaler/enabled": "owned",
+            "k8s.io/cluster-autoscaler/node-template/label/example.com/team": "ml",
+            "k8s.io/cluster-autoscaler/node-template/label/accelerator": "gpu",
+        };
+        for (const [key, value] of Object.entries(expectPropagated)) {
+            assert.deepEqual(tags.get(key), { key, value, propagateAtLaunch: true }, key);
+        }
+        const expectAsgOnly: Record<string, string> = {
+            "cost:center": "k8s",
+            "k8s.io/cluster-autoscaler/node-template/taint/dedicated": "gpu:NoSchedule",
+            "k8s.io/cluster-autoscaler/node-template/taint/spot": ":PreferNoSchedule",
+        };
+        for (const [key, value] of Object.entries(expectAsgOnly)) {
+            assert.deepEqual(tags.get(key), { key, value, propagateAtLaunch: false }, key);
+        }
+        assert.equal(tags.size, Object.keys(expectPropagated).length + Object.keys(expectAsgOnly).length);
+        assert.ok(!tagsOf("dev-workers").has("k8s.io/cluster-autoscaler/node-template/taint/dedicated"));
+        assert.equal(propagatesAtLaunch("a", "b"), true);
+        assert.equal(propagatesAtLaunch("a:b", "c"), false);
+        assert.equal(propagatesAtLaunch("a", "b:c"), false);
+    });
+});
+
+describe("API endpoint discovery", () => {
+    it("resolves the load balancer's private IP on the bastion and its public IP by network interface", async () => {
+        const { dev } = await buildClusters();
+        const command = resource(COMMAND, "dev-api-address").inputs;
+        // The private key makes the whole connection a secret.
+        const connection = secretValue(command.connection) as Record<string, unknown>;
+        assert.equal(connection.host, "203.0.113.5");
+        assert.equal(connection.user, "ubuntu");
+        assert.equal(connection.privateKey, BASTION_KEY);
+        assert.match(String(command.create), new RegExp(`getent ahostsv4 "\\$name"`));
+        assert.match(String(command.create), new RegExp(`name='elb-${LB_ID}\\.symphony\\.local'`));
+        assert.equal(await valueOf(dev.apiPrivateIp), "192.168.2.250");
+        assert.equal(await valueOf(dev.apiEndpointPrivate), "https://192.168.2.250:6443");
+        const publicIp = await valueOf(dev.apiPublicIp);
+        assert.match(String(publicIp), /^203\.0\.113\.\d+$/);
+        assert.equal(await valueOf(dev.apiEndpointPublic), `https://${publicIp}:6443`);
+    });
+
+    it("has no public address for an internal API", async () => {
+        const { intl } = await buildClusters();
+        assert.equal(await valueOf(intl.apiPublicIp), undefined);
+        assert.equal(await valueOf(intl.apiEndpointPublic), undefined);
+        assert.equal(await valueOf(intl.apiEndpointPrivate), "https://192.168.2.250:6443");
+    });
+
+    it("waits a bounded time for the name on the bastion", () => {
+        const script = tmpFile("resolve.sh", resolveAddressScript("elb-x.symphony.local"));
+        const ok = runStubbedBash(script, { stubs: { getent: "echo '192.168.2.250   STREAM elb-x.symphony.local'", sleep: "exit 0" } });
+        assert.equal(ok.code, 0, ok.stderr);
+        assert.equal(ok.stdout, "192.168.2.250\n");
+        const never = runStubbedBash(script, { stubs: { getent: "exit 2", sleep: "exit 0" } });
+        assert.equal(never.code, 1);
+        assert.equal(never.calls.filter((call) => call.startsWith("sleep")).length, DNS_ATTEMPTS);
+        assert.match(never.stderr, /did not resolve within 300s/);
+        assert.throws(() => parseIpv4("not an ip\n", "x"), /expected an IPv4 address/);
+        assert.equal(parseIpv4(" 10.1.2.3\n", "x"), "10.1.2.3");
+    });
+});
+
+describe("kubeconfig and cloud metadata", () => {
+    it("runs kubeconfig-wait.sh in one SSH session through the bastion, streaming progress only", async () => {
+        const { dev } = await buildClusters();
+        const record = resource(COMMAND, "dev-kubeconfig");
+        const inputs = record.inputs;
+        const connection = secretValue(inputs.connection) as Record<string, unknown>;
+        const firstIp = (await valueOf(dev.controlPlanePrivateIps))[0];
+        const firstId = (await valueOf(dev.controlPlaneInstanceIds))[0];
+        assert.equal(connection.host, firstIp);
+        assert.equal(connection.user, "ubuntu");
+        assert.equal(connection.privateKey, NODE_KEY);
+        const proxy = connection.proxy as Record<string, unknown>;
+        assert.equal(proxy.host, "203.0.113.5");
+        assert.equal(proxy.user, "ubuntu");
+        assert.equal(proxy.privateKey, BASTION_KEY);
+        const publicIp = await valueOf(dev.apiPublicIp);
+        assert.equal(inputs.create, `WAIT_TIMEOUT='1500' POLL_INTERVAL='2' PUBLIC_ENDPOINT='${publicIp}:6443' bash -s`);
+        assert.equal(inputs.stdin, readScriptSource("kubeconfig-wait.sh"));
+        assert.equal(inputs.logging, "stderr");
+        assert.equal(inputs.addPreviousOutputInEnv, false);
+        assert.deepEqual(inputs.triggers, [firstId]);
+        assert.ok(optionsOf(COMMAND, "dev-kubeconfig").additionalSecretOutputs?.includes("stdout"), "stdout must be a secret output");
+        for (const name of ["dev-master-sa-1", "dev-master-sa-2", "dev-master-sa-3"]) {
+            assert.ok(record.dependencies.includes(resource(INSTANCE, name).urn), `kubeconfig does not wait for ${name}`);
+        }
+        assert.ok(record.dependencies.includes(resource(LISTENER, "dev-api").urn), "kubeconfig does not wait for the listener");
+        const intl = resource(COMMAND, "intl-kubeconfig").inputs;
+        assert.equal(intl.create, "WAIT_TIMEOUT='1500' POLL_INTERVAL='2' bash -s");
+    });
+
+    it("outputs the kubeconfig as a secret that kubectl reads", async () => {
+        const { dev } = await buildClusters();
+        assert.equal(await pulumi.isSecret(dev.kubeconfig), true);
+        const file = tmpFile("kubeconfig", await valueOf(dev.kubeconfig));
+        const run = spawnSync("kubectl", ["config", "view", "--kubeconfig", file, "-o", "jsonpath={.clusters[0].cluster.server}"], { encoding: "utf8" });
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /^https:\/\/[\d.]+:6443$/);
+    });
+
+    it("reads the in-cloud API URL from the node's metadata after the kubeconfig", async () => {
+        const { dev } = await buildClusters();
+        const record = resource(COMMAND, "dev-cloud-metadata");
+        assert.match(String(record.inputs.create), /169\.254\.169\.254\/openstack\/latest\/meta_data\.json/);
+        assert.match(String(record.inputs.create), /cluster_url/);
+        assert.ok(record.dependencies.includes(resource(COMMAND, "dev-kubeconfig").urn));
+        assert.equal(await valueOf(dev.cloudApiUrl), "https://cloud.internal.example:443");
+        assert.equal(parseCloudApiUrl("https://x.example/\n"), "https://x.example");
+        assert.throws(() => parseCloudApiUrl("null"), /not an http\(s\) URL/);
+    });
+
+    it("quotes the command's variables for the shell", () => {
+        assert.equal(kubeconfigWaitCommand(2, undefined), "WAIT_TIMEOUT='120' POLL_INTERVAL='2' bash -s");
+        assert.equal(kubeconfigWaitCommand(1, "1.2.3.4:6443"), "WAIT_TIMEOUT='60' POLL_INTERVAL='2' PUBLIC_ENDPOINT='1.2.3.4:6443' bash -s");
+    });
+});
+
+describe("outputs", () => {
+    it("exposes role names, the CA pin and the resources add-ons depend on", async () => {
+        const { dev, intl } = await buildClusters();
+        assert.match(String(await valueOf(dev.controlPlaneRoleName)), /^dev-control-plane-[a-z0-9]{6}$/);
+        assert.match(String(await valueOf(dev.workerRoleName)), /^dev-worker-[a-z0-9]{6}$/);
+        assert.match(await valueOf(dev.caCertHash), /^sha256:[0-9a-f]{64}$/);
+        const kinds = new Set(dev.nodes.map((node) => (node as unknown as { __pulumiType?: string }).__pulumiType ?? node.constructor.name));
+        assert.ok(dev.nodes.length >= 3 + 2 + 1, `nodes: ${[...kinds].join(", ")}`);
+        assert.ok(intl.nodes.length >= 1 + 1 + 1);
+    });
+});
+
+/** Connection objects may arrive whole-secret or with secret fields; this returns the fields. */
+function secretOrPlain(value: Record<string, unknown>): Record<string, unknown> {
+    return (isSecretValue(value) ? value.value : value) as Record<string, unknown>;
+}
