@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+#
+# etcd-restore.sh - restores the etcd of a kubeadm control-plane node from a snapshot file.
+# Run as root on the control-plane node whose etcd is restored:
+#
+#     sudo ./etcd-restore.sh /var/lib/etcd-backup/etcd_backup_<host>_<instance-id>.db
+#
+#   1. checks the snapshot (`etcdutl snapshot status`) and reads the member name and peer URL
+#      from the etcd static-pod manifest;
+#   2. stops the static pods (etcd, API server, controller manager, scheduler) by moving ALL
+#      manifests out of the kubelet's manifest folder, and waits (bounded) until etcd and the
+#      API server containers are gone;
+#   3. `etcdutl snapshot restore` into a NEW data directory, as a single-member cluster;
+#   4. swaps it in: the current data directory is kept as <data dir>.before-restore-<time>;
+#   5. puts the manifests back and waits (bounded) until the API server answers /readyz.
+# A failure before the swap puts everything back as it was. After the swap it prints the
+# commands that roll back to the old data directory.
+#
+# HA control planes: the restored etcd is a NEW one-member cluster. Stop etcd on the other
+# control-plane nodes first (move their /etc/kubernetes/manifests/etcd.yaml away), restore on one
+# node, then replace the other control-plane nodes so they join again. The script refuses to
+# run on a node whose manifest lists more than one member unless FORCE=true.
+#
+# Environment (defaults are kubeadm's paths)
+#   ETCD_DATA_DIR     etcd data directory (default: --data-dir of the manifest, else /var/lib/etcd)
+#   MANIFESTS_DIR     kubelet static-pod folder (default /etc/kubernetes/manifests)
+#   KUBECONFIG_PATH   admin kubeconfig used to wait for the API (default /etc/kubernetes/admin.conf)
+#   CRI_ENDPOINT      container runtime socket (default unix:///run/containerd/containerd.sock)
+#   ETCDUTL           etcdutl binary (default etcdutl; falls back to `etcdctl snapshot restore`)
+#   TIMEOUT           seconds for each wait: pods to stop, API to answer (default 300)
+#   POLL_INTERVAL     seconds between two polls, fractions allowed (default 5)
+#   SKIP_HASH_CHECK   true for a db file copied from a data directory, not saved by etcdctl
+#   FORCE             true to restore although the manifest lists several etcd members
+#
+# Exit codes: 0 restored and the API answers, 1 failed (see the log), 2 bad input.
+
+set -euo pipefail
+shopt -s nullglob
+
+MANIFESTS_DIR="${MANIFESTS_DIR:-/etc/kubernetes/manifests}"
+KUBECONFIG_PATH="${KUBECONFIG_PATH:-/etc/kubernetes/admin.conf}"
+CRI_ENDPOINT="${CRI_ENDPOINT:-unix:///run/containerd/containerd.sock}"
+ETCDUTL="${ETCDUTL:-etcdutl}"
+TIMEOUT="${TIMEOUT:-300}"
+POLL_INTERVAL="${POLL_INTERVAL:-5}"
+SKIP_HASH_CHECK="${SKIP_HASH_CHECK:-false}"
+FORCE="${FORCE:-false}"
+ETCD_DATA_DIR="${ETCD_DATA_DIR:-}"
+
+PATH="${PATH}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin"
+
+SNAPSHOT=""
+STAMP=""
+STOPPED_DIR=""
+NEW_DIR=""
+OLD_DIR=""
+# Where a failure leaves the node: start -> stopped -> swapped -> started -> finished.
+PHASE=start
+
+log() {
+    local stamp
+    TZ=UTC0 printf -v stamp '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+    printf '%s [etcd-restore] %s\n' "$stamp" "$*" >&2
+}
+
+die() {
+    log "ERROR: $2"
+    exit "$1"
+}
+
+# manifest_flag <flag>: value of `- --<flag>=<value>` in the etcd manifest.
+manifest_flag() {
+    sed -n "s/^[[:space:]]*-[[:space:]]*--$1=\\(.*\\)\$/\\1/p" "${MANIFESTS_DIR}/etcd.yaml" |
+        tr -d "\"'" | head -n 1
+}
+
+running() {
+    [[ -n $(crictl --runtime-endpoint "$CRI_ENDPOINT" ps --name "^$1\$" -q 2>/dev/null) ]]
+}
+
+api_ready() {
+    kubectl --kubeconfig "$KUBECONFIG_PATH" --request-timeout=5s get --raw=/readyz >/dev/null 2>&1
+}
+
+# wait_until <description> <command...>: polls until the command succeeds or TIMEOUT passes.
+wait_until() {
+    local what=$1
+    shift
+    local deadline=$((SECONDS + TIMEOUT))
+    until "$@"; do
+        if ((SECONDS >= deadline)); then
+            log "timed out after ${TIMEOUT}s waiting for ${what}"
+            return 1
+        fi
+        sleep "$POLL_INTERVAL"
+    done
+    log "${what}: ok"
+}
+
+control_plane_stopped() {
+    ! running etcd && ! running kube-apiserver
+}
+
+restore_snapshot() {
+    local name=$1 peer=$2
+    local -a hash=()
+    if [[ $SKIP_HASH_CHECK == true ]]; then
+        hash=(--skip-hash-check)
+    fi
+    if command -v "$ETCDUTL" >/dev/null; then
+        "$ETCDUTL" snapshot restore "$SNAPSHOT" --data-dir "$NEW_DIR" --name "$name" \
+            --initial-cluster "${name}=${peer}" --initial-advertise-peer-urls "$peer" "${hash[@]}"
+    else
+        log "${ETCDUTL} not found: using the older 'etcdctl snapshot restore'"
+        ETCDCTL_API=3 etcdctl snapshot restore "$SNAPSHOT" --data-dir "$NEW_DIR" --name "$name" \
+            --initial-cluster "${name}=${peer}" --initial-advertise-peer-urls "$peer" "${hash[@]}"
+    fi
+}
+
+put_manifests_back() {
+    local file
+    for file in "$STOPPED_DIR"/*; do
+        mv -f "$file" "$MANIFESTS_DIR/"
+    done
+    rmdir "$STOPPED_DIR" 2>/dev/null || true
+}
+
+# On failure: undo what is safe to undo, print the rest.
+on_exit() {
+    local status=$?
+    if ((status == 0)) || [[ $PHASE == start || $PHASE == finished ]]; then
+        return
+    fi
+    case $PHASE in
+        stopped)
+            log "restoring failed before the data directory was touched: putting the static pods back"
+            [[ -n $NEW_DIR ]] && rm -rf "$NEW_DIR"
+            put_manifests_back
+            log "the node runs its previous etcd data again (${ETCD_DATA_DIR})"
+            ;;
+        swapped | started)
+            log "the restored data is in ${ETCD_DATA_DIR}; the previous data is in ${OLD_DIR}."
+            log "Check: crictl --runtime-endpoint ${CRI_ENDPOINT} ps -a --name etcd ; crictl logs <id>"
+            log "To roll back to the previous data:"
+            log "  mkdir ${STOPPED_DIR} && mv ${MANIFESTS_DIR}/*.yaml ${STOPPED_DIR}/   (then wait until etcd stops)"
+            log "  mv ${ETCD_DATA_DIR} ${ETCD_DATA_DIR}.failed-restore-${STAMP} && mv ${OLD_DIR} ${ETCD_DATA_DIR}"
+            log "  mv ${STOPPED_DIR}/*.yaml ${MANIFESTS_DIR}/"
+            ;;
+    esac
+}
+
+main() {
+    SNAPSHOT=${1:-}
+    [[ -n $SNAPSHOT ]] || die 2 "usage: etcd-restore.sh <snapshot.db>"
+    [[ -f $SNAPSHOT && -r $SNAPSHOT ]] || die 2 "snapshot file ${SNAPSHOT} not found or not readable"
+    [[ $TIMEOUT =~ ^[0-9]+$ ]] || die 2 "TIMEOUT must be whole seconds, got '${TIMEOUT}'"
+    [[ $POLL_INTERVAL =~ ^[0-9]+([.][0-9]+)?$ ]] || die 2 "POLL_INTERVAL must be seconds, got '${POLL_INTERVAL}'"
+    [[ -f ${MANIFESTS_DIR}/etcd.yaml ]] ||
+        die 2 "${MANIFESTS_DIR}/etcd.yaml not found: run this on a control-plane node with a local (stacked) etcd"
+    local tool
+    for tool in crictl kubectl; do
+        command -v "$tool" >/dev/null || die 2 "${tool} is not installed on this node"
+    done
+    command -v "$ETCDUTL" >/dev/null || command -v etcdctl >/dev/null ||
+        die 2 "neither ${ETCDUTL} nor etcdctl is installed; copy etcdutl of the same etcd version to /usr/local/bin"
+
+    local name peer cluster members
+    name=$(manifest_flag name)
+    peer=$(manifest_flag initial-advertise-peer-urls)
+    cluster=$(manifest_flag initial-cluster)
+    [[ -n $name && -n $peer ]] ||
+        die 2 "could not read --name and --initial-advertise-peer-urls from ${MANIFESTS_DIR}/etcd.yaml"
+    ETCD_DATA_DIR=${ETCD_DATA_DIR:-$(manifest_flag data-dir)}
+    ETCD_DATA_DIR=${ETCD_DATA_DIR:-/var/lib/etcd}
+    ETCD_DATA_DIR=${ETCD_DATA_DIR%/}
+    members=$(tr ',' '\n' <<<"$cluster" | grep -c . || true)
+    if ((members > 1)) && [[ $FORCE != true ]]; then
+        die 2 "the manifest lists ${members} etcd members (${cluster}). The restore makes a NEW one-member cluster: stop etcd on the other control-plane nodes first, replace them afterwards, and run again with FORCE=true"
+    fi
+
+    printf -v STAMP '%(%Y%m%d%H%M%S)T' -1
+    STOPPED_DIR="${MANIFESTS_DIR%/}-stopped-${STAMP}"
+    NEW_DIR="${ETCD_DATA_DIR}.restore-${STAMP}"
+    OLD_DIR="${ETCD_DATA_DIR}.before-restore-${STAMP}"
+    [[ ! -e $NEW_DIR && ! -e $OLD_DIR && ! -e $STOPPED_DIR ]] || die 2 "${NEW_DIR}, ${OLD_DIR} or ${STOPPED_DIR} already exists"
+
+    log "checking snapshot ${SNAPSHOT}"
+    if command -v "$ETCDUTL" >/dev/null; then
+        "$ETCDUTL" snapshot status "$SNAPSHOT" -w table >&2 || die 1 "the snapshot is not readable by ${ETCDUTL}"
+    fi
+    log "restoring member ${name} (${peer}) into ${ETCD_DATA_DIR}"
+
+    trap on_exit EXIT
+    log "stopping the static pods: moving the manifests to ${STOPPED_DIR}"
+    mkdir -p "$STOPPED_DIR"
+    PHASE=stopped
+    local file
+    for file in "$MANIFESTS_DIR"/*; do
+        mv -f "$file" "$STOPPED_DIR/"
+    done
+    wait_until "etcd and kube-apiserver to stop" control_plane_stopped || die 1 "the static pods did not stop"
+
+    log "etcdutl snapshot restore into ${NEW_DIR}"
+    restore_snapshot "$name" "$peer" >&2 || die 1 "snapshot restore failed"
+    [[ -d ${NEW_DIR}/member ]] || die 1 "the restore produced no ${NEW_DIR}/member directory"
+
+    log "swapping data directories: current data kept in ${OLD_DIR}"
+    if [[ -e $ETCD_DATA_DIR ]]; then
+        mv "$ETCD_DATA_DIR" "$OLD_DIR"
+    fi
+    PHASE=swapped
+    mv "$NEW_DIR" "$ETCD_DATA_DIR"
+    chmod 700 "$ETCD_DATA_DIR"
+
+    log "starting the static pods again"
+    put_manifests_back
+    PHASE=started
+    wait_until "the API server to answer /readyz" api_ready || die 1 "the API server did not come back"
+    PHASE=finished
+
+    log "etcd restored from ${SNAPSHOT}. The previous data is in ${OLD_DIR}: delete it once the cluster looks right."
+    log "Objects created after the snapshot are gone; restart the kubelets if nodes report stale leases."
+}
+
+# Children get /dev/null as stdin (the script may be fed to `bash -s`).
+main "$@" </dev/null

@@ -1,0 +1,158 @@
+// Benchmark (not a test): offline plan time and memory, plan scaling with node groups, boot
+// script paths with instant stubs, fixed sleeps left in scripts, and how fast the kubeconfig
+// wait notices the file. Prints a table and writes bench.json.
+//
+//   npm run bench [-- --runs 5]
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { runBootPaths } from "../tests/helpers/boot-paths";
+import { REPO_ROOT } from "./stack-config";
+
+interface PlanSample { wallMs: number; maxRssKb: number; resources: number }
+
+const runsArg = process.argv.indexOf("--runs");
+const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
+
+function median(values: number[]): number {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function planOnce(args: string[]): PlanSample {
+    const started = process.hrtime.bigint();
+    const result = spawnSync(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "tools", "plan.ts"), "--quiet", "--stats", ...args], {
+        cwd: REPO_ROOT, encoding: "utf8", env: { ...process.env, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" },
+    });
+    const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+    if (result.status !== 0) {
+        throw new Error(`plan ${args.join(" ")} failed:\n${result.stderr}`);
+    }
+    const stats = JSON.parse(result.stderr.trim().split("\n").pop()!) as { resources: number; maxRssKb: number };
+    return { wallMs, maxRssKb: stats.maxRssKb, resources: stats.resources };
+}
+
+function planMedian(args: string[], runs: number): PlanSample {
+    const samples = Array.from({ length: runs }, () => planOnce(args));
+    return {
+        wallMs: median(samples.map((s) => s.wallMs)),
+        maxRssKb: median(samples.map((s) => s.maxRssKb)),
+        resources: samples[0].resources,
+    };
+}
+
+function nodeGroupsConfig(count: number): string {
+    const groups: Record<string, unknown> = {};
+    for (let i = 1; i <= count; i++) {
+        groups[`group-${i}`] = { instanceType: "z8.large", minSize: 1, desiredSize: 1, maxSize: 3 };
+    }
+    return `nodeGroups=${JSON.stringify(groups)}`;
+}
+
+/** Literal `sleep N` (N ≥ 1 second) in shipped scripts: fixed waits the design forbids. */
+function fixedSleepSeconds(): { seconds: number; places: string[] } {
+    const places: string[] = [];
+    let seconds = 0;
+    for (const folder of ["cluster/scripts", "addons/scripts"]) {
+        const dir = path.join(REPO_ROOT, folder);
+        if (!fs.existsSync(dir)) {
+            continue;
+        }
+        for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".sh"))) {
+            fs.readFileSync(path.join(dir, file), "utf8").split("\n").forEach((line, index) => {
+                const match = /^\s*sleep\s+(\d+(\.\d+)?)\s*(#.*)?$/.exec(line);
+                if (match && Number(match[1]) >= 1) {
+                    seconds += Number(match[1]);
+                    places.push(`${folder}/${file}:${index + 1}`);
+                }
+            });
+        }
+    }
+    return { seconds, places };
+}
+
+/** Time from the kubeconfig marker appearing to kubeconfig-wait.sh exiting, at the real poll interval. */
+async function kubeconfigDetectionMs(pollInterval: string, appearAfterMs: number): Promise<number> {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-bench-"));
+    const etc = path.join(root, "zadara");
+    fs.mkdirSync(etc, { recursive: true });
+    const child = spawn("bash", [path.join(REPO_ROOT, "cluster", "scripts", "kubeconfig-wait.sh")], {
+        env: { PATH: "/usr/bin:/bin", HOME: root, ZADARA_ETC: etc, BOOT_LOG: path.join(root, "boot.log"), WAIT_TIMEOUT: "60", POLL_INTERVAL: pollInterval },
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<number>((resolve) => child.on("exit", () => resolve(Date.now())));
+    await new Promise((resolve) => setTimeout(resolve, appearAfterMs));
+    fs.writeFileSync(path.join(etc, "kubeconfig"), "apiVersion: v1\nkind: Config\n");
+    fs.writeFileSync(path.join(etc, "kubeconfig.ready"), "");
+    const appeared = Date.now();
+    const latency = (await exited) - appeared;
+    fs.rmSync(root, { recursive: true, force: true });
+    return latency;
+}
+
+/** The interval the program passes to kubeconfig-wait.sh (read from the plan, not assumed). */
+function planKubeconfigCommand(): { sessions: number; pollInterval: string } {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-bench-")), "plan.json");
+    spawnSync(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "tools", "plan.ts"), "--quiet", "--stack", "dev", "--json", file], { cwd: REPO_ROOT });
+    const plan = JSON.parse(fs.readFileSync(file, "utf8")) as { resources: Array<{ type: string; name: string; inputs: Record<string, any> }> };
+    const commands = plan.resources.filter((r) => r.type === "command:remote:Command" && r.name.includes("kubeconfig"));
+    const environment = (commands[0]?.inputs.environment ?? {}) as Record<string, string>;
+    return { sessions: commands.length, pollInterval: environment.POLL_INTERVAL ?? "2" };
+}
+
+async function main(): Promise<void> {
+    const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${os.platform()} ${os.release()}`;
+    console.log(`benchmark on ${machine} (median of ${RUNS})`);
+
+    const dev = planMedian(["--stack", "dev"], RUNS);
+    const prod = planMedian(["--stack", "prod"], RUNS);
+    const groupRuns = Math.max(1, Math.min(RUNS, 3));
+    const groups = [1, 10, 50].map((count) => ({ count, ...planMedian(["--stack", "dev", "--config", nodeGroupsConfig(count)], groupRuns) }));
+    const boot = runBootPaths();
+    const sleeps = fixedSleepSeconds();
+    const kubeconfigCommand = planKubeconfigCommand();
+    const detections: number[] = [];
+    for (const offset of [300, 1100, 1900]) {
+        detections.push(await kubeconfigDetectionMs(kubeconfigCommand.pollInterval, offset));
+    }
+
+    const rows: Array<[string, string, string]> = [
+        ["plan dev: wall time", `${(dev.wallMs / 1000).toFixed(2)} s`, `${dev.resources} resources`],
+        ["plan dev: peak RSS", `${(dev.maxRssKb / 1024).toFixed(0)} MiB`, ""],
+        ["plan prod: wall time", `${(prod.wallMs / 1000).toFixed(2)} s`, `${prod.resources} resources`],
+        ["plan prod: peak RSS", `${(prod.maxRssKb / 1024).toFixed(0)} MiB`, ""],
+        ...groups.map((g) => [`plan with ${g.count} worker group(s)`, `${(g.wallMs / 1000).toFixed(2)} s`, `${g.resources} resources, ${(g.maxRssKb / 1024).toFixed(0)} MiB`] as [string, string, string]),
+        ["plan time ratio 50 / 1 groups", (groups[2].wallMs / groups[0].wallMs).toFixed(2), "goal: well under 50 (linear in resources, not worse)"],
+        ...boot.map((b) => [`boot path: ${b.path}`, `${b.elapsedMs.toFixed(0)} ms`, b.elapsedMs < 1000 ? "goal < 1 s: met" : "goal < 1 s: MISSED"] as [string, string, string]),
+        ["fixed sleep in scripts", `${sleeps.seconds} s`, sleeps.places.join(", ") || "goal 0: met"],
+        ["kubeconfig detection latency (max of 3)", `${Math.max(...detections)} ms`, `poll interval ${kubeconfigCommand.pollInterval} s; goal ≤ 1 s: ${Math.max(...detections) <= 1000 ? "met" : "MISSED"}`],
+        ["SSH sessions to fetch the kubeconfig", String(kubeconfigCommand.sessions), "goal 1"],
+    ];
+    const width = Math.max(...rows.map((r) => r[0].length));
+    for (const [name, value, note] of rows) {
+        console.log(`${name.padEnd(width)}  ${value.padStart(10)}  ${note}`);
+    }
+
+    const report = {
+        machine,
+        runs: RUNS,
+        plan: { dev, prod },
+        nodeGroupScaling: groups,
+        nodeGroupScalingRatio50to1: groups[2].wallMs / groups[0].wallMs,
+        bootPaths: boot,
+        fixedSleepSeconds: sleeps.seconds,
+        fixedSleepPlaces: sleeps.places,
+        kubeconfigDetectionMs: detections,
+        kubeconfigPollIntervalSeconds: Number(kubeconfigCommand.pollInterval),
+        kubeconfigSshSessions: kubeconfigCommand.sessions,
+    };
+    fs.writeFileSync(path.join(REPO_ROOT, "bench.json"), `${JSON.stringify(report, null, 2)}\n`);
+    console.log("\nwrote bench.json");
+}
+
+main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+});
