@@ -106,6 +106,13 @@ const addons = new EksdAddons(`${env}-addons`, {
     etcdBackupExport: config.cluster.etcdBackupExport,
     overrides: config.addons.overrides,
     dependsOn: cluster.nodes,
+    cleanup: {
+        connection: cluster.firstNodeConnection,
+        keepLoadBalancerArns: [network.apiLoadBalancerArn],
+        keepSecurityGroupIds: [network.clusterSecurityGroupId, network.bastionSecurityGroupId],
+        keepTargetGroupArns: [cluster.apiTargetGroupArn],
+        cloudApiInsecure: config.cloud.insecure,
+    },
 });
 
 export const vpcId = network.vpcId;

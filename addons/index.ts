@@ -2,9 +2,11 @@
 // manager, storage, load balancing, autoscaling, backup), installed as Helm releases through
 // one Kubernetes provider built from the cluster's kubeconfig.
 
+import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 
+import { ClusterCleanup } from "./cleanup";
 import { buildCloudConfig } from "./cloud-config";
 import {
     CHART_SOURCES,
@@ -81,6 +83,21 @@ export interface EksdAddonsArgs {
     overrides: AddonOverrides;
     /** What the add-ons need first, e.g. the cluster's nodes; also makes destroy remove add-ons first. */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /**
+     * Where and what the destroy-time cleanup works on. When set, `pulumi destroy` first removes
+     * the load balancers and volumes the controllers created, while they still run.
+     */
+    cleanup?: AddonsCleanupArgs;
+}
+
+export interface AddonsCleanupArgs {
+    /** SSH to the first control-plane node through the bastion. */
+    connection: command.types.input.remote.ConnectionArgs;
+    keepLoadBalancerArns: pulumi.Input<string>[];
+    keepSecurityGroupIds: pulumi.Input<string>[];
+    keepTargetGroupArns: pulumi.Input<string>[];
+    cloudApiInsecure?: boolean;
+    timeoutSeconds?: number;
 }
 
 /** One installed Helm release, as reported in the component's outputs. */
@@ -103,10 +120,13 @@ export class EksdAddons extends pulumi.ComponentResource {
     public readonly volumeSnapshotClassName?: string;
     public readonly ingressClassName?: string;
     public readonly backupExportSecretName?: string;
+    public readonly cleanup?: ClusterCleanup;
 
     private readonly args: EksdAddonsArgs;
     private readonly settings: pulumi.Output<AddonSettings>;
     private readonly resourceName: string;
+    /** Everything installed: the destroy cleanup must run while all of it still exists. */
+    private readonly installed: pulumi.Resource[] = [];
 
     constructor(name: string, args: EksdAddonsArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate before registering anything, so a bad config leaves no half-built component.
@@ -168,6 +188,21 @@ export class EksdAddons extends pulumi.ComponentResource {
             this.installBackupExportSecret(args.etcdBackupExport);
             this.backupExportSecretName = BACKUP_EXPORT_SECRET_NAME;
         }
+        if (args.cleanup) {
+            // Depending on every release makes Pulumi delete the cleanup first on destroy,
+            // while the controllers that must remove their load balancers and volumes still run.
+            this.cleanup = new ClusterCleanup(`${name}-cleanup`, {
+                clusterName: args.clusterName,
+                connection: args.cleanup.connection,
+                keepLoadBalancerArns: args.cleanup.keepLoadBalancerArns,
+                keepSecurityGroupIds: args.cleanup.keepSecurityGroupIds,
+                keepTargetGroupArns: args.cleanup.keepTargetGroupArns,
+                cloudApiUrl: args.cloudApiUrl,
+                cloudApiInsecure: args.cleanup.cloudApiInsecure,
+                timeoutSeconds: args.cleanup.timeoutSeconds,
+                dependsOn: [...this.installed, ...(args.dependsOn ?? [])],
+            }, { parent: this });
+        }
 
         this.registerOutputs({
             cni: args.cni,
@@ -216,6 +251,7 @@ export class EksdAddons extends pulumi.ComponentResource {
             cleanupOnFail: true,
             maxHistory: 5,
         }, this.childOptions(dependsOn));
+        this.installed.push(release);
         this.releases.push({
             addon: key,
             releaseName: source.releaseName,

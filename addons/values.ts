@@ -179,6 +179,8 @@ export function ebsCsiValues(s: AddonSettings): PlainObject {
         },
         controller: {
             region: ZCOMPUTE_REGION,
+            // Tags every volume with the cluster, so the destroy cleanup can find orphans.
+            k8sTagClusterId: s.clusterName,
             // No chart key for a custom EC2 endpoint at these versions: the driver reads it
             // from this environment variable.
             env: [{ name: "AWS_EC2_ENDPOINT", value: zcomputeEndpoint(s.cloudApiUrl, "ec2") }],

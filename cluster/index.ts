@@ -2,6 +2,7 @@
 // secrets and the cluster CA, the control-plane nodes behind the API load balancer, the worker
 // node groups, and reads back the admin kubeconfig. Add-ons are EksdAddons' job.
 import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { NodeGroupConfig } from "../config";
 import { ZCOMPUTE_REGION } from "../infra/provider";
@@ -11,7 +12,7 @@ import { buildUserData, NodeCloudConfig } from "./cloud-init";
 import { ControlPlane, ControlPlaneMode, ControlPlaneNodeIdentity } from "./control-plane";
 import { NodeIam, NodeRole } from "./iam";
 import { KubeadmSettings, renderInitConfig, renderJoinControlPlaneConfig, renderJoinWorkerConfig } from "./kubeadm";
-import { ClusterAccess } from "./kubeconfig";
+import { ClusterAccess, nodeConnection } from "./kubeconfig";
 import { NodeEnv } from "./node-env";
 import { NodeGroups, nodeLabelsValue, nodeTaintsValue } from "./node-groups";
 import { ClusterSecrets } from "./secrets";
@@ -100,6 +101,10 @@ export class EksdCluster extends pulumi.ComponentResource {
     readonly caCertHash: pulumi.Output<string>;
     /** What add-ons should depend on: nodes, node groups, the kubeconfig. */
     readonly nodes: pulumi.Resource[];
+    /** SSH to the first control-plane node through the bastion (for day-2 commands such as the destroy cleanup). */
+    readonly firstNodeConnection: command.types.input.remote.ConnectionArgs;
+    /** The API target group: the stack's own, never a controller leftover. */
+    readonly apiTargetGroupArn: pulumi.Output<string>;
 
     private readonly args: EksdClusterArgs;
     private readonly secrets: ClusterSecrets;
@@ -166,16 +171,19 @@ export class EksdCluster extends pulumi.ComponentResource {
         this.apiEndpointPrivate = pulumi.interpolate`https://${this.api.privateIp}:${API_PORT}`;
         this.apiEndpointPublic = this.api.publicIp.apply((ip) => (ip ? `https://${ip}:${API_PORT}` : undefined));
 
+        const firstNodeSsh = {
+            host: controlPlane.firstNode.privateIp,
+            user: args.ssh.nodeUser,
+            privateKey: args.ssh.nodePrivateKey,
+            bastionHost: args.network.bastionPublicIp,
+            bastionUser: args.ssh.bastionUser,
+            bastionPrivateKey: args.ssh.bastionPrivateKey,
+        };
+        this.firstNodeConnection = nodeConnection(firstNodeSsh);
+        this.apiTargetGroupArn = controlPlane.targetGroup.arn;
         const access = new ClusterAccess({
             environment: env,
-            ssh: {
-                host: controlPlane.firstNode.privateIp,
-                user: args.ssh.nodeUser,
-                privateKey: args.ssh.nodePrivateKey,
-                bastionHost: args.network.bastionPublicIp,
-                bastionUser: args.ssh.bastionUser,
-                bastionPrivateKey: args.ssh.bastionPrivateKey,
-            },
+            ssh: firstNodeSsh,
             firstNodeId: controlPlane.firstNode.id,
             timeoutMinutes: args.kubeconfigTimeoutMinutes,
             publicEndpoint: this.api.publicIp.apply((ip) => (ip ? `${ip}:${API_PORT}` : undefined)),

@@ -49,6 +49,22 @@ describe("offline plan", () => {
         assert.equal(byUrn.get(vpc.parent!)?.type, "zadara:eksd:ZadaraNetwork");
     });
 
+    it("runs the destroy cleanup before any add-on release or node is deleted", () => {
+        // Pulumi deletes dependents first: the cleanup command must depend on every release
+        // and on the nodes, so it runs while the controllers still exist.
+        const resources = dev.plan!.resources;
+        const cleanup = resources.find((r) => r.type === "command:remote:Command" && r.name.includes("cleanup"))!;
+        assert.ok(cleanup, "no cleanup command in the plan");
+        for (const release of resources.filter((r) => r.type === "kubernetes:helm.sh/v3:Release")) {
+            assert.ok(cleanup.dependencies.includes(release.urn), `cleanup does not depend on ${release.name}`);
+        }
+        const master = resources.find((r) => r.type === "aws:ec2/instance:Instance" && r.name.includes("master"))!;
+        assert.ok(cleanup.dependencies.includes(master.urn), "cleanup does not depend on the control-plane node");
+        const inputs = cleanup.inputs as Record<string, unknown>;
+        assert.match(String(inputs.delete), /bash -s/);
+        assert.ok(String(inputs.delete).includes("KEEP_LOAD_BALANCERS="), "the stack's own NLB must be kept");
+    });
+
     it("never shows a secret value in the plan output or JSON", () => {
         for (const run of [prod]) {
             for (const [key, value] of Object.entries(SECRET_VALUES)) {
