@@ -32,17 +32,10 @@ const provider = createZComputeProvider(`${env}-zcompute`, {
 });
 
 const network = new ZadaraNetwork(`${env}-network`, {
+    ...config.network,
     provider,
     environment: env,
     tags: config.tags,
-    vpcCidr: config.network.vpcCidr,
-    publicSubnetCidr: config.network.publicSubnetCidr,
-    privateSubnetCidr: config.network.privateSubnetCidr,
-    dnsServers: config.network.dnsServers,
-    dnsDomain: config.network.dnsDomain,
-    existingVpc: config.network.existingVpc,
-    apiPublic: config.network.apiPublic,
-    apiAllowedCidrs: config.network.apiAllowedCidrs,
     bastion: {
         amiId: config.bastion.amiId,
         instanceType: config.bastion.instanceType,

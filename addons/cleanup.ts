@@ -10,6 +10,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { shellSingleQuote } from "../cluster/node-env";
 
 export const CLEANUP_SCRIPT_PATH = path.join(__dirname, "scripts", "cleanup.sh");
 /** The script text; it travels to the node on the command's stdin. */
@@ -42,16 +43,11 @@ export interface ClusterCleanupArgs {
     dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
-/** POSIX shell single-quoting: safe for any value, including ARNs with ':' and '/'. */
-export function shellQuote(value: string): string {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 /** `sudo -n env K='v' ... bash -s`: the settings ride on the command line, the script on stdin. */
 export function cleanupDeleteCommand(settings: Record<string, string | undefined>): string {
     const assignments = Object.entries(settings)
         .filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== "")
-        .map(([key, value]) => `${key}=${shellQuote(value)}`);
+        .map(([key, value]) => `${key}=${shellSingleQuote(value)}`);
     return ["sudo -n env", ...assignments, "bash -s"].join(" ");
 }
 

@@ -29,6 +29,16 @@ export interface EksdClusterNetwork {
     bastionPublicIp: pulumi.Input<string>;
 }
 
+export interface ControlPlaneSettings {
+    count: number;
+    mode: ControlPlaneMode;
+    instanceType: string;
+    volumeSize: number;
+    amiId: string;
+    /** Existing instance profile: then no IAM is created for control-plane nodes. */
+    instanceProfile?: string;
+}
+
 export interface EksdClusterArgs {
     /** The zCompute provider, set explicitly on every AWS resource. */
     provider: aws.Provider;
@@ -45,15 +55,7 @@ export interface EksdClusterArgs {
     kubernetesVersion: string;
     podCidr: string;
     serviceCidr: string;
-    controlPlane: {
-        count: number;
-        mode: ControlPlaneMode;
-        instanceType: string;
-        volumeSize: number;
-        amiId: string;
-        /** Existing instance profile: then no IAM is created for control-plane nodes. */
-        instanceProfile?: string;
-    };
+    controlPlane: ControlPlaneSettings;
     /** Existing instance profile: then no IAM is created for workers. */
     workerInstanceProfile?: string;
     nodeGroups: Record<string, NodeGroupConfig>;

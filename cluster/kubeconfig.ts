@@ -6,7 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { readScriptSource } from "./cloud-init";
 import { shellSingleQuote } from "./node-env";
 
-export const KUBECONFIG_POLL_INTERVAL_SECONDS = 2;
+// Half a second keeps the wait within a second of the file appearing; each check is one `test -f`.
+export const KUBECONFIG_POLL_INTERVAL_SECONDS = 0.5;
 /** Dial attempts before giving up on SSH: the node may still be booting. */
 export const NODE_DIAL_ERROR_LIMIT = 120;
 

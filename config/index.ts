@@ -2,11 +2,14 @@
 // applies the reference deployment's defaults and validates the whole stack before any
 // resource is registered, reporting every problem at once.
 import * as pulumi from "@pulumi/pulumi";
+import type { EtcdBackupExportArgs } from "../addons";
 import { ADDON_NAMES } from "../addons/versions";
+import type { ControlPlaneSettings } from "../cluster";
+import type { ExistingVpcConfig, NetworkLayout } from "../infra/network";
 import { EKSD_RELEASES, SUPPORTED_EKSD_MINORS } from "../cluster/versions";
 import { cidrContains, cidrsOverlap, Ipv4Cidr, isIpv4Address, networkOf, parseIpv4Cidr } from "./cidr";
 import {
-    CNI_PROVIDERS, CONFIG_KEYS, CONFIG_KEY_NAMES, CONTROL_PLANE_MODES, CniProvider, ControlPlaneMode,
+    CNI_PROVIDERS, CONFIG_KEYS, CONFIG_KEY_NAMES, CONTROL_PLANE_MODES, CniProvider,
     DEFAULT_NODE_GROUP, TAINT_EFFECTS, TaintEffect, VOLUME_TYPES, VolumeType, findKeyDefinition,
 } from "./schema";
 
@@ -30,21 +33,7 @@ export interface NodeGroupConfig {
     cooldown: number;
 }
 
-export interface ExistingVpcConfig {
-    vpcId: string;
-    publicSubnetId: string;
-    privateSubnetId: string;
-    clusterSecurityGroupId?: string;
-    bastionSecurityGroupId?: string;
-}
-
-export interface EtcdBackupExportConfig {
-    bucket: string;
-    endpoint?: string;
-    region: string;
-    accessKeyId: pulumi.Output<string>;
-    secretAccessKey: pulumi.Output<string>;
-}
+export type { ExistingVpcConfig };
 
 export interface AddonOverride { version?: string; values?: Record<string, unknown> }
 
@@ -61,16 +50,7 @@ export interface StackConfig {
         insecure: boolean;
         rootCaCert?: string;
     };
-    network: {
-        vpcCidr: string;
-        publicSubnetCidr: string;
-        privateSubnetCidr: string;
-        dnsServers: string[];
-        dnsDomain: string;
-        existingVpc?: ExistingVpcConfig;
-        apiPublic: boolean;
-        apiAllowedCidrs: string[];
-    };
+    network: NetworkLayout;
     bastion: {
         amiId: string;
         instanceType: string;
@@ -84,14 +64,7 @@ export interface StackConfig {
         kubernetesVersion: string;
         podCidr: string;
         serviceCidr: string;
-        controlPlane: {
-            count: number;
-            mode: ControlPlaneMode;
-            instanceType: string;
-            volumeSize: number;
-            amiId: string;
-            instanceProfile?: string;
-        };
+        controlPlane: ControlPlaneSettings;
         workerInstanceProfile?: string;
         nodeGroups: Record<string, NodeGroupConfig>;
         nodeKeyName: string;
@@ -99,7 +72,7 @@ export interface StackConfig {
         nodeSshPrivateKey: pulumi.Output<string>;
         kubeconfigTimeoutMinutes: number;
         etcdBackupRotation: number;
-        etcdBackupExport?: EtcdBackupExportConfig;
+        etcdBackupExport?: EtcdBackupExportArgs;
     };
     addons: {
         cni: CniProvider;
@@ -565,7 +538,7 @@ class ConfigReader {
         const backupEndpoint = this.string("etcdBackupEndpoint");
         const backupAccessKeyId = this.secret("etcdBackupAccessKeyId", "<access key id>", false);
         const backupSecretAccessKey = this.secret("etcdBackupSecretAccessKey", "<secret access key>", false);
-        let etcdBackupExport: EtcdBackupExportConfig | undefined;
+        let etcdBackupExport: EtcdBackupExportArgs | undefined;
         if (backupBucket !== undefined || backupAccessKeyId || backupSecretAccessKey || backupEndpoint !== undefined) {
             const missing = [
                 ["etcdBackupBucket", backupBucket], ["etcdBackupAccessKeyId", backupAccessKeyId], ["etcdBackupSecretAccessKey", backupSecretAccessKey],

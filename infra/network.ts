@@ -9,7 +9,6 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as YAML from "yaml";
-import type { ExistingVpcConfig } from "../config";
 import { clusterTagKey, resourceTags, Tags } from "./tags";
 
 export interface BastionArgs {
@@ -20,12 +19,17 @@ export interface BastionArgs {
     sshCidrs: string[];
 }
 
-export interface ZadaraNetworkArgs {
-    /** The AWS provider pointed at the zCompute cloud; every AWS child resource uses it. */
-    provider: aws.Provider;
-    environment: string;
-    /** The user's extra tags, added to every taggable resource. */
-    tags: Record<string, string>;
+/** Ids of an existing VPC to build into (bring-your-own mode). */
+export interface ExistingVpcConfig {
+    vpcId: string;
+    publicSubnetId: string;
+    privateSubnetId: string;
+    clusterSecurityGroupId?: string;
+    bastionSecurityGroupId?: string;
+}
+
+/** The network's shape, as the stack configuration describes it. */
+export interface NetworkLayout {
     vpcCidr: string;
     publicSubnetCidr: string;
     privateSubnetCidr: string;
@@ -37,6 +41,14 @@ export interface ZadaraNetworkArgs {
     apiPublic: boolean;
     /** Who may reach 6443 when apiPublic is true. */
     apiAllowedCidrs: string[];
+}
+
+export interface ZadaraNetworkArgs extends NetworkLayout {
+    /** The AWS provider pointed at the zCompute cloud; every AWS child resource uses it. */
+    provider: aws.Provider;
+    environment: string;
+    /** The user's extra tags, added to every taggable resource. */
+    tags: Record<string, string>;
     bastion: BastionArgs;
     /** PEM of the cloud's root CA, trusted on the bastion through cloud-init. */
     rootCaCert?: string;

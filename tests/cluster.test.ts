@@ -339,7 +339,7 @@ describe("kubeconfig and cloud metadata", () => {
         assert.equal(proxy.user, "ubuntu");
         assert.equal(proxy.privateKey, BASTION_KEY);
         const publicIp = await valueOf(dev.apiPublicIp);
-        assert.equal(inputs.create, `WAIT_TIMEOUT='1500' POLL_INTERVAL='2' PUBLIC_ENDPOINT='${publicIp}:6443' bash -s`);
+        assert.equal(inputs.create, `WAIT_TIMEOUT='1500' POLL_INTERVAL='0.5' PUBLIC_ENDPOINT='${publicIp}:6443' bash -s`);
         assert.equal(inputs.stdin, readScriptSource("kubeconfig-wait.sh"));
         assert.equal(inputs.logging, "stderr");
         assert.equal(inputs.addPreviousOutputInEnv, false);
@@ -350,7 +350,7 @@ describe("kubeconfig and cloud metadata", () => {
         }
         assert.ok(record.dependencies.includes(resource(LISTENER, "dev-api").urn), "kubeconfig does not wait for the listener");
         const intl = resource(COMMAND, "intl-kubeconfig").inputs;
-        assert.equal(intl.create, "WAIT_TIMEOUT='1500' POLL_INTERVAL='2' bash -s");
+        assert.equal(intl.create, "WAIT_TIMEOUT='1500' POLL_INTERVAL='0.5' bash -s");
     });
 
     it("outputs the kubeconfig as a secret that kubectl reads", async () => {
@@ -374,8 +374,8 @@ describe("kubeconfig and cloud metadata", () => {
     });
 
     it("quotes the command's variables for the shell", () => {
-        assert.equal(kubeconfigWaitCommand(2, undefined), "WAIT_TIMEOUT='120' POLL_INTERVAL='2' bash -s");
-        assert.equal(kubeconfigWaitCommand(1, "1.2.3.4:6443"), "WAIT_TIMEOUT='60' POLL_INTERVAL='2' PUBLIC_ENDPOINT='1.2.3.4:6443' bash -s");
+        assert.equal(kubeconfigWaitCommand(2, undefined), "WAIT_TIMEOUT='120' POLL_INTERVAL='0.5' bash -s");
+        assert.equal(kubeconfigWaitCommand(1, "1.2.3.4:6443"), "WAIT_TIMEOUT='60' POLL_INTERVAL='0.5' PUBLIC_ENDPOINT='1.2.3.4:6443' bash -s");
     });
 });
 

@@ -98,8 +98,9 @@ function planKubeconfigCommand(): { sessions: number; pollInterval: string } {
     spawnSync(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "tools", "plan.ts"), "--quiet", "--stack", "dev", "--json", file], { cwd: REPO_ROOT });
     const plan = JSON.parse(fs.readFileSync(file, "utf8")) as { resources: Array<{ type: string; name: string; inputs: Record<string, any> }> };
     const commands = plan.resources.filter((r) => r.type === "command:remote:Command" && r.name.includes("kubeconfig"));
-    const environment = (commands[0]?.inputs.environment ?? {}) as Record<string, string>;
-    return { sessions: commands.length, pollInterval: environment.POLL_INTERVAL ?? "2" };
+    // Settings ride on the SSH command line: `POLL_INTERVAL='0.5' ... bash -s`.
+    const interval = /POLL_INTERVAL='?([\d.]+)/.exec(String(commands[0]?.inputs.create ?? ""));
+    return { sessions: commands.length, pollInterval: interval ? interval[1] : "2" };
 }
 
 async function main(): Promise<void> {

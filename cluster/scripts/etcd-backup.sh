@@ -161,13 +161,7 @@ export_snapshot() {
 }
 
 main() {
-    init_logging
-    load_node_env
-    require_booted
-    if [[ $ROLE != control-plane ]]; then
-        log "not a control-plane node; nothing to back up"
-        return 0
-    fi
+    start_control_plane_job || return 0
     single_instance etcd-backup
     umask 077
 

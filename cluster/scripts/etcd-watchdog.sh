@@ -17,12 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 trap 'fail "unexpected error at line ${LINENO}"' ERR
 
 main() {
-    init_logging
-    load_node_env
-    require_booted
-    if [[ $ROLE != control-plane ]]; then
-        return 0
-    fi
+    start_control_plane_job || return 0
     single_instance etcd-watchdog
 
     local my_ip

@@ -214,6 +214,18 @@ require_booted() {
     fi
 }
 
+# Common start of the control-plane cron jobs: logging, node.env, boot completed.
+# Returns non-zero on workers, so a job can say `start_control_plane_job || return 0`.
+start_control_plane_job() {
+    init_logging
+    load_node_env
+    require_booted
+    if [[ $ROLE != control-plane ]]; then
+        log "not a control-plane node; nothing to do"
+        return 1
+    fi
+}
+
 # single_instance <name>: exits quietly when another run of the same job holds the lock.
 single_instance() {
     mkdir -p "$STATE_DIR"

@@ -80,12 +80,7 @@ restart_static_pod() {
 }
 
 main() {
-    init_logging
-    load_node_env
-    require_booted
-    if [[ $ROLE != control-plane ]]; then
-        return 0
-    fi
+    start_control_plane_job || return 0
     single_instance renew-certs
 
     local report soonest

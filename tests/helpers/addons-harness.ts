@@ -4,9 +4,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { EksdAddons, EksdAddonsArgs } from "../../addons";
 
+import { SECRET_SIG, SECRET_SIG_KEY } from "../../tools/mock-engine";
+
 /** How the Pulumi SDK marks a secret value on the wire (and so in mock inputs). */
-export const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-export const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+export { SECRET_SIG_KEY };
+export const SECRET_SIG_VALUE = SECRET_SIG;
 
 export interface RecordedResource {
     type: string;
