@@ -45,6 +45,8 @@ const network = new ZadaraNetwork(`${env}-network`, {
     rootCaCert: config.cloud.rootCaCert,
 });
 
+// SSH access and the backup export are not the cluster's shape: they go to their own places.
+const { nodeSshUser, nodeSshPrivateKey, etcdBackupExport, ...clusterSettings } = config.cluster;
 const cluster = new EksdCluster(`${env}-cluster`, {
     provider,
     environment: env,
@@ -60,22 +62,13 @@ const cluster = new EksdCluster(`${env}-cluster`, {
     },
     apiPublic: config.network.apiPublic,
     dnsDomain: config.network.dnsDomain,
-    eksdVersion: config.cluster.eksdVersion,
-    kubernetesVersion: config.cluster.kubernetesVersion,
-    podCidr: config.cluster.podCidr,
-    serviceCidr: config.cluster.serviceCidr,
-    controlPlane: config.cluster.controlPlane,
-    workerInstanceProfile: config.cluster.workerInstanceProfile,
-    nodeGroups: config.cluster.nodeGroups,
-    nodeKeyName: config.cluster.nodeKeyName,
+    ...clusterSettings,
     ssh: {
         bastionUser: config.bastion.sshUser,
         bastionPrivateKey: config.bastion.sshPrivateKey,
-        nodeUser: config.cluster.nodeSshUser,
-        nodePrivateKey: config.cluster.nodeSshPrivateKey,
+        nodeUser: nodeSshUser,
+        nodePrivateKey: nodeSshPrivateKey,
     },
-    kubeconfigTimeoutMinutes: config.cluster.kubeconfigTimeoutMinutes,
-    etcdBackupRotation: config.cluster.etcdBackupRotation,
     rootCaCert: config.cloud.rootCaCert,
     cloudApiInsecure: config.cloud.insecure,
 });
@@ -88,16 +81,8 @@ const addons = new EksdAddons(`${env}-addons`, {
     vpcId: network.vpcId,
     cloudApiUrl: cluster.cloudApiUrl,
     rootCaCert: config.cloud.rootCaCert,
-    cni: config.addons.cni,
-    volumeType: config.addons.volumeType,
-    ebsCsi: config.addons.ebsCsi,
-    loadBalancerController: config.addons.loadBalancerController,
-    autoscaler: config.addons.autoscaler,
-    kasten: config.addons.kasten,
-    autoscalerScaleDownUnneededTime: config.addons.autoscalerScaleDownUnneededTime,
-    autoscalerScaleDownDelayAfterAdd: config.addons.autoscalerScaleDownDelayAfterAdd,
-    etcdBackupExport: config.cluster.etcdBackupExport,
-    overrides: config.addons.overrides,
+    ...config.addons,
+    etcdBackupExport,
     dependsOn: cluster.nodes,
     cleanup: {
         connection: cluster.firstNodeConnection,

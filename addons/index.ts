@@ -56,7 +56,22 @@ export interface EtcdBackupExportArgs {
     secretAccessKey: pulumi.Input<string>;
 }
 
-export interface EksdAddonsArgs {
+/** What a stack chooses about its add-ons (the config loader produces exactly this). */
+export interface AddonChoices {
+    cni: CniChoice;
+    /** zCompute volume type of the `ebs-sc` StorageClass (gp2, gp3, io1, ...). */
+    volumeType: string;
+    ebsCsi: boolean;
+    loadBalancerController: boolean;
+    autoscaler: boolean;
+    kasten: boolean;
+    autoscalerScaleDownUnneededTime: string;
+    autoscalerScaleDownDelayAfterAdd: string;
+    /** Per add-on chart version and values (deep-merged over ours, arrays replaced). */
+    overrides: AddonOverrides;
+}
+
+export interface EksdAddonsArgs extends AddonChoices {
     /** Kubernetes cluster name (also the tag value used by CCM, LBC and the autoscaler). */
     clusterName: string;
     /** Admin kubeconfig of the cluster (a secret). */
@@ -69,18 +84,7 @@ export interface EksdAddonsArgs {
     cloudApiUrl: pulumi.Input<string>;
     /** PEM of the cloud's root CA; when unset, pods mount the node's CA bundle instead. */
     rootCaCert?: string;
-    cni: CniChoice;
-    /** zCompute volume type of the `ebs-sc` StorageClass (gp2, gp3, io1, ...). */
-    volumeType: string;
-    ebsCsi: boolean;
-    loadBalancerController: boolean;
-    autoscaler: boolean;
-    kasten: boolean;
-    autoscalerScaleDownUnneededTime: string;
-    autoscalerScaleDownDelayAfterAdd: string;
     etcdBackupExport?: EtcdBackupExportArgs;
-    /** Per add-on chart version and values (deep-merged over ours, arrays replaced). */
-    overrides: AddonOverrides;
     /** What the add-ons need first, e.g. the cluster's nodes; also makes destroy remove add-ons first. */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
     /**

@@ -39,16 +39,8 @@ export interface ControlPlaneSettings {
     instanceProfile?: string;
 }
 
-export interface EksdClusterArgs {
-    /** The zCompute provider, set explicitly on every AWS resource. */
-    provider: aws.Provider;
-    /** Name prefix of every resource and the Kubernetes cluster name. */
-    environment: string;
-    tags: Tags;
-    network: EksdClusterNetwork;
-    apiPublic: boolean;
-    /** DHCP domain of the VPC; the API's internal name (network.apiInternalDnsName) ends with it. */
-    dnsDomain: string;
+/** The cluster's shape, as the stack configuration describes it. */
+export interface ClusterSettings {
     /** EKS-D minor, "1.28" … "1.31". */
     eksdVersion: string;
     /** Exact EKS-D Kubernetes tag, e.g. v1.30.14-eks-1-30-44. */
@@ -60,14 +52,26 @@ export interface EksdClusterArgs {
     workerInstanceProfile?: string;
     nodeGroups: Record<string, NodeGroupConfig>;
     nodeKeyName: string;
+    kubeconfigTimeoutMinutes: number;
+    etcdBackupRotation: number;
+}
+
+export interface EksdClusterArgs extends ClusterSettings {
+    /** The zCompute provider, set explicitly on every AWS resource. */
+    provider: aws.Provider;
+    /** Name prefix of every resource and the Kubernetes cluster name. */
+    environment: string;
+    tags: Tags;
+    network: EksdClusterNetwork;
+    apiPublic: boolean;
+    /** DHCP domain of the VPC; the API's internal name (network.apiInternalDnsName) ends with it. */
+    dnsDomain: string;
     ssh: {
         bastionUser: string;
         bastionPrivateKey: pulumi.Input<string>;
         nodeUser: string;
         nodePrivateKey: pulumi.Input<string>;
     };
-    kubeconfigTimeoutMinutes: number;
-    etcdBackupRotation: number;
     /** PEM of the cloud's root CA, trusted on every node. */
     rootCaCert?: string;
     /** Nodes call the cloud API without TLS verification (self-signed cloud, no root CA). */

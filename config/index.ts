@@ -2,15 +2,15 @@
 // applies the reference deployment's defaults and validates the whole stack before any
 // resource is registered, reporting every problem at once.
 import * as pulumi from "@pulumi/pulumi";
-import type { EtcdBackupExportArgs } from "../addons";
+import type { AddonChoices, AddonOverride, EtcdBackupExportArgs } from "../addons";
 import { ADDON_NAMES } from "../addons/versions";
-import type { ControlPlaneSettings } from "../cluster";
+import type { ClusterSettings } from "../cluster";
 import type { ExistingVpcConfig, NetworkLayout } from "../infra/network";
 import { EKSD_RELEASES, SUPPORTED_EKSD_MINORS } from "../cluster/versions";
 import { cidrContains, cidrsOverlap, Ipv4Cidr, isIpv4Address, networkOf, parseIpv4Cidr } from "./cidr";
 import {
-    CNI_PROVIDERS, CONFIG_KEYS, CONFIG_KEY_NAMES, CONTROL_PLANE_MODES, CniProvider,
-    DEFAULT_NODE_GROUP, TAINT_EFFECTS, TaintEffect, VOLUME_TYPES, VolumeType, findKeyDefinition,
+    CNI_PROVIDERS, CONFIG_KEYS, CONFIG_KEY_NAMES, CONTROL_PLANE_MODES,
+    DEFAULT_NODE_GROUP, TAINT_EFFECTS, TaintEffect, VOLUME_TYPES, findKeyDefinition,
 } from "./schema";
 
 export const PROJECT_NAME = "zadara-eksd";
@@ -35,7 +35,6 @@ export interface NodeGroupConfig {
 
 export type { ExistingVpcConfig };
 
-export interface AddonOverride { version?: string; values?: Record<string, unknown> }
 
 export interface StackConfig {
     stack: string;
@@ -59,32 +58,12 @@ export interface StackConfig {
         sshPrivateKey: pulumi.Output<string>;
         sshCidrs: string[];
     };
-    cluster: {
-        eksdVersion: string;
-        kubernetesVersion: string;
-        podCidr: string;
-        serviceCidr: string;
-        controlPlane: ControlPlaneSettings;
-        workerInstanceProfile?: string;
-        nodeGroups: Record<string, NodeGroupConfig>;
-        nodeKeyName: string;
+    cluster: ClusterSettings & {
         nodeSshUser: string;
         nodeSshPrivateKey: pulumi.Output<string>;
-        kubeconfigTimeoutMinutes: number;
-        etcdBackupRotation: number;
         etcdBackupExport?: EtcdBackupExportArgs;
     };
-    addons: {
-        cni: CniProvider;
-        volumeType: VolumeType;
-        ebsCsi: boolean;
-        loadBalancerController: boolean;
-        autoscaler: boolean;
-        kasten: boolean;
-        autoscalerScaleDownUnneededTime: string;
-        autoscalerScaleDownDelayAfterAdd: string;
-        overrides: Record<string, AddonOverride>;
-    };
+    addons: AddonChoices;
 }
 
 /** Raw configuration as `pulumi config` stores it: full keys to strings. */

@@ -85,7 +85,7 @@ function readStackFile(stack: string, root: string): Record<string, unknown> {
 const OFFLINE_SECRET_PLACEHOLDERS: Record<string, string> = {
     accessKey: "offline-plan-access-key",
     secretKey: "offline-plan-secret-key",
-    bastionSshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\noffline-plan-placeholder\n-----END OPENSSH PRIVATE KEY-----\n",
+    bastionSshPrivateKey: "offline-plan-ssh-key-placeholder",
 };
 const BACKUP_SECRET_KEYS = ["etcdBackupAccessKeyId", "etcdBackupSecretAccessKey"];
 
