@@ -388,7 +388,7 @@ describe("rendered cloud-config per role", () => {
         const [asgInit, asgCluster] = kubeadmDocuments(requireFile(asgConfig, "/etc/kubernetes/zadara/kubeadm-init.yaml").content);
         assert.equal(asgInit.apiVersion, "kubeadm.k8s.io/v1beta4");
         assert.deepEqual(asgCluster.etcd.local.extraArgs, [{ name: "max-snapshots", value: "60" }]);
-        assert.equal(asgCluster.kubernetesVersion, "v1.31.12-eks-1-31-30");
+        assert.equal(asgCluster.kubernetesVersion, "v1.31.14-eks-1-31-40");
         assert.match(await valueOf(asgc.caCertHash), /^sha256:[0-9a-f]{64}$/);
         const intl = parseCloudConfig(cloudConfigText("aws:ec2/instance:Instance", "intl-master-sa-1"));
         const [, intlCluster] = kubeadmDocuments(requireFile(intl, "/etc/kubernetes/zadara/kubeadm-init.yaml").content);

@@ -115,7 +115,7 @@ export function buildClusters(): Promise<Clusters> {
         const dev = await makeCluster("dev");
         const asgc = await makeCluster("asgc", {
             eksdVersion: "1.31",
-            kubernetesVersion: "v1.31.12-eks-1-31-30",
+            kubernetesVersion: "v1.31.14-eks-1-31-40",
             controlPlane: { count: 3, mode: "asg", instanceType: "z4.large", volumeSize: 60, amiId: "ami-0master01", instanceProfile: "existing-masters" },
             workerInstanceProfile: "existing-workers",
             rootCaCert: undefined,
