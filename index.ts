@@ -71,6 +71,8 @@ const cluster = new EksdCluster(`${env}-cluster`, {
     },
     rootCaCert: config.cloud.rootCaCert,
     cloudApiInsecure: config.cloud.insecure,
+    // Nodes need the network's rules and routes while they run; destroy removes them first.
+    dependsOn: [network],
 });
 
 const addons = new EksdAddons(`${env}-addons`, {
@@ -83,7 +85,8 @@ const addons = new EksdAddons(`${env}-addons`, {
     rootCaCert: config.cloud.rootCaCert,
     ...config.addons,
     etcdBackupExport,
-    dependsOn: cluster.nodes,
+    // The API, SSH and egress paths must outlive the add-ons and the destroy cleanup.
+    dependsOn: [...cluster.nodes, network],
     cleanup: {
         connection: cluster.firstNodeConnection,
         keepLoadBalancerArns: [network.apiLoadBalancerArn],

@@ -178,15 +178,18 @@ export class EksdAddons extends pulumi.ComponentResource {
             this.storageClassName = STORAGE_CLASS_NAME;
             this.volumeSnapshotClassName = SNAPSHOT_CLASS_NAME;
         }
+        // The LB controller's webhook intercepts every new Service and fails closed while its
+        // pods start: charts that create Services (autoscaler, K10) install after it.
+        const serviceWebhook: pulumi.Resource[] = [];
         if (args.loadBalancerController) {
-            this.installRelease("loadBalancerController", loadBalancerControllerValues, [ccm]);
+            serviceWebhook.push(this.installRelease("loadBalancerController", loadBalancerControllerValues, [ccm]));
             this.ingressClassName = INGRESS_CLASS_NAME;
         }
         if (args.autoscaler) {
-            this.installRelease("autoscaler", autoscalerValues, [ccm]);
+            this.installRelease("autoscaler", autoscalerValues, [ccm, ...serviceWebhook]);
         }
         if (args.kasten) {
-            this.installRelease("kasten", kastenValues, ebsCsi ? [ccm, ebsCsi] : [ccm], { createNamespace: true });
+            this.installRelease("kasten", kastenValues, [ccm, ...(ebsCsi ? [ebsCsi] : []), ...serviceWebhook], { createNamespace: true });
         }
         if (args.etcdBackupExport) {
             this.installBackupExportSecret(args.etcdBackupExport);

@@ -90,22 +90,54 @@ export function pinsFor(eksdVersion: string): EksdAddonPins {
     return pins;
 }
 
-/** Rejects override keys that are not add-on names (a typo would silently do nothing). */
-export function validateOverrides(overrides: AddonOverrides): void {
-    for (const [name, override] of Object.entries(overrides)) {
+export interface OverrideProblem {
+    /** e.g. `addonOverrides.ebsCsi.version` */
+    key: string;
+    message: string;
+}
+
+/**
+ * Everything wrong with a stack's `addonOverrides` (a typo would otherwise silently do nothing).
+ * The config loader reports these with the other config problems; the component refuses them.
+ */
+export function overrideProblems(overrides: unknown): OverrideProblem[] {
+    if (typeof overrides !== "object" || overrides === null || Array.isArray(overrides)) {
+        return [{ key: "addonOverrides", message: "must be a map of add-on name to {version?, values?}" }];
+    }
+    const problems: OverrideProblem[] = [];
+    for (const [name, override] of Object.entries(overrides as Record<string, unknown>)) {
+        const key = `addonOverrides.${name}`;
         if (!(ADDON_NAMES as readonly string[]).includes(name)) {
-            throw new Error(`addonOverrides.${name}: unknown add-on; valid names: ${ADDON_NAMES.join(", ")}`);
+            problems.push({ key, message: `unknown add-on; valid names: ${ADDON_NAMES.join(", ")}` });
+            continue;
         }
-        if (override.version !== undefined && (typeof override.version !== "string" || override.version.trim() === "")) {
-            throw new Error(`addonOverrides.${name}.version must be a non-empty string`);
+        if (typeof override !== "object" || override === null || Array.isArray(override)) {
+            problems.push({ key, message: "must be {version?: string, values?: object}" });
+            continue;
         }
-        if (override.values !== undefined && (typeof override.values !== "object" || override.values === null || Array.isArray(override.values))) {
-            throw new Error(`addonOverrides.${name}.values must be an object`);
+        const entry = override as Record<string, unknown>;
+        for (const field of Object.keys(entry).filter((f) => f !== "version" && f !== "values")) {
+            problems.push({ key: `${key}.${field}`, message: "is not an override field (version, values)" });
         }
-        if (name === "snapshotController" && override.values !== undefined) {
+        if (entry.version !== undefined && (typeof entry.version !== "string" || entry.version.trim() === "")) {
+            problems.push({ key: `${key}.version`, message: "must be a non-empty chart version (string)" });
+        }
+        if (entry.values !== undefined && (typeof entry.values !== "object" || entry.values === null || Array.isArray(entry.values))) {
+            problems.push({ key: `${key}.values`, message: "must be an object of Helm values" });
+        }
+        if (name === "snapshotController" && entry.values !== undefined) {
             // Plain manifests from the external-snapshotter tag: there are no Helm values.
-            throw new Error("addonOverrides.snapshotController takes a version (release tag) only, no values");
+            problems.push({ key: `${key}.values`, message: "is not supported: the snapshot controller takes a version (release tag) only" });
         }
+    }
+    return problems;
+}
+
+/** Refuses overrides with any problem. */
+export function validateOverrides(overrides: AddonOverrides): void {
+    const problems = overrideProblems(overrides);
+    if (problems.length > 0) {
+        throw new Error(problems.map((p) => `${p.key}: ${p.message}`).join("\n"));
     }
 }
 

@@ -30,6 +30,8 @@ export interface ApiEndpointArgs {
     bastion: BastionSsh;
     provider: aws.Provider;
     parent: pulumi.Resource;
+    /** The network the bastion needs to answer (security-group rules, routes). */
+    dependsOn?: pulumi.Resource[];
 }
 
 /** Bounded wait on the bastion until the name resolves; prints the first IPv4 address. */
@@ -74,7 +76,7 @@ export class ApiEndpoint {
             },
             create: pulumi.output(args.apiInternalDnsName).apply(resolveAddressScript),
             triggers: [args.apiLoadBalancerArn],
-        }, { parent: args.parent });
+        }, { parent: args.parent, dependsOn: args.dependsOn });
         this.privateIp = this.addressCommand.stdout.apply((out) => parseIpv4(out, "API load balancer private IP"));
 
         this.publicIp = args.apiPublic

@@ -13,6 +13,7 @@ import { NodeEnv, renderNodeEnv } from "./node-env";
 
 /** Raw user data limit of RunInstances / CreateLaunchConfiguration. */
 export const USER_DATA_LIMIT_BYTES = 16384;
+const GZIP_OS_UNIX = 3;
 
 export const SCRIPTS_SOURCE_DIR = path.join(__dirname, "scripts");
 export const NODE_SCRIPTS_DIR = "/usr/local/lib/zadara-eksd";
@@ -102,7 +103,11 @@ export function renderCloudConfig(config: NodeCloudConfig): string {
 
 /** gzip + base64, for userDataBase64. */
 export function encodeUserData(cloudConfig: string): string {
-    return gzipSync(Buffer.from(cloudConfig, "utf8"), { level: 9 }).toString("base64");
+    const gzip = gzipSync(Buffer.from(cloudConfig, "utf8"), { level: 9 });
+    // The header's OS byte differs between zlib builds (3 on Linux, 19 on macOS): pin it, so
+    // the same config gives the same user data on every machine that runs pulumi.
+    gzip[9] = GZIP_OS_UNIX;
+    return gzip.toString("base64");
 }
 
 export function decodeUserData(userDataBase64: string): string {

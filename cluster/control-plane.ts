@@ -88,11 +88,12 @@ export function apiTargetGroupArgs(environment: string, vpcId: pulumi.Input<stri
 }
 
 /**
- * Standalone masters never follow user-data changes: replacing every master at once would
- * lose etcd. Replace them one at a time on purpose (pulumi up --replace <urn>).
+ * Standalone masters never follow user-data, AMI or instance-type changes on their own: Pulumi
+ * would replace (or stop and start) every master at once and etcd would lose quorum. Roll them
+ * one at a time on purpose (pulumi up --replace <urn>, see the runbook).
  */
 export function standaloneInstanceOptions(base: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions {
-    return { ...base, ignoreChanges: ["userData", "userDataBase64"] };
+    return { ...base, ignoreChanges: ["userData", "userDataBase64", "ami", "instanceType"] };
 }
 
 export class ControlPlane {

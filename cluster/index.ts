@@ -76,6 +76,12 @@ export interface EksdClusterArgs extends ClusterSettings {
     rootCaCert?: string;
     /** Nodes call the cloud API without TLS verification (self-signed cloud, no root CA). */
     cloudApiInsecure?: boolean;
+    /**
+     * What nodes need for as long as they run, beyond the ids above: security-group rules,
+     * routes, DHCP options (typically the ZadaraNetwork component). Nodes and the SSH commands
+     * depend on it, so destroy removes them before their network.
+     */
+    dependsOn?: pulumi.Resource[];
 }
 
 /** Seconds a joining node waits for the API; at least the reference's 30 minutes. */
@@ -135,6 +141,7 @@ export class EksdCluster extends pulumi.ComponentResource {
             bastion: { host: args.network.bastionPublicIp, user: args.ssh.bastionUser, privateKey: args.ssh.bastionPrivateKey },
             provider: args.provider,
             parent: this,
+            dependsOn: this.networkDependencies(),
         });
 
         const controlPlane = new ControlPlane({
@@ -155,7 +162,7 @@ export class EksdCluster extends pulumi.ComponentResource {
             keyName: args.nodeKeyName,
             nameSuffix: this.secrets.nameSuffix,
             userDataFor: (identity) => this.controlPlaneUserData(identity),
-            dependsOn: controlPlaneIam.resources,
+            dependsOn: [...controlPlaneIam.resources, ...this.networkDependencies()],
         });
 
         const nodeGroups = new NodeGroups({
@@ -169,7 +176,7 @@ export class EksdCluster extends pulumi.ComponentResource {
             keyName: args.nodeKeyName,
             groups: args.nodeGroups,
             userDataFor: (_groupName, group) => this.workerUserData(group),
-            dependsOn: workerIam.resources,
+            dependsOn: [...workerIam.resources, ...this.networkDependencies()],
         });
 
         this.apiPrivateIp = this.api.privateIp;
@@ -194,7 +201,7 @@ export class EksdCluster extends pulumi.ComponentResource {
             timeoutMinutes: args.kubeconfigTimeoutMinutes,
             publicEndpoint: this.api.publicIp.apply((ip) => (ip ? `${ip}:${API_PORT}` : undefined)),
             parent: this,
-            dependsOn: controlPlane.resources,
+            dependsOn: [...controlPlane.resources, ...this.networkDependencies()],
         });
 
         this.controlPlaneInstanceIds = controlPlane.instanceIds;
@@ -223,6 +230,10 @@ export class EksdCluster extends pulumi.ComponentResource {
             workerRoleName: this.workerRoleName,
             caCertHash: this.caCertHash,
         });
+    }
+
+    private networkDependencies(): pulumi.Resource[] {
+        return this.args.dependsOn ?? [];
     }
 
     private validate(): void {

@@ -91,7 +91,9 @@ export class NodeGroups {
         const opts: pulumi.CustomResourceOptions = { provider: this.args.provider, parent: this.args.parent };
 
         const launchConfiguration = new aws.ec2.LaunchConfiguration(asgName, {
-            namePrefix: `${asgName}-`,
+            // Block devices cannot be diffed on zCompute (ignored), so the size is part of the
+            // name: a new size makes a new launch configuration instead of being ignored.
+            namePrefix: `${asgName}-${group.volumeSize}g-`,
             imageId: group.amiId,
             instanceType: group.instanceType,
             keyName: this.args.keyName,

@@ -40,10 +40,12 @@ export class ClusterSecrets {
 
     constructor(args: ClusterSecretsArgs) {
         const opts: pulumi.CustomResourceOptions = { parent: args.parent };
+        // RandomString keeps its result in plain text in the state unless told otherwise.
+        const secretOpts: pulumi.CustomResourceOptions = { ...opts, additionalSecretOutputs: ["result"] };
         const env = args.environment;
 
-        const tokenId = new random.RandomString(`${env}-token-id`, lowercaseAlphanumeric(6), opts);
-        const tokenSecret = new random.RandomString(`${env}-token-secret`, lowercaseAlphanumeric(16), opts);
+        const tokenId = new random.RandomString(`${env}-token-id`, lowercaseAlphanumeric(6), secretOpts);
+        const tokenSecret = new random.RandomString(`${env}-token-secret`, lowercaseAlphanumeric(16), secretOpts);
         this.bootstrapToken = pulumi.secret(pulumi.interpolate`${tokenId.result}.${tokenSecret.result}`);
 
         const certificateKey = new random.RandomBytes(`${env}-certificate-key`, { length: 32 }, opts);

@@ -3,7 +3,7 @@
 // resource is registered, reporting every problem at once.
 import * as pulumi from "@pulumi/pulumi";
 import type { AddonChoices, AddonOverride, EtcdBackupExportArgs } from "../addons";
-import { ADDON_NAMES } from "../addons/versions";
+import { overrideProblems } from "../addons/versions";
 import type { ClusterSettings } from "../cluster";
 import type { ExistingVpcConfig, NetworkLayout } from "../infra/network";
 import { EKSD_RELEASES, SUPPORTED_EKSD_MINORS } from "../cluster/versions";
@@ -98,6 +98,22 @@ const GROUP_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
 const DURATION_PATTERN = /^\d+(s|m|h)$/;
 const LABEL_KEY_PATTERN = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const LABEL_VALUE_PATTERN = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
+/** The control-plane ASG is `<env>-master`: a worker group of that name would collide with it. */
+const RESERVED_GROUP_NAMES = ["master"];
+
+/**
+ * kubelet refuses --node-labels in the kubernetes.io and k8s.io namespaces except these
+ * (the node would never register).
+ */
+function kubeletMaySetLabel(key: string): boolean {
+    const slash = key.indexOf("/");
+    if (slash < 0) {
+        return true;
+    }
+    const prefix = key.slice(0, slash);
+    const reserved = /(^|\.)(kubernetes\.io|k8s\.io)$/.test(prefix);
+    return !reserved || /(^|\.)(node|kubelet)\.kubernetes\.io$/.test(prefix);
+}
 
 /** Builds the typed stack configuration, or throws ConfigValidationError listing every problem. */
 export function loadStackConfig(raw: RawStackConfig): StackConfig {
@@ -354,6 +370,9 @@ class ConfigReader {
         };
         this.ami("bastionAmiId", bastion.amiId);
         this.cidrList("bastionSshCidrs", bastion.sshCidrs);
+        if (bastion.sshCidrs.length === 0) {
+            this.problem("bastionSshCidrs", "is empty: the program reaches the nodes over SSH through the bastion (API address, kubeconfig, destroy cleanup). Fix: list the CIDR Pulumi runs from");
+        }
 
         const cluster = this.readCluster(network.vpcCidr);
         const addons = this.readAddons();
@@ -413,6 +432,13 @@ class ConfigReader {
             this.problem("dnsDomain", `"${network.dnsDomain}" is not a DNS domain. Fix: pulumi config set dnsDomain symphony.local`);
         }
         this.cidrList("apiAllowedCidrs", network.apiAllowedCidrs);
+        if (network.apiPublic && network.apiAllowedCidrs.length === 0) {
+            this.problem("apiAllowedCidrs", "is empty while apiPublic is true: nobody, not even Pulumi's Kubernetes provider, could reach the API. Fix: list the CIDR Pulumi runs from");
+        }
+        const runsInsideVpc = this.boolean("runsInsideVpc");
+        if (!network.apiPublic && !runsInsideVpc) {
+            this.problem("apiPublic", "is false, but Pulumi's Kubernetes provider installs the add-ons from where Pulumi runs and cannot reach an internal API from outside the VPC. Fix: keep apiPublic true and limit apiAllowedCidrs, or run Pulumi inside the VPC (self-hosted agent, VPN) and set runsInsideVpc true");
+        }
 
         const vpc = this.cidr("vpcCidr", network.vpcCidr);
         const publicSubnet = this.cidr("publicSubnetCidr", network.publicSubnetCidr);
@@ -450,6 +476,9 @@ class ConfigReader {
             if (!known.has(field)) {
                 this.problem(`existingVpc.${field}`, `is not a known field (${[...known].join(", ")}). Fix: remove it or correct its name`);
             }
+        }
+        if (ids.clusterSecurityGroupId && !ids.bastionSecurityGroupId) {
+            this.problem("existingVpc.bastionSecurityGroupId", "is required when clusterSecurityGroupId is given: your cluster group must already allow SSH from the bastion's group, which the program cannot add. Fix: pulumi config set --path existingVpc.bastionSecurityGroupId sg-…");
         }
         for (const [field, prefix, required] of fields) {
             const id = ids[field];
@@ -566,6 +595,9 @@ class ConfigReader {
             if (!GROUP_NAME_PATTERN.test(name)) {
                 this.problem(key, `group name "${name}" must be lowercase letters, digits and '-', starting with a letter. Fix: rename the group`);
             }
+            if (RESERVED_GROUP_NAMES.includes(name)) {
+                this.problem(key, `group name "${name}" is reserved (the control-plane ASG is <env>-${name}). Fix: rename the group, e.g. workers`);
+            }
             const settings = (typeof rawGroup === "object" && rawGroup !== null ? rawGroup : {}) as Record<string, unknown>;
             for (const field of Object.keys(settings)) {
                 if (!knownFields.has(field)) {
@@ -595,6 +627,8 @@ class ConfigReader {
             for (const [labelKey, labelValue] of Object.entries(labels)) {
                 if (!LABEL_KEY_PATTERN.test(labelKey) || !LABEL_VALUE_PATTERN.test(labelValue) || labelValue.length > 63) {
                     this.problem(`${key}.labels`, `"${labelKey}=${labelValue}" is not a valid Kubernetes label. Fix: use keys like team or example.com/team and values of letters, digits, '-', '_', '.'`);
+                } else if (!kubeletMaySetLabel(labelKey)) {
+                    this.problem(`${key}.labels`, `"${labelKey}" is in a namespace kubelet may not set (the node would never register). Fix: use your own prefix (example.com/...) or node.kubernetes.io/...`);
                 }
             }
             groups[name] = {
@@ -608,6 +642,10 @@ class ConfigReader {
                 taints: this.readTaints(key, settings.taints),
                 cooldown: numberField("cooldown", DEFAULT_NODE_GROUP.cooldown, 0),
             };
+        }
+        // Add-ons (snapshot controller, K10, user workloads) need somewhere to run.
+        if (Object.keys(groups).length > 0 && Object.values(groups).every((g) => g.minSize < 1)) {
+            this.problem("nodeGroups", "every group may scale to zero workers: the add-ons that run on workers could never start. Fix: set minSize 1 on at least one group");
         }
         return groups;
     }
@@ -631,7 +669,13 @@ class ConfigReader {
                 this.problem(`${key}.taints`, `taint effect "${String(effect)}" is not one of ${TAINT_EFFECTS.join(", ")}. Fix: set effect to NoSchedule`);
                 continue;
             }
-            taints.push({ key: item.key, value: typeof item.value === "string" ? item.value : undefined, effect });
+            // The value travels in kubelet's --register-with-taints and in an ASG tag.
+            const taintValue = item.value === undefined ? undefined : String(item.value);
+            if (taintValue !== undefined && (!LABEL_VALUE_PATTERN.test(taintValue) || taintValue.length > 63)) {
+                this.problem(`${key}.taints`, `taint value "${taintValue}" of "${item.key}" is not valid. Fix: use letters, digits, '-', '_', '.' (at most 63)`);
+                continue;
+            }
+            taints.push({ key: item.key, value: taintValue, effect });
         }
         return taints;
     }
@@ -654,24 +698,12 @@ class ConfigReader {
                 this.problem(key, `"${addons[key]}" is not a duration. Fix: use a value such as 10m`);
             }
         }
-        if (typeof overrides !== "object" || overrides === null || Array.isArray(overrides)) {
-            this.problem("addonOverrides", "must be a map of add-on name to {version?, values?}. Fix: pulumi config set --path addonOverrides.<addon>.version <chart version>");
-        } else {
-            for (const [name, override] of Object.entries(overrides as Record<string, unknown>)) {
-                if (!(ADDON_NAMES as readonly string[]).includes(name)) {
-                    this.problem(`addonOverrides.${name}`, `is not an add-on (${ADDON_NAMES.join(", ")}). Fix: correct the name`);
-                    continue;
-                }
-                const entry = (override ?? {}) as Record<string, unknown>;
-                const extra = Object.keys(entry).filter((field) => field !== "version" && field !== "values");
-                if (typeof override !== "object" || override === null || extra.length > 0 ||
-                    (entry.version !== undefined && typeof entry.version !== "string") ||
-                    (entry.values !== undefined && (typeof entry.values !== "object" || entry.values === null || Array.isArray(entry.values)))) {
-                    this.problem(`addonOverrides.${name}`, "must be {version?: string, values?: object}. Fix: pulumi config set --path addonOverrides." + name + ".version <chart version>");
-                    continue;
-                }
-                addons.overrides[name] = entry as AddonOverride;
-            }
+        const problems = overrideProblems(overrides);
+        for (const { key, message } of problems) {
+            this.problem(key, `${message}. Fix: pulumi config set --path addonOverrides.<addon>.version <chart version> (see the add-on table)`);
+        }
+        if (problems.length === 0) {
+            addons.overrides = overrides as Record<string, AddonOverride>;
         }
         return addons;
     }

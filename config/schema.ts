@@ -79,8 +79,10 @@ export const CONFIG_KEYS: ConfigKeyDefinition[] = [
         description: "Bring your own VPC: `{vpcId, publicSubnetId, privateSubnetId, clusterSecurityGroupId?, bastionSecurityGroupId?}`. Only what is missing is created." },
     { key: "apiPublic", kind: "boolean", group: "network", defaultValue: true, terraformVariable: "expose_k8s_api_publicly",
         description: "Internet-facing API NLB in the public subnet; false puts an internal NLB in the private subnet." },
+    { key: "runsInsideVpc", kind: "boolean", group: "network", defaultValue: false,
+        description: "Pulumi runs inside the VPC (self-hosted Deployments agent, VPN). Required for `apiPublic: false`: the Kubernetes provider connects from where Pulumi runs." },
     { key: "apiAllowedCidrs", kind: "list", group: "network", defaultValue: ["0.0.0.0/0"],
-        description: "Who may reach the Kubernetes API on 6443 when `apiPublic` is true." },
+        description: "Who may reach the Kubernetes API on 6443: internet clients of a public API, VPC/VPN clients (such as a self-hosted agent) of an internal one." },
 
     // Bastion
     { key: "bastionAmiId", kind: "string", group: "bastion", required: true, terraformVariable: "bastion_ami",

@@ -39,7 +39,7 @@ export interface NetworkLayout {
     existingVpc?: ExistingVpcConfig;
     /** Internet-facing API NLB in the public subnet, or internal in the private subnet. */
     apiPublic: boolean;
-    /** Who may reach 6443 when apiPublic is true. */
+    /** Who may reach 6443 (internet clients of a public API; VPC/VPN clients of an internal one). */
     apiAllowedCidrs: string[];
 }
 
@@ -335,12 +335,13 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
                 { self: true, description: "All traffic between cluster members" });
             this.rule("k8s-sg-ssh-from-bastion", clusterSecurityGroupId, "ingress", "tcp", SSH_PORT,
                 { sourceSecurityGroupId: bastionSecurityGroupId, description: "SSH from the bastion" });
-            if (this.args.apiPublic) {
-                if (this.args.apiAllowedCidrs.length > 0) {
-                    this.rule("k8s-sg-api-in", clusterSecurityGroupId, "ingress", "tcp", API_PORT,
-                        { cidrBlocks: this.args.apiAllowedCidrs, description: "Kubernetes API from the allowed CIDRs" });
-                }
-            } else {
+            // Public API: from the internet CIDRs given. Internal API: the NLB only has a private
+            // address, so the same list admits in-VPC or VPN clients (e.g. a self-hosted agent).
+            if (this.args.apiAllowedCidrs.length > 0) {
+                this.rule("k8s-sg-api-in", clusterSecurityGroupId, "ingress", "tcp", API_PORT,
+                    { cidrBlocks: this.args.apiAllowedCidrs, description: "Kubernetes API from the allowed CIDRs" });
+            }
+            if (!this.args.apiPublic) {
                 // Internal API: the nodes and the NLB already reach 6443 through the self rule.
                 // The bastion is the way in from outside (SSH tunnel); an SG reference works in
                 // bring-your-own mode too, where the VPC's CIDR is not known without a lookup.

@@ -357,6 +357,8 @@ describe("EksdAddons under mocks: defaults (flannel, EBS CSI, LBC, autoscaler)",
         }
         assert.ok(run.dependsOn(releaseOf(run, "aws-load-balancer-controller"), ccm), "LBC after CCM");
         assert.ok(run.dependsOn(releaseOf(run, "cluster-autoscaler"), ccm), "autoscaler after CCM");
+        // The LBC webhook rejects new Services until its pods run: Service-making charts wait.
+        assert.ok(run.dependsOn(releaseOf(run, "cluster-autoscaler"), releaseOf(run, "aws-load-balancer-controller")), "autoscaler after LBC");
         assert.ok(!run.dependsOn(cni, ccm), "no cycle");
     });
 
@@ -459,6 +461,7 @@ describe("EksdAddons under mocks: toggles, CA, overrides, EKS-D 1.31", () => {
         assert.deepEqual(valuesOf(run, "k10"), { clusterName: "demo" });
         assert.ok(run.dependsOn(k10, releaseOf(run, "aws-cloud-controller-manager")));
         assert.ok(run.dependsOn(k10, releaseOf(run, "aws-ebs-csi-driver")));
+        assert.ok(run.dependsOn(k10, releaseOf(run, "aws-load-balancer-controller")), "K10 after the LBC webhook");
     });
 
     test("kasten without EBS CSI still waits for the CCM", async () => {

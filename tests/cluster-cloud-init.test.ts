@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import * as YAML from "yaml";
 import { buildClusters, LB_ID, opensslCertificate, resource, ROOT_CA, secretValue, valueOf } from "./helpers/cluster-fixture";
 import {
-    buildUserData, CONTROL_PLANE_CRON_JOBS, CRON_FILE, decodeUserData, NODE_SCRIPTS_DIR, readScriptSource, renderCloudConfig, renderCronFile,
+    buildUserData, CONTROL_PLANE_CRON_JOBS, CRON_FILE, decodeUserData, encodeUserData, NODE_SCRIPTS_DIR, readScriptSource, renderCloudConfig, renderCronFile,
     ROLE_SCRIPTS, USER_DATA_LIMIT_BYTES, userDataSize, withoutCommentLines,
 } from "../cluster/cloud-init";
 import { kubeadmApiVersion, KubeadmSettings, renderInitConfig, renderJoinControlPlaneConfig, renderJoinWorkerConfig } from "../cluster/kubeadm";
@@ -233,6 +233,13 @@ describe("user data size", () => {
         });
         const size = userDataSize(encoded);
         assert.ok(size < USER_DATA_LIMIT_BYTES, `control-plane user data is ${size} bytes`);
+    });
+
+    it("encodes the same config to the same bytes on every OS (gzip header pinned)", () => {
+        const encoded = Buffer.from(encodeUserData("#cloud-config\n{}\n"), "base64");
+        assert.equal(encoded[9], 3, "gzip OS byte");
+        assert.equal(encoded.readUInt32LE(4), 0, "no modification time");
+        assert.equal(encodeUserData("#cloud-config\n{}\n"), encodeUserData("#cloud-config\n{}\n"));
     });
 
     it("refuses user data over the limit", () => {

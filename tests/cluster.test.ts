@@ -83,6 +83,8 @@ describe("bootstrap secrets", () => {
             assert.equal(inputs.special, false);
             assert.equal(inputs.lower, true);
             assert.equal(inputs.numeric, true);
+            // The state file must not hold the never-expiring join token in plain text.
+            assert.deepEqual(optionsOf("random:index/randomString:RandomString", name).additionalSecretOutputs, ["result"]);
         }
         assert.equal(resource("random:index/randomBytes:RandomBytes", "dev-certificate-key").inputs.length, 32);
         const key = resource("tls:index/privateKey:PrivateKey", "dev-ca-key").inputs;
@@ -139,7 +141,7 @@ describe("standalone control plane", () => {
                 team: "platform", "cost:center": "k8s", Name: instance.name, Environment: "dev",
                 "kubernetes.io/role": "master", "kubernetes.io/cluster/dev": "owned", dev: "control",
             });
-            assert.deepEqual(optionsOf(INSTANCE, instance.name).ignoreChanges, ["userData", "userDataBase64"]);
+            assert.deepEqual(optionsOf(INSTANCE, instance.name).ignoreChanges, ["userData", "userDataBase64", "ami", "instanceType"]);
         }
     });
 
@@ -226,7 +228,7 @@ describe("worker node groups", () => {
     it("creates one launch configuration per group with the group's image, size and options", async () => {
         await buildClusters();
         const lc = resource(LAUNCH_CONFIGURATION, "dev-gpu").inputs;
-        assert.equal(lc.namePrefix, "dev-gpu-");
+        assert.equal(lc.namePrefix, "dev-gpu-200g-");
         assert.equal(lc.imageId, "ami-0gpu0001");
         assert.equal(lc.instanceType, "z16.xlarge");
         assert.equal(lc.keyName, "nodes-key");

@@ -114,14 +114,14 @@ describe("defaults", () => {
     });
 
     it("reads structured node groups with labels and taints", () => {
-        const config = load({ nodeGroups: JSON.stringify({ gpu: { instanceType: "z16.large", minSize: 0, maxSize: 2, labels: { "example.com/gpu": "true" }, taints: [{ key: "gpu", value: "true", effect: "NoSchedule" }] } }) });
+        const config = load({ nodeGroups: JSON.stringify({ workers: {}, gpu: { instanceType: "z16.large", minSize: 0, maxSize: 2, labels: { "example.com/gpu": "true" }, taints: [{ key: "gpu", value: "true", effect: "NoSchedule" }] } }) });
         assert.equal(config.cluster.nodeGroups.gpu.minSize, 0);
         assert.equal(config.cluster.nodeGroups.gpu.desiredSize, 0);
         assert.deepEqual(config.cluster.nodeGroups.gpu.taints, [{ key: "gpu", value: "true", effect: "NoSchedule" }]);
     });
 
     it("marks stacks named prod* as production", () => {
-        assert.equal(load({ bastionSshCidrs: '["198.51.100.0/24"]', apiPublic: "false", controlPlaneCount: "3" }, { stack: "prod" }).production, true);
+        assert.equal(load({ bastionSshCidrs: '["198.51.100.0/24"]', apiAllowedCidrs: '["198.51.100.0/24"]', controlPlaneCount: "3" }, { stack: "prod" }).production, true);
     });
 });
 
@@ -233,6 +233,25 @@ describe("validation rules (one bad value each)", () => {
         assertProblem(problemsOf({ nodeGroups: '{"w": {"labels": {"bad key!": "x"}}}' }), "nodeGroups.w.labels", "not a valid Kubernetes label");
     });
 
+    it("access paths the program itself needs stay open", () => {
+        assertProblem(problemsOf({ bastionSshCidrs: "[]" }), "bastionSshCidrs", "is empty", "through the bastion", "Fix:");
+        assertProblem(problemsOf({ apiAllowedCidrs: "[]" }), "apiAllowedCidrs", "is empty while apiPublic is true", "Fix:");
+        assertProblem(problemsOf({ apiPublic: "false" }), "apiPublic", "cannot reach an internal API", "runsInsideVpc true");
+        assert.equal(load({ apiPublic: "false", runsInsideVpc: "true" }).network.apiPublic, false);
+        assertProblem(problemsOf({ existingVpc: JSON.stringify({ vpcId: "vpc-1", publicSubnetId: "subnet-1", privateSubnetId: "subnet-2", clusterSecurityGroupId: "sg-1" }) }),
+            "existingVpc.bastionSecurityGroupId", "required when clusterSecurityGroupId is given");
+    });
+
+    it("node labels and taints kubelet would refuse, reserved group names, no worker at all", () => {
+        assertProblem(problemsOf({ nodeGroups: '{"w": {"labels": {"node-role.kubernetes.io/worker": "true"}}}' }), "nodeGroups.w.labels", "namespace kubelet may not set");
+        assert.deepEqual(load({ nodeGroups: '{"w": {"labels": {"node.kubernetes.io/pool": "a", "example.com/team": "x"}}}' }).cluster.nodeGroups.w.labels,
+            { "node.kubernetes.io/pool": "a", "example.com/team": "x" });
+        assertProblem(problemsOf({ nodeGroups: '{"w": {"taints": [{"key": "a", "value": "b,c=d:e", "effect": "NoSchedule"}]}}' }), "nodeGroups.w.taints", "taint value \"b,c=d:e\"");
+        assert.equal(load({ nodeGroups: '{"w": {"taints": [{"key": "gpu", "value": 1, "effect": "NoSchedule"}]}}' }).cluster.nodeGroups.w.taints[0].value, "1");
+        assertProblem(problemsOf({ nodeGroups: '{"master": {}}' }), "nodeGroups.master", "reserved");
+        assertProblem(problemsOf({ nodeGroups: '{"w": {"minSize": 0, "maxSize": 3}}' }), "nodeGroups", "scale to zero", "minSize 1");
+    });
+
     it("unknown keys are reported as likely typos", () => {
         assertProblem(problemsOf({ vpcCdir: "10.0.0.0/16" }), "vpcCdir", "not a known setting", "did you mean \"vpcCidr\"", "pulumi config mv vpcCdir vpcCidr");
         assertProblem(problemsOf({ somethingElse: "1" }), "somethingElse", "not a known setting", "pulumi config rm somethingElse");
@@ -264,8 +283,10 @@ describe("validation rules (one bad value each)", () => {
     });
 
     it("add-on overrides are {version?, values?}", () => {
-        assertProblem(problemsOf({ addonOverrides: '{"ebsCsi": {"chartVersion": "1"}}' }), "addonOverrides.ebsCsi", "{version?: string, values?: object}");
-        assertProblem(problemsOf({ addonOverrides: '{"ebs-csi": {"version": "2.39.3"}}' }), "addonOverrides.ebs-csi", "is not an add-on", "ebsCsi");
+        assertProblem(problemsOf({ addonOverrides: '{"ebsCsi": {"chartVersion": "1"}}' }), "addonOverrides.ebsCsi.chartVersion", "not an override field", "Fix:");
+        assertProblem(problemsOf({ addonOverrides: '{"ebsCsi": {"version": ""}}' }), "addonOverrides.ebsCsi.version", "non-empty");
+        assertProblem(problemsOf({ addonOverrides: '{"snapshotController": {"values": {"a": 1}}}' }), "addonOverrides.snapshotController.values", "version (release tag) only");
+        assertProblem(problemsOf({ addonOverrides: '{"ebs-csi": {"version": "2.39.3"}}' }), "addonOverrides.ebs-csi", "unknown add-on", "ebsCsi");
         assert.equal(load({ addonOverrides: '{"ebsCsi": {"version": "2.39.3", "values": {"controller": {"replicaCount": 1}}}}' }).addons.overrides.ebsCsi.version, "2.39.3");
     });
 

@@ -123,7 +123,8 @@ before(async () => {
         environment: "a-very-long-env-name",
         tags: {},
         apiPublic: false,
-        apiAllowedCidrs: ["0.0.0.0/0"],
+        // A VPN range: who may reach the internal API besides the bastion.
+        apiAllowedCidrs: ["10.8.0.0/16"],
     });
     networks.byo = new mod.ZadaraNetwork("byo", {
         ...common,
@@ -427,14 +428,18 @@ describe("created VPC, internal API (int)", () => {
         assert.deepEqual(input(lb, "subnets"), [single("int", T.subnet, "private-subnet").id]);
     });
 
-    it("opens 6443 from the bastion SG instead of the internet", () => {
+    it("opens 6443 from the bastion SG and the allowed in-VPC/VPN CIDRs only", () => {
         const k8sSg = single("int", T.sg, "k8s-sg");
         const apiRules = ofType("int", T.sgRule).filter((r) => input(r, "securityGroupId") === k8sSg.id && input(r, "fromPort") === 6443);
-        assert.equal(apiRules.length, 1);
-        assert.equal(input(apiRules[0], "type"), "ingress");
-        assert.equal(input(apiRules[0], "protocol"), "tcp");
-        assert.equal(input(apiRules[0], "sourceSecurityGroupId"), single("int", T.sg, "bastion-sg").id);
-        assert.equal(apiRules[0].inputs.cidrBlocks, undefined);
+        assert.equal(apiRules.length, 2);
+        for (const rule of apiRules) {
+            assert.equal(input(rule, "type"), "ingress");
+            assert.equal(input(rule, "protocol"), "tcp");
+        }
+        const fromBastion = apiRules.find((r) => r.inputs.sourceSecurityGroupId !== undefined)!;
+        assert.equal(input(fromBastion, "sourceSecurityGroupId"), single("int", T.sg, "bastion-sg").id);
+        const fromCidrs = apiRules.find((r) => r.inputs.cidrBlocks !== undefined)!;
+        assert.deepEqual(input(fromCidrs, "cidrBlocks"), ["10.8.0.0/16"]);
     });
 
     it("has no user data without a root CA", () => {

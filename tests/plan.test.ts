@@ -35,12 +35,23 @@ describe("offline plan", () => {
         }
     });
 
-    it("plans the prod stack cleanly: three control-plane nodes, internal API", () => {
+    it("plans the prod stack cleanly: three control-plane nodes, API and SSH limited to given CIDRs", () => {
         assert.equal(prod.code, 0, prod.stderr);
         const instances = prod.plan!.resources.filter((r) => r.type === "aws:ec2/instance:Instance" && r.name.includes("master"));
         assert.equal(instances.length, 3);
-        const nlb = prod.plan!.resources.find((r) => r.type === "aws:lb/loadBalancer:LoadBalancer")!;
+        const rules = prod.plan!.resources.filter((r) => r.type === "aws:ec2/securityGroupRule:SecurityGroupRule" && (r.name.endsWith("api-in") || r.name.endsWith("ssh-in")));
+        assert.equal(rules.length, 2);
+        for (const rule of rules) {
+            assert.deepEqual((rule.inputs as Record<string, unknown>).cidrBlocks, ["198.51.100.0/24"], rule.name);
+        }
+    });
+
+    it("plans an internal API when Pulumi runs inside the VPC", () => {
+        const run = runPlan(["--stack", "prod", ...secretArgs, "--config", "apiPublic=false", "--config", "runsInsideVpc=true"]);
+        assert.equal(run.code, 0, run.stderr);
+        const nlb = run.plan!.resources.find((r) => r.type === "aws:lb/loadBalancer:LoadBalancer")!;
         assert.equal((nlb.inputs as Record<string, unknown>).internal, true);
+        assert.equal(run.plan!.outputs.apiEndpointPublic, undefined);
     });
 
     it("writes parents so the tree is the component tree", () => {
@@ -63,6 +74,32 @@ describe("offline plan", () => {
         const inputs = cleanup.inputs as Record<string, unknown>;
         assert.match(String(inputs.delete), /bash -s/);
         assert.ok(String(inputs.delete).includes("KEEP_LOAD_BALANCERS="), "the stack's own NLB must be kept");
+    });
+
+    it("keeps the network's rules and routes until nodes, add-ons and the cleanup are gone", () => {
+        // Nothing references SG rules, routes or DHCP options by id: without explicit
+        // dependencies destroy would remove SSH, API and egress paths while they are still used.
+        const resources = dev.plan!.resources;
+        const plumbing = resources.filter((r) => ["aws:ec2/securityGroupRule:SecurityGroupRule", "aws:ec2/defaultRouteTable:DefaultRouteTable",
+            "aws:ec2/vpcDhcpOptionsAssociation:VpcDhcpOptionsAssociation"].includes(r.type));
+        assert.ok(plumbing.length >= 6);
+        const users = resources.filter((r) => (r.type === "aws:ec2/instance:Instance" && r.name.includes("master")) ||
+            r.type === "aws:ec2/launchConfiguration:LaunchConfiguration" || r.type === "command:remote:Command" ||
+            r.type === "pulumi:providers:kubernetes");
+        const byUrn = new Map(resources.map((r) => [r.urn, r]));
+        const dependsOn = (from: string, target: string, seen = new Set<string>()): boolean => {
+            if (seen.has(from)) {
+                return false;
+            }
+            seen.add(from);
+            const deps = byUrn.get(from)?.dependencies ?? [];
+            return deps.includes(target) || deps.some((d) => dependsOn(d, target, seen));
+        };
+        for (const user of users) {
+            for (const piece of plumbing) {
+                assert.ok(dependsOn(user.urn, piece.urn), `${user.name} does not depend on ${piece.name}`);
+            }
+        }
     });
 
     it("never shows a secret value in the plan output or JSON", () => {

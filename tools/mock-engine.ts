@@ -251,6 +251,11 @@ export function startMockEngine(options: MockEngineOptions): RecordedResource[] 
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (request: any, callback: (err: unknown, response: any) => void) => {
         register(request, (err: unknown, response: any) => {
+            // The real engine refuses two resources with one URN; the mock monitor does not.
+            if (!err && response && recorded.some((r) => r.urn === response.getUrn())) {
+                callback(new Error(`duplicate resource URN ${response.getUrn()}: two resources share a type and name`), undefined);
+                return;
+            }
             if (!err && response) {
                 const inputs = pulumi.runtime.deserializeProperties(request.getObject());
                 recorded.push({
