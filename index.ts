@@ -61,7 +61,6 @@ const cluster = new EksdCluster(`${env}-cluster`, {
         bastionPublicIp: network.bastionPublicIp,
     },
     apiPublic: config.network.apiPublic,
-    dnsDomain: config.network.dnsDomain,
     ...clusterSettings,
     ssh: {
         bastionUser: config.bastion.sshUser,

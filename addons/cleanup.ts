@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { shellSingleQuote } from "../cluster/node-env";
+import { ZCOMPUTE_REGION } from "../infra/provider";
 
 export const CLEANUP_SCRIPT_PATH = path.join(__dirname, "scripts", "cleanup.sh");
 /** The script text; it travels to the node on the command's stdin. */
@@ -81,7 +82,7 @@ export class ClusterCleanup extends pulumi.ComponentResource {
                     TIMEOUT: String(timeout),
                     GRACE_PERIOD: args.gracePeriodSeconds?.toString(),
                     POLL_INTERVAL: args.pollIntervalSeconds?.toString(),
-                    AWS_REGION: "us-east-1",
+                    AWS_REGION: ZCOMPUTE_REGION,
                     KEEP_LOAD_BALANCERS: lbs.join(" "),
                     KEEP_SECURITY_GROUPS: sgs.join(" "),
                     KEEP_TARGET_GROUPS: tgs.join(" "),

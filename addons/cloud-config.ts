@@ -1,7 +1,9 @@
 // The AWS cloud config (gcfg/INI text) that points the cloud controller manager and the
 // cluster autoscaler at the zCompute API instead of AWS.
 
-export const ZCOMPUTE_REGION = "us-east-1";
+import { ZCOMPUTE_REGION, zcomputeServiceUrl } from "../infra/provider";
+
+export { ZCOMPUTE_REGION };
 export const ZCOMPUTE_ZONE = "us-east-1a";
 
 /** One INI section; `subsection` renders as `[Name "subsection"]`. */
@@ -22,15 +24,8 @@ export function serializeIni(sections: IniSection[]): string {
     return blocks.join("\n\n") + "\n";
 }
 
-/** `https://host/` -> `https://host`, so joined paths never contain `//`. */
-export function trimTrailingSlash(url: string): string {
-    return url.replace(/\/+$/, "");
-}
-
 /** zCompute's AWS-compatible endpoint for one service (`ec2`, `elbv2`, `acm`, ...). */
-export function zcomputeEndpoint(cloudApiUrl: string, service: string): string {
-    return `${trimTrailingSlash(cloudApiUrl)}/api/v2/aws/${service}`;
-}
+export const zcomputeEndpoint = zcomputeServiceUrl;
 
 // AWS service id -> zCompute path segment. zCompute serves both ELB APIs under `elbv2`.
 const SERVICE_OVERRIDES: { service: string; path: string }[] = [

@@ -37,12 +37,11 @@ import {
     kastenValues,
     loadBalancerControllerValues,
 } from "./values";
-import { AddonName, AddonOverrides, AddonVersions, pinsFor, resolveVersions } from "./versions";
+import { AddonName, AddonOverrides, AddonVersions, CNI_CHOICES, CniChoice, pinsFor, resolveVersions } from "./versions";
 
 export { ADDON_NAMES, AddonName, AddonOverride, AddonOverrides, SUPPORTED_EKSD_VERSIONS, VERSION_TABLE } from "./versions";
 
-export const CNI_CHOICES = ["flannel", "calico", "cilium"] as const;
-export type CniChoice = (typeof CNI_CHOICES)[number];
+export { CNI_CHOICES, CniChoice } from "./versions";
 
 export const BACKUP_EXPORT_SECRET_NAME = "zadara-backup-export";
 

@@ -1,6 +1,10 @@
 // One version table per EKS-D minor: every chart (and the external-snapshotter tag) that the
 // add-ons install. A stack can change any of them with `addonOverrides.<name>.version`.
 
+/** The pod networks the add-ons can install. */
+export const CNI_CHOICES = ["flannel", "calico", "cilium"] as const;
+export type CniChoice = (typeof CNI_CHOICES)[number];
+
 /** Names used as keys of `addonOverrides` and of the version table. */
 export const ADDON_NAMES = [
     "flannel",

@@ -5,14 +5,14 @@
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { isIpv4Address } from "../config/cidr";
 import { shellSingleQuote } from "./node-env";
 
-export const API_PORT = 6443;
+export { API_PORT } from "../infra/network";
 /** How long the bastion waits for the load balancer's name to resolve (attempts x seconds). */
 export const DNS_ATTEMPTS = 60;
 export const DNS_RETRY_SECONDS = 5;
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
 export interface BastionSsh {
     host: pulumi.Input<string>;
@@ -52,7 +52,7 @@ export function resolveAddressScript(dnsName: string): string {
 /** Checks the command's output: one IPv4 address. */
 export function parseIpv4(stdout: string, what: string): string {
     const value = stdout.trim();
-    if (!IPV4.test(value)) {
+    if (!isIpv4Address(value)) {
         throw new Error(`${what}: expected an IPv4 address, got "${value}"`);
     }
     return value;

@@ -6,7 +6,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { NodeGroupConfig } from "../config";
 import { ZCOMPUTE_REGION } from "../infra/provider";
-import { Tags } from "../infra/tags";
+import { ENVIRONMENT_NAME_PATTERN, Tags } from "../infra/tags";
 import { API_PORT, ApiEndpoint } from "./api-endpoint";
 import { buildUserData, NodeCloudConfig } from "./cloud-init";
 import { ControlPlane, ControlPlaneMode, ControlPlaneNodeIdentity } from "./control-plane";
@@ -64,8 +64,6 @@ export interface EksdClusterArgs extends ClusterSettings {
     tags: Tags;
     network: EksdClusterNetwork;
     apiPublic: boolean;
-    /** DHCP domain of the VPC; the API's internal name (network.apiInternalDnsName) ends with it. */
-    dnsDomain: string;
     ssh: {
         bastionUser: string;
         bastionPrivateKey: pulumi.Input<string>;
@@ -238,7 +236,7 @@ export class EksdCluster extends pulumi.ComponentResource {
 
     private validate(): void {
         const { environment, eksdVersion, controlPlane, nodeGroups } = this.args;
-        if (!/^[a-z][a-z0-9-]{0,19}$/.test(environment)) {
+        if (!ENVIRONMENT_NAME_PATTERN.test(environment)) {
             // Target group names are limited to 32 characters: <env>-api-<6>.
             throw new Error(`environment "${environment}" must be lowercase letters, digits and '-', at most 20 characters`);
         }

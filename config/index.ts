@@ -7,6 +7,7 @@ import { overrideProblems } from "../addons/versions";
 import type { ClusterSettings } from "../cluster";
 import type { ExistingVpcConfig, NetworkLayout } from "../infra/network";
 import { EKSD_RELEASES, SUPPORTED_EKSD_MINORS } from "../cluster/versions";
+import { ENVIRONMENT_NAME_PATTERN } from "../infra/tags";
 import { cidrContains, cidrsOverlap, Ipv4Cidr, isIpv4Address, networkOf, parseIpv4Cidr } from "./cidr";
 import {
     CNI_PROVIDERS, CONFIG_KEYS, CONFIG_KEY_NAMES, CONTROL_PLANE_MODES,
@@ -93,7 +94,6 @@ export function readRawStackConfig(): RawStackConfig {
 }
 
 const AMI_PATTERN = /^ami-[0-9a-z]{8,17}$/;
-const ENVIRONMENT_PATTERN = /^[a-z][a-z0-9-]{0,19}$/;
 const GROUP_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
 const DURATION_PATTERN = /^\d+(s|m|h)$/;
 const LABEL_KEY_PATTERN = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -341,7 +341,7 @@ class ConfigReader {
         this.unknownKeys();
 
         const environment = this.rawValue("environment") ?? this.raw.stack.toLowerCase().replace(/[^a-z0-9-]/g, "-");
-        if (!ENVIRONMENT_PATTERN.test(environment)) {
+        if (!ENVIRONMENT_NAME_PATTERN.test(environment)) {
             this.problem("environment", `"${environment}" must start with a letter and use only lowercase letters, digits and '-', at most 20 characters (it names resources and the cluster). Fix: pulumi config set environment dev`);
         }
         const production = this.has("production") ? this.boolean("production") : /^prod/.test(this.raw.stack);

@@ -20,8 +20,7 @@ export interface ConfigKeyDefinition {
     terraformVariable?: string;
 }
 
-export const CNI_PROVIDERS = ["flannel", "calico", "cilium"] as const;
-export type CniProvider = (typeof CNI_PROVIDERS)[number];
+export { CNI_CHOICES as CNI_PROVIDERS } from "../addons/versions";
 
 export const VOLUME_TYPES = ["io1", "io2", "gp2", "gp3", "sc1", "st1", "standard", "sbp1", "sbg1"] as const;
 export type VolumeType = (typeof VOLUME_TYPES)[number];

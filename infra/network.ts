@@ -58,7 +58,8 @@ export interface ZadaraNetworkArgs extends NetworkLayout {
 const ANYWHERE = "0.0.0.0/0";
 const ALL_PROTOCOLS = "-1";
 const SSH_PORT = 22;
-const API_PORT = 6443;
+/** The Kubernetes API port: NLB listener, target group and kubeadm endpoint. */
+export const API_PORT = 6443;
 /** ELBv2 names are at most 32 characters. */
 const MAX_LB_NAME_LENGTH = 32;
 /** Bytes of the API NLB name suffix (6 hex characters). */

@@ -15,9 +15,14 @@ export interface ZComputeProviderArgs {
     insecure: boolean;
 }
 
+/** `<api>/api/v2/aws/<service>`: where zCompute serves one AWS API. */
+export function zcomputeServiceUrl(apiUrl: string, service: string): string {
+    return `${apiUrl.replace(/\/+$/, "")}/api/v2/aws/${service}`;
+}
+
 /** The AWS endpoints a zCompute cloud serves, keyed as the provider's `endpoints` block. */
 export function zcomputeEndpoints(apiUrl: string): Record<string, string> {
-    const service = (name: string) => `${apiUrl}/api/v2/aws/${name}`;
+    const service = (name: string) => zcomputeServiceUrl(apiUrl, name);
     return {
         ec2: service("ec2"),
         autoscaling: service("autoscaling"),

@@ -69,7 +69,6 @@ export async function makeArgs(environment: string, overrides: Partial<EksdClust
             bastionPublicIp: "203.0.113.5",
         },
         apiPublic: true,
-        dnsDomain: "symphony.local",
         eksdVersion: "1.30",
         kubernetesVersion: "v1.30.14-eks-1-30-44",
         podCidr: "10.244.0.0/16",
