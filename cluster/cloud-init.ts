@@ -1,6 +1,6 @@
 // The user data of a node: ONE cloud-config document rendered from objects with the yaml
-// library. The node scripts alone are ~45 KB, far over the 16 KB user-data limit even when
-// each is gzipped (~22 KB); so the whole document is gzip-compressed (cloud-init recognises
+// library. The node scripts alone are ~55 KB, far over the 16 KB user-data limit even when
+// each is gzipped (~20 KB); so the whole document is gzip-compressed (cloud-init recognises
 // gzip user data) and the scripts travel without their comment-only lines (same commands,
 // byte for byte; the commented originals are in cluster/scripts). Node parameters travel
 // only in node.env, never inside a script.

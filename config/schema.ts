@@ -139,7 +139,7 @@ export const CONFIG_KEYS: ConfigKeyDefinition[] = [
 
     // etcd backup
     { key: "etcdBackupRotation", kind: "number", group: "backup", defaultValue: 100, terraformVariable: "backup_rotation",
-        description: "EBS snapshots of control-plane volumes kept by the 2-hourly etcd backup; 0 disables snapshots." },
+        description: "EBS snapshots of control-plane volumes, and exported snapshots per host, kept by the 2-hourly etcd backup; 0 disables EBS snapshots and keeps every export." },
     { key: "etcdBackupBucket", kind: "string", group: "backup", terraformVariable: "backup_bucket",
         description: "S3/NGOS bucket for etcd snapshot export (export is on when this is set)." },
     { key: "etcdBackupEndpoint", kind: "string", group: "backup", terraformVariable: "backup_endpoint",

@@ -13,13 +13,17 @@ import {
     LOCAL_IP,
     PUBLIC_ENDPOINT,
     ROOT_PATHS,
+    FOURTH_MEMBER,
+    MEMBER_LIST,
+    ourExportSecret,
+    REFERENCE_EXPORT_KEYS,
     runApiNeverUp,
     runAsgElection,
     runBootPaths,
     runControlPlaneJoinWhenApiAnswers,
+    runControlPlaneTerminated,
     runEtcdBackup,
-    runEtcdWatchdogEmptyInstanceList,
-    runEtcdWatchdogStaleMember,
+    runEtcdWatchdog,
     runJoinFailsTwiceThenSucceeds,
     runJoinNeverSucceeds,
     runKubeconfigWaitAlreadyReadyAsRoot,
@@ -28,6 +32,8 @@ import {
     runKubeconfigWaitFromStdin,
     runKubeconfigWaitTimeout,
     runLeaderInit,
+    runLeaderInitFails,
+    runLeaderSeesApiDuringQuorumWait,
     runNonLeaderWaitsThenJoins,
     runNvmeMount,
     runRenewCerts,
@@ -35,6 +41,7 @@ import {
     runWorkerJoin,
     sampleKubeconfig,
     SCRIPTS_DIR,
+    STATIC_PODS,
 } from "./helpers/boot-paths";
 import { removeRunRoot, StubbedRun } from "./helpers/stubbed-bash";
 
@@ -167,6 +174,11 @@ describe("bootstrap.sh", () => {
             const initConfig = zadaraFile(run, "kubeadm-init.yaml");
             const inits = callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm init"));
             assert.equal(inits.length, 1);
+            // Not one probe: the API was polled through INIT_QUORUM_WAIT, and once more right before init.
+            const firstInit = run.calls.findIndex((call) => call.startsWith("kubeadm init"));
+            const pings = run.calls.slice(0, firstInit).filter((call) => call.includes("/ping"));
+            assert.ok(pings.length >= 4, `expected the API to be polled through the quorum wait, got ${pings.length}`);
+            assert.match(run.stderr, /gave up waiting for another node's API .*after 0\.2s/);
             assert.ok(inits[0].startsWith(`kubeadm init --config ${initConfig} --upload-certs`), inits[0]);
             assert.equal(callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm join")).length, 0);
 
@@ -200,11 +212,16 @@ describe("bootstrap.sh", () => {
         });
     });
 
-    it("a control-plane node joins when the API already answers, even when flagged leader", () => {
+    it("a control-plane node joins when the API already answers, even when flagged leader, and publishes the kubeconfig", () => {
         check(runControlPlaneJoinWhenApiAnswers(), (run) => {
             assert.equal(run.code, 0);
             assert.deepEqual(callsOf(run, "kubeadm"), [`kubeadm join --config ${zadaraFile(run, "kubeadm-join-control-plane.yaml")}`]);
-            assert.equal(fs.existsSync(zadaraFile(run, "kubeconfig.ready")), false);
+            // A replaced leader joins: it must still serve the program's kubeconfig fetch.
+            const kubeconfig = zadaraFile(run, "kubeconfig");
+            assert.equal(fs.readFileSync(kubeconfig, "utf8"), sampleKubeconfig("kubernetes-admin"));
+            assert.equal(fs.statSync(kubeconfig).mode & 0o777, 0o600);
+            assert.ok(fs.existsSync(zadaraFile(run, "kubeconfig.ready")));
+            assert.ok(run.stderr.indexOf("/kubeconfig.ready") > run.stderr.indexOf("joined the cluster as control-plane"));
             assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")));
             assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "pki", "ca.key")), "CA kept on control plane");
             assertNoUnsafeJoin(run);
@@ -223,18 +240,86 @@ describe("bootstrap.sh", () => {
         });
     });
 
-    it("ASG election: the lowest running private IP initialises, the others join", () => {
+    it("ASG election: the lowest private IP among the non-terminating members initialises, the others join", () => {
         check(runAsgElection("192.168.2.9"), (run) => {
             assert.equal(run.code, 0);
-            assert.ok(run.calls.some((call) => call.includes("/api/v2/aws/autoscaling autoscaling describe-auto-scaling-groups --auto-scaling-group-names dev-master")));
-            assert.ok(run.calls.some((call) => call.includes("/api/v2/aws/ec2 ec2 describe-instances --instance-ids i-a i-b i-c")));
+            const group = run.calls.find((call) => call.includes("/api/v2/aws/autoscaling autoscaling describe-auto-scaling-groups --auto-scaling-group-names dev-master"));
+            assert.ok(group);
+            assert.ok(group.includes("DesiredCapacity") && group.includes("!starts_with(LifecycleState || '', 'Terminating')"), group);
+            const instances = run.calls.find((call) => call.includes("/api/v2/aws/ec2 ec2 describe-instances --instance-ids i-a i-b i-c"));
+            assert.ok(instances?.includes("State.Name=='pending' || State.Name=='running'"), instances);
             assert.ok(run.calls.some((call) => call.startsWith("kubeadm init")));
             assert.ok(fs.existsSync(zadaraFile(run, "kubeconfig.ready")));
         });
-        check(runAsgElection("192.168.2.10"), (run) => {
+        check(runAsgElection("192.168.2.10", { apiUpAfter: 4 }), (run) => {
             assert.equal(run.code, 0);
             assert.ok(!run.calls.some((call) => call.startsWith("kubeadm init")));
             assert.ok(run.calls.some((call) => call.startsWith("kubeadm join")));
+        });
+    });
+
+    it("ASG election waits for DesiredCapacity members: a slow member with a lower IP keeps the others from initialising", () => {
+        // The group lists i-a (.10, this node) and i-b (.11) first; i-c (.9) shows up later.
+        // Electing on the first listing would make .10 a second leader next to .9.
+        check(runAsgElection("192.168.2.10", { partialListings: 3, apiUpAfter: 12 }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.equal(callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm init")).length, 0);
+            assert.ok(run.calls.some((call) => call.startsWith("kubeadm join")));
+            assert.ok(run.calls.filter((call) => call.includes("describe-auto-scaling-groups")).length >= 4);
+            assert.match(run.stderr, /members of dev-master \(desired 3\): 192\.168\.2\.9 192\.168\.2\.10 192\.168\.2\.11/);
+            assert.match(run.stderr, /leader: false/);
+        });
+        check(runAsgElection("192.168.2.9", { partialListings: 2 }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.equal(callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm init")).length, 1);
+        });
+    });
+
+    it("a leader joins instead of initialising when another node's API answers during INIT_QUORUM_WAIT", () => {
+        check(runLeaderSeesApiDuringQuorumWait(), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.deepEqual(callsOf(run, "kubeadm"), [`kubeadm join --config ${zadaraFile(run, "kubeadm-join-control-plane.yaml")}`]);
+            assert.match(run.stderr, /done waiting for another node's API/);
+            assert.ok(fs.existsSync(zadaraFile(run, "kubeconfig.ready")));
+            assert.ok(run.elapsedMs < 2000, `the join must not wait out INIT_QUORUM_WAIT: ${run.elapsedMs} ms`);
+        });
+    });
+
+    it("retries a failed kubeadm init after kubeadm reset -f, with the CA restored", () => {
+        check(runLeaderInitFails(1), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            const init = `kubeadm init --config ${zadaraFile(run, "kubeadm-init.yaml")} --upload-certs --skip-token-print --skip-certificate-key-print`;
+            assert.deepEqual(callsOf(run, "kubeadm"), [init, "kubeadm reset -f", init]);
+            assert.equal(fs.readFileSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "pki", "ca.key"), "utf8"), "FAKE CA KEY\n");
+            assert.ok(fs.existsSync(zadaraFile(run, "kubeconfig.ready")));
+            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "ca-backup")), false);
+        });
+    });
+
+    it("joins instead of retrying kubeadm init when another node's API answers after a failed attempt", () => {
+        check(runLeaderInitFails(1, true), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            const kubeadm = callsOf(run, "kubeadm");
+            assert.equal(kubeadm.filter((call) => call.startsWith("kubeadm init")).length, 1);
+            assert.deepEqual(kubeadm.slice(1), ["kubeadm reset -f", `kubeadm join --config ${zadaraFile(run, "kubeadm-join-control-plane.yaml")}`]);
+        });
+    });
+
+    it("gives up after INIT_ATTEMPTS failed inits: BOOT_FAILED, CA back in place, no CA copy left", () => {
+        check(runLeaderInitFails(100), (run) => {
+            assertBootFailed(run, "kubeadm init failed 3 times");
+            assert.equal(callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm init")).length, 3);
+            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "ca-backup")), false, "the CA copy is removed on failure");
+            assert.equal(fs.readFileSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "pki", "ca.key"), "utf8"), "FAKE CA KEY\n");
+        });
+    });
+
+    it("a signal fails the bootstrap: BOOT_FAILED says so and the CA copy is removed", () => {
+        check(runControlPlaneTerminated(), (run) => {
+            assertBootFailed(run, "terminated by signal");
+            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "ca-backup")), false);
+            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "pki", "ca.key")));
+            assert.ok(run.elapsedMs < 5000, `took ${run.elapsedMs} ms`);
         });
     });
 
@@ -252,7 +337,7 @@ describe("bootstrap.sh", () => {
                 assert.equal(fs.existsSync(zadaraFile(run, gone)), false, `${gone} should be removed on a worker`);
             }
             assert.ok(fs.existsSync(zadaraFile(run, "node.env")));
-            assert.ok(fs.existsSync(zadaraFile(run, "kubeadm-join-worker.yaml")));
+            assert.equal(fs.existsSync(zadaraFile(run, "kubeadm-join-worker.yaml")), false, "the join file holds the token: deleted after the join");
             assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "pki", "ca.key")), false);
             assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")));
             assertNoUnsafeJoin(run);
@@ -367,7 +452,7 @@ describe("kubeconfig-wait.sh", () => {
 
 describe("etcd-backup.sh", () => {
     it("saves a snapshot, takes a tagged EBS snapshot and keeps the newest N", () => {
-        check(runEtcdBackup(false, "3"), (run) => {
+        check(runEtcdBackup({ rotation: "3" }), (run) => {
             assert.equal(run.code, 0, run.stderr);
             const snapshot = inRoot(run, ROOT_PATHS.etcdBackupDir, `etcd_backup_dev-master-sa-1_${INSTANCE_ID}.db`);
             assert.equal(fs.readFileSync(snapshot, "utf8"), "etcd snapshot data");
@@ -384,20 +469,21 @@ describe("etcd-backup.sh", () => {
     });
 
     it("skips EBS snapshots when ETCD_BACKUP_ROTATION is 0", () => {
-        check(runEtcdBackup(false, "0"), (run) => {
+        check(runEtcdBackup({ rotation: "0" }), (run) => {
             assert.equal(run.code, 0, run.stderr);
             assert.ok(!run.calls.some((call) => call.includes("create-snapshot") || call.includes("describe-snapshots")));
         });
     });
 
     it("exports to object storage when the secret exists, credentials only in the aws environment", () => {
-        check(runEtcdBackup(true, "3"), (run) => {
+        check(runEtcdBackup({ secret: ourExportSecret(), rotation: "0" }), (run) => {
             assert.equal(run.code, 0, run.stderr);
             const copies = run.calls.filter((call) => call.startsWith("aws s3 cp"));
             assert.equal(copies.length, 1);
             assert.match(copies[0], /s3:\/\/etcd-backups\/dev\/etcd_backup_dev-master-sa-1_i-0123abcd_\d{8}T\d{6}Z\.db/);
             assert.match(copies[0], /--endpoint-url https:\/\/ngos\.example\.com:1061/);
             assert.equal(fs.readFileSync(inRoot(run, ".s3-credentials"), "utf8"), "credentials-ok\n");
+            assert.ok(!run.calls.some((call) => call.includes("s3api")), "no export rotation when ETCD_BACKUP_ROTATION is 0");
             for (const file of allFiles(run.root)) {
                 const content = fs.readFileSync(file, "utf8");
                 assert.ok(!content.includes(EXPORT_CREDENTIALS.accessKeyId), `access key found in ${file}`);
@@ -407,28 +493,138 @@ describe("etcd-backup.sh", () => {
             assert.ok(!run.stdout.includes(EXPORT_CREDENTIALS.secretAccessKey));
         });
     });
-});
 
-describe("etcd-watchdog.sh", () => {
-    it("removes the member whose IP belongs to no instance, never itself", () => {
-        check(runEtcdWatchdogStaleMember(), (run) => {
+    it("reads the reference's backup_* keys, trusts the cloud CA bundle and keeps the newest N exports of this host", () => {
+        const caBundle = "/etc/ssl/certs/ca-certificates.crt";
+        check(runEtcdBackup({ secret: REFERENCE_EXPORT_KEYS, rotation: "3", nodeEnv: { CLOUD_API_CA_BUNDLE: caBundle } }), (run) => {
             assert.equal(run.code, 0, run.stderr);
-            const removals = run.calls.filter((call) => call.includes("member remove"));
-            assert.equal(removals.length, 1);
-            assert.ok(removals[0].endsWith("member remove fd422379fda50e48"));
+            const copy = run.calls.find((call) => call.startsWith("aws s3 cp"));
+            assert.ok(copy, run.calls.join("\n"));
+            assert.match(copy, /s3:\/\/etcd-backups\/dev\/etcd_backup_dev-master-sa-1_i-0123abcd_/);
+            assert.ok(copy.includes(`--ca-bundle ${caBundle}`), copy);
+            assert.equal(fs.readFileSync(inRoot(run, ".s3-credentials"), "utf8"), "credentials-ok\n");
+            const list = run.calls.find((call) => call.startsWith("aws s3api list-objects-v2"));
+            assert.ok(list?.includes("--bucket etcd-backups --prefix dev/etcd_backup_dev-master-sa-1_ "), list);
+            const deleted = run.calls.filter((call) => call.startsWith("aws s3api delete-object"));
+            assert.deepEqual(
+                deleted.map((call) => call.match(/--key (\S+)/)?.[1]).sort(),
+                ["dev/etcd_backup_dev-master-sa-1_i-0123abcd_20240101T100000Z.db", "dev/etcd_backup_dev-master-sa-1_i-0123abcd_20240102T100000Z.db"],
+            );
+            assert.ok(deleted.every((call) => call.includes(`--ca-bundle ${caBundle}`)));
         });
     });
 
-    it("refuses to act when the instance list is empty", () => {
-        check(runEtcdWatchdogEmptyInstanceList(), (run) => {
+    it("a failed local snapshot is a problem, not the end: the EBS snapshot is still taken, the run exits non-zero", () => {
+        check(runEtcdBackup({ snapshotFails: true, secret: ourExportSecret() }), (run) => {
             assert.notEqual(run.code, 0);
-            assert.ok(!run.calls.some((call) => call.includes("member remove")));
-            assert.match(run.stderr, /instance list is empty.*refusing/);
+            assert.match(run.stderr, /ERROR: etcdctl snapshot save failed/);
+            assert.ok(run.calls.some((call) => call.includes("create-snapshot --volume-id vol-0boot")), "EBS snapshot still taken");
+            assert.ok(!run.calls.some((call) => call.includes("s3 cp")), "nothing new to export");
+            assert.match(run.stderr, /backup finished with 1 problem/);
         });
+    });
+
+    it("without etcdctl on the node, saves the snapshot with the etcd container's etcdctl under the etcd data dir, then moves it", () => {
+        check(runEtcdBackup({ etcdctlInContainerOnly: true }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            const exec = run.calls.find((call) => call.includes(" exec c0ffee-etcd etcdctl "));
+            assert.ok(exec, run.calls.join("\n"));
+            assert.ok(exec.includes("--cacert=") && exec.includes("--endpoints=https://127.0.0.1:2379"), exec);
+            assert.ok(exec.endsWith(`snapshot save ${inRoot(run, ROOT_PATHS.etcdDataDir, "zadara-snapshot.db")}`), exec);
+            const snapshot = inRoot(run, ROOT_PATHS.etcdBackupDir, `etcd_backup_dev-master-sa-1_${INSTANCE_ID}.db`);
+            assert.equal(fs.readFileSync(snapshot, "utf8"), "etcd snapshot data");
+            assert.equal(fs.statSync(snapshot).mode & 0o777, 0o600);
+            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.etcdDataDir, "zadara-snapshot.db")), false);
+        });
+    });
+});
+
+describe("etcd-watchdog.sh", () => {
+    const removals = (run: StubbedRun) => run.calls.filter((call) => call.includes("member remove"));
+    const absentFile = (run: StubbedRun) => fs.readFileSync(inRoot(run, ROOT_PATHS.stateDir, "etcd-watchdog.absent"), "utf8");
+
+    it("removes a member absent on 3 runs in a row, unhealthy, while the local member sees a leader; never itself", () => {
+        check(runEtcdWatchdog({ absent: "fd422379fda50e48 2\n" }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.equal(removals(run).length, 1);
+            assert.ok(removals(run)[0].endsWith("member remove fd422379fda50e48"));
+            const health = run.calls.find((call) => call.includes("endpoint health"));
+            assert.ok(health?.includes("--endpoints=https://192.168.2.12:2379"), health);
+            assert.equal(absentFile(run), "fd422379fda50e48 3\n");
+        });
+    });
+
+    it("only counts the first and second absent runs", () => {
+        check(runEtcdWatchdog(), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.deepEqual(removals(run), []);
+            assert.equal(absentFile(run), "fd422379fda50e48 1\n");
+            assert.ok(!run.calls.some((call) => / endpoint (health|status)/.test(call)), "no health check before the third run");
+        });
+        check(runEtcdWatchdog({ absent: "fd422379fda50e48 1\n91bc3c398fb3c146 2\n" }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.deepEqual(removals(run), []);
+            assert.equal(absentFile(run), "fd422379fda50e48 2\n", "a listed member's count is reset");
+        });
+    });
+
+    it("keeps a member that answers its health check", () => {
+        check(runEtcdWatchdog({ absent: "fd422379fda50e48 5\n", memberHealthy: true }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.deepEqual(removals(run), []);
+            assert.match(run.stderr, /fd422379fda50e48 answers at https:\/\/192\.168\.2\.12:2379: not removing it/);
+        });
+    });
+
+    it("removes nothing when the local member sees no leader", () => {
+        check(runEtcdWatchdog({ absent: "fd422379fda50e48 5\n", leader: false }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.deepEqual(removals(run), []);
+            assert.match(run.stderr, /sees no leader/);
+        });
+    });
+
+    it("removes at most one member per run", () => {
+        const members = `${MEMBER_LIST}\n${FOURTH_MEMBER}`;
+        check(runEtcdWatchdog({ members, absent: "fd422379fda50e48 2\n0a1b2c3d4e5f6789 2\n" }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.equal(removals(run).length, 1);
+            assert.equal(absentFile(run), "fd422379fda50e48 3\n0a1b2c3d4e5f6789 3\n");
+        });
+    });
+
+    it("refuses to act when the instance list is empty or lacks this node, and resets the counts", () => {
+        for (const instanceIps of ["", "192.168.2.11\t192.168.2.12\n"]) {
+            check(runEtcdWatchdog({ instanceIps, absent: "fd422379fda50e48 2\n" }), (run) => {
+                assert.notEqual(run.code, 0);
+                assert.deepEqual(removals(run), []);
+                assert.match(run.stderr, /instance list is empty or does not contain this node.*refusing/);
+                assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "etcd-watchdog.absent")), false);
+            });
+        }
+    });
+
+    it("never removes a listed member, even among ~2000 instance IPs (no SIGPIPE in the lookup)", () => {
+        // Listed first, so a `printf | grep -q` lookup would stop reading early and fail on SIGPIPE.
+        const ips = ["192.168.2.10", "192.168.2.11", "192.168.2.12"];
+        for (let i = 0; ips.length < 2000; i++) {
+            ips.push(`10.${Math.floor(i / 250)}.${i % 250}.1`);
+        }
+        for (let attempt = 0; attempt < 5; attempt++) {
+            check(runEtcdWatchdog({ instanceIps: ips.join("\t") + "\n", absent: "91bc3c398fb3c146 9\nfd422379fda50e48 9\n" }), (run) => {
+                assert.equal(run.code, 0, run.stderr);
+                assert.deepEqual(removals(run), []);
+                assert.equal(absentFile(run), "");
+            });
+        }
     });
 });
 
 describe("upload-certs.sh and renew-certs.sh", () => {
+    const manifestPath = (run: StubbedRun, pod: string) => inRoot(run, ROOT_PATHS.kubernetesEtc, "manifests", `${pod}.yaml`);
+    const allManifestsInPlace = (run: StubbedRun) => STATIC_PODS.every((pod) => fs.existsSync(manifestPath(run, pod)));
+    const lockCalls = (run: StubbedRun, verb: string) => run.calls.filter((call) => call.startsWith("kubectl") && call.includes(` ${verb} `) && call.includes("zadara-renew-certs-lock"));
+
     it("re-uploads the certificates with the known certificate key", () => {
         check(runUploadCerts(), (run) => {
             assert.equal(run.code, 0, run.stderr);
@@ -439,14 +635,24 @@ describe("upload-certs.sh and renew-certs.sh", () => {
         });
     });
 
-    it("renews expiring certificates, restarts the static pods and refreshes the kubeconfig", () => {
+    it("renews under the lock with a healthy etcd, restarts the static pods, refreshes the kubeconfig and releases the lock", () => {
         check(runRenewCerts("20d"), (run) => {
             assert.equal(run.code, 0, run.stderr);
-            assert.ok(run.calls.includes("kubeadm certs renew all"));
-            for (const pod of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
-                assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "manifests", `${pod}.yaml`)), `${pod} manifest back`);
+            const index = (predicate: (call: string) => boolean) => run.calls.findIndex(predicate);
+            const create = index((call) => call.includes("create configmap zadara-renew-certs-lock"));
+            const health = index((call) => call.includes("endpoint health --cluster"));
+            const renew = run.calls.indexOf("kubeadm certs renew all");
+            const firstCrictl = index((call) => call.startsWith("crictl"));
+            assert.ok(create >= 0 && create < health && health < renew && renew < firstCrictl, run.calls.join("\n"));
+            assert.ok(callsOf(run, "kubectl").every((call) => call.includes("--request-timeout=")), "every kubectl call has a timeout");
+            for (const pod of STATIC_PODS) {
+                assert.ok(fs.existsSync(manifestPath(run, pod)), `${pod} manifest back`);
                 assert.ok(run.calls.some((call) => call.includes(`--name ^${pod}$`)), `${pod} restart waited on`);
             }
+            assert.ok(run.calls.filter((call) => call.includes("endpoint health --cluster")).length >= 2, "etcd health checked again after its restart");
+            assert.equal(lockCalls(run, "delete").length, 1);
+            assert.equal(fs.existsSync(inRoot(run, ".lock")), false, "lock released");
+            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "renew-certs.pending")), false);
             assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), sampleKubeconfig("kubernetes-super-admin"));
         });
     });
@@ -456,12 +662,85 @@ describe("upload-certs.sh and renew-certs.sh", () => {
             assert.equal(run.code, 0, run.stderr);
             assert.deepEqual(callsOf(run, "kubeadm"), ["kubeadm certs check-expiration"]);
             assert.equal(callsOf(run, "crictl").length, 0);
+            assert.equal(callsOf(run, "kubectl").length, 0);
+        });
+    });
+
+    it("skips the run when etcd is not fully healthy, and releases the lock", () => {
+        check(runRenewCerts("20d", { etcdHealthy: false }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.match(run.stderr, /etcd is not fully healthy.*skipping this run/);
+            assert.ok(!run.calls.includes("kubeadm certs renew all"));
+            assert.equal(callsOf(run, "crictl").length, 0);
+            assert.ok(allManifestsInPlace(run));
+            assert.equal(fs.existsSync(inRoot(run, ".lock")), false);
+        });
+    });
+
+    it("skips the run when another control-plane node holds the lock (bounded wait), and leaves its lock alone", () => {
+        const future = Math.floor(Date.now() / 1000) + 3600;
+        check(runRenewCerts("20d", { lock: `${future} dev-master-sa-2` }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.match(run.stderr, /another control-plane node holds the lock .*skipping this run/);
+            assert.ok(lockCalls(run, "create").length >= 2, "the lock was polled");
+            assert.ok(!run.calls.includes("kubeadm certs renew all"));
+            assert.equal(lockCalls(run, "delete").length, 0);
+            assert.equal(fs.readFileSync(inRoot(run, ".lock"), "utf8"), `7 ${future} dev-master-sa-2\n`);
+        });
+    });
+
+    it("takes over an expired lock at the resourceVersion it read", () => {
+        check(runRenewCerts("20d", { lock: "1000 dev-master-sa-2" }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            const patch = lockCalls(run, "patch");
+            assert.equal(patch.length, 1);
+            assert.ok(patch[0].includes('"resourceVersion":"7"') && patch[0].includes('"holder":"dev-master-sa-1"'), patch[0]);
+            assert.ok(run.calls.includes("kubeadm certs renew all"));
+            assert.equal(fs.existsSync(inRoot(run, ".lock")), false);
+        });
+    });
+
+    it("checks the timeouts before moving anything", () => {
+        check(runRenewCerts("20d", { env: { RESTART_TIMEOUT: "soon" } }), (run) => {
+            assert.notEqual(run.code, 0);
+            assert.match(run.stderr, /RESTART_TIMEOUT must be a number of seconds/);
+            assert.deepEqual(callsOf(run, "kubeadm"), []);
+            assert.equal(callsOf(run, "crictl").length, 0);
+            assert.ok(allManifestsInPlace(run));
+        });
+    });
+
+    it("puts back the manifests an interrupted run left parked, at the start of the next run", () => {
+        check(runRenewCerts("300d", { parked: ["kube-scheduler"] }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.ok(allManifestsInPlace(run));
+            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "parked-manifests")), false);
+            assert.match(run.stderr, /putting kube-scheduler\.yaml back/);
+        });
+    });
+
+    it("on SIGTERM puts the parked manifest back and releases the lock; the next run restarts the pods", () => {
+        check(runRenewCerts("20d", { neverStops: "etcd", env: { RESTART_TIMEOUT: "30" }, termAfterSeconds: 1 }), (run) => {
+            assert.notEqual(run.code, 0);
+            assert.match(run.stderr, /terminated by signal/);
+            assert.ok(allManifestsInPlace(run), "etcd.yaml is back");
+            assert.equal(fs.existsSync(inRoot(run, ".lock")), false);
+            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "renew-certs.pending")));
+        });
+        check(runRenewCerts("300d", { pending: true }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.ok(!run.calls.includes("kubeadm certs renew all"), "already renewed");
+            for (const pod of STATIC_PODS) {
+                assert.ok(run.calls.some((call) => call.includes(`--name ^${pod}$`)), `${pod} restarted`);
+            }
+            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "renew-certs.pending")), false);
+            assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), "old super-admin.conf\n");
         });
     });
 });
 
 describe("nvme-mount.sh", () => {
-    it("formats blank NVMe disks, remounts its own, leaves the root disk and foreign filesystems alone", () => {
+    it("formats only signature-free NVMe disks, remounts its own, leaves the root disk, foreign signatures and partition tables alone", () => {
         check(runNvmeMount(), (run) => {
             assert.equal(run.code, 0, run.stderr);
             assert.deepEqual(callsOf(run, "mkfs.ext4"), ["mkfs.ext4 -q -F -m 0 -L zeksd-nvme /dev/nvme1n1"]);
@@ -472,6 +751,9 @@ describe("nvme-mount.sh", () => {
             ]);
             assert.ok(!run.calls.some((call) => call.includes("/dev/nvme0n1 ") || call.endsWith("/dev/nvme0n1")));
             assert.ok(!run.calls.some((call) => call.includes("/dev/vdb")));
+            // A partition table without partitions, or a signature only wipefs knows, is not blank.
+            assert.match(run.stderr, /nvme4n1: signatures not ours \(type '', partition table 'gpt'/);
+            assert.match(run.stderr, /nvme5n1: signatures not ours/);
         });
     });
 });

@@ -201,7 +201,7 @@ describe("cleanup.sh", () => {
             lbs: [{ arn: stuckLb, name: "k8s-shop-stuck-cc33", tags: LBC_TAGS, stuck: true }],
             volumes: [{ id: "vol-0stuck00000000003", state: "available", tags: CCM_TAGS, stuck: true }],
         });
-        const run = runCleanup(state, { TIMEOUT: "2", POLL_INTERVAL: "0.2", GRACE_PERIOD: "0" });
+        const run = runCleanup(state, { TIMEOUT: "2", POLL_INTERVAL: "0.2", GRACE_PERIOD: "0", DELETE_ORPHAN_VOLUMES: "true" });
         assert.equal(run.code, 1, explain(run));
         assert.ok(run.elapsedMs < 10_000, `took ${run.elapsedMs} ms`);
         assert.match(run.stderr, /timed out after 2s/);
@@ -236,7 +236,14 @@ describe("cleanup.sh", () => {
                     ingress: [{ IpProtocol: "tcp", FromPort: 0, ToPort: 65535, UserIdGroupPairs: [{ GroupId: orphanSg }] }] },
             ],
         });
-        const run = runCleanup(state, { GRACE_PERIOD: "30" });
+        // Those volumes belong to no PV this cleanup deleted: kept and listed by default.
+        const kept = runCleanup(state, { GRACE_PERIOD: "30" });
+        assert.equal(kept.code, 0, explain(kept));
+        assert.doesNotMatch(awsDeletes(kept).join("\n"), /delete-volume/);
+        assert.match(kept.stderr, /volumes tagged for dev were kept: they belong to no PV this cleanup deleted/);
+        assert.match(kept.stderr, /volume vol-0orphan0000000004 \(available, PV -\): .*ec2 delete-volume --volume-id vol-0orphan0000000004/);
+
+        const run = runCleanup(state, { GRACE_PERIOD: "30", DELETE_ORPHAN_VOLUMES: "true" });
         assert.equal(run.code, 0, explain(run));
         const calls = awsDeletes(run);
         const index = (pattern: RegExp) => calls.findIndex((c) => pattern.test(c));
@@ -250,6 +257,27 @@ describe("cleanup.sh", () => {
         assert.doesNotMatch(calls.join("\n"), /vol-0other|vol-0plain|sg-0nodes00000000000001 *$|delete-security-group --group-id sg-0nodes/);
         assert.deepEqual(run.final.volumes.map((v) => v.id).sort(), ["vol-0other00000000006", "vol-0plain00000000007"]);
         assert.deepEqual(run.final.sgs.map((g) => g.id).sort(), [STACK_SG, "sg-0nodes00000000000001"].sort());
+    });
+
+    it("keeps the volume of a Retain PV deleted earlier, while deleting the volumes of the PVs it deleted", () => {
+        const state = merge(stackResources(), {
+            k8s: {
+                persistentvolumes: [pv("pvc-data", "vol-0data000000000001", "Delete", ["shop", "data"])],
+                pods: [],
+            },
+            volumes: [
+                // The CSI driver is stuck: the script deletes this one itself after the grace period.
+                csiVolume("vol-0data000000000001", "pvc-data", { state: "available", instance: undefined, tags: { ...CCM_TAGS, "ebs.csi.aws.com/cluster": "true", CSIVolumeName: "pvc-data" } }),
+                // Its Retain PV object is gone, the data is meant to stay.
+                { id: "vol-0retain0000000009", state: "available", tags: { ...CCM_TAGS, "ebs.csi.aws.com/cluster": "true", CSIVolumeName: "pvc-gone" } },
+            ],
+        });
+        const run = runCleanup(state, { GRACE_PERIOD: "0" });
+        assert.equal(run.code, 0, explain(run));
+        const volumeDeletes = awsDeletes(run).filter((c) => c.includes("delete-volume"));
+        assert.ok(volumeDeletes.length >= 1 && volumeDeletes.every((c) => c.includes("vol-0data000000000001")), volumeDeletes.join("\n"));
+        assert.deepEqual(run.final.volumes.map((v) => v.id), ["vol-0retain0000000009"]);
+        assert.match(run.stderr, /volume vol-0retain0000000009 \(available, PV pvc-gone\)/);
     });
 
     it("never deletes the stack's own NLB, target group or security groups (KEEP_*)", () => {

@@ -1,14 +1,15 @@
-// addons/scripts/etcd-restore.sh with stubbed crictl / etcdutl / kubectl and a fake node
-// filesystem under $TEST_ROOT.
+// cluster/scripts/etcd-restore.sh (with the lib.sh next to it) with stubbed crictl / etcdctl /
+// etcdutl / kubectl and a fake node filesystem under $TEST_ROOT.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
+import { ROLE_SCRIPTS } from "../cluster/cloud-init";
 import { runStubbedBash, StubbedRun } from "./helpers/stubbed-bash";
 
-const SCRIPT = path.resolve(__dirname, "../addons/scripts/etcd-restore.sh");
+const SCRIPT = path.resolve(__dirname, "../cluster/scripts/etcd-restore.sh");
 const MANIFESTS = "etc/kubernetes/manifests";
 
 function etcdManifest(initialCluster = "dev-master-sa-1=https://192.168.2.10:2380"): string {
@@ -29,13 +30,33 @@ function etcdManifest(initialCluster = "dev-master-sa-1=https://192.168.2.10:238
     ].join("\n");
 }
 
-/** crictl: containers run while their manifest is in place, and for `stopPolls` calls after. */
+const ONE_MEMBER = "8e9e05c52164694d, started, dev-master-sa-1, https://192.168.2.10:2380, https://192.168.2.10:2379, false";
+const TWO_MEMBERS = `${ONE_MEMBER}\n91bc3c398fb3c146, started, dev-master-sa-2, https://192.168.2.11:2380, https://192.168.2.11:2379, false`;
+
+/** etcdctl (on the node, or in the etcd container): `member list` prints STUB_MEMBERS or fails. */
+const ETCDCTL_STUB = `
+[[ \${MEMBER_LIST_FAILS:-false} == true ]] && { echo "context deadline exceeded" >&2; exit 1; }
+printf '%s\\n' "$STUB_MEMBERS"`;
+
+/**
+ * crictl: containers run while their manifest is in place, and for `stopPolls` calls after;
+ * with CRICTL_DOWN=true every call made once the manifests are gone fails. `exec <id> etcdctl`
+ * runs the etcdctl of the etcd container.
+ */
 const CRICTL_STUB = `
+if [[ " $* " == *" exec "* ]]; then
+    [[ $* == *" member list"* ]] || exit 3
+    [[ \${MEMBER_LIST_FAILS:-false} == true ]] && exit 1
+    printf '%s\\n' "$STUB_MEMBERS"; exit 0
+fi
 name=""
 while (($#)); do
     if [[ $1 == --name ]]; then name=\${2//[\\^\\$]/}; shift; fi
     shift
 done
+if [[ \${CRICTL_DOWN:-false} == true && ! -f "$TEST_ROOT/${MANIFESTS}/kube-apiserver.yaml" ]]; then
+    echo "connect: connection refused" >&2; exit 1
+fi
 if [[ -f "$TEST_ROOT/${MANIFESTS}/\${name}.yaml" ]]; then echo "c0ffee-\${name}"; exit 0; fi
 count_file="$TEST_ROOT/crictl-\${name}.count"
 n=$(cat "$count_file" 2>/dev/null || echo 0)
@@ -70,9 +91,13 @@ fs.writeFileSync(WRAPPER, `#!/usr/bin/env bash\nexec bash "${SCRIPT}" "$SNAPSHOT
 const runRoots: string[] = [path.dirname(WRAPPER)];
 after(() => runRoots.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
 
-function run(env: Record<string, string> = {}, options: { manifest?: string } = {}): StubbedRun {
+function run(env: Record<string, string> = {}, options: { manifest?: string; noEtcdctl?: boolean } = {}): StubbedRun {
+    const stubs: Record<string, string> = { crictl: CRICTL_STUB, etcdutl: ETCDUTL_STUB, kubectl: KUBECTL_STUB };
+    if (!options.noEtcdctl) {
+        stubs.etcdctl = ETCDCTL_STUB;
+    }
     const result = runStubbedBash(WRAPPER, {
-        stubs: { crictl: CRICTL_STUB, etcdutl: ETCDUTL_STUB, kubectl: KUBECTL_STUB },
+        stubs,
         files: {
             [`${MANIFESTS}/etcd.yaml`]: options.manifest ?? etcdManifest(),
             [`${MANIFESTS}/kube-apiserver.yaml`]: "kind: Pod\n",
@@ -81,8 +106,11 @@ function run(env: Record<string, string> = {}, options: { manifest?: string } = 
             "var/lib/etcd/member/snap/db": "old data\n",
             "backup/etcd_backup_dev-master-sa-1_i-0abc.db": "snapshot bytes\n",
         },
-        rootEnv: { MANIFESTS_DIR: MANIFESTS, ETCD_DATA_DIR: "var/lib/etcd", SNAPSHOT_PATH: "backup/etcd_backup_dev-master-sa-1_i-0abc.db" },
-        env: { TIMEOUT: "10", POLL_INTERVAL: "0.05", KUBECONFIG_PATH: "/nonexistent/admin.conf", ...env },
+        rootEnv: {
+            MANIFESTS_DIR: MANIFESTS, ETCD_DATA_DIR: "var/lib/etcd", KUBERNETES_ETC: "etc/kubernetes", LOG_FILE: "var/log/etcd-restore.log",
+            SNAPSHOT_PATH: "backup/etcd_backup_dev-master-sa-1_i-0abc.db",
+        },
+        env: { TIMEOUT: "10", POLL_INTERVAL: "0.05", STUB_MEMBERS: ONE_MEMBER, ...env },
         timeoutMs: 30_000,
     });
     runRoots.push(result.root);
@@ -99,9 +127,11 @@ const explain = (r: StubbedRun) => `exit ${r.code}\n${r.stderr}\n--- calls ---\n
 const ALL_MANIFESTS = ["etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"];
 
 describe("etcd-restore.sh", () => {
-    it("is shellcheck clean", () => {
-        const result = spawnSync("shellcheck", [SCRIPT], { encoding: "utf8" });
+    it("is shellcheck clean, sources lib.sh and is not shipped in user data", () => {
+        const result = spawnSync("shellcheck", ["-x", path.basename(SCRIPT)], { cwd: path.dirname(SCRIPT), encoding: "utf8" });
         assert.equal(result.status, 0, result.stdout + result.stderr);
+        assert.match(fs.readFileSync(SCRIPT, "utf8"), /^source "\$LIB"$/m);
+        assert.ok(!Object.values(ROLE_SCRIPTS).some((scripts) => scripts.includes("etcd-restore.sh")));
     });
 
     it("stops the static pods, restores into a new data dir, swaps it in and waits for the API", () => {
@@ -120,7 +150,8 @@ describe("etcd-restore.sh", () => {
         assert.match(restore, /--name dev-master-sa-1 /);
         assert.match(restore, /--initial-cluster dev-master-sa-1=https:\/\/192\.168\.2\.10:2380 /);
         assert.match(restore, /--initial-advertise-peer-urls https:\/\/192\.168\.2\.10:2380/);
-        const order = ["etcdutl snapshot status", "crictl", "etcdutl snapshot restore", "kubectl"].map((p) => r.calls.findIndex((c) => c.startsWith(p)));
+        const order = ["etcdctl", "etcdutl snapshot status", "crictl", "etcdutl snapshot restore", "kubectl"].map((p) => r.calls.findIndex((c) => c.startsWith(p)));
+        assert.match(r.calls[0], /^etcdctl --endpoints=https:\/\/127\.0\.0\.1:2379 .*member list$/);
         assert.deepEqual([...order].sort((a, b) => a - b), order, `order: ${r.calls.join(" | ")}`);
         assert.ok(r.calls.filter((c) => c.startsWith("kubectl")).length >= 3, "it waited for the API");
         assert.match(r.stderr, /etcd restored from/);
@@ -148,7 +179,7 @@ describe("etcd-restore.sh", () => {
     it("rolls back when the static pods do not stop in time", () => {
         const r = run({ STOP_POLLS: "1000000", TIMEOUT: "1", POLL_INTERVAL: "0.1" });
         assert.equal(r.code, 1, explain(r));
-        assert.match(r.stderr, /timed out after 1s waiting for etcd and kube-apiserver to stop/);
+        assert.match(r.stderr, /gave up waiting for etcd and kube-apiserver to stop after 1s/);
         assert.ok(!r.calls.some((c) => c.startsWith("etcdutl snapshot restore")));
         assert.deepEqual(manifests(r), ALL_MANIFESTS);
         assert.equal(read(r, "var/lib/etcd/member/snap/db"), "old data\n");
@@ -165,15 +196,43 @@ describe("etcd-restore.sh", () => {
         assert.ok(exists(r, "var/lib/etcd/member/snap/db"));
     });
 
-    it("refuses a multi-member etcd unless FORCE=true", () => {
-        const manifest = etcdManifest("dev-master-sa-1=https://192.168.2.10:2380,dev-master-sa-2=https://192.168.2.11:2380");
-        const refused = run({}, { manifest });
+    it("counts the live members with etcdctl member list and refuses more than one unless FORCE=true", () => {
+        // The manifest's --initial-cluster names one member: it is not what counts.
+        const refused = run({ STUB_MEMBERS: TWO_MEMBERS });
         assert.equal(refused.code, 2, explain(refused));
-        assert.match(refused.stderr, /lists 2 etcd members .*FORCE=true/);
+        assert.match(refused.stderr, /etcd has 2 members\. .*FORCE=true/);
         assert.deepEqual(manifests(refused), ALL_MANIFESTS);
-        const forced = run({ FORCE: "true" }, { manifest });
+        assert.ok(!refused.calls.some((c) => c.startsWith("crictl")));
+        const forced = run({ STUB_MEMBERS: TWO_MEMBERS, FORCE: "true" });
         assert.equal(forced.code, 0, explain(forced));
         assert.match(forced.calls.find((c) => c.startsWith("etcdutl snapshot restore")) ?? "", /--initial-cluster dev-master-sa-1=https:\/\/192\.168\.2\.10:2380 /);
     });
-});
 
+    it("refuses when the members cannot be listed (etcd down) unless FORCE=true", () => {
+        const refused = run({ MEMBER_LIST_FAILS: "true" });
+        assert.equal(refused.code, 2, explain(refused));
+        assert.match(refused.stderr, /etcd has an unknown number of members\. .*FORCE=true/);
+        assert.deepEqual(manifests(refused), ALL_MANIFESTS);
+        const forced = run({ MEMBER_LIST_FAILS: "true", FORCE: "true" });
+        assert.equal(forced.code, 0, explain(forced));
+    });
+
+    it("without etcdctl on the node, lists the members with the etcd container's etcdctl", () => {
+        const refused = run({ STUB_MEMBERS: TWO_MEMBERS }, { noEtcdctl: true });
+        assert.equal(refused.code, 2, explain(refused));
+        assert.match(refused.stderr, /etcd has 2 members/);
+        assert.ok(refused.calls.some((c) => /^crictl .* exec c0ffee-etcd etcdctl .*member list$/.test(c)), explain(refused));
+        const single = run({}, { noEtcdctl: true });
+        assert.equal(single.code, 0, explain(single));
+    });
+
+    it("keeps waiting while crictl fails: a failure is not 'stopped'", () => {
+        const r = run({ CRICTL_DOWN: "true", TIMEOUT: "1", POLL_INTERVAL: "0.1" });
+        assert.equal(r.code, 1, explain(r));
+        assert.match(r.stderr, /gave up waiting for etcd and kube-apiserver to stop after 1s/);
+        assert.ok(r.calls.filter((c) => c.startsWith("crictl") && c.includes("ps --name")).length >= 5, "it polled crictl");
+        assert.ok(!r.calls.some((c) => c.startsWith("etcdutl snapshot restore")));
+        assert.deepEqual(manifests(r), ALL_MANIFESTS);
+        assert.equal(read(r, "var/lib/etcd/member/snap/db"), "old data\n");
+    });
+});

@@ -16,7 +16,9 @@
 #   2. Cloud side, checked through the zCompute API with the aws CLI until nothing is left:
 #      - load balancers and target groups tagged for the cluster (elbv2.k8s.aws/cluster=<name>,
 #        kubernetes.io/cluster/<name>=owned or KubernetesCluster=<name>),
-#      - volumes tagged for the cluster, or created by the CSI driver for one of its PVs,
+#      - volumes created by the CSI driver for a PV that step 1 deleted (tag CSIVolumeName);
+#        other volumes tagged for the cluster (Retain PVs, PVs deleted earlier, API server
+#        down) are only listed as kept, unless DELETE_ORPHAN_VOLUMES=true,
 #      - security groups tagged for the cluster.
 #      The controllers get GRACE_PERIOD seconds to do it themselves; after that (or at once when
 #      nothing was deleted in Kubernetes, or the API server is down) this script deletes the
@@ -35,8 +37,9 @@
 #   KEEP_TARGET_GROUPS     ARNs of the stack's own target groups
 #   KEEP_SECURITY_GROUPS   ids of the stack's own security groups
 #   KEEP_VOLUMES           volume ids never to delete
-#   DELETE_ORPHAN_VOLUMES  true: delete available cluster volumes even when the API server is
-#                          down (their PV's reclaim policy is then unknown) (default false)
+#   DELETE_ORPHAN_VOLUMES  true: also delete the cluster's volumes that are not of a PV this
+#                          script deleted: Retain PVs' volumes, volumes whose PV is already
+#                          gone, every volume when the API server is down (default false)
 #   CLOUD_API_URL          https://<zCompute API host>; default: cluster_url of the metadata
 #   CLOUD_API_INSECURE     true to skip TLS verification of the cloud API (default from node.env)
 #   CLOUD_API_CA_BUNDLE    CA bundle file for the cloud API (default from node.env)
@@ -72,8 +75,10 @@ export AWS_PAGER="" AWS_REGION
 WORK_DIR=""
 API_REACHABLE=false
 K8S_DELETIONS=0
-# PVs whose volumes the CSI driver must delete / volumes of Retain PVs (filled by step 1).
+# PVs whose volumes the CSI driver must delete (also as a set) / volumes of Retain PVs
+# (filled by step 1).
 DELETE_PV_NAMES=()
+declare -A DELETING=()
 RETAINED_VOLUMES=()
 # What the last poll found (tab-separated lines, see the list_* functions).
 LEFT_LBS=""
@@ -362,6 +367,7 @@ kubernetes_cleanup() {
         [[ -n $pv ]] || continue
         if [[ $policy == Delete ]]; then
             DELETE_PV_NAMES+=("$pv")
+            DELETING[$pv]=1
             if [[ $claim != - ]]; then
                 claims+=("${claim_ns}/${claim}")
             fi
@@ -421,8 +427,9 @@ list_target_groups() {
         "${WORK_DIR}/tgs.json" "${WORK_DIR}"/tg-tags-*.json) || return 1
 }
 
-# Sets LEFT_VOLUMES (to wait for / delete) and UNKNOWN_VOLUMES (API server down: reclaim policy
-# unknown) to "id<TAB>state<TAB>instance<TAB>pv name" lines.
+# Sets LEFT_VOLUMES (to wait for / delete: volumes of the PVs step 1 deleted, or every one with
+# DELETE_ORPHAN_VOLUMES=true) and UNKNOWN_VOLUMES (kept: the others) to
+# "id<TAB>state<TAB>instance<TAB>pv name" lines.
 list_volumes() {
     rm -f "${WORK_DIR}"/vols-*.json
     cloud ec2 describe-volumes --filters "Name=tag:kubernetes.io/cluster/${CLUSTER_NAME},Values=owned" \
@@ -435,15 +442,19 @@ list_volumes() {
         cloud ec2 describe-volumes --filters "Name=tag:ebs.csi.aws.com/cluster,Values=true" \
             "Name=tag:CSIVolumeName,Values=${names}" >"${WORK_DIR}/vols-csi.json" || return 1
     fi
-    local found
+    local found line id state instance pv
     found=$(helper volumes "${KEEP_VOLUMES} ${RETAINED_VOLUMES[*]}" "${WORK_DIR}"/vols-*.json) || return 1
-    if [[ $API_REACHABLE == true || $DELETE_ORPHAN_VOLUMES == true ]]; then
-        LEFT_VOLUMES=$found
-        UNKNOWN_VOLUMES=""
-    else
-        LEFT_VOLUMES=""
-        UNKNOWN_VOLUMES=$found
-    fi
+    LEFT_VOLUMES=""
+    UNKNOWN_VOLUMES=""
+    while IFS= read -r line; do
+        IFS=$'\t' read -r id state instance pv <<<"$line"
+        [[ -n $id ]] || continue
+        if [[ $DELETE_ORPHAN_VOLUMES == true || ($API_REACHABLE == true && -n ${DELETING[$pv]:-}) ]]; then
+            LEFT_VOLUMES+="${line}"$'\n'
+        else
+            UNKNOWN_VOLUMES+="${line}"$'\n'
+        fi
+    done <<<"$found"
 }
 
 # Sets LEFT_SGS to "id<TAB>name" lines; keeps the full listing for sg-refs.
@@ -552,7 +563,11 @@ last_error() {
 
 report_unknown_volumes() {
     [[ -n $UNKNOWN_VOLUMES ]] || return 0
-    log "WARNING: volumes tagged for ${CLUSTER_NAME} were NOT deleted: the API server is down, so their PV's reclaim policy is unknown."
+    if [[ $API_REACHABLE == true ]]; then
+        log "WARNING: volumes tagged for ${CLUSTER_NAME} were kept: they belong to no PV this cleanup deleted (Retain PVs, or PVs deleted earlier)."
+    else
+        log "WARNING: volumes tagged for ${CLUSTER_NAME} were kept: the API server is down, so their PV's reclaim policy is unknown."
+    fi
     log "Delete the ones you do not need by hand (or run again with DELETE_ORPHAN_VOLUMES=true):"
     local id state instance pv
     while IFS=$'\t' read -r id state instance pv; do

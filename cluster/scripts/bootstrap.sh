@@ -6,8 +6,13 @@
 #
 # 1. Writes the kubelet defaults (node IP, external cloud provider, provider id, labels, taints).
 # 2. Control plane: joins when the API already answers; otherwise the elected leader runs
-#    `kubeadm init`, the others wait for the API and join. Worker: waits for the API and joins.
-#    Joins are retried (kubeadm reset -f in between) until JOIN_TIMEOUT.
+#    `kubeadm init` once the API has stayed silent for INIT_QUORUM_WAIT seconds (it joins when
+#    the API answers meanwhile), the others wait for the API and join. Worker: waits for the
+#    API, joins and deletes its join file. Joins are retried (kubeadm reset -f in between)
+#    until JOIN_TIMEOUT; kubeadm init INIT_ATTEMPTS times (default 3), the API checked again
+#    before each attempt.
+# 3. Every control-plane node publishes the admin kubeconfig and kubeconfig.ready, so a node
+#    that replaces the leader serves the program's kubeconfig fetch too.
 # CNI, cloud controller manager and add-ons are NOT installed here: the Pulumi program does that.
 #
 # Where to look
@@ -15,8 +20,8 @@
 #   /var/log/cloud-init-output.log       cloud-init's log, includes this script's output
 # Markers
 #   $ZADARA_ETC/BOOT_FAILED              bootstrap failed: reason and where to look
-#   $ZADARA_ETC/kubeconfig               leader only: cluster-admin kubeconfig (mode 600)
-#   $ZADARA_ETC/kubeconfig.ready         leader only: written LAST, once kubeconfig is complete
+#   $ZADARA_ETC/kubeconfig               control plane: cluster-admin kubeconfig (mode 600)
+#   $ZADARA_ETC/kubeconfig.ready         control plane: written LAST, once kubeconfig is complete
 #                                        and the API answers through the load balancer
 #   $STATE_DIR/boot-complete             this node has initialised or joined the cluster
 # Parameters: $ZADARA_ETC/node.env, described in lib.sh.
@@ -33,12 +38,21 @@ INSTANCE_ID=""
 LOCAL_IP=""
 AM_LEADER=false
 JOIN_ATTEMPT=0
+INITIALISED=false
+INIT_ATTEMPTS="${INIT_ATTEMPTS:-3}"
 CA_BACKUP_DIR="${STATE_DIR}/ca-backup"
 
 on_error() {
     fail "step '${STEP}' failed (exit code $1, line $2)"
 }
 trap 'on_error $? $LINENO' ERR
+trap 'fail "terminated by signal"' TERM INT HUP
+
+# Called by fail: the CA goes back into place, its copy outside the pki directory goes away.
+fail_cleanup() {
+    restore_cluster_ca
+    forget_cluster_ca_backup
+}
 
 # ---------------------------------------------------------------------------------------------
 
@@ -58,13 +72,12 @@ read_instance_identity() {
 
 write_kubelet_defaults() {
     STEP="write kubelet defaults"
-    local safe='^[A-Za-z0-9./_:=,-]*$'
-    if [[ ! $NODE_LABELS =~ $safe ]]; then
-        fail "node.env: NODE_LABELS contains unsupported characters: '${NODE_LABELS}'"
-    fi
-    if [[ ! $NODE_TAINTS =~ $safe ]]; then
-        fail "node.env: NODE_TAINTS contains unsupported characters: '${NODE_TAINTS}'"
-    fi
+    local safe='^[A-Za-z0-9./_:=,-]*$' key
+    for key in NODE_LABELS NODE_TAINTS; do
+        if [[ ! ${!key} =~ $safe ]]; then
+            fail "node.env: ${key} contains unsupported characters: '${!key}'"
+        fi
+    done
     local args="--node-ip=${LOCAL_IP} --cloud-provider=external --provider-id=aws:///symphony/${INSTANCE_ID}"
     if [[ -n $NODE_LABELS ]]; then
         args+=" --node-labels=${NODE_LABELS}"
@@ -103,8 +116,7 @@ save_cluster_ca() {
         fail "the cluster CA (${pki}/ca.crt and ca.key) must be in place on control-plane nodes"
     fi
     install -d -m 700 "$CA_BACKUP_DIR"
-    install -m 644 "${pki}/ca.crt" "${CA_BACKUP_DIR}/ca.crt"
-    install -m 600 "${pki}/ca.key" "${CA_BACKUP_DIR}/ca.key"
+    cp -p "${pki}/ca.crt" "${pki}/ca.key" "$CA_BACKUP_DIR/"
 }
 
 restore_cluster_ca() {
@@ -112,8 +124,7 @@ restore_cluster_ca() {
         return 0
     fi
     install -d -m 755 "${KUBERNETES_ETC}/pki"
-    install -m 644 "${CA_BACKUP_DIR}/ca.crt" "${KUBERNETES_ETC}/pki/ca.crt"
-    install -m 600 "${CA_BACKUP_DIR}/ca.key" "${KUBERNETES_ETC}/pki/ca.key"
+    cp -p "${CA_BACKUP_DIR}"/ca.* "${KUBERNETES_ETC}/pki/"
 }
 
 forget_cluster_ca_backup() {
@@ -123,8 +134,16 @@ forget_cluster_ca_backup() {
 wait_for_api() {
     STEP="wait for the Kubernetes API"
     if ! wait_until "$API_WAIT_TIMEOUT" "the Kubernetes API at https://${API_HOST}:${API_PORT}" api_answers; then
-        fail "the Kubernetes API at https://${API_HOST}:${API_PORT} did not answer within ${API_WAIT_TIMEOUT}s; check the first control-plane node (its ${ZADARA_ETC}/BOOT_FAILED and ${LOG_FILE}) and the load balancer targets"
+        fail "the Kubernetes API at https://${API_HOST}:${API_PORT} did not answer within ${API_WAIT_TIMEOUT}s; check the first control-plane node's BOOT_FAILED and log, and the load balancer targets"
     fi
+}
+
+reset_node() {
+    log "resetting the node before the next attempt"
+    if ! run_logged kubeadm reset -f; then
+        log "warning: kubeadm reset -f reported an error"
+    fi
+    restore_cluster_ca
 }
 
 # try_join <config>: one kubeadm join attempt; resets the node when it fails.
@@ -135,11 +154,8 @@ try_join() {
     if run_logged kubeadm join --config "$config"; then
         return 0
     fi
-    log "kubeadm join attempt ${JOIN_ATTEMPT} failed; resetting the node before the next attempt"
-    if ! run_logged kubeadm reset -f; then
-        log "warning: kubeadm reset -f reported an error"
-    fi
-    restore_cluster_ca
+    log "kubeadm join attempt ${JOIN_ATTEMPT} failed"
+    reset_node
     return 1
 }
 
@@ -160,31 +176,35 @@ join_cluster() {
 # ---------------------------------------------------------------------------------------------
 
 ASG_IPS=""
+ASG_DESIRED=0
 
-# Private IPs of the running instances of ASG_NAME, sorted, one a line (sets ASG_IPS).
+# Sets ASG_DESIRED and ASG_IPS: the sorted private IPs of the instances of ASG_NAME that are not
+# terminating, pending ones included (they have their private IP already).
 read_asg_ips() {
-    local ids
-    ids=$(cloud_aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG_NAME" \
-        --query 'AutoScalingGroups[0].Instances[].InstanceId' --output text) || return 1
-    local -a id_list
-    mapfile -t id_list < <(printf '%s\n' "$ids" | words_to_lines)
-    if ((${#id_list[@]} == 0)); then
+    local out
+    out=$(cloud_aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG_NAME" \
+        --query "AutoScalingGroups[0].[DesiredCapacity, Instances[?!starts_with(LifecycleState || '', 'Terminating')].InstanceId]" \
+        --output text | words_to_lines) || return 1
+    local -a words
+    mapfile -t words <<<"$out"
+    ASG_DESIRED=${words[0]}
+    if [[ ! $ASG_DESIRED =~ ^[0-9]+$ ]] || ((${#words[@]} < 2)); then
         return 1
     fi
-    local ips
-    ips=$(cloud_aws ec2 describe-instances --instance-ids "${id_list[@]}" \
-        --query "Reservations[].Instances[?State.Name=='running'].PrivateIpAddress" --output text) || return 1
-    ASG_IPS=$(printf '%s\n' "$ips" | words_to_lines | sort_ips)
+    ASG_IPS=$(cloud_aws ec2 describe-instances --instance-ids "${words[@]:1}" \
+        --query "Reservations[].Instances[?State.Name=='pending' || State.Name=='running'].PrivateIpAddress" \
+        --output text | words_to_lines | sort_ips) || return 1
     [[ -n $ASG_IPS ]]
 }
 
-# Election can stop once this node sees itself in the group, or the API answers meanwhile.
+# The election can stop once the group lists as many members as it wants (DesiredCapacity),
+# this node among them, or once the API answers meanwhile.
 asg_election_ready() {
     if api_answers; then
         return 0
     fi
     read_asg_ips || return 1
-    grep -qxF "$LOCAL_IP" <<<"$ASG_IPS"
+    (($(grep -c . <<<"$ASG_IPS") == ASG_DESIRED)) && grep -qxF "$LOCAL_IP" <<<"$ASG_IPS"
 }
 
 elect_leader() {
@@ -202,15 +222,16 @@ elect_leader() {
             if ! resolve_cloud_api; then
                 fail "could not read cluster_url from ${METADATA_URL}/openstack/latest/meta_data.json"
             fi
-            if ! wait_until "$API_WAIT_TIMEOUT" "this node (${LOCAL_IP}) to be listed in ASG ${ASG_NAME}" asg_election_ready; then
-                fail "ASG ${ASG_NAME} did not list this node (${LOCAL_IP}) as running within ${API_WAIT_TIMEOUT}s"
+            local what="ASG ${ASG_NAME} to list its desired members, this node (${LOCAL_IP}) among them"
+            if ! wait_until "$API_WAIT_TIMEOUT" "$what" asg_election_ready; then
+                fail "gave up waiting for ${what}"
             fi
             if api_answers; then
                 log "the API started answering during the election: another node is the leader"
             elif [[ $(head -n 1 <<<"$ASG_IPS") == "$LOCAL_IP" ]]; then
                 AM_LEADER=true
             fi
-            log "running instances of ${ASG_NAME}: $(tr '\n' ' ' <<<"$ASG_IPS")"
+            log "members of ${ASG_NAME} (desired ${ASG_DESIRED}): $(tr '\n' ' ' <<<"$ASG_IPS")"
             ;;
         *)
             fail "node.env: LEADER_ELECTION must be static or asg, got '${LEADER_ELECTION}'"
@@ -223,23 +244,46 @@ elect_leader() {
 # Roles
 # ---------------------------------------------------------------------------------------------
 
-init_cluster() {
-    require_config kubeadm-init.yaml
-    STEP="kubeadm init"
-    run_logged kubeadm init --config "${ZADARA_ETC}/kubeadm-init.yaml" --upload-certs \
-        --skip-token-print --skip-certificate-key-print
-
+# publish_kubeconfig: the admin kubeconfig, then kubeconfig.ready once the API answers
+# through the load balancer (the program's kubeconfig fetch waits for that marker).
+publish_kubeconfig() {
     STEP="publish the kubeconfig"
     publish_admin_kubeconfig
-
     STEP="wait for the API through the load balancer"
     if ! wait_until "$API_WAIT_TIMEOUT" "the API through the load balancer (https://${API_HOST}:${API_PORT})" api_answers; then
-        fail "kubeadm init succeeded but the API does not answer through the load balancer https://${API_HOST}:${API_PORT} within ${API_WAIT_TIMEOUT}s; check the target group"
+        fail "the API does not answer through the load balancer https://${API_HOST}:${API_PORT} within ${API_WAIT_TIMEOUT}s; check the target group"
     fi
-
     STEP="write the kubeconfig.ready marker"
     date -u +%Y-%m-%dT%H:%M:%SZ >"${ZADARA_ETC}/kubeconfig.ready"
     log "wrote ${ZADARA_ETC}/kubeconfig.ready"
+}
+
+# init_cluster: kubeadm init once the API stayed silent for INIT_QUORUM_WAIT seconds; sets
+# INITIALISED=true, or leaves it false when another node's API answered (join instead).
+init_cluster() {
+    require_config kubeadm-init.yaml
+    STEP="make sure no other node initialised the cluster"
+    if wait_until "$INIT_QUORUM_WAIT" "another node's API (kubeadm init only if none answers)" api_answers; then
+        return 0
+    fi
+    local attempt
+    for ((attempt = 1; ; attempt++)); do
+        if api_answers; then
+            return 0
+        fi
+        STEP="kubeadm init (attempt ${attempt} of ${INIT_ATTEMPTS})"
+        if run_logged kubeadm init --config "${ZADARA_ETC}/kubeadm-init.yaml" --upload-certs \
+            --skip-token-print --skip-certificate-key-print; then
+            break
+        fi
+        if ((attempt >= INIT_ATTEMPTS)); then
+            fail "kubeadm init failed ${attempt} times"
+        fi
+        log "kubeadm init attempt ${attempt} failed"
+        reset_node
+    done
+    INITIALISED=true
+    publish_kubeconfig
 }
 
 bootstrap_control_plane() {
@@ -250,16 +294,19 @@ bootstrap_control_plane() {
     STEP="check whether the API already answers"
     if api_answers; then
         log "the API already answers: joining as an additional control-plane node"
-        join_cluster control-plane
     else
         elect_leader
         if [[ $AM_LEADER == true ]]; then
-            log "this node is the leader: initialising the cluster"
+            log "this node is the leader: initialising the cluster unless another node's API answers"
             init_cluster
-        else
-            wait_for_api
-            join_cluster control-plane
         fi
+        if [[ $INITIALISED == false ]]; then
+            wait_for_api
+        fi
+    fi
+    if [[ $INITIALISED == false ]]; then
+        join_cluster control-plane
+        publish_kubeconfig
     fi
     forget_cluster_ca_backup
 }
@@ -279,6 +326,8 @@ bootstrap_worker() {
     require_config kubeadm-join-worker.yaml
     wait_for_api
     join_cluster worker
+    # It holds the bootstrap token, which the node never needs again.
+    rm -f "${ZADARA_ETC}/kubeadm-join-worker.yaml"
 }
 
 main() {

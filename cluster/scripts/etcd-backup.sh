@@ -2,12 +2,17 @@
 # shellcheck source-path=SCRIPTDIR
 #
 # etcd-backup.sh - etcd backup of a control-plane node, run by cron every 2 hours.
-#   1. `etcdctl snapshot save` to $ETCD_BACKUP_DIR/etcd_backup_<hostname>_<instance-id>.db
+#   1. `etcdctl snapshot save` (the node's etcdctl, else the one in the etcd static pod) to
+#      $ETCD_BACKUP_DIR/etcd_backup_<hostname>_<instance-id>.db
 #   2. EBS snapshot of the boot volume tagged managed-by=$ENVIRONMENT, keeping the newest
 #      ETCD_BACKUP_ROTATION of them (skipped when ETCD_BACKUP_ROTATION is 0)
 #   3. Copy of the etcd snapshot to S3 / NGOS, only when the Kubernetes Secret
 #      kube-system/zadara-backup-export exists (keys accessKeyId, secretAccessKey, bucket,
-#      endpoint, region). The credentials stay in memory and in the aws call's environment.
+#      endpoint, region, or the reference's backup_access_key_id, backup_secret_access_key,
+#      backup_bucket, backup_endpoint, backup_region), keeping the newest ETCD_BACKUP_ROTATION
+#      objects of this host (all when 0). The credentials stay in memory and in the aws
+#      call's environment.
+# A failed step is logged and the next one still runs; the script exits non-zero at the end.
 # Log: /var/log/zadara-eksd-etcd-backup.log. Parameters: $ZADARA_ETC/node.env (see lib.sh).
 
 set -Eeuo pipefail
@@ -19,8 +24,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ETCD_BACKUP_DIR="${ETCD_BACKUP_DIR:-/var/lib/etcd-backup}"
 EXPORT_SECRET="zadara-backup-export"
 PROBLEMS=0
-
-trap 'fail "unexpected error at line ${LINENO}"' ERR
+SNAPSHOT_SAVED=false
+declare -A EXPORT=()
+EXPORT_OPTIONS=()
 
 problem() {
     log "ERROR: $*"
@@ -31,12 +37,14 @@ take_local_snapshot() {
     local target=$1
     install -d -m 700 "$ETCD_BACKUP_DIR"
     rm -f "${target}.tmp"
-    if ! run_logged etcdctl_local snapshot save "${target}.tmp"; then
+    if ! run_logged etcd_snapshot "${target}.tmp"; then
         rm -f "${target}.tmp"
-        fail "etcdctl snapshot save failed"
+        problem "etcdctl snapshot save failed"
+        return 0
     fi
     chmod 600 "${target}.tmp"
     mv -f "${target}.tmp" "$target"
+    SNAPSHOT_SAVED=true
     log "etcd snapshot saved to ${target}"
 }
 
@@ -93,76 +101,100 @@ rotate_snapshots() {
         problem "could not list the snapshots of ${volume}; rotation skipped"
         return 0
     fi
-    local -a expired
-    mapfile -t expired < <(printf '%s\n' "$listing" | awk 'NF == 2' | sort -r |
-        tail -n "+$((ETCD_BACKUP_ROTATION + 1))" | awk '{ print $2 }')
-    local snapshot
-    for snapshot in "${expired[@]}"; do
-        if cloud_aws ec2 delete-snapshot --snapshot-id "$snapshot"; then
-            log "rotation: deleted snapshot ${snapshot}"
+    rotate "$listing" cloud_aws ec2 delete-snapshot --snapshot-id
+}
+
+# rotate <"time name" lines> <delete command...>: runs the command with each name beyond the
+# newest ETCD_BACKUP_ROTATION as its last argument.
+rotate() {
+    local listing=$1 expired name
+    shift
+    expired=$(awk 'NF == 2' <<<"$listing" | sort -r | tail -n "+$((ETCD_BACKUP_ROTATION + 1))" |
+        awk '{ print $2 }') || expired=""
+    for name in $expired; do
+        if "$@" "$name" >/dev/null; then
+            log "rotation: deleted ${name}"
         else
-            problem "rotation: could not delete snapshot ${snapshot}"
+            problem "rotation: could not delete ${name}"
         fi
     done
-    log "rotation: keeping the newest ${ETCD_BACKUP_ROTATION} snapshots of ${volume}"
 }
 
-kubectl_admin() {
-    kubectl --kubeconfig "${KUBERNETES_ETC}/admin.conf" "$@"
+# export_aws <args...>: aws with the export credentials (environment only) and options.
+export_aws() {
+    AWS_ACCESS_KEY_ID=${EXPORT[key]} AWS_SECRET_ACCESS_KEY=${EXPORT[secret]} aws "$@" "${EXPORT_OPTIONS[@]}"
 }
 
-# secret_value <key>: decoded value of one key of the export secret (empty when absent).
-secret_value() {
-    local encoded
-    encoded=$(kubectl_admin -n kube-system get secret "$EXPORT_SECRET" -o "jsonpath={.data.$1}") || return 1
-    if [[ -n $encoded ]]; then
-        printf '%s' "$encoded" | base64 -d
+# Reads the export secret into EXPORT[key secret bucket endpoint region]; our key names win
+# over the reference's backup_* ones. Returns 1 when it cannot be read, 2 when it is absent.
+read_export_secret() {
+    local data name value ours theirs
+    # shellcheck disable=SC2016
+    data=$(kubectl_admin -n kube-system get secret "$EXPORT_SECRET" --ignore-not-found \
+        -o 'go-template={{range $k, $v := .data}}{{$k}} {{$v}}{{"\n"}}{{end}}') || return 1
+    if [[ -z $data ]]; then
+        return 2
     fi
+    local -A raw=()
+    while read -r name value; do
+        raw[$name]=$(base64 -d <<<"$value") || return 1
+    done <<<"$data"
+    for name in key:accessKeyId:backup_access_key_id secret:secretAccessKey:backup_secret_access_key \
+        bucket:bucket:backup_bucket endpoint:endpoint:backup_endpoint region:region:backup_region; do
+        IFS=: read -r name ours theirs <<<"$name"
+        EXPORT[$name]=${raw[$ours]:-${raw[$theirs]:-}}
+    done
 }
 
 export_snapshot() {
-    local file=$1 host=$2 instance=$3 found
-    if ! found=$(kubectl_admin -n kube-system get secret "$EXPORT_SECRET" --ignore-not-found -o name); then
-        problem "could not check for the secret kube-system/${EXPORT_SECRET}; export skipped"
-        return 0
-    fi
-    if [[ -z $found ]]; then
+    local file=$1 host=$2 instance=$3 status=0
+    read_export_secret || status=$?
+    if ((status == 2)); then
         log "no secret kube-system/${EXPORT_SECRET}: object storage export disabled"
         return 0
-    fi
-    local key_id secret bucket endpoint region
-    if ! key_id=$(secret_value accessKeyId) || ! secret=$(secret_value secretAccessKey) ||
-        ! bucket=$(secret_value bucket) || ! endpoint=$(secret_value endpoint) ||
-        ! region=$(secret_value region); then
+    elif ((status != 0)); then
         problem "could not read the secret kube-system/${EXPORT_SECRET}; export skipped"
         return 0
     fi
-    if [[ -z $key_id || -z $secret || -z $bucket ]]; then
+    if [[ -z ${EXPORT[key]} || -z ${EXPORT[secret]} || -z ${EXPORT[bucket]} ]]; then
         problem "secret kube-system/${EXPORT_SECRET} needs accessKeyId, secretAccessKey and bucket"
         return 0
     fi
-    local -a options=(--region "${region:-us-east-1}")
-    if [[ -n $endpoint ]]; then
-        options+=(--endpoint-url "$endpoint")
+    if [[ $SNAPSHOT_SAVED != true ]]; then
+        log "no new etcd snapshot: export skipped"
+        return 0
+    fi
+    EXPORT_OPTIONS=(--region "${EXPORT[region]:-us-east-1}")
+    if [[ -n ${EXPORT[endpoint]} ]]; then
+        EXPORT_OPTIONS+=(--endpoint-url "${EXPORT[endpoint]}")
     fi
     if [[ $CLOUD_API_INSECURE == true ]]; then
-        options+=(--no-verify-ssl)
+        EXPORT_OPTIONS+=(--no-verify-ssl)
+    elif [[ -n $CLOUD_API_CA_BUNDLE ]]; then
+        EXPORT_OPTIONS+=(--ca-bundle "$CLOUD_API_CA_BUNDLE")
     fi
-    local stamp destination
-    stamp=$(date -u +%Y%m%dT%H%M%SZ)
-    destination="s3://${bucket}/${CLUSTER_NAME}/etcd_backup_${host}_${instance}_${stamp}.db"
-    if AWS_ACCESS_KEY_ID="$key_id" AWS_SECRET_ACCESS_KEY="$secret" \
-        aws s3 cp --only-show-errors "$file" "$destination" "${options[@]}"; then
+    local prefix="${CLUSTER_NAME}/etcd_backup_${host}_" destination
+    destination="s3://${EXPORT[bucket]}/${prefix}${instance}_$(date -u +%Y%m%dT%H%M%SZ).db"
+    if export_aws s3 cp --only-show-errors "$file" "$destination"; then
         log "exported the etcd snapshot to ${destination}"
     else
         problem "export to ${destination} failed"
+        return 0
     fi
-    unset key_id secret
+    # This host's objects beyond the newest ETCD_BACKUP_ROTATION go.
+    local listing
+    if ((ETCD_BACKUP_ROTATION == 0)); then
+        return 0
+    elif listing=$(export_aws s3api list-objects-v2 --bucket "${EXPORT[bucket]}" --prefix "$prefix" \
+        --query 'Contents[].[LastModified,Key]' --output text); then
+        rotate "$listing" export_aws s3api delete-object --bucket "${EXPORT[bucket]}" --key
+    else
+        problem "could not list s3://${EXPORT[bucket]}/${prefix}*; export rotation skipped"
+    fi
 }
 
 main() {
-    start_control_plane_job || return 0
-    single_instance etcd-backup
+    cron_job_start etcd-backup
     umask 077
 
     local instance host
@@ -177,6 +209,7 @@ main() {
         log "ETCD_BACKUP_ROTATION is 0: EBS snapshots disabled"
     fi
     export_snapshot "$target" "$host" "$instance"
+    EXPORT=()
 
     if ((PROBLEMS > 0)); then
         fail "backup finished with ${PROBLEMS} problem(s); the local snapshot is ${target}"

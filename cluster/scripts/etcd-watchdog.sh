@@ -4,8 +4,13 @@
 # etcd-watchdog.sh - removes etcd members whose IP no longer belongs to any instance (a master
 # that was replaced or deleted), so that a lost master does not count against the quorum.
 # Run by cron every 2 minutes on control-plane nodes.
-# Safety: never removes this node's own member, never acts when the instance list is empty or
-# does not contain this node, and removes at most one member per run.
+# A member is removed only when ALL of these hold:
+#   - its IP is missing from the instance listing on ABSENT_RUNS (default 3) runs in a row
+#     (counted in $STATE_DIR/etcd-watchdog.absent; a run that cannot trust the listing resets it);
+#   - it fails `etcdctl endpoint health` at its own client URL;
+#   - the local member sees a leader.
+# Never this node's own member, never with an empty listing or one without this node, and at
+# most one member per run.
 # Log: /var/log/zadara-eksd-etcd-watchdog.log. Parameters: $ZADARA_ETC/node.env (see lib.sh).
 
 set -Eeuo pipefail
@@ -14,66 +19,86 @@ LOG_FILE="${LOG_FILE:-/var/log/zadara-eksd-etcd-watchdog.log}"
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-trap 'fail "unexpected error at line ${LINENO}"' ERR
+ABSENT_RUNS="${ABSENT_RUNS:-3}"
 
 main() {
-    start_control_plane_job || return 0
-    single_instance etcd-watchdog
+    cron_job_start etcd-watchdog
+    local absent_file="${STATE_DIR}/etcd-watchdog.absent"
 
     local my_ip
-    my_ip=$(local_ipv4) || fail "instance metadata at ${METADATA_URL} does not answer"
+    my_ip=$(local_ipv4) || my_ip=""
+    [[ -n $my_ip ]] || fail "instance metadata at ${METADATA_URL} does not answer"
     resolve_cloud_api || fail "could not read cluster_url from ${METADATA_URL}/openstack/latest/meta_data.json"
 
     local listing
     listing=$(cloud_aws ec2 describe-instances \
         --query "Reservations[].Instances[?State.Name!='terminated'].PrivateIpAddress" \
-        --output text) || fail "could not list instances; not touching etcd"
-    local -a instance_ips
-    mapfile -t instance_ips < <(printf '%s\n' "$listing" | words_to_lines)
-    if ((${#instance_ips[@]} == 0)); then
-        fail "the instance list is empty (cloud API problem?); refusing to remove any etcd member"
+        --output text | words_to_lines) || fail "could not list instances; not touching etcd"
+    # A set, not `printf | grep -q`: under pipefail an early grep exit fails the pipe (SIGPIPE).
+    local -A listed=()
+    local ip
+    if [[ -n $listing ]]; then
+        while read -r ip; do
+            listed[$ip]=1
+        done <<<"$listing"
     fi
-    if ! printf '%s\n' "${instance_ips[@]}" | grep -qxF "$my_ip"; then
-        fail "the instance list does not contain this node (${my_ip}); refusing to remove any etcd member"
+    if [[ -z ${listed[$my_ip]:-} ]]; then
+        rm -f "$absent_file"
+        fail "the instance list is empty or does not contain this node (${my_ip}); refusing to remove any etcd member"
     fi
 
     local members
     members=$(etcdctl_local member list) || fail "etcdctl member list failed"
 
+    local -A before=()
+    local id count
+    if [[ -f $absent_file ]]; then
+        while read -r id count; do
+            if [[ $count =~ ^[0-9]+$ ]]; then
+                before[$id]=$count
+            fi
+        done <"$absent_file"
+    fi
+
     # Lines: <id>, <status>, <name>, <peer urls>, <client urls>, <is learner>
-    local id status name peers rest ip
-    local -a stale=()
-    while IFS=',' read -r id status name peers rest; do
-        id=${id//[[:space:]]/}
-        name=${name//[[:space:]]/}
-        peers=${peers//[[:space:]]/}
-        if [[ -z $id || -z $peers ]]; then
-            continue
-        fi
+    local line status name peers clients state=""
+    local -a ripe=()
+    while read -r line; do
+        IFS='|' read -r id status name peers clients _ <<<"${line//, /|}"
         ip=${peers#*://}
         ip=${ip%%[:/]*}
-        if [[ $ip == "$my_ip" ]]; then
+        if [[ -z $id || -z $ip || $ip == "$my_ip" || -n ${listed[$ip]:-} ]]; then
             continue
         fi
-        if printf '%s\n' "${instance_ips[@]}" | grep -qxF "$ip"; then
-            continue
+        count=$((${before[$id]:-0} + 1))
+        state+="${id} ${count}"$'\n'
+        log "etcd member ${id} (${name:-?}, ${ip}, ${status}) has no instance: ${count} run(s) in a row"
+        if ((count >= ABSENT_RUNS)); then
+            ripe+=("${id} ${clients%%,*}")
         fi
-        stale+=("${id} ${ip} ${name:-?} ${status//[[:space:]]/}")
     done <<<"$members"
-
-    if ((${#stale[@]} == 0)); then
+    printf '%s' "$state" >"$absent_file"
+    if ((${#ripe[@]} == 0)); then
         return 0
     fi
-    local target
-    read -r id ip name status <<<"${stale[0]}"
-    log "etcd member ${id} (${name}, ${ip}, ${status}) has no instance any more: removing it"
-    etcdctl_local member remove "$id" || fail "etcdctl member remove ${id} failed"
-    log "removed etcd member ${id}"
-    if ((${#stale[@]} > 1)); then
-        for target in "${stale[@]:1}"; do
-            log "also stale, handled by a later run: ${target}"
-        done
+
+    local status_json url
+    status_json=$(etcdctl_local endpoint status -w json) || fail "etcdctl endpoint status failed"
+    if [[ ! $status_json =~ \"leader\":[1-9] ]]; then
+        log "the local etcd member sees no leader: not removing any member"
+        return 0
     fi
+    for line in "${ripe[@]}"; do
+        read -r id url <<<"$line"
+        if [[ -n $url ]] && ETCD_ENDPOINT=$url etcdctl_local endpoint health >/dev/null 2>&1; then
+            log "etcd member ${id} answers at ${url}: not removing it"
+            continue
+        fi
+        log "etcd member ${id} is unreachable and has had no instance for ${ABSENT_RUNS} runs: removing it"
+        etcdctl_local member remove "$id" || fail "etcdctl member remove ${id} failed"
+        log "removed etcd member ${id}; any other stale member is handled by a later run"
+        return 0
+    done
 }
 
 main "$@"

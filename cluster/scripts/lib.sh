@@ -20,6 +20,8 @@
 #   JOIN_TIMEOUT          seconds during which kubeadm join is retried (default 1800)
 #   POLL_INTERVAL         seconds between two polls, fractions allowed (default 2)
 #   METADATA_TIMEOUT      seconds to wait for the instance metadata service (default 300)
+#   INIT_QUORUM_WAIT      seconds the API must stay silent before the leader runs kubeadm init
+#                         (default 90; when it answers meanwhile, the leader joins instead)
 #   ETCD_BACKUP_ROTATION  EBS snapshots of the boot volume to keep; 0 disables them (default 0)
 #   ENVIRONMENT           value of the managed-by tag put on EBS snapshots
 #   AWS_REGION            region for the cloud API (default us-east-1)
@@ -36,15 +38,20 @@
 #   ZADARA_ETC=/etc/kubernetes/zadara   KUBERNETES_ETC=/etc/kubernetes
 #   STATE_DIR=/var/lib/zadara-eksd      KUBELET_DEFAULTS=/etc/default/kubelet
 #   METADATA_URL=http://169.254.169.254 LOG_FILE=<set by each script, under /var/log>
+#   MANIFESTS_DIR=$KUBERNETES_ETC/manifests  CRI_ENDPOINT=unix:///run/containerd/containerd.sock
+#   ETCD_DATA_DIR=/var/lib/etcd (host path, mounted at the same path in the etcd static pod)
 #
-# Error handling: `fail` logs the reason and exits non-zero. When BOOT_MARKER=true (set by
-# bootstrap.sh) it also writes $ZADARA_ETC/BOOT_FAILED with the reason and where to look.
+# Error handling: `fail` logs the reason, runs the script's `fail_cleanup` function when it has
+# one, and exits non-zero. When BOOT_MARKER=true (set by bootstrap.sh) it also writes
+# $ZADARA_ETC/BOOT_FAILED with the reason and where to look.
 
 ZADARA_ETC="${ZADARA_ETC:-/etc/kubernetes/zadara}"
 KUBERNETES_ETC="${KUBERNETES_ETC:-/etc/kubernetes}"
 STATE_DIR="${STATE_DIR:-/var/lib/zadara-eksd}"
 KUBELET_DEFAULTS="${KUBELET_DEFAULTS:-/etc/default/kubelet}"
 METADATA_URL="${METADATA_URL:-http://169.254.169.254}"
+MANIFESTS_DIR="${MANIFESTS_DIR:-${KUBERNETES_ETC}/manifests}"
+CRI_ENDPOINT="${CRI_ENDPOINT:-unix:///run/containerd/containerd.sock}"
 LOG_FILE="${LOG_FILE:-/var/log/zadara-eksd.log}"
 CLOUD_INIT_LOG="${CLOUD_INIT_LOG:-/var/log/cloud-init-output.log}"
 BOOT_MARKER="${BOOT_MARKER:-false}"
@@ -73,15 +80,20 @@ log() {
     local stamp line
     TZ=UTC0 printf -v stamp '%(%Y-%m-%dT%H:%M:%SZ)T' -1
     line="${stamp} [${SCRIPT_NAME}] $*"
-    printf '%s\n' "$line" >&2
+    printf '%s\n' "$line" >&2 || true
     { printf '%s\n' "$line" >>"$LOG_FILE"; } 2>/dev/null || true
 }
 
 # fail <reason>: logs, writes the BOOT_FAILED marker (boot only) and exits 1.
 fail() {
     local reason=$1
+    # Whoever read stderr may be gone (signal): the marker must still be written.
+    trap '' PIPE
     trap - ERR
     log "FAILED: ${reason}"
+    if declare -F fail_cleanup >/dev/null; then
+        fail_cleanup || true
+    fi
     if [[ $BOOT_MARKER == true ]]; then
         local node="${NODE_NAME:-}"
         if [[ -z $node ]]; then
@@ -124,6 +136,14 @@ to_ms() {
     fraction="${BASH_REMATCH[3]}000"
     fraction=${fraction:0:3}
     echo $((10#$whole * 1000 + 10#$fraction))
+}
+
+# need_seconds <variable names...>: fails unless each holds a number of seconds.
+need_seconds() {
+    local key
+    for key; do
+        to_ms "${!key}" >/dev/null || fail "${key} must be a number of seconds, got '${!key}'"
+    done
 }
 
 # wait_until <timeout_s> <description> <command...>
@@ -174,7 +194,7 @@ load_node_env() {
     : "${LEADER_ELECTION:=static}" "${IS_LEADER:=false}" "${ASG_NAME:=}" "${API_PORT:=6443}"
     : "${NODE_LABELS:=}" "${NODE_TAINTS:=}" "${ENVIRONMENT:=}" "${AWS_REGION:=us-east-1}"
     : "${API_WAIT_TIMEOUT:=1800}" "${JOIN_TIMEOUT:=1800}" "${POLL_INTERVAL:=2}"
-    : "${METADATA_TIMEOUT:=300}" "${ETCD_BACKUP_ROTATION:=0}"
+    : "${METADATA_TIMEOUT:=300}" "${ETCD_BACKUP_ROTATION:=0}" "${INIT_QUORUM_WAIT:=90}"
     : "${CLOUD_API_INSECURE:=false}" "${CLOUD_API_CA_BUNDLE:=}"
 
     case $ROLE in
@@ -190,11 +210,7 @@ load_node_env() {
     if [[ ! $KUBERNETES_MINOR =~ ^[0-9]+\.[0-9]+$ ]]; then
         fail "node.env: KUBERNETES_MINOR must look like 1.30, got '${KUBERNETES_MINOR}'"
     fi
-    for key in API_WAIT_TIMEOUT JOIN_TIMEOUT POLL_INTERVAL METADATA_TIMEOUT; do
-        if ! to_ms "${!key}" >/dev/null; then
-            fail "node.env: ${key} must be a number of seconds, got '${!key}'"
-        fi
-    done
+    need_seconds API_WAIT_TIMEOUT JOIN_TIMEOUT POLL_INTERVAL METADATA_TIMEOUT INIT_QUORUM_WAIT
     if [[ ! $ETCD_BACKUP_ROTATION =~ ^[0-9]+$ ]]; then
         fail "node.env: ETCD_BACKUP_ROTATION must be a whole number, got '${ETCD_BACKUP_ROTATION}'"
     fi
@@ -206,28 +222,16 @@ minor_at_least() {
     ((10#$major > 1 || 10#$minor >= $1))
 }
 
-# Exits quietly (status 0) when bootstrap.sh has not completed on this node yet.
-require_booted() {
-    if [[ ! -f "${STATE_DIR}/boot-complete" ]]; then
-        log "node is not bootstrapped yet (${STATE_DIR}/boot-complete missing); nothing to do"
-        exit 0
-    fi
-}
-
-# Common start of the control-plane cron jobs: logging, node.env, boot completed.
-# Returns non-zero on workers, so a job can say `start_control_plane_job || return 0`.
-start_control_plane_job() {
+# cron_job_start <name>: common start of the control-plane cron jobs: ERR trap, logging,
+# node.env, bootstrap completed, control plane only, one run at a time (else exits 0).
+cron_job_start() {
+    trap 'fail "unexpected error at line ${LINENO}"' ERR
     init_logging
     load_node_env
-    require_booted
-    if [[ $ROLE != control-plane ]]; then
-        log "not a control-plane node; nothing to do"
-        return 1
+    if [[ ! -f "${STATE_DIR}/boot-complete" || $ROLE != control-plane ]]; then
+        log "not a bootstrapped control-plane node (${STATE_DIR}/boot-complete); nothing to do"
+        exit 0
     fi
-}
-
-# single_instance <name>: exits quietly when another run of the same job holds the lock.
-single_instance() {
     mkdir -p "$STATE_DIR"
     exec 9>"${STATE_DIR}/$1.lock"
     if ! flock -n 9; then
@@ -257,17 +261,10 @@ resolve_cloud_api() {
     if [[ -n ${CLOUD_API_URL:-} ]]; then
         return 0
     fi
-    local document url
+    local document pattern='"cluster_url"[[:space:]]*:[[:space:]]*"([^"]+)"'
     document=$(curl -sf --max-time 5 "${METADATA_URL}/openstack/latest/meta_data.json") || return 1
-    url=$(printf '%s' "$document" | python3 -c '
-import json, sys
-value = json.load(sys.stdin).get("cluster_url") or ""
-print(str(value).rstrip("/"))
-') || return 1
-    if [[ -z $url ]]; then
-        return 1
-    fi
-    CLOUD_API_URL=$url
+    [[ $document =~ $pattern ]] || return 1
+    CLOUD_API_URL=${BASH_REMATCH[1]%/}
 }
 
 # cloud_aws <service> <args...>: AWS CLI call against the zCompute API (resolve_cloud_api first).
@@ -310,11 +307,16 @@ api_answers() {
     [[ $code == 200 || $code == 401 || $code == 403 ]]
 }
 
-# publish_admin_kubeconfig: copies super-admin.conf (1.29+) or admin.conf to
-# $ZADARA_ETC/kubeconfig, mode 600, replacing the old file atomically.
+# kubectl_admin <args...>: kubectl with the node's admin kubeconfig and a request timeout.
+kubectl_admin() {
+    kubectl --kubeconfig "${KUBERNETES_ETC}/admin.conf" --request-timeout="${KUBECTL_TIMEOUT:-30s}" "$@"
+}
+
+# publish_admin_kubeconfig: copies super-admin.conf (1.29+, written by kubeadm init only) or
+# admin.conf to $ZADARA_ETC/kubeconfig, mode 600, replacing the old file atomically.
 publish_admin_kubeconfig() {
     local source="${KUBERNETES_ETC}/admin.conf"
-    if minor_at_least 29; then
+    if minor_at_least 29 && [[ -s "${KUBERNETES_ETC}/super-admin.conf" ]]; then
         source="${KUBERNETES_ETC}/super-admin.conf"
     fi
     if [[ ! -s $source ]]; then
@@ -326,13 +328,70 @@ publish_admin_kubeconfig() {
     log "copied ${source} to ${ZADARA_ETC}/kubeconfig"
 }
 
-# etcdctl_local <args...>: etcdctl against the etcd member of this node.
+# ---------------------------------------------------------------------------------------------
+# Static pods, containers and etcd
+# ---------------------------------------------------------------------------------------------
+
+cri() {
+    crictl --runtime-endpoint "$CRI_ENDPOINT" "$@"
+}
+
+# container_is <running|stopped> <name>: state of the container named exactly <name>.
+# A crictl failure is neither (returns 1): waits go on until crictl answers.
+container_is() {
+    local ids
+    ids=$(cri ps --name "^$2\$" -q 2>/dev/null) || return 1
+    [[ ($1 == running && -n $ids) || ($1 == stopped && -z $ids) ]]
+}
+
+# park_manifests <dir> <manifest files...>: moves static-pod manifests out of MANIFESTS_DIR
+# into <dir>, so the kubelet stops their pods.
+park_manifests() {
+    local dir=$1
+    shift
+    install -d -m 700 "$dir"
+    mv -f "$@" "$dir/"
+}
+
+# unpark_manifests <dir>: moves every parked manifest back and removes <dir> when empty.
+unpark_manifests() {
+    local file
+    for file in "$1"/*; do
+        if [[ -f $file ]]; then
+            log "putting ${file##*/} back into ${MANIFESTS_DIR}"
+            mv -f "$file" "${MANIFESTS_DIR}/"
+        fi
+    done
+    rmdir "$1" 2>/dev/null || true
+}
+
+# etcdctl_local <args...>: etcdctl against the etcd member of this node (ETCD_ENDPOINT: another
+# member). Without etcdctl on the node it runs the one inside the etcd static pod.
 etcdctl_local() {
+    local pki="${KUBERNETES_ETC}/pki/etcd" ids
+    local -a tool=(etcdctl)
     if ! command -v etcdctl >/dev/null; then
-        log "etcdctl is not installed on this node"
-        return 127
+        ids=$(cri ps --name '^etcd$' -q 2>/dev/null) || ids=""
+        if [[ -z $ids ]]; then
+            echo "etcdctl is not installed and no etcd container runs" >&2
+            return 127
+        fi
+        tool=(cri exec "${ids%%$'\n'*}" etcdctl)
     fi
-    local pki="${KUBERNETES_ETC}/pki/etcd"
-    ETCDCTL_API=3 etcdctl --endpoints="${ETCD_ENDPOINT:-https://127.0.0.1:2379}" \
+    ETCDCTL_API=3 "${tool[@]}" --endpoints="${ETCD_ENDPOINT:-https://127.0.0.1:2379}" \
         --cacert="${pki}/ca.crt" --cert="${pki}/server.crt" --key="${pki}/server.key" "$@"
+}
+
+# etcd_snapshot <file>: etcdctl snapshot save. Through the etcd container the snapshot is
+# written under ETCD_DATA_DIR (host-mounted at the same path), then moved to <file>.
+etcd_snapshot() {
+    local out=$1
+    if ! command -v etcdctl >/dev/null; then
+        out="${ETCD_DATA_DIR:-/var/lib/etcd}/zadara-snapshot.db"
+    fi
+    rm -f "$out"
+    etcdctl_local snapshot save "$out" || return 1
+    if [[ $out != "$1" ]]; then
+        mv -f "$out" "$1"
+    fi
 }

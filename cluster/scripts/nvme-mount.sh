@@ -6,8 +6,9 @@
 # stop, so nothing goes to /etc/fstab). Idempotent:
 #   - only whole NVMe disks; never the disk holding /, never a disk with partitions,
 #     never a disk that is already mounted, never a model matching NVME_EXCLUDE_MODEL;
-#   - a disk without a filesystem is formatted ext4 with the label $NVME_LABEL;
-#   - a disk with that label is mounted again; a disk with any other filesystem is left alone.
+#   - only a disk without any signature is formatted (ext4, label $NVME_LABEL): `wipefs -n`
+#     lists nothing and `blkid -p` finds no filesystem (TYPE) and no partition table (PTTYPE);
+#   - a disk with our label is mounted again; any other signature is left alone.
 # Mount point: $NVME_MOUNT_BASE/<device name>, e.g. /mnt/nvme/nvme1n1.
 # Environment: NVME_MOUNT_BASE (default /mnt/nvme), NVME_LABEL (default zeksd-nvme),
 #   NVME_EXCLUDE_MODEL (extended regex, default "Elastic Block Store").
@@ -38,7 +39,7 @@ root_disk() {
 }
 
 handle_disk() {
-    local disk=$1 model children fstype status label target
+    local disk=$1 model children target
     model=$(lsblk -dno MODEL "$disk" 2>/dev/null) || model=""
     if [[ -n $NVME_EXCLUDE_MODEL && $model =~ $NVME_EXCLUDE_MODEL ]]; then
         log "${disk}: model '${model}' is excluded; skipping"
@@ -54,23 +55,29 @@ handle_disk() {
         return 0
     fi
 
-    status=0
-    fstype=$(blkid -o value -s TYPE "$disk") || status=$?
-    if ((status == 2)); then
-        fstype=""
-    elif ((status != 0)); then
+    local signatures probe status=0 key value fstype="" pttype="" label=""
+    if ! signatures=$(wipefs -n "$disk"); then
+        log "${disk}: wipefs failed; skipping"
+        return 0
+    fi
+    probe=$(blkid -p -o export "$disk") || status=$?
+    if ((status != 0 && status != 2)); then
         log "${disk}: blkid failed (status ${status}); skipping"
         return 0
     fi
-    if [[ -z $fstype ]]; then
-        log "${disk}: no filesystem; formatting ext4 with label ${NVME_LABEL}"
+    while IFS='=' read -r key value; do
+        case $key in
+            TYPE) fstype=$value ;;
+            PTTYPE) pttype=$value ;;
+            LABEL) label=$value ;;
+        esac
+    done <<<"$probe"
+    if [[ -z $signatures && -z $fstype && -z $pttype ]]; then
+        log "${disk}: no signature at all; formatting ext4 with label ${NVME_LABEL}"
         mkfs.ext4 -q -F -m 0 -L "$NVME_LABEL" "$disk"
-    else
-        label=$(blkid -o value -s LABEL "$disk") || label=""
-        if [[ $label != "$NVME_LABEL" ]]; then
-            log "${disk}: has a ${fstype} filesystem labelled '${label}' that is not ours; skipping"
-            return 0
-        fi
+    elif [[ -n $pttype || $label != "$NVME_LABEL" ]]; then
+        log "${disk}: signatures not ours (type '${fstype}', partition table '${pttype}', label '${label}'); skipping"
+        return 0
     fi
 
     target="${NVME_MOUNT_BASE}/$(basename "$disk")"
@@ -83,13 +90,15 @@ main() {
     init_logging
     local root
     root=$(root_disk) || fail "cannot find the disk holding /"
+    local found disk
     local -a disks
-    mapfile -t disks < <(lsblk -dnpo NAME,TYPE | awk '$2 == "disk" && $1 ~ /^\/dev\/nvme[0-9]+n[0-9]+$/ { print $1 }')
-    if ((${#disks[@]} == 0)); then
+    found=$(lsblk -dnpo NAME,TYPE | awk '$2 == "disk" && $1 ~ /^\/dev\/nvme[0-9]+n[0-9]+$/ { print $1 }') ||
+        fail "lsblk failed"
+    if [[ -z $found ]]; then
         log "no NVMe disks on this node"
         return 0
     fi
-    local disk
+    mapfile -t disks <<<"$found"
     for disk in "${disks[@]}"; do
         if [[ $disk == "$root" ]]; then
             continue

@@ -12,11 +12,8 @@ LOG_FILE="${LOG_FILE:-/var/log/zadara-eksd-upload-certs.log}"
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-trap 'fail "unexpected error at line ${LINENO}"' ERR
-
 main() {
-    start_control_plane_job || return 0
-    single_instance upload-certs
+    cron_job_start upload-certs
     local config="${ZADARA_ETC}/kubeadm-init.yaml"
     if [[ ! -s $config ]]; then
         fail "missing ${config}"

@@ -19,6 +19,7 @@ export const ROOT_PATHS = {
     kubeletDefaults: "etc/default/kubelet",
     logFile: "var/log/zadara-eksd.log",
     etcdBackupDir: "var/lib/etcd-backup",
+    etcdDataDir: "var/lib/etcd",
     nvmeMountBase: "mnt/nvme",
 };
 
@@ -29,6 +30,7 @@ const ROOT_ENV: Record<string, string> = {
     KUBELET_DEFAULTS: ROOT_PATHS.kubeletDefaults,
     LOG_FILE: ROOT_PATHS.logFile,
     ETCD_BACKUP_DIR: ROOT_PATHS.etcdBackupDir,
+    ETCD_DATA_DIR: ROOT_PATHS.etcdDataDir,
     NVME_MOUNT_BASE: ROOT_PATHS.nvmeMountBase,
 };
 
@@ -55,6 +57,7 @@ export function nodeEnv(overrides: Record<string, string> = {}): string {
         JOIN_TIMEOUT: "2",
         POLL_INTERVAL: "0.05",
         METADATA_TIMEOUT: "2",
+        INIT_QUORUM_WAIT: "0.2",
         ETCD_BACKUP_ROTATION: "0",
         ENVIRONMENT: "dev",
         AWS_REGION: "us-east-1",
@@ -156,12 +159,21 @@ case $url in
 esac
 `;
 
-// Stub for kubeadm. `join` fails STUB_JOIN_FAILS times; `reset` empties the pki directory
-// like the real one; `init` writes admin.conf / super-admin.conf and brings the API "up".
+// Stub for kubeadm. `join` fails STUB_JOIN_FAILS times, a control-plane join writes admin.conf;
+// `reset` empties the pki directory like the real one; `init` fails STUB_INIT_FAILS times (and
+// then brings another leader's API up when STUB_OTHER_LEADER is set), else writes admin.conf /
+// super-admin.conf and brings the API "up".
 const KUBEADM_STUB = `
 case "$1 $2" in
     "init phase") exit 0 ;;
     "init "*)
+        inits=$(( $(cat "$TEST_ROOT/.inits" 2>/dev/null || echo 0) + 1 ))
+        echo "$inits" > "$TEST_ROOT/.inits"
+        if [ "$inits" -le "\${STUB_INIT_FAILS:-0}" ]; then
+            echo "error execution phase wait-control-plane: timed out" >&2
+            if [ -n "\${STUB_OTHER_LEADER:-}" ]; then touch "$TEST_ROOT/.api-up"; fi
+            exit 1
+        fi
         mkdir -p "$KUBERNETES_ETC"
         printf '%s' "$STUB_ADMIN_CONF" > "$KUBERNETES_ETC/admin.conf"
         printf '%s' "$STUB_SUPER_ADMIN_CONF" > "$KUBERNETES_ETC/super-admin.conf"
@@ -172,7 +184,8 @@ case "$1 $2" in
         if [ "$joins" -le "\${STUB_JOIN_FAILS:-0}" ]; then
             echo "error execution phase preflight: couldn't validate the identity of the API Server" >&2
             exit 1
-        fi ;;
+        fi
+        case "$*" in *control-plane*) printf '%s' "$STUB_ADMIN_CONF" > "$KUBERNETES_ETC/admin.conf" ;; esac ;;
     "reset "*) rm -rf "$KUBERNETES_ETC/pki" ;;
     "certs check-expiration")
         cat <<EOF
@@ -276,21 +289,71 @@ export function runJoinNeverSucceeds(): StubbedRun {
     });
 }
 
-// aws stub for the ASG election: three masters, .10 (this node by default), .11 and .9.
+/** A static leader whose `kubeadm init` fails `fails` times; `otherLeader`: another node's API then answers. */
+export function runLeaderInitFails(fails: number, otherLeader = false): StubbedRun {
+    const env: Record<string, string> = { STUB_INIT_FAILS: String(fails) };
+    if (otherLeader) {
+        env.STUB_OTHER_LEADER = "yes";
+    }
+    return run("bootstrap.sh", {
+        stubs: stubs(),
+        env: baseEnv(env),
+        files: nodeFiles({ IS_LEADER: "true" }, "control-plane"),
+    });
+}
+
+/** A static leader; another node's API starts answering after `apiUpAfter` polls, within INIT_QUORUM_WAIT. */
+export function runLeaderSeesApiDuringQuorumWait(apiUpAfter = 3): StubbedRun {
+    return run("bootstrap.sh", {
+        stubs: stubs(),
+        env: baseEnv({ STUB_API_UP_AFTER: String(apiUpAfter) }),
+        files: nodeFiles({ IS_LEADER: "true", INIT_QUORUM_WAIT: "2" }, "control-plane"),
+    });
+}
+
+/** A control-plane node waiting for an API that never answers gets SIGTERM after 1 s. */
+export function runControlPlaneTerminated(): StubbedRun {
+    return run("bootstrap.sh", {
+        stubs: stubs(),
+        env: baseEnv(),
+        files: nodeFiles({ IS_LEADER: "false", NODE_NAME: "dev-master-sa-2", API_WAIT_TIMEOUT: "30" }, "control-plane"),
+        termAfterSeconds: 1,
+    });
+}
+
+// aws stub for the ASG election, DesiredCapacity 3: i-a (.10, this node by default), i-b (.11)
+// and i-c (.9). The first STUB_ASG_PARTIAL_CALLS listings lack i-c (a slow member whose
+// instance is not listed yet); describe-instances answers for the ids it is given.
 const ASG_AWS_STUB = `
 case "$*" in
-    *describe-auto-scaling-groups*) printf 'i-a\\ti-b\\ti-c\\n' ;;
-    *describe-instances*) printf '192.168.2.10\\t192.168.2.11\\n192.168.2.9\\n' ;;
+    *describe-auto-scaling-groups*)
+        calls=$(( $(cat "$TEST_ROOT/.asg-calls" 2>/dev/null || echo 0) + 1 ))
+        echo "$calls" > "$TEST_ROOT/.asg-calls"
+        if [ "$calls" -le "\${STUB_ASG_PARTIAL_CALLS:-0}" ]; then printf '3\\ni-a\\ti-b\\n'; else printf '3\\ni-a\\ti-b\\ti-c\\n'; fi ;;
+    *describe-instances*)
+        for arg in "$@"; do
+            case $arg in i-a) echo 192.168.2.10 ;; i-b) echo 192.168.2.11 ;; i-c) echo 192.168.2.9 ;; esac
+        done ;;
     *) exit 1 ;;
 esac
 `;
 
-/** The API comes up after 4 polls: in time for a follower, after the leader's election. */
-export function runAsgElection(localIp: string): StubbedRun {
+export interface AsgElectionOptions {
+    /** Polls after which another node's API answers (unset: only this node's kubeadm init brings it up). */
+    apiUpAfter?: number;
+    /** Listings of the group that miss the slow member i-c (192.168.2.9). */
+    partialListings?: number;
+}
+
+export function runAsgElection(localIp: string, options: AsgElectionOptions = {}): StubbedRun {
+    const env: Record<string, string> = { STUB_LOCAL_IP: localIp, STUB_ASG_PARTIAL_CALLS: String(options.partialListings ?? 0) };
+    if (options.apiUpAfter !== undefined) {
+        env.STUB_API_UP_AFTER = String(options.apiUpAfter);
+    }
     return run("bootstrap.sh", {
         stubs: stubs({ aws: ASG_AWS_STUB }),
-        env: baseEnv({ STUB_LOCAL_IP: localIp, STUB_API_UP_AFTER: "4" }),
-        files: nodeFiles({ LEADER_ELECTION: "asg", ASG_NAME: "dev-master", NODE_NAME: "", API_WAIT_TIMEOUT: "0.5" }, "control-plane"),
+        env: baseEnv(env),
+        files: nodeFiles({ LEADER_ELECTION: "asg", ASG_NAME: "dev-master", NODE_NAME: "", API_WAIT_TIMEOUT: "2" }, "control-plane"),
     });
 }
 
@@ -399,19 +462,45 @@ export const EXPORT_CREDENTIALS = {
     region: "us-east-1",
 };
 
+/** The same settings under the reference deployment's key names. */
+export const REFERENCE_EXPORT_KEYS: Record<string, string> = {
+    backup_access_key_id: EXPORT_CREDENTIALS.accessKeyId,
+    backup_secret_access_key: EXPORT_CREDENTIALS.secretAccessKey,
+    backup_bucket: EXPORT_CREDENTIALS.bucket,
+    backup_endpoint: EXPORT_CREDENTIALS.endpoint,
+    backup_region: EXPORT_CREDENTIALS.region,
+};
+
 function base64(value: string): string {
     return Buffer.from(value).toString("base64");
 }
 
+// etcdctl: `snapshot save <file>` writes the file unless STUB_SNAPSHOT_FAILS is set.
 const ETCDCTL_BACKUP_STUB = `
 for last; do :; done
 case "$*" in
-    *"snapshot save"*) printf 'etcd snapshot data' > "$last" ;;
+    *"snapshot save"*)
+        if [ -n "\${STUB_SNAPSHOT_FAILS:-}" ]; then echo "context deadline exceeded" >&2; exit 1; fi
+        printf 'etcd snapshot data' > "$last" ;;
 esac
 `;
 
-// aws stub for the backup: boot volume vol-0boot, new snapshot snap-new, five managed snapshots.
-// The S3 copy records whether it received the expected credentials, never the values.
+// crictl with an etcd container and no etcdctl on the node: `exec <id> etcdctl ...` runs the
+// container's etcdctl, which writes the snapshot where it is told (inside ETCD_DATA_DIR).
+const CRICTL_ETCD_STUB = `
+case "$*" in
+    *"ps --name ^etcd\\$ -q"*) echo c0ffee-etcd ;;
+    *"exec c0ffee-etcd etcdctl"*"snapshot save"*)
+        for last; do :; done
+        mkdir -p "$(dirname "$last")"
+        printf 'etcd snapshot data' > "$last" ;;
+    *) exit 1 ;;
+esac
+`;
+
+// aws stub for the backup: boot volume vol-0boot, new snapshot snap-new, five managed snapshots,
+// five exported objects of this host. The S3 copy records whether it received the expected
+// credentials, never the values.
 const BACKUP_AWS_STUB = `
 case "$*" in
     *RootDeviceName*) echo /dev/vda ;;
@@ -431,18 +520,22 @@ case "$*" in
         else
             echo credentials-wrong > "$TEST_ROOT/.s3-credentials"
         fi ;;
+    *"s3api list-objects-v2"*)
+        p=dev/etcd_backup_dev-master-sa-1_i-0123abcd_
+        printf '2024-01-03T10:00:00.000Z\\t%s20240103T100000Z.db\\n' "$p"
+        printf '2024-01-05T10:00:00.000Z\\t%s20240105T100000Z.db\\n' "$p"
+        printf '2024-01-01T10:00:00.000Z\\t%s20240101T100000Z.db\\n' "$p"
+        printf '2024-01-04T10:00:00.000Z\\t%s20240104T100000Z.db\\n' "$p"
+        printf '2024-01-02T10:00:00.000Z\\t%s20240102T100000Z.db\\n' "$p" ;;
+    *"s3api delete-object"*) ;;
     *) exit 1 ;;
 esac
 `;
 
+// kubectl: the export secret as `<key> <base64 value>` lines (the go-template's output).
 const BACKUP_KUBECTL_STUB = `
 case "$*" in
-    *--ignore-not-found*) if [ -n "\${STUB_EXPORT_SECRET:-}" ]; then echo secret/zadara-backup-export; fi ;;
-    *"{.data.accessKeyId}"*) printf '%s' "$STUB_B64_KEY_ID" ;;
-    *"{.data.secretAccessKey}"*) printf '%s' "$STUB_B64_SECRET" ;;
-    *"{.data.bucket}"*) printf '%s' "$STUB_B64_BUCKET" ;;
-    *"{.data.endpoint}"*) printf '%s' "$STUB_B64_ENDPOINT" ;;
-    *"{.data.region}"*) printf '%s' "$STUB_B64_REGION" ;;
+    *"get secret zadara-backup-export --ignore-not-found -o go-template="*) printf '%b' "\${STUB_SECRET_LINES:-}" ;;
     *) exit 1 ;;
 esac
 `;
@@ -453,54 +546,90 @@ function bootedControlPlaneFiles(env: Record<string, string> = {}): Record<strin
     return files;
 }
 
-export function runEtcdBackup(withExportSecret: boolean, rotation = "3"): StubbedRun {
+export interface EtcdBackupOptions {
+    /** Keys of the export secret (our names or the reference's); none: no secret. */
+    secret?: Record<string, string>;
+    rotation?: string;
+    snapshotFails?: boolean;
+    /** No etcdctl on the node: the etcd container's one is used through crictl. */
+    etcdctlInContainerOnly?: boolean;
+    nodeEnv?: Record<string, string>;
+}
+
+export function ourExportSecret(): Record<string, string> {
+    return { ...EXPORT_CREDENTIALS };
+}
+
+export function runEtcdBackup(options: EtcdBackupOptions = {}): StubbedRun {
+    const lines = Object.entries(options.secret ?? {}).map(([key, value]) => `${key} ${base64(value)}\\n`);
     const env: Record<string, string> = {
         STUB_EXPECT_KEY_ID: EXPORT_CREDENTIALS.accessKeyId,
         STUB_EXPECT_SECRET: EXPORT_CREDENTIALS.secretAccessKey,
-        STUB_B64_KEY_ID: base64(EXPORT_CREDENTIALS.accessKeyId),
-        STUB_B64_SECRET: base64(EXPORT_CREDENTIALS.secretAccessKey),
-        STUB_B64_BUCKET: base64(EXPORT_CREDENTIALS.bucket),
-        STUB_B64_ENDPOINT: base64(EXPORT_CREDENTIALS.endpoint),
-        STUB_B64_REGION: base64(EXPORT_CREDENTIALS.region),
+        STUB_SECRET_LINES: lines.join(""),
     };
-    if (withExportSecret) {
-        env.STUB_EXPORT_SECRET = "yes";
+    if (options.snapshotFails) {
+        env.STUB_SNAPSHOT_FAILS = "yes";
+    }
+    const extra: Record<string, string> = { aws: BACKUP_AWS_STUB, kubectl: BACKUP_KUBECTL_STUB };
+    if (options.etcdctlInContainerOnly) {
+        extra.crictl = CRICTL_ETCD_STUB;
+    } else {
+        extra.etcdctl = ETCDCTL_BACKUP_STUB;
     }
     return run("etcd-backup.sh", {
-        stubs: stubs({ etcdctl: ETCDCTL_BACKUP_STUB, aws: BACKUP_AWS_STUB, kubectl: BACKUP_KUBECTL_STUB }),
+        stubs: stubs(extra),
         env,
-        files: bootedControlPlaneFiles({ ETCD_BACKUP_ROTATION: rotation }),
+        files: bootedControlPlaneFiles({ ETCD_BACKUP_ROTATION: options.rotation ?? "3", ...options.nodeEnv }),
     });
 }
 
-const MEMBER_LIST = [
+export const MEMBER_LIST = [
     "8e9e05c52164694d, started, dev-master-sa-1, https://192.168.2.10:2380, https://192.168.2.10:2379, false",
     "91bc3c398fb3c146, started, dev-master-sa-2, https://192.168.2.11:2380, https://192.168.2.11:2379, false",
     "fd422379fda50e48, started, dev-master-sa-3, https://192.168.2.12:2380, https://192.168.2.12:2379, false",
 ].join("\n");
 
-function watchdogStubs(): Record<string, string> {
-    return stubs({
-        etcdctl: `case "$*" in *"member list"*) printf '%s\\n' "$STUB_MEMBERS" ;; esac`,
-        aws: `case "$*" in *describe-instances*) printf '%b' "$STUB_INSTANCE_IPS" ;; *) exit 1 ;; esac`,
-    });
+export const FOURTH_MEMBER = "0a1b2c3d4e5f6789, started, dev-master-sa-4, https://192.168.2.13:2380, https://192.168.2.13:2379, false";
+
+// etcdctl for the watchdog: the member list, the local member's status (leader STUB_LEADER,
+// 0 = none), health checks that fail unless STUB_MEMBER_HEALTHY=true.
+const WATCHDOG_ETCDCTL_STUB = `
+case "$*" in
+    *"member list"*) printf '%s\\n' "$STUB_MEMBERS" ;;
+    *"endpoint status"*) printf '[{"Endpoint":"https://127.0.0.1:2379","Status":{"header":{"member_id":10276657743932975437},"leader":%s,"raftTerm":8}}]\\n' "\${STUB_LEADER:-10276657743932975437}" ;;
+    *"endpoint health"*) [ "\${STUB_MEMBER_HEALTHY:-false}" = true ] || { echo "context deadline exceeded" >&2; exit 1; } ;;
+    *"member remove"*) ;;
+    *) exit 1 ;;
+esac
+`;
+
+export interface WatchdogOptions {
+    /** Private IPs the cloud lists, one a line (default: .10 this node, .11, and an unrelated .7.7). */
+    instanceIps?: string;
+    members?: string;
+    /** Content of $STATE_DIR/etcd-watchdog.absent before the run. */
+    absent?: string;
+    leader?: boolean;
+    memberHealthy?: boolean;
 }
 
-/** Instances .10 (this node) and .11 exist; member .12 is stale. */
-export function runEtcdWatchdogStaleMember(): StubbedRun {
+export function runEtcdWatchdog(options: WatchdogOptions = {}): StubbedRun {
+    const files = bootedControlPlaneFiles();
+    files[".instances"] = options.instanceIps ?? "192.168.2.10\t192.168.2.11\t192.168.7.7\n";
+    if (options.absent !== undefined) {
+        files[`${ROOT_PATHS.stateDir}/etcd-watchdog.absent`] = options.absent;
+    }
     return run("etcd-watchdog.sh", {
-        stubs: watchdogStubs(),
-        env: { STUB_MEMBERS: MEMBER_LIST, STUB_INSTANCE_IPS: "192.168.2.10\\t192.168.2.11\\t192.168.7.7\\n" },
-        files: bootedControlPlaneFiles(),
-    });
-}
-
-/** The cloud API returns no instances at all. */
-export function runEtcdWatchdogEmptyInstanceList(): StubbedRun {
-    return run("etcd-watchdog.sh", {
-        stubs: watchdogStubs(),
-        env: { STUB_MEMBERS: MEMBER_LIST, STUB_INSTANCE_IPS: "" },
-        files: bootedControlPlaneFiles(),
+        stubs: stubs({
+            etcdctl: WATCHDOG_ETCDCTL_STUB,
+            aws: `case "$*" in *describe-instances*) cat "$TEST_ROOT/.instances" ;; *) exit 1 ;; esac`,
+        }),
+        env: {
+            STUB_MEMBERS: options.members ?? MEMBER_LIST,
+            STUB_LEADER: options.leader === false ? "0" : "10276657743932975437",
+            STUB_MEMBER_HEALTHY: options.memberHealthy ? "true" : "false",
+        },
+        files,
     });
 }
 
@@ -508,9 +637,10 @@ export function runUploadCerts(): StubbedRun {
     return run("upload-certs.sh", { stubs: stubs(), env: baseEnv(), files: bootedControlPlaneFiles() });
 }
 
-const STATIC_PODS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
+export const STATIC_PODS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
 
-// crictl stub: a static pod container "runs" while its manifest is in the manifests directory.
+// crictl stub: a static pod container "runs" while its manifest is in the manifests directory;
+// STUB_NEVER_STOPS names a container that keeps running without its manifest.
 const CRICTL_STUB = `
 name=""
 while [ $# -gt 0 ]; do
@@ -519,24 +649,89 @@ while [ $# -gt 0 ]; do
 done
 name=\${name#^}
 name=\${name%\\$}
-if [ -f "$KUBERNETES_ETC/manifests/$name.yaml" ]; then echo "container-$name"; fi
+if [ -f "$KUBERNETES_ETC/manifests/$name.yaml" ] || [ "$name" = "\${STUB_NEVER_STOPS:-}" ]; then echo "container-$name"; fi
 `;
 
-export function runRenewCerts(residual: string): StubbedRun {
+// kubectl stub for the renewal lock: the ConfigMap lives in $TEST_ROOT/.lock as
+// "<resourceVersion> <expires> <holder>"; create fails when it exists, a patch only applies
+// at the current resourceVersion.
+const LOCK_KUBECTL_STUB = `
+lock="$TEST_ROOT/.lock"
+case "$*" in
+    *" create configmap "*)
+        if [ -f "$lock" ]; then echo 'configmaps "zadara-renew-certs-lock" already exists' >&2; exit 1; fi
+        for arg; do
+            case $arg in
+                --from-literal=holder=*) holder=\${arg#--from-literal=holder=} ;;
+                --from-literal=expires=*) expires=\${arg#--from-literal=expires=} ;;
+            esac
+        done
+        echo "1 $expires $holder" > "$lock" ;;
+    *" get configmap "*)
+        [ -f "$lock" ] || { echo 'not found' >&2; exit 1; }
+        read -r version expires holder < "$lock"
+        case "$*" in *resourceVersion*) echo "$version $expires $holder" ;; *) printf '%s' "$holder" ;; esac ;;
+    *" patch configmap "*)
+        read -r version expires holder < "$lock"
+        case "$*" in *"\\"resourceVersion\\":\\"$version\\""*) ;; *) echo 'the object has been modified' >&2; exit 1 ;; esac
+        holder=$(printf '%s' "$*" | sed -n 's/.*"holder":"\\([^"]*\\)".*/\\1/p')
+        expires=$(printf '%s' "$*" | sed -n 's/.*"expires":"\\([^"]*\\)".*/\\1/p')
+        echo "$((version + 1)) $expires $holder" > "$lock" ;;
+    *" delete configmap "*) rm -f "$lock" ;;
+    *) exit 1 ;;
+esac
+`;
+
+export interface RenewCertsOptions {
+    /** "<expires epoch> <holder>" of a lock another node holds. */
+    lock?: string;
+    etcdHealthy?: boolean;
+    /** Manifests a previous run left parked (moved out of the manifests directory). */
+    parked?: string[];
+    /** A previous run renewed the certificates without restarting every pod. */
+    pending?: boolean;
+    env?: Record<string, string>;
+    neverStops?: string;
+    termAfterSeconds?: number;
+}
+
+export function runRenewCerts(residual: string, options: RenewCertsOptions = {}): StubbedRun {
     const files = bootedControlPlaneFiles();
     for (const pod of STATIC_PODS) {
-        files[`${ROOT_PATHS.kubernetesEtc}/manifests/${pod}.yaml`] = `kind: Pod\nmetadata:\n  name: ${pod}\n`;
+        const folder = options.parked?.includes(pod) ? `${ROOT_PATHS.stateDir}/parked-manifests` : `${ROOT_PATHS.kubernetesEtc}/manifests`;
+        files[`${folder}/${pod}.yaml`] = `kind: Pod\nmetadata:\n  name: ${pod}\n`;
     }
     files[`${ROOT_PATHS.zadaraEtc}/kubeconfig`] = "old kubeconfig\n";
+    files[`${ROOT_PATHS.kubernetesEtc}/admin.conf`] = "old admin.conf\n";
+    files[`${ROOT_PATHS.kubernetesEtc}/super-admin.conf`] = "old super-admin.conf\n";
+    if (options.lock) {
+        files[".lock"] = `7 ${options.lock}\n`;
+    }
+    if (options.pending) {
+        files[`${ROOT_PATHS.stateDir}/renew-certs.pending`] = "2024-01-01T00:00:00Z\n";
+    }
     return run("renew-certs.sh", {
-        stubs: stubs({ crictl: CRICTL_STUB }),
-        env: baseEnv({ STUB_RESIDUAL: residual, RESTART_TIMEOUT: "2" }),
+        stubs: stubs({
+            crictl: CRICTL_STUB,
+            kubectl: LOCK_KUBECTL_STUB,
+            etcdctl: `case "$*" in *"endpoint health --cluster"*) [ "\${STUB_ETCD_HEALTHY:-true}" = true ] ;; *) exit 1 ;; esac`,
+        }),
+        env: baseEnv({
+            STUB_RESIDUAL: residual,
+            RESTART_TIMEOUT: "2",
+            LOCK_WAIT: "0.3",
+            STUB_ETCD_HEALTHY: options.etcdHealthy === false ? "false" : "true",
+            STUB_NEVER_STOPS: options.neverStops ?? "",
+            ...options.env,
+        }),
         files,
+        termAfterSeconds: options.termAfterSeconds,
     });
 }
 
 // Disks: nvme0n1 holds / (partition nvme0n1p1), nvme1n1 is blank, nvme2n1 carries our label,
-// nvme3n1 has someone else's filesystem, vdb is not NVMe.
+// nvme3n1 has someone else's filesystem, nvme4n1 only a partition table (no partitions),
+// nvme5n1 a signature only wipefs knows; vdb is not NVMe.
 const NVME_STUBS: Record<string, string> = {
     findmnt: `
 case "$*" in
@@ -546,17 +741,25 @@ esac`,
     lsblk: `
 case "$*" in
     "-no PKNAME /dev/nvme0n1p1") echo nvme0n1 ;;
-    "-dnpo NAME,TYPE") printf '/dev/nvme0n1 disk\\n/dev/nvme1n1 disk\\n/dev/nvme2n1 disk\\n/dev/nvme3n1 disk\\n/dev/vdb disk\\n' ;;
+    "-dnpo NAME,TYPE") printf '/dev/nvme0n1 disk\\n/dev/nvme1n1 disk\\n/dev/nvme2n1 disk\\n/dev/nvme3n1 disk\\n/dev/nvme4n1 disk\\n/dev/nvme5n1 disk\\n/dev/vdb disk\\n' ;;
     "-dno MODEL "*) echo "Zadara local NVMe" ;;
     "-no NAME "*) basename "$3" ;;
     *) exit 1 ;;
 esac`,
+    wipefs: `
+case "$*" in
+    "-n /dev/nvme1n1") ;;
+    "-n /dev/nvme4n1") printf 'DEVICE  OFFSET TYPE UUID LABEL\\nnvme4n1 0x200  gpt\\n' ;;
+    "-n /dev/nvme5n1") printf 'DEVICE  OFFSET TYPE        UUID LABEL\\nnvme5n1 0x0    zfs_member\\n' ;;
+    "-n "*) printf 'DEVICE OFFSET TYPE UUID LABEL\\nx      0x438  ext4\\n' ;;
+    *) exit 1 ;;
+esac`,
     blkid: `
 case "$*" in
-    "-o value -s TYPE /dev/nvme1n1") exit 2 ;;
-    "-o value -s TYPE "*) echo ext4 ;;
-    "-o value -s LABEL /dev/nvme2n1") echo zeksd-nvme ;;
-    "-o value -s LABEL "*) echo data ;;
+    "-p -o export /dev/nvme1n1" | "-p -o export /dev/nvme5n1") exit 2 ;;
+    "-p -o export /dev/nvme2n1") printf 'DEVNAME=/dev/nvme2n1\\nLABEL=zeksd-nvme\\nTYPE=ext4\\n' ;;
+    "-p -o export /dev/nvme4n1") printf 'DEVNAME=/dev/nvme4n1\\nPTUUID=1234\\nPTTYPE=gpt\\n' ;;
+    "-p -o export "*) printf 'DEVNAME=%s\\nLABEL=data\\nTYPE=ext4\\n' "$4" ;;
     *) exit 1 ;;
 esac`,
     "mkfs.ext4": NOOP_STUB,
@@ -582,7 +785,7 @@ export const BOOT_PATHS: BootPath[] = [
     { name: "bootstrap: control plane joins (API answers)", run: runControlPlaneJoinWhenApiAnswers },
     { name: "bootstrap: non-leader waits, then joins", run: runNonLeaderWaitsThenJoins },
     { name: "bootstrap: ASG election, leader", run: () => runAsgElection("192.168.2.9") },
-    { name: "bootstrap: ASG election, follower joins", run: () => runAsgElection("192.168.2.10") },
+    { name: "bootstrap: ASG election, follower joins", run: () => runAsgElection("192.168.2.10", { apiUpAfter: 4 }) },
     { name: "bootstrap: worker joins", run: runWorkerJoin },
     { name: "bootstrap: API never up", run: runApiNeverUp },
     { name: "bootstrap: join fails twice, then succeeds", run: runJoinFailsTwiceThenSucceeds },
@@ -592,10 +795,10 @@ export const BOOT_PATHS: BootPath[] = [
     { name: "kubeconfig-wait: already ready (root)", run: runKubeconfigWaitAlreadyReadyAsRoot },
     { name: "kubeconfig-wait: boot failed", run: runKubeconfigWaitBootFailed },
     { name: "kubeconfig-wait: timeout", run: runKubeconfigWaitTimeout },
-    { name: "etcd-backup: no export secret", run: () => runEtcdBackup(false) },
-    { name: "etcd-backup: with export secret", run: () => runEtcdBackup(true) },
-    { name: "etcd-watchdog: stale member", run: runEtcdWatchdogStaleMember },
-    { name: "etcd-watchdog: empty instance list", run: runEtcdWatchdogEmptyInstanceList },
+    { name: "etcd-backup: no export secret", run: () => runEtcdBackup() },
+    { name: "etcd-backup: with export secret", run: () => runEtcdBackup({ secret: ourExportSecret() }) },
+    { name: "etcd-watchdog: stale member", run: () => runEtcdWatchdog({ absent: "fd422379fda50e48 2\n" }) },
+    { name: "etcd-watchdog: empty instance list", run: () => runEtcdWatchdog({ instanceIps: "" }) },
     { name: "upload-certs", run: runUploadCerts },
     { name: "renew-certs: expiring", run: () => runRenewCerts("20d") },
     { name: "renew-certs: nothing to do", run: () => runRenewCerts("300d") },

@@ -27,6 +27,8 @@ export interface StubbedRunOptions {
     args?: string[];
     stdin?: string;
     timeoutMs?: number;
+    /** Sends SIGTERM to the script after this many seconds (coreutils timeout), pipes kept open. */
+    termAfterSeconds?: number;
 }
 
 /** A stub that records its call and exits 0 with no output. */
@@ -60,7 +62,11 @@ export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = 
     }
 
     const started = process.hrtime.bigint();
-    const result = spawnSync("bash", [scriptPath, ...(options.args ?? [])], {
+    const command = ["bash", scriptPath, ...(options.args ?? [])];
+    if (options.termAfterSeconds !== undefined) {
+        command.unshift("timeout", "-s", "TERM", String(options.termAfterSeconds));
+    }
+    const result = spawnSync(command[0], command.slice(1), {
         encoding: "utf8",
         input: options.stdin ?? "",
         timeout: options.timeoutMs ?? 30_000,

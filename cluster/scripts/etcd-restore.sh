@@ -1,53 +1,62 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 #
 # etcd-restore.sh - restores the etcd of a kubeadm control-plane node from a snapshot file.
-# Run as root on the control-plane node whose etcd is restored:
+# A runbook script, NOT installed by cloud-init: copy it to the control-plane node whose etcd is
+# restored and run it as root there. It uses lib.sh next to it, else the installed
+# /usr/local/lib/zadara-eksd/lib.sh:
 #
 #     sudo ./etcd-restore.sh /var/lib/etcd-backup/etcd_backup_<host>_<instance-id>.db
 #
-#   1. checks the snapshot (`etcdutl snapshot status`) and reads the member name and peer URL
-#      from the etcd static-pod manifest;
+#   1. checks the snapshot (`etcdutl snapshot status`), reads the member name and peer URL
+#      from the etcd static-pod manifest, and counts the live members (`etcdctl member list`,
+#      the node's etcdctl or the one in the etcd static pod);
 #   2. stops the static pods (etcd, API server, controller manager, scheduler) by moving ALL
 #      manifests out of the kubelet's manifest folder, and waits (bounded) until etcd and the
-#      API server containers are gone;
+#      API server containers are gone (a crictl failure counts as "not known yet": it waits on);
 #   3. `etcdutl snapshot restore` into a NEW data directory, as a single-member cluster;
 #   4. swaps it in: the current data directory is kept as <data dir>.before-restore-<time>;
 #   5. puts the manifests back and waits (bounded) until the API server answers /readyz.
-# A failure before the swap puts everything back as it was. After the swap it prints the
-# commands that roll back to the old data directory.
+# A failure (or a signal) before the swap puts everything back as it was. After the swap it
+# prints the commands that roll back to the old data directory.
 #
 # HA control planes: the restored etcd is a NEW one-member cluster. Stop etcd on the other
 # control-plane nodes first (move their /etc/kubernetes/manifests/etcd.yaml away), restore on one
 # node, then replace the other control-plane nodes so they join again. The script refuses to
-# run on a node whose manifest lists more than one member unless FORCE=true.
+# run when `etcdctl member list` shows more than one member, or cannot be read (etcd down),
+# unless FORCE=true.
 #
 # Environment (defaults are kubeadm's paths)
 #   ETCD_DATA_DIR     etcd data directory (default: --data-dir of the manifest, else /var/lib/etcd)
 #   MANIFESTS_DIR     kubelet static-pod folder (default /etc/kubernetes/manifests)
-#   KUBECONFIG_PATH   admin kubeconfig used to wait for the API (default /etc/kubernetes/admin.conf)
+#   KUBERNETES_ETC    admin.conf (waiting for the API) and pki/etcd (etcdctl) (default /etc/kubernetes)
 #   CRI_ENDPOINT      container runtime socket (default unix:///run/containerd/containerd.sock)
 #   ETCDUTL           etcdutl binary (default etcdutl; falls back to `etcdctl snapshot restore`)
 #   TIMEOUT           seconds for each wait: pods to stop, API to answer (default 300)
 #   POLL_INTERVAL     seconds between two polls, fractions allowed (default 5)
 #   SKIP_HASH_CHECK   true for a db file copied from a data directory, not saved by etcdctl
-#   FORCE             true to restore although the manifest lists several etcd members
+#   FORCE             true to restore although etcd has several members (or cannot be asked)
+#   LOG_FILE          default /var/log/zadara-eksd-etcd-restore.log
 #
 # Exit codes: 0 restored and the API answers, 1 failed (see the log), 2 bad input.
 
-set -euo pipefail
+set -Eeuo pipefail
 shopt -s nullglob
 
-MANIFESTS_DIR="${MANIFESTS_DIR:-/etc/kubernetes/manifests}"
-KUBECONFIG_PATH="${KUBECONFIG_PATH:-/etc/kubernetes/admin.conf}"
-CRI_ENDPOINT="${CRI_ENDPOINT:-unix:///run/containerd/containerd.sock}"
+LOG_FILE="${LOG_FILE:-/var/log/zadara-eksd-etcd-restore.log}"
+LIB="$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+if [[ ! -r $LIB ]]; then
+    LIB=/usr/local/lib/zadara-eksd/lib.sh
+fi
+# shellcheck source=lib.sh
+source "$LIB"
+
 ETCDUTL="${ETCDUTL:-etcdutl}"
 TIMEOUT="${TIMEOUT:-300}"
 POLL_INTERVAL="${POLL_INTERVAL:-5}"
 SKIP_HASH_CHECK="${SKIP_HASH_CHECK:-false}"
 FORCE="${FORCE:-false}"
 ETCD_DATA_DIR="${ETCD_DATA_DIR:-}"
-
-PATH="${PATH}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin"
 
 SNAPSHOT=""
 STAMP=""
@@ -56,12 +65,6 @@ NEW_DIR=""
 OLD_DIR=""
 # Where a failure leaves the node: start -> stopped -> swapped -> started -> finished.
 PHASE=start
-
-log() {
-    local stamp
-    TZ=UTC0 printf -v stamp '%(%Y-%m-%dT%H:%M:%SZ)T' -1
-    printf '%s [etcd-restore] %s\n' "$stamp" "$*" >&2
-}
 
 die() {
     log "ERROR: $2"
@@ -74,55 +77,26 @@ manifest_flag() {
         tr -d "\"'" | head -n 1
 }
 
-running() {
-    [[ -n $(crictl --runtime-endpoint "$CRI_ENDPOINT" ps --name "^$1\$" -q 2>/dev/null) ]]
-}
-
 api_ready() {
-    kubectl --kubeconfig "$KUBECONFIG_PATH" --request-timeout=5s get --raw=/readyz >/dev/null 2>&1
-}
-
-# wait_until <description> <command...>: polls until the command succeeds or TIMEOUT passes.
-wait_until() {
-    local what=$1
-    shift
-    local deadline=$((SECONDS + TIMEOUT))
-    until "$@"; do
-        if ((SECONDS >= deadline)); then
-            log "timed out after ${TIMEOUT}s waiting for ${what}"
-            return 1
-        fi
-        sleep "$POLL_INTERVAL"
-    done
-    log "${what}: ok"
+    KUBECTL_TIMEOUT=5s kubectl_admin get --raw=/readyz >/dev/null 2>&1
 }
 
 control_plane_stopped() {
-    ! running etcd && ! running kube-apiserver
+    container_is stopped etcd && container_is stopped kube-apiserver
 }
 
 restore_snapshot() {
     local name=$1 peer=$2
-    local -a hash=()
+    local -a tool=("$ETCDUTL") hash=()
     if [[ $SKIP_HASH_CHECK == true ]]; then
         hash=(--skip-hash-check)
     fi
-    if command -v "$ETCDUTL" >/dev/null; then
-        "$ETCDUTL" snapshot restore "$SNAPSHOT" --data-dir "$NEW_DIR" --name "$name" \
-            --initial-cluster "${name}=${peer}" --initial-advertise-peer-urls "$peer" "${hash[@]}"
-    else
+    if ! command -v "$ETCDUTL" >/dev/null; then
         log "${ETCDUTL} not found: using the older 'etcdctl snapshot restore'"
-        ETCDCTL_API=3 etcdctl snapshot restore "$SNAPSHOT" --data-dir "$NEW_DIR" --name "$name" \
-            --initial-cluster "${name}=${peer}" --initial-advertise-peer-urls "$peer" "${hash[@]}"
+        tool=(env ETCDCTL_API=3 etcdctl)
     fi
-}
-
-put_manifests_back() {
-    local file
-    for file in "$STOPPED_DIR"/*; do
-        mv -f "$file" "$MANIFESTS_DIR/"
-    done
-    rmdir "$STOPPED_DIR" 2>/dev/null || true
+    "${tool[@]}" snapshot restore "$SNAPSHOT" --data-dir "$NEW_DIR" --name "$name" \
+        --initial-cluster "${name}=${peer}" --initial-advertise-peer-urls "$peer" "${hash[@]}"
 }
 
 # On failure: undo what is safe to undo, print the rest.
@@ -135,7 +109,7 @@ on_exit() {
         stopped)
             log "restoring failed before the data directory was touched: putting the static pods back"
             [[ -n $NEW_DIR ]] && rm -rf "$NEW_DIR"
-            put_manifests_back
+            unpark_manifests "$STOPPED_DIR"
             log "the node runs its previous etcd data again (${ETCD_DATA_DIR})"
             ;;
         swapped | started)
@@ -163,19 +137,25 @@ main() {
     done
     command -v "$ETCDUTL" >/dev/null || command -v etcdctl >/dev/null ||
         die 2 "neither ${ETCDUTL} nor etcdctl is installed; copy etcdutl of the same etcd version to /usr/local/bin"
+    init_logging
 
-    local name peer cluster members
+    local name peer members count
     name=$(manifest_flag name)
     peer=$(manifest_flag initial-advertise-peer-urls)
-    cluster=$(manifest_flag initial-cluster)
     [[ -n $name && -n $peer ]] ||
         die 2 "could not read --name and --initial-advertise-peer-urls from ${MANIFESTS_DIR}/etcd.yaml"
     ETCD_DATA_DIR=${ETCD_DATA_DIR:-$(manifest_flag data-dir)}
     ETCD_DATA_DIR=${ETCD_DATA_DIR:-/var/lib/etcd}
     ETCD_DATA_DIR=${ETCD_DATA_DIR%/}
-    members=$(tr ',' '\n' <<<"$cluster" | grep -c . || true)
-    if ((members > 1)) && [[ $FORCE != true ]]; then
-        die 2 "the manifest lists ${members} etcd members (${cluster}). The restore makes a NEW one-member cluster: stop etcd on the other control-plane nodes first, replace them afterwards, and run again with FORCE=true"
+    if members=$(etcdctl_local member list); then
+        count=$(grep -c . <<<"$members") || count=0
+        log "etcd has ${count} member(s):"$'\n'"${members}"
+    else
+        count="an unknown number of"
+        log "etcdctl member list failed (etcd down?)"
+    fi
+    if [[ $count != 1 && $FORCE != true ]]; then
+        die 2 "etcd has ${count} members. The restore makes a NEW one-member cluster: stop etcd on the other control-plane nodes first, replace them afterwards, and run again with FORCE=true"
     fi
 
     printf -v STAMP '%(%Y%m%d%H%M%S)T' -1
@@ -191,14 +171,12 @@ main() {
     log "restoring member ${name} (${peer}) into ${ETCD_DATA_DIR}"
 
     trap on_exit EXIT
+    trap 'die 1 "terminated by signal"' TERM INT HUP
+    trap 'die 1 "unexpected error at line ${LINENO}"' ERR
     log "stopping the static pods: moving the manifests to ${STOPPED_DIR}"
-    mkdir -p "$STOPPED_DIR"
     PHASE=stopped
-    local file
-    for file in "$MANIFESTS_DIR"/*; do
-        mv -f "$file" "$STOPPED_DIR/"
-    done
-    wait_until "etcd and kube-apiserver to stop" control_plane_stopped || die 1 "the static pods did not stop"
+    park_manifests "$STOPPED_DIR" "$MANIFESTS_DIR"/*
+    wait_until "$TIMEOUT" "etcd and kube-apiserver to stop" control_plane_stopped || die 1 "the static pods did not stop"
 
     log "etcdutl snapshot restore into ${NEW_DIR}"
     restore_snapshot "$name" "$peer" >&2 || die 1 "snapshot restore failed"
@@ -213,9 +191,9 @@ main() {
     chmod 700 "$ETCD_DATA_DIR"
 
     log "starting the static pods again"
-    put_manifests_back
+    unpark_manifests "$STOPPED_DIR"
     PHASE=started
-    wait_until "the API server to answer /readyz" api_ready || die 1 "the API server did not come back"
+    wait_until "$TIMEOUT" "the API server to answer /readyz" api_ready || die 1 "the API server did not come back"
     PHASE=finished
 
     log "etcd restored from ${SNAPSHOT}. The previous data is in ${OLD_DIR}: delete it once the cluster looks right."
