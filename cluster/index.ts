@@ -320,7 +320,9 @@ export class EksdCluster extends pulumi.ComponentResource {
                     "kubeadm-init.yaml": renderInitConfig(settings),
                     "kubeadm-join-control-plane.yaml": renderJoinControlPlaneConfig(settings),
                 },
-                clusterCa: { certPem: caCertPem, keyPem: caKeyPem },
+                // Only a node that may run `kubeadm init` holds the CA key (user data is readable
+                // from the node's metadata); the others download it with the certificate key.
+                clusterCa: identity.isLeader || identity.leaderElection === "asg" ? { certPem: caCertPem, keyPem: caKeyPem } : undefined,
             })));
         // Holds the bootstrap token, the certificate key and the CA key.
         return pulumi.secret(userData);

@@ -236,6 +236,8 @@ describe("bootstrap.sh", () => {
             assert.ok(pings.length >= 5, `expected the API to be polled before joining, got ${pings.length}`);
             assert.equal(callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm init")).length, 0);
             assert.match(run.calls[firstJoin], /kubeadm-join-control-plane\.yaml$/);
+            // A static non-leader gets no CA key in its user data: the join downloads it.
+            assert.match(fs.readFileSync(inRoot(run, ROOT_PATHS.logFile), "utf8"), /no cluster CA on this node/);
             assertNoUnsafeJoin(run);
         });
     });

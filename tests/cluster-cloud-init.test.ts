@@ -309,6 +309,9 @@ describe("rendered cloud-config per role", () => {
         assert.match(key.content, /BEGIN (RSA )?PRIVATE KEY/);
         // The pinned hash is the one of this key.
         assert.equal(caCertHashOf(createPublicKey(createPrivateKey(key.content)).export({ type: "spki", format: "pem" }).toString()), await valueOf(dev.caCertHash));
+        // A static follower never runs `kubeadm init`: it downloads the CA when it joins, so its
+        // user data (readable through the metadata service) holds no CA key.
+        assert.equal(fileIn(parseCloudConfig(textOf(nodes.follower)), "/etc/kubernetes/pki/ca.key"), undefined);
         for (const worker of [nodes.worker, nodes.gpuWorker]) {
             const config = parseCloudConfig(textOf(worker));
             assert.equal(fileIn(config, "/etc/kubernetes/pki/ca.key"), undefined);

@@ -110,10 +110,15 @@ require_config() {
 }
 
 # The pre-placed cluster CA is kept aside because `kubeadm reset` empties the pki directory.
+# Only nodes that may run `kubeadm init` get it; others download it when they join.
 save_cluster_ca() {
     local pki="${KUBERNETES_ETC}/pki"
+    if [[ $LEADER_ELECTION == static && $IS_LEADER != true && ! -e "${pki}/ca.key" ]]; then
+        log "no cluster CA on this node: the join downloads it with the certificate key"
+        return 0
+    fi
     if [[ ! -s "${pki}/ca.crt" || ! -s "${pki}/ca.key" ]]; then
-        fail "the cluster CA (${pki}/ca.crt and ca.key) must be in place on control-plane nodes"
+        fail "the cluster CA (${pki}/ca.crt and ca.key) must be in place on nodes that may initialise the cluster"
     fi
     install -d -m 700 "$CA_BACKUP_DIR"
     cp -p "${pki}/ca.crt" "${pki}/ca.key" "$CA_BACKUP_DIR/"

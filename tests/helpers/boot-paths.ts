@@ -120,13 +120,15 @@ const CONFIG_FILES: Record<string, string> = {
 };
 
 /** Files cloud-init writes on a node of the given role. */
-function nodeFiles(env: Record<string, string>, role: "control-plane" | "worker"): Record<string, string> {
+function nodeFiles(env: Record<string, string>, role: "control-plane" | "worker", options: { withCa?: boolean } = {}): Record<string, string> {
     const files: Record<string, string> = {};
     files[`${ROOT_PATHS.zadaraEtc}/node.env`] = nodeEnv({ ROLE: role, ...env });
     for (const [name, content] of Object.entries(CONFIG_FILES)) {
         files[`${ROOT_PATHS.zadaraEtc}/${name}`] = content;
     }
-    if (role === "control-plane") {
+    // Like cluster/index.ts: the CA only where `kubeadm init` may run (static leader, ASG members).
+    const mayInitialise = options.withCa ?? (env.LEADER_ELECTION === "asg" || env.IS_LEADER !== "false");
+    if (role === "control-plane" && mayInitialise) {
         files[`${ROOT_PATHS.kubernetesEtc}/pki/ca.crt`] = "FAKE CA CERT\n";
         files[`${ROOT_PATHS.kubernetesEtc}/pki/ca.key`] = "FAKE CA KEY\n";
     }
@@ -277,7 +279,7 @@ export function runJoinFailsTwiceThenSucceeds(): StubbedRun {
     return run("bootstrap.sh", {
         stubs: stubs(),
         env: baseEnv({ STUB_API_UP_AFTER: "0", STUB_JOIN_FAILS: "2" }),
-        files: nodeFiles({ IS_LEADER: "false", NODE_NAME: "dev-master-sa-3" }, "control-plane"),
+        files: nodeFiles({ IS_LEADER: "false", NODE_NAME: "dev-master-sa-3" }, "control-plane", { withCa: true }),
     });
 }
 
@@ -316,7 +318,7 @@ export function runControlPlaneTerminated(): StubbedRun {
     return run("bootstrap.sh", {
         stubs: stubs(),
         env: baseEnv(),
-        files: nodeFiles({ IS_LEADER: "false", NODE_NAME: "dev-master-sa-2", API_WAIT_TIMEOUT: "30" }, "control-plane"),
+        files: nodeFiles({ IS_LEADER: "false", NODE_NAME: "dev-master-sa-2", API_WAIT_TIMEOUT: "30" }, "control-plane", { withCa: true }),
         termAfterSeconds: 1,
     });
 }
