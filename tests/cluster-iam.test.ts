@@ -73,6 +73,35 @@ describe("IAM policy documents", () => {
         }
     });
 
+    it("uses '*' only as a resource or condition value, exactly where the upstream policies do", (t) => {
+        // EC2/ELB Describe* calls take no resource-level permissions, so upstream grants them on
+        // Resource "*"; our data files must be those policies, unchanged.
+        const upstreamDir = path.join(__dirname, "..", "..", "shared", "iam");
+        const dataDir = path.join(__dirname, "..", "cluster", "iam-policies");
+        for (const documents of [controlPlane, worker]) {
+            for (const document of Object.values(documents)) {
+                for (const statement of document.Statement) {
+                    const actions = ([] as string[]).concat(statement.Action);
+                    assert.ok(actions.every((a) => !a.includes("*") || /^[a-z0-9-]+:[A-Za-z]+\*$/.test(a)), `action wildcard in ${JSON.stringify(actions)}`);
+                }
+            }
+        }
+        if (!fs.existsSync(upstreamDir)) {
+            t.skip("the upstream policy copies (../shared/iam) are not beside this checkout");
+            return;
+        }
+        let compared = 0;
+        for (const file of fs.readdirSync(dataDir).filter((f) => f.endsWith(".json"))) {
+            const upstream = path.join(upstreamDir, file);
+            if (fs.existsSync(upstream)) {
+                const ours = JSON.parse(fs.readFileSync(path.join(dataDir, file), "utf8"));
+                assert.deepEqual(ours.Statement, JSON.parse(fs.readFileSync(upstream, "utf8")).Statement, file);
+                compared++;
+            }
+        }
+        assert.ok(compared >= 4, `compared ${compared} policy files with upstream`);
+    });
+
     it("keeps every policy under IAM's 6,144-character limit", () => {
         for (const [purpose, document] of Object.entries(controlPlane)) {
             assert.ok(JSON.stringify(document).length < 6144, `${purpose} policy is too long`);
