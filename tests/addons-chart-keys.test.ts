@@ -11,7 +11,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
+import Ajv07 from "ajv";
 import Ajv2019 from "ajv/dist/2019";
+import Ajv2020 from "ajv/dist/2020";
 
 import { SUPPORTED_EKSD_VERSIONS } from "../addons/versions";
 import { AddonsRun, runAddons, unwrapSecrets } from "./helpers/addons-harness";
@@ -46,15 +48,34 @@ function keySourceFor(chart: string, version: string): ChartKeySource {
     return loadChartKeySource(chart, version);
 }
 
-/** Chart validators from values.schema.json (draft 2019-09 with internal $refs: Ajv2019). */
+/**
+ * The ajv class for a schema's declared draft: charts ship draft-07 (cilium), 2019-09 (K10,
+ * EBS CSI) and may ship 2020-12. A schema without `$schema` is read as draft-07, as Helm does.
+ */
+export function ajvForSchema(schema: { $schema?: unknown }): Ajv07 {
+    const declared = typeof schema.$schema === "string" ? schema.$schema : "";
+    // strict: false because the chart schemas use annotation keywords ajv does not know.
+    const options = { strict: false, allErrors: true };
+    if (declared.includes("2019-09")) {
+        return new Ajv2019(options);
+    }
+    if (declared.includes("2020-12")) {
+        return new Ajv2020(options);
+    }
+    if (declared === "" || /draft-0[67]/.test(declared)) {
+        return new Ajv07(options);
+    }
+    throw new Error(`values.schema.json declares ${declared}, a JSON Schema draft this test does not know`);
+}
+
+/** Chart validators from values.schema.json, whichever draft it declares. */
 function schemaValidator(chart: string, version: string): ((values: unknown) => string[]) | undefined {
     const schemaFile = path.join(chartDir(chart, version), "values.schema.json");
     if (!fs.existsSync(schemaFile)) {
         return undefined;
     }
     const schema = JSON.parse(fs.readFileSync(schemaFile, "utf8"));
-    // strict: false because the chart schemas use annotation keywords ajv does not know.
-    const ajv = new Ajv2019({ strict: false, allErrors: true });
+    const ajv = ajvForSchema(schema);
     const validate = ajv.compile(schema);
     return (values: unknown) => (validate(values) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`));
 }
@@ -163,6 +184,27 @@ describe("the key checker itself", () => {
         assert.ok(validate, "k10 ships a values.schema.json");
         assert.deepEqual(validate({ clusterName: "demo" }), []);
         assert.notDeepEqual(validate({ clusterName: 42 }), []);
+    });
+
+    test("the cilium schemas (draft-07) compile and validate", () => {
+        for (const version of ["1.16.5", "1.19.6"]) {
+            const validate = schemaValidator("cilium", version);
+            if (!validate) {
+                continue;
+            }
+            assert.deepEqual(validate({ MTU: 1450 }), [], `cilium ${version}`);
+            assert.notDeepEqual(validate({ MTU: "large" }), [], `cilium ${version} rejects a wrong type`);
+        }
+    });
+
+    test("every JSON Schema draft a chart may declare gets a validator; an unknown one is refused", () => {
+        for (const declared of [undefined, "http://json-schema.org/draft-07/schema#", "https://json-schema.org/draft/2019-09/schema", "https://json-schema.org/draft/2020-12/schema"]) {
+            const ajv = ajvForSchema(declared ? { $schema: declared } : {});
+            const validate = ajv.compile({ type: "object", properties: { a: { type: "integer" } } });
+            assert.equal(validate({ a: 1 }), true, String(declared));
+            assert.equal(validate({ a: "x" }), false, String(declared));
+        }
+        assert.throws(() => ajvForSchema({ $schema: "http://json-schema.org/draft-03/schema#" }), /draft-03/);
     });
 
     test("the EBS CSI 2.64.0 schema ($refs, additionalProperties false) rejects unknown keys", () => {

@@ -92,6 +92,8 @@ function merge(...states: FakeState[]): FakeState {
 
 function runCleanup(state: FakeState, env: Record<string, string> = {}, extraStubs: Record<string, string> = {}): StubbedRun & { final: Required<FakeState> } {
     const run = runStubbedBash(SCRIPT, {
+        // The script's JSON helper is python3 (Ubuntu's); the fake cloud is python too.
+        hostTools: ["python3"],
         stubs: {
             aws: `exec python3 "${FAKE}" aws "$@"`,
             kubectl: `exec python3 "${FAKE}" kubectl "$@"`,

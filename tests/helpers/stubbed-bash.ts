@@ -29,6 +29,52 @@ export interface StubbedRunOptions {
     timeoutMs?: number;
     /** Sends SIGTERM to the script after this many seconds (coreutils timeout), pipes kept open. */
     termAfterSeconds?: number;
+    /**
+     * Real host tools the script may use beyond BASE_TOOLS (e.g. "etcdctl", "openssl").
+     * Anything not listed here, in BASE_TOOLS or in `stubs` is absent, whatever the host has.
+     */
+    hostTools?: string[];
+}
+
+/**
+ * The only real commands a script sees by default: shell and text basics. Cluster tools
+ * (kubeadm, kubectl, etcdctl, aws, crictl, curl, systemctl, ...) are never taken from the
+ * host: a test stubs them, or names them in `hostTools` when it starts the real thing.
+ */
+export const BASE_TOOLS = [
+    "bash", "sh", "env", "cat", "cp", "mv", "rm", "rmdir", "mkdir", "ln", "ls", "touch", "chmod", "chown",
+    "install", "stat", "readlink", "realpath", "dirname", "basename", "mktemp", "date", "sleep", "timeout",
+    "head", "tail", "wc", "sort", "uniq", "tr", "cut", "tee", "grep", "sed", "awk", "printf", "echo", "test",
+    "seq", "xargs", "find", "flock", "base64", "sha256sum", "gzip", "gunzip", "zcat", "tar", "od", "hostname",
+    "true", "false", "id", "kill", "ps", "diff", "cmp", "comm", "paste", "fold", "nproc", "expr",
+    "mawk", "gawk", "which", "df", "du", "sync",
+];
+
+const HOST_TOOL_DIRS = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"];
+
+/** Absolute path of a host tool, or undefined when the host lacks it. */
+export function hostToolPath(name: string): string | undefined {
+    for (const dir of HOST_TOOL_DIRS) {
+        const candidate = path.join(dir, name);
+        try {
+            fs.accessSync(candidate, fs.constants.X_OK);
+            return candidate;
+        } catch {
+            // not in this directory
+        }
+    }
+    return undefined;
+}
+
+/** A directory of links to exactly the named host tools (those the host has). */
+export function linkHostTools(dir: string, names: string[]): void {
+    fs.mkdirSync(dir, { recursive: true });
+    for (const name of new Set(names)) {
+        const target = hostToolPath(name);
+        if (target && !fs.existsSync(path.join(dir, name))) {
+            fs.symlinkSync(target, path.join(dir, name));
+        }
+    }
 }
 
 /** A stub that records its call and exits 0 with no output. */
@@ -37,6 +83,7 @@ export const NOOP_STUB = "exit 0";
 export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = {}): StubbedRun {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-sh-"));
     const stubDir = path.join(root, ".stubs");
+    const toolDir = path.join(root, ".tools");
     const callLog = path.join(root, ".calls.log");
     fs.mkdirSync(stubDir, { recursive: true });
     fs.writeFileSync(callLog, "");
@@ -50,6 +97,7 @@ export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = 
         ].join("\n");
         fs.writeFileSync(path.join(stubDir, name), stub, { mode: 0o755 });
     }
+    linkHostTools(toolDir, [...BASE_TOOLS, ...(options.hostTools ?? [])]);
     for (const [relative, content] of Object.entries(options.files ?? {})) {
         const target = path.join(root, relative);
         fs.mkdirSync(path.dirname(target), { recursive: true });
@@ -64,14 +112,15 @@ export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = 
     const started = process.hrtime.bigint();
     const command = ["bash", scriptPath, ...(options.args ?? [])];
     if (options.termAfterSeconds !== undefined) {
-        command.unshift("timeout", "-s", "TERM", String(options.termAfterSeconds));
+        command.unshift(hostToolPath("timeout") ?? "timeout", "-s", "TERM", String(options.termAfterSeconds));
     }
+    command[0] = hostToolPath(command[0]) ?? command[0];
     const result = spawnSync(command[0], command.slice(1), {
         encoding: "utf8",
         input: options.stdin ?? "",
         timeout: options.timeoutMs ?? 30_000,
         env: {
-            PATH: `${stubDir}:/usr/bin:/bin`,
+            PATH: `${stubDir}:${toolDir}`,
             HOME: root,
             TEST_ROOT: root,
             LANG: "C.UTF-8",
