@@ -14,7 +14,7 @@ import * as path from "node:path";
 export const STDIN_SCRIPTS_DIR = path.join(__dirname, "scripts");
 
 const LIB = "lib.sh";
-const SOURCE_LIB_LINE = /^\s*(?:source|\.)\s+"[^"]*\/lib\.sh"\s*$/;
+const SOURCE_LIB_LINE = /^\s*(?:source|\.)\s+.*\/lib\.sh"?\s*$/;
 const SHELLCHECK_SOURCE_LINE = /^\s*#\s*shellcheck\s+source=lib\.sh\s*$/;
 const ENTRY_LINE = /^([A-Za-z_][A-Za-z0-9_]*) "\$@"(?: <\/dev\/null)?\s*$/;
 

@@ -185,7 +185,7 @@ roll_protect() {
 roll_unprotect() {
     local id
     roll_read_nodes || true
-    for id in "${!NODE_OF[@]}"; do
+    for id in $(printf '%s\n' "${!NODE_OF[@]}" | sort); do
         if [[ ${MARK_OF[$id]} == "$ASG_NAME" ]]; then
             if kubectl_admin annotate node "${NODE_OF[$id]}" "${SCALE_DOWN_DISABLED}-" "${ROLL_MARK}-" >/dev/null; then
                 log "node ${NODE_OF[$id]}: autoscaler scale-down allowed again"
@@ -210,9 +210,10 @@ roll_state_set() {
         -p "{\"data\":{\"${ASG_NAME}--$1\":\"$2\"}}" >/dev/null
 }
 
+# Best effort: a left-over key only makes the next run check the group once more.
 roll_state_delete() {
     kubectl_admin patch configmap "$STATE_CONFIGMAP" -n "$STATE_NAMESPACE" --type merge \
-        -p "{\"data\":{\"${ASG_NAME}--$1\":null}}" >/dev/null
+        -p "{\"data\":{\"${ASG_NAME}--$1\":null}}" >/dev/null 2>&1 || true
 }
 
 # ---------------------------------------------------------------------------------------------
