@@ -2,11 +2,13 @@
 // roll runs after the add-ons and after its group's resources, groups roll one at a time, the
 // health gate comes last; the roll trigger follows what needs new instances and nothing else.
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import type { NodeGroupConfig } from "../config";
 import { nodeGroupRollFingerprint } from "../cluster/node-groups";
 import { scriptForStdin } from "../cluster/stdin-scripts";
-import { DEFAULT_ROLL_SETTINGS, HEALTH_SCRIPTS, ROLL_SCRIPTS, stdinScriptCommand, WorkerRolls, workerRollGroups } from "../cluster/worker-rolls";
+import { DEFAULT_ROLL_SETTINGS, DRAIN_CLIENT_MARGIN_SECONDS, HEALTH_SCRIPTS, ROLL_SCRIPTS, stdinScriptCommand, WorkerRolls, workerRollGroups } from "../cluster/worker-rolls";
 import { runPlan } from "./helpers/plan-cli";
 
 const KUBERNETES_VERSION = "v1.30.14-eks-1-30-44";
@@ -62,6 +64,11 @@ describe("workerRollGroups and the roll command", () => {
         assert.equal(stdinScriptCommand({ ASG_NAME: "dev-workers", EMPTY: "", UNSET: undefined, ODD: "it's" }),
             "sudo -n env ASG_NAME='dev-workers' ODD='it'\\''s' bash -s");
         assert.throws(() => stdinScriptCommand({ "bad-name": "x" }), /not a shell variable name/);
+    });
+
+    it("budgets a drain wait as the script does (the benchmark sums these)", () => {
+        const script = fs.readFileSync(path.join(__dirname, "..", "cluster", "scripts", "drain-node.sh"), "utf8");
+        assert.equal(Number(/wait_until "\$\(\(timeout_s \+ (\d+)\)\)"/.exec(script)?.[1]), DRAIN_CLIENT_MARGIN_SECONDS);
     });
 
     it("refuses a group that could never replace a node, before registering anything", () => {
