@@ -103,6 +103,13 @@ describe("health-gate.sh", () => {
         });
     });
 
+    it("always checks kube-system, where the static pods live", () => {
+        check(runGate(healthyCluster(), { HEALTH_NAMESPACES: "kube-flannel" }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.match(run.stdout, /19 pods in kube-system kube-flannel/);
+        });
+    });
+
     it("runs the same from its joined script on stdin", () => {
         check(runGate(healthyCluster(), {}, "stdin"), (run) => {
             assert.equal(run.code, 0, run.stderr);

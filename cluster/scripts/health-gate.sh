@@ -19,7 +19,7 @@
 # Environment
 #   HEALTH_TIMEOUT     seconds to wait for a healthy cluster (default 600)
 #   POLL_INTERVAL      seconds between two checks (default 5)
-#   HEALTH_NAMESPACES  namespaces whose pods must all run (default kube-system)
+#   HEALTH_NAMESPACES  namespaces whose pods must all run (kube-system is always among them)
 #   ETCD_MEMBERSHIP    etcd membership script (default /usr/local/lib/zadara-eksd/etcd-membership.sh)
 # Exit: 0 healthy; 1 unhealthy at the timeout (table printed); 2 bad settings.
 
@@ -204,6 +204,10 @@ health_main() {
     init_logging
     : "${HEALTH_TIMEOUT:=600}" "${POLL_INTERVAL:=5}" "${HEALTH_NAMESPACES:=kube-system}"
     : "${ETCD_MEMBERSHIP:=/usr/local/lib/zadara-eksd/etcd-membership.sh}"
+    # The static pods live in kube-system: it is always checked.
+    if [[ " ${HEALTH_NAMESPACES} " != *" kube-system "* ]]; then
+        HEALTH_NAMESPACES="kube-system ${HEALTH_NAMESPACES}"
+    fi
     if ! to_ms "$HEALTH_TIMEOUT" >/dev/null || ! to_ms "$POLL_INTERVAL" >/dev/null; then
         log "FAILED: HEALTH_TIMEOUT and POLL_INTERVAL must be numbers of seconds"
         exit 2
