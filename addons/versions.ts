@@ -261,6 +261,23 @@ export const VERSION_TABLE: Record<string, EksdAddonPins> = {
 
 export const SUPPORTED_EKSD_VERSIONS = Object.keys(VERSION_TABLE);
 
+/**
+ * The snapshot-controller image that each external-snapshotter tag's own manifest deploys
+ * (deploy/kubernetes/snapshot-controller/setup-snapshot-controller.yaml at the tag): upstream
+ * manifests name the previous release's image. v8.2.0 deployed v8.0.1 (two lines behind its
+ * CRDs); v8.2.1 deploys v8.2.0, the same 8.2 line as its CRDs and as the csi-snapshotter
+ * sidecar of EBS CSI 2.39.3. Newer tags (v8.5.0, v8.6.0) move VolumeGroupSnapshot towards GA
+ * and need the group snapshot CRDs we do not apply, so they are not pinned.
+ */
+export const SNAPSHOT_CONTROLLER_IMAGES: Record<string, string> = {
+    "v8.2.0": "v8.0.1",
+    "v8.2.1": "v8.2.0",
+    "v8.3.0": "v8.2.1",
+    "v8.4.0": "v8.2.1",
+    "v8.5.0": "v8.4.0",
+    "v8.6.0": "v8.5.0",
+};
+
 /** A pin whose declared support range does not contain the minor, and why it is still the pin. */
 export interface KnownGap {
     minor: string;
