@@ -4,15 +4,21 @@
 # has installed fail here first. Prints pass/fail per run and the names of failed tests; exits
 # non-zero if any run failed. Logs go to .stress/run-<i>.log (ignored by git).
 #
-#   tools/stress-test.sh [runs]        e.g. npm run test:stress -- 5
+#   tools/stress-test.sh [runs [test files...]]   e.g. npm run test:stress -- 5
+#   tools/stress-test.sh 3 tests/etcd-restore.test.ts   (only these files; default tests/*.test.ts)
 #   STRESS_BUSY_LOOPS=4 tools/stress-test.sh
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
 runs="${1:-3}"
+shift $(($# > 0 ? 1 : 0))
+files=("$@")
+if [ "${#files[@]}" -eq 0 ]; then
+    files=(tests/*.test.ts)
+fi
 busy_loops="${STRESS_BUSY_LOOPS:-2}"
 case "$runs" in '' | *[!0-9]* | 0)
-    echo "usage: $0 [runs >= 1]" >&2
+    echo "usage: $0 [runs >= 1 [test files...]]" >&2
     exit 2
     ;;
 esac
@@ -43,7 +49,7 @@ for _ in $(seq "$busy_loops"); do
     bash -c 'while :; do :; done' &
     busy_pids+=("$!")
 done
-echo "stress: $runs run(s), $busy_loops busy loop(s) (pids ${busy_pids[*]}), etcdctl at $(command -v etcdctl)"
+echo "stress: $runs run(s) of ${#files[@]} test file(s), $busy_loops busy loop(s) (pids ${busy_pids[*]}), etcdctl at $(command -v etcdctl)"
 
 failed_runs=0
 summary=()
@@ -51,7 +57,7 @@ for i in $(seq "$runs"); do
     log="$log_dir/run-$i.log"
     start=$SECONDS
     # Same runner invocation as `npm test` (the type check is not load-sensitive, so skip it).
-    if node --import tsx --test --test-reporter=spec tests/*.test.ts >"$log" 2>&1; then
+    if node --import tsx --test --test-reporter=spec "${files[@]}" >"$log" 2>&1; then
         status=pass
     else
         status=FAIL
