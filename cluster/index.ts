@@ -1,6 +1,6 @@
 // EksdCluster: a self-managed EKS-D (kubeadm) cluster on zCompute. Creates IAM, bootstrap
 // secrets and the cluster CA, the control-plane nodes behind the API load balancer, the worker
-// node groups, and reads back the admin kubeconfig. Add-ons are EksdAddons' job.
+// node groups, and issues the short-lived admin kubeconfig. Add-ons are EksdAddons' job.
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
