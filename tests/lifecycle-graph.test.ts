@@ -130,7 +130,8 @@ describe("control-plane chain (graph)", () => {
             assert.equal(instanceOptions.ignoreChanges, undefined);
             assert.equal(optionsOf(COMMAND, `${fullName}-bootstrap`).deleteBeforeReplace, false);
             const script = Buffer.from(/echo '([^']+)'/.exec(String(boot.inputs.delete))![1], "base64").toString();
-            assert.match(script, /etcd-membership\.sh" leave "\$NODE_NAME"/);
+            assert.match(script, /"\$ETCD_MEMBERSHIP" leave "\$NODE_NAME"/);
+            assert.match(script, /etcd-membership\.sh/);
             assert.match(String(boot.inputs.delete), new RegExp(`sudo -n env NODE_NAME='${fullName}'`));
         }
     });

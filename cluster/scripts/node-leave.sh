@@ -18,6 +18,8 @@
 #   API_STOP_TIMEOUT  seconds for the local API server to stop answering (default 120)
 #   SCRIPTS_DIR       where drain-node.sh / etcd-membership.sh are installed
 #                     (default /usr/local/lib/zadara-eksd)
+#   DRAIN_NODE        drain command (default $SCRIPTS_DIR/drain-node.sh; kubectl drain when absent)
+#   ETCD_MEMBERSHIP   membership command (default $SCRIPTS_DIR/etcd-membership.sh)
 #   ADMIN_KUBECONFIG  default $KUBERNETES_ETC/admin.conf (its server is the load balancer)
 #   LOCAL_API_URL     default https://127.0.0.1:6443
 # Exit status: 0 left (or nothing to do), 1 error, 3 etcd refused the removal, 4 drain timed out.
@@ -34,6 +36,8 @@ API_STOP_TIMEOUT="${API_STOP_TIMEOUT:-120}"
 SCRIPTS_DIR="${SCRIPTS_DIR:-/usr/local/lib/zadara-eksd}"
 ADMIN_KUBECONFIG="${ADMIN_KUBECONFIG:-${KUBERNETES_ETC}/admin.conf}"
 LOCAL_API_URL="${LOCAL_API_URL:-https://127.0.0.1:6443}"
+DRAIN_NODE="${DRAIN_NODE:-${SCRIPTS_DIR}/drain-node.sh}"
+ETCD_MEMBERSHIP="${ETCD_MEMBERSHIP:-${SCRIPTS_DIR}/etcd-membership.sh}"
 PARKED_DIR="${ZADARA_ETC}/left-manifests"
 POLL_INTERVAL="${POLL_INTERVAL:-2}"
 
@@ -60,8 +64,8 @@ control_plane_node_count() {
 
 drain() {
     local rc=0
-    if [[ -x "${SCRIPTS_DIR}/drain-node.sh" ]]; then
-        KUBECONFIG="$ADMIN_KUBECONFIG" "${SCRIPTS_DIR}/drain-node.sh" "$NODE_NAME" "$DRAIN_TIMEOUT" || rc=$?
+    if command -v "$DRAIN_NODE" >/dev/null 2>&1; then
+        KUBECONFIG="$ADMIN_KUBECONFIG" "$DRAIN_NODE" "$NODE_NAME" "$DRAIN_TIMEOUT" || rc=$?
     else
         kube cordon "$NODE_NAME" || return 1
         kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout="${DRAIN_TIMEOUT}s" || rc=4
@@ -105,14 +109,14 @@ main() {
 
     log "step 3/4: remove the etcd member ${NODE_NAME}"
     rc=0
-    "${SCRIPTS_DIR}/etcd-membership.sh" leave "$NODE_NAME" || rc=$?
+    "$ETCD_MEMBERSHIP" leave "$NODE_NAME" || rc=$?
     if ((rc == 3)); then
         restore_node
         log "FAILED: etcd refused to remove ${NODE_NAME} (see above): removing it would break quorum. The node keeps serving; restore the unhealthy members, then run pulumi up again"
         exit 3
     elif ((rc != 0)); then
         restore_node
-        fail "etcd-membership.sh leave ${NODE_NAME} failed (exit ${rc}); the node keeps serving"
+        fail "${ETCD_MEMBERSHIP} leave ${NODE_NAME} failed (exit ${rc}); the node keeps serving"
     fi
 
     log "step 4/4: stop the kubelet and delete the Node object ${NODE_NAME}"
