@@ -14,6 +14,7 @@ import { ANNOUNCED_KEYS, CHANGE_POLICY, refusedChanges, renderChangeTable, TRACK
 import { ADMIN_GROUP, ADMIN_USER, earlyRenewalHours, validateAdminValidityDays } from "../cluster/admin-credential";
 import { parseLifecycleState } from "../cluster/lifecycle-state";
 import { scriptForStdin } from "../cluster/stdin-scripts";
+import { replaceSection } from "../tools/config-docs";
 
 const state = (settings: Record<string, string | number | boolean>) => ({ initialized: true as const, settings });
 
@@ -52,6 +53,11 @@ describe("change table", () => {
         assert.match(table[0], /^\| key \| change on a running cluster \|/);
         assert.ok(table.some((line) => line.startsWith("| `apiPublic` | refused | refused at preview:") && line.includes("Safe path:")));
         assert.ok(table.some((line) => line.startsWith("| `controlPlaneAmiId` | rolling |")));
+    });
+
+    it("is the table in docs/lifecycle.md (regenerate with replaceSection + renderChangeTable)", () => {
+        const doc = fs.readFileSync(path.join(__dirname, "..", "docs", "lifecycle.md"), "utf8");
+        assert.equal(replaceSection(doc, "change-table", renderChangeTable()), doc);
     });
 });
 
