@@ -5,6 +5,7 @@ import { EksdAddons } from "./addons";
 import { EksdCluster } from "./cluster";
 import { approvedPrevious } from "./cluster/change-policy";
 import { LifecycleState, LifecycleValue, readPreviousLifecycle } from "./cluster/lifecycle-state";
+import { WorkerRolls, workerRollGroups } from "./cluster/worker-rolls";
 import { ConfigValidationError, loadStackConfig, readRawStackConfig, StackConfig } from "./config";
 import { createZComputeProvider, ZadaraNetwork } from "./infra";
 
@@ -121,6 +122,18 @@ const addons = new EksdAddons(`${env}-addons`, {
     },
 });
 
+// Day 2: after the control plane and the add-ons, each node group rolls to new instances when
+// what needs them changed (one group at a time), then the whole cluster is validated.
+const workerRolls = new WorkerRolls(`${env}-worker-rolls`, {
+    environment: env,
+    connection: cluster.firstNodeConnection,
+    groups: workerRollGroups(env, config.cluster.nodeGroups, config.cluster.kubernetesVersion),
+    cloudApiUrl: cluster.cloudApiUrl,
+    cloudApiInsecure: config.cloud.insecure,
+    healthNamespaces: addons.releases.map((release) => release.namespace),
+    dependsOn: [addons],
+});
+
 export const vpcId = network.vpcId;
 export const publicSubnetId = network.publicSubnetId;
 export const privateSubnetId = network.privateSubnetId;
@@ -138,3 +151,4 @@ export const addonReleases = addons.releases;
 /** What the next `pulumi up` compares its configuration with (written once every node passed its gate). */
 export const lifecycle: pulumi.Output<LifecycleState> = pulumi.all([previousLifecycle, cluster.bootstrapped])
     .apply((): LifecycleState => ({ initialized: true, settings: currentLifecycle }));
+export const healthGate = workerRolls.healthGate.stdout;

@@ -159,9 +159,9 @@ export type NodeSshSettings = Omit<NodeSshArgs, "host">;
 /** No-op `update`: a node's bootstrap runs once per instance; only a new instance (trigger) runs it again. */
 export const BOOTSTRAP_UPDATE_COMMAND = "echo 'bootstrap inputs changed; this node is already bootstrapped, nothing to do' >&2";
 
-/** The delete of a node's bootstrap Command: node-leave.sh (with lib.sh) run as root on that node. */
+/** The delete of a node's bootstrap Command: node-leave.sh (with lib.sh and drain-node.sh) run as root on that node. */
 export function nodeLeaveCommand(nodeName: string, drainTimeoutSeconds: number): string {
-    const script = Buffer.from(scriptForStdin(["node-leave.sh"])).toString("base64");
+    const script = Buffer.from(scriptForStdin(["drain-node.sh", "node-leave.sh"])).toString("base64");
     const env = `NODE_NAME=${shellSingleQuote(nodeName)} DRAIN_TIMEOUT=${shellSingleQuote(String(drainTimeoutSeconds))}`;
     // The delete gets no stdin: the script travels base64-encoded in the command itself.
     return `echo '${script}' | base64 -d | sudo -n env ${env} bash -s`;

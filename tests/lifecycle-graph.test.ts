@@ -132,6 +132,7 @@ describe("control-plane chain (graph)", () => {
             const script = Buffer.from(/echo '([^']+)'/.exec(String(boot.inputs.delete))![1], "base64").toString();
             assert.match(script, /"\$ETCD_MEMBERSHIP" leave "\$NODE_NAME"/);
             assert.match(script, /etcd-membership\.sh/);
+            assert.match(script, /^drain_node\(\) \{/m, "drain-node.sh travels with it");
             assert.match(String(boot.inputs.delete), new RegExp(`sudo -n env NODE_NAME='${fullName}'`));
         }
     });

@@ -213,6 +213,26 @@ describe("node-leave.sh", () => {
         assert.ok(!run.calls.some((c) => c.startsWith("etcd-membership.sh") || c.startsWith("drain-node.sh")));
     });
 
+    it("drains with drain-node.sh's drain_node when sent together (as the delete command does)", () => {
+        const joined = tmpFile("node-leave-joined.sh", scriptForStdin(["drain-node.sh", "node-leave.sh"]));
+        const run = runStubbedBash(joined, {
+            env: { NODE_NAME: "dev-master-sa-2", POLL_INTERVAL: "0", ETCD_MEMBERSHIP: "etcd-membership.sh" },
+            rootEnv: { KUBERNETES_ETC: "etc/kubernetes", MANIFESTS_DIR: "etc/kubernetes/manifests", ZADARA_ETC: "etc/kubernetes/zadara", LOG_FILE: "var/log/leave.log" },
+            files: { "etc/kubernetes/manifests/kube-apiserver.yaml": "kind: Pod\n" },
+            stubs: {
+                kubectl: `case "$*" in
+                    *"get nodes -l"*) printf 'node/a\\nnode/b\\nnode/c\\n' ;;
+                    *"get node dev-master-sa-2 -o jsonpath"*) echo True ;;
+                    *) exit 0 ;;
+                esac`,
+                "etcd-membership.sh": "exit 0", curl: "exit 7", systemctl: "exit 0", sleep: "exit 0",
+            },
+        });
+        assert.equal(run.code, 0, run.stderr);
+        assert.ok(run.calls.some((c) => /^kubectl .*drain dev-master-sa-2 --ignore-daemonsets --delete-emptydir-data --timeout=600s/.test(c)), run.calls.join("\n"));
+        assert.ok(run.calls.some((c) => c.startsWith("etcd-membership.sh leave dev-master-sa-2")));
+    });
+
     it("still removes the etcd member of a node that never registered", () => {
         const run = leave({ registered: false });
         assert.equal(run.code, 0, run.stderr);

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { runBootPaths } from "../tests/helpers/boot-paths";
+import { benchRolls } from "./bench/rolls";
 import { REPO_ROOT } from "./stack-config";
 
 interface PlanSample { wallMs: number; maxRssKb: number; resources: number }
@@ -131,6 +132,8 @@ async function main(): Promise<void> {
         ["kubeconfig detection latency (max of 3)", `${Math.max(...detections)} ms`, `poll interval ${kubeconfigCommand.pollInterval} s; goal ≤ 1 s: ${Math.max(...detections) <= 1000 ? "met" : "MISSED"}`],
         ["SSH sessions to fetch the kubeconfig", String(kubeconfigCommand.sessions), "goal 1"],
     ];
+    const rolls = await benchRolls();
+    rows.push(...Object.entries(rolls).map(([name, value]) => [name, String(value), ""] as [string, string, string]));
     const width = Math.max(...rows.map((r) => r[0].length));
     for (const [name, value, note] of rows) {
         console.log(`${name.padEnd(width)}  ${value.padStart(10)}  ${note}`);
@@ -148,6 +151,7 @@ async function main(): Promise<void> {
         kubeconfigDetectionMs: detections,
         kubeconfigPollIntervalSeconds: Number(kubeconfigCommand.pollInterval),
         kubeconfigSshSessions: kubeconfigCommand.sessions,
+        rolls,
     };
     fs.writeFileSync(path.join(REPO_ROOT, "bench.json"), `${JSON.stringify(report, null, 2)}\n`);
     console.log("\nwrote bench.json");

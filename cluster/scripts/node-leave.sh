@@ -2,7 +2,8 @@
 # node-leave.sh - takes a control-plane node out of the cluster before its instance is deleted.
 # Runs on the leaving node itself (the `delete` of its `<node>-bootstrap` Command, through the
 # bastion, as root), one node at a time because the Commands form a dependency chain:
-#   1. cordon and drain it (drain-node.sh when installed, else kubectl drain with a timeout)
+#   1. cordon and drain it (drain-node.sh's drain_node when sent along or installed, else
+#      kubectl drain with a timeout)
 #   2. stop its kube-apiserver, so the API load balancer stops routing to it
 #   3. remove its etcd member through a healthy peer: `etcd-membership.sh leave <node>`
 #      (moves leadership away first; refused with exit 3 when it would break quorum)
@@ -64,7 +65,10 @@ control_plane_node_count() {
 
 drain() {
     local rc=0
-    if command -v "$DRAIN_NODE" >/dev/null 2>&1; then
+    if declare -F drain_node >/dev/null; then
+        # Sent together with drain-node.sh: its bounded drain that names the blocking pods.
+        drain_node "$NODE_NAME" "$DRAIN_TIMEOUT" || rc=$?
+    elif command -v "$DRAIN_NODE" >/dev/null 2>&1; then
         KUBECONFIG="$ADMIN_KUBECONFIG" "$DRAIN_NODE" "$NODE_NAME" "$DRAIN_TIMEOUT" || rc=$?
     else
         kube cordon "$NODE_NAME" || return 1
