@@ -3,6 +3,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { EksdAddons } from "./addons";
 import { EksdCluster } from "./cluster";
+import { approvedPrevious } from "./cluster/change-policy";
+import { LifecycleState, LifecycleValue, readPreviousLifecycle } from "./cluster/lifecycle-state";
 import { WorkerRolls, workerRollGroups } from "./cluster/worker-rolls";
 import { ConfigValidationError, loadStackConfig, readRawStackConfig, StackConfig } from "./config";
 import { createZComputeProvider, ZadaraNetwork } from "./infra";
@@ -24,6 +26,29 @@ const env = config.environment;
 pulumi.log.info(`zadara-eksd ${config.stack}: EKS-D ${config.cluster.kubernetesVersion}, ` +
     `${config.cluster.controlPlane.count} control-plane node(s), node groups ${Object.keys(config.cluster.nodeGroups).join(", ")}, ` +
     `${config.addons.cni} CNI, API ${config.network.apiPublic ? "public" : "internal"}`);
+
+/** The settings a running cluster cannot simply take a new value of (cluster/change-policy.ts). */
+function lifecycleSettings(stack: StackConfig): Record<string, LifecycleValue> {
+    return {
+        environment: stack.environment,
+        vpcCidr: stack.network.vpcCidr,
+        publicSubnetCidr: stack.network.publicSubnetCidr,
+        privateSubnetCidr: stack.network.privateSubnetCidr,
+        existingVpc: JSON.stringify(stack.network.existingVpc ?? null),
+        apiPublic: stack.network.apiPublic,
+        eksdVersion: stack.cluster.eksdVersion,
+        kubernetesVersion: stack.cluster.kubernetesVersion,
+        podCidr: stack.cluster.podCidr,
+        serviceCidr: stack.cluster.serviceCidr,
+        controlPlaneCount: stack.cluster.controlPlane.count,
+        controlPlaneMode: stack.cluster.controlPlane.mode,
+        cni: stack.addons.cni,
+    };
+}
+
+// The previous state of this stack; a refused change fails the preview (cluster/change-policy.ts).
+const currentLifecycle = lifecycleSettings(config);
+const previousLifecycle = approvedPrevious(readPreviousLifecycle(), currentLifecycle);
 
 const provider = createZComputeProvider(`${env}-zcompute`, {
     apiUrl: config.cloud.apiUrl,
@@ -73,6 +98,7 @@ const cluster = new EksdCluster(`${env}-cluster`, {
     cloudApiInsecure: config.cloud.insecure,
     // Nodes need the network's rules and routes while they run; destroy removes them first.
     dependsOn: [network],
+    previousLifecycle,
 });
 
 const addons = new EksdAddons(`${env}-addons`, {
@@ -122,4 +148,7 @@ export const controlPlanePrivateIps = cluster.controlPlanePrivateIps;
 export const nodeGroupAsgNames = cluster.nodeGroupAsgNames;
 export const kubeconfig = pulumi.secret(cluster.kubeconfig);
 export const addonReleases = addons.releases;
+/** What the next `pulumi up` compares its configuration with (written once every node passed its gate). */
+export const lifecycle: pulumi.Output<LifecycleState> = pulumi.all([previousLifecycle, cluster.bootstrapped])
+    .apply((): LifecycleState => ({ initialized: true, settings: currentLifecycle }));
 export const healthGate = workerRolls.healthGate.stdout;

@@ -1,11 +1,18 @@
-// Control-plane nodes and their place behind the API load balancer. Standalone instances are
-// the default: an auto scaling group may replace a master before it has joined etcd. The ASG
-// mode keeps min = max = desired so that nothing ever scales the control plane.
+// Control-plane nodes and their place behind the API load balancer, as one dependency chain:
+// node i = instance -> target-group attachment -> `<node>-bootstrap` Command (create: init or
+// join + health gate; delete: node-leave.sh), and node i+1 depends on node i's bootstrap. Pulumi
+// therefore creates nodes one at a time and deletes replaced or removed ones one at a time in
+// reverse order, each after its etcd member left (docs/lifecycle.md has the full sequence).
+// The ASG mode is kept only for the old tests; config refuses it (it cannot keep that order).
 import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterTagKey, resourceTags, Tags } from "../infra/tags";
 import { API_PORT } from "./api-endpoint";
 import { asgTags, CAPACITY_TIMEOUT, HEALTH_CHECK_GRACE_SECONDS, launchConfigurationOptions } from "./asg";
+import { nodeConnection, NodeSshArgs } from "./kubeconfig";
+import { shellSingleQuote } from "./node-env";
+import { scriptForStdin } from "./stdin-scripts";
 
 export type ControlPlaneMode = "standalone" | "asg";
 
@@ -35,8 +42,19 @@ export interface ControlPlaneArgs {
     instanceProfileName: pulumi.Input<string>;
     keyName: string;
     nameSuffix: pulumi.Input<string>;
-    /** gzip+base64 user data (a secret) for one node. */
-    userDataFor: (identity: ControlPlaneNodeIdentity) => pulumi.Output<string>;
+    /** gzip+base64 user data (a secret) for the ASG launch configuration (ASG mode only). */
+    userDataFor?: (identity: ControlPlaneNodeIdentity) => pulumi.Output<string>;
+    /** How standalone nodes boot. */
+    boot: ControlPlaneNodeBoot;
+    /** SSH through the bastion to the nodes (bootstrap, leave, add-on upgrade). */
+    ssh: NodeSshSettings;
+    /** From the previous state; rejects (fails the preview) when a change is refused. */
+    decision: pulumi.Output<LifecycleDecision>;
+    /** Exact Kubernetes tag: the add-on upgrade step re-runs when it changes. */
+    kubernetesVersion: string;
+    /** kubeadm InitConfiguration + ClusterConfiguration of this release (secret). */
+    kubeadmInitConfig: pulumi.Input<string>;
+    drainTimeoutSeconds?: number;
     /** IAM resources the nodes need before they boot. */
     dependsOn: pulumi.Resource[];
 }
@@ -87,17 +105,87 @@ export function apiTargetGroupArgs(environment: string, vpcId: pulumi.Input<stri
     };
 }
 
+/** Inputs whose change needs a new instance: a control-plane node never changes under etcd in place. */
+export const CONTROL_PLANE_REPLACE_ON_CHANGES = ["ami", "instanceType", "userData", "userDataBase64", "subnetId", "keyName", "rootBlockDevice"];
+
+/** Drain budget of a leaving control-plane node (node-leave.sh DRAIN_TIMEOUT). */
+export const CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS = 600;
+
 /**
- * Standalone masters never follow user-data, AMI or instance-type changes on their own: Pulumi
- * would replace (or stop and start) every master at once and etcd would lose quorum. Roll them
- * one at a time on purpose (pulumi up --replace <urn>, see the runbook).
+ * Create-before-delete, every replace-worthy input listed, no ignoreChanges: Pulumi creates the
+ * new node first (it joins and passes its gate), and deletes the old one at the end of the
+ * update after its bootstrap Command's delete (node-leave.sh) took it out of etcd.
  */
 export function standaloneInstanceOptions(base: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions {
-    return { ...base, ignoreChanges: ["userData", "userDataBase64", "ami", "instanceType"] };
+    return { ...base, replaceOnChanges: CONTROL_PLANE_REPLACE_ON_CHANGES, deleteBeforeReplace: false };
 }
+
+/**
+ * How a control-plane node boots (implemented by the node-bootstrap code): the lifecycle code
+ * decides the order, the mode and when a node leaves; the boot code decides what runs.
+ */
+export interface ControlPlaneNodeBoot {
+    /** base64 gzip user data (the loader) of control-plane node `nodeName`. */
+    userData(nodeName: string): pulumi.Output<string>;
+    /** create + stdin of the node's `<nodeName>-bootstrap` remote Command. */
+    bootstrapCommand(node: ControlPlaneBootInput): { create: pulumi.Input<string>; stdin: pulumi.Input<string> };
+    /** What nodes must wait for (e.g. the bundle publish Command). */
+    readonly dependsOn: pulumi.Resource[];
+}
+
+export interface ControlPlaneBootInput {
+    nodeName: string;
+    mode: "init" | "join";
+    /**
+     * EKS-D upgrade: before `kubeadm join`, upload this release's ClusterConfiguration and
+     * kubelet configuration (`kubeadm init phase upload-config all --config <init config>`), so
+     * the joining node and all after it run the new version. Idempotent; set on every joining
+     * node of an upgrading `up` (the first one does the work).
+     */
+    uploadClusterConfig?: boolean;
+}
+
+/** What the previous state says about the running cluster (after the change checks passed). */
+export interface LifecycleDecision {
+    /** The cluster exists: node 0 joins like the others instead of running `kubeadm init`. */
+    initialized: boolean;
+    /** The Kubernetes version changes in this `up` (EKS-D upgrade or patch release). */
+    upgrading: boolean;
+}
+
+/** SSH to a control-plane node through the bastion, without the node's address. */
+export type NodeSshSettings = Omit<NodeSshArgs, "host">;
+
+/** No-op `update`: a node's bootstrap runs once per instance; only a new instance (trigger) runs it again. */
+export const BOOTSTRAP_UPDATE_COMMAND = "echo 'bootstrap inputs changed; this node is already bootstrapped, nothing to do' >&2";
+
+/** The delete of a node's bootstrap Command: node-leave.sh (with lib.sh and drain-node.sh) run as root on that node. */
+export function nodeLeaveCommand(nodeName: string, drainTimeoutSeconds: number): string {
+    const script = Buffer.from(scriptForStdin(["drain-node.sh", "node-leave.sh"])).toString("base64");
+    const env = `NODE_NAME=${shellSingleQuote(nodeName)} DRAIN_TIMEOUT=${shellSingleQuote(String(drainTimeoutSeconds))}`;
+    // The delete gets no stdin: the script travels base64-encoded in the command itself.
+    return `echo '${script}' | base64 -d | sudo -n env ${env} bash -s`;
+}
+
+/**
+ * `kubeadm init phase addon` with the new release's configuration (CoreDNS, and kube-proxy when
+ * the cluster runs it): what `kubeadm upgrade apply` would do after the control plane rolled.
+ * The kubeadm configuration comes on stdin (it holds the bootstrap token).
+ */
+export const UPGRADE_ADDONS_COMMAND = [
+    "sudo -n bash -c '",
+    "set -euo pipefail; f=$(mktemp); trap \"rm -f $f\" EXIT; cat >\"$f\"; k=/etc/kubernetes/admin.conf;",
+    "kubeadm init phase addon coredns --config \"$f\" --kubeconfig $k;",
+    "if kubectl --kubeconfig $k -n kube-system get daemonset kube-proxy >/dev/null 2>&1; then kubeadm init phase addon kube-proxy --config \"$f\" --kubeconfig $k; fi;",
+    "echo upgraded CoreDNS and kube-proxy to the cluster configuration >&2'",
+].join(" ");
 
 export class ControlPlane {
     readonly instances: aws.ec2.Instance[] = [];
+    /** `<node>-bootstrap` Commands, in chain order. */
+    readonly bootstraps: command.remote.Command[] = [];
+    /** `<env>-upgrade-addons`: CoreDNS/kube-proxy of the release, after the last node (standalone). */
+    readonly upgradeAddons?: command.remote.Command;
     readonly asg?: aws.autoscaling.Group;
     readonly targetGroup: aws.lb.TargetGroup;
     readonly listener: aws.lb.Listener;
@@ -122,6 +210,7 @@ export class ControlPlane {
             this.instanceIds = pulumi.all(this.instances.map((instance) => instance.id));
             this.privateIps = pulumi.all(this.instances.map((instance) => instance.privateIp));
             this.firstNode = { id: this.instances[0].id, privateIp: this.instances[0].privateIp };
+            this.upgradeAddons = this.addUpgradeAddons();
         } else {
             this.asg = this.createAsg();
             const members = this.asgMembers(this.asg);
@@ -141,14 +230,23 @@ export class ControlPlane {
         }, this.opts);
     }
 
-    /** Everything the kubeconfig must wait for. */
+    /** Everything that must exist before the cluster serves: nodes, their gates, the API path. */
     get resources(): pulumi.Resource[] {
-        return [...this.instances, ...(this.asg ? [this.asg] : []), this.targetGroup, ...this.attachments, this.listener];
+        return [...this.instances, ...(this.asg ? [this.asg] : []), this.targetGroup, ...this.attachments, this.listener,
+            ...this.bootstraps, ...(this.upgradeAddons ? [this.upgradeAddons] : [])];
+    }
+
+    /** The last node's gate passed: every node of the chain is in the cluster. */
+    get lastBootstrap(): command.remote.Command | undefined {
+        return this.bootstraps[this.bootstraps.length - 1];
     }
 
     private addStandaloneNode(index: number): void {
         const env = this.args.environment;
         const name = standaloneNodeName(env, index);
+        const previous = this.bootstraps[index - 1];
+        // Waiting for the decision keeps a refused change from touching any node.
+        const userData = pulumi.all([this.args.decision, this.args.boot.userData(name)]).apply(([, data]) => data);
         const instance = new aws.ec2.Instance(name, {
             ami: this.args.amiId,
             instanceType: this.args.instanceType,
@@ -156,20 +254,73 @@ export class ControlPlane {
             vpcSecurityGroupIds: [this.args.clusterSecurityGroupId],
             keyName: this.args.keyName,
             iamInstanceProfile: this.args.instanceProfileName,
-            userDataBase64: this.args.userDataFor({
-                nodeName: name, leaderElection: "static", isLeader: index === 0, asgName: "",
-            }),
+            userDataBase64: userData,
             // zCompute: no encryption, volume type left to the cloud default; no volume tags.
             rootBlockDevice: { volumeSize: this.args.volumeSize, deleteOnTermination: true, encrypted: false },
             tags: controlPlaneTags(env, name, this.args.tags),
-        }, standaloneInstanceOptions({ ...this.opts, dependsOn: this.args.dependsOn }));
+        }, standaloneInstanceOptions({
+            ...this.opts,
+            // The chain: node i+1 is created only after node i joined and passed its gate.
+            dependsOn: [...this.args.dependsOn, ...this.args.boot.dependsOn, ...(previous ? [previous] : [])],
+        }));
         this.instances.push(instance);
 
-        this.attachments.push(new aws.lb.TargetGroupAttachment(`${name}-api`, {
+        const attachment = new aws.lb.TargetGroupAttachment(`${name}-api`, {
             targetGroupArn: this.targetGroup.arn,
             targetId: instance.id,
             port: API_PORT,
-        }, this.opts));
+        }, this.opts);
+        this.attachments.push(attachment);
+
+        const boot = this.bootCommandFor(name, index);
+        this.bootstraps.push(new command.remote.Command(`${name}-bootstrap`, {
+            connection: nodeConnection({ ...this.args.ssh, host: instance.privateIp }),
+            create: boot.create,
+            stdin: boot.stdin,
+            update: BOOTSTRAP_UPDATE_COMMAND,
+            delete: nodeLeaveCommand(name, this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS),
+            // A new instance is a new node: bootstrap it (and let the old one leave).
+            triggers: [instance.id],
+            logging: "stderr",
+            addPreviousOutputInEnv: false,
+        }, {
+            parent: this.args.parent,
+            // Deleted before its attachment and instance: the node leaves while it still runs.
+            dependsOn: [instance, attachment],
+            deleteBeforeReplace: false,
+            additionalSecretOutputs: ["stdout"],
+        }));
+    }
+
+    /**
+     * The boot code gets a plain mode; the previous state is known only as an Output, so each
+     * possible variant is asked for and the decision picks one.
+     */
+    private bootCommandFor(nodeName: string, index: number): { create: pulumi.Output<string>; stdin: pulumi.Output<string> } {
+        const boot = this.args.boot;
+        const join = boot.bootstrapCommand({ nodeName, mode: "join" });
+        const joinUpgrade = boot.bootstrapCommand({ nodeName, mode: "join", uploadClusterConfig: true });
+        const init = index === 0 ? boot.bootstrapCommand({ nodeName, mode: "init" }) : join;
+        const pick = (field: "create" | "stdin") => pulumi.all([this.args.decision, init[field], join[field], joinUpgrade[field]])
+            .apply(([decision, initValue, joinValue, upgradeValue]) => {
+                if (!decision.initialized) {
+                    return initValue;
+                }
+                return decision.upgrading ? upgradeValue : joinValue;
+            });
+        return { create: pick("create"), stdin: pulumi.secret(pick("stdin")) };
+    }
+
+    /** Runs once per Kubernetes version on the last node, after every node passed its gate. */
+    private addUpgradeAddons(): command.remote.Command {
+        const last = this.instances[this.instances.length - 1];
+        return new command.remote.Command(`${this.args.environment}-upgrade-addons`, {
+            connection: nodeConnection({ ...this.args.ssh, host: last.privateIp }),
+            create: UPGRADE_ADDONS_COMMAND,
+            stdin: pulumi.secret(this.args.kubeadmInitConfig),
+            triggers: [this.args.kubernetesVersion],
+            logging: "stderr",
+        }, { parent: this.args.parent, dependsOn: [this.lastBootstrap!] });
     }
 
     private createAsg(): aws.autoscaling.Group {
@@ -183,9 +334,7 @@ export class ControlPlane {
             securityGroups: [this.args.clusterSecurityGroupId],
             iamInstanceProfile: this.args.instanceProfileName,
             rootBlockDevice: { volumeSize: this.args.volumeSize, deleteOnTermination: true, encrypted: false },
-            userDataBase64: this.args.userDataFor({
-                nodeName: "", leaderElection: "asg", isLeader: false, asgName,
-            }),
+            userDataBase64: this.asgUserData(asgName),
         }, launchConfigurationOptions({ ...this.opts, dependsOn: this.args.dependsOn }));
 
         // min = max = desired: an autoscaler must never change the number of etcd members.
@@ -203,6 +352,13 @@ export class ControlPlane {
             targetGroupArns: [this.targetGroup.arn],
             tags: asgTags(controlPlaneTags(env, asgName, this.args.tags)),
         }, this.opts);
+    }
+
+    private asgUserData(asgName: string): pulumi.Output<string> {
+        if (!this.args.userDataFor) {
+            throw new Error("ASG control-plane mode needs userDataFor");
+        }
+        return this.args.userDataFor({ nodeName: "", leaderElection: "asg", isLeader: false, asgName });
     }
 
     /**

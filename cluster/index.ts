@@ -1,6 +1,6 @@
 // EksdCluster: a self-managed EKS-D (kubeadm) cluster on zCompute. Creates IAM, bootstrap
 // secrets and the cluster CA, the control-plane nodes behind the API load balancer, the worker
-// node groups, and reads back the admin kubeconfig. Add-ons are EksdAddons' job.
+// node groups, and issues the short-lived admin kubeconfig. Add-ons are EksdAddons' job.
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
@@ -9,10 +9,13 @@ import { ZCOMPUTE_REGION } from "../infra/provider";
 import { ENVIRONMENT_NAME_PATTERN, Tags } from "../infra/tags";
 import { API_PORT, ApiEndpoint } from "./api-endpoint";
 import { buildUserData, NodeCloudConfig } from "./cloud-init";
-import { ControlPlane, ControlPlaneMode, ControlPlaneNodeIdentity } from "./control-plane";
+import { AdminCredential, DEFAULT_ADMIN_VALIDITY_DAYS } from "./admin-credential";
+import { ControlPlane, ControlPlaneMode, ControlPlaneNodeIdentity, LifecycleDecision, standaloneNodeName } from "./control-plane";
 import { NodeIam, NodeRole } from "./iam";
 import { KubeadmSettings, renderInitConfig, renderJoinControlPlaneConfig, renderJoinWorkerConfig } from "./kubeadm";
-import { ClusterAccess, nodeConnection } from "./kubeconfig";
+import { CloudMetadata, nodeConnection } from "./kubeconfig";
+import { LegacyControlPlaneBoot } from "./legacy-boot";
+import type { LifecycleState } from "./lifecycle-state";
 import { NodeEnv } from "./node-env";
 import { NodeGroups, nodeLabelsValue, nodeTaintsValue } from "./node-groups";
 import { ClusterSecrets } from "./secrets";
@@ -54,6 +57,8 @@ export interface ClusterSettings {
     nodeKeyName: string;
     kubeconfigTimeoutMinutes: number;
     etcdBackupRotation: number;
+    /** Validity of the admin client certificate in the kubeconfig output, 1..30 days (default 7). */
+    adminCredentialValidityDays?: number;
 }
 
 export interface EksdClusterArgs extends ClusterSettings {
@@ -80,6 +85,12 @@ export interface EksdClusterArgs extends ClusterSettings {
      * depend on it, so destroy removes them before their network.
      */
     dependsOn?: pulumi.Resource[];
+    /**
+     * The stack's previous `lifecycle` output, already checked against the change table (the
+     * Output rejects when a change is refused, which fails the preview before any node changes).
+     * Undefined: a new cluster.
+     */
+    previousLifecycle?: pulumi.Input<LifecycleState | undefined>;
 }
 
 /** Seconds a joining node waits for the API; at least the reference's 30 minutes. */
@@ -100,8 +111,10 @@ export class EksdCluster extends pulumi.ComponentResource {
     readonly apiPublicIp: pulumi.Output<string | undefined>;
     readonly apiEndpointPrivate: pulumi.Output<string>;
     readonly apiEndpointPublic: pulumi.Output<string | undefined>;
-    /** Admin kubeconfig (secret); its server is the public endpoint when the API is public. */
+    /** Admin kubeconfig (secret, short-lived client certificate); its server is the public endpoint when the API is public. */
     readonly kubeconfig: pulumi.Output<string>;
+    /** True once every control-plane node passed its gate (what the `lifecycle` output waits for). */
+    readonly bootstrapped: pulumi.Output<boolean>;
     /** The cloud API URL as seen from inside the VMs (metadata `cluster_url`). */
     readonly cloudApiUrl: pulumi.Output<string>;
     /** Undefined when an existing instance profile was given. */
@@ -142,6 +155,19 @@ export class EksdCluster extends pulumi.ComponentResource {
             dependsOn: this.networkDependencies(),
         });
 
+        const kubernetesVersion = args.kubernetesVersion;
+        const decision: pulumi.Output<LifecycleDecision> = pulumi.output(args.previousLifecycle).apply((previous) => ({
+            initialized: previous?.initialized === true,
+            upgrading: previous !== undefined && previous.settings.kubernetesVersion !== undefined &&
+                previous.settings.kubernetesVersion !== kubernetesVersion,
+        }));
+        const ssh = {
+            user: args.ssh.nodeUser,
+            privateKey: args.ssh.nodePrivateKey,
+            bastionHost: args.network.bastionPublicIp,
+            bastionUser: args.ssh.bastionUser,
+            bastionPrivateKey: args.ssh.bastionPrivateKey,
+        };
         const controlPlane = new ControlPlane({
             environment: env,
             tags: args.tags,
@@ -160,6 +186,13 @@ export class EksdCluster extends pulumi.ComponentResource {
             keyName: args.nodeKeyName,
             nameSuffix: this.secrets.nameSuffix,
             userDataFor: (identity) => this.controlPlaneUserData(identity),
+            // Temporary: until the program-driven bootstrap replaces it (see legacy-boot.ts).
+            boot: new LegacyControlPlaneBoot(standaloneNodeName(env, 0), (identity) => this.controlPlaneUserData(identity),
+                Math.max(MIN_API_WAIT_SECONDS / 60, args.kubeconfigTimeoutMinutes)),
+            ssh,
+            decision,
+            kubernetesVersion,
+            kubeadmInitConfig: pulumi.secret(this.kubeadmSettings().apply(renderInitConfig)),
             dependsOn: [...controlPlaneIam.resources, ...this.networkDependencies()],
         });
 
@@ -182,36 +215,43 @@ export class EksdCluster extends pulumi.ComponentResource {
         this.apiEndpointPrivate = pulumi.interpolate`https://${this.api.privateIp}:${API_PORT}`;
         this.apiEndpointPublic = this.api.publicIp.apply((ip) => (ip ? `https://${ip}:${API_PORT}` : undefined));
 
-        const firstNodeSsh = {
-            host: controlPlane.firstNode.privateIp,
-            user: args.ssh.nodeUser,
-            privateKey: args.ssh.nodePrivateKey,
-            bastionHost: args.network.bastionPublicIp,
-            bastionUser: args.ssh.bastionUser,
-            bastionPrivateKey: args.ssh.bastionPrivateKey,
-        };
+        const firstNodeSsh = { ...ssh, host: controlPlane.firstNode.privateIp };
         this.firstNodeConnection = nodeConnection(firstNodeSsh);
         this.apiTargetGroupArn = controlPlane.targetGroup.arn;
-        const access = new ClusterAccess({
+        // Node 0's bootstrap gate (or, in ASG mode, the whole control plane) says the node is up.
+        const firstGate = controlPlane.bootstraps.length > 0 ? [controlPlane.bootstraps[0]] : controlPlane.resources;
+        const metadata = new CloudMetadata({
             environment: env,
             ssh: firstNodeSsh,
             firstNodeId: controlPlane.firstNode.id,
-            timeoutMinutes: args.kubeconfigTimeoutMinutes,
-            publicEndpoint: this.api.publicIp.apply((ip) => (ip ? `${ip}:${API_PORT}` : undefined)),
             parent: this,
-            dependsOn: [...controlPlane.resources, ...this.networkDependencies()],
+            dependsOn: [...firstGate, ...this.networkDependencies()],
         });
+
+        const admin = new AdminCredential({
+            environment: env,
+            caCertPem: this.secrets.caCertPem,
+            caKeyPem: this.secrets.caKeyPem,
+            server: pulumi.all([this.api.publicIp, this.api.privateIp])
+                .apply(([publicIp, privateIp]) => `https://${args.apiPublic && publicIp ? publicIp : privateIp}:${API_PORT}`),
+            validityDays: args.adminCredentialValidityDays ?? DEFAULT_ADMIN_VALIDITY_DAYS,
+            parent: this,
+        });
+        // The Kubernetes provider (add-ons) waits for the change checks like the nodes do.
+        const kubeconfig = pulumi.secret(pulumi.all([decision, admin.kubeconfig]).apply(([, text]) => text));
+        const lastGate = controlPlane.lastBootstrap;
+        this.bootstrapped = lastGate ? lastGate.stdout.apply(() => true) : pulumi.output(true);
 
         this.controlPlaneInstanceIds = controlPlane.instanceIds;
         this.controlPlanePrivateIps = controlPlane.privateIps;
         this.controlPlaneAsgName = controlPlane.asg ? controlPlane.asg.name : pulumi.output(undefined);
         this.nodeGroupAsgNames = nodeGroups.asgNames;
-        this.kubeconfig = access.kubeconfig;
-        this.cloudApiUrl = access.cloudApiUrl;
+        this.kubeconfig = kubeconfig;
+        this.cloudApiUrl = metadata.cloudApiUrl;
         this.controlPlaneRoleName = controlPlaneIam.roleName;
         this.workerRoleName = workerIam.roleName;
         this.caCertHash = this.secrets.caCertHash;
-        this.nodes = [...controlPlane.resources, ...nodeGroups.resources, access.kubeconfigCommand];
+        this.nodes = [...controlPlane.resources, ...nodeGroups.resources, metadata.metadataCommand];
 
         this.registerOutputs({
             controlPlaneInstanceIds: this.controlPlaneInstanceIds,

@@ -1,9 +1,9 @@
-// Reading results back from the first control-plane node over SSH through the bastion: the
-// admin kubeconfig (waited for by kubeconfig-wait.sh, whose progress lines stream into
-// `pulumi up`) and the cloud's internal API URL from the node's metadata.
+// SSH to the nodes through the bastion, and what is read back from the first control-plane node:
+// the cloud's internal API URL from its metadata. The admin kubeconfig is no longer fetched
+// from a node (see admin-credential.ts); kubeconfig-wait.sh only serves as the readiness wait
+// of the temporary boot adapter (legacy-boot.ts).
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { readScriptSource } from "./cloud-init";
 import { shellSingleQuote } from "./node-env";
 
 // Half a second keeps the wait within a second of the file appearing; each check is one `test -f`.
@@ -21,14 +21,12 @@ export interface NodeSshArgs {
     bastionPrivateKey: pulumi.Input<string>;
 }
 
-export interface KubeconfigArgs {
+export interface CloudMetadataArgs {
     environment: string;
     ssh: NodeSshArgs;
     firstNodeId: pulumi.Input<string>;
-    timeoutMinutes: number;
-    /** `<public ip>:6443` when the API is public: the kubeconfig's server then points there. */
-    publicEndpoint: pulumi.Input<string | undefined>;
     parent: pulumi.Resource;
+    /** The first node's bootstrap gate: the node is surely up by then. */
     dependsOn: pulumi.Resource[];
 }
 
@@ -77,33 +75,16 @@ export function parseCloudApiUrl(stdout: string): string {
     return url;
 }
 
-export class ClusterAccess {
-    readonly kubeconfigCommand: command.remote.Command;
-    readonly kubeconfig: pulumi.Output<string>;
+export class CloudMetadata {
     readonly metadataCommand: command.remote.Command;
     readonly cloudApiUrl: pulumi.Output<string>;
 
-    constructor(args: KubeconfigArgs) {
-        const connection = nodeConnection(args.ssh);
-        this.kubeconfigCommand = new command.remote.Command(`${args.environment}-kubeconfig`, {
-            connection,
-            create: pulumi.output(args.publicEndpoint).apply((endpoint) => kubeconfigWaitCommand(args.timeoutMinutes, endpoint)),
-            stdin: readScriptSource("kubeconfig-wait.sh"),
-            // A new first node means a new cluster: fetch again.
-            triggers: [args.firstNodeId],
-            // Progress lines (stderr) show in `pulumi up`; stdout is the kubeconfig: never logged.
-            logging: "stderr",
-            // Never send the previous kubeconfig back to the node in the environment.
-            addPreviousOutputInEnv: false,
-        }, { parent: args.parent, dependsOn: args.dependsOn, additionalSecretOutputs: ["stdout"] });
-        this.kubeconfig = pulumi.secret(this.kubeconfigCommand.stdout);
-
-        // Runs after the kubeconfig: the node is surely up by then.
+    constructor(args: CloudMetadataArgs) {
         this.metadataCommand = new command.remote.Command(`${args.environment}-cloud-metadata`, {
-            connection,
+            connection: nodeConnection(args.ssh),
             create: CLOUD_METADATA_COMMAND,
             triggers: [args.firstNodeId],
-        }, { parent: args.parent, dependsOn: [this.kubeconfigCommand] });
+        }, { parent: args.parent, dependsOn: args.dependsOn });
         this.cloudApiUrl = this.metadataCommand.stdout.apply(parseCloudApiUrl);
     }
 }

@@ -157,6 +157,14 @@ export function mockState(type: string, name: string, inputs: Record<string, any
             const body = Buffer.from(`mock certificate for ${name}`).toString("base64");
             return { id: hex(32), state: { certPem: `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n` } };
         }
+        case "tls:index/certRequest:CertRequest": {
+            const body = Buffer.from(`mock certificate request for ${name}`).toString("base64");
+            return { id: hex(32), state: { certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\n${body}\n-----END CERTIFICATE REQUEST-----\n` } };
+        }
+        case "tls:index/locallySignedCert:LocallySignedCert": {
+            const body = Buffer.from(`mock client certificate for ${name}`).toString("base64");
+            return { id: hex(32), state: { certPem: `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`, readyForRenewal: false } };
+        }
         case "command:remote:Command":
         case "command:local:Command":
             return { id: `${name}-${hex(8)}`, state: { stdout: mockCommandStdout(name), stderr: "" } };
@@ -227,7 +235,16 @@ export interface MockEngineOptions {
     config?: Record<string, string>;
     secretKeys?: string[];
     preview?: boolean;
+    /**
+     * Outputs of the stack's last update, as a StackReference to the stack itself reads them
+     * (e.g. `{ lifecycle: {...} }`); undefined = a stack that never ran.
+     */
+    previousOutputs?: Record<string, unknown>;
+    /** Pulumi organization (getOrganization); "organization" like the CLI's default for individuals. */
+    organization?: string;
 }
+
+export const STACK_REFERENCE = "pulumi:pulumi:StackReference";
 
 /**
  * Installs the mocks and returns the list that fills up as the program registers resources.
@@ -238,12 +255,16 @@ export function startMockEngine(options: MockEngineOptions): RecordedResource[] 
     pulumi.runtime.setAllConfig(options.config ?? {}, options.secretKeys ?? []);
     pulumi.runtime.setMocks({
         newResource: (args) => {
+            if (args.type === STACK_REFERENCE) {
+                // A read: the referenced stack's outputs are the state.
+                return { id: args.id || args.name, state: { name: args.inputs.name, outputs: options.previousOutputs ?? {}, secretOutputNames: [] } };
+            }
             const { id, state } = mockState(args.type, args.name, args.inputs);
             // The monitor passes the import id, "" for a new resource: only a real one wins.
             return { id: args.id || id, state: { ...args.inputs, ...state } };
         },
         call: (args) => mockCall(args.token, args.inputs),
-    }, options.project, options.stack, options.preview ?? false);
+    }, options.project, options.stack, options.preview ?? false, options.organization ?? "organization");
 
     // The mock monitor does not pass parents or dependencies to the mocks: read them from
     // the registration requests themselves.

@@ -2,6 +2,8 @@
 // shows what `pulumi up` would create. Nothing is deployed and no cloud is contacted.
 //
 //   npm run plan -- --stack dev [--config key=value]... [--secret key=value]... [--json file] [--show-secrets]
+//                   [--previous outputs.json]   (the stack's last outputs, e.g. `pulumi stack output --json`:
+//                                                shows what a day-2 change does, or why it is refused)
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -13,6 +15,8 @@ interface PlanOptions {
     stack: string;
     overrides: Override[];
     jsonFile?: string;
+    /** JSON file with the outputs of the stack's previous update. */
+    previousFile?: string;
     showSecrets: boolean;
     quiet: boolean;
     /** Print resource usage as a last JSON line on stderr (for the benchmark). */
@@ -36,7 +40,7 @@ export interface PlanDocument {
     outputs: Record<string, unknown>;
 }
 
-const USAGE = "usage: npm run plan -- --stack <name> [--config key=value]... [--secret key=value]... [--json <file>] [--show-secrets] [--quiet]";
+const USAGE = "usage: npm run plan -- --stack <name> [--config key=value]... [--secret key=value]... [--json <file>] [--previous <outputs.json>] [--show-secrets] [--quiet]";
 
 function parseArguments(argv: string[]): PlanOptions {
     const options: PlanOptions = { stack: "dev", overrides: [], showSecrets: false, quiet: false, stats: false };
@@ -54,6 +58,7 @@ function parseArguments(argv: string[]): PlanOptions {
             case "--config": case "-c": options.overrides.push(parseOverride(next(), false)); break;
             case "--secret": options.overrides.push(parseOverride(next(), true)); break;
             case "--json": options.jsonFile = next(); break;
+            case "--previous": options.previousFile = next(); break;
             case "--show-secrets": options.showSecrets = true; break;
             case "--quiet": case "-q": options.quiet = true; break;
             case "--stats": options.stats = true; break;
@@ -62,6 +67,33 @@ function parseArguments(argv: string[]): PlanOptions {
         }
     }
     return options;
+}
+
+/** `{ "lifecycle": {...}, ... }` as `pulumi stack output --json --show-secrets` prints it. */
+function readPreviousOutputs(file: string): Record<string, unknown> {
+    const parsed: unknown = JSON.parse(fs.readFileSync(path.resolve(file), "utf8"));
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        throw new Error(`--previous ${file}: expected a JSON object of stack outputs`);
+    }
+    return parsed as Record<string, unknown>;
+}
+
+/** The message of a refused change, or undefined when the `lifecycle` output resolves. */
+async function lifecycleRefusal(lifecycle: unknown): Promise<string | undefined> {
+    if (lifecycle === undefined) {
+        return undefined;
+    }
+    // Output.promise() is the runtime's own way to await an output, rejections included.
+    const output = pulumi.output(lifecycle) as unknown as { promise(): Promise<unknown> };
+    try {
+        await output.promise();
+        return undefined;
+    } catch (error) {
+        if (error instanceof pulumi.RunError) {
+            return error.message;
+        }
+        throw error;
+    }
 }
 
 async function resolveOutputs(exports: Record<string, unknown>, showSecrets: boolean): Promise<Record<string, unknown>> {
@@ -148,9 +180,23 @@ async function main(): Promise<number> {
         throw error;
     }
 
-    const recorded = startMockEngine({ project: PROJECT_NAME, stack: input.stack, config: input.values, secretKeys: input.secretKeys });
+    let previousOutputs: Record<string, unknown> | undefined;
+    try {
+        previousOutputs = options.previousFile ? readPreviousOutputs(options.previousFile) : undefined;
+    } catch (error) {
+        console.error(`error: ${(error as Error).message}`);
+        return 2;
+    }
+    const recorded = startMockEngine({ project: PROJECT_NAME, stack: input.stack, config: input.values, secretKeys: input.secretKeys, previousOutputs });
     // Keep the program's own progress lines (pulumi.log) visible but apart from the tree.
     const exports = (await import("../index")) as Record<string, unknown>;
+    // A change the previous state refuses fails the preview with its messages (exit 1).
+    const refusal = await lifecycleRefusal(exports.lifecycle);
+    if (refusal) {
+        console.error(refusal);
+        // The registrations that waited for the check reject too: stop before they repeat it.
+        process.exit(1);
+    }
     await settle();
     const plan: PlanDocument = {
         stack: input.stack,

@@ -1,0 +1,289 @@
+// What a change of each config key does to a running cluster: applied in place, rolled node by
+// node, or refused at preview with the safe procedure. The table drives the preview refusals
+// (checkLifecycleChanges) and is rendered into the README (renderChangeTable), so the documented
+// behaviour and the enforced one are the same data.
+import * as pulumi from "@pulumi/pulumi";
+import type { LifecycleState, LifecycleValue } from "./lifecycle-state";
+
+export type ChangeKind = "in-place" | "rolling" | "refused";
+
+export interface ChangePolicy {
+    kind: ChangeKind;
+    /** What `pulumi up` does on a running cluster when the value changes. */
+    effect: string;
+    /** Refused keys (and conditional refusals): the procedure that is safe instead. */
+    safePath?: string;
+    /** The value is exported in the `lifecycle` output and compared at the next preview. */
+    tracked?: boolean;
+    /** A change that this key's kind allows in general may still be refused (e.g. skipping a minor). */
+    refuse?: (from: LifecycleValue, to: LifecycleValue) => { reason: string; safePath: string } | undefined;
+}
+
+const CONTROL_PLANE_ROLL = "control plane: node 1 → n, one at a time (new node joins and passes its gate; the old nodes leave etcd one at a time at the end, highest first)";
+const WORKER_ROLL = "node groups: each group rolls (surge, Ready, drain one old node, terminate; maxSurge/maxUnavailable)";
+const ALL_NODES_ROLL = `${CONTROL_PLANE_ROLL}; then ${WORKER_ROLL}`;
+const NEW_CLUSTER = "Build a new stack beside this one (pulumi stack init), move the workloads (e.g. Velero/Kasten backup and restore), then destroy the old stack.";
+
+/** "1.31" -> 31; undefined when not `1.<minor>`. */
+export function minorOf(version: LifecycleValue): number | undefined {
+    const match = /^1\.(\d+)$/.exec(String(version));
+    return match ? Number(match[1]) : undefined;
+}
+
+/** One minor per `up`, never down: kubeadm's upgrade rule and the API server version skew. */
+function eksdVersionStep(from: LifecycleValue, to: LifecycleValue): { reason: string; safePath: string } | undefined {
+    const old = minorOf(from);
+    const next = minorOf(to);
+    if (old === undefined || next === undefined || next === old || next === old + 1) {
+        return undefined;
+    }
+    if (next < old) {
+        return {
+            reason: "going down a minor is not supported: etcd data and API objects of the newer release cannot be served by the older one.",
+            safePath: `keep eksdVersion ${String(from)}; to run ${String(to)}, restore an etcd backup taken before the upgrade into a new stack.`,
+        };
+    }
+    const steps = Array.from({ length: next - old }, (_, i) => `1.${old + i + 1}`);
+    return {
+        reason: "EKS-D (kubeadm) upgrades go one minor per `pulumi up`; skipping a minor breaks the API server and kubelet version skew.",
+        safePath: steps.map((minor) => `pulumi config set eksdVersion ${minor} (with that minor's AMIs) && pulumi up`).join("; then "),
+    };
+}
+
+/**
+ * Every config key. Keys the contract announces that config/schema.ts does not list yet are
+ * included (see ANNOUNCED_KEYS); tests check the table against the key list both ways.
+ */
+export const CHANGE_POLICY: Record<string, ChangePolicy> = {
+    // Cloud and provider
+    apiEndpoint: { kind: "in-place", effect: "provider endpoint only; no resource changes" },
+    accessKey: { kind: "in-place", effect: "provider credentials only" },
+    secretKey: { kind: "in-place", effect: "provider credentials only" },
+    insecure: { kind: "rolling", effect: `node.env changes (cloud API TLS): ${ALL_NODES_ROLL}` },
+    rootCaCert: { kind: "rolling", effect: `the bastion is replaced; the CA bundle reaches new nodes only: ${ALL_NODES_ROLL}; the controllers' CA ConfigMap is updated in place` },
+
+    // Naming and safety
+    environment: {
+        kind: "refused", tracked: true,
+        effect: "every resource name and the Kubernetes cluster name derive from it: a change would build a second cluster and delete the first",
+        safePath: NEW_CLUSTER,
+    },
+    production: { kind: "in-place", effect: "validation only" },
+    acceptUnsafeProduction: { kind: "in-place", effect: "validation only" },
+    tags: { kind: "in-place", effect: "tags updated in place (ASG tags propagate to new instances only)" },
+
+    // Network
+    vpcCidr: {
+        kind: "refused", tracked: true,
+        effect: "replaces the VPC, which running nodes, load balancers and the bastion live in",
+        safePath: NEW_CLUSTER,
+    },
+    publicSubnetCidr: {
+        kind: "refused", tracked: true,
+        effect: "replaces the public subnet under the bastion, NAT gateway and public NLB",
+        safePath: NEW_CLUSTER,
+    },
+    privateSubnetCidr: {
+        kind: "refused", tracked: true,
+        effect: "replaces the private subnet, which every node is in: all nodes would be replaced at once with the subnet",
+        safePath: NEW_CLUSTER,
+    },
+    dnsServers: { kind: "in-place", effect: "DHCP options replaced and re-associated; running nodes pick them up at their next lease renewal" },
+    dnsDomain: { kind: "rolling", effect: `DHCP options replaced; the API name in the certificate SANs changes: ${CONTROL_PLANE_ROLL}` },
+    existingVpc: {
+        kind: "refused", tracked: true,
+        effect: "moves the cluster to other network resources: every node, load balancer and the bastion would be replaced at once",
+        safePath: NEW_CLUSTER,
+    },
+    apiPublic: {
+        kind: "refused", tracked: true,
+        effect: "replaces the API load balancer and its address; the API server certificates of running nodes do not carry the new address and every kubeconfig points at the old one",
+        safePath: "1) create a second stack with the wanted apiPublic (or keep this one and reach the API through the bastion/VPN); 2) move workloads; 3) destroy the old stack. The in-place path (new NLB + certificate SANs + rolling every control-plane node) is not automated.",
+    },
+    runsInsideVpc: { kind: "in-place", effect: "validation only" },
+    apiAllowedCidrs: { kind: "in-place", effect: "security-group rules updated in place" },
+
+    // Bastion
+    bastionAmiId: { kind: "in-place", effect: "the bastion is replaced; cluster nodes are untouched (the program's SSH steps use the new address)" },
+    bastionInstanceType: { kind: "in-place", effect: "the bastion is replaced; cluster nodes are untouched" },
+    bastionKeyName: { kind: "in-place", effect: "the bastion is replaced; cluster nodes are untouched" },
+    bastionSshUser: { kind: "in-place", effect: "the program's SSH steps use the new user" },
+    bastionSshPrivateKey: { kind: "in-place", effect: "the program's SSH steps use the new key" },
+    bastionSshCidrs: { kind: "in-place", effect: "security-group rules updated in place" },
+
+    // Cluster
+    eksdVersion: {
+        kind: "rolling", tracked: true,
+        effect: `one minor up (or the same minor): the first new-version node uploads the new ClusterConfiguration, ${CONTROL_PLANE_ROLL}; then \`kubeadm init phase addon\` (kube-proxy, CoreDNS) on the last node, the add-ons move to the new pins, and ${WORKER_ROLL}. Skipping a minor or going down is refused`,
+        refuse: eksdVersionStep,
+    },
+    kubernetesVersion: {
+        kind: "rolling", tracked: true,
+        effect: `a patch release of the same minor rolls like an upgrade: ${ALL_NODES_ROLL}`,
+    },
+    podCidr: {
+        kind: "refused", tracked: true,
+        effect: "kube-controller-manager, kube-proxy and the CNI keep the old range; every pod address would be wrong",
+        safePath: NEW_CLUSTER,
+    },
+    serviceCidr: {
+        kind: "refused", tracked: true,
+        effect: "existing Services (including the API's own ClusterIP and CoreDNS) keep addresses outside the new range; the API server certificate SAN changes",
+        safePath: NEW_CLUSTER,
+    },
+    controlPlaneCount: {
+        kind: "rolling", tracked: true,
+        effect: "up: the new nodes join one at a time after the last existing one; down: the highest-numbered nodes leave etcd one at a time (highest first), each after cordon and drain",
+    },
+    controlPlaneMode: {
+        kind: "refused", tracked: true,
+        effect: "only `standalone` is supported: an ASG can start or replace masters outside the quorum-safe roll",
+        safePath: "keep controlPlaneMode standalone.",
+    },
+    controlPlaneInstanceType: { kind: "rolling", effect: CONTROL_PLANE_ROLL },
+    controlPlaneVolumeSize: { kind: "rolling", effect: CONTROL_PLANE_ROLL },
+    controlPlaneAmiId: { kind: "rolling", effect: CONTROL_PLANE_ROLL },
+    controlPlaneInstanceProfile: { kind: "in-place", effect: "the instance profile association of each control-plane instance is updated in place" },
+    kubeconfigTimeoutMinutes: { kind: "rolling", effect: `the wait budget is part of node.env today: ${CONTROL_PLANE_ROLL}; then ${WORKER_ROLL}` },
+    adminCredentialValidityDays: { kind: "in-place", effect: "the admin client certificate (and the kubeconfig output) is re-issued; nothing else changes" },
+
+    // Nodes
+    nodeKeyName: { kind: "rolling", effect: ALL_NODES_ROLL },
+    nodeSshUser: { kind: "in-place", effect: "the program's SSH steps use the new user" },
+    nodeSshPrivateKey: { kind: "in-place", effect: "the program's SSH steps use the new key" },
+    workerAmiId: { kind: "rolling", effect: WORKER_ROLL },
+    workerInstanceProfile: { kind: "rolling", effect: WORKER_ROLL },
+    nodeGroups: {
+        kind: "rolling",
+        effect: `a new group is added and an absent one removed (drained); instanceType, volumeSize, amiId, labels, taints: ${WORKER_ROLL}; sizes, cooldown, maxSurge, maxUnavailable, drainTimeoutSeconds: in place`,
+    },
+    workerJoinTokenTtlHours: { kind: "in-place", effect: "the worker join token is rotated and the launch configurations updated; running workers are not rolled" },
+
+    // Hardening (kubeadm configuration)
+    auditLog: { kind: "rolling", effect: CONTROL_PLANE_ROLL },
+    secretsEncryption: { kind: "rolling", effect: `${CONTROL_PLANE_ROLL}; existing Secrets are re-written by the roll's last step` },
+    secretsEncryptionKeyVersion: { kind: "rolling", effect: `${CONTROL_PLANE_ROLL}: the new key is added first, Secrets are re-encrypted, the old key is dropped` },
+    kubeletHardening: { kind: "rolling", effect: ALL_NODES_ROLL },
+    apiServerProfiling: { kind: "rolling", effect: CONTROL_PLANE_ROLL },
+    requireMetadataTokens: { kind: "in-place", effect: "instance metadata options updated in place where the cloud accepts it" },
+
+    // etcd backup
+    etcdBackupRotation: { kind: "rolling", effect: `the value is in node.env: ${CONTROL_PLANE_ROLL}` },
+    etcdBackupBucket: { kind: "in-place", effect: "the export Secret and CronJob are updated in place" },
+    etcdBackupEndpoint: { kind: "in-place", effect: "the export Secret is updated in place" },
+    etcdBackupRegion: { kind: "in-place", effect: "the export Secret is updated in place" },
+    etcdBackupAccessKeyId: { kind: "in-place", effect: "the export Secret is updated in place" },
+    etcdBackupSecretAccessKey: { kind: "in-place", effect: "the export Secret is updated in place" },
+
+    // Add-ons
+    cni: {
+        kind: "refused", tracked: true,
+        effect: "two CNIs on one cluster: pods of the old network lose connectivity and the old CNI's state stays on every node",
+        safePath: NEW_CLUSTER,
+    },
+    volumeType: { kind: "in-place", effect: "the `ebs-sc` StorageClass is re-created; existing volumes keep their type" },
+    ebsCsi: { kind: "in-place", effect: "the release is installed or removed" },
+    loadBalancerController: { kind: "in-place", effect: "the release is installed or removed" },
+    autoscaler: { kind: "in-place", effect: "the release is installed or removed" },
+    kasten: { kind: "in-place", effect: "the release is installed or removed" },
+    autoscalerScaleDownUnneededTime: { kind: "in-place", effect: "helm upgrade of the autoscaler" },
+    autoscalerScaleDownDelayAfterAdd: { kind: "in-place", effect: "helm upgrade of the autoscaler" },
+    addonOverrides: { kind: "in-place", effect: "helm upgrade of the add-ons named in it" },
+};
+
+/**
+ * Keys announced by the contract for config/schema.ts that it does not list yet. Once the typed
+ * config lands, this list must be empty (the table test then checks both directions strictly).
+ */
+export const ANNOUNCED_KEYS = [
+    "adminCredentialValidityDays", "workerJoinTokenTtlHours", "auditLog", "secretsEncryption",
+    "secretsEncryptionKeyVersion", "kubeletHardening", "apiServerProfiling", "requireMetadataTokens",
+];
+
+/** Keys whose values go into the `lifecycle` output and are compared at the next preview. */
+export const TRACKED_KEYS = Object.entries(CHANGE_POLICY).filter(([, policy]) => policy.tracked).map(([key]) => key);
+
+/** A change that may not go ahead on a running cluster. */
+export interface RefusedChange {
+    key: string;
+    from: LifecycleValue;
+    to: LifecycleValue;
+    message: string;
+}
+
+/**
+ * Compares the tracked settings with the previous state. First run (no previous state): nothing
+ * is refused. Keys that are absent on either side (older state, renamed key) are not compared.
+ */
+export function refusedChanges(previous: LifecycleState | undefined, current: Record<string, LifecycleValue>, project = "zadara-eksd"): RefusedChange[] {
+    if (!previous) {
+        return [];
+    }
+    const refused: RefusedChange[] = [];
+    for (const key of TRACKED_KEYS) {
+        const from = previous.settings[key];
+        const to = current[key];
+        if (from === undefined || to === undefined || from === to) {
+            continue;
+        }
+        const policy = CHANGE_POLICY[key];
+        let why: { reason: string; safePath: string } | undefined;
+        if (policy.kind === "refused") {
+            why = { reason: `${policy.effect}.`, safePath: policy.safePath ?? "" };
+        } else {
+            why = policy.refuse?.(from, to);
+        }
+        if (why) {
+            refused.push({
+                key, from, to,
+                message: `${project}:${key}: change from ${JSON.stringify(from)} to ${JSON.stringify(to)} is refused on a running cluster: ${why.reason} Safe path: ${why.safePath}`,
+            });
+        }
+    }
+    return refused;
+}
+
+/** Thrown at preview for refused changes: the messages only, no stack trace. */
+export class RefusedChangeError extends pulumi.RunError {
+    constructor(readonly refused: RefusedChange[]) {
+        super(refused.map((change) => change.message).join("\n"));
+    }
+}
+
+/**
+ * The previous state once every change passed the table. The previous state is an Output (a
+ * StackReference), so the refusal cannot be a synchronous throw: this Output rejects instead,
+ * and every node, bootstrap step and the Kubernetes provider take it as an input, so the preview
+ * fails with the messages before any of them would change.
+ */
+export function approvedPrevious(
+    previous: pulumi.Input<LifecycleState | undefined>,
+    current: Record<string, LifecycleValue>,
+): pulumi.Output<LifecycleState | undefined> {
+    return pulumi.output(previous).apply((state) => {
+        const refused = refusedChanges(state, current);
+        if (refused.length > 0) {
+            throw new RefusedChangeError(refused);
+        }
+        return state;
+    });
+}
+
+function cell(text: string): string {
+    return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
+/** The README's change table: one row per key, in table order. */
+export function renderChangeTable(): string {
+    const lines = [
+        "| key | change on a running cluster | what `pulumi up` does |",
+        "|---|---|---|",
+    ];
+    for (const [key, policy] of Object.entries(CHANGE_POLICY)) {
+        const what = policy.kind === "refused"
+            ? `refused at preview: ${policy.effect}. Safe path: ${policy.safePath}`
+            : policy.effect;
+        lines.push(`| \`${key}\` | ${policy.kind} | ${cell(what)} |`);
+    }
+    return lines.join("\n");
+}

@@ -1,0 +1,51 @@
+// The stack's previous state, read back from its own last outputs: what the running cluster was
+// built with. Day-2 decisions need it (init or join for node 0, which config changes are safe),
+// and a program only sees its new configuration, never the old one.
+import * as pulumi from "@pulumi/pulumi";
+
+/** Name of the stack output that carries the lifecycle state. */
+export const LIFECYCLE_OUTPUT = "lifecycle";
+
+/** A compared setting: a config value as the program used it. */
+export type LifecycleValue = string | number | boolean;
+
+/** What the stack exports as `lifecycle` after a successful `pulumi up`. */
+export interface LifecycleState {
+    /** The cluster was created (node 0 ran `kubeadm init` and passed its gate). */
+    initialized: true;
+    /** Compared settings, keyed by config key name (see cluster/change-policy.ts). */
+    settings: Record<string, LifecycleValue>;
+}
+
+/** `<organization>/<project>/<stack>`: the stack this program runs for. */
+export function selfStackName(): string {
+    return `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+}
+
+/** Accepts only a well-formed state; anything else (first run, older program) reads as none. */
+export function parseLifecycleState(value: unknown): LifecycleState | undefined {
+    if (typeof value !== "object" || value === null) {
+        return undefined;
+    }
+    const candidate = value as Record<string, unknown>;
+    if (candidate.initialized !== true || typeof candidate.settings !== "object" || candidate.settings === null) {
+        return undefined;
+    }
+    const settings: Record<string, LifecycleValue> = {};
+    for (const [key, item] of Object.entries(candidate.settings as Record<string, unknown>)) {
+        if (typeof item === "string" || typeof item === "number" || typeof item === "boolean") {
+            settings[key] = item;
+        }
+    }
+    return { initialized: true, settings };
+}
+
+/**
+ * Reads the previous `lifecycle` output through a StackReference to this very stack. The
+ * reference is read during preview too, so refusals based on it fail the preview. On the first
+ * `up` the stack has no outputs: undefined.
+ */
+export function readPreviousLifecycle(opts?: pulumi.CustomResourceOptions): pulumi.Output<LifecycleState | undefined> {
+    const self = new pulumi.StackReference("lifecycle-previous-state", { name: selfStackName() }, opts);
+    return pulumi.unsecret(self.getOutput(LIFECYCLE_OUTPUT)).apply(parseLifecycleState);
+}

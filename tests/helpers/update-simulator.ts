@@ -1,0 +1,93 @@
+// Orders the steps of a `pulumi up` the way the engine does, from the recorded resource graph:
+// creates (new resources and the new half of replacements, create-before-delete) run as soon as
+// their dependencies are done; deletes (removed resources and the old half of replacements) run at
+// the end, a resource only after everything that depended on it in the old graph was deleted.
+// Steps whose predecessors are all done run in parallel: the same "wave".
+import type { RecordedResource } from "../../tools/mock-engine";
+
+export interface Step {
+    op: "create" | "delete";
+    /** Name without the environment prefix, e.g. `master-sa-2-bootstrap`. */
+    name: string;
+    type: string;
+    wave: number;
+}
+
+export interface Graph {
+    environment: string;
+    /** logical name -> resource */
+    byName: Map<string, RecordedResource>;
+    /** logical name -> logical names it depends on */
+    deps: Map<string, string[]>;
+}
+
+export function graphOf(recorded: RecordedResource[], environment: string): Graph {
+    const mine = recorded.filter((r) => r.name.startsWith(`${environment}-`) && r.custom);
+    const nameOfUrn = new Map(mine.map((r) => [r.urn, r.name.slice(environment.length + 1)]));
+    const byName = new Map(mine.map((r) => [r.name.slice(environment.length + 1), r]));
+    const deps = new Map(mine.map((r) => [r.name.slice(environment.length + 1),
+        r.dependencies.map((urn) => nameOfUrn.get(urn)).filter((n): n is string => n !== undefined)]));
+    return { environment, byName, deps };
+}
+
+/** Transitive: does `from` depend on `target` in this graph? */
+export function dependsOn(graph: Graph, from: string, target: string, seen = new Set<string>()): boolean {
+    if (seen.has(from)) {
+        return false;
+    }
+    seen.add(from);
+    const direct = graph.deps.get(from) ?? [];
+    return direct.includes(target) || direct.some((d) => dependsOn(graph, d, target, seen));
+}
+
+/**
+ * `replaced`: logical names whose replace-on-change inputs differ. A Command whose triggers hold
+ * the id of a replaced resource is replaced too (its triggers change with the new id).
+ */
+export function simulateUpdate(before: Graph, after: Graph, replaced: Set<string>): Step[] {
+    const replacedAll = new Set(replaced);
+    for (const [name, resource] of after.byName) {
+        const triggers = (resource.inputs.triggers ?? []) as unknown[];
+        for (const trigger of triggers) {
+            const source = [...after.byName.entries()].find(([, r]) => r.id !== undefined && r.id === trigger);
+            if (source && replacedAll.has(source[0])) {
+                replacedAll.add(name);
+            }
+        }
+    }
+    const creates = new Set([...after.byName.keys()].filter((n) => !before.byName.has(n) || replacedAll.has(n)));
+    const deletes = new Set([...before.byName.keys()].filter((n) => !after.byName.has(n) || replacedAll.has(n)));
+
+    const createWave = new Map<string, number>();
+    const waveOfCreate = (name: string): number => {
+        if (!creates.has(name)) {
+            return 0;
+        }
+        if (!createWave.has(name)) {
+            createWave.set(name, 1 + Math.max(0, ...(after.deps.get(name) ?? []).map(waveOfCreate)));
+        }
+        return createWave.get(name)!;
+    };
+    const lastCreate = Math.max(0, ...[...creates].map(waveOfCreate));
+    const dependents = (name: string) => [...before.deps.entries()].filter(([, d]) => d.includes(name)).map(([n]) => n);
+    const deleteWave = new Map<string, number>();
+    const waveOfDelete = (name: string): number => {
+        if (!deletes.has(name)) {
+            return lastCreate;
+        }
+        if (!deleteWave.has(name)) {
+            deleteWave.set(name, 1 + Math.max(lastCreate, ...dependents(name).map(waveOfDelete)));
+        }
+        return deleteWave.get(name)!;
+    };
+    const steps: Step[] = [
+        ...[...creates].map((name) => ({ op: "create" as const, name, type: after.byName.get(name)!.type, wave: waveOfCreate(name) })),
+        ...[...deletes].map((name) => ({ op: "delete" as const, name, type: before.byName.get(name)!.type, wave: waveOfDelete(name) })),
+    ];
+    return steps.sort((a, b) => a.wave - b.wave || a.name.localeCompare(b.name));
+}
+
+/** Steps that change etcd membership or a control-plane instance. */
+export function controlPlaneSteps(steps: Step[]): Step[] {
+    return steps.filter((s) => /^master-sa-\d+(-bootstrap)?$/.test(s.name));
+}

@@ -1,0 +1,217 @@
+// Plan-graph tests of the control-plane lifecycle: for each day-2 change the recorded resource
+// graph makes Pulumi create new control-plane nodes one at a time (each after the previous node's
+// bootstrap gate) and delete old ones one at a time in reverse order, each delete running
+// node-leave.sh first. The mock engine does not replace resources: the update order is derived
+// from the graph by tests/helpers/update-simulator.ts (create-before-delete, deletes at the end in
+// reverse dependency order), and replacement from the recorded replaceOnChanges.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { group, makeCluster, optionsOf, recorded, secretValue, valueOf } from "./helpers/cluster-fixture";
+import { controlPlaneSteps, dependsOn, Graph, graphOf, simulateUpdate, Step } from "./helpers/update-simulator";
+import { settle } from "../tools/mock-engine";
+import { decodeUserData } from "../cluster/cloud-init";
+import { CONTROL_PLANE_REPLACE_ON_CHANGES, nodeLeaveCommand } from "../cluster/control-plane";
+import type { EksdClusterArgs } from "../cluster";
+
+const INSTANCE = "aws:ec2/instance:Instance";
+const COMMAND = "command:remote:Command";
+
+const graphs = new Map<string, Promise<Graph>>();
+
+/** One cluster per environment name, built once per process. */
+function build(environment: string, overrides: Partial<EksdClusterArgs> = {}, count = 3): Promise<Graph> {
+    if (!graphs.has(environment)) {
+        graphs.set(environment, (async () => {
+            const base = { count, mode: "standalone" as const, instanceType: "z4.large", volumeSize: 50, amiId: "ami-0master01" };
+            const cluster = await makeCluster(environment, {
+                nodeGroups: { workers: group() },
+                ...overrides,
+                controlPlane: { ...base, ...(overrides.controlPlane ?? {}) },
+            });
+            await valueOf(cluster.kubeconfig);
+            await valueOf(cluster.controlPlaneInstanceIds);
+            await valueOf(cluster.bootstrapped);
+            await settle();
+            return graphOf(recorded, environment);
+        })());
+    }
+    return graphs.get(environment)!;
+}
+
+function nodeNames(graph: Graph): string[] {
+    return [...graph.byName.entries()].filter(([, r]) => r.type === INSTANCE && /^master-sa-\d+$/.test(r.name.slice(graph.environment.length + 1)))
+        .map(([name]) => name).sort((a, b) => Number(a.split("-").pop()) - Number(b.split("-").pop()));
+}
+
+/** Inputs of replaceOnChanges that differ between two builds of node `name` (user data decoded, env-neutral). */
+function replacingChanges(before: Graph, after: Graph, name: string): string[] {
+    const old = before.byName.get(name)!;
+    const next = after.byName.get(name)!;
+    const options = optionsOf(INSTANCE, next.name);
+    const changed: string[] = [];
+    for (const key of options.replaceOnChanges ?? []) {
+        if (key === "userDataBase64") {
+            if (userDataSettings(before, old) !== userDataSettings(after, next)) {
+                changed.push(key);
+            }
+        } else if (JSON.stringify(old.inputs[key]) !== JSON.stringify(next.inputs[key])) {
+            changed.push(key);
+        }
+    }
+    return changed;
+}
+
+/** The node.env lines and CA trust of a node's user data that do not depend on the environment's name. */
+function userDataSettings(graph: Graph, resource: { inputs: Record<string, unknown> }): string {
+    const text = decodeUserData(String(secretValue(resource.inputs.userDataBase64)));
+    const keep = ["KUBERNETES_MINOR=", "CLOUD_API_INSECURE=", "CLOUD_API_CA_BUNDLE=", "kubernetesVersion:"];
+    return text.split("\n").filter((line) => keep.some((k) => line.includes(k))).join("\n").split(graph.environment).join("ENV");
+}
+
+/** The properties every change must keep. */
+function assertOneAtATime(steps: Step[], label: string): void {
+    const cp = controlPlaneSteps(steps);
+    const byWave = new Map<number, Step[]>();
+    for (const step of cp) {
+        byWave.set(step.wave, [...(byWave.get(step.wave) ?? []), step]);
+    }
+    for (const [wave, group] of byWave) {
+        assert.equal(group.length, 1, `${label}: control-plane steps in parallel in wave ${wave}: ${group.map((s) => `${s.op} ${s.name}`).join(", ")}`);
+    }
+    // A node's instance is deleted only after its bootstrap Command's delete (node-leave.sh) ran.
+    for (const step of cp.filter((s) => s.op === "delete" && s.type === INSTANCE)) {
+        const leave = cp.find((s) => s.op === "delete" && s.name === `${step.name}-bootstrap`);
+        assert.ok(leave && leave.wave < step.wave, `${label}: ${step.name} is deleted without leaving first`);
+    }
+    // Every join comes before every leave (surge first), so quorum never shrinks below the old size.
+    const lastJoin = Math.max(0, ...cp.filter((s) => s.op === "create" && s.type === COMMAND).map((s) => s.wave));
+    const firstLeave = Math.min(Infinity, ...cp.filter((s) => s.op === "delete" && s.type === COMMAND).map((s) => s.wave));
+    assert.ok(lastJoin < firstLeave, `${label}: a node leaves before all new nodes joined`);
+}
+
+function sequence(steps: Step[]): string[] {
+    return controlPlaneSteps(steps).map((s) => `${s.op} ${s.name}`);
+}
+
+function allReplaced(graph: Graph): Set<string> {
+    return new Set(nodeNames(graph));
+}
+
+describe("control-plane chain (graph)", () => {
+    it("chains node i+1 after node i's bootstrap gate, for 1, 3 and 5 nodes", async () => {
+        for (const [environment, count] of [["lcc1", 1], ["lcbase", 3], ["lcc5", 5]] as const) {
+            const graph = await build(environment, {}, count);
+            const nodes = nodeNames(graph);
+            assert.equal(nodes.length, count);
+            for (let i = 0; i < nodes.length; i++) {
+                const boot = `${nodes[i]}-bootstrap`;
+                assert.ok(graph.byName.has(boot), `${environment}: no ${boot}`);
+                assert.ok(dependsOn(graph, boot, nodes[i]), `${boot} does not depend on its instance`);
+                assert.ok(dependsOn(graph, boot, `${nodes[i]}-api`), `${boot} does not depend on its target-group attachment`);
+                for (let j = i + 1; j < nodes.length; j++) {
+                    assert.ok(dependsOn(graph, nodes[j], boot), `${environment}: ${nodes[j]} does not wait for ${boot}`);
+                }
+            }
+            assert.ok(dependsOn(graph, "upgrade-addons", `${nodes[nodes.length - 1]}-bootstrap`));
+        }
+    });
+
+    it("gives every node a bootstrap Command whose delete runs node-leave.sh on that node, create-before-delete", async () => {
+        const graph = await build("lcbase");
+        for (const node of nodeNames(graph)) {
+            const boot = graph.byName.get(`${node}-bootstrap`)!;
+            const fullName = `${graph.environment}-${node}`;
+            assert.equal(boot.inputs.delete, nodeLeaveCommand(fullName, 600));
+            assert.deepEqual(boot.inputs.triggers, [graph.byName.get(node)!.id]);
+            assert.ok(boot.inputs.update, "an input change must not re-run the bootstrap on a running node");
+            const instanceOptions = optionsOf(INSTANCE, fullName);
+            assert.deepEqual(instanceOptions.replaceOnChanges, CONTROL_PLANE_REPLACE_ON_CHANGES);
+            assert.equal(instanceOptions.deleteBeforeReplace, false);
+            assert.equal(instanceOptions.ignoreChanges, undefined);
+            assert.equal(optionsOf(COMMAND, `${fullName}-bootstrap`).deleteBeforeReplace, false);
+            const script = Buffer.from(/echo '([^']+)'/.exec(String(boot.inputs.delete))![1], "base64").toString();
+            assert.match(script, /"\$ETCD_MEMBERSHIP" leave "\$NODE_NAME"/);
+            assert.match(script, /etcd-membership\.sh/);
+            assert.match(script, /^drain_node\(\) \{/m, "drain-node.sh travels with it");
+            assert.match(String(boot.inputs.delete), new RegExp(`sudo -n env NODE_NAME='${fullName}'`));
+        }
+    });
+});
+
+describe("day-2 changes roll the control plane one node at a time (graph)", () => {
+    it("count 1 -> 3 -> 5: new nodes join one at a time after the last one", async () => {
+        const [c1, c3, c5] = await Promise.all([build("lcc1", {}, 1), build("lcbase", {}, 3), build("lcc5", {}, 5)]);
+        const up13 = simulateUpdate(c1, c3, new Set());
+        assertOneAtATime(up13, "1->3");
+        assert.deepEqual(sequence(up13), ["create master-sa-2", "create master-sa-2-bootstrap", "create master-sa-3", "create master-sa-3-bootstrap"]);
+        const up35 = simulateUpdate(c3, c5, new Set());
+        assertOneAtATime(up35, "3->5");
+        assert.deepEqual(sequence(up35), ["create master-sa-4", "create master-sa-4-bootstrap", "create master-sa-5", "create master-sa-5-bootstrap"]);
+    });
+
+    it("count 5 -> 3 -> 1: the highest-numbered nodes leave one at a time, highest first", async () => {
+        const [c1, c3, c5] = await Promise.all([build("lcc1", {}, 1), build("lcbase", {}, 3), build("lcc5", {}, 5)]);
+        const down53 = simulateUpdate(c5, c3, new Set());
+        assertOneAtATime(down53, "5->3");
+        assert.deepEqual(sequence(down53), ["delete master-sa-5-bootstrap", "delete master-sa-5", "delete master-sa-4-bootstrap", "delete master-sa-4"]);
+        const down31 = simulateUpdate(c3, c1, new Set());
+        assertOneAtATime(down31, "3->1");
+        assert.deepEqual(sequence(down31), ["delete master-sa-3-bootstrap", "delete master-sa-3", "delete master-sa-2-bootstrap", "delete master-sa-2"]);
+    });
+
+    it("pulumi up --replace of one node: the new node joins, then the old one leaves; the others are untouched", async () => {
+        const base = await build("lcbase");
+        const steps = simulateUpdate(base, base, new Set(["master-sa-2"]));
+        assertOneAtATime(steps, "--replace master-sa-2");
+        assert.deepEqual(sequence(steps), ["create master-sa-2", "create master-sa-2-bootstrap", "delete master-sa-2-bootstrap", "delete master-sa-2"]);
+    });
+
+    const changes: Array<[string, string, Partial<EksdClusterArgs>, string[]]> = [
+        ["AMI", "lcami", { controlPlane: { count: 3, mode: "standalone", instanceType: "z4.large", volumeSize: 50, amiId: "ami-0master02" } }, ["ami"]],
+        ["instance type", "lctype", { controlPlane: { count: 3, mode: "standalone", instanceType: "z8.large", volumeSize: 50, amiId: "ami-0master01" } }, ["instanceType"]],
+        ["volume size", "lcvol", { controlPlane: { count: 3, mode: "standalone", instanceType: "z4.large", volumeSize: 80, amiId: "ami-0master01" } }, ["rootBlockDevice"]],
+        ["subnet", "lcsub", {}, ["subnetId"]],
+        ["key pair", "lckey", { nodeKeyName: "other-key" }, ["keyName"]],
+        ["user data (root CA)", "lcud", { rootCaCert: undefined, cloudApiInsecure: true }, ["userDataBase64"]],
+        ["EKS-D version", "lceksd", {
+            eksdVersion: "1.31", kubernetesVersion: "v1.31.14-eks-1-31-40",
+            controlPlane: { count: 3, mode: "standalone", instanceType: "z4.large", volumeSize: 50, amiId: "ami-0master131" },
+        }, ["ami", "userDataBase64"]],
+    ];
+    for (const [what, environment, overrides, expected] of changes) {
+        it(`${what}: every node is replaced, new ones surge one at a time, old ones leave one at a time`, async () => {
+            const base = await build("lcbase");
+            const next = await build(environment, what === "subnet" ? { network: await subnetNetwork(environment) } : overrides);
+            for (const node of nodeNames(base)) {
+                assert.deepEqual(replacingChanges(base, next, node), expected, `${what}: ${node}`);
+            }
+            const steps = simulateUpdate(base, next, allReplaced(base));
+            assertOneAtATime(steps, what);
+            assert.deepEqual(sequence(steps), [
+                "create master-sa-1", "create master-sa-1-bootstrap", "create master-sa-2", "create master-sa-2-bootstrap",
+                "create master-sa-3", "create master-sa-3-bootstrap",
+                "delete master-sa-3-bootstrap", "delete master-sa-3", "delete master-sa-2-bootstrap", "delete master-sa-2",
+                "delete master-sa-1-bootstrap", "delete master-sa-1",
+            ]);
+        });
+    }
+
+    it("EKS-D version: the add-on upgrade runs after the last new node, and add-ons can depend on it", async () => {
+        const base = await build("lcbase");
+        const next = await build("lceksd");
+        // Its trigger is the Kubernetes version: replaced (re-run) by the upgrade.
+        assert.notDeepEqual(next.byName.get("upgrade-addons")!.inputs.triggers, base.byName.get("upgrade-addons")!.inputs.triggers);
+        const steps = simulateUpdate(base, next, new Set([...allReplaced(base), "upgrade-addons"]));
+        const addons = steps.find((s) => s.name === "upgrade-addons" && s.op === "create")!;
+        const lastJoin = steps.find((s) => s.name === "master-sa-3-bootstrap" && s.op === "create")!;
+        assert.ok(addons.wave > lastJoin.wave);
+        assert.match(String(next.byName.get("upgrade-addons")!.inputs.create), /kubeadm init phase addon coredns --config/);
+    });
+});
+
+async function subnetNetwork(environment: string): Promise<EksdClusterArgs["network"]> {
+    const { makeArgs } = await import("./helpers/cluster-fixture");
+    // makeArgs registers a provider per name: use a name of its own.
+    const args = await makeArgs(`${environment}net`);
+    return { ...args.network, privateSubnetId: "subnet-0private2" };
+}
