@@ -2,6 +2,7 @@
 # etcd-membership.sh - quorum-safe etcd membership changes, one at a time.
 #
 #   etcd-membership.sh status                          table of members, health, leader
+#   etcd-membership.sh list                            the same table without health/leader (-)
 #   etcd-membership.sh wait-healthy <name> <secs> [--promote]
 #                                                      until <name> is started, a voter, healthy
 #   etcd-membership.sh safe-to-remove <name|id>        exit 0 only when removing it is safe
@@ -284,18 +285,26 @@ healthy_peers() {
 # Subcommands
 # ---------------------------------------------------------------------------------------------
 
+# cmd_status [with-health]: the table; `list` skips the health and leader queries.
 cmd_status() {
-    load_cluster
-    local i leader
+    if [[ ${1:-true} == true ]]; then
+        load_cluster
+    else
+        load_members || fail "no etcd endpoint answers 'member list' (tried ${ETCD_ENDPOINTS})"
+    fi
+    local i leader health
     printf '%-24s %-17s %-10s %-8s %-10s %-7s %s %s\n' NAME ID STATUS ROLE HEALTH LEADER CLIENT-URL PEER-URL
     for i in "${!M_ID[@]}"; do
-        leader=no
-        [[ ${M_ID[i]} == "$LEADER_ID" ]] && leader=yes
+        leader=- health=-
+        if [[ ${1:-true} == true ]]; then
+            leader=no health=unhealthy
+            [[ ${M_ID[i]} != "$LEADER_ID" ]] || leader=yes
+            [[ ${M_HEALTHY[i]} != true ]] || health=healthy
+        fi
         printf '%-24s %-17s %-10s %-8s %-10s %-7s %s %s\n' "${M_NAME[i]:-<unstarted>}" "${M_ID[i]}" \
-            "${M_STATUS[i]}" "$(role_of "$i")" "$([[ ${M_HEALTHY[i]} == true ]] && echo healthy || echo unhealthy)" \
-            "$leader" "${M_CLIENT[i]:--}" "${M_PEER[i]:--}"
+            "${M_STATUS[i]}" "$(role_of "$i")" "$health" "$leader" "${M_CLIENT[i]:--}" "${M_PEER[i]:--}"
     done
-    if [[ -z $LEADER_ID ]]; then
+    if [[ ${1:-true} == true && -z $LEADER_ID ]]; then
         log "no healthy member reports a leader"
     fi
 }
@@ -525,7 +534,11 @@ main() {
     case $command in
         status)
             (($# == 0)) || usage
-            cmd_status
+            cmd_status true
+            ;;
+        list)
+            (($# == 0)) || usage
+            cmd_status false
             ;;
         wait-healthy)
             [[ $# == 2 || ($# == 3 && $3 == --promote) ]] || usage

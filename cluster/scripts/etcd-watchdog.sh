@@ -49,9 +49,9 @@ main() {
         fail "the instance list is empty or does not contain this node (${my_ip}); refusing to remove any etcd member"
     fi
 
-    # Members, health and leader through the membership script: same view and same rules.
+    # The member list through the membership script; health only once a member is ripe.
     local table
-    table=$(LOG_FILE=$LOG_FILE bash "$MEMBERSHIP" status) || fail "could not list the etcd members"
+    table=$(LOG_FILE=$LOG_FILE bash "$MEMBERSHIP" list) || fail "could not list the etcd members"
 
     local -A before=()
     local id count
@@ -64,9 +64,9 @@ main() {
     fi
 
     # Columns: NAME ID STATUS ROLE HEALTH LEADER CLIENT-URL PEER-URL
-    local name status role health peers state=""
-    local -a ripe=()
-    while read -r name id status role health _ _ peers; do
+    local name status role health clients peers state=""
+    local -A ripe=()
+    while read -r name id status role _ _ _ peers; do
         [[ $name != NAME ]] || continue
         ip=${peers#*://}
         ip=${ip%%[:/]*}
@@ -75,20 +75,29 @@ main() {
         fi
         count=$((${before[$id]:-0} + 1))
         state+="${id} ${count}"$'\n'
-        log "etcd member ${id} (${name}, ${ip}, ${status} ${role}, ${health}) has no instance: ${count} run(s) in a row"
+        log "etcd member ${id} (${name}, ${ip}, ${status} ${role}) has no instance: ${count} run(s) in a row"
         if ((count >= ABSENT_RUNS)); then
-            if [[ $health == healthy ]]; then
-                log "etcd member ${id} (${name}) still answers: not removing it"
-            else
-                ripe+=("$id")
-            fi
+            ripe[$id]=1
         fi
     done <<<"$table"
     printf '%s' "$state" >"$absent_file"
+    if ((${#ripe[@]} == 0)); then
+        return 0
+    fi
 
+    table=$(LOG_FILE=$LOG_FILE bash "$MEMBERSHIP" status) || fail "could not read the etcd members' health"
+    if [[ ! $table =~ [[:space:]]yes[[:space:]] ]]; then
+        log "the local etcd member sees no leader: not removing any member"
+        return 0
+    fi
     # At most one change per run; `leave` refuses (exit 3) when the removal is unsafe.
     local rc=0
-    for id in "${ripe[@]}"; do
+    while read -r name id status role health _ clients _; do
+        [[ -n ${ripe[$id]:-} ]] || continue
+        if [[ $health == healthy ]]; then
+            log "etcd member ${id} answers at ${clients}: not removing it"
+            continue
+        fi
         log "etcd member ${id} is unreachable and has had no instance for ${ABSENT_RUNS} runs: removing it"
         LOG_FILE=$LOG_FILE bash "$MEMBERSHIP" leave "$id" || rc=$?
         case $rc in
@@ -97,7 +106,7 @@ main() {
             *) fail "removing etcd member ${id} failed (exit ${rc})" ;;
         esac
         return 0
-    done
+    done <<<"$table"
 }
 
 main "$@"
