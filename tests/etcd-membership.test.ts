@@ -31,7 +31,7 @@ function membership(cluster: EtcdCluster, args: string[], options: { local?: str
     const run = runStubbedBash(SCRIPT, {
         args,
         hostTools: ["etcdctl"],
-        env: { ETCDCTL_API: "3", ETCD_ENDPOINTS: endpoints, POLL_INTERVAL: "0.2", PROGRESS_INTERVAL: "5", ...options.env },
+        env: { ETCDCTL_API: "3", ETCD_ENDPOINTS: endpoints, ETCD_DIAL_TIMEOUT: "1s", ETCD_COMMAND_TIMEOUT: "2s", POLL_INTERVAL: "0.2", PROGRESS_INTERVAL: "5", ...options.env },
         rootEnv: { KUBERNETES_ETC: "etc/kubernetes", LOG_FILE: "membership.log" },
         timeoutMs: 120_000,
     });

@@ -50,6 +50,7 @@ main() {
     fi
 
     # The member list through the membership script; health only once a member is ripe.
+    [[ -r $MEMBERSHIP ]] || fail "${MEMBERSHIP} is missing: install it next to this script (control-plane script set)"
     local table
     table=$(LOG_FILE=$LOG_FILE bash "$MEMBERSHIP" list) || fail "could not list the etcd members"
 
