@@ -17,7 +17,7 @@ class Writer {
     private readonly stopFile: string;
     private readonly done: Promise<string>;
 
-    constructor(private readonly endpointsFile: string) {
+    constructor(endpointsFile: string) {
         this.stopFile = `${endpointsFile}.stop`;
         const loop = [
             `for ((i = 0; i < ${MAX_WRITES}; i++)); do`,
