@@ -197,7 +197,7 @@ describe("etcd-membership.sh with real etcd", { concurrency: false }, () => {
         ok(membership(cluster, ["safe-to-remove", "p1"]), "removal allowed once the learner is a voter");
     });
 
-    it("leave is idempotent (absent member = success), status shows every member, bad usage exits 1", async () => {
+    it("leave is idempotent (absent member = success), undoes a half-done join by ID, status/list show every member, bad usage exits 1", async () => {
         const cluster = newCluster();
         await cluster.startNew(["s1", "s2"]);
         const absent = ok(membership(cluster, ["leave", "nobody"]), "leave of an absent member");
@@ -207,6 +207,15 @@ describe("etcd-membership.sh with real etcd", { concurrency: false }, () => {
         const leader = cluster.leader();
         assert.match(status.stdout, new RegExp(`^${leader} +[0-9a-f]+ +started +voter +healthy +yes `, "m"));
         assert.equal(status.stdout.trim().split("\n").length, 3);
+        // A join that stopped half way (added, never started) is undone by `leave <id>`.
+        const halfJoined = await cluster.allocate("s3");
+        ok(membership(cluster, ["add", "s3", halfJoined.peerUrl]), "add s3 (never started)");
+        const pending = cluster.memberList().find((m) => m.status === "unstarted");
+        assert.ok(pending, "s3 is listed as unstarted");
+        assert.match(ok(membership(cluster, ["list"]), "list").stdout, new RegExp(`^<unstarted> +${pending.id} +unstarted +voter +- +- +- +${halfJoined.peerUrl.replace(/\./g, "\\.")}$`, "m"));
+        ok(membership(cluster, ["leave", pending.id]), "leave of the unstarted member by ID");
+        assert.deepEqual(names(cluster), ["s1", "s2"]);
+        await cluster.writeAndCheck("half-joined member undone");
         assert.equal(membership(cluster, ["leave"]).code, 1);
         assert.equal(membership(cluster, ["frobnicate"]).code, 1);
         const unreachable = membership(cluster, ["status"], { env: { ETCD_ENDPOINTS: "http://127.0.0.1:1" } });
