@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { EksdAddons } from "./addons";
 import { EksdCluster } from "./cluster";
+import { WorkerRolls, workerRollGroups } from "./cluster/worker-rolls";
 import { ConfigValidationError, loadStackConfig, readRawStackConfig, StackConfig } from "./config";
 import { createZComputeProvider, ZadaraNetwork } from "./infra";
 
@@ -95,6 +96,18 @@ const addons = new EksdAddons(`${env}-addons`, {
     },
 });
 
+// Day 2: after the control plane and the add-ons, each node group rolls to new instances when
+// what needs them changed (one group at a time), then the whole cluster is validated.
+const workerRolls = new WorkerRolls(`${env}-worker-rolls`, {
+    environment: env,
+    connection: cluster.firstNodeConnection,
+    groups: workerRollGroups(env, config.cluster.nodeGroups, config.cluster.kubernetesVersion),
+    cloudApiUrl: cluster.cloudApiUrl,
+    cloudApiInsecure: config.cloud.insecure,
+    healthNamespaces: addons.releases.map((release) => release.namespace),
+    dependsOn: [addons],
+});
+
 export const vpcId = network.vpcId;
 export const publicSubnetId = network.publicSubnetId;
 export const privateSubnetId = network.privateSubnetId;
@@ -109,3 +122,4 @@ export const controlPlanePrivateIps = cluster.controlPlanePrivateIps;
 export const nodeGroupAsgNames = cluster.nodeGroupAsgNames;
 export const kubeconfig = pulumi.secret(cluster.kubeconfig);
 export const addonReleases = addons.releases;
+export const healthGate = workerRolls.healthGate.stdout;

@@ -75,7 +75,7 @@ export interface EksdAddonsArgs extends AddonChoices {
     clusterName: string;
     /** Admin kubeconfig of the cluster (a secret). */
     kubeconfig: pulumi.Input<string>;
-    /** EKS-D minor, "1.28" … "1.31": selects the chart versions. */
+    /** EKS-D minor, "1.30" … "1.36": selects the chart versions. */
     eksdVersion: string;
     podCidr: string;
     vpcId: pulumi.Input<string>;
@@ -137,7 +137,7 @@ export class EksdAddons extends pulumi.ComponentResource {
             throw new Error(`cni must be one of ${CNI_CHOICES.join(", ")}, got "${args.cni}"`);
         }
         const versions = resolveVersions(args.eksdVersion, args.overrides);
-        const ccmImageTag = pinsFor(args.eksdVersion).ccmImageTag;
+        const { ccmImageTag, autoscalerImageTag } = pinsFor(args.eksdVersion);
 
         super("zadara:eksd:EksdAddons", name, {}, opts);
         this.args = args;
@@ -161,6 +161,7 @@ export class EksdAddons extends pulumi.ComponentResource {
             autoscalerScaleDownDelayAfterAdd: args.autoscalerScaleDownDelayAfterAdd,
             versions: this.versions,
             ccmImageTag,
+            autoscalerImageTag,
         }));
 
         // Order: CNI -> CCM -> snapshot CRDs/controller -> EBS CSI; LBC, autoscaler and K10

@@ -39,7 +39,9 @@ export interface AddonSettings {
     autoscalerScaleDownUnneededTime: string;
     autoscalerScaleDownDelayAfterAdd: string;
     versions: AddonVersions;
+    /** Image tags replacing the chart defaults, so the image minor is the cluster minor. */
     ccmImageTag?: string;
+    autoscalerImageTag?: string;
 }
 
 // ---- Shared pieces ----------------------------------------------------------------------
@@ -261,7 +263,7 @@ export function loadBalancerControllerValues(s: AddonSettings): PlainObject {
 // ---- Cluster autoscaler -----------------------------------------------------------------
 
 export function autoscalerValues(s: AddonSettings): PlainObject {
-    return {
+    const values: PlainObject = {
         autoDiscovery: { clusterName: s.clusterName },
         awsRegion: ZCOMPUTE_REGION,
         cloudConfigPath: CLOUD_CONFIG_PATH,
@@ -277,6 +279,11 @@ export function autoscalerValues(s: AddonSettings): PlainObject {
         extraVolumes: [cloudConfigVolume(), caBundleVolume(s.caBundle)],
         extraVolumeMounts: [cloudConfigVolumeMount(), caBundleVolumeMount(s.caBundle)],
     };
+    if (s.autoscalerImageTag) {
+        // One chart serves several minors; the autoscaler must run the cluster's minor.
+        values.image = { tag: s.autoscalerImageTag };
+    }
+    return values;
 }
 
 // ---- Kasten K10 -------------------------------------------------------------------------

@@ -1,5 +1,11 @@
 // One version table per EKS-D minor: every chart (and the external-snapshotter tag) that the
-// add-ons install. A stack can change any of them with `addonOverrides.<name>.version`.
+// add-ons install, the image tags that keep the CCM and the autoscaler on the cluster minor, and
+// each pinned version's declared Kubernetes support range (with where upstream states it).
+// A stack can change any version with `addonOverrides.<name>.version`.
+//
+// Rule for new pins: only chart versions whose derived facts are in addons/chart-facts/ (checked
+// key paths, defaults); where no checked version supports a minor, the nearest checked one stays
+// and the pair is listed in KNOWN_GAPS.
 
 /** The pod networks the add-ons can install. */
 export const CNI_CHOICES = ["flannel", "calico", "cilium"] as const;
@@ -22,59 +28,285 @@ export type AddonName = (typeof ADDON_NAMES)[number];
 /** Chart version (or git tag for the snapshot controller) of every add-on. */
 export type AddonVersions = Record<AddonName, string>;
 
+/** Kubernetes minors an add-on version declares support for; `max` undefined = no upper bound declared. */
+export interface KubernetesRange {
+    min: string;
+    max?: string;
+    /** Where the range is stated upstream. */
+    source: string;
+}
+
 export interface EksdAddonPins {
     versions: AddonVersions;
     /**
-     * Image tag for the cloud controller manager when the chart default does not suit the
-     * Kubernetes minor. Undefined = keep the chart's own image.
+     * Image tags that replace a chart's default image: the cloud controller manager and the
+     * cluster autoscaler must run the cluster's own minor, and one chart serves several minors.
      */
-    ccmImageTag?: string;
+    ccmImageTag: string;
+    autoscalerImageTag: string;
 }
 
-// Shared by 1.28 - 1.30: the versions of Zadara's reference deployment, except where noted.
-const REFERENCE_PINS: AddonVersions = {
-    // Pinned by Zadara's own zCompute k8s module; the reference applies flannel's plain manifest.
-    flannel: "v0.26.2",
-    // Calico 3.29 (operator chart) with CRDs bundled in the chart.
-    calico: "v3.29.1",
-    // Cilium 1.16 supports Kubernetes 1.27 - 1.31; 1.16.5 is a released chart on helm.cilium.io.
-    cilium: "1.16.5",
-    // The chart's default image (v1.27.1) is what the reference runs on 1.28 - 1.30 and is known
-    // to work against the zCompute API, so we keep it.
-    ccm: "0.0.8",
-    // external-snapshotter release tag; its CRDs and controller manifests are applied from it.
-    snapshotController: "v8.2.0",
-    ebsCsi: "2.33.0",
-    // Charts up to 1.7.x use AWS SDK v1 endpoint ids (see lbcApiEndpoints); zCompute support
-    // of the SDK v2 based 1.8+ line is unproven.
-    loadBalancerController: "1.7.2",
-    autoscaler: "9.37.0",
-    // The reference pins 7.0.6, but only 7.0.10 (same 7.0 line, later patch) has chart defaults
-    // and a values schema we can check our values against, so we pin the checked version.
-    kasten: "7.0.10",
+// ---- Support ranges ---------------------------------------------------------------------
+// One entry per version we pin (chart version, or release tag for the snapshot controller).
+// The CCM and the autoscaler are not listed: each supports exactly the minor of its image
+// (see imageRange), whatever chart renders it.
+
+const FLANNEL_RANGE: KubernetesRange = {
+    min: "1.17",
+    // flannel README, "Deploying flannel manually": "For Kubernetes v1.17+"; no upper bound stated
+    // (flannel only reads Nodes and writes its own subnet lease annotations).
+    source: "flannel-io/flannel README (Deploying flannel manually: For Kubernetes v1.17+)",
 };
 
+const EBS_CSI_RANGE: KubernetesRange = {
+    min: "1.20",
+    // Chart.yaml kubeVersion >=1.17.0-0 (all three versions); the kubernetes-csi sidecars it runs
+    // (provisioner, attacher, resizer, snapshotter, registrar, livenessprobe) state minimum 1.20.
+    source: "aws-ebs-csi-driver Chart.yaml kubeVersion; kubernetes-csi sidecar READMEs (Min K8s Version 1.20)",
+};
+
+export const SUPPORT_RANGES: Partial<Record<AddonName, Record<string, KubernetesRange>>> = {
+    flannel: { "v0.26.2": FLANNEL_RANGE, "v0.28.9": FLANNEL_RANGE },
+    calico: {
+        // docs.tigera.io calico 3.29 "System requirements": "We test Calico v3.29 against ... v1.29 - v1.32".
+        "v3.29.1": { min: "1.29", max: "1.32", source: "tigera/docs calico_versioned_docs/version-3.29 system requirements" },
+        // docs.tigera.io calico 3.32 "System requirements": tested against 1.34, 1.35, 1.36.
+        "v3.32.1": { min: "1.34", max: "1.36", source: "tigera/docs calico_versioned_docs/version-3.32 system requirements" },
+    },
+    cilium: {
+        // Not re-read: the v1.16 compatibility page was not found. Every line is e2e tested on four
+        // minors (1.15: 1.26-1.29, 1.18: 1.30-1.33, 1.19: 1.32-1.35), which puts 1.16 at 1.27-1.30.
+        "1.16.5": { min: "1.27", max: "1.30", source: "inferred from the cilium compatibility pages of 1.15, 1.18 and 1.19 (1.16 page not found)" },
+        // cilium 1.19 Documentation/network/kubernetes/compatibility.rst: "1.32, 1.33, 1.34, 1.35".
+        "1.19.6": { min: "1.32", max: "1.35", source: "cilium v1.19 docs, Kubernetes Compatibility (e2e tested 1.32 - 1.35)" },
+    },
+    snapshotController: {
+        // external-snapshotter README, Compatibility: snapshot-controller Min K8s Version 1.20.
+        "v8.2.1": { min: "1.20", source: "kubernetes-csi/external-snapshotter README, Compatibility table" },
+    },
+    ebsCsi: { "2.33.0": EBS_CSI_RANGE, "2.39.3": EBS_CSI_RANGE, "2.64.0": EBS_CSI_RANGE },
+    loadBalancerController: {
+        // docs/deploy/installation.md: "AWS Load Balancer Controller v2.5.0+ requires Kubernetes 1.22+".
+        "1.7.2": { min: "1.22", source: "kubernetes-sigs/aws-load-balancer-controller docs/deploy/installation.md (v2.5.0+ requires 1.22+)" },
+    },
+    // kasten 7.0.10: no Kubernetes support statement found; see KNOWN_GAPS.
+};
+
+/** The add-ons pinned by image: each supports exactly the minor of its image. */
+export function imageRange(addon: "ccm" | "autoscaler", imageTag: string): KubernetesRange {
+    const minor = imageMinor(imageTag);
+    const source = addon === "ccm"
+        ? "kubernetes/cloud-provider-aws README: compatibility is guaranteed only with the matching Kubernetes minor"
+        : "kubernetes/autoscaler cluster-autoscaler README: use the autoscaler minor that matches the cluster minor";
+    return { min: minor, max: minor, source };
+}
+
+/** "v1.33.4" -> "1.33". */
+export function imageMinor(tag: string): string {
+    const match = /^v?(\d+)\.(\d+)\./.exec(tag);
+    if (!match) {
+        throw new Error(`not a semantic version tag: ${tag}`);
+    }
+    return `${match[1]}.${match[2]}`;
+}
+
+export function rangeContains(range: KubernetesRange, minor: string): boolean {
+    return compareVersions(minor, range.min) >= 0 && (range.max === undefined || compareVersions(minor, range.max) <= 0);
+}
+
+/** The declared range of what `minor` installs for `addon`; undefined when none is known. */
+export function supportRangeFor(minor: string, addon: AddonName): KubernetesRange | undefined {
+    const pins = pinsFor(minor);
+    if (addon === "ccm") {
+        return imageRange("ccm", pins.ccmImageTag);
+    }
+    if (addon === "autoscaler") {
+        return imageRange("autoscaler", pins.autoscalerImageTag);
+    }
+    return SUPPORT_RANGES[addon]?.[pins.versions[addon]];
+}
+
+// ---- Pins per minor ---------------------------------------------------------------------
+
+// Image tags: cluster-autoscaler images promoted to registry.k8s.io by kubernetes/k8s.io pull
+// requests #8815 (v1.32.5) and #9676 (v1.33.5, v1.34.4, v1.35.1, v1.36.0); 1.30 and 1.31 keep
+// the tag their own chart defaults to. Cloud controller manager images are listed in
+// kubernetes/k8s.io registry.k8s.io/images/k8s-staging-provider-aws/images.yaml (v1.30.10,
+// v1.31.9, v1.32.8, v1.33.4, v1.34.3, v1.35.2); v1.36.1 was promoted by k8s.io #9796 (the
+// v1.36.0 build failed and was never staged).
+
+/** The add-ons whose pins decide whether a minor is complete; kasten is optional and off by default. */
+export const OPTIONAL_ADDONS: readonly AddonName[] = ["kasten"];
+
 export const VERSION_TABLE: Record<string, EksdAddonPins> = {
-    "1.28": { versions: { ...REFERENCE_PINS } },
-    "1.29": { versions: { ...REFERENCE_PINS } },
-    "1.30": { versions: { ...REFERENCE_PINS } },
+    "1.30": {
+        versions: {
+            flannel: "v0.26.2",
+            calico: "v3.29.1",
+            cilium: "1.16.5",
+            // 0.0.11: RBAC for tokenreviews/subjectaccessreviews that 0.0.8 lacks; image pinned below.
+            ccm: "0.0.11",
+            snapshotController: "v8.2.1",
+            // Sidecars built by EKS-D for 1.30 (eks-1-30-10 tags).
+            ebsCsi: "2.33.0",
+            loadBalancerController: "1.7.2",
+            // appVersion 1.30.0: the chart built for this minor.
+            autoscaler: "9.37.0",
+            kasten: "7.0.10",
+        },
+        ccmImageTag: "v1.30.10",
+        autoscalerImageTag: "v1.30.0",
+    },
     "1.31": {
         versions: {
-            ...REFERENCE_PINS,
-            // 0.0.11 brings the RBAC newer CCMs need (tokenreviews, subjectaccessreviews).
+            flannel: "v0.26.2",
+            calico: "v3.29.1",
+            // Gap: 1.16 is tested up to 1.30 and 1.19 from 1.32 (see KNOWN_GAPS).
+            cilium: "1.16.5",
             ccm: "0.0.11",
-            // Sidecars built for EKS-D 1.31 (eks-1-31 images); also pinned by Zadara's k8s module.
+            snapshotController: "v8.2.1",
+            // Sidecars built by EKS-D for 1.31 (eks-1-31-12 tags).
             ebsCsi: "2.39.3",
-            // appVersion 1.31.0: the autoscaler minor must match the cluster minor.
+            loadBalancerController: "1.7.2",
+            // appVersion 1.31.0: the chart built for this minor.
             autoscaler: "9.38.0",
+            kasten: "7.0.10",
         },
-        // cloud-provider-aws guarantees compatibility only with the matching Kubernetes minor;
-        // chart 0.0.11 defaults to v1.35.0, so pin the 1.31 line.
-        ccmImageTag: "v1.31.5",
+        ccmImageTag: "v1.31.9",
+        autoscalerImageTag: "v1.31.0",
+    },
+    "1.32": {
+        versions: {
+            flannel: "v0.28.9",
+            calico: "v3.29.1",
+            cilium: "1.19.6",
+            ccm: "0.0.11",
+            snapshotController: "v8.2.1",
+            // Sidecars built with Kubernetes 1.35/1.36 client libraries (csi-components eksbuild).
+            ebsCsi: "2.64.0",
+            loadBalancerController: "1.7.2",
+            // Newest chart we hold (defaults to v1.35.0); the image is pinned to this minor.
+            autoscaler: "9.59.0",
+            kasten: "7.0.10",
+        },
+        ccmImageTag: "v1.32.8",
+        autoscalerImageTag: "v1.32.5",
+    },
+    "1.33": {
+        versions: {
+            flannel: "v0.28.9",
+            // Gap: v3.29 is tested up to 1.32, v3.32 from 1.34; v3.30/v3.31 cover 1.33 but we hold
+            // no chart data for them. Calico says newer Kubernetes "may also work" with 3.29.
+            calico: "v3.29.1",
+            cilium: "1.19.6",
+            ccm: "0.0.11",
+            snapshotController: "v8.2.1",
+            ebsCsi: "2.64.0",
+            loadBalancerController: "1.7.2",
+            autoscaler: "9.59.0",
+            kasten: "7.0.10",
+        },
+        ccmImageTag: "v1.33.4",
+        autoscalerImageTag: "v1.33.5",
+    },
+    "1.34": {
+        versions: {
+            flannel: "v0.28.9",
+            // CRDs come from the crd.projectcalico.org.v1 chart from v3.32 on.
+            calico: "v3.32.1",
+            cilium: "1.19.6",
+            ccm: "0.0.11",
+            snapshotController: "v8.2.1",
+            ebsCsi: "2.64.0",
+            loadBalancerController: "1.7.2",
+            autoscaler: "9.59.0",
+            kasten: "7.0.10",
+        },
+        ccmImageTag: "v1.34.3",
+        autoscalerImageTag: "v1.34.4",
+    },
+    "1.35": {
+        versions: {
+            flannel: "v0.28.9",
+            calico: "v3.32.1",
+            cilium: "1.19.6",
+            ccm: "0.0.11",
+            snapshotController: "v8.2.1",
+            ebsCsi: "2.64.0",
+            loadBalancerController: "1.7.2",
+            // appVersion 1.35.0; the image moves to the newer patch v1.35.1.
+            autoscaler: "9.59.0",
+            kasten: "7.0.10",
+        },
+        ccmImageTag: "v1.35.2",
+        autoscalerImageTag: "v1.35.1",
+    },
+    "1.36": {
+        versions: {
+            flannel: "v0.28.9",
+            calico: "v3.32.1",
+            // Gap: 1.19 is tested up to 1.35; cilium 1.20 has no chart data here.
+            cilium: "1.19.6",
+            ccm: "0.0.11",
+            snapshotController: "v8.2.1",
+            ebsCsi: "2.64.0",
+            loadBalancerController: "1.7.2",
+            autoscaler: "9.59.0",
+            kasten: "7.0.10",
+        },
+        ccmImageTag: "v1.36.1",
+        autoscalerImageTag: "v1.36.0",
     },
 };
 
 export const SUPPORTED_EKSD_VERSIONS = Object.keys(VERSION_TABLE);
+
+/**
+ * The snapshot-controller image that each external-snapshotter tag's own manifest deploys
+ * (deploy/kubernetes/snapshot-controller/setup-snapshot-controller.yaml at the tag): upstream
+ * manifests name the previous release's image. v8.2.0 deployed v8.0.1 (two lines behind its
+ * CRDs); v8.2.1 deploys v8.2.0, the same 8.2 line as its CRDs and as the csi-snapshotter
+ * sidecar of EBS CSI 2.39.3. Newer tags (v8.5.0, v8.6.0) move VolumeGroupSnapshot towards GA
+ * and need the group snapshot CRDs we do not apply, so they are not pinned.
+ */
+export const SNAPSHOT_CONTROLLER_IMAGES: Record<string, string> = {
+    "v8.2.0": "v8.0.1",
+    "v8.2.1": "v8.2.0",
+    "v8.3.0": "v8.2.1",
+    "v8.4.0": "v8.2.1",
+    "v8.5.0": "v8.4.0",
+    "v8.6.0": "v8.5.0",
+};
+
+/** A pin whose declared support range does not contain the minor, and why it is still the pin. */
+export interface KnownGap {
+    minor: string;
+    addon: AddonName;
+    reason: string;
+}
+
+const KASTEN_GAP = "no Kubernetes support statement for K10 7.0.10 found; 7.0.10 is the only K10 chart data held";
+
+/**
+ * Every (minor, add-on) whose pin is not declared to support the minor. A test keeps this list
+ * exact: a new gap fails until it is listed here, a closed one fails until it is removed.
+ */
+export const KNOWN_GAPS: readonly KnownGap[] = [
+    { minor: "1.31", addon: "cilium", reason: "cilium 1.16 is tested up to 1.30 and 1.19 from 1.32; 1.17/1.18 have no chart data here" },
+    { minor: "1.33", addon: "calico", reason: "calico v3.29 is tested up to 1.32 and v3.32 from 1.34; v3.30/v3.31 have no chart data here" },
+    { minor: "1.36", addon: "cilium", reason: "cilium 1.19 is tested up to 1.35; 1.20 has no chart data here" },
+    ...SUPPORTED_EKSD_VERSIONS.map((minor) => ({ minor, addon: "kasten" as const, reason: KASTEN_GAP })),
+];
+
+/** True when every required add-on of `minor` has a pin whose declared range contains it. */
+export function addonSetComplete(minor: string): boolean {
+    return ADDON_NAMES
+        .filter((addon) => !OPTIONAL_ADDONS.includes(addon))
+        .every((addon) => {
+            const range = supportRangeFor(minor, addon);
+            return range !== undefined && rangeContains(range, minor);
+        });
+}
 
 /** A stack's per add-on override: chart version and/or values merged over ours. */
 export interface AddonOverride {

@@ -1,11 +1,9 @@
 // Every key path we put into a chart's values exists in that chart at the version we install:
 // checked on the values that actually reach each Helm release under mocks, for every EKS-D
-// minor and every CNI, against the chart defaults in ../shared/charts (see its SOURCES.md).
-// Charts that ship a values.schema.json are also validated with ajv.
-//
-// Cilium is not in shared/charts (the upstream repository was too large to collect). Its keys
-// are checked against tests/fixtures/cilium-1.16.5-values-keys.json: a short list of key paths
-// confirmed from upstream cilium values.yaml excerpts (found by search) for the pinned line.
+// minor and every CNI, against the repository's derived chart facts (addons/chart-facts/).
+// When the upstream chart defaults are present (../shared/charts, see its SOURCES.md), the same
+// values are also checked against them, charts with a values.schema.json are validated with
+// ajv, and the committed facts must equal what tools/chart-facts.ts derives from them.
 
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -15,38 +13,28 @@ import Ajv07 from "ajv";
 import Ajv2019 from "ajv/dist/2019";
 import Ajv2020 from "ajv/dist/2020";
 
-import { SUPPORTED_EKSD_VERSIONS } from "../addons/versions";
+import { calicoNeedsCrdChart } from "../addons/values";
+import { SUPPORTED_EKSD_VERSIONS, pinsFor } from "../addons/versions";
+import {
+    chartVersionsIn,
+    deriveChartFacts,
+    readCommittedFacts,
+    serializeFacts,
+} from "../tools/chart-facts";
 import { AddonsRun, runAddons, unwrapSecrets } from "./helpers/addons-harness";
 import {
-    ChartKeySource,
+    CHARTS_DIR,
+    UPSTREAM_CHARTS_PRESENT,
     chartDir,
+    defaultTolerations,
     findUnknownKeys,
-    keySourceFromList,
     loadChartKeySource,
+    loadUpstreamChartKeySource,
 } from "./helpers/chart-keys";
 
 const CNIS = ["flannel", "calico", "cilium"] as const;
 const ROOT_CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-
-interface CiliumFixture {
-    version: string;
-    keys: string[];
-    /** Default tolerations of the agent, operator and Hubble, as upstream values.yaml sets them. */
-    defaults: Record<string, Toleration[]>;
-}
-
-const ciliumFixture: CiliumFixture = JSON.parse(
-    fs.readFileSync(path.join(__dirname, "fixtures", "cilium-1.16.5-values-keys.json"), "utf8"),
-);
-
-function keySourceFor(chart: string, version: string): ChartKeySource {
-    if (chart === "cilium") {
-        assert.equal(version, ciliumFixture.version, "the cilium key list matches the pinned chart version");
-        return keySourceFromList(`cilium ${version} (key list)`, ciliumFixture.keys);
-    }
-    assert.ok(fs.existsSync(chartDir(chart, version)), `chart defaults for ${chart} ${version} are in shared/charts`);
-    return loadChartKeySource(chart, version);
-}
+const NO_UPSTREAM = UPSTREAM_CHARTS_PRESENT ? false : "../shared/charts is absent";
 
 /**
  * The ajv class for a schema's declared draft: charts ship draft-07 (cilium), 2019-09 (K10,
@@ -70,6 +58,9 @@ export function ajvForSchema(schema: { $schema?: unknown }): Ajv07 {
 
 /** Chart validators from values.schema.json, whichever draft it declares. */
 function schemaValidator(chart: string, version: string): ((values: unknown) => string[]) | undefined {
+    if (!UPSTREAM_CHARTS_PRESENT) {
+        return undefined;
+    }
     const schemaFile = path.join(chartDir(chart, version), "values.schema.json");
     if (!fs.existsSync(schemaFile)) {
         return undefined;
@@ -87,8 +78,13 @@ function checkRun(run: AddonsRun): string[] {
         const chart: string = release.inputs.chart;
         const version: string = release.inputs.version;
         const values = unwrapSecrets(release.inputs.values ?? {});
-        const unknown = findUnknownKeys(values, keySourceFor(chart, version));
+        const unknown = findUnknownKeys(values, loadChartKeySource(chart, version));
         assert.deepEqual(unknown, [], `unknown keys for ${chart} ${version}`);
+        if (UPSTREAM_CHARTS_PRESENT) {
+            assert.ok(fs.existsSync(chartDir(chart, version)), `upstream defaults for ${chart} ${version}`);
+            assert.deepEqual(findUnknownKeys(values, loadUpstreamChartKeySource(chart, version)), [],
+                `unknown keys for ${chart} ${version} (upstream values.yaml)`);
+        }
         const validate = schemaValidator(chart, version);
         if (validate) {
             assert.deepEqual(validate(values), [], `${chart} ${version} values.schema.json`);
@@ -104,7 +100,8 @@ describe("chart keys: every EKS-D minor and every CNI", () => {
             test(`EKS-D ${eksdVersion}, ${cni}: every key path exists at the pinned chart versions`, async () => {
                 const run = await runAddons({ eksdVersion, cni, kasten: true, rootCaCert: ROOT_CA });
                 const checked = checkRun(run);
-                assert.equal(checked.length, 6, `all releases checked: ${checked.join(", ")}`);
+                const crdChart = cni === "calico" && calicoNeedsCrdChart(pinsFor(eksdVersion).versions.calico) ? 1 : 0;
+                assert.equal(checked.length, 6 + crdChart, `all releases checked: ${checked.join(", ")}`);
                 assert.ok(checked.some((c) => c.startsWith("k10@")), "k10 checked (schema too)");
             });
         }
@@ -167,26 +164,28 @@ describe("the key checker itself", () => {
         // `hostNetwork` is not a key of the CCM chart (it reads `hostNetworking`).
         const run = await runAddons({ overrides: { ccm: { values: { hostNetwork: true } } } });
         const ccm = run.release("aws-cloud-controller-manager")!;
-        const unknown = findUnknownKeys(unwrapSecrets(ccm.inputs.values), loadChartKeySource("aws-cloud-controller-manager", "0.0.8"));
+        const unknown = findUnknownKeys(unwrapSecrets(ccm.inputs.values), loadChartKeySource("aws-cloud-controller-manager", "0.0.11"));
         assert.deepEqual(unknown, ["hostNetwork"]);
     });
 
-    test("the cilium key list catches a misspelt key", () => {
-        const cilium = keySourceFor("cilium", ciliumFixture.version);
-        assert.deepEqual(findUnknownKeys({ hubble: { relay: { enabled: true } } }, cilium), []);
-        assert.deepEqual(findUnknownKeys({ hubble: { realy: { enabled: true } } }, cilium), ["hubble.realy"]);
-        assert.deepEqual(findUnknownKeys({ ipam: { operator: { clusterPoolIPv4PodCIDR: "x" } } }, cilium),
-            ["ipam.operator.clusterPoolIPv4PodCIDR"]);
+    test("the cilium key facts catch a misspelt key (both pinned lines)", () => {
+        for (const version of ["1.16.5", "1.19.6"]) {
+            const cilium = loadChartKeySource("cilium", version);
+            assert.deepEqual(findUnknownKeys({ hubble: { relay: { enabled: true } } }, cilium), []);
+            assert.deepEqual(findUnknownKeys({ hubble: { realy: { enabled: true } } }, cilium), ["hubble.realy"]);
+            assert.deepEqual(findUnknownKeys({ ipam: { operator: { clusterPoolIPv4PodCIDR: "x" } } }, cilium),
+                ["ipam.operator.clusterPoolIPv4PodCIDR"]);
+        }
     });
 
-    test("the K10 schema (draft 2019-09) really validates: a wrong type is rejected", () => {
+    test("the K10 schema (draft 2019-09) really validates: a wrong type is rejected", { skip: NO_UPSTREAM }, () => {
         const validate = schemaValidator("k10", "7.0.10")!;
         assert.ok(validate, "k10 ships a values.schema.json");
         assert.deepEqual(validate({ clusterName: "demo" }), []);
         assert.notDeepEqual(validate({ clusterName: 42 }), []);
     });
 
-    test("the cilium schemas (draft-07) compile and validate", () => {
+    test("the cilium schemas (draft-07) compile and validate", { skip: NO_UPSTREAM }, () => {
         for (const version of ["1.16.5", "1.19.6"]) {
             const validate = schemaValidator("cilium", version);
             if (!validate) {
@@ -207,7 +206,7 @@ describe("the key checker itself", () => {
         assert.throws(() => ajvForSchema({ $schema: "http://json-schema.org/draft-03/schema#" }), /draft-03/);
     });
 
-    test("the EBS CSI 2.64.0 schema ($refs, additionalProperties false) rejects unknown keys", () => {
+    test("the EBS CSI 2.64.0 schema ($refs, additionalProperties false) rejects unknown keys", { skip: NO_UPSTREAM }, () => {
         const validate = schemaValidator("aws-ebs-csi-driver", "2.64.0")!;
         assert.deepEqual(validate({ controller: { region: "us-east-1" } }), []);
         assert.notDeepEqual(validate({ controller: { regoin: "us-east-1" } }), []);
@@ -229,25 +228,33 @@ function tolerates(tolerations: Toleration[], taint: { key: string; value: strin
 
 describe("CNI pods tolerate the uninitialized taint (they start before the CCM)", () => {
     const uninitialized = { key: "node.cloudprovider.kubernetes.io/uninitialized", value: "true", effect: "NoSchedule" };
-    const defaultsOf = (chart: string, version: string): any => loadChartKeySource(chart, version).defaults;
+    const tolerationsOf = (chart: string, version: string, key: string): Toleration[] =>
+        (defaultTolerations(chart, version)[key] ?? []) as Toleration[];
 
-    test("flannel: chart default tolerations cover it", () => {
-        assert.ok(tolerates(defaultsOf("flannel", "v0.26.2").flannel.tolerations, uninitialized));
+    test("flannel: chart default tolerations cover it (both pinned versions)", () => {
+        for (const version of ["v0.26.2", "v0.28.9"]) {
+            assert.ok(tolerates(tolerationsOf("flannel", version, "flannel.tolerations"), uninitialized), version);
+        }
     });
 
-    test("calico: the operator's chart default tolerations cover it", () => {
-        assert.ok(tolerates(defaultsOf("tigera-operator", "v3.29.1").tolerations, uninitialized));
+    test("calico: the operator's chart default tolerations cover it (both pinned versions)", () => {
+        for (const version of ["v3.29.1", "v3.32.1"]) {
+            assert.ok(tolerates(tolerationsOf("tigera-operator", version, "tolerations"), uninitialized), version);
+        }
     });
 
     test("cilium: agent and operator defaults cover it; Hubble gets it from us", async () => {
-        const defaults = ciliumFixture.defaults;
-        assert.ok(tolerates(defaults.tolerations, uninitialized));
-        assert.ok(tolerates(defaults["operator.tolerations"], uninitialized));
-        assert.ok(!tolerates(defaults["hubble.relay.tolerations"], uninitialized), "default does not");
-        const run = await runAddons({ cni: "cilium" });
-        const values = unwrapSecrets(run.release("cilium")!.inputs.values);
-        assert.ok(tolerates(values.hubble.relay.tolerations, uninitialized));
-        assert.ok(tolerates(values.hubble.ui.tolerations, uninitialized));
+        for (const version of ["1.16.5", "1.19.6"]) {
+            assert.ok(tolerates(tolerationsOf("cilium", version, "tolerations"), uninitialized), version);
+            assert.ok(tolerates(tolerationsOf("cilium", version, "operator.tolerations"), uninitialized), version);
+            assert.ok(!tolerates(tolerationsOf("cilium", version, "hubble.relay.tolerations"), uninitialized), "default does not");
+        }
+        for (const eksdVersion of ["1.30", "1.35"]) {
+            const run = await runAddons({ cni: "cilium", eksdVersion });
+            const values = unwrapSecrets(run.release("cilium")!.inputs.values);
+            assert.ok(tolerates(values.hubble.relay.tolerations, uninitialized));
+            assert.ok(tolerates(values.hubble.ui.tolerations, uninitialized));
+        }
     });
 
     test("the CCM itself tolerates it (it removes the taint)", async () => {
@@ -255,5 +262,43 @@ describe("CNI pods tolerate the uninitialized taint (they start before the CCM)"
         const values = unwrapSecrets(run.release("aws-cloud-controller-manager")!.inputs.values);
         assert.ok(tolerates(values.tolerations, uninitialized));
         assert.ok(tolerates(values.tolerations, { key: "node-role.kubernetes.io/control-plane", value: "", effect: "NoSchedule" }));
+    });
+});
+
+describe("derived chart facts", () => {
+    test("every pinned chart version has committed facts", () => {
+        for (const minor of SUPPORTED_EKSD_VERSIONS) {
+            const versions = pinsFor(minor).versions;
+            const pairs: [string, string][] = [
+                ["flannel", versions.flannel], ["tigera-operator", versions.calico], ["cilium", versions.cilium],
+                ["aws-cloud-controller-manager", versions.ccm], ["aws-ebs-csi-driver", versions.ebsCsi],
+                ["aws-load-balancer-controller", versions.loadBalancerController],
+                ["cluster-autoscaler", versions.autoscaler], ["k10", versions.kasten],
+            ];
+            if (calicoNeedsCrdChart(versions.calico)) {
+                pairs.push(["crd.projectcalico.org.v1", versions.calico]);
+            }
+            for (const [chart, version] of pairs) {
+                assert.ok(readCommittedFacts(chart, version), `${minor}: facts for ${chart} ${version}`);
+            }
+        }
+    });
+
+    test("the committed facts are what tools/chart-facts.ts derives from ../shared/charts", { skip: NO_UPSTREAM }, () => {
+        const found = chartVersionsIn(CHARTS_DIR);
+        assert.ok(found.length > 0);
+        for (const { chart, version } of found) {
+            const committed = path.join(__dirname, "..", "addons", "chart-facts", `${chart}-${version}.json`);
+            assert.ok(fs.existsSync(committed), `committed facts for ${chart} ${version}`);
+            assert.equal(fs.readFileSync(committed, "utf8"), serializeFacts(deriveChartFacts(CHARTS_DIR, chart, version)),
+                `${chart} ${version}: run npm run chart-facts -- <charts dir>`);
+        }
+    });
+
+    test("the facts are derived data: key types and paths, never upstream default values", () => {
+        const facts = readCommittedFacts("aws-ebs-csi-driver", "2.33.0")!;
+        assert.equal((facts.keys.image as Record<string, unknown>).repository, "string");
+        assert.equal((facts.keys.controller as Record<string, unknown>).region, "null");
+        assert.equal(facts.kubeVersion, ">=1.17.0-0");
     });
 });

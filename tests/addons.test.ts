@@ -9,9 +9,11 @@ import { deepMerge } from "../addons/deep-merge";
 import { calicoNeedsCrdChart, lbcApiEndpoints } from "../addons/values";
 import {
     ADDON_NAMES,
+    SNAPSHOT_CONTROLLER_IMAGES,
     SUPPORTED_EKSD_VERSIONS,
     VERSION_TABLE,
     compareVersions,
+    imageMinor,
     pinsFor,
     resolveVersions,
 } from "../addons/versions";
@@ -102,45 +104,52 @@ describe("cloud config", () => {
 });
 
 describe("version table", () => {
-    test("covers EKS-D 1.28 to 1.31, every add-on in every row", () => {
-        for (const minor of ["1.28", "1.29", "1.30", "1.31"]) {
-            assert.ok(SUPPORTED_EKSD_VERSIONS.includes(minor), minor);
+    test("covers EKS-D 1.30 to 1.36, every add-on in every row", () => {
+        assert.deepEqual(SUPPORTED_EKSD_VERSIONS, ["1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36"]);
+        for (const minor of SUPPORTED_EKSD_VERSIONS) {
             for (const addon of ADDON_NAMES) {
                 assert.match(VERSION_TABLE[minor].versions[addon], /^v?\d+\.\d+\.\d+$/, `${minor} ${addon}`);
             }
         }
     });
 
-    test("1.28 - 1.30 use the reference pins", () => {
-        for (const minor of ["1.28", "1.29", "1.30"]) {
-            const v = pinsFor(minor).versions;
-            assert.equal(v.ccm, "0.0.8");
-            assert.equal(v.ebsCsi, "2.33.0");
-            assert.equal(v.loadBalancerController, "1.7.2");
-            assert.equal(v.autoscaler, "9.37.0");
-            assert.equal(v.kasten, "7.0.10");
-            assert.equal(v.flannel, "v0.26.2");
-            assert.equal(v.calico, "v3.29.1");
-            assert.equal(pinsFor(minor).ccmImageTag, undefined);
+    test("the CCM and the autoscaler run the cluster's own minor on every minor", () => {
+        for (const minor of SUPPORTED_EKSD_VERSIONS) {
+            assert.equal(imageMinor(pinsFor(minor).ccmImageTag), minor, `${minor} ccm`);
+            assert.equal(imageMinor(pinsFor(minor).autoscalerImageTag), minor, `${minor} autoscaler`);
         }
     });
 
-    test("1.31 moves CCM, EBS CSI and the autoscaler to 1.31-compatible releases", () => {
-        const pins = pinsFor("1.31");
-        assert.equal(pins.versions.ccm, "0.0.11");
-        assert.equal(pins.ccmImageTag, "v1.31.5");
-        assert.equal(pins.versions.ebsCsi, "2.39.3");
-        assert.equal(pins.versions.autoscaler, "9.38.0");
+    test("the CCM chart is 0.0.11 everywhere (tokenreviews/subjectaccessreviews RBAC)", () => {
+        for (const minor of SUPPORTED_EKSD_VERSIONS) {
+            assert.equal(pinsFor(minor).versions.ccm, "0.0.11", minor);
+        }
     });
 
-    test("an unknown EKS-D version is refused", () => {
+    test("the snapshot controller image is on the line of its tag (no v8.2.0 tag with a v8.0.1 image)", () => {
+        for (const minor of SUPPORTED_EKSD_VERSIONS) {
+            const tag = pinsFor(minor).versions.snapshotController;
+            const image = SNAPSHOT_CONTROLLER_IMAGES[tag];
+            assert.ok(image, `${minor}: image known for ${tag}`);
+            assert.equal(imageMinor(image), imageMinor(tag), `${minor}: ${tag} deploys ${image}`);
+        }
+    });
+
+    test("the load balancer controller stays on the SDK v1 line (1.7.x) everywhere", () => {
+        for (const minor of SUPPORTED_EKSD_VERSIONS) {
+            assert.match(pinsFor(minor).versions.loadBalancerController, /^1\.7\./, minor);
+        }
+    });
+
+    test("an unknown or end-of-life EKS-D version is refused", () => {
         assert.throws(() => pinsFor("1.27"), /No add-on versions for EKS-D 1.27/);
+        assert.throws(() => pinsFor("1.29"), /No add-on versions for EKS-D 1.29/);
     });
 
     test("overrides replace one version and leave the rest", () => {
         const v = resolveVersions("1.30", { autoscaler: { version: "9.38.0" } });
         assert.equal(v.autoscaler, "9.38.0");
-        assert.equal(v.ebsCsi, "2.33.0");
+        assert.equal(v.ebsCsi, pinsFor("1.30").versions.ebsCsi);
     });
 
     test("override names and shapes are validated", () => {
@@ -259,7 +268,7 @@ describe("EksdAddons under mocks: defaults (flannel, EBS CSI, LBC, autoscaler)",
         assert.deepEqual(values.nodeSelector, { "node-role.kubernetes.io/control-plane": "" });
         assert.ok(values.tolerations.some((t: any) => t.key === "node.cloudprovider.kubernetes.io/uninitialized"));
         assert.ok(values.tolerations.some((t: any) => t.key === "node-role.kubernetes.io/control-plane"));
-        assert.equal(values.image, undefined, "1.30 keeps the chart's image");
+        assert.deepEqual(values.image, { tag: "v1.30.10" }, "1.30 runs the 1.30 CCM, not the chart's v1.35.0");
     });
 
     test("EBS CSI: region, sidecar args, ebs-sc and ebs-vsc, EC2 endpoint, CA bundle, control plane", () => {
@@ -295,7 +304,7 @@ describe("EksdAddons under mocks: defaults (flannel, EBS CSI, LBC, autoscaler)",
 
     test("snapshot CRDs and controller come from the pinned external-snapshotter tag", () => {
         const files = run.ofType("kubernetes:yaml/v2:ConfigFile").map((r) => r.inputs.file);
-        const base = "https://raw.githubusercontent.com/kubernetes-csi/external-snapshotter/v8.2.0/";
+        const base = "https://raw.githubusercontent.com/kubernetes-csi/external-snapshotter/v8.2.1/";
         assert.deepEqual(files.sort(), [
             `${base}client/config/crd/snapshot.storage.k8s.io_volumesnapshotclasses.yaml`,
             `${base}client/config/crd/snapshot.storage.k8s.io_volumesnapshotcontents.yaml`,
@@ -368,15 +377,15 @@ describe("EksdAddons under mocks: defaults (flannel, EBS CSI, LBC, autoscaler)",
         assert.equal(c.storageClassName, "ebs-sc");
         assert.equal(c.volumeSnapshotClassName, "ebs-vsc");
         assert.equal(c.ingressClassName, "alb");
-        assert.equal(c.snapshotterTag, "v8.2.0");
+        assert.equal(c.snapshotterTag, "v8.2.1");
         assert.equal(c.backupExportSecretName, undefined);
-        assert.equal(c.versions.ccm, "0.0.8");
+        assert.equal(c.versions.ccm, "0.0.11");
         const ccm = c.releases.find((r) => r.addon === "ccm")!;
         assert.deepEqual(ccm, {
             addon: "ccm",
             releaseName: "aws-cloud-controller-manager",
             chart: "aws-cloud-controller-manager",
-            version: "0.0.8",
+            version: "0.0.11",
             namespace: "kube-system",
         });
     });
@@ -518,9 +527,19 @@ describe("EksdAddons under mocks: toggles, CA, overrides, EKS-D 1.31", () => {
     test("EKS-D 1.31: CCM 0.0.11 with the v1.31 image, EBS CSI 2.39.3, autoscaler 9.38.0", async () => {
         const run = await runAddons({ eksdVersion: "1.31" });
         assert.equal(releaseOf(run, "aws-cloud-controller-manager").inputs.version, "0.0.11");
-        assert.deepEqual(valuesOf(run, "aws-cloud-controller-manager").image, { tag: "v1.31.5" });
+        assert.deepEqual(valuesOf(run, "aws-cloud-controller-manager").image, { tag: "v1.31.9" });
         assert.equal(releaseOf(run, "aws-ebs-csi-driver").inputs.version, "2.39.3");
         assert.equal(releaseOf(run, "cluster-autoscaler").inputs.version, "9.38.0");
+        assert.deepEqual(valuesOf(run, "cluster-autoscaler").image, { tag: "v1.31.0" });
+    });
+
+    test("EKS-D 1.36: one autoscaler chart (9.59.0) runs the 1.36 image; calico CRDs from their own chart", async () => {
+        const run = await runAddons({ eksdVersion: "1.36", cni: "calico" });
+        assert.equal(releaseOf(run, "cluster-autoscaler").inputs.version, "9.59.0");
+        assert.deepEqual(valuesOf(run, "cluster-autoscaler").image, { tag: "v1.36.0" });
+        assert.deepEqual(valuesOf(run, "aws-cloud-controller-manager").image, { tag: "v1.36.1" });
+        assert.equal(releaseOf(run, "calico-crds").inputs.version, "v3.32.1");
+        assert.ok(run.dependsOn(releaseOf(run, "calico")!, releaseOf(run, "calico-crds")!), "CRDs first");
     });
 
     test("an unknown override name fails the program instead of being ignored", async () => {

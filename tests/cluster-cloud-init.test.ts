@@ -17,6 +17,7 @@ import {
 import { kubeadmApiVersion, KubeadmSettings, renderInitConfig, renderJoinControlPlaneConfig, renderJoinWorkerConfig } from "../cluster/kubeadm";
 import { NodeEnv, renderNodeEnv } from "../cluster/node-env";
 import { BOOTSTRAP_TOKEN_PATTERN, caCertHashOf } from "../cluster/secrets";
+import { EKSD_RELEASES } from "../cluster/versions";
 
 interface WriteFileEntry { path: string; content: string; permissions: string; owner: string }
 interface CloudConfig { ca_certs?: { trusted: string[] }; write_files: WriteFileEntry[]; runcmd: string[][] }
@@ -378,7 +379,8 @@ describe("rendered cloud-config per role", () => {
         assert.match(init.certificateKey, /^[0-9a-f]{64}$/);
         assert.equal(cluster.controlPlaneEndpoint, "192.168.2.250:6443");
         assert.deepEqual(cluster.apiServer.certSANs, [publicIp, "192.168.2.250", `elb-${LB_ID}`, `elb-${LB_ID}.symphony.local`]);
-        assert.equal(cluster.etcd.local.imageTag, "v3.5.21-eks-1-30-44");
+        // etcd follows the EKS-D catalog; the fixture's kubernetesVersion overrides only Kubernetes.
+        assert.equal(cluster.etcd.local.imageTag, EKSD_RELEASES["1.30"].etcdImageTag);
         assert.deepEqual(cluster.etcd.local.extraArgs, { "max-snapshots": "60" });
         const [cpJoin] = kubeadmDocuments(requireFile(leader, "/etc/kubernetes/zadara/kubeadm-join-control-plane.yaml").content);
         assert.deepEqual(cpJoin.discovery.bootstrapToken.caCertHashes, [caHash]);

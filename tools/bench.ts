@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { runBootPaths } from "../tests/helpers/boot-paths";
 import { benchEtcd } from "./bench/etcd";
+import { benchRolls } from "./bench/rolls";
 import { REPO_ROOT } from "./stack-config";
 
 interface PlanSample { wallMs: number; maxRssKb: number; resources: number }
@@ -134,6 +135,8 @@ async function main(): Promise<void> {
         ["SSH sessions to fetch the kubeconfig", String(kubeconfigCommand.sessions), "goal 1"],
         ...Object.entries(etcd).map(([name, value]) => [name, String(value), "real etcd 3.4 on loopback"] as [string, string, string]),
     ];
+    const rolls = await benchRolls();
+    rows.push(...Object.entries(rolls).map(([name, value]) => [name, String(value), ""] as [string, string, string]));
     const width = Math.max(...rows.map((r) => r[0].length));
     for (const [name, value, note] of rows) {
         console.log(`${name.padEnd(width)}  ${value.padStart(10)}  ${note}`);
@@ -152,6 +155,7 @@ async function main(): Promise<void> {
         kubeconfigPollIntervalSeconds: Number(kubeconfigCommand.pollInterval),
         kubeconfigSshSessions: kubeconfigCommand.sessions,
         etcd,
+        rolls,
     };
     fs.writeFileSync(path.join(REPO_ROOT, "bench.json"), `${JSON.stringify(report, null, 2)}\n`);
     console.log("\nwrote bench.json");

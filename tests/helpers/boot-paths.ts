@@ -3,7 +3,7 @@
 // reuses runBootPaths() to time every path.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { NOOP_STUB, removeRunRoot, runStubbedBash, StubbedRun, StubbedRunOptions } from "./stubbed-bash";
+import { NOOP_STUB, removeRunRoot, runStubbedBash, SCRIPT_PID_FILE, StubbedRun, StubbedRunOptions } from "./stubbed-bash";
 
 export const SCRIPTS_DIR = path.resolve(__dirname, "..", "..", "cluster", "scripts");
 
@@ -659,6 +659,13 @@ done
 name=\${name#^}
 name=\${name%\\$}
 if [ -f "$KUBERNETES_ETC/manifests/$name.yaml" ] || [ "$name" = "\${STUB_NEVER_STOPS:-}" ]; then echo "container-$name"; fi
+# STUB_TERM_AFTER_MS: SIGTERM to the script that long after its first poll of the pod that never
+# stops, so the signal lands while that pod's manifest is parked however slow the machine is.
+if [ -n "\${STUB_TERM_AFTER_MS:-}" ] && [ "$name" = "\${STUB_NEVER_STOPS:-}" ] && [ ! -f "$KUBERNETES_ETC/manifests/$name.yaml" ]; then
+    now=$(date +%s%3N)
+    [ -f "$TEST_ROOT/.first-poll-ms" ] || echo "$now" > "$TEST_ROOT/.first-poll-ms"
+    if [ $((now - $(cat "$TEST_ROOT/.first-poll-ms"))) -ge "$STUB_TERM_AFTER_MS" ]; then kill -TERM "$(cat "$TEST_ROOT/${SCRIPT_PID_FILE}")"; fi
+fi
 `;
 
 // kubectl stub for the renewal lock: the ConfigMap lives in $TEST_ROOT/.lock as
@@ -701,6 +708,10 @@ export interface RenewCertsOptions {
     pending?: boolean;
     env?: Record<string, string>;
     neverStops?: string;
+    /**
+     * SIGTERM this long after the script began waiting for the `neverStops` pod (the clock starts
+     * at its first poll), so the signal always finds that manifest parked.
+     */
     termAfterSeconds?: number;
 }
 
@@ -728,13 +739,14 @@ export function runRenewCerts(residual: string, options: RenewCertsOptions = {})
         env: baseEnv({
             STUB_RESIDUAL: residual,
             RESTART_TIMEOUT: "2",
-            LOCK_WAIT: "0.3",
+            // Generous: a foreign lock is polled for this long, at least twice even on a loaded machine.
+            LOCK_WAIT: "3",
             STUB_ETCD_HEALTHY: options.etcdHealthy === false ? "false" : "true",
             STUB_NEVER_STOPS: options.neverStops ?? "",
+            STUB_TERM_AFTER_MS: options.termAfterSeconds === undefined ? "" : String(options.termAfterSeconds * 1000),
             ...options.env,
         }),
         files,
-        termAfterSeconds: options.termAfterSeconds,
     });
 }
 

@@ -1,13 +1,23 @@
 // Checks that every key path we set in a chart's values exists in that chart at the pinned
 // version: in its values.yaml, in the paths its templates read (template-value-refs.json),
 // or under a free-form section the chart passes through (documented in charts/SOURCES.md).
+//
+// The key lists come from the repository's own derived facts (addons/chart-facts/, regenerated
+// by `npm run chart-facts -- <charts dir>`), so the check needs nothing outside the repository.
+// When the upstream chart defaults are present beside it (`../shared/charts`), tests also
+// check against them directly.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 
-/** Chart defaults and schemas collected beside the repository (`../shared/charts`). */
+import { readCommittedFacts } from "../../tools/chart-facts";
+
+/** Chart defaults and schemas collected beside the repository (`../shared/charts`), if present. */
 export const CHARTS_DIR = process.env.ZADARA_CHARTS_DIR ?? path.resolve(__dirname, "../../../shared/charts");
+
+/** True when the upstream chart defaults are available for cross-checks. */
+export const UPSTREAM_CHARTS_PRESENT = fs.existsSync(CHARTS_DIR);
 
 /** Sections rendered wholesale (toYaml / range): any sub-key is valid there. */
 export const PASS_THROUGH: Record<string, string[]> = {
@@ -31,7 +41,31 @@ export function chartDir(chart: string, version: string): string {
     return path.join(CHARTS_DIR, chart, version);
 }
 
+/** Key source from the committed chart facts (always available). */
 export function loadChartKeySource(chart: string, version: string): ChartKeySource {
+    const facts = readCommittedFacts(chart, version);
+    if (!facts) {
+        throw new Error(`no chart facts for ${chart} ${version} in addons/chart-facts (run npm run chart-facts -- <charts dir>)`);
+    }
+    return {
+        label: `${chart} ${version} (facts)`,
+        defaults: facts.keys,
+        templateRefs: new Set(facts.templateRefs),
+        passThrough: PASS_THROUGH[chart] ?? [],
+    };
+}
+
+/** Default tolerations lists of a chart, by dotted path, from the committed facts. */
+export function defaultTolerations(chart: string, version: string): Record<string, unknown[]> {
+    const facts = readCommittedFacts(chart, version);
+    if (!facts) {
+        throw new Error(`no chart facts for ${chart} ${version}`);
+    }
+    return facts.tolerations;
+}
+
+/** Key source straight from the upstream chart defaults (only when ../shared/charts exists). */
+export function loadUpstreamChartKeySource(chart: string, version: string): ChartKeySource {
     const dir = chartDir(chart, version);
     const valuesText = fs.readFileSync(path.join(dir, "values.yaml"), "utf8");
     const refsFile = path.join(dir, "template-value-refs.json");

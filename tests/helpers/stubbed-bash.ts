@@ -11,7 +11,11 @@ export interface StubbedRun {
     stderr: string;
     /** One line per stub call: `<command> <args...>`, in call order. */
     calls: string[];
-    /** Temporary root given to the script as $TEST_ROOT (for fake /etc, /var, ...). */
+    /**
+     * Temporary root given to the script as $TEST_ROOT (for fake /etc, /var, ...). While the
+     * script runs, `$TEST_ROOT/.script.pid` holds its PID, so a stub can signal it at a known
+     * point of the script (an event, unlike `termAfterSeconds`, which a loaded machine skews).
+     */
     root: string;
     elapsedMs: number;
 }
@@ -77,6 +81,9 @@ export function linkHostTools(dir: string, names: string[]): void {
     }
 }
 
+/** Relative to the run's root: the PID of the running script (see StubbedRun.root). */
+export const SCRIPT_PID_FILE = ".script.pid";
+
 /** A stub that records its call and exits 0 with no output. */
 export const NOOP_STUB = "exit 0";
 
@@ -110,7 +117,10 @@ export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = 
     }
 
     const started = process.hrtime.bigint();
-    const command = ["bash", scriptPath, ...(options.args ?? [])];
+    // The launcher records its PID and execs the script under it (same PID) for SCRIPT_PID_FILE.
+    const launcher = 'printf "%s" "$$" > "$1"; shift; exec "$@"';
+    const bash = hostToolPath("bash") ?? "bash";
+    const command = [bash, "-c", launcher, "launcher", path.join(root, SCRIPT_PID_FILE), bash, scriptPath, ...(options.args ?? [])];
     if (options.termAfterSeconds !== undefined) {
         command.unshift(hostToolPath("timeout") ?? "timeout", "-s", "TERM", String(options.termAfterSeconds));
     }

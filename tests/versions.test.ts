@@ -1,0 +1,231 @@
+// The version matrix: EKS-D catalog 1.30 - 1.36, the add-ons matched to each minor, their
+// declared Kubernetes support ranges, the upgrade path one minor at a time, and a plan of the
+// add-ons for every minor and every CNI whose versions and images match the catalog.
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import { calicoNeedsCrdChart } from "../addons/values";
+import {
+    ADDON_NAMES,
+    AddonName,
+    CNI_CHOICES,
+    KNOWN_GAPS,
+    OPTIONAL_ADDONS,
+    SUPPORTED_EKSD_VERSIONS,
+    VERSION_TABLE,
+    addonSetComplete,
+    compareVersions,
+    imageMinor,
+    pinsFor,
+    rangeContains,
+    supportRangeFor,
+} from "../addons/versions";
+import {
+    DEFAULT_EKSD_MINOR,
+    EKSD_RELEASES,
+    END_OF_LIFE_MINORS,
+    SUPPORTED_EKSD_MINORS,
+    eksdRelease,
+    nextMinor,
+    supportedRangeText,
+    upgradeTarget,
+    upgradeTargets,
+} from "../cluster/versions";
+import { readCommittedFacts } from "../tools/chart-facts";
+import { runAddons, unwrapSecrets } from "./helpers/addons-harness";
+
+const MINORS = ["1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36"];
+
+/** Helm release name -> add-on whose version it installs. */
+const RELEASE_ADDON: Record<string, AddonName> = {
+    flannel: "flannel",
+    calico: "calico",
+    "calico-crds": "calico",
+    cilium: "cilium",
+    "aws-cloud-controller-manager": "ccm",
+    "aws-ebs-csi-driver": "ebsCsi",
+    "aws-load-balancer-controller": "loadBalancerController",
+    "cluster-autoscaler": "autoscaler",
+    k10: "kasten",
+};
+
+describe("EKS-D catalog", () => {
+    test("covers exactly 1.30 - 1.36, oldest first; 1.28 and 1.29 are end of life", () => {
+        assert.deepEqual(SUPPORTED_EKSD_MINORS, MINORS);
+        assert.deepEqual(SUPPORTED_EKSD_VERSIONS, MINORS, "the add-on table covers the same minors");
+        for (const eol of END_OF_LIFE_MINORS) {
+            assert.ok(!SUPPORTED_EKSD_MINORS.includes(eol), eol);
+            assert.throws(() => eksdRelease(eol), new RegExp(`${eol} \\(end of life\\).*supported range is 1\\.30 - 1\\.36`));
+        }
+        assert.equal(supportedRangeText(), "1.30 - 1.36");
+    });
+
+    test("every image tag of a minor is of that minor's release", () => {
+        for (const minor of MINORS) {
+            const r = EKSD_RELEASES[minor];
+            const match = /^(\d+)-(\d+)-eks-(\d+)$/.exec(r.release);
+            assert.ok(match, r.release);
+            assert.equal(`${match[1]}.${match[2]}`, minor);
+            const suffix = `-eks-${match[1]}-${match[2]}-${match[3]}`;
+            assert.match(r.kubernetesVersion, new RegExp(`^v${minor.replace(".", "\\.")}\\.\\d+${suffix}$`), minor);
+            assert.match(r.etcdImageTag, new RegExp(`^v3\\.\\d+\\.\\d+${suffix}$`), minor);
+            assert.match(r.corednsImageTag, new RegExp(`^v1\\.\\d+\\.\\d+${suffix}$`), minor);
+        }
+    });
+
+    test("the confirmed releases (manifest pages in the eks-distro repository)", () => {
+        assert.deepEqual(Object.fromEntries(MINORS.map((m) => [m, EKSD_RELEASES[m].release])), {
+            "1.30": "1-30-eks-59",
+            "1.31": "1-31-eks-50",
+            "1.32": "1-32-eks-43",
+            "1.33": "1-33-eks-33",
+            "1.34": "1-34-eks-24",
+            "1.35": "1-35-eks-15",
+            "1.36": "1-36-eks-9",
+        });
+    });
+
+    test("1.36 ships etcd 3.6, 1.30 - 1.35 etcd 3.5.21", () => {
+        for (const minor of MINORS) {
+            const expected = minor === "1.36" ? /^v3\.6\./ : /^v3\.5\.21-/;
+            assert.match(EKSD_RELEASES[minor].etcdImageTag, expected, minor);
+        }
+    });
+});
+
+describe("upgrade path: one minor at a time", () => {
+    test("every minor but the newest upgrades to the next one, which has an EKS-D release and a pin for every add-on", () => {
+        const newest = MINORS[MINORS.length - 1];
+        for (const minor of MINORS) {
+            if (minor === newest) {
+                assert.equal(upgradeTarget(minor), undefined, "nothing after the newest");
+                continue;
+            }
+            const next = upgradeTarget(minor);
+            assert.equal(next, nextMinor(minor), minor);
+            assert.ok(EKSD_RELEASES[next!], `${next} release`);
+            for (const addon of ADDON_NAMES) {
+                assert.ok(VERSION_TABLE[next!].versions[addon], `${next} pins ${addon}`);
+            }
+            assert.equal(imageMinor(pinsFor(next!).ccmImageTag), next);
+            assert.equal(imageMinor(pinsFor(next!).autoscalerImageTag), next);
+        }
+        assert.deepEqual(Object.keys(upgradeTargets()), MINORS);
+    });
+
+    test("nextMinor counts numerically (1.9 -> 1.10)", () => {
+        assert.equal(nextMinor("1.9"), "1.10");
+        assert.equal(nextMinor("1.35"), "1.36");
+    });
+
+    test("no add-on version goes backwards on the way up (chart versions never downgrade)", () => {
+        for (let i = 0; i + 1 < MINORS.length; i++) {
+            for (const addon of ADDON_NAMES) {
+                const from = pinsFor(MINORS[i]).versions[addon];
+                const to = pinsFor(MINORS[i + 1]).versions[addon];
+                assert.ok(compareVersions(to, from) >= 0, `${addon}: ${MINORS[i]} ${from} -> ${MINORS[i + 1]} ${to}`);
+            }
+        }
+    });
+});
+
+describe("declared support ranges", () => {
+    test("every add-on's declared range contains the minor, or the pair is a listed gap", () => {
+        for (const minor of MINORS) {
+            for (const addon of ADDON_NAMES) {
+                const range = supportRangeFor(minor, addon);
+                const ok = range !== undefined && rangeContains(range, minor);
+                const listed = KNOWN_GAPS.some((g) => g.minor === minor && g.addon === addon);
+                assert.equal(listed, !ok, `${minor} ${addon} ${pinsFor(minor).versions[addon]}: `
+                    + (ok ? "supported but listed as a gap" : `not supported (${range ? `${range.min}-${range.max ?? ""}` : "no range"}) and not listed`));
+            }
+        }
+    });
+
+    test("the gaps are the known ones (cilium 1.31 and 1.36, calico 1.33, K10 everywhere)", () => {
+        const required = KNOWN_GAPS.filter((g) => !OPTIONAL_ADDONS.includes(g.addon)).map((g) => `${g.minor} ${g.addon}`);
+        assert.deepEqual(required, ["1.31 cilium", "1.33 calico", "1.36 cilium"]);
+        for (const gap of KNOWN_GAPS) {
+            assert.ok(gap.reason.length > 20, "each gap says why");
+        }
+    });
+
+    test("the CCM, the autoscaler, flannel, EBS CSI, the snapshot controller and the LBC hold on every minor", () => {
+        for (const minor of MINORS) {
+            for (const addon of ["ccm", "autoscaler", "flannel", "ebsCsi", "snapshotController", "loadBalancerController"] as const) {
+                const range = supportRangeFor(minor, addon);
+                assert.ok(range && rangeContains(range, minor), `${minor} ${addon}`);
+                assert.ok(range.source.length > 10, "each range names its source");
+            }
+        }
+    });
+
+    test("every CNI choice is supported on 1.30, 1.32, 1.34 and 1.35", () => {
+        for (const minor of ["1.30", "1.32", "1.34", "1.35"]) {
+            for (const cni of CNI_CHOICES) {
+                const range = supportRangeFor(minor, cni);
+                assert.ok(range && rangeContains(range, minor), `${minor} ${cni}`);
+            }
+        }
+    });
+
+    test("the default minor is the newest one whose add-on set is complete", () => {
+        const complete = MINORS.filter(addonSetComplete);
+        assert.deepEqual(complete, ["1.30", "1.32", "1.34", "1.35"]);
+        assert.equal(DEFAULT_EKSD_MINOR, complete[complete.length - 1]);
+    });
+
+    test("no declared range starts below the chart's own kubeVersion constraint", () => {
+        const chartOf: Partial<Record<AddonName, string>> = {
+            flannel: "flannel", calico: "tigera-operator", cilium: "cilium", ebsCsi: "aws-ebs-csi-driver",
+            loadBalancerController: "aws-load-balancer-controller",
+        };
+        for (const minor of MINORS) {
+            for (const [addon, chart] of Object.entries(chartOf) as [AddonName, string][]) {
+                const version = pinsFor(minor).versions[addon];
+                const facts = readCommittedFacts(chart, version);
+                assert.ok(facts, `${chart} ${version}`);
+                const floor = /(\d+\.\d+)/.exec(facts.kubeVersion ?? "")?.[1];
+                const range = supportRangeFor(minor, addon);
+                if (floor && range) {
+                    assert.ok(compareVersions(range.min, floor) >= 0, `${chart} ${version}: ${range.min} >= ${floor}`);
+                }
+            }
+        }
+    });
+
+    test("charts whose own image is not pinned run an image of the declared line (appVersion)", () => {
+        // The autoscaler charts built for 1.30 and 1.31 default to those minors; newer minors pin the image.
+        assert.equal(imageMinor(`v${readCommittedFacts("cluster-autoscaler", "9.37.0")!.appVersion}`), "1.30");
+        assert.equal(imageMinor(`v${readCommittedFacts("cluster-autoscaler", "9.38.0")!.appVersion}`), "1.31");
+        assert.equal(readCommittedFacts("aws-load-balancer-controller", "1.7.2")!.imageTags["image.tag"], "v2.7.2");
+    });
+});
+
+describe("add-ons plan for every minor and every CNI", () => {
+    for (const minor of MINORS) {
+        for (const cni of CNI_CHOICES) {
+            test(`EKS-D ${minor}, ${cni}: plan succeeds; versions and images match the catalog`, async () => {
+                const run = await runAddons({ eksdVersion: minor, cni, kasten: true });
+                const pins = pinsFor(minor);
+                const releases = run.ofType("kubernetes:helm.sh/v3:Release");
+                const names = releases.map((r) => r.inputs.name as string).sort();
+                const expected = [
+                    "aws-cloud-controller-manager", "aws-ebs-csi-driver", "aws-load-balancer-controller",
+                    "cluster-autoscaler", "k10", cni,
+                    ...(cni === "calico" && calicoNeedsCrdChart(pins.versions.calico) ? ["calico-crds"] : []),
+                ].sort();
+                assert.deepEqual(names, expected);
+                for (const release of releases) {
+                    const addon = RELEASE_ADDON[release.inputs.name as string];
+                    assert.equal(release.inputs.version, pins.versions[addon], `${release.inputs.name}`);
+                }
+                const imageOf = (name: string): unknown => unwrapSecrets(run.release(name)!.inputs.values).image;
+                assert.deepEqual(imageOf("aws-cloud-controller-manager"), { tag: pins.ccmImageTag });
+                assert.deepEqual(imageOf("cluster-autoscaler"), { tag: pins.autoscalerImageTag });
+                assert.equal(run.component.snapshotterTag, pins.versions.snapshotController);
+            });
+        }
+    }
+});
