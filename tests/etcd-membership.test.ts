@@ -146,6 +146,9 @@ describe("etcd-membership.sh with real etcd", { concurrency: false }, () => {
         assert.equal(refused.code, 3, refused.stderr);
         assert.match(refused.stderr, /REFUSED: cannot remove q1 \([0-9a-f]+\): 1 of the 2 remaining voters would be healthy, a majority needs 2/);
         assert.equal(cluster.memberList().length, 3, "no member was removed");
+        const status = membership(cluster, ["status"]);
+        assert.equal(status.code, 1, "status exits 1 while a member is unhealthy");
+        assert.match(status.stderr, /etcd is not fully healthy: q2 \([0-9a-f]+\) is started, voter, unhealthy \(2 of 3 voters healthy\)/);
         await cluster.writeAndCheck("refused removal");
 
         // With two of three gone there is no quorum at all: every change is refused, not attempted.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # etcd-membership.sh - quorum-safe etcd membership changes, one at a time.
 #
-#   etcd-membership.sh status                          table of members, health, leader
+#   etcd-membership.sh status                          table of members, health, leader; exit 1
+#                                                      unless every member is a healthy voter
 #   etcd-membership.sh list                            the same table without health/leader (-)
 #   etcd-membership.sh wait-healthy <name> <secs> [--promote]
 #                                                      until <name> is started, a voter, healthy
@@ -304,8 +305,20 @@ cmd_status() {
         printf '%-24s %-17s %-10s %-8s %-10s %-7s %s %s\n' "${M_NAME[i]:-<unstarted>}" "${M_ID[i]}" \
             "${M_STATUS[i]}" "$(role_of "$i")" "$health" "$leader" "${M_CLIENT[i]:--}" "${M_PEER[i]:--}"
     done
-    if [[ ${1:-true} == true && -z $LEADER_ID ]]; then
-        log "no healthy member reports a leader"
+    if [[ ${1:-true} != true ]]; then
+        return 0
+    fi
+    # Exit 1 unless the cluster is whole: a leader, every member a started, healthy voter.
+    local problem=""
+    [[ -n $LEADER_ID ]] || problem="no healthy member reports a leader"
+    for i in "${!M_ID[@]}"; do
+        if [[ ${M_HEALTHY[i]} != true || ${M_LEARNER[i]} == true || ${M_STATUS[i]} != started ]]; then
+            problem+="${problem:+; }$(describe "$i") is ${M_STATUS[i]}, $(role_of "$i"), $([[ ${M_HEALTHY[i]} == true ]] && echo healthy || echo unhealthy)"
+        fi
+    done
+    if [[ -n $problem ]]; then
+        log "etcd is not fully healthy: ${problem} (${HEALTHY_VOTERS} of ${VOTERS} voters healthy)"
+        return 1
     fi
 }
 
@@ -534,7 +547,7 @@ main() {
     case $command in
         status)
             (($# == 0)) || usage
-            cmd_status true
+            cmd_status true || exit 1
             ;;
         list)
             (($# == 0)) || usage
