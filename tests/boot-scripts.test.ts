@@ -551,7 +551,7 @@ describe("etcd-watchdog.sh", () => {
             assert.equal(removals(run).length, 1);
             assert.ok(removals(run)[0].endsWith("member remove fd422379fda50e48"));
             const health = run.calls.find((call) => call.includes("endpoint health"));
-            assert.ok(health?.includes("--endpoints=https://192.168.2.12:2379"), health);
+            assert.ok(health?.includes("https://192.168.2.12:2379"), health);
             assert.equal(absentFile(run), "fd422379fda50e48 3\n");
         });
     });

@@ -8,7 +8,8 @@
 #   - its IP is missing from the instance listing on ABSENT_RUNS (default 3) runs in a row
 #     (counted in $STATE_DIR/etcd-watchdog.absent; a run that cannot trust the listing resets it);
 #   - it fails `etcdctl endpoint health` at its own client URL;
-#   - the local member sees a leader.
+#   - etcd-membership.sh leave accepts it: no other membership change in flight, and a healthy
+#     majority of the remaining voters (exit 3 otherwise: left for a later run).
 # Never this node's own member, never with an empty listing or one without this node, and at
 # most one member per run.
 # Log: /var/log/zadara-eksd-etcd-watchdog.log. Parameters: $ZADARA_ETC/node.env (see lib.sh).
@@ -20,6 +21,7 @@ LOG_FILE="${LOG_FILE:-/var/log/zadara-eksd-etcd-watchdog.log}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ABSENT_RUNS="${ABSENT_RUNS:-3}"
+MEMBERSHIP="$(dirname "${BASH_SOURCE[0]}")/etcd-membership.sh"
 
 main() {
     cron_job_start etcd-watchdog
@@ -47,8 +49,10 @@ main() {
         fail "the instance list is empty or does not contain this node (${my_ip}); refusing to remove any etcd member"
     fi
 
-    local members
-    members=$(etcdctl_local member list) || fail "etcdctl member list failed"
+    # The member list through the membership script; health only once a member is ripe.
+    [[ -r $MEMBERSHIP ]] || fail "${MEMBERSHIP} is missing: install it next to this script (control-plane script set)"
+    local table
+    table=$(LOG_FILE=$LOG_FILE bash "$MEMBERSHIP" list) || fail "could not list the etcd members"
 
     local -A before=()
     local id count
@@ -60,11 +64,11 @@ main() {
         done <"$absent_file"
     fi
 
-    # Lines: <id>, <status>, <name>, <peer urls>, <client urls>, <is learner>
-    local line status name peers clients state=""
-    local -a ripe=()
-    while read -r line; do
-        IFS='|' read -r id status name peers clients _ <<<"${line//, /|}"
+    # Columns: NAME ID STATUS ROLE HEALTH LEADER CLIENT-URL PEER-URL
+    local name status role health clients peers state=""
+    local -A ripe=()
+    while read -r name id status role _ _ _ peers; do
+        [[ $name != NAME ]] || continue
         ip=${peers#*://}
         ip=${ip%%[:/]*}
         if [[ -z $id || -z $ip || $ip == "$my_ip" || -n ${listed[$ip]:-} ]]; then
@@ -72,33 +76,40 @@ main() {
         fi
         count=$((${before[$id]:-0} + 1))
         state+="${id} ${count}"$'\n'
-        log "etcd member ${id} (${name:-?}, ${ip}, ${status}) has no instance: ${count} run(s) in a row"
+        log "etcd member ${id} (${name}, ${ip}, ${status} ${role}) has no instance: ${count} run(s) in a row"
         if ((count >= ABSENT_RUNS)); then
-            ripe+=("${id} ${clients%%,*}")
+            ripe[$id]=1
         fi
-    done <<<"$members"
+    done <<<"$table"
     printf '%s' "$state" >"$absent_file"
     if ((${#ripe[@]} == 0)); then
         return 0
     fi
 
-    local status_json url
-    status_json=$(etcdctl_local endpoint status -w json) || fail "etcdctl endpoint status failed"
-    if [[ ! $status_json =~ \"leader\":[1-9] ]]; then
+    # status exits 1 while a member is unhealthy (expected here); the table is what counts.
+    table=$(LOG_FILE=$LOG_FILE bash "$MEMBERSHIP" status) || true
+    [[ $table == NAME* ]] || fail "could not read the etcd members' health"
+    if [[ ! $table =~ [[:space:]]yes[[:space:]] ]]; then
         log "the local etcd member sees no leader: not removing any member"
         return 0
     fi
-    for line in "${ripe[@]}"; do
-        read -r id url <<<"$line"
-        if [[ -n $url ]] && ETCD_ENDPOINT=$url etcdctl_local endpoint health >/dev/null 2>&1; then
-            log "etcd member ${id} answers at ${url}: not removing it"
+    # At most one change per run; `leave` refuses (exit 3) when the removal is unsafe.
+    local rc=0
+    while read -r name id status role health _ clients _; do
+        [[ -n ${ripe[$id]:-} ]] || continue
+        if [[ $health == healthy ]]; then
+            log "etcd member ${id} answers at ${clients}: not removing it"
             continue
         fi
         log "etcd member ${id} is unreachable and has had no instance for ${ABSENT_RUNS} runs: removing it"
-        etcdctl_local member remove "$id" || fail "etcdctl member remove ${id} failed"
-        log "removed etcd member ${id}; any other stale member is handled by a later run"
+        LOG_FILE=$LOG_FILE bash "$MEMBERSHIP" leave "$id" || rc=$?
+        case $rc in
+            0) log "removed etcd member ${id}; any other stale member is handled by a later run" ;;
+            3) log "removing etcd member ${id} is unsafe now (see above): left for a later run" ;;
+            *) fail "removing etcd member ${id} failed (exit ${rc})" ;;
+        esac
         return 0
-    done
+    done <<<"$table"
 }
 
 main "$@"

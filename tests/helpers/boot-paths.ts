@@ -593,14 +593,21 @@ export const MEMBER_LIST = [
 
 export const FOURTH_MEMBER = "0a1b2c3d4e5f6789, started, dev-master-sa-4, https://192.168.2.13:2380, https://192.168.2.13:2379, false";
 
-// etcdctl for the watchdog: the member list, the local member's status (leader STUB_LEADER,
-// 0 = none), health checks that fail unless STUB_MEMBER_HEALTHY=true.
+// etcdctl for the watchdog (and the etcd-membership.sh it runs): the member list minus removed
+// members, the status (leader STUB_LEADER, 0 = none), per-endpoint health where 192.168.2.12
+// fails unless STUB_MEMBER_HEALTHY=true, and member remove (remembered in $TEST_ROOT/.removed).
 const WATCHDOG_ETCDCTL_STUB = `
 case "$*" in
-    *"member list"*) printf '%s\\n' "$STUB_MEMBERS" ;;
+    *"member list"*) printf '%s\\n' "$STUB_MEMBERS" | { if [ -s "$TEST_ROOT/.removed" ]; then grep -v -F -f "$TEST_ROOT/.removed"; else cat; fi; } ;;
     *"endpoint status"*) printf '[{"Endpoint":"https://127.0.0.1:2379","Status":{"header":{"member_id":10276657743932975437},"leader":%s,"raftTerm":8}}]\\n' "\${STUB_LEADER:-10276657743932975437}" ;;
-    *"endpoint health"*) [ "\${STUB_MEMBER_HEALTHY:-false}" = true ] || { echo "context deadline exceeded" >&2; exit 1; } ;;
-    *"member remove"*) ;;
+    *"endpoint health"*)
+        endpoints=\${*#*--endpoints=}; endpoints=\${endpoints%% *}; rc=0
+        for url in \${endpoints//,/ }; do
+            if [ "$url" != https://192.168.2.12:2379 ] || [ "\${STUB_MEMBER_HEALTHY:-false}" = true ]; then echo "$url is healthy: successfully committed proposal"
+            else echo "$url is unhealthy: failed to commit proposal: context deadline exceeded" >&2; rc=1; fi
+        done
+        exit $rc ;;
+    *"member remove"*) echo "\${@: -1}" >> "$TEST_ROOT/.removed" ;;
     *) exit 1 ;;
 esac
 `;

@@ -1,0 +1,256 @@
+// cluster/scripts/etcd-membership.sh against REAL etcd members (Debian's etcd 3.4) on loopback:
+// scale, replace, dead members, refused removals, leader moves. After every step a write
+// succeeds and every earlier key reads back. Fails (does not skip) when etcd is missing.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, describe, it } from "node:test";
+import { EtcdCluster, etcdMissing } from "./helpers/etcd-cluster";
+import { removeRunRoot, runStubbedBash, StubbedRun } from "./helpers/stubbed-bash";
+
+const SCRIPTS = path.resolve(__dirname, "../cluster/scripts");
+const SCRIPT = path.join(SCRIPTS, "etcd-membership.sh");
+const WATCHDOG = path.join(SCRIPTS, "etcd-watchdog.sh");
+
+const clusters: EtcdCluster[] = [];
+const runs: StubbedRun[] = [];
+after(async () => {
+    await Promise.all(clusters.map((c) => c.cleanup()));
+    runs.forEach(removeRunRoot);
+});
+
+function newCluster(): EtcdCluster {
+    const cluster = new EtcdCluster();
+    clusters.push(cluster);
+    return cluster;
+}
+
+/** Runs the membership script the way a node does, with the named member as "local". */
+function membership(cluster: EtcdCluster, args: string[], options: { local?: string; env?: Record<string, string> } = {}): StubbedRun {
+    const endpoints = options.local ? cluster.member(options.local).clientUrl : cluster.endpoints();
+    const run = runStubbedBash(SCRIPT, {
+        args,
+        hostTools: ["etcdctl"],
+        env: { ETCDCTL_API: "3", ETCD_ENDPOINTS: endpoints, ETCD_DIAL_TIMEOUT: "1s", ETCD_COMMAND_TIMEOUT: "2s", POLL_INTERVAL: "0.2", PROGRESS_INTERVAL: "5", ...options.env },
+        rootEnv: { KUBERNETES_ETC: "etc/kubernetes", LOG_FILE: "membership.log" },
+        timeoutMs: 120_000,
+    });
+    runs.push(run);
+    return run;
+}
+
+function ok(run: StubbedRun, what: string): StubbedRun {
+    assert.equal(run.code, 0, `${what} should succeed:\n${run.stderr}`);
+    return run;
+}
+
+/** add (script) -> start with --initial-cluster-state=existing -> wait-healthy (script). */
+async function addMember(cluster: EtcdCluster, name: string, options: { learner?: boolean; wait?: boolean } = {}): Promise<void> {
+    const member = await cluster.allocate(name);
+    const add = ok(membership(cluster, ["add", name, member.peerUrl, ...(options.learner ? ["--learner"] : [])]), `add ${name}`);
+    const initial = /^ETCD_INITIAL_CLUSTER="([^"]+)"$/m.exec(add.stdout);
+    assert.ok(initial, `add prints ETCD_INITIAL_CLUSTER:\n${add.stdout}`);
+    cluster.startMember(name, initial[1], "existing");
+    if (options.wait !== false) {
+        ok(membership(cluster, ["wait-healthy", name, "60"]), `wait-healthy ${name}`);
+    }
+}
+
+/** leave (script, on the leaving node itself) -> stop the old process. */
+async function removeMember(cluster: EtcdCluster, name: string): Promise<StubbedRun> {
+    const run = ok(membership(cluster, ["leave", name], { local: name }), `leave ${name}`);
+    await cluster.stop(name);
+    return run;
+}
+
+function names(cluster: EtcdCluster): string[] {
+    return cluster.memberList().map((m) => m.name).sort();
+}
+
+describe("etcd-membership.sh with real etcd", { concurrency: false }, () => {
+    it("has etcd and etcdctl to run (install etcd-server and etcd-client)", () => {
+        assert.equal(etcdMissing(), undefined);
+    });
+
+    it("scales 1 -> 3 -> 5 -> 3 -> 1, one change at a time, refusing to remove the last member", async () => {
+        const cluster = newCluster();
+        await cluster.startNew(["m1"]);
+        for (const name of ["m2", "m3", "m4", "m5"]) {
+            await addMember(cluster, name);
+            await cluster.writeAndCheck(`added ${name}`);
+        }
+        assert.deepEqual(names(cluster), ["m1", "m2", "m3", "m4", "m5"]);
+        for (const name of ["m5", "m4", "m3", "m2"]) {
+            await removeMember(cluster, name);
+            await cluster.writeAndCheck(`removed ${name}`);
+        }
+        assert.deepEqual(names(cluster), ["m1"]);
+        const last = membership(cluster, ["leave", "m1"], { local: "m1" });
+        assert.equal(last.code, 3, last.stderr);
+        assert.match(last.stderr, /REFUSED: cannot remove m1 \([0-9a-f]+\): it is the last voting member/);
+        await cluster.writeAndCheck("last member kept");
+    });
+
+    it("replaces each member in turn: add new, wait healthy, leave old, stop old", async () => {
+        const cluster = newCluster();
+        await cluster.startNew(["a1", "b1", "c1"]);
+        for (const [old, replacement] of [["a1", "a2"], ["b1", "b2"], ["c1", "c2"]]) {
+            await addMember(cluster, replacement);
+            await cluster.writeAndCheck(`${replacement} joined`);
+            await removeMember(cluster, old);
+            await cluster.writeAndCheck(`${old} left`);
+            assert.equal(cluster.memberList().length, 3);
+        }
+        assert.deepEqual(names(cluster), ["a2", "b2", "c2"]);
+    });
+
+    it("replaces all three: three new members join one by one (6 members), then the old ones leave one by one", async () => {
+        const cluster = newCluster();
+        await cluster.startNew(["o1", "o2", "o3"]);
+        for (const name of ["n1", "n2", "n3"]) {
+            await addMember(cluster, name);
+            await cluster.writeAndCheck(`${name} joined`);
+        }
+        assert.equal(cluster.memberList().length, 6);
+        for (const name of ["o1", "o2", "o3"]) {
+            await removeMember(cluster, name);
+            await cluster.writeAndCheck(`${name} left`);
+        }
+        assert.deepEqual(names(cluster), ["n1", "n2", "n3"]);
+    });
+
+    it("a member that died without removal: removing a healthy one is refused, leaving the dead one works, a replacement joins", async () => {
+        const cluster = newCluster();
+        await cluster.startNew(["d1", "d2", "d3"]);
+        await cluster.stop("d3", "SIGKILL");
+        await cluster.writeAndCheck("d3 died");
+
+        const unsafe = membership(cluster, ["safe-to-remove", "d1"]);
+        assert.equal(unsafe.code, 3, unsafe.stderr);
+        assert.match(unsafe.stderr, /cannot remove d1 \([0-9a-f]+\): 1 of the 2 remaining voters would be healthy, a majority needs 2/);
+        ok(membership(cluster, ["safe-to-remove", "d3"]), "safe-to-remove of the dead member");
+
+        ok(membership(cluster, ["leave", "d3"], { local: "d1" }), "leave of the dead member");
+        await cluster.writeAndCheck("d3 removed");
+        assert.deepEqual(names(cluster), ["d1", "d2"]);
+        await addMember(cluster, "d4");
+        await cluster.writeAndCheck("d4 joined");
+        assert.deepEqual(names(cluster), ["d1", "d2", "d4"]);
+    });
+
+    it("refuses a removal that would break quorum (exit 3) and the cluster stays writable", async () => {
+        const cluster = newCluster();
+        await cluster.startNew(["q1", "q2", "q3"]);
+        await cluster.stop("q2", "SIGKILL");
+        const refused = membership(cluster, ["leave", "q1"], { local: "q1" });
+        assert.equal(refused.code, 3, refused.stderr);
+        assert.match(refused.stderr, /REFUSED: cannot remove q1 \([0-9a-f]+\): 1 of the 2 remaining voters would be healthy, a majority needs 2/);
+        assert.equal(cluster.memberList().length, 3, "no member was removed");
+        const status = membership(cluster, ["status"]);
+        assert.equal(status.code, 1, "status exits 1 while a member is unhealthy");
+        assert.match(status.stderr, /etcd is not fully healthy: q2 \([0-9a-f]+\) is started, voter, unhealthy \(2 of 3 voters healthy\)/);
+        await cluster.writeAndCheck("refused removal");
+
+        // With two of three gone there is no quorum at all: every change is refused, not attempted.
+        await cluster.stop("q3", "SIGKILL");
+        const noQuorum = membership(cluster, ["leave", "q3"], { local: "q1" });
+        assert.equal(noQuorum.code, 3, noQuorum.stderr);
+        assert.match(noQuorum.stderr, /REFUSED: cannot remove q3 \([0-9a-f]+\): only [01] of 3 voters are healthy, the cluster has no quorum/);
+    });
+
+    it("moves leadership away before the leader leaves", async () => {
+        const cluster = newCluster();
+        await cluster.startNew(["l1", "l2", "l3"]);
+        const leader = cluster.leader();
+        const run = await removeMember(cluster, leader);
+        assert.match(run.stderr, new RegExp(`etcd member ${leader} \\([0-9a-f]+\\) leads: moving leadership to`));
+        assert.match(run.stderr, /done waiting for etcd leadership to move away/);
+        const successor = cluster.leader();
+        assert.notEqual(successor, leader);
+        assert.equal(names(cluster).includes(leader), false);
+        await cluster.writeAndCheck("leader left");
+    });
+
+    it("one change at a time: a pending learner blocks other changes until wait-healthy --promote promotes it", async () => {
+        const cluster = newCluster();
+        await cluster.startNew(["p1", "p2", "p3"]);
+        // Added but not started yet: a change in flight.
+        const learner = await cluster.allocate("p4");
+        ok(membership(cluster, ["add", "p4", learner.peerUrl, "--learner"]), "add p4 as learner");
+        const again = ok(membership(cluster, ["add", "p4", learner.peerUrl, "--learner"]), "add p4 again (no-op)");
+        assert.match(again.stderr, /already added: nothing to do/);
+        const other = await cluster.allocate("p5");
+        const blockedAdd = membership(cluster, ["add", "p5", other.peerUrl]);
+        assert.equal(blockedAdd.code, 3, blockedAdd.stderr);
+        assert.match(blockedAdd.stderr, /cannot add p5: member <unstarted> \([0-9a-f]+\) was added but never started; another membership change is in flight/);
+        const blockedRemove = membership(cluster, ["safe-to-remove", "p1"]);
+        assert.equal(blockedRemove.code, 3, blockedRemove.stderr);
+        assert.match(blockedRemove.stderr, /another membership change is in flight/);
+
+        const initial = cluster.memberList().map((m) => m.name).filter(Boolean)
+            .map((n) => `${n}=${cluster.member(n).peerUrl}`).concat(`p4=${learner.peerUrl}`).join(",");
+        cluster.startMember("p4", initial, "existing");
+        // kubeadm promotes its learners itself; without --promote the wait times out naming the learner.
+        const waiting = membership(cluster, ["wait-healthy", "p4", "2"]);
+        assert.equal(waiting.code, 1, waiting.stderr);
+        assert.match(waiting.stderr, /etcd member p4 is not healthy after 2s: p4 \([0-9a-f]+\) is a learner, waiting for its promotion/);
+        ok(membership(cluster, ["wait-healthy", "p4", "60", "--promote"]), "wait-healthy --promote");
+        assert.equal(cluster.memberList().find((m) => m.name === "p4")?.learner, false);
+        await cluster.writeAndCheck("learner promoted");
+        ok(membership(cluster, ["safe-to-remove", "p1"]), "removal allowed once the learner is a voter");
+    });
+
+    it("leave is idempotent (absent member = success), undoes a half-done join by ID, status/list show every member, bad usage exits 1", async () => {
+        const cluster = newCluster();
+        await cluster.startNew(["s1", "s2"]);
+        const absent = ok(membership(cluster, ["leave", "nobody"]), "leave of an absent member");
+        assert.match(absent.stderr, /etcd member nobody is not a member \(already removed\): nothing to do/);
+        const status = ok(membership(cluster, ["status"]), "status");
+        assert.match(status.stdout, /^NAME +ID +STATUS +ROLE +HEALTH +LEADER +CLIENT-URL PEER-URL$/m);
+        const leader = cluster.leader();
+        assert.match(status.stdout, new RegExp(`^${leader} +[0-9a-f]+ +started +voter +healthy +yes `, "m"));
+        assert.equal(status.stdout.trim().split("\n").length, 3);
+        // A join that stopped half way (added, never started) is undone by `leave <id>`.
+        const halfJoined = await cluster.allocate("s3");
+        ok(membership(cluster, ["add", "s3", halfJoined.peerUrl]), "add s3 (never started)");
+        const pending = cluster.memberList().find((m) => m.status === "unstarted");
+        assert.ok(pending, "s3 is listed as unstarted");
+        assert.match(ok(membership(cluster, ["list"]), "list").stdout, new RegExp(`^<unstarted> +${pending.id} +unstarted +voter +- +- +- +${halfJoined.peerUrl.replace(/\./g, "\\.")}$`, "m"));
+        ok(membership(cluster, ["leave", pending.id]), "leave of the unstarted member by ID");
+        assert.deepEqual(names(cluster), ["s1", "s2"]);
+        await cluster.writeAndCheck("half-joined member undone");
+        assert.equal(membership(cluster, ["leave"]).code, 1);
+        assert.equal(membership(cluster, ["frobnicate"]).code, 1);
+        const unreachable = membership(cluster, ["status"], { env: { ETCD_ENDPOINTS: "http://127.0.0.1:1" } });
+        assert.equal(unreachable.code, 1);
+        assert.match(unreachable.stderr, /no etcd endpoint answers 'member list' \(tried http:\/\/127\.0\.0\.1:1\)/);
+    });
+
+    it("the watchdog removes a member whose instance is gone through the same safety rules", async () => {
+        const cluster = newCluster();
+        await cluster.startNew(["w1", "w2", "w3"]);
+        await cluster.stop("w3", "SIGKILL");
+        const local = cluster.member("w1");
+        const listed = ["w1", "w2"].map((n) => cluster.member(n).ip).join("\t");
+        const watchdog = (env: Record<string, string> = {}) => {
+            const run = runStubbedBash(WATCHDOG, {
+                hostTools: ["etcdctl"],
+                stubs: {
+                    curl: `case "$*" in *local-ipv4*) echo "${local.ip}";; *meta_data.json*) echo '{"cluster_url": "https://cloud.example"}';; *) exit 22;; esac`,
+                    aws: `printf '%s\\n' "${listed}"`,
+                },
+                files: { "etc/zadara/node.env": "ROLE='control-plane'\nCLUSTER_NAME='t'\nAPI_HOST='10.0.0.1'\nKUBERNETES_MINOR='1.31'\n", "state/boot-complete": "" },
+                rootEnv: { ZADARA_ETC: "etc/zadara", STATE_DIR: "state", KUBERNETES_ETC: "etc/kubernetes", LOG_FILE: "watchdog.log" },
+                env: { ETCDCTL_API: "3", ETCD_ENDPOINT: local.clientUrl, ETCD_ENDPOINTS: local.clientUrl, ABSENT_RUNS: "1", POLL_INTERVAL: "0.2", ...env },
+                timeoutMs: 120_000,
+            });
+            runs.push(run);
+            return run;
+        };
+        const run = ok(watchdog(), "watchdog");
+        assert.match(run.stderr, /etcd member w3 \([0-9a-f]+\) left the cluster/);
+        assert.deepEqual(names(cluster), ["w1", "w2"]);
+        await cluster.writeAndCheck("watchdog removed w3");
+        fs.rmSync(path.join(run.root, "state"), { recursive: true, force: true });
+    });
+});
