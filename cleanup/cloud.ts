@@ -64,7 +64,7 @@ export class CloudApi {
     private readonly elb: ELB.ElasticLoadBalancingClient;
     private readonly elbv2: ELBv2.ElasticLoadBalancingV2Client;
 
-    /** `callTimeoutMs()` is asked before each call: the caller bounds it by its deadline. */
+    /** `callTimeoutMs()` is asked before each call: the caller bounds it by its deadline (at least 10 s, so the last look at the deadline still gets an answer). */
     constructor(readonly connection: CloudConnection, private readonly callTimeoutMs: () => number = () => 30_000) {
         const common = {
             region: ZCOMPUTE_REGION,
@@ -96,7 +96,7 @@ export class CloudApi {
         const operation = `${service}:${command.constructor.name.replace(/Command$/, "")}`;
         this.calls.set(operation, (this.calls.get(operation) ?? 0) + 1);
         try {
-            return await client.send(command, { abortSignal: AbortSignal.timeout(Math.max(1_000, this.callTimeoutMs())) });
+            return await client.send(command, { abortSignal: AbortSignal.timeout(Math.max(10_000, this.callTimeoutMs())) });
         } catch (error) {
             throw toCloudError(operation, error);
         }
