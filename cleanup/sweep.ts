@@ -11,6 +11,8 @@ import type { Action, Clock, FoundResource, Logger } from "./types";
 export const DEFAULT_TIMEOUT_SECONDS = 600;
 export const DEFAULT_GRACE_SECONDS = 120;
 export const DEFAULT_POLL_SECONDS = 3;
+/** Poll interval during the grace period. */
+export const GRACE_POLL_MS = 10_000;
 
 export interface CleanupOptions {
     cluster: string;
@@ -68,6 +70,17 @@ export class Cleanup {
         this.deadline = started + this.o.timeoutMs;
         log.info(`cluster ${this.o.cluster}: ${this.o.dryRun ? "dry run, nothing is deleted" : `deadline in ${Math.round(this.o.timeoutMs / 1000)}s`}; cloud API ${this.o.baseUrl}`);
 
+        // A first look before the Kubernetes side, so what the controllers then remove is reported.
+        const firstLook: InventoryContext = {
+            cluster: this.o.cluster, keep: this.o.keep, pvNames: new Set(), keepVolumes: new Map(), keepSnapshots: new Map(), knownLoadBalancers: new Map(),
+        };
+        if (this.o.kube && !this.o.dryRun) {
+            try {
+                this.noteGone(await takeInventory(this.o.cloud, firstLook));
+            } catch (error) {
+                log.info(`first look at the cloud failed (${describeError(error)}); going on`);
+            }
+        }
         const kubernetes = this.o.kube ? await cleanKubernetes(this.o.kube, log, { dryRun: this.o.dryRun }) : undefined;
         if (!this.o.kube) {
             log.info("no kubeconfig given: skipping the Kubernetes side, sweeping the cloud side by tags");
@@ -78,7 +91,7 @@ export class Cleanup {
             pvNames: kubernetes?.pvNames ?? new Set(),
             keepVolumes: kubernetes?.keepVolumes ?? new Map(),
             keepSnapshots: kubernetes?.keepSnapshots ?? new Map(),
-            knownLoadBalancers: new Map(),
+            knownLoadBalancers: firstLook.knownLoadBalancers,
         };
         const graceEnd = kubernetes && kubernetes.deletions > 0 ? Math.min(started + this.o.graceMs, this.deadline) : started;
         if (graceEnd > started) {
@@ -154,10 +167,11 @@ export class Cleanup {
     /** Resources seen before and missing now, not deleted by us: their controller removed them. */
     private noteGone(inventory: Inventory): void {
         const present = new Set(inventory.candidates.map((c) => c.id));
+        const kept = new Set(inventory.kept.map((c) => c.id));
         for (const [id, resource] of this.seen) {
             if (!present.has(id)) {
                 this.seen.delete(id);
-                if (!this.deletedIds.has(id)) {
+                if (!this.deletedIds.has(id) && !kept.has(id)) {
                     this.emit(resource, "gone", "removed by its controller");
                 }
             }
@@ -176,7 +190,8 @@ export class Cleanup {
         const now = this.o.clock.now();
         let wake = now + this.o.pollMs;
         if (graceEnd > now) {
-            wake = Math.min(wake, graceEnd);
+            // While the controllers work, look less often: each look is a dozen calls.
+            wake = Math.min(now + Math.max(this.o.pollMs, GRACE_POLL_MS), graceEnd);
         }
         for (const state of this.retries.values()) {
             if (state.nextAt > now) {
