@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { runBootPaths } from "../tests/helpers/boot-paths";
+import { benchCleanup } from "./bench/cleanup";
 import { REPO_ROOT } from "./stack-config";
 
 interface PlanSample { wallMs: number; maxRssKb: number; resources: number }
@@ -119,6 +120,8 @@ async function main(): Promise<void> {
         detections.push(await kubeconfigDetectionMs(kubeconfigCommand.pollInterval, offset));
     }
 
+    const cleanup = await benchCleanup();
+
     const rows: Array<[string, string, string]> = [
         ["plan dev: wall time", `${(dev.wallMs / 1000).toFixed(2)} s`, `${dev.resources} resources`],
         ["plan dev: peak RSS", `${(dev.maxRssKb / 1024).toFixed(0)} MiB`, ""],
@@ -130,6 +133,7 @@ async function main(): Promise<void> {
         ["fixed sleep in scripts", `${sleeps.seconds} s`, sleeps.places.join(", ") || "goal 0: met"],
         ["kubeconfig detection latency (max of 3)", `${Math.max(...detections)} ms`, `poll interval ${kubeconfigCommand.pollInterval} s; goal ≤ 1 s: ${Math.max(...detections) <= 1000 ? "met" : "MISSED"}`],
         ["SSH sessions to fetch the kubeconfig", String(kubeconfigCommand.sessions), "goal 1"],
+        ["cleanup on the moto seed", `${cleanup.cleanupSeconds} s`, `${cleanup.cleanupApiCalls} API calls, ${cleanup.cleanupLeaks} leaks, ${cleanup.cleanupCollateral} collateral; goal ${cleanup.cleanupGoal}`],
     ];
     const width = Math.max(...rows.map((r) => r[0].length));
     for (const [name, value, note] of rows) {
@@ -148,6 +152,7 @@ async function main(): Promise<void> {
         kubeconfigDetectionMs: detections,
         kubeconfigPollIntervalSeconds: Number(kubeconfigCommand.pollInterval),
         kubeconfigSshSessions: kubeconfigCommand.sessions,
+        cleanup,
     };
     fs.writeFileSync(path.join(REPO_ROOT, "bench.json"), `${JSON.stringify(report, null, 2)}\n`);
     console.log("\nwrote bench.json");
