@@ -114,11 +114,13 @@ const addons = new EksdAddons(`${env}-addons`, {
     // The API, SSH and egress paths must outlive the add-ons and the destroy cleanup.
     dependsOn: [...cluster.nodes, network],
     cleanup: {
-        connection: cluster.firstNodeConnection,
+        stack: config.stack,
+        cloudApiUrl: config.cloud.apiUrl,
+        accessKey: config.cloud.accessKey,
+        secretKey: config.cloud.secretKey,
         keepLoadBalancerArns: [network.apiLoadBalancerArn],
         keepSecurityGroupIds: [network.clusterSecurityGroupId, network.bastionSecurityGroupId],
         keepTargetGroupArns: [cluster.apiTargetGroupArn],
-        cloudApiInsecure: config.cloud.insecure,
     },
 });
 

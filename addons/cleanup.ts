@@ -1,60 +1,69 @@
 // ClusterCleanup: makes `pulumi destroy` leave nothing behind in the cloud.
 //
-// Load balancers, target groups, security groups and EBS volumes created by the in-cluster
-// controllers (LB controller, cloud controller manager, EBS CSI driver) are not in the Pulumi
-// state, and they block the deletion of subnets and security groups. This component holds a
-// remote Command whose DELETE step runs addons/scripts/cleanup.sh on the first control-plane node.
-// Because the Command depends on the add-on releases and the nodes, Pulumi deletes it first
-// (dependents go before their dependencies), i.e. while the controllers still run.
+// Load balancers, target groups, security groups, EBS volumes and snapshots created by the
+// in-cluster controllers are not in the Pulumi state, and they block the deletion of subnets
+// and security groups. This component holds a LOCAL Command whose DELETE step runs the typed
+// cleanup (tools/cleanup.ts, the same code as `npm run cleanup`) where Pulumi runs: no SSH, no
+// node needed. Because the Command depends on the add-on releases and the nodes, Pulumi deletes
+// it first (dependents go before their dependencies), i.e. while the controllers still run.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import * as fs from "node:fs";
 import * as path from "node:path";
-import { shellSingleQuote } from "../cluster/node-env";
-import { ZCOMPUTE_REGION } from "../infra/provider";
-
-export const CLEANUP_SCRIPT_PATH = path.join(__dirname, "scripts", "cleanup.sh");
-/** The script text; it travels to the node on the command's stdin. */
-export const CLEANUP_SCRIPT = fs.readFileSync(CLEANUP_SCRIPT_PATH, "utf8");
 
 export const DEFAULT_CLEANUP_TIMEOUT_SECONDS = 600;
+/** The environment variable the CLI reads the kubeconfig text from (tools/cleanup.ts). */
+export const CLEANUP_KUBECONFIG_ENV = "ZADARA_EKSD_CLEANUP_KUBECONFIG";
+const REPO_ROOT = path.resolve(__dirname, "..");
 
 export interface ClusterCleanupArgs {
     /** Kubernetes cluster name: the value the controllers put in their cluster tags. */
     clusterName: string;
-    /** SSH to the first control-plane node, through the bastion (`proxy`). */
-    connection: command.types.input.remote.ConnectionArgs;
-    /** The stack's own load balancers (API NLB): never deleted, even when tagged for the cluster. */
+    /** The Pulumi stack (the CLI reads the rest of its config from Pulumi.<stack>.yaml). */
+    stack: string;
+    /** zCompute API base URL as Pulumi reaches it (from config), e.g. https://cloud.example.com. */
+    cloudApiUrl: pulumi.Input<string>;
+    /** Credentials for the cloud API: secrets, passed in the command's environment. */
+    accessKey?: pulumi.Input<string>;
+    secretKey?: pulumi.Input<string>;
+    /** Admin kubeconfig (secret): the Kubernetes side. */
+    kubeconfig: pulumi.Input<string>;
+    /** The stack's own load balancers (API NLB): never deleted. */
     keepLoadBalancerArns: pulumi.Input<string>[];
     /** The stack's own security groups: never deleted. */
     keepSecurityGroupIds: pulumi.Input<string>[];
-    /** The stack's own target groups (those attached to a kept load balancer are kept anyway). */
+    /** The stack's own target groups. */
     keepTargetGroupArns?: pulumi.Input<string>[];
-    /** Seconds the delete step waits for the cloud side to be empty (default 600). */
+    /** Seconds the delete step has for everything (default 600). */
     timeoutSeconds?: number;
-    /** Seconds the controllers get before leftovers are deleted directly (script default 120). */
+    /** Seconds the controllers get before leftovers are deleted directly (CLI default 120). */
     gracePeriodSeconds?: number;
-    /** Seconds between two polls (script default 5). */
-    pollIntervalSeconds?: number;
-    /** zCompute API base URL; default: `cluster_url` from the node's instance metadata. */
-    cloudApiUrl?: pulumi.Input<string>;
-    /** Skip TLS verification of the cloud API; default: what the node's node.env says. */
-    cloudApiInsecure?: boolean;
     /** The add-on releases and node resources: the cleanup runs before any of them is deleted. */
     dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
-/** `sudo -n env K='v' ... bash -s`: the settings ride on the command line, the script on stdin. */
-export function cleanupDeleteCommand(settings: Record<string, string | undefined>): string {
-    const assignments = Object.entries(settings)
-        .filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== "")
-        .map(([key, value]) => `${key}=${shellSingleQuote(value)}`);
-    return ["sudo -n env", ...assignments, "bash -s"].join(" ");
+function shellQuote(value: string): string {
+    return `'${value.replace(/'/g, "'\\''")}'`;
+}
+
+/** The delete step: `node --import tsx tools/cleanup.ts ...`, settings as arguments. */
+export function cleanupDeleteCommand(settings: {
+    stack: string; clusterName: string; endpointUrl: string; timeoutSeconds: number; graceSeconds?: number; keep: string[];
+}): string {
+    const args = [
+        "node", "--import", "tsx", "tools/cleanup.ts",
+        "--stack", settings.stack,
+        "--config", `environment=${settings.clusterName}`,
+        "--endpoint-url", settings.endpointUrl,
+        "--timeout", String(settings.timeoutSeconds),
+        ...(settings.graceSeconds !== undefined ? ["--grace", String(settings.graceSeconds)] : []),
+        ...settings.keep.filter(Boolean).flatMap((id) => ["--keep", id]),
+    ];
+    return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ");
 }
 
 export class ClusterCleanup extends pulumi.ComponentResource {
-    /** The remote command; its output is empty until destroy. */
-    public readonly command: command.remote.Command;
+    /** The local command; it does nothing until destroy. */
+    public readonly command: command.local.Command;
 
     constructor(name: string, args: ClusterCleanupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zadara:eksd:ClusterCleanup", name, {}, opts);
@@ -70,37 +79,31 @@ export class ClusterCleanup extends pulumi.ComponentResource {
         }
 
         const deleteCommand = pulumi
-            .all([
-                pulumi.all(args.keepLoadBalancerArns),
-                pulumi.all(args.keepSecurityGroupIds),
-                pulumi.all(args.keepTargetGroupArns ?? []),
-                pulumi.output(args.cloudApiUrl),
-            ])
-            .apply(([lbs, sgs, tgs, apiUrl]) =>
-                cleanupDeleteCommand({
-                    CLUSTER_NAME: args.clusterName,
-                    TIMEOUT: String(timeout),
-                    GRACE_PERIOD: args.gracePeriodSeconds?.toString(),
-                    POLL_INTERVAL: args.pollIntervalSeconds?.toString(),
-                    AWS_REGION: ZCOMPUTE_REGION,
-                    KEEP_LOAD_BALANCERS: lbs.join(" "),
-                    KEEP_SECURITY_GROUPS: sgs.join(" "),
-                    KEEP_TARGET_GROUPS: tgs.join(" "),
-                    CLOUD_API_URL: apiUrl,
-                    CLOUD_API_INSECURE: args.cloudApiInsecure === undefined ? undefined : String(args.cloudApiInsecure),
-                }),
-            );
+            .all([pulumi.all(args.keepLoadBalancerArns), pulumi.all(args.keepSecurityGroupIds), pulumi.all(args.keepTargetGroupArns ?? []), pulumi.output(args.cloudApiUrl)])
+            .apply(([lbs, sgs, tgs, endpointUrl]) => cleanupDeleteCommand({
+                stack: args.stack,
+                clusterName: args.clusterName,
+                endpointUrl,
+                timeoutSeconds: timeout,
+                graceSeconds: args.gracePeriodSeconds,
+                keep: [...lbs, ...tgs, ...sgs],
+            }));
 
-        this.command = new command.remote.Command(`${name}-cloud-cleanup`, {
-            connection: args.connection,
+        // Secrets ride in the environment, never on the command line (which Pulumi shows).
+        const environment: Record<string, pulumi.Input<string>> = { [CLEANUP_KUBECONFIG_ENV]: pulumi.secret(args.kubeconfig) };
+        if (args.accessKey !== undefined && args.secretKey !== undefined) {
+            environment.AWS_ACCESS_KEY_ID = pulumi.secret(args.accessKey);
+            environment.AWS_SECRET_ACCESS_KEY = pulumi.secret(args.secretKey);
+        }
+
+        this.command = new command.local.Command(`${name}-cloud-cleanup`, {
             // Nothing to do on create/update: the work is the delete step.
             create: "echo 'cloud cleanup armed: runs on pulumi destroy'",
             delete: deleteCommand,
-            // The provider feeds stdin to create, update AND delete; echo ignores it.
-            stdin: CLEANUP_SCRIPT,
-            // No `environment`: the provider fails the command when the node's sshd does not
-            // AcceptEnv them. No `triggers`: a change there REPLACES the command, and replacing
-            // runs this delete step against the live cluster.
+            dir: REPO_ROOT,
+            environment,
+            // No `triggers`: a change there REPLACES the command, and replacing runs this delete
+            // step against the live cluster.
             addPreviousOutputInEnv: false,
         }, { parent: this, dependsOn: args.dependsOn });
 

@@ -2,7 +2,6 @@
 // manager, storage, load balancing, autoscaling, backup), installed as Helm releases through
 // one Kubernetes provider built from the cluster's kubeconfig.
 
-import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 
@@ -94,12 +93,15 @@ export interface EksdAddonsArgs extends AddonChoices {
 }
 
 export interface AddonsCleanupArgs {
-    /** SSH to the first control-plane node through the bastion. */
-    connection: command.types.input.remote.ConnectionArgs;
+    /** The Pulumi stack (the cleanup command reads its config). */
+    stack: string;
+    /** Cloud API base URL as Pulumi reaches it (config), not as the VMs do. */
+    cloudApiUrl: pulumi.Input<string>;
+    accessKey?: pulumi.Input<string>;
+    secretKey?: pulumi.Input<string>;
     keepLoadBalancerArns: pulumi.Input<string>[];
     keepSecurityGroupIds: pulumi.Input<string>[];
     keepTargetGroupArns: pulumi.Input<string>[];
-    cloudApiInsecure?: boolean;
     timeoutSeconds?: number;
 }
 
@@ -200,12 +202,14 @@ export class EksdAddons extends pulumi.ComponentResource {
             // while the controllers that must remove their load balancers and volumes still run.
             this.cleanup = new ClusterCleanup(`${name}-cleanup`, {
                 clusterName: args.clusterName,
-                connection: args.cleanup.connection,
+                stack: args.cleanup.stack,
+                cloudApiUrl: args.cleanup.cloudApiUrl,
+                accessKey: args.cleanup.accessKey,
+                secretKey: args.cleanup.secretKey,
+                kubeconfig: args.kubeconfig,
                 keepLoadBalancerArns: args.cleanup.keepLoadBalancerArns,
                 keepSecurityGroupIds: args.cleanup.keepSecurityGroupIds,
                 keepTargetGroupArns: args.cleanup.keepTargetGroupArns,
-                cloudApiUrl: args.cloudApiUrl,
-                cloudApiInsecure: args.cleanup.cloudApiInsecure,
                 timeoutSeconds: args.cleanup.timeoutSeconds,
                 dependsOn: [...this.installed, ...(args.dependsOn ?? [])],
             }, { parent: this });

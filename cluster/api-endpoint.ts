@@ -1,24 +1,15 @@
 // Where the Kubernetes API is reached. kubeadm's controlPlaneEndpoint must be the API load
-// balancer's PRIVATE IP (nodes reach it inside the VPC), which only the VPC's DNS knows:
-// a command on the bastion resolves `elb-<id>.<domain>`. A public API's address is the
-// public IP associated with the load balancer's network interface.
+// balancer's PRIVATE IP (nodes reach it inside the VPC). The program asks the cloud API for
+// it: a network load balancer's network interface carries the description
+// `ELB net/<lb name>/<lb id>` (as AWS documents for NLB interfaces), its primary private IP
+// is the address, and a public API's address is the public IP associated with it.
+// No SSH and no DNS lookup on the bastion. (That zCompute sets the same description is to be
+// verified on a real cloud: docs/cleanup.md.)
 import * as aws from "@pulumi/aws";
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { isIpv4Address } from "../config/cidr";
-import { shellSingleQuote } from "./node-env";
 
 export { API_PORT } from "../infra/network";
-/** How long the bastion waits for the load balancer's name to resolve (attempts x seconds). */
-export const DNS_ATTEMPTS = 60;
-export const DNS_RETRY_SECONDS = 5;
-
-
-export interface BastionSsh {
-    host: pulumi.Input<string>;
-    user: string;
-    privateKey: pulumi.Input<string>;
-}
 
 export interface ApiEndpointArgs {
     environment: string;
@@ -27,36 +18,29 @@ export interface ApiEndpointArgs {
     /** `elb-<id>.<domain>`. */
     apiInternalDnsName: pulumi.Input<string>;
     apiPublic: boolean;
-    bastion: BastionSsh;
     provider: aws.Provider;
     parent: pulumi.Resource;
-    /** The network the bastion needs to answer (security-group rules, routes). */
-    dependsOn?: pulumi.Resource[];
 }
 
-/** Bounded wait on the bastion until the name resolves; prints the first IPv4 address. */
-export function resolveAddressScript(dnsName: string): string {
-    return [
-        `name=${shellSingleQuote(dnsName)}`,
-        `for attempt in $(seq 1 ${DNS_ATTEMPTS}); do`,
-        `  ip=$(getent ahostsv4 "$name" | awk 'NR == 1 { print $1 }')`,
-        `  if [ -n "$ip" ]; then echo "$ip"; exit 0; fi`,
-        `  echo "waiting for $name to resolve (attempt $attempt of ${DNS_ATTEMPTS})" >&2`,
-        `  sleep ${DNS_RETRY_SECONDS}`,
-        "done",
-        `echo "$name did not resolve within ${DNS_ATTEMPTS * DNS_RETRY_SECONDS}s" >&2`,
-        "exit 1",
-    ].join("\n");
-}
-
-/** Checks the command's output: one IPv4 address. */
-export function parseIpv4(stdout: string, what: string): string {
-    const value = stdout.trim();
+/** Checks an address read from the cloud: one IPv4 address. */
+export function parseIpv4(text: string, what: string): string {
+    const value = text.trim();
     if (!isIpv4Address(value)) {
         throw new Error(`${what}: expected an IPv4 address, got "${value}"`);
     }
     return value;
 }
+
+/** `arn:...:loadbalancer/net/<name>/<id>` -> `ELB net/<name>/<id>`: the description of its interfaces. */
+export function loadBalancerInterfaceDescription(loadBalancerArn: string): string {
+    const match = /:loadbalancer\/((?:net|app)\/[^/]+\/[^/]+)$/.exec(loadBalancerArn);
+    if (!match) {
+        throw new Error(`not a load balancer ARN: "${loadBalancerArn}"`);
+    }
+    return `ELB ${match[1]}`;
+}
+
+interface LbInterface { id: string; privateIp: string; publicIp?: string }
 
 export class ApiEndpoint {
     readonly privateIp: pulumi.Output<string>;
@@ -64,23 +48,17 @@ export class ApiEndpoint {
     readonly publicIp: pulumi.Output<string | undefined>;
     /** API server certificate SANs: public IP, private IP, `elb-<id>`, the full internal name. */
     readonly certSans: pulumi.Output<string[]>;
-    readonly addressCommand: command.remote.Command;
 
     constructor(args: ApiEndpointArgs) {
-        this.addressCommand = new command.remote.Command(`${args.environment}-api-address`, {
-            connection: {
-                host: args.bastion.host,
-                user: args.bastion.user,
-                privateKey: pulumi.secret(args.bastion.privateKey),
-                dialErrorLimit: 60,
-            },
-            create: pulumi.output(args.apiInternalDnsName).apply(resolveAddressScript),
-            triggers: [args.apiLoadBalancerArn],
-        }, { parent: args.parent, dependsOn: args.dependsOn });
-        this.privateIp = this.addressCommand.stdout.apply((out) => parseIpv4(out, "API load balancer private IP"));
-
+        const eni = pulumi.output(args.apiLoadBalancerArn).apply((arn) => this.lookUpInterface(arn, args));
+        this.privateIp = eni.apply((e) => parseIpv4(e.privateIp, "API load balancer private IP"));
         this.publicIp = args.apiPublic
-            ? this.privateIp.apply((ip) => this.lookUpPublicIp(ip, args))
+            ? eni.apply((e) => {
+                if (!e.publicIp) {
+                    throw new Error(`the API load balancer's interface ${e.id} (${e.privateIp}) has no public IP; is the load balancer internet-facing?`);
+                }
+                return parseIpv4(e.publicIp, "API load balancer public IP");
+            })
             : pulumi.output(undefined);
 
         this.certSans = pulumi.all([this.publicIp, this.privateIp, args.apiLoadBalancerId, args.apiInternalDnsName])
@@ -88,14 +66,16 @@ export class ApiEndpoint {
                 [publicIp, privateIp, `elb-${lbId}`, dnsName].filter((san): san is string => !!san));
     }
 
-    private async lookUpPublicIp(privateIp: string, args: ApiEndpointArgs): Promise<string> {
-        const eni = await aws.ec2.getNetworkInterface({
-            filters: [{ name: "addresses.private-ip-address", values: [privateIp] }],
-        }, { provider: args.provider, parent: args.parent });
-        const publicIp = eni.associations?.[0]?.publicIp;
-        if (!publicIp) {
-            throw new Error(`the API load balancer's interface ${eni.id} (${privateIp}) has no public IP; is the load balancer internet-facing?`);
+    private async lookUpInterface(arn: string, args: ApiEndpointArgs): Promise<LbInterface> {
+        const opts = { provider: args.provider, parent: args.parent };
+        const description = loadBalancerInterfaceDescription(arn);
+        const found = await aws.ec2.getNetworkInterfaces({ filters: [{ name: "description", values: [description] }] }, opts);
+        const ids = [...found.ids].sort();
+        if (ids.length === 0) {
+            throw new Error(`no network interface with description "${description}": cannot read the API load balancer's address from the cloud API`);
         }
-        return parseIpv4(publicIp, "API load balancer public IP");
+        // One subnet, one interface; with several the first id is taken, the same every run.
+        const eni = await aws.ec2.getNetworkInterface({ id: ids[0] }, opts);
+        return { id: eni.id, privateIp: eni.privateIp, publicIp: eni.associations?.[0]?.publicIp || undefined };
     }
 }

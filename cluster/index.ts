@@ -149,10 +149,8 @@ export class EksdCluster extends pulumi.ComponentResource {
             apiLoadBalancerId: args.network.apiLoadBalancerId,
             apiInternalDnsName: args.network.apiInternalDnsName,
             apiPublic: args.apiPublic,
-            bastion: { host: args.network.bastionPublicIp, user: args.ssh.bastionUser, privateKey: args.ssh.bastionPrivateKey },
             provider: args.provider,
             parent: this,
-            dependsOn: this.networkDependencies(),
         });
 
         const kubernetesVersion = args.kubernetesVersion;

@@ -11,10 +11,9 @@ import { describe, it } from "node:test";
 import {
     BASTION_KEY, buildClusters, LB_ID, makeArgs, mockOutput, NODE_KEY, optionsOf, recorded, resource, resourcesOf, secretValue, valueOf,
 } from "./helpers/cluster-fixture";
-import { runStubbedBash } from "./helpers/stubbed-bash";
 import { isSecretValue, redactSecrets } from "../tools/mock-engine";
 import { decodeUserData, readScriptSource } from "../cluster/cloud-init";
-import { parseIpv4, resolveAddressScript, DNS_ATTEMPTS } from "../cluster/api-endpoint";
+import { loadBalancerInterfaceDescription, parseIpv4 } from "../cluster/api-endpoint";
 import { kubeconfigWaitCommand, parseCloudApiUrl } from "../cluster/kubeconfig";
 import { propagatesAtLaunch } from "../cluster/asg";
 import { compareIpv4, CONTROL_PLANE_REPLACE_ON_CHANGES } from "../cluster/control-plane";
@@ -290,16 +289,9 @@ describe("worker node groups", () => {
 });
 
 describe("API endpoint discovery", () => {
-    it("resolves the load balancer's private IP on the bastion and its public IP by network interface", async () => {
+    it("reads the load balancer's private and public IP from its network interface through the cloud API, without SSH", async () => {
         const { dev } = await buildClusters();
-        const command = resource(COMMAND, "dev-api-address").inputs;
-        // The private key makes the whole connection a secret.
-        const connection = secretValue(command.connection) as Record<string, unknown>;
-        assert.equal(connection.host, "203.0.113.5");
-        assert.equal(connection.user, "ubuntu");
-        assert.equal(connection.privateKey, BASTION_KEY);
-        assert.match(String(command.create), new RegExp(`getent ahostsv4 "\\$name"`));
-        assert.match(String(command.create), new RegExp(`name='elb-${LB_ID}\\.symphony\\.local'`));
+        assert.equal(recorded.filter((r) => r.name.endsWith("-api-address")).length, 0, "no command on the bastion");
         assert.equal(await valueOf(dev.apiPrivateIp), "192.168.2.250");
         assert.equal(await valueOf(dev.apiEndpointPrivate), "https://192.168.2.250:6443");
         const publicIp = await valueOf(dev.apiPublicIp);
@@ -314,15 +306,10 @@ describe("API endpoint discovery", () => {
         assert.equal(await valueOf(intl.apiEndpointPrivate), "https://192.168.2.250:6443");
     });
 
-    it("waits a bounded time for the name on the bastion", () => {
-        const script = tmpFile("resolve.sh", resolveAddressScript("elb-x.symphony.local"));
-        const ok = runStubbedBash(script, { stubs: { getent: "echo '192.168.2.250   STREAM elb-x.symphony.local'", sleep: "exit 0" } });
-        assert.equal(ok.code, 0, ok.stderr);
-        assert.equal(ok.stdout, "192.168.2.250\n");
-        const never = runStubbedBash(script, { stubs: { getent: "exit 2", sleep: "exit 0" } });
-        assert.equal(never.code, 1);
-        assert.equal(never.calls.filter((call) => call.startsWith("sleep")).length, DNS_ATTEMPTS);
-        assert.match(never.stderr, /did not resolve within 300s/);
+    it("finds the interface by the description AWS gives a load balancer's interfaces", () => {
+        assert.equal(loadBalancerInterfaceDescription("arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/net/dev-eksd-masters/50dc6c495c0c9188"),
+            "ELB net/dev-eksd-masters/50dc6c495c0c9188");
+        assert.throws(() => loadBalancerInterfaceDescription("arn:aws:ec2:us-east-1:0:instance/i-1"), /not a load balancer ARN/);
         assert.throws(() => parseIpv4("not an ip\n", "x"), /expected an IPv4 address/);
         assert.equal(parseIpv4(" 10.1.2.3\n", "x"), "10.1.2.3");
     });

@@ -64,7 +64,7 @@ describe("offline plan", () => {
         // Pulumi deletes dependents first: the cleanup command must depend on every release
         // and on the nodes, so it runs while the controllers still exist.
         const resources = dev.plan!.resources;
-        const cleanup = resources.find((r) => r.type === "command:remote:Command" && r.name.includes("cleanup"))!;
+        const cleanup = resources.find((r) => r.type === "command:local:Command" && r.name.includes("cleanup"))!;
         assert.ok(cleanup, "no cleanup command in the plan");
         for (const release of resources.filter((r) => r.type === "kubernetes:helm.sh/v3:Release")) {
             assert.ok(cleanup.dependencies.includes(release.urn), `cleanup does not depend on ${release.name}`);
@@ -72,8 +72,8 @@ describe("offline plan", () => {
         const master = resources.find((r) => r.type === "aws:ec2/instance:Instance" && r.name.includes("master"))!;
         assert.ok(cleanup.dependencies.includes(master.urn), "cleanup does not depend on the control-plane node");
         const inputs = cleanup.inputs as Record<string, unknown>;
-        assert.match(String(inputs.delete), /bash -s/);
-        assert.ok(String(inputs.delete).includes("KEEP_LOAD_BALANCERS="), "the stack's own NLB must be kept");
+        assert.match(String(inputs.delete), /^node --import tsx tools\/cleanup\.ts --stack dev /);
+        assert.ok(String(inputs.delete).includes("--keep arn:"), "the stack's own NLB must be kept");
     });
 
     it("keeps the network's rules and routes until nodes, add-ons and the cleanup are gone", () => {

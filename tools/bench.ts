@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { runBootPaths } from "../tests/helpers/boot-paths";
 import { benchEtcd } from "./bench/etcd";
 import { benchRolls } from "./bench/rolls";
+import { benchCleanup } from "./bench/cleanup";
 import { REPO_ROOT } from "./stack-config";
 
 interface PlanSample { wallMs: number; maxRssKb: number; resources: number }
@@ -122,6 +123,8 @@ async function main(): Promise<void> {
     }
     const etcd = await benchEtcd();
 
+    const cleanup = await benchCleanup();
+
     const rows: Array<[string, string, string]> = [
         ["plan dev: wall time", `${(dev.wallMs / 1000).toFixed(2)} s`, `${dev.resources} resources`],
         ["plan dev: peak RSS", `${(dev.maxRssKb / 1024).toFixed(0)} MiB`, ""],
@@ -134,6 +137,7 @@ async function main(): Promise<void> {
         ["kubeconfig detection latency (max of 3)", `${Math.max(...detections)} ms`, `poll interval ${kubeconfigCommand.pollInterval} s; goal ≤ 1 s: ${Math.max(...detections) <= 1000 ? "met" : "MISSED"}`],
         ["SSH sessions to fetch the kubeconfig", String(kubeconfigCommand.sessions), "goal 1"],
         ...Object.entries(etcd).map(([name, value]) => [name, String(value), "real etcd 3.4 on loopback"] as [string, string, string]),
+        ["cleanup on the moto seed", `${cleanup.cleanupSeconds} s`, `${cleanup.cleanupApiCalls} API calls, ${cleanup.cleanupLeaks} leaks, ${cleanup.cleanupCollateral} collateral; goal ${cleanup.cleanupGoal}`],
     ];
     const rolls = await benchRolls();
     rows.push(...Object.entries(rolls).map(([name, value]) => [name, String(value), ""] as [string, string, string]));
@@ -156,6 +160,7 @@ async function main(): Promise<void> {
         kubeconfigSshSessions: kubeconfigCommand.sessions,
         etcd,
         rolls,
+        cleanup,
     };
     fs.writeFileSync(path.join(REPO_ROOT, "bench.json"), `${JSON.stringify(report, null, 2)}\n`);
     console.log("\nwrote bench.json");

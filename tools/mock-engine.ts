@@ -210,9 +210,14 @@ function mockCommandStdout(name: string): string {
 /** Answers for the provider functions (invokes) the program calls. */
 export function mockCall(token: string, inputs: Record<string, any>): Record<string, unknown> {
     switch (token) {
+        case "aws:ec2/getNetworkInterfaces:getNetworkInterfaces": {
+            // The API NLB's interface, found by its description `ELB net/<name>/<id>`.
+            const filter = (inputs.filters ?? []).find((f: { name: string }) => f.name === "description");
+            return { id: "us-east-1", ids: filter ? [`eni-${hexFrom(String(filter.values?.[0]), 17)}`] : [] };
+        }
         case "aws:ec2/getNetworkInterface:getNetworkInterface": {
             const filter = (inputs.filters ?? []).find((f: { name: string }) => f.name === "addresses.private-ip-address");
-            const privateIp = filter?.values?.[0] ?? "192.168.0.250";
+            const privateIp = filter?.values?.[0] ?? "192.168.2.250";
             return { id: `eni-${hexFrom(privateIp, 17)}`, privateIp, associations: [{ publicIp: `203.0.113.${octetFrom(privateIp)}`, allocationId: "", associationId: "", ipOwnerId: MOCK_ACCOUNT_ID, publicDnsName: "" }] };
         }
         case "aws:ec2/getInstances:getInstances": {

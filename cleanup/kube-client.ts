@@ -1,0 +1,121 @@
+// KubeApi over @kubernetes/client-node (an ES module: loaded on first use, so the cloud-only
+// path and the Pulumi program never pay for it). Every call is bounded by a timeout.
+import type { KubeApi, ObjectRef, PersistentVolumeInfo, PodInfo, SnapshotContentInfo } from "./kube";
+import { volumeIdOf } from "./kube";
+
+async function withTimeout<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${Math.round(ms / 1000)}s`)), ms);
+    });
+    try {
+        return await Promise.race([promise, timeout]);
+    } finally {
+        clearTimeout(timer);
+    }
+}
+
+function isNotFound(error: unknown): boolean {
+    return (error as { code?: number }).code === 404;
+}
+
+type K8s = typeof import("@kubernetes/client-node");
+
+export class KubeClient implements KubeApi {
+    private constructor(
+        private readonly core: import("@kubernetes/client-node").CoreV1Api,
+        private readonly networking: import("@kubernetes/client-node").NetworkingV1Api,
+        private readonly custom: import("@kubernetes/client-node").CustomObjectsApi,
+        private readonly timeoutMs: number,
+    ) {}
+
+    /** `kubeconfig` is the file's text. */
+    static async fromKubeconfig(kubeconfig: string, timeoutMs = 15_000): Promise<KubeClient> {
+        const k8s: K8s = await import("@kubernetes/client-node");
+        const config = new k8s.KubeConfig();
+        config.loadFromString(kubeconfig);
+        return new KubeClient(config.makeApiClient(k8s.CoreV1Api), config.makeApiClient(k8s.NetworkingV1Api),
+            config.makeApiClient(k8s.CustomObjectsApi), timeoutMs);
+    }
+
+    private call<T>(what: string, promise: Promise<T>): Promise<T> {
+        return withTimeout(what, this.timeoutMs, promise);
+    }
+
+    async loadBalancerServices(): Promise<ObjectRef[]> {
+        const list = await this.call("list services", this.core.listServiceForAllNamespaces());
+        return list.items.filter((s) => s.spec?.type === "LoadBalancer")
+            .map((s) => ({ namespace: s.metadata!.namespace!, name: s.metadata!.name! }));
+    }
+
+    async ingresses(): Promise<ObjectRef[]> {
+        const list = await this.call("list ingresses", this.networking.listIngressForAllNamespaces());
+        return list.items.map((i) => ({ namespace: i.metadata!.namespace!, name: i.metadata!.name! }));
+    }
+
+    async persistentVolumes(): Promise<PersistentVolumeInfo[]> {
+        const list = await this.call("list persistentvolumes", this.core.listPersistentVolume());
+        return list.items.map((pv) => {
+            const claim = pv.spec?.claimRef;
+            return {
+                name: pv.metadata!.name!,
+                reclaimPolicy: pv.spec?.persistentVolumeReclaimPolicy ?? "Delete",
+                claim: claim?.name && claim.namespace ? { namespace: claim.namespace, name: claim.name } : undefined,
+                volumeId: volumeIdOf(pv.spec?.csi?.volumeHandle ?? pv.spec?.awsElasticBlockStore?.volumeID),
+            };
+        });
+    }
+
+    async pods(): Promise<PodInfo[]> {
+        const list = await this.call("list pods", this.core.listPodForAllNamespaces());
+        return list.items.map((p) => ({
+            namespace: p.metadata!.namespace!,
+            name: p.metadata!.name!,
+            claims: (p.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : [])),
+        }));
+    }
+
+    async snapshotContents(): Promise<SnapshotContentInfo[]> {
+        try {
+            const list = await this.call("list volumesnapshotcontents", this.custom.listClusterCustomObject({
+                group: "snapshot.storage.k8s.io", version: "v1", plural: "volumesnapshotcontents",
+            })) as { items?: Array<{ metadata?: { name?: string }; spec?: { deletionPolicy?: string }; status?: { snapshotHandle?: string } }> };
+            return (list.items ?? []).map((c) => ({
+                name: c.metadata?.name ?? "",
+                deletionPolicy: c.spec?.deletionPolicy ?? "Delete",
+                snapshotId: c.status?.snapshotHandle,
+            }));
+        } catch (error) {
+            if (isNotFound(error)) {
+                return []; // no snapshot CRDs: no snapshot contents
+            }
+            throw error;
+        }
+    }
+
+    private async remove(what: string, promise: Promise<unknown>): Promise<void> {
+        try {
+            await this.call(what, promise);
+        } catch (error) {
+            if (!isNotFound(error)) {
+                throw error;
+            }
+        }
+    }
+
+    deleteService(r: ObjectRef): Promise<void> {
+        return this.remove("delete service", this.core.deleteNamespacedService(r));
+    }
+
+    deleteIngress(r: ObjectRef): Promise<void> {
+        return this.remove("delete ingress", this.networking.deleteNamespacedIngress(r));
+    }
+
+    deleteClaim(r: ObjectRef): Promise<void> {
+        return this.remove("delete persistentvolumeclaim", this.core.deleteNamespacedPersistentVolumeClaim(r));
+    }
+
+    deletePod(r: ObjectRef): Promise<void> {
+        return this.remove("delete pod", this.core.deleteNamespacedPod(r));
+    }
+}
