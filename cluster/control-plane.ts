@@ -2,20 +2,18 @@
 // the default: an auto scaling group may replace a master before it has joined etcd. The ASG
 // mode keeps min = max = desired so that nothing ever scales the control plane.
 import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterTagKey, resourceTags, Tags } from "../infra/tags";
 import { API_PORT } from "./api-endpoint";
-import { asgTags, CAPACITY_TIMEOUT, HEALTH_CHECK_GRACE_SECONDS, launchConfigurationOptions } from "./asg";
+import { nodeConnection, NodeSshArgs } from "./kubeconfig";
+import type { ControlPlaneNodeBoot } from "./node-bootstrap";
 
 export type ControlPlaneMode = "standalone" | "asg";
 
-/** What differs between the user data of two control-plane nodes. */
-export interface ControlPlaneNodeIdentity {
-    /** Name tag of a standalone node; empty in ASG mode. */
-    nodeName: string;
-    leaderElection: "static" | "asg";
-    isLeader: boolean;
-    asgName: string;
+/** Instance metadata: session tokens required, one hop (no pod can reach it through NAT). */
+export function metadataOptions(requireMetadataTokens: boolean): aws.types.input.ec2.InstanceMetadataOptions | undefined {
+    return requireMetadataTokens ? { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 } : undefined;
 }
 
 export interface ControlPlaneArgs {
@@ -35,8 +33,11 @@ export interface ControlPlaneArgs {
     instanceProfileName: pulumi.Input<string>;
     keyName: string;
     nameSuffix: pulumi.Input<string>;
-    /** gzip+base64 user data (a secret) for one node. */
-    userDataFor: (identity: ControlPlaneNodeIdentity) => pulumi.Output<string>;
+    /** User data and bootstrap command of each node. */
+    boot: ControlPlaneNodeBoot;
+    /** SSH to the nodes through the bastion (host filled in per node). */
+    nodeSsh: Omit<NodeSshArgs, "host">;
+    requireMetadataTokens: boolean;
     /** IAM resources the nodes need before they boot. */
     dependsOn: pulumi.Resource[];
 }
@@ -102,6 +103,8 @@ export class ControlPlane {
     readonly targetGroup: aws.lb.TargetGroup;
     readonly listener: aws.lb.Listener;
     readonly attachments: aws.lb.TargetGroupAttachment[] = [];
+    /** `<node>-bootstrap`, one per node, each after the previous one. */
+    readonly bootstrapCommands: command.remote.Command[] = [];
     readonly instanceIds: pulumi.Output<string[]>;
     readonly privateIps: pulumi.Output<string[]>;
     readonly firstNode: FirstControlPlaneNode;
@@ -123,14 +126,7 @@ export class ControlPlane {
             this.privateIps = pulumi.all(this.instances.map((instance) => instance.privateIp));
             this.firstNode = { id: this.instances[0].id, privateIp: this.instances[0].privateIp };
         } else {
-            this.asg = this.createAsg();
-            const members = this.asgMembers(this.asg);
-            this.instanceIds = members.apply((list) => list.map((member) => member.id));
-            this.privateIps = members.apply((list) => list.map((member) => member.privateIp));
-            this.firstNode = {
-                id: members.apply((list) => list[0].id),
-                privateIp: members.apply((list) => list[0].privateIp),
-            };
+            throw new Error(`controlPlaneMode "${args.mode}" is not supported: only standalone control-plane nodes receive their secrets from the program`);
         }
 
         this.listener = new aws.lb.Listener(`${env}-api`, {
@@ -143,7 +139,7 @@ export class ControlPlane {
 
     /** Everything the kubeconfig must wait for. */
     get resources(): pulumi.Resource[] {
-        return [...this.instances, ...(this.asg ? [this.asg] : []), this.targetGroup, ...this.attachments, this.listener];
+        return [...this.instances, ...(this.asg ? [this.asg] : []), this.targetGroup, ...this.attachments, this.listener, ...this.bootstrapCommands];
     }
 
     private addStandaloneNode(index: number): void {
@@ -156,73 +152,33 @@ export class ControlPlane {
             vpcSecurityGroupIds: [this.args.clusterSecurityGroupId],
             keyName: this.args.keyName,
             iamInstanceProfile: this.args.instanceProfileName,
-            userDataBase64: this.args.userDataFor({
-                nodeName: name, leaderElection: "static", isLeader: index === 0, asgName: "",
-            }),
+            userDataBase64: this.args.boot.userData(name),
+            metadataOptions: metadataOptions(this.args.requireMetadataTokens),
             // zCompute: no encryption, volume type left to the cloud default; no volume tags.
             rootBlockDevice: { volumeSize: this.args.volumeSize, deleteOnTermination: true, encrypted: false },
             tags: controlPlaneTags(env, name, this.args.tags),
-        }, standaloneInstanceOptions({ ...this.opts, dependsOn: this.args.dependsOn }));
+        }, standaloneInstanceOptions({ ...this.opts, dependsOn: [...this.args.dependsOn, ...this.args.boot.dependsOn] }));
         this.instances.push(instance);
+
+        // The secrets reach the node only here (stdin, a Pulumi secret). Node 0 initialises;
+        // every later node joins after the previous one is up, one at a time.
+        const bootstrap = this.args.boot.bootstrapCommand({ nodeName: name, mode: index === 0 ? "init" : "join" });
+        const previous = this.bootstrapCommands[this.bootstrapCommands.length - 1];
+        this.bootstrapCommands.push(new command.remote.Command(`${name}-bootstrap`, {
+            connection: nodeConnection({ ...this.args.nodeSsh, host: instance.privateIp }),
+            create: bootstrap.create,
+            stdin: bootstrap.stdin,
+            triggers: [instance.id],
+            // Progress and the failure report (stderr) show in `pulumi up`.
+            logging: "stdoutAndStderr",
+            addPreviousOutputInEnv: false,
+        }, { parent: this.args.parent, dependsOn: [instance, ...(previous ? [previous] : [])] }));
 
         this.attachments.push(new aws.lb.TargetGroupAttachment(`${name}-api`, {
             targetGroupArn: this.targetGroup.arn,
             targetId: instance.id,
             port: API_PORT,
         }, this.opts));
-    }
-
-    private createAsg(): aws.autoscaling.Group {
-        const env = this.args.environment;
-        const asgName = controlPlaneAsgName(env);
-        const launchConfiguration = new aws.ec2.LaunchConfiguration(asgName, {
-            namePrefix: `${asgName}-`,
-            imageId: this.args.amiId,
-            instanceType: this.args.instanceType,
-            keyName: this.args.keyName,
-            securityGroups: [this.args.clusterSecurityGroupId],
-            iamInstanceProfile: this.args.instanceProfileName,
-            rootBlockDevice: { volumeSize: this.args.volumeSize, deleteOnTermination: true, encrypted: false },
-            userDataBase64: this.args.userDataFor({
-                nodeName: "", leaderElection: "asg", isLeader: false, asgName,
-            }),
-        }, launchConfigurationOptions({ ...this.opts, dependsOn: this.args.dependsOn }));
-
-        // min = max = desired: an autoscaler must never change the number of etcd members.
-        return new aws.autoscaling.Group(asgName, {
-            name: asgName,
-            launchConfiguration: launchConfiguration.name,
-            vpcZoneIdentifiers: [this.args.privateSubnetId],
-            minSize: this.args.count,
-            maxSize: this.args.count,
-            desiredCapacity: this.args.count,
-            defaultCooldown: CONTROL_PLANE_COOLDOWN_SECONDS,
-            healthCheckType: "EC2",
-            healthCheckGracePeriod: HEALTH_CHECK_GRACE_SECONDS,
-            waitForCapacityTimeout: CAPACITY_TIMEOUT,
-            targetGroupArns: [this.targetGroup.arn],
-            tags: asgTags(controlPlaneTags(env, asgName, this.args.tags)),
-        }, this.opts);
-    }
-
-    /**
-     * Running members of the masters ASG, lowest private IP first: bootstrap.sh elects that
-     * node as the leader, so it is the one that publishes the kubeconfig.
-     */
-    private asgMembers(asg: aws.autoscaling.Group): pulumi.Output<{ id: string; privateIp: string }[]> {
-        const asgName = controlPlaneAsgName(this.args.environment);
-        // The ARN is known only once the group exists with its instances (wait for capacity).
-        return asg.arn.apply(async () => {
-            const found = await aws.ec2.getInstances({
-                filters: [{ name: "tag:Name", values: [asgName] }],
-                instanceStateNames: ["running"],
-            }, { provider: this.args.provider, parent: this.args.parent });
-            const members = found.ids.map((id, index) => ({ id, privateIp: found.privateIps[index] }));
-            if (members.length === 0) {
-                throw new Error(`no running instance of ASG ${asgName} found`);
-            }
-            return members.sort((a, b) => compareIpv4(a.privateIp, b.privateIp));
-        });
     }
 }
 

@@ -67,6 +67,7 @@ export async function makeArgs(environment: string, overrides: Partial<EksdClust
             apiLoadBalancerId: LB_ID,
             apiInternalDnsName: `elb-${LB_ID}.symphony.local`,
             bastionPublicIp: "203.0.113.5",
+            bastionPrivateIp: "192.168.0.10",
         },
         apiPublic: true,
         eksdVersion: "1.30",
@@ -101,7 +102,7 @@ export async function makeCluster(environment: string, overrides: Partial<EksdCl
 export interface Clusters {
     /** Public API, 3 standalone masters, IAM created, root CA. */
     dev: EksdCluster;
-    /** ASG masters, existing instance profiles, 1.31 (kubeadm v1beta4), no root CA. */
+    /** Existing instance profiles, 1.31 (kubeadm v1beta4), no root CA, hardening off. */
     asgc: EksdCluster;
     /** Internal API, one standalone master. */
     intl: EksdCluster;
@@ -115,7 +116,9 @@ export function buildClusters(): Promise<Clusters> {
         const asgc = await makeCluster("asgc", {
             eksdVersion: "1.31",
             kubernetesVersion: "v1.31.14-eks-1-31-40",
-            controlPlane: { count: 3, mode: "asg", instanceType: "z4.large", volumeSize: 60, amiId: "ami-0master01", instanceProfile: "existing-masters" },
+            controlPlane: { count: 3, mode: "standalone", instanceType: "z4.large", volumeSize: 60, amiId: "ami-0master01", instanceProfile: "existing-masters" },
+            hardening: { auditLog: false, secretsEncryption: false, kubeletHardening: false, apiServerProfiling: true, requireMetadataTokens: true },
+            secretsEncryptionKeyVersion: 3,
             workerInstanceProfile: "existing-workers",
             rootCaCert: undefined,
             cloudApiInsecure: true,
