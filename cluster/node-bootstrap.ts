@@ -40,7 +40,7 @@ const NODE_POLL_INTERVAL_SECONDS = 2;
 /** The bootstrap command waits this long for the loader to install control-plane-up.sh. */
 export const BUNDLE_INSTALL_WAIT_SECONDS = 900;
 /** A token that never exists: stands in for the real one in the worker roll fingerprint. */
-const TOKEN_PLACEHOLDER = "000000.0000000000000000";
+const TOKEN_PLACEHOLDER = "tokenx.placeholderxxxxx";
 
 /** The files control-plane-up.sh accepts on stdin (relative to /etc/kubernetes). */
 export const CONTROL_PLANE_STDIN_FILES = [

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as YAML from "yaml";
-import { buildClusters, group, LB_ID, opensslCertificate, resource, ROOT_CA, secretValue, valueOf } from "./helpers/cluster-fixture";
+import { buildClusters, group, LB_ID, opensslCertificate, resource, ROOT_CA, secretValue, stdinFiles, valueOf } from "./helpers/cluster-fixture";
 import {
     buildUserData, CONTROL_PLANE_CRON_JOBS, decodeUserData, encodeUserData, LOADER_SCRIPT, NODE_SCRIPTS_DIR, readScriptSource, renderCloudConfig,
     renderCronFile, ROLE_SCRIPTS, USER_DATA_LIMIT_BYTES, userDataSize,
@@ -78,17 +78,6 @@ function cloudInitSchema(text: string, name: string): { code: number; output: st
     const file = writeTemp(`${name}.yaml`, text);
     const run = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
     return { code: run.status ?? -1, output: `${run.stdout}${run.stderr}` };
-}
-
-/** The files a recorded `<node>-bootstrap` command sends on stdin. */
-export function stdinFiles(commandName: string): Record<string, string> {
-    const stdin = secretValue(resource("command:remote:Command", commandName).inputs.stdin) as string;
-    const files: Record<string, string> = {};
-    for (const line of stdin.split("\n").filter(Boolean)) {
-        const [name, data] = line.split(" ");
-        files[name] = Buffer.from(data, "base64").toString("utf8");
-    }
-    return files;
 }
 
 function settings(overrides: Partial<KubeadmSettings> = {}): KubeadmSettings {

@@ -172,3 +172,14 @@ export function secretValue(value: unknown): unknown {
 export function mockOutput(type: string, name: string, inputs: Record<string, unknown>, field: string): string {
     return String(mockState(type, name, inputs).state[field]);
 }
+
+/** The files a recorded `<node>-bootstrap` command sends on stdin ("<name> <base64>" lines). */
+export function stdinFiles(commandName: string): Record<string, string> {
+    const stdin = secretValue(resource("command:remote:Command", commandName).inputs.stdin) as string;
+    const files: Record<string, string> = {};
+    for (const line of stdin.split("\n").filter(Boolean)) {
+        const [name, data] = line.split(" ");
+        files[name] = Buffer.from(data, "base64").toString("utf8");
+    }
+    return files;
+}
