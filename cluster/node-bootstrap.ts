@@ -97,16 +97,26 @@ export function bundleFileName(sha256: string): string {
     return `bundle-${sha256}.txt`;
 }
 
-/** Bastion-side publish: write to a temporary name, check the sha256, then rename. */
-export function publishBundleCommand(sha256: string): string {
+/** Where the bastion trusts the cloud's root CA (taken from the bundle by the publish command). */
+export const BASTION_ROOT_CA_FILE = "/usr/local/share/ca-certificates/zadara-eksd-root-ca.crt";
+
+/**
+ * Bastion-side publish: write to a temporary name, check the sha256, then rename. With a root
+ * CA in the bundle, the bastion trusts it too (it is kept out of the bastion's user data).
+ */
+export function publishBundleCommand(sha256: string, trustRootCa: boolean): string {
     const target = `${BASTION_BUNDLE_DIR}/${bundleFileName(sha256)}`;
     const temporary = `${BASTION_BUNDLE_DIR}/.incoming-${sha256}`;
+    const trust = trustRootCa
+        ? [`grep '^${ROOT_CA_BUNDLE_NAME} ' ${target} | cut -d' ' -f2 | base64 -d | sudo tee ${BASTION_ROOT_CA_FILE} >/dev/null`, "sudo update-ca-certificates >/dev/null"]
+        : [];
     return [
         `sudo install -d -m 755 ${BASTION_BUNDLE_DIR}`,
         `sudo tee ${temporary} >/dev/null`,
         `echo '${sha256}  ${temporary}' | sudo sha256sum -c --quiet -`,
         `sudo chmod 644 ${temporary}`,
         `sudo mv -f ${temporary} ${target}`,
+        ...trust,
         `echo "published ${target}"`,
     ].join(" && ");
 }
@@ -210,7 +220,7 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
                 user: args.bastion.user,
                 privateKey: pulumi.secret(args.bastion.privateKey),
             },
-            create: publishBundleCommand(this.bundleSha256),
+            create: publishBundleCommand(this.bundleSha256, args.rootCaCert !== undefined),
             stdin: this.bundle,
             // A new bastion has an empty bundle directory: publish again.
             triggers: [args.bastion.privateIp],

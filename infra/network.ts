@@ -90,10 +90,11 @@ export function loadBalancerIdFromArn(arn: string): string {
 
 /**
  * The bastion's cloud-config: the boot-bundle server (a systemd unit running python3's
- * http.server on BUNDLE_SERVER_DIR; an empty index.html keeps it from listing the directory)
- * and, when given, the cloud's root CA in the trust store (cloud-init module cc_ca_certs).
+ * http.server on BUNDLE_SERVER_DIR; an empty index.html keeps it from listing the directory).
+ * The cloud's root CA is NOT here: a root CA bundle may be any size, and user data is limited;
+ * the cluster's bundle publish command installs it from the boot bundle.
  */
-export function bastionCloudConfig(rootCaCert: string | undefined): string {
+export function bastionCloudConfig(): string {
     const unit = [
         "[Unit]",
         "Description=zadara-eksd boot bundles for the cluster nodes",
@@ -115,9 +116,6 @@ export function bastionCloudConfig(rootCaCert: string | undefined): string {
         "",
     ].join("\n");
     const config: Record<string, unknown> = {};
-    if (rootCaCert) {
-        config.ca_certs = { trusted: [rootCaCert] };
-    }
     config.write_files = [
         { path: `/etc/systemd/system/${BUNDLE_SERVER_UNIT}`, content: unit, permissions: "0644", owner: "root:root" },
         { path: `${BUNDLE_SERVER_DIR}/index.html`, content: "", permissions: "0644", owner: "root:root" },
@@ -443,7 +441,7 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
             subnetId: subnets.publicSubnetId,
             vpcSecurityGroupIds: [bastionSecurityGroupId],
             keyName: bastion.keyName,
-            userData: bastionCloudConfig(this.args.rootCaCert),
+            userData: bastionCloudConfig(),
             tags: this.tags(`${env}-bastion`),
         }, this.awsOptions({ dependsOn: subnets.internetReady }));
 

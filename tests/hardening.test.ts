@@ -109,7 +109,7 @@ describe("kubeadm configuration per minor", () => {
             assert.equal(mounts["encryption-config"].hostPath, "/etc/kubernetes/encryption");
             assert.ok(AUDIT_POLICY_FILE.startsWith(`${mounts["audit-policy"].mountPath}/`));
             assert.ok(ENCRYPTION_CONFIG_FILE.startsWith(`${mounts["encryption-config"].mountPath}/`));
-            assert.deepEqual(kubelet, kubeletConfiguration());
+            assert.deepEqual(kubelet, kubeletConfiguration() as Record<string, any>);
             assert.equal(kubelet.apiVersion, "kubelet.config.k8s.io/v1beta1");
             assert.equal(kubelet.kind, "KubeletConfiguration");
             assert.equal(kubelet.authentication.anonymous.enabled, false);
