@@ -280,11 +280,13 @@ describe("control-plane-up.sh", () => {
     });
 
     it("join: waits for the API (progress with elapsed and budget), joins with the placed certificates", () => {
-        check(runControlPlaneUp({ mode: "join", env: { STUB_API_UP_AFTER: "30" }, nodeEnv: { API_WAIT_TIMEOUT: "10" } }), (run) => {
+        check(runControlPlaneUp({ mode: "join", env: { STUB_API_UP_AFTER: "8", PROGRESS_INTERVAL: "0.1" }, nodeEnv: { API_WAIT_TIMEOUT: "10" } }), (run) => {
             assert.equal(run.code, 0, run.stderr);
             const config = pki(run, "zadara/kubeadm.yaml");
             assert.deepEqual(callsOf(run, "kubeadm"), [`kubeadm join --config ${config}`]);
             assert.match(run.stderr, /still waiting for the Kubernetes API at \S+ \(\d+s of 10s\)/);
+            const firstJoin = run.calls.findIndex((call) => call.startsWith("kubeadm join"));
+            assert.equal(run.calls.slice(0, firstJoin).filter((call) => call.includes("/ping")).length, 9, "counted polls: up on the 9th");
             assert.equal(fs.readFileSync(pki(run, "pki/etcd/ca.key"), "utf8"), "FAKE ETCD KEY\n");
         });
     });

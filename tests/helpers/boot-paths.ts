@@ -223,13 +223,18 @@ function run(script: string, options: StubbedRunOptions): StubbedRun {
     return runStubbedBash(scriptPath(script), { rootEnv: ROOT_ENV, timeoutMs: 20_000, ...options });
 }
 
+/** Boot scripts on the fake clock: every wait is a counted number of polls, whatever the load. */
+function runOnFakeClock(script: string, options: StubbedRunOptions): StubbedRun {
+    return run(script, { timeoutMs: 120_000, ...options, rootEnv: { ...ROOT_ENV, FAKE_CLOCK_FILE: ".clock", ...options.rootEnv } });
+}
+
 // ---------------------------------------------------------------------------------------------
 // bootstrap.sh
 // ---------------------------------------------------------------------------------------------
 
 /** A control-plane node at boot: prepares only (no secret, no kubeadm). */
 export function runControlPlanePrepare(rootCa = true): StubbedRun {
-    return run("bootstrap.sh", {
+    return runOnFakeClock("bootstrap.sh", {
         stubs: stubs({ "update-ca-certificates": NOOP_STUB }),
         env: baseEnv(),
         files: nodeFiles({}, "control-plane", { rootCa }),
@@ -237,7 +242,7 @@ export function runControlPlanePrepare(rootCa = true): StubbedRun {
 }
 
 export function runWorkerJoin(): StubbedRun {
-    return run("bootstrap.sh", {
+    return runOnFakeClock("bootstrap.sh", {
         stubs: stubs(),
         env: baseEnv({ STUB_API_UP_AFTER: "2" }),
         files: nodeFiles({ NODE_LABELS: "node.kubernetes.io/pool=general,tier=web", NODE_TAINTS: "dedicated=web:NoSchedule" }, "worker"),
@@ -245,7 +250,7 @@ export function runWorkerJoin(): StubbedRun {
 }
 
 export function runApiNeverUp(): StubbedRun {
-    return run("bootstrap.sh", {
+    return runOnFakeClock("bootstrap.sh", {
         stubs: stubs(),
         env: baseEnv(),
         files: nodeFiles({ API_WAIT_TIMEOUT: "0.4" }, "worker"),
@@ -253,7 +258,7 @@ export function runApiNeverUp(): StubbedRun {
 }
 
 export function runJoinFailsTwiceThenSucceeds(): StubbedRun {
-    return run("bootstrap.sh", {
+    return runOnFakeClock("bootstrap.sh", {
         stubs: stubs(),
         env: baseEnv({ STUB_API_UP_AFTER: "0", STUB_JOIN_FAILS: "2" }),
         files: nodeFiles({}, "worker"),
@@ -261,7 +266,7 @@ export function runJoinFailsTwiceThenSucceeds(): StubbedRun {
 }
 
 export function runJoinNeverSucceeds(): StubbedRun {
-    return run("bootstrap.sh", {
+    return runOnFakeClock("bootstrap.sh", {
         stubs: stubs(),
         env: baseEnv({ STUB_API_UP_AFTER: "0", STUB_JOIN_FAILS: "100000" }),
         files: nodeFiles({ JOIN_TIMEOUT: "0.4" }, "worker"),
@@ -270,7 +275,7 @@ export function runJoinNeverSucceeds(): StubbedRun {
 
 /** A worker waiting for an API that never answers gets SIGTERM after 1 s. */
 export function runWorkerTerminated(): StubbedRun {
-    return run("bootstrap.sh", {
+    return runOnFakeClock("bootstrap.sh", {
         stubs: stubs(),
         env: baseEnv(),
         files: nodeFiles({ API_WAIT_TIMEOUT: "30" }, "worker"),
@@ -339,7 +344,7 @@ export function runControlPlaneUp(options: ControlPlaneUpOptions = {}): StubbedR
     if (options.bootFailed) {
         files[`${ROOT_PATHS.zadaraEtc}/BOOT_FAILED`] = options.bootFailed;
     }
-    return run("control-plane-up.sh", {
+    return runOnFakeClock("control-plane-up.sh", {
         args: [options.mode ?? "init"],
         stdin: options.stdin ?? stdinOf(CONTROL_PLANE_STDIN),
         stubs: stubs({
@@ -347,7 +352,6 @@ export function runControlPlaneUp(options: ControlPlaneUpOptions = {}): StubbedR
             etcdctl: options.etcdHealthy === false ? "echo 'unhealthy: context deadline exceeded' >&2; exit 1" : "echo '127.0.0.1:2379 is healthy'",
         }),
         env: baseEnv({ GATE_TIMEOUT: "2", PROGRESS_INTERVAL: "1", STUB_READY_AFTER: "0", ...options.env }),
-        rootEnv: { ...ROOT_ENV, FAKE_CLOCK_FILE: ".clock" },
         files,
     });
 }
@@ -694,7 +698,9 @@ export function runRenewCerts(residual: string, options: RenewCertsOptions = {})
     if (options.pending) {
         files[`${ROOT_PATHS.stateDir}/renew-certs.pending`] = "2024-01-01T00:00:00Z\n";
     }
-    return run("renew-certs.sh", {
+    // On the fake clock unless a signal must arrive during a real wait.
+    const runner = options.termAfterSeconds === undefined ? runOnFakeClock : run;
+    return runner("renew-certs.sh", {
         stubs: stubs({
             crictl: CRICTL_STUB,
             kubectl: LOCK_KUBECTL_STUB,
