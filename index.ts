@@ -85,6 +85,7 @@ const cluster = new EksdCluster(`${env}-cluster`, {
         apiLoadBalancerId: network.apiLoadBalancerId,
         apiInternalDnsName: network.apiInternalDnsName,
         bastionPublicIp: network.bastionPublicIp,
+        bastionPrivateIp: network.bastionPrivateIp,
     },
     apiPublic: config.network.apiPublic,
     ...clusterSettings,
@@ -96,6 +97,8 @@ const cluster = new EksdCluster(`${env}-cluster`, {
     },
     rootCaCert: config.cloud.rootCaCert,
     cloudApiInsecure: config.cloud.insecure,
+    // The autoscaler adds nodes between two `pulumi up` runs: their token must last longer.
+    workerJoinTokenTtlHours: config.addons.autoscaler ? 168 : 24,
     // Nodes need the network's rules and routes while they run; destroy removes them first.
     dependsOn: [network],
     previousLifecycle,

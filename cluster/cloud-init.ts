@@ -1,9 +1,9 @@
-// The user data of a node: ONE cloud-config document rendered from objects with the yaml
-// library. The node scripts alone are ~55 KB, far over the 16 KB user-data limit even when
-// each is gzipped (~20 KB); so the whole document is gzip-compressed (cloud-init recognises
-// gzip user data) and the scripts travel without their comment-only lines (same commands,
-// byte for byte; the commented originals are in cluster/scripts). Node parameters travel
-// only in node.env, never inside a script.
+// The user data of a node: a small cloud-config loader, rendered from objects with the yaml
+// library and gzip-compressed. It carries node.env (non-secret parameters, including the
+// bundle URL and its sha256), loader.sh and, on workers only, the kubeadm JoinConfiguration
+// with the expiring node-bootstrap token. Everything else (the boot scripts, the root CA, the
+// cron jobs) is in the boot bundle the loader downloads from the bastion and checks; the
+// control-plane secrets never reach a node through user data (node-bootstrap.ts).
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -11,8 +11,8 @@ import * as YAML from "yaml";
 import { NodeRole } from "./iam";
 import { NodeEnv, renderNodeEnv } from "./node-env";
 
-/** Raw user data limit of RunInstances / CreateLaunchConfiguration. */
-export const USER_DATA_LIMIT_BYTES = 16384;
+/** Our limit for user data as sent (gzip): a quarter of EC2's 16,384 bytes. */
+export const USER_DATA_LIMIT_BYTES = 4096;
 const GZIP_OS_UNIX = 3;
 
 export const SCRIPTS_SOURCE_DIR = path.join(__dirname, "scripts");
@@ -21,12 +21,17 @@ export const ZADARA_ETC = "/etc/kubernetes/zadara";
 export const KUBERNETES_PKI = "/etc/kubernetes/pki";
 export const CRON_FILE = "/etc/cron.d/zadara-eksd";
 export const NVME_UNIT = "zadara-nvme-mount.service";
+export const LOADER_SCRIPT = "loader.sh";
+export const WORKER_JOIN_FILE = "kubeadm-join-worker.yaml";
 
-/** Scripts installed per role. kubeconfig-wait.sh is not among them: it runs over SSH (stdin). */
+/**
+ * Scripts of the boot bundle a node of each role uses (the bundle holds the union).
+ * kubeconfig-wait.sh is not among them: it runs over SSH (stdin).
+ */
 export const ROLE_SCRIPTS: Record<NodeRole, string[]> = {
     "control-plane": [
-        "lib.sh", "bootstrap.sh", "nvme-mount.sh",
-        "upload-certs.sh", "etcd-backup.sh", "etcd-watchdog.sh", "renew-certs.sh",
+        "lib.sh", "bootstrap.sh", "control-plane-up.sh", "nvme-mount.sh",
+        "etcd-backup.sh", "etcd-watchdog.sh", "renew-certs.sh",
     ],
     "worker": ["lib.sh", "bootstrap.sh", "nvme-mount.sh"],
 };
@@ -37,9 +42,11 @@ export interface CronJob {
     why: string;
 }
 
-/** Control-plane maintenance; each script logs to its own /var/log/zadara-eksd-*.log. */
+/**
+ * Control-plane maintenance; each script logs to its own /var/log/zadara-eksd-*.log. No
+ * certificate re-upload: joins get the shared certificates from the program.
+ */
 export const CONTROL_PLANE_CRON_JOBS: CronJob[] = [
-    { schedule: "7 * * * *", script: "upload-certs.sh", why: "kubeadm deletes the uploaded certificates after 2 h" },
     { schedule: "17 */2 * * *", script: "etcd-backup.sh", why: "etcd snapshot + EBS snapshot every 2 h" },
     { schedule: "*/2 * * * *", script: "etcd-watchdog.sh", why: "drop etcd members of vanished instances" },
     { schedule: "37 3 * * 0", script: "renew-certs.sh", why: "renew kubeadm certificates before they expire" },
@@ -47,13 +54,12 @@ export const CONTROL_PLANE_CRON_JOBS: CronJob[] = [
 
 export interface NodeCloudConfig {
     role: NodeRole;
+    /** Must include BUNDLE_URL and BUNDLE_SHA256. */
     nodeEnv: NodeEnv;
-    /** File name in ZADARA_ETC -> content (kubeadm-init.yaml, kubeadm-join-*.yaml). */
-    kubeadmFiles: Record<string, string>;
-    /** Control-plane nodes only: the cluster CA placed before kubeadm runs. */
-    clusterCa?: { certPem: string; keyPem: string };
-    /** The cloud's root CA, added to the node's trust store. */
-    rootCaCert?: string;
+    /** Workers only: kubeadm-join-worker.yaml (holds the expiring node-bootstrap token). */
+    workerJoinConfig?: string;
+    /** Config keys whose values grow the user data, named when it is too large. */
+    sizeKeys: string[];
 }
 
 interface WriteFile {
@@ -72,32 +78,24 @@ export function readScriptSource(name: string): string {
     return fs.readFileSync(file, "utf8");
 }
 
-/**
- * The script without its comment-only lines (the shebang stays). Scripts with a here-document
- * are shipped unchanged: a line starting with '#' may be data there.
- */
-export function withoutCommentLines(name: string, script: string): string {
-    if (/(?<!<)<<(?!<)/.test(script)) {
-        return script;
-    }
-    const lines = script.split("\n");
-    const kept = lines.filter((line, index) => (index === 0 && line.startsWith("#!")) || !/^\s*#/.test(line));
-    const note = `# ${name} from zadara-eksd (cluster/scripts/${name}), comment lines removed to fit the user data`;
-    return kept[0]?.startsWith("#!") ? [kept[0], note, ...kept.slice(1)].join("\n") : [note, ...kept].join("\n");
-}
-
 /** The cloud-config text ("#cloud-config" + one YAML document). */
 export function renderCloudConfig(config: NodeCloudConfig): string {
-    const document: Record<string, unknown> = {};
-    if (config.rootCaCert) {
-        document.ca_certs = { trusted: [config.rootCaCert] };
-    }
-    document.write_files = writeFiles(config);
-    document.runcmd = [
-        ["systemctl", "daemon-reload"],
-        ["systemctl", "enable", "--now", NVME_UNIT],
-        [`${NODE_SCRIPTS_DIR}/bootstrap.sh`],
+    const files: WriteFile[] = [
+        plainFile(`${ZADARA_ETC}/node.env`, renderNodeEnv(config.nodeEnv), "0600"),
+        plainFile(`${NODE_SCRIPTS_DIR}/${LOADER_SCRIPT}`, readScriptSource(LOADER_SCRIPT), "0755"),
     ];
+    if (config.role === "worker") {
+        if (!config.workerJoinConfig) {
+            throw new Error("a worker's user data needs its kubeadm JoinConfiguration");
+        }
+        files.push(plainFile(`${ZADARA_ETC}/${WORKER_JOIN_FILE}`, config.workerJoinConfig, "0600"));
+    } else if (config.workerJoinConfig) {
+        throw new Error("control-plane user data never carries a join configuration");
+    }
+    const document = {
+        write_files: files,
+        runcmd: [[`${NODE_SCRIPTS_DIR}/${LOADER_SCRIPT}`]],
+    };
     return "#cloud-config\n" + YAML.stringify(document, { lineWidth: 0 });
 }
 
@@ -114,24 +112,25 @@ export function decodeUserData(userDataBase64: string): string {
     return gunzipSync(Buffer.from(userDataBase64, "base64")).toString("utf8");
 }
 
-/** Size of the user data as the cloud counts it (decoded bytes). */
+/** Size of the user data as sent (gzip bytes). */
 export function userDataSize(userDataBase64: string): number {
     return Buffer.from(userDataBase64, "base64").length;
 }
 
-/** Renders and encodes, refusing user data the cloud would reject. */
+/** Renders and encodes, refusing user data over USER_DATA_LIMIT_BYTES with the keys to shrink. */
 export function buildUserData(config: NodeCloudConfig): string {
     const encoded = encodeUserData(renderCloudConfig(config));
     const size = userDataSize(encoded);
-    if (size >= USER_DATA_LIMIT_BYTES) {
-        throw new Error(`user data of a ${config.role} node is ${size} bytes compressed, over the ${USER_DATA_LIMIT_BYTES}-byte limit`);
+    if (size > USER_DATA_LIMIT_BYTES) {
+        const keys = config.sizeKeys.length > 0 ? `; shorten ${config.sizeKeys.join(" / ")}` : "";
+        throw new Error(`user data of a ${config.role} node would be ${size} bytes (gzip), over the ${USER_DATA_LIMIT_BYTES}-byte limit${keys}`);
     }
     return encoded;
 }
 
 export function renderCronFile(jobs: CronJob[]): string {
     const lines = [
-        "# zadara-eksd control-plane maintenance (written by cloud-init)",
+        "# zadara-eksd control-plane maintenance (installed by bootstrap.sh)",
         "SHELL=/bin/bash",
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     ];
@@ -140,28 +139,6 @@ export function renderCronFile(jobs: CronJob[]): string {
         lines.push(`${job.schedule} root ${NODE_SCRIPTS_DIR}/${job.script} >/dev/null 2>&1`);
     }
     return lines.join("\n") + "\n";
-}
-
-function writeFiles(config: NodeCloudConfig): WriteFile[] {
-    const files: WriteFile[] = [
-        plainFile(`${ZADARA_ETC}/node.env`, renderNodeEnv(config.nodeEnv), "0600"),
-    ];
-    for (const [name, content] of Object.entries(config.kubeadmFiles)) {
-        // The bootstrap token and certificate key are in these files.
-        files.push(plainFile(`${ZADARA_ETC}/${name}`, content, "0600"));
-    }
-    if (config.clusterCa) {
-        files.push(plainFile(`${KUBERNETES_PKI}/ca.crt`, config.clusterCa.certPem, "0644"));
-        files.push(plainFile(`${KUBERNETES_PKI}/ca.key`, config.clusterCa.keyPem, "0600"));
-    }
-    for (const script of ROLE_SCRIPTS[config.role]) {
-        files.push(plainFile(`${NODE_SCRIPTS_DIR}/${script}`, withoutCommentLines(script, readScriptSource(script)), "0755"));
-    }
-    files.push(plainFile(`/etc/systemd/system/${NVME_UNIT}`, readScriptSource(NVME_UNIT), "0644"));
-    if (config.role === "control-plane") {
-        files.push(plainFile(CRON_FILE, renderCronFile(CONTROL_PLANE_CRON_JOBS), "0644"));
-    }
-    return files;
 }
 
 function plainFile(filePath: string, content: string, permissions: string): WriteFile {

@@ -3,26 +3,22 @@
 // join + health gate; delete: node-leave.sh), and node i+1 depends on node i's bootstrap. Pulumi
 // therefore creates nodes one at a time and deletes replaced or removed ones one at a time in
 // reverse order, each after its etcd member left (docs/lifecycle.md has the full sequence).
-// The ASG mode is kept only for the old tests; config refuses it (it cannot keep that order).
+// Only standalone nodes: a node an ASG starts on its own could neither receive the secrets nor
+// keep that order, so config and the component refuse `controlPlaneMode: asg`.
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterTagKey, resourceTags, Tags } from "../infra/tags";
 import { API_PORT } from "./api-endpoint";
-import { asgTags, CAPACITY_TIMEOUT, HEALTH_CHECK_GRACE_SECONDS, launchConfigurationOptions } from "./asg";
 import { nodeConnection, NodeSshArgs } from "./kubeconfig";
 import { shellSingleQuote } from "./node-env";
 import { scriptForStdin } from "./stdin-scripts";
 
 export type ControlPlaneMode = "standalone" | "asg";
 
-/** What differs between the user data of two control-plane nodes. */
-export interface ControlPlaneNodeIdentity {
-    /** Name tag of a standalone node; empty in ASG mode. */
-    nodeName: string;
-    leaderElection: "static" | "asg";
-    isLeader: boolean;
-    asgName: string;
+/** Instance metadata: session tokens required, one hop (no pod can reach it through NAT). */
+export function metadataOptions(requireMetadataTokens: boolean): aws.types.input.ec2.InstanceMetadataOptions | undefined {
+    return requireMetadataTokens ? { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 } : undefined;
 }
 
 export interface ControlPlaneArgs {
@@ -42,8 +38,8 @@ export interface ControlPlaneArgs {
     instanceProfileName: pulumi.Input<string>;
     keyName: string;
     nameSuffix: pulumi.Input<string>;
-    /** gzip+base64 user data (a secret) for the ASG launch configuration (ASG mode only). */
-    userDataFor?: (identity: ControlPlaneNodeIdentity) => pulumi.Output<string>;
+    /** Instance metadata options (token required, one hop) where the cloud supports them. */
+    requireMetadataTokens: boolean;
     /** How standalone nodes boot. */
     boot: ControlPlaneNodeBoot;
     /** SSH through the bastion to the nodes (bootstrap, leave, add-on upgrade). */
@@ -186,7 +182,6 @@ export class ControlPlane {
     readonly bootstraps: command.remote.Command[] = [];
     /** `<env>-upgrade-addons`: CoreDNS/kube-proxy of the release, after the last node (standalone). */
     readonly upgradeAddons?: command.remote.Command;
-    readonly asg?: aws.autoscaling.Group;
     readonly targetGroup: aws.lb.TargetGroup;
     readonly listener: aws.lb.Listener;
     readonly attachments: aws.lb.TargetGroupAttachment[] = [];
@@ -203,24 +198,16 @@ export class ControlPlane {
         this.targetGroup = new aws.lb.TargetGroup(`${env}-api`,
             apiTargetGroupArgs(env, args.vpcId, args.nameSuffix, args.tags), this.opts);
 
-        if (args.mode === "standalone") {
-            for (let index = 0; index < args.count; index++) {
-                this.addStandaloneNode(index);
-            }
-            this.instanceIds = pulumi.all(this.instances.map((instance) => instance.id));
-            this.privateIps = pulumi.all(this.instances.map((instance) => instance.privateIp));
-            this.firstNode = { id: this.instances[0].id, privateIp: this.instances[0].privateIp };
-            this.upgradeAddons = this.addUpgradeAddons();
-        } else {
-            this.asg = this.createAsg();
-            const members = this.asgMembers(this.asg);
-            this.instanceIds = members.apply((list) => list.map((member) => member.id));
-            this.privateIps = members.apply((list) => list.map((member) => member.privateIp));
-            this.firstNode = {
-                id: members.apply((list) => list[0].id),
-                privateIp: members.apply((list) => list[0].privateIp),
-            };
+        if (args.mode !== "standalone") {
+            throw new Error(`controlPlaneMode "${args.mode}" is not supported: only standalone control-plane nodes receive their secrets from the program`);
         }
+        for (let index = 0; index < args.count; index++) {
+            this.addStandaloneNode(index);
+        }
+        this.instanceIds = pulumi.all(this.instances.map((instance) => instance.id));
+        this.privateIps = pulumi.all(this.instances.map((instance) => instance.privateIp));
+        this.firstNode = { id: this.instances[0].id, privateIp: this.instances[0].privateIp };
+        this.upgradeAddons = this.addUpgradeAddons();
 
         this.listener = new aws.lb.Listener(`${env}-api`, {
             loadBalancerArn: args.apiLoadBalancerArn,
@@ -232,7 +219,7 @@ export class ControlPlane {
 
     /** Everything that must exist before the cluster serves: nodes, their gates, the API path. */
     get resources(): pulumi.Resource[] {
-        return [...this.instances, ...(this.asg ? [this.asg] : []), this.targetGroup, ...this.attachments, this.listener,
+        return [...this.instances, this.targetGroup, ...this.attachments, this.listener,
             ...this.bootstraps, ...(this.upgradeAddons ? [this.upgradeAddons] : [])];
     }
 
@@ -255,6 +242,7 @@ export class ControlPlane {
             keyName: this.args.keyName,
             iamInstanceProfile: this.args.instanceProfileName,
             userDataBase64: userData,
+            metadataOptions: metadataOptions(this.args.requireMetadataTokens),
             // zCompute: no encryption, volume type left to the cloud default; no volume tags.
             rootBlockDevice: { volumeSize: this.args.volumeSize, deleteOnTermination: true, encrypted: false },
             tags: controlPlaneTags(env, name, this.args.tags),
@@ -321,64 +309,6 @@ export class ControlPlane {
             triggers: [this.args.kubernetesVersion],
             logging: "stderr",
         }, { parent: this.args.parent, dependsOn: [this.lastBootstrap!] });
-    }
-
-    private createAsg(): aws.autoscaling.Group {
-        const env = this.args.environment;
-        const asgName = controlPlaneAsgName(env);
-        const launchConfiguration = new aws.ec2.LaunchConfiguration(asgName, {
-            namePrefix: `${asgName}-`,
-            imageId: this.args.amiId,
-            instanceType: this.args.instanceType,
-            keyName: this.args.keyName,
-            securityGroups: [this.args.clusterSecurityGroupId],
-            iamInstanceProfile: this.args.instanceProfileName,
-            rootBlockDevice: { volumeSize: this.args.volumeSize, deleteOnTermination: true, encrypted: false },
-            userDataBase64: this.asgUserData(asgName),
-        }, launchConfigurationOptions({ ...this.opts, dependsOn: this.args.dependsOn }));
-
-        // min = max = desired: an autoscaler must never change the number of etcd members.
-        return new aws.autoscaling.Group(asgName, {
-            name: asgName,
-            launchConfiguration: launchConfiguration.name,
-            vpcZoneIdentifiers: [this.args.privateSubnetId],
-            minSize: this.args.count,
-            maxSize: this.args.count,
-            desiredCapacity: this.args.count,
-            defaultCooldown: CONTROL_PLANE_COOLDOWN_SECONDS,
-            healthCheckType: "EC2",
-            healthCheckGracePeriod: HEALTH_CHECK_GRACE_SECONDS,
-            waitForCapacityTimeout: CAPACITY_TIMEOUT,
-            targetGroupArns: [this.targetGroup.arn],
-            tags: asgTags(controlPlaneTags(env, asgName, this.args.tags)),
-        }, this.opts);
-    }
-
-    private asgUserData(asgName: string): pulumi.Output<string> {
-        if (!this.args.userDataFor) {
-            throw new Error("ASG control-plane mode needs userDataFor");
-        }
-        return this.args.userDataFor({ nodeName: "", leaderElection: "asg", isLeader: false, asgName });
-    }
-
-    /**
-     * Running members of the masters ASG, lowest private IP first: bootstrap.sh elects that
-     * node as the leader, so it is the one that publishes the kubeconfig.
-     */
-    private asgMembers(asg: aws.autoscaling.Group): pulumi.Output<{ id: string; privateIp: string }[]> {
-        const asgName = controlPlaneAsgName(this.args.environment);
-        // The ARN is known only once the group exists with its instances (wait for capacity).
-        return asg.arn.apply(async () => {
-            const found = await aws.ec2.getInstances({
-                filters: [{ name: "tag:Name", values: [asgName] }],
-                instanceStateNames: ["running"],
-            }, { provider: this.args.provider, parent: this.args.parent });
-            const members = found.ids.map((id, index) => ({ id, privateIp: found.privateIps[index] }));
-            if (members.length === 0) {
-                throw new Error(`no running instance of ASG ${asgName} found`);
-            }
-            return members.sort((a, b) => compareIpv4(a.privateIp, b.privateIp));
-        });
     }
 }
 

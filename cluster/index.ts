@@ -5,19 +5,16 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { NodeGroupConfig } from "../config";
-import { ZCOMPUTE_REGION } from "../infra/provider";
 import { ENVIRONMENT_NAME_PATTERN, Tags } from "../infra/tags";
 import { API_PORT, ApiEndpoint } from "./api-endpoint";
-import { buildUserData, NodeCloudConfig } from "./cloud-init";
 import { AdminCredential, DEFAULT_ADMIN_VALIDITY_DAYS } from "./admin-credential";
-import { ControlPlane, ControlPlaneMode, ControlPlaneNodeIdentity, LifecycleDecision, standaloneNodeName } from "./control-plane";
+import { ControlPlane, ControlPlaneMode, LifecycleDecision } from "./control-plane";
+import { DEFAULT_HARDENING, HardeningSettings } from "./hardening";
 import { NodeIam, NodeRole } from "./iam";
-import { KubeadmSettings, renderInitConfig, renderJoinControlPlaneConfig, renderJoinWorkerConfig } from "./kubeadm";
 import { CloudMetadata, nodeConnection } from "./kubeconfig";
-import { LegacyControlPlaneBoot } from "./legacy-boot";
 import type { LifecycleState } from "./lifecycle-state";
-import { NodeEnv } from "./node-env";
-import { NodeGroups, nodeLabelsValue, nodeTaintsValue } from "./node-groups";
+import { NodeBootstrap } from "./node-bootstrap";
+import { NodeGroups } from "./node-groups";
 import { ClusterSecrets } from "./secrets";
 import { EKSD_RELEASES } from "./versions";
 
@@ -30,6 +27,8 @@ export interface EksdClusterNetwork {
     /** `elb-<id>.<dnsDomain>`. */
     apiInternalDnsName: pulumi.Input<string>;
     bastionPublicIp: pulumi.Input<string>;
+    /** Nodes download their boot bundle from the bastion's private address. */
+    bastionPrivateIp: pulumi.Input<string>;
 }
 
 export interface ControlPlaneSettings {
@@ -59,6 +58,12 @@ export interface ClusterSettings {
     etcdBackupRotation: number;
     /** Validity of the admin client certificate in the kubeconfig output, 1..30 days (default 7). */
     adminCredentialValidityDays?: number;
+    /** Hardening switches (each on by default except profiling and metadata tokens). */
+    hardening?: Partial<HardeningSettings>;
+    /** `workerJoinTokenTtlHours` [24; 168 with the autoscaler]. */
+    workerJoinTokenTtlHours?: number;
+    /** `secretsEncryptionKeyVersion` [1]: bump to rotate the Secrets encryption key. */
+    secretsEncryptionKeyVersion?: number;
 }
 
 export interface EksdClusterArgs extends ClusterSettings {
@@ -91,14 +96,12 @@ export interface EksdClusterArgs extends ClusterSettings {
      * Undefined: a new cluster.
      */
     previousLifecycle?: pulumi.Input<LifecycleState | undefined>;
+    /** Milliseconds since the epoch (tests pick the token rotation window). */
+    now?: () => number;
 }
 
-/** Seconds a joining node waits for the API; at least the reference's 30 minutes. */
-const MIN_API_WAIT_SECONDS = 1800;
-const JOIN_TIMEOUT_SECONDS = 1800;
-const NODE_POLL_INTERVAL_SECONDS = 2;
-/** Ubuntu's system bundle, which holds the root CA once cloud-init's ca_certs has run. */
-const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+/** Join token lifetime without the autoscaler (with it, the config model asks for 168). */
+export const DEFAULT_WORKER_JOIN_TOKEN_TTL_HOURS = 24;
 
 export class EksdCluster extends pulumi.ComponentResource {
     readonly controlPlaneInstanceIds: pulumi.Output<string[]>;
@@ -128,6 +131,8 @@ export class EksdCluster extends pulumi.ComponentResource {
     readonly firstNodeConnection: command.types.input.remote.ConnectionArgs;
     /** The API target group: the stack's own, never a controller leftover. */
     readonly apiTargetGroupArn: pulumi.Output<string>;
+    /** User data, bundle and bootstrap commands of every node. */
+    readonly boot: NodeBootstrap;
 
     private readonly args: EksdClusterArgs;
     private readonly secrets: ClusterSecrets;
@@ -139,7 +144,14 @@ export class EksdCluster extends pulumi.ComponentResource {
         this.validate();
         const env = args.environment;
 
-        this.secrets = new ClusterSecrets({ environment: env, parent: this });
+        this.secrets = new ClusterSecrets({
+            environment: env,
+            parent: this,
+            workerJoinTokenTtlHours: args.workerJoinTokenTtlHours ?? DEFAULT_WORKER_JOIN_TOKEN_TTL_HOURS,
+            secretsEncryptionKeyVersion: args.secretsEncryptionKeyVersion ?? 1,
+            now: args.now,
+        });
+        const hardening: HardeningSettings = { ...DEFAULT_HARDENING, ...args.hardening };
         const controlPlaneIam = this.nodeIam("control-plane", args.controlPlane.instanceProfile);
         const workerIam = this.nodeIam("worker", args.workerInstanceProfile);
 
@@ -166,6 +178,34 @@ export class EksdCluster extends pulumi.ComponentResource {
             bastionUser: args.ssh.bastionUser,
             bastionPrivateKey: args.ssh.bastionPrivateKey,
         };
+
+        const release = EKSD_RELEASES[args.eksdVersion];
+        this.boot = new NodeBootstrap({
+            environment: env,
+            parent: this,
+            secrets: this.secrets,
+            apiPrivateIp: this.api.privateIp,
+            certSans: this.api.certSans,
+            eksdVersion: args.eksdVersion,
+            kubernetesVersion: args.kubernetesVersion,
+            etcdImageTag: release.etcdImageTag,
+            corednsImageTag: release.corednsImageTag,
+            podCidr: args.podCidr,
+            serviceCidr: args.serviceCidr,
+            kubeconfigTimeoutMinutes: args.kubeconfigTimeoutMinutes,
+            etcdBackupRotation: args.etcdBackupRotation,
+            rootCaCert: args.rootCaCert,
+            cloudApiInsecure: args.cloudApiInsecure,
+            hardening,
+            bastion: {
+                publicIp: args.network.bastionPublicIp,
+                privateIp: args.network.bastionPrivateIp,
+                user: args.ssh.bastionUser,
+                privateKey: args.ssh.bastionPrivateKey,
+            },
+            dependsOn: this.networkDependencies(),
+        });
+
         const controlPlane = new ControlPlane({
             environment: env,
             tags: args.tags,
@@ -183,15 +223,13 @@ export class EksdCluster extends pulumi.ComponentResource {
             instanceProfileName: controlPlaneIam.instanceProfileName,
             keyName: args.nodeKeyName,
             nameSuffix: this.secrets.nameSuffix,
-            userDataFor: (identity) => this.controlPlaneUserData(identity),
-            // Temporary: until the program-driven bootstrap replaces it (see legacy-boot.ts).
-            boot: new LegacyControlPlaneBoot(standaloneNodeName(env, 0), (identity) => this.controlPlaneUserData(identity),
-                Math.max(MIN_API_WAIT_SECONDS / 60, args.kubeconfigTimeoutMinutes)),
+            boot: this.boot,
+            requireMetadataTokens: hardening.requireMetadataTokens,
             ssh,
             decision,
             kubernetesVersion,
-            kubeadmInitConfig: pulumi.secret(this.kubeadmSettings().apply(renderInitConfig)),
-            dependsOn: [...controlPlaneIam.resources, ...this.networkDependencies()],
+            kubeadmInitConfig: this.boot.initConfig(),
+            dependsOn: [...controlPlaneIam.resources, ...this.networkDependencies(), ...this.boot.dependsOn],
         });
 
         const nodeGroups = new NodeGroups({
@@ -204,8 +242,9 @@ export class EksdCluster extends pulumi.ComponentResource {
             instanceProfileName: workerIam.instanceProfileName,
             keyName: args.nodeKeyName,
             groups: args.nodeGroups,
-            userDataFor: (_groupName, group) => this.workerUserData(group),
-            dependsOn: [...workerIam.resources, ...this.networkDependencies()],
+            userDataFor: (groupName, group) => this.boot.workerUserData(groupName, group),
+            requireMetadataTokens: hardening.requireMetadataTokens,
+            dependsOn: [...workerIam.resources, ...this.networkDependencies(), ...this.boot.dependsOn],
         });
 
         this.apiPrivateIp = this.api.privateIp;
@@ -242,7 +281,7 @@ export class EksdCluster extends pulumi.ComponentResource {
 
         this.controlPlaneInstanceIds = controlPlane.instanceIds;
         this.controlPlanePrivateIps = controlPlane.privateIps;
-        this.controlPlaneAsgName = controlPlane.asg ? controlPlane.asg.name : pulumi.output(undefined);
+        this.controlPlaneAsgName = pulumi.output(undefined);
         this.nodeGroupAsgNames = nodeGroups.asgNames;
         this.kubeconfig = kubeconfig;
         this.cloudApiUrl = metadata.cloudApiUrl;
@@ -281,6 +320,12 @@ export class EksdCluster extends pulumi.ComponentResource {
         if (!EKSD_RELEASES[eksdVersion]) {
             throw new Error(`EKS-D version ${eksdVersion} is not supported (${Object.keys(EKSD_RELEASES).join(", ")})`);
         }
+        if (controlPlane.mode !== "standalone") {
+            // A node the ASG starts on its own cannot receive the control-plane secrets (they
+            // come from the program's bootstrap command), and it could replace masters outside
+            // the quorum-safe roll.
+            throw new Error(`controlPlaneMode "${controlPlane.mode}" is not supported: only "standalone" control-plane nodes can receive their secrets from the program`);
+        }
         if (!Number.isInteger(controlPlane.count) || controlPlane.count < 1) {
             throw new Error(`control-plane count must be 1 or more, got ${controlPlane.count}`);
         }
@@ -298,94 +343,5 @@ export class EksdCluster extends pulumi.ComponentResource {
             provider: this.args.provider,
             parent: this,
         });
-    }
-
-    /** Everything kubeadm needs, once the API address and the secrets are known. */
-    private kubeadmSettings(): pulumi.Output<KubeadmSettings> {
-        const release = EKSD_RELEASES[this.args.eksdVersion];
-        return pulumi.all([
-            this.api.privateIp, this.api.certSans, this.secrets.bootstrapToken,
-            this.secrets.certificateKey, this.secrets.caCertHash,
-        ]).apply(([apiIp, certSans, bootstrapToken, certificateKey, caCertHash]) => ({
-            clusterName: this.args.environment,
-            kubernetesVersion: this.args.kubernetesVersion,
-            kubernetesMinor: this.args.eksdVersion,
-            etcdImageTag: release.etcdImageTag,
-            corednsImageTag: release.corednsImageTag,
-            controlPlaneEndpoint: `${apiIp}:${API_PORT}`,
-            podCidr: this.args.podCidr,
-            serviceCidr: this.args.serviceCidr,
-            certSans,
-            bootstrapToken,
-            certificateKey,
-            caCertHash,
-        }));
-    }
-
-    /** node.env values every node shares. */
-    private commonNodeEnv(apiIp: string): Omit<NodeEnv, "ROLE" | "NODE_NAME" | "LEADER_ELECTION" | "IS_LEADER" | "ASG_NAME" | "NODE_LABELS" | "NODE_TAINTS"> {
-        return {
-            CLUSTER_NAME: this.args.environment,
-            API_HOST: apiIp,
-            API_PORT: String(API_PORT),
-            KUBERNETES_MINOR: this.args.eksdVersion,
-            API_WAIT_TIMEOUT: String(Math.max(MIN_API_WAIT_SECONDS, this.args.kubeconfigTimeoutMinutes * 60)),
-            JOIN_TIMEOUT: String(JOIN_TIMEOUT_SECONDS),
-            POLL_INTERVAL: String(NODE_POLL_INTERVAL_SECONDS),
-            ETCD_BACKUP_ROTATION: String(this.args.etcdBackupRotation),
-            ENVIRONMENT: this.args.environment,
-            AWS_REGION: ZCOMPUTE_REGION,
-            CLOUD_API_INSECURE: this.args.cloudApiInsecure ? "true" : "false",
-            CLOUD_API_CA_BUNDLE: this.args.rootCaCert ? SYSTEM_CA_BUNDLE : "",
-        };
-    }
-
-    private controlPlaneUserData(identity: ControlPlaneNodeIdentity): pulumi.Output<string> {
-        const userData = pulumi.all([this.kubeadmSettings(), this.api.privateIp, this.secrets.caCertPem, this.secrets.caKeyPem])
-            .apply(([settings, apiIp, caCertPem, caKeyPem]) => buildUserData(this.cloudConfig({
-                role: "control-plane",
-                nodeEnv: {
-                    ROLE: "control-plane",
-                    ...this.commonNodeEnv(apiIp),
-                    NODE_NAME: identity.nodeName,
-                    LEADER_ELECTION: identity.leaderElection,
-                    IS_LEADER: identity.isLeader ? "true" : "false",
-                    ASG_NAME: identity.asgName,
-                    NODE_LABELS: "",
-                    NODE_TAINTS: "",
-                },
-                kubeadmFiles: {
-                    "kubeadm-init.yaml": renderInitConfig(settings),
-                    "kubeadm-join-control-plane.yaml": renderJoinControlPlaneConfig(settings),
-                },
-                // Only a node that may run `kubeadm init` holds the CA key (user data is readable
-                // from the node's metadata); the others download it with the certificate key.
-                clusterCa: identity.isLeader || identity.leaderElection === "asg" ? { certPem: caCertPem, keyPem: caKeyPem } : undefined,
-            })));
-        // Holds the bootstrap token, the certificate key and the CA key.
-        return pulumi.secret(userData);
-    }
-
-    private workerUserData(group: NodeGroupConfig): pulumi.Output<string> {
-        const userData = pulumi.all([this.kubeadmSettings(), this.api.privateIp]).apply(([settings, apiIp]) => buildUserData(this.cloudConfig({
-            role: "worker",
-            nodeEnv: {
-                ROLE: "worker",
-                ...this.commonNodeEnv(apiIp),
-                // Worker names come from the instance; ASG_NAME is only for the masters' election.
-                NODE_NAME: "",
-                LEADER_ELECTION: "static",
-                IS_LEADER: "false",
-                ASG_NAME: "",
-                NODE_LABELS: nodeLabelsValue(group.labels),
-                NODE_TAINTS: nodeTaintsValue(group.taints),
-            },
-            kubeadmFiles: { "kubeadm-join-worker.yaml": renderJoinWorkerConfig(settings) },
-        })));
-        return pulumi.secret(userData);
-    }
-
-    private cloudConfig(config: Omit<NodeCloudConfig, "rootCaCert">): NodeCloudConfig {
-        return { ...config, rootCaCert: this.args.rootCaCert };
     }
 }

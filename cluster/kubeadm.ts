@@ -2,6 +2,10 @@
 // kubeadm 1.28–1.30 read kubeadm.k8s.io/v1beta3; v1beta4 is enabled from 1.31, where
 // extraArgs became a list of {name, value} (v1beta3 is still read there, but deprecated).
 import * as YAML from "yaml";
+import {
+    AUDIT_LOG_DIR, AUDIT_LOG_FILE, AUDIT_LOG_ROTATION, AUDIT_POLICY_DIR, AUDIT_POLICY_FILE, ENCRYPTION_CONFIG_DIR,
+    ENCRYPTION_CONFIG_FILE, HardeningSettings, kubeletConfiguration,
+} from "./hardening";
 
 export const EKSD_IMAGE_REPOSITORY = "public.ecr.aws/eks-distro/kubernetes";
 export const EKSD_ETCD_REPOSITORY = "public.ecr.aws/eks-distro/etcd-io";
@@ -22,10 +26,13 @@ export interface KubeadmSettings {
     podCidr: string;
     serviceCidr: string;
     certSans: string[];
+    /** The expiring node-bootstrap token (workers join with it; so do control-plane joins). */
     bootstrapToken: string;
-    certificateKey: string;
+    /** RFC3339 expiry of bootstrapToken. */
+    bootstrapTokenExpires: string;
     /** `sha256:<hex>`. */
     caCertHash: string;
+    hardening: HardeningSettings;
 }
 
 type KubeadmDocument = Record<string, unknown>;
@@ -46,15 +53,23 @@ export function extraArgs(apiVersion: string, args: Record<string, string>): unk
     return Object.entries(args).map(([name, value]) => ({ name, value }));
 }
 
-/** kubeadm-init.yaml: InitConfiguration + ClusterConfiguration. */
+/** kubeadm-init.yaml: InitConfiguration + ClusterConfiguration (+ KubeletConfiguration). */
 export function renderInitConfig(settings: KubeadmSettings): string {
-    return renderDocuments([initConfiguration(settings), clusterConfiguration(settings)]);
+    const documents = [initConfiguration(settings), clusterConfiguration(settings)];
+    if (settings.hardening.kubeletHardening) {
+        documents.push(kubeletConfiguration());
+    }
+    return renderDocuments(documents);
 }
 
-/** kubeadm-join-control-plane.yaml. */
+/**
+ * kubeadm-join-control-plane.yaml. No certificateKey: the program places the shared CAs and
+ * the service-account key on the node (stdin of its bootstrap command), so nothing is
+ * uploaded to or downloaded from the cluster.
+ */
 export function renderJoinControlPlaneConfig(settings: KubeadmSettings): string {
     const join = joinConfiguration(settings);
-    join.controlPlane = { certificateKey: settings.certificateKey };
+    join.controlPlane = {};
     return renderDocuments([join]);
 }
 
@@ -67,15 +82,15 @@ function initConfiguration(settings: KubeadmSettings): KubeadmDocument {
     return {
         apiVersion: kubeadmApiVersion(settings.kubernetesMinor),
         kind: "InitConfiguration",
+        // The same token, expiry and groups as the Secret the bootstrap command applies
+        // (secrets.ts): kubeadm would otherwise add a 24 h token of its own.
         bootstrapTokens: [{
             token: settings.bootstrapToken,
             description: "zadara-eksd node bootstrap token",
-            // Nodes of auto scaling groups join at any time: the token never expires.
-            ttl: "0s",
+            expires: settings.bootstrapTokenExpires,
             usages: ["signing", "authentication"],
             groups: ["system:bootstrappers:kubeadm:default-node-token"],
         }],
-        certificateKey: settings.certificateKey,
     };
 }
 
@@ -103,10 +118,50 @@ function clusterConfiguration(settings: KubeadmSettings): KubeadmDocument {
             imageRepository: EKSD_COREDNS_REPOSITORY,
             imageTag: settings.corednsImageTag,
         },
-        apiServer: {
-            certSANs: [...settings.certSans],
-        },
+        apiServer: apiServerConfig(apiVersion, settings),
+        controllerManager: { extraArgs: extraArgs(apiVersion, profilingArgs(settings.hardening)) },
+        scheduler: { extraArgs: extraArgs(apiVersion, profilingArgs(settings.hardening)) },
     };
+}
+
+function profilingArgs(hardening: HardeningSettings): Record<string, string> {
+    return hardening.apiServerProfiling ? {} : { profiling: "false" };
+}
+
+/** API server flags and hostPath mounts of the audit log and encryption at rest. */
+function apiServerConfig(apiVersion: string, settings: KubeadmSettings): KubeadmDocument {
+    const { hardening } = settings;
+    const args: Record<string, string> = { ...profilingArgs(hardening) };
+    const volumes: KubeadmDocument[] = [];
+    if (hardening.auditLog) {
+        Object.assign(args, {
+            "audit-policy-file": AUDIT_POLICY_FILE,
+            "audit-log-path": AUDIT_LOG_FILE,
+            "audit-log-maxage": String(AUDIT_LOG_ROTATION.maxAgeDays),
+            "audit-log-maxbackup": String(AUDIT_LOG_ROTATION.maxBackups),
+            "audit-log-maxsize": String(AUDIT_LOG_ROTATION.maxSizeMb),
+        });
+        volumes.push(hostPathVolume("audit-policy", AUDIT_POLICY_DIR, true, "DirectoryOrCreate"));
+        volumes.push(hostPathVolume("audit-log", AUDIT_LOG_DIR, false, "DirectoryOrCreate"));
+    }
+    if (hardening.secretsEncryption) {
+        args["encryption-provider-config"] = ENCRYPTION_CONFIG_FILE;
+        // A key rotation rewrites the file; the API server picks it up without a restart.
+        args["encryption-provider-config-automatic-reload"] = "true";
+        volumes.push(hostPathVolume("encryption-config", ENCRYPTION_CONFIG_DIR, true, "DirectoryOrCreate"));
+    }
+    const apiServer: KubeadmDocument = { certSANs: [...settings.certSans] };
+    if (Object.keys(args).length > 0) {
+        apiServer.extraArgs = extraArgs(apiVersion, args);
+    }
+    if (volumes.length > 0) {
+        apiServer.extraVolumes = volumes;
+    }
+    return apiServer;
+}
+
+function hostPathVolume(name: string, hostPath: string, readOnly: boolean, pathType: string): KubeadmDocument {
+    return { name, hostPath, mountPath: hostPath, readOnly, pathType };
 }
 
 function joinConfiguration(settings: KubeadmSettings): KubeadmDocument {

@@ -5,11 +5,8 @@
 export interface NodeEnv {
     ROLE: "control-plane" | "worker";
     CLUSTER_NAME: string;
-    /** Name tag of a standalone instance; empty for ASG nodes. */
+    /** Name tag of a control-plane instance; empty for workers (their name is the hostname). */
     NODE_NAME: string;
-    LEADER_ELECTION: "static" | "asg";
-    IS_LEADER: "true" | "false";
-    ASG_NAME: string;
     API_HOST: string;
     API_PORT: string;
     KUBERNETES_MINOR: string;
@@ -25,6 +22,10 @@ export interface NodeEnv {
     AWS_REGION: string;
     CLOUD_API_INSECURE: "true" | "false";
     CLOUD_API_CA_BUNDLE: string;
+    /** http://<bastion private ip>:<BUNDLE_PORT>/bundle-<sha256>.txt */
+    BUNDLE_URL: string;
+    /** sha256 (hex) the loader requires of the downloaded bundle. */
+    BUNDLE_SHA256: string;
 }
 
 /** 'value' with every ' written as '\'' — safe for any string, including newlines. */
@@ -33,7 +34,7 @@ export function shellSingleQuote(value: string): string {
 }
 
 export function renderNodeEnv(env: NodeEnv): string {
-    const lines = ["# zadara-eksd node parameters, written by cloud-init; read by /usr/local/lib/zadara-eksd/*.sh"];
+    const lines = ["# zadara-eksd node parameters, written by cloud-init; read by loader.sh and /usr/local/lib/zadara-eksd/*.sh"];
     for (const [key, value] of Object.entries(env)) {
         if (!/^[A-Z][A-Z0-9_]*$/.test(key)) {
             throw new Error(`node.env key "${key}" is not a shell variable name`);

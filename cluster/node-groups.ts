@@ -24,6 +24,8 @@ export interface NodeGroupsArgs {
     groups: Record<string, NodeGroupConfig>;
     /** gzip+base64 user data (a secret) of one group. */
     userDataFor: (groupName: string, group: NodeGroupConfig) => pulumi.Output<string>;
+    /** IMDSv2 only, hop limit 1 (`requireMetadataTokens`; zCompute does not support it). */
+    requireMetadataTokens?: boolean;
     dependsOn: pulumi.Resource[];
 }
 
@@ -120,6 +122,9 @@ export class NodeGroups {
             iamInstanceProfile: this.args.instanceProfileName,
             rootBlockDevice: { volumeSize: group.volumeSize, deleteOnTermination: true, encrypted: false },
             userDataBase64: this.args.userDataFor(groupName, group),
+            metadataOptions: this.args.requireMetadataTokens
+                ? { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 }
+                : undefined,
         }, launchConfigurationOptions({ ...opts, dependsOn: this.args.dependsOn }));
         this.launchConfigurations[groupName] = launchConfiguration;
 

@@ -60,6 +60,13 @@ const ALL_PROTOCOLS = "-1";
 const SSH_PORT = 22;
 /** The Kubernetes API port: NLB listener, target group and kubeadm endpoint. */
 export const API_PORT = 6443;
+/**
+ * The bastion's bundle server (python3 http.server, read-only directory of boot bundles):
+ * reachable only from the cluster SG. Nodes download their sha256-checked boot bundle here.
+ */
+export const BUNDLE_PORT = 8089;
+export const BUNDLE_SERVER_DIR = "/var/lib/zadara-eksd/bundles";
+export const BUNDLE_SERVER_UNIT = "zadara-eksd-bundles.service";
 /** ELBv2 names are at most 32 characters. */
 const MAX_LB_NAME_LENGTH = 32;
 /** Bytes of the API NLB name suffix (6 hex characters). */
@@ -81,14 +88,40 @@ export function loadBalancerIdFromArn(arn: string): string {
     return segments[segments.length - 1];
 }
 
-/** cloud-config that makes the VM trust the cloud's root CA (cloud-init module cc_ca_certs). */
-export function rootCaCloudConfig(rootCaCert: string): string {
-    const config = {
-        ca_certs: {
-            trusted: [rootCaCert],
-        },
-    };
-    return `#cloud-config\n${YAML.stringify(config)}`;
+/**
+ * The bastion's cloud-config: the boot-bundle server (a systemd unit running python3's
+ * http.server on BUNDLE_SERVER_DIR; an empty index.html keeps it from listing the directory).
+ * The cloud's root CA is NOT here: a root CA bundle may be any size, and user data is limited;
+ * the cluster's bundle publish command installs it from the boot bundle.
+ */
+export function bastionCloudConfig(): string {
+    const unit = [
+        "[Unit]",
+        "Description=zadara-eksd boot bundles for the cluster nodes",
+        "After=network-online.target",
+        "Wants=network-online.target",
+        "",
+        "[Service]",
+        `ExecStart=/usr/bin/python3 -m http.server ${BUNDLE_PORT} --directory ${BUNDLE_SERVER_DIR}`,
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "NoNewPrivileges=yes",
+        "Restart=always",
+        "RestartSec=2",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ].join("\n");
+    const config: Record<string, unknown> = {};
+    config.write_files = [
+        { path: `/etc/systemd/system/${BUNDLE_SERVER_UNIT}`, content: unit, permissions: "0644", owner: "root:root" },
+        { path: `${BUNDLE_SERVER_DIR}/index.html`, content: "", permissions: "0644", owner: "root:root" },
+    ];
+    config.runcmd = [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", BUNDLE_SERVER_UNIT]];
+    return `#cloud-config\n${YAML.stringify(config, { lineWidth: 0 })}`;
 }
 
 interface CreatedVpc {
@@ -353,6 +386,13 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
                 { cidrBlocks: [ANYWHERE], description: "All traffic out" });
         }
 
+        if (!existing?.bastionSecurityGroupId) {
+            // Nodes fetch their boot bundle from the bastion (a bastion SG brought by the user
+            // needs the same rule; see docs).
+            this.rule("bastion-sg-bundles-from-k8s", bastionSecurityGroupId, "ingress", "tcp", BUNDLE_PORT,
+                { sourceSecurityGroupId: clusterSecurityGroupId, description: "Boot bundles for the cluster nodes" });
+        }
+
         // CCM and LBC find the cluster's SG by this tag; zCompute only accepts it after creation.
         new aws.ec2.Tag(this.childName("k8s-sg-cluster-tag"), {
             resourceId: clusterSecurityGroupId,
@@ -389,7 +429,7 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
         }, this.awsOptions());
     }
 
-    /** Bastion in the public subnet with an EIP; trusts the cloud's root CA when given. */
+    /** Bastion in the public subnet with an EIP; serves boot bundles; trusts the cloud's root CA when given. */
     private createBastion(subnets: SubnetIds, bastionSecurityGroupId: pulumi.Output<string>): Bastion {
         const env = this.args.environment;
         const bastion = this.args.bastion;
@@ -401,7 +441,7 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
             subnetId: subnets.publicSubnetId,
             vpcSecurityGroupIds: [bastionSecurityGroupId],
             keyName: bastion.keyName,
-            userData: this.args.rootCaCert ? rootCaCloudConfig(this.args.rootCaCert) : undefined,
+            userData: bastionCloudConfig(),
             tags: this.tags(`${env}-bastion`),
         }, this.awsOptions({ dependsOn: subnets.internetReady }));
 

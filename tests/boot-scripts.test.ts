@@ -17,11 +17,11 @@ import {
     MEMBER_LIST,
     ourExportSecret,
     REFERENCE_EXPORT_KEYS,
+    CONTROL_PLANE_STDIN,
     runApiNeverUp,
-    runAsgElection,
     runBootPaths,
-    runControlPlaneJoinWhenApiAnswers,
-    runControlPlaneTerminated,
+    runControlPlanePrepare,
+    runControlPlaneUp,
     runEtcdBackup,
     runEtcdWatchdog,
     runJoinFailsTwiceThenSucceeds,
@@ -31,14 +31,11 @@ import {
     runKubeconfigWaitBootFailed,
     runKubeconfigWaitFromStdin,
     runKubeconfigWaitTimeout,
-    runLeaderInit,
-    runLeaderInitFails,
-    runLeaderSeesApiDuringQuorumWait,
-    runNonLeaderWaitsThenJoins,
     runNvmeMount,
     runRenewCerts,
-    runUploadCerts,
     runWorkerJoin,
+    runWorkerTerminated,
+    stdinOf,
     sampleKubeconfig,
     SCRIPTS_DIR,
     STATIC_PODS,
@@ -87,9 +84,11 @@ function assertNoUnsafeJoin(run: StubbedRun): void {
 function assertBootFailed(run: StubbedRun, reasonPart: string): void {
     assert.notEqual(run.code, 0);
     const marker = fs.readFileSync(zadaraFile(run, "BOOT_FAILED"), "utf8");
-    assert.match(marker, /bootstrap FAILED/);
+    assert.match(marker, /(bootstrap|control-plane-up) FAILED/);
     assert.ok(marker.includes(reasonPart), `BOOT_FAILED should mention "${reasonPart}":\n${marker}`);
     assert.match(marker, /look at: .*zadara-eksd.*\.log and \/var\/log\/cloud-init-output\.log/);
+    assert.match(marker, /^phase: .+$/m);
+    assert.match(marker, /---- last 40 lines of .*\.log ----/);
     assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")), false);
 }
 
@@ -141,8 +140,9 @@ describe("node scripts: static checks", () => {
                         findings.push(`${script}:${index + 1}: ${line.trim()}`);
                     }
                 }
-                // The only sleeps allowed are the poll interval inside a polling loop.
-                if (/\bsleep\b/.test(code) && !/sleep "\$POLL_INTERVAL"/.test(code)) {
+                // The only sleeps allowed are poll intervals: lib.sh's pause (the fake clock in
+                // tests) and the loader's pause between bundle downloads (it has no lib.sh yet).
+                if (/\bsleep\b/.test(code) && !/sleep "\$(POLL_INTERVAL|LOADER_PAUSE|1)"/.test(code)) {
                     findings.push(`${script}:${index + 1}: sleep without POLL_INTERVAL: ${line.trim()}`);
                 }
             });
@@ -168,166 +168,33 @@ describe("node scripts: static checks", () => {
 });
 
 describe("bootstrap.sh", () => {
-    it("leader (static, 1.30) runs kubeadm init and publishes super-admin.conf, marker last", () => {
-        check(runLeaderInit("1.30"), (run) => {
-            assert.equal(run.code, 0);
-            const initConfig = zadaraFile(run, "kubeadm-init.yaml");
-            const inits = callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm init"));
-            assert.equal(inits.length, 1);
-            // Not one probe: the API was polled through INIT_QUORUM_WAIT, and once more right before init.
-            const firstInit = run.calls.findIndex((call) => call.startsWith("kubeadm init"));
-            const pings = run.calls.slice(0, firstInit).filter((call) => call.includes("/ping"));
-            assert.ok(pings.length >= 4, `expected the API to be polled through the quorum wait, got ${pings.length}`);
-            assert.match(run.stderr, /gave up waiting for another node's API .*after 0\.2s/);
-            assert.ok(inits[0].startsWith(`kubeadm init --config ${initConfig} --upload-certs`), inits[0]);
-            assert.equal(callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm join")).length, 0);
-
-            const kubeconfig = zadaraFile(run, "kubeconfig");
-            assert.equal(fs.readFileSync(kubeconfig, "utf8"), sampleKubeconfig("kubernetes-super-admin"));
-            assert.equal(fs.statSync(kubeconfig).mode & 0o777, 0o600);
-            const ready = zadaraFile(run, "kubeconfig.ready");
-            assert.ok(fs.existsSync(ready));
-            const kubeconfigTime = fs.statSync(kubeconfig, { bigint: true }).mtimeNs;
-            const readyTime = fs.statSync(ready, { bigint: true }).mtimeNs;
-            assert.ok(readyTime >= kubeconfigTime, "kubeconfig.ready must be written after the kubeconfig");
-            assert.ok(run.stderr.indexOf("/kubeconfig.ready") > run.stderr.indexOf("super-admin.conf to"));
-            assert.equal(fs.existsSync(zadaraFile(run, "kubeconfig.tmp")), false);
-
-            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")));
-            assert.equal(fs.existsSync(zadaraFile(run, "BOOT_FAILED")), false);
-            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "ca-backup")), false);
+    it("a control-plane node only prepares: root CA trusted, NVMe unit, kubelet defaults, cron, boot-prepared; no kubeadm", () => {
+        check(runControlPlanePrepare(), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.equal(callsOf(run, "kubeadm").length, 0);
+            assert.equal(callsOf(run, "update-ca-certificates").length, 1);
+            assert.equal(fs.readFileSync(inRoot(run, ROOT_PATHS.caTrustDir, "zadara-eksd-root-ca.crt"), "utf8"), "FAKE ROOT CA\n");
+            assert.ok(callsOf(run, "systemctl").includes("systemctl enable --now zadara-nvme-mount.service"));
+            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.systemdDir, "zadara-nvme-mount.service")));
+            assert.equal(fs.readFileSync(inRoot(run, ROOT_PATHS.cronFile), "utf8"), "# cron\n");
+            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-prepared")));
+            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")), false);
+            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "pki", "ca.key")), false, "no secret at boot");
             const kubelet = fs.readFileSync(inRoot(run, ROOT_PATHS.kubeletDefaults), "utf8");
-            assert.equal(
-                kubelet,
-                `KUBELET_EXTRA_ARGS="--node-ip=${LOCAL_IP} --cloud-provider=external --provider-id=aws:///symphony/${INSTANCE_ID}"\n`,
-            );
+            assert.equal(kubelet, `KUBELET_EXTRA_ARGS="--node-ip=${LOCAL_IP} --cloud-provider=external --provider-id=aws:///symphony/${INSTANCE_ID}"\n`);
         });
     });
 
-    it("leader on 1.28 publishes admin.conf", () => {
-        check(runLeaderInit("1.28"), (run) => {
-            assert.equal(run.code, 0);
-            assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), sampleKubeconfig("kubernetes-admin"));
-            assert.ok(fs.existsSync(zadaraFile(run, "kubeconfig.ready")));
-        });
-    });
-
-    it("a control-plane node joins when the API already answers, even when flagged leader, and publishes the kubeconfig", () => {
-        check(runControlPlaneJoinWhenApiAnswers(), (run) => {
-            assert.equal(run.code, 0);
-            assert.deepEqual(callsOf(run, "kubeadm"), [`kubeadm join --config ${zadaraFile(run, "kubeadm-join-control-plane.yaml")}`]);
-            // A replaced leader joins: it must still serve the program's kubeconfig fetch.
-            const kubeconfig = zadaraFile(run, "kubeconfig");
-            assert.equal(fs.readFileSync(kubeconfig, "utf8"), sampleKubeconfig("kubernetes-admin"));
-            assert.equal(fs.statSync(kubeconfig).mode & 0o777, 0o600);
-            assert.ok(fs.existsSync(zadaraFile(run, "kubeconfig.ready")));
-            assert.ok(run.stderr.indexOf("/kubeconfig.ready") > run.stderr.indexOf("joined the cluster as control-plane"));
-            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")));
-            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "pki", "ca.key")), "CA kept on control plane");
-            assertNoUnsafeJoin(run);
-        });
-    });
-
-    it("a non-leader waits for the API, then joins as control plane", () => {
-        check(runNonLeaderWaitsThenJoins(), (run) => {
-            assert.equal(run.code, 0);
-            const firstJoin = run.calls.findIndex((call) => call.startsWith("kubeadm join"));
-            const pings = run.calls.slice(0, firstJoin).filter((call) => call.includes("/ping"));
-            assert.ok(pings.length >= 5, `expected the API to be polled before joining, got ${pings.length}`);
-            assert.equal(callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm init")).length, 0);
-            assert.match(run.calls[firstJoin], /kubeadm-join-control-plane\.yaml$/);
-            // A static non-leader gets no CA key in its user data: the join downloads it.
-            assert.match(fs.readFileSync(inRoot(run, ROOT_PATHS.logFile), "utf8"), /no cluster CA on this node/);
-            assertNoUnsafeJoin(run);
-        });
-    });
-
-    it("ASG election: the lowest private IP among the non-terminating members initialises, the others join", () => {
-        check(runAsgElection("192.168.2.9"), (run) => {
-            assert.equal(run.code, 0);
-            const group = run.calls.find((call) => call.includes("/api/v2/aws/autoscaling autoscaling describe-auto-scaling-groups --auto-scaling-group-names dev-master"));
-            assert.ok(group);
-            assert.ok(group.includes("DesiredCapacity") && group.includes("!starts_with(LifecycleState || '', 'Terminating')"), group);
-            const instances = run.calls.find((call) => call.includes("/api/v2/aws/ec2 ec2 describe-instances --instance-ids i-a i-b i-c"));
-            assert.ok(instances?.includes("State.Name=='pending' || State.Name=='running'"), instances);
-            assert.ok(run.calls.some((call) => call.startsWith("kubeadm init")));
-            assert.ok(fs.existsSync(zadaraFile(run, "kubeconfig.ready")));
-        });
-        check(runAsgElection("192.168.2.10", { apiUpAfter: 4 }), (run) => {
-            assert.equal(run.code, 0);
-            assert.ok(!run.calls.some((call) => call.startsWith("kubeadm init")));
-            assert.ok(run.calls.some((call) => call.startsWith("kubeadm join")));
-        });
-    });
-
-    it("ASG election waits for DesiredCapacity members: a slow member with a lower IP keeps the others from initialising", () => {
-        // The group lists i-a (.10, this node) and i-b (.11) first; i-c (.9) shows up later.
-        // Electing on the first listing would make .10 a second leader next to .9.
-        check(runAsgElection("192.168.2.10", { partialListings: 3, apiUpAfter: 12 }), (run) => {
+    it("without a root CA in the bundle, trusts nothing extra", () => {
+        check(runControlPlanePrepare(false), (run) => {
             assert.equal(run.code, 0, run.stderr);
-            assert.equal(callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm init")).length, 0);
-            assert.ok(run.calls.some((call) => call.startsWith("kubeadm join")));
-            assert.ok(run.calls.filter((call) => call.includes("describe-auto-scaling-groups")).length >= 4);
-            assert.match(run.stderr, /members of dev-master \(desired 3\): 192\.168\.2\.9 192\.168\.2\.10 192\.168\.2\.11/);
-            assert.match(run.stderr, /leader: false/);
-        });
-        check(runAsgElection("192.168.2.9", { partialListings: 2 }), (run) => {
-            assert.equal(run.code, 0, run.stderr);
-            assert.equal(callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm init")).length, 1);
+            assert.equal(callsOf(run, "update-ca-certificates").length, 0);
         });
     });
 
-    it("a leader joins instead of initialising when another node's API answers during INIT_QUORUM_WAIT", () => {
-        check(runLeaderSeesApiDuringQuorumWait(), (run) => {
-            assert.equal(run.code, 0, run.stderr);
-            assert.deepEqual(callsOf(run, "kubeadm"), [`kubeadm join --config ${zadaraFile(run, "kubeadm-join-control-plane.yaml")}`]);
-            assert.match(run.stderr, /done waiting for another node's API/);
-            assert.ok(fs.existsSync(zadaraFile(run, "kubeconfig.ready")));
-            assert.ok(run.elapsedMs < 2000, `the join must not wait out INIT_QUORUM_WAIT: ${run.elapsedMs} ms`);
-        });
-    });
-
-    it("retries a failed kubeadm init after kubeadm reset -f, with the CA restored", () => {
-        check(runLeaderInitFails(1), (run) => {
-            assert.equal(run.code, 0, run.stderr);
-            const init = `kubeadm init --config ${zadaraFile(run, "kubeadm-init.yaml")} --upload-certs --skip-token-print --skip-certificate-key-print`;
-            assert.deepEqual(callsOf(run, "kubeadm"), [init, "kubeadm reset -f", init]);
-            assert.equal(fs.readFileSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "pki", "ca.key"), "utf8"), "FAKE CA KEY\n");
-            assert.ok(fs.existsSync(zadaraFile(run, "kubeconfig.ready")));
-            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "ca-backup")), false);
-        });
-    });
-
-    it("joins instead of retrying kubeadm init when another node's API answers after a failed attempt", () => {
-        check(runLeaderInitFails(1, true), (run) => {
-            assert.equal(run.code, 0, run.stderr);
-            const kubeadm = callsOf(run, "kubeadm");
-            assert.equal(kubeadm.filter((call) => call.startsWith("kubeadm init")).length, 1);
-            assert.deepEqual(kubeadm.slice(1), ["kubeadm reset -f", `kubeadm join --config ${zadaraFile(run, "kubeadm-join-control-plane.yaml")}`]);
-        });
-    });
-
-    it("gives up after INIT_ATTEMPTS failed inits: BOOT_FAILED, CA back in place, no CA copy left", () => {
-        check(runLeaderInitFails(100), (run) => {
-            assertBootFailed(run, "kubeadm init failed 3 times");
-            assert.equal(callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm init")).length, 3);
-            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "ca-backup")), false, "the CA copy is removed on failure");
-            assert.equal(fs.readFileSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "pki", "ca.key"), "utf8"), "FAKE CA KEY\n");
-        });
-    });
-
-    it("a signal fails the bootstrap: BOOT_FAILED says so and the CA copy is removed", () => {
-        check(runControlPlaneTerminated(), (run) => {
-            assertBootFailed(run, "terminated by signal");
-            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "ca-backup")), false);
-            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "pki", "ca.key")));
-            assert.ok(run.elapsedMs < 5000, `took ${run.elapsedMs} ms`);
-        });
-    });
-
-    it("a worker waits for the API, joins, and keeps no control-plane material", () => {
+    it("a worker waits for the API, joins, and deletes its join file (it holds the token)", () => {
         check(runWorkerJoin(), (run) => {
-            assert.equal(run.code, 0);
+            assert.equal(run.code, 0, run.stderr);
             assert.deepEqual(callsOf(run, "kubeadm"), [`kubeadm join --config ${zadaraFile(run, "kubeadm-join-worker.yaml")}`]);
             const kubelet = fs.readFileSync(inRoot(run, ROOT_PATHS.kubeletDefaults), "utf8");
             assert.equal(
@@ -335,10 +202,6 @@ describe("bootstrap.sh", () => {
                 `KUBELET_EXTRA_ARGS="--node-ip=${LOCAL_IP} --cloud-provider=external --provider-id=aws:///symphony/${INSTANCE_ID}` +
                     ` --node-labels=node.kubernetes.io/pool=general,tier=web --register-with-taints=dedicated=web:NoSchedule"\n`,
             );
-            for (const gone of ["kubeadm-init.yaml", "kubeadm-join-control-plane.yaml", "kubeconfig", "kubeconfig.ready"]) {
-                assert.equal(fs.existsSync(zadaraFile(run, gone)), false, `${gone} should be removed on a worker`);
-            }
-            assert.ok(fs.existsSync(zadaraFile(run, "node.env")));
             assert.equal(fs.existsSync(zadaraFile(run, "kubeadm-join-worker.yaml")), false, "the join file holds the token: deleted after the join");
             assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "pki", "ca.key")), false);
             assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")));
@@ -346,28 +209,25 @@ describe("bootstrap.sh", () => {
         });
     });
 
-    it("gives up after API_WAIT_TIMEOUT when the API never answers and writes BOOT_FAILED", () => {
+    it("gives up after API_WAIT_TIMEOUT when the API never answers: BOOT_FAILED with phase and log tail", () => {
         check(runApiNeverUp(), (run) => {
             assertBootFailed(run, "did not answer within 0.4s");
+            const marker = fs.readFileSync(zadaraFile(run, "BOOT_FAILED"), "utf8");
+            assert.match(marker, /^phase: wait for the Kubernetes API$/m);
+            assert.match(marker, /waiting up to 0\.4s for the Kubernetes API/, "the log tail is in the marker");
             assert.equal(callsOf(run, "kubeadm").length, 0);
             const pings = run.calls.filter((call) => call.includes("/ping"));
             assert.ok(pings.length >= 3, `the API should be polled repeatedly, got ${pings.length}`);
-            assert.ok(run.elapsedMs < 5000, `took ${run.elapsedMs} ms`);
         });
     });
 
-    it("retries a failing join with kubeadm reset -f in between and restores the CA", () => {
+    it("retries a failing join with kubeadm reset -f in between", () => {
         check(runJoinFailsTwiceThenSucceeds(), (run) => {
-            assert.equal(run.code, 0);
-            const config = zadaraFile(run, "kubeadm-join-control-plane.yaml");
+            assert.equal(run.code, 0, run.stderr);
+            const config = zadaraFile(run, "kubeadm-join-worker.yaml");
             assert.deepEqual(callsOf(run, "kubeadm"), [
-                `kubeadm join --config ${config}`,
-                "kubeadm reset -f",
-                `kubeadm join --config ${config}`,
-                "kubeadm reset -f",
-                `kubeadm join --config ${config}`,
+                `kubeadm join --config ${config}`, "kubeadm reset -f", `kubeadm join --config ${config}`, "kubeadm reset -f", `kubeadm join --config ${config}`,
             ]);
-            assert.equal(fs.readFileSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "pki", "ca.key"), "utf8"), "FAKE CA KEY\n");
             assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")));
             assertNoUnsafeJoin(run);
         });
@@ -380,8 +240,123 @@ describe("bootstrap.sh", () => {
             const resets = callsOf(run, "kubeadm").filter((call) => call === "kubeadm reset -f");
             assert.ok(joins.length >= 2, `expected several attempts, got ${joins.length}`);
             assert.equal(resets.length, joins.length);
-            assert.ok(run.elapsedMs < 5000, `took ${run.elapsedMs} ms`);
             assertNoUnsafeJoin(run);
+        });
+    });
+
+    it("a signal fails the bootstrap: BOOT_FAILED says so", () => {
+        check(runWorkerTerminated(), (run) => {
+            assertBootFailed(run, "terminated by signal");
+        });
+    });
+});
+
+describe("control-plane-up.sh", () => {
+    const pki = (run: StubbedRun, name: string) => inRoot(run, ROOT_PATHS.kubernetesEtc, name);
+
+    it("init: places the stdin files (keys 0600), runs kubeadm init, publishes the kubeconfig, applies the token, passes the gate", () => {
+        check(runControlPlaneUp({ mode: "init" }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            for (const [name, content] of Object.entries(CONTROL_PLANE_STDIN)) {
+                if (name.startsWith("zadara/")) {
+                    continue;
+                }
+                assert.equal(fs.readFileSync(pki(run, name), "utf8"), content, name);
+                const mode = fs.statSync(pki(run, name)).mode & 0o777;
+                assert.equal(mode, /\.(crt|pub)$/.test(name) ? 0o644 : 0o600, name);
+            }
+            const config = pki(run, "zadara/kubeadm.yaml");
+            assert.deepEqual(callsOf(run, "kubeadm"), [`kubeadm init --config ${config} --skip-token-print`]);
+            assert.equal(fs.existsSync(config), false, "the kubeadm config (with the token) is removed");
+            assert.equal(fs.existsSync(pki(run, "zadara/bootstrap-token.yaml")), false);
+            assert.ok(callsOf(run, "kubectl").some((call) => call.includes(" apply -f ") && call.endsWith("bootstrap-token.yaml")));
+            assert.ok(callsOf(run, "etcdctl").some((call) => call.includes("endpoint health")));
+            assert.ok(fs.existsSync(zadaraFile(run, "kubeconfig.ready")));
+            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")));
+            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.secretsRunDir)), false, "the stdin copy is removed");
+            assert.match(run.stderr, /received 12 files/);
+            assert.match(run.stderr, /control plane node dev-master-sa-1 is up \(init\)/);
+        });
+    });
+
+    it("join: waits for the API (progress with elapsed and budget), joins with the placed certificates", () => {
+        check(runControlPlaneUp({ mode: "join", env: { STUB_API_UP_AFTER: "8", PROGRESS_INTERVAL: "0.1" }, nodeEnv: { API_WAIT_TIMEOUT: "10" } }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            const config = pki(run, "zadara/kubeadm.yaml");
+            assert.deepEqual(callsOf(run, "kubeadm"), [`kubeadm join --config ${config}`]);
+            assert.match(run.stderr, /still waiting for the Kubernetes API at \S+ \(\d+s of 10s\)/);
+            const firstJoin = run.calls.findIndex((call) => call.startsWith("kubeadm join"));
+            assert.equal(run.calls.slice(0, firstJoin).filter((call) => call.includes("/ping")).length, 9, "counted polls: up on the 9th");
+            assert.equal(fs.readFileSync(pki(run, "pki/etcd/ca.key"), "utf8"), "FAKE ETCD KEY\n");
+        });
+    });
+
+    it("a node already in the cluster only refreshes its files and passes the gate (token rotation, key rotation)", () => {
+        check(runControlPlaneUp({ mode: "join", alreadyInCluster: true, env: { STUB_API_UP_AFTER: "0" } }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.equal(callsOf(run, "kubeadm").length, 0);
+            assert.equal(fs.readFileSync(pki(run, "encryption/encryption-config.yaml"), "utf8"), CONTROL_PLANE_STDIN["encryption/encryption-config.yaml"]);
+            assert.match(run.stderr, /already in the cluster: files refreshed/);
+        });
+    });
+
+    it("refuses a stdin file name outside its fixed list, before touching anything", () => {
+        const stdin = stdinOf({ ...CONTROL_PLANE_STDIN, "../../root/.ssh/authorized_keys": "ssh-rsa x" });
+        check(runControlPlaneUp({ stdin }), (run) => {
+            assert.notEqual(run.code, 0);
+            assert.match(run.stderr, /stdin names '\.\.\/\.\.\/root\/\.ssh\/authorized_keys', which is not a file this script accepts/);
+            assert.equal(callsOf(run, "kubeadm").length, 0);
+            assert.equal(fs.existsSync(pki(run, "pki/ca.key")), false);
+        });
+    });
+
+    it("refuses init when an API already answers (a second cluster would be made)", () => {
+        check(runControlPlaneUp({ mode: "init", env: { STUB_API_UP_AFTER: "0" } }), (run) => {
+            assert.notEqual(run.code, 0);
+            assert.match(run.stderr, /phase: make sure no cluster answers yet/);
+            assert.equal(callsOf(run, "kubeadm").length, 0);
+        });
+    });
+
+    it("boot failure: exits 1 with the failed phase and the last 40 lines of its log on stderr", () => {
+        check(runControlPlaneUp({ mode: "init", etcdHealthy: false, env: { PROGRESS_INTERVAL: "0.05" } }), (run) => {
+            assert.equal(run.code, 1);
+            assert.match(run.stderr, /zadara-eksd control-plane-up FAILED on dev-master-sa-1/);
+            assert.match(run.stderr, /^phase: health gate: local etcd member healthy$/m);
+            assert.match(run.stderr, /^reason: the etcd member on this node is not healthy after 2s$/m);
+            const tail = run.stderr.slice(run.stderr.indexOf("---- last 40 lines of"));
+            const lines = tail.trim().split("\n").slice(1);
+            assert.equal(lines.length, 40, tail);
+            assert.match(tail, /still waiting for the local etcd member to report healthy \(\d+s of 2s\)/);
+            // Counted polls on the fake clock: 2 s budget / 0.05 s poll interval.
+            const polls = callsOf(run, "etcdctl").length;
+            assert.ok(polls >= 40 && polls <= 42, `expected ~41 polls, got ${polls}`);
+            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")), false);
+            assert.match(fs.readFileSync(zadaraFile(run, "BOOT_FAILED"), "utf8"), /phase: health gate: local etcd member healthy/);
+        });
+    });
+
+    it("fails at once with the node's own boot failure when the loader or bootstrap.sh failed", () => {
+        const bootFailed = "zadara-eksd loader FAILED\nphase: fetch and check the boot bundle\nreason: bundle has sha256 abc, expected def\n";
+        check(runControlPlaneUp({ prepared: false, bootFailed }), (run) => {
+            assert.equal(run.code, 1);
+            assert.match(run.stderr, /the node's own boot failed: reason: bundle has sha256 abc, expected def/);
+            assert.equal(callsOf(run, "kubeadm").length, 0);
+        });
+    });
+
+    it("times out waiting for boot-prepared with the budget named", () => {
+        check(runControlPlaneUp({ prepared: false }), (run) => {
+            assert.equal(run.code, 1);
+            assert.match(run.stderr, /phase: wait for the node to be prepared/);
+            assert.match(run.stderr, /not prepared within 2s/);
+        });
+    });
+
+    it("refuses a mode other than init or join", () => {
+        check(runControlPlaneUp({ mode: "upgrade" }), (run) => {
+            assert.equal(run.code, 1);
+            assert.match(run.stderr, /usage: control-plane-up\.sh init\|join/);
         });
     });
 });
@@ -622,20 +597,10 @@ describe("etcd-watchdog.sh", () => {
     });
 });
 
-describe("upload-certs.sh and renew-certs.sh", () => {
+describe("renew-certs.sh", () => {
     const manifestPath = (run: StubbedRun, pod: string) => inRoot(run, ROOT_PATHS.kubernetesEtc, "manifests", `${pod}.yaml`);
     const allManifestsInPlace = (run: StubbedRun) => STATIC_PODS.every((pod) => fs.existsSync(manifestPath(run, pod)));
     const lockCalls = (run: StubbedRun, verb: string) => run.calls.filter((call) => call.startsWith("kubectl") && call.includes(` ${verb} `) && call.includes("zadara-renew-certs-lock"));
-
-    it("re-uploads the certificates with the known certificate key", () => {
-        check(runUploadCerts(), (run) => {
-            assert.equal(run.code, 0, run.stderr);
-            assert.deepEqual(callsOf(run, "kubeadm"), [
-                `kubeadm init phase upload-certs --upload-certs --config ${zadaraFile(run, "kubeadm-init.yaml")}` +
-                    ` --kubeconfig ${inRoot(run, ROOT_PATHS.kubernetesEtc, "admin.conf")} --skip-certificate-key-print`,
-            ]);
-        });
-    });
 
     it("renews under the lock with a healthy etcd, restarts the static pods, refreshes the kubeconfig and releases the lock", () => {
         check(runRenewCerts("20d"), (run) => {
@@ -761,14 +726,14 @@ describe("nvme-mount.sh", () => {
 });
 
 describe("boot paths for the benchmark", () => {
-    it("runBootPaths runs every path once, fast with instant stubs", () => {
+    it("runBootPaths runs every path once and times each (timing limits belong to the benchmark)", () => {
         const timings = runBootPaths();
         assert.deepEqual(
             timings.map((timing) => timing.path),
             BOOT_PATHS.map((bootPath) => bootPath.name),
         );
         for (const timing of timings) {
-            assert.ok(timing.elapsedMs > 0 && timing.elapsedMs < 5000, `${timing.path}: ${timing.elapsedMs} ms`);
+            assert.ok(timing.elapsedMs > 0, `${timing.path}: ${timing.elapsedMs} ms`);
         }
     });
 });

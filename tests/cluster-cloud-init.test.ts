@@ -1,26 +1,27 @@
-// Node user data: one gzip'd cloud-config per node, valid for the real cloud-init, under the
-// 16 KB limit, carrying node.env, the kubeadm files, the CA (control plane only), the scripts,
-// the cron jobs and the NVMe unit. kubeadm files and node.env are parsed back and checked.
+// Node user data: one gzip'd cloud-config loader per node (node.env, loader.sh, and the
+// worker's join file), valid for the real cloud-init, at most 4 KB; the boot bundle the
+// loader fetches; and the kubeadm files the control-plane bootstrap commands carry on stdin.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createPrivateKey, createPublicKey, randomBytes } from "node:crypto";
+import { createPrivateKey, createPublicKey } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as YAML from "yaml";
-import { buildClusters, LB_ID, opensslCertificate, resource, ROOT_CA, secretValue, valueOf } from "./helpers/cluster-fixture";
+import { buildClusters, group, LB_ID, opensslCertificate, resource, ROOT_CA, secretValue, stdinFiles, valueOf } from "./helpers/cluster-fixture";
 import {
-    buildUserData, CONTROL_PLANE_CRON_JOBS, CRON_FILE, decodeUserData, encodeUserData, NODE_SCRIPTS_DIR, readScriptSource, renderCloudConfig, renderCronFile,
-    ROLE_SCRIPTS, USER_DATA_LIMIT_BYTES, userDataSize, withoutCommentLines,
+    buildUserData, CONTROL_PLANE_CRON_JOBS, decodeUserData, encodeUserData, LOADER_SCRIPT, NODE_SCRIPTS_DIR, readScriptSource, renderCloudConfig,
+    renderCronFile, ROLE_SCRIPTS, USER_DATA_LIMIT_BYTES, userDataSize,
 } from "../cluster/cloud-init";
+import { DEFAULT_HARDENING } from "../cluster/hardening";
 import { kubeadmApiVersion, KubeadmSettings, renderInitConfig, renderJoinControlPlaneConfig, renderJoinWorkerConfig } from "../cluster/kubeadm";
+import { bundleFiles, CRON_BUNDLE_NAME, renderBundle, ROOT_CA_BUNDLE_NAME, sha256Hex } from "../cluster/node-bootstrap";
 import { NodeEnv, renderNodeEnv } from "../cluster/node-env";
 import { BOOTSTRAP_TOKEN_PATTERN, caCertHashOf } from "../cluster/secrets";
-import { EKSD_RELEASES } from "../cluster/versions";
 
 interface WriteFileEntry { path: string; content: string; permissions: string; owner: string }
-interface CloudConfig { ca_certs?: { trusted: string[] }; write_files: WriteFileEntry[]; runcmd: string[][] }
+interface CloudConfig { ca_certs?: unknown; write_files: WriteFileEntry[]; runcmd: string[][] }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-cloud-init-"));
 
@@ -30,13 +31,13 @@ function writeTemp(name: string, content: string): string {
     return file;
 }
 
-/** The decoded cloud-config of a recorded instance or launch configuration. */
-function cloudConfigText(type: string, name: string): string {
-    return decodeUserData(String(secretValue(resource(type, name).inputs.userDataBase64)));
+function plain(value: unknown): string {
+    return String(typeof value === "object" && value !== null && "value" in value ? secretValue(value) : value);
 }
 
-function textOf(node: readonly [string, string]): string {
-    return cloudConfigText(node[0], node[1]);
+/** The decoded cloud-config of a recorded instance or launch configuration. */
+function cloudConfigText(type: string, name: string): string {
+    return decodeUserData(plain(resource(type, name).inputs.userDataBase64));
 }
 
 function parseCloudConfig(text: string): CloudConfig {
@@ -91,8 +92,20 @@ function settings(overrides: Partial<KubeadmSettings> = {}): KubeadmSettings {
         serviceCidr: "10.96.0.0/12",
         certSans: ["203.0.113.7", "192.168.2.250", "elb-abc", "elb-abc.symphony.local"],
         bootstrapToken: "abcdef.0123456789abcdef",
-        certificateKey: "ab".repeat(32),
+        bootstrapTokenExpires: "2026-12-04T12:00:00Z",
         caCertHash: `sha256:${"0".repeat(64)}`,
+        hardening: { ...DEFAULT_HARDENING },
+        ...overrides,
+    };
+}
+
+function nodeEnvFor(role: "worker" | "control-plane", overrides: Partial<NodeEnv> = {}): NodeEnv {
+    return {
+        ROLE: role, CLUSTER_NAME: "a-twenty-char-name-x", NODE_NAME: role === "worker" ? "" : "a-twenty-char-name-x-master-sa-5",
+        API_HOST: "192.168.255.250", API_PORT: "6443", KUBERNETES_MINOR: "1.31", NODE_LABELS: "", NODE_TAINTS: "",
+        API_WAIT_TIMEOUT: "1800", JOIN_TIMEOUT: "1800", POLL_INTERVAL: "2", ETCD_BACKUP_ROTATION: "100", ENVIRONMENT: "a-twenty-char-name-x",
+        AWS_REGION: "us-east-1", CLOUD_API_INSECURE: "false", CLOUD_API_CA_BUNDLE: "/etc/ssl/certs/ca-certificates.crt",
+        BUNDLE_URL: `http://192.168.0.10:8089/bundle-${"f".repeat(64)}.txt`, BUNDLE_SHA256: "f".repeat(64),
         ...overrides,
     };
 }
@@ -104,7 +117,7 @@ describe("node.env", () => {
             NODE_LABELS: "a=b,c=d e",
             NODE_TAINTS: "$HOME `id` $(id) \\ ; rm -rf / #",
             ENVIRONMENT: "line one\nline two",
-            ASG_NAME: "",
+            BUNDLE_URL: "",
         };
         const env = { ROLE: "worker", API_HOST: "192.168.2.250", ...tricky } as unknown as NodeEnv;
         const parsed = sourceNodeEnv(renderNodeEnv(env));
@@ -133,21 +146,22 @@ describe("cluster CA pin", () => {
 
 describe("kubeadm configuration", () => {
     it("uses v1beta3 up to 1.30 and v1beta4 from 1.31", () => {
-        assert.equal(kubeadmApiVersion("1.28"), "kubeadm.k8s.io/v1beta3");
         assert.equal(kubeadmApiVersion("1.30"), "kubeadm.k8s.io/v1beta3");
         assert.equal(kubeadmApiVersion("1.31"), "kubeadm.k8s.io/v1beta4");
+        assert.equal(kubeadmApiVersion("1.36"), "kubeadm.k8s.io/v1beta4");
         assert.throws(() => kubeadmApiVersion("one"));
     });
 
-    it("renders InitConfiguration + ClusterConfiguration with EKS-D images and max-snapshots", () => {
+    it("renders InitConfiguration + ClusterConfiguration with EKS-D images, max-snapshots and an expiring node token", () => {
         const [init, cluster] = kubeadmDocuments(renderInitConfig(settings()));
         assert.equal(init.kind, "InitConfiguration");
-        assert.equal(init.bootstrapTokens[0].token, "abcdef.0123456789abcdef");
-        assert.equal(init.bootstrapTokens[0].ttl, "0s");
-        assert.equal(init.certificateKey, "ab".repeat(32));
+        assert.deepEqual(init.bootstrapTokens, [{
+            token: "abcdef.0123456789abcdef", description: "zadara-eksd node bootstrap token", expires: "2026-12-04T12:00:00Z",
+            usages: ["signing", "authentication"], groups: ["system:bootstrappers:kubeadm:default-node-token"],
+        }]);
+        assert.equal(init.certificateKey, undefined);
         assert.equal(cluster.kind, "ClusterConfiguration");
         assert.equal(cluster.apiVersion, "kubeadm.k8s.io/v1beta3");
-        assert.equal(cluster.clusterName, "dev");
         assert.equal(cluster.kubernetesVersion, "v1.30.14-eks-1-30-44");
         assert.equal(cluster.imageRepository, "public.ecr.aws/eks-distro/kubernetes");
         assert.equal(cluster.controlPlaneEndpoint, "192.168.2.250:6443");
@@ -165,7 +179,7 @@ describe("kubeadm configuration", () => {
         assert.deepEqual(cluster.etcd.local.extraArgs, [{ name: "max-snapshots", value: "60" }]);
     });
 
-    it("pins the CA in every join and gives the certificate key only to control-plane joins", () => {
+    it("pins the CA in every join; control-plane joins carry no certificate key", () => {
         const [controlPlane] = kubeadmDocuments(renderJoinControlPlaneConfig(settings()));
         const [worker] = kubeadmDocuments(renderJoinWorkerConfig(settings()));
         for (const join of [controlPlane, worker]) {
@@ -174,242 +188,187 @@ describe("kubeadm configuration", () => {
                 apiServerEndpoint: "192.168.2.250:6443", token: "abcdef.0123456789abcdef", caCertHashes: [`sha256:${"0".repeat(64)}`],
             });
         }
-        assert.deepEqual(controlPlane.controlPlane, { certificateKey: "ab".repeat(32) });
+        assert.deepEqual(controlPlane.controlPlane, {});
         assert.equal(worker.controlPlane, undefined);
     });
 });
 
-describe("scripts in user data", () => {
-    it("ship the same commands: bash parses original and shipped copy to the same program", () => {
-        for (const name of new Set([...ROLE_SCRIPTS["control-plane"], ...ROLE_SCRIPTS.worker])) {
-            const original = readScriptSource(name);
-            const shipped = withoutCommentLines(name, original);
-            const normalized = (script: string) => {
-                // Parsed as a function body, bash prints the program without comments.
-                const run = spawnSync("bash", ["-c", `eval "__shipped() {\n$(cat)\n}"; declare -f __shipped`], { input: script, encoding: "utf8" });
-                assert.equal(run.status, 0, `${name}: ${run.stderr}`);
-                return run.stdout;
-            };
-            assert.equal(normalized(shipped), normalized(original), `${name} changed beyond comments`);
-            assert.ok(shipped.length < original.length, `${name} was not shortened`);
-            if (original.startsWith("#!")) {
-                assert.equal(shipped.split("\n")[0], original.split("\n")[0], `${name} lost its shebang`);
-            }
+describe("boot bundle", () => {
+    it("holds every script of both roles whole, the NVMe unit, the cron file and the root CA only when given", () => {
+        const withCa = bundleFiles(ROOT_CA);
+        for (const name of new Set([...ROLE_SCRIPTS["control-plane"], ...ROLE_SCRIPTS.worker, "zadara-nvme-mount.service"])) {
+            assert.equal(withCa[name], readScriptSource(name), name);
         }
+        assert.equal(withCa[ROOT_CA_BUNDLE_NAME], ROOT_CA);
+        assert.equal(bundleFiles(undefined)[ROOT_CA_BUNDLE_NAME], undefined);
+        assert.equal(withCa["kubeconfig-wait.sh"], undefined, "kubeconfig-wait.sh runs over SSH only");
+        assert.equal(withCa[LOADER_SCRIPT], undefined, "the loader is in user data, not in what it loads");
     });
 
-    it("leaves scripts with a here-document unchanged, but not those with a here-string", () => {
-        const script = "#!/bin/bash\ncat <<EOF\n# data, not a comment\nEOF\n";
-        assert.equal(withoutCommentLines("x.sh", script), script);
-        const hereString = "#!/bin/bash\n# comment\ngrep -q x <<<\"$y\"\n";
-        assert.doesNotMatch(withoutCommentLines("y.sh", hereString), /# comment/);
-    });
-
-    it("install the cron jobs with the reference's schedules", () => {
-        const cron = renderCronFile(CONTROL_PLANE_CRON_JOBS);
+    it("installs the cron jobs (no certificate re-upload: joins get the certificates from the program)", () => {
+        const cron = bundleFiles(undefined)[CRON_BUNDLE_NAME];
+        assert.equal(cron, renderCronFile(CONTROL_PLANE_CRON_JOBS));
         const jobs = cron.split("\n").filter((line) => /^[0-9*]/.test(line));
         assert.deepEqual(jobs.map((line) => line.split(" ").slice(0, 7).join(" ")), [
-            `7 * * * * root ${NODE_SCRIPTS_DIR}/upload-certs.sh`,
             `17 */2 * * * root ${NODE_SCRIPTS_DIR}/etcd-backup.sh`,
             `*/2 * * * * root ${NODE_SCRIPTS_DIR}/etcd-watchdog.sh`,
             `37 3 * * 0 root ${NODE_SCRIPTS_DIR}/renew-certs.sh`,
         ]);
         for (const job of CONTROL_PLANE_CRON_JOBS) {
-            assert.ok(ROLE_SCRIPTS["control-plane"].includes(job.script), `${job.script} is not installed`);
+            assert.ok(ROLE_SCRIPTS["control-plane"].includes(job.script), `${job.script} is not in the bundle`);
         }
-        assert.ok(cron.endsWith("\n"), "cron files need a final newline");
+    });
+
+    it("is `<name> <base64>` lines that bash decodes back to the same bytes, in a stable order", () => {
+        const files = bundleFiles(ROOT_CA);
+        const bundle = renderBundle(files);
+        assert.equal(renderBundle(Object.fromEntries(Object.entries(files).reverse())), bundle);
+        const file = writeTemp("bundle.txt", bundle);
+        const run = spawnSync("bash", ["-c", `while read -r n d; do printf '%s %s\\n' "$n" "$(base64 -d <<<"$d" | sha256sum | cut -c1-64)"; done <'${file}'`], { encoding: "utf8" });
+        assert.equal(run.status, 0, run.stderr);
+        for (const line of run.stdout.trim().split("\n")) {
+            const [name, digest] = line.split(" ");
+            assert.equal(digest, sha256Hex(files[name]), name);
+        }
+        assert.throws(() => renderBundle({ "../evil": "x" }), /plain file name/);
     });
 });
 
 describe("user data size", () => {
-    it("stays under 16 KB for the largest control-plane node (real CA, root CA, long names)", () => {
-        const ca = opensslCertificate();
-        const big = settings({ certSans: ["203.0.113.254", "192.168.255.254", `elb-${"f".repeat(32)}`, `elb-${"f".repeat(32)}.some.long.internal.domain.example`] });
+    it("stays at most 4 KB gzip for the largest worker (30 long labels, taints, long names)", () => {
+        const labels = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`example.com/label-number-${i}`, `value-${i}-${"x".repeat(20)}`]));
+        const worker = group({ labels, taints: [{ key: "dedicated", value: "gpu", effect: "NoSchedule" }] });
         const encoded = buildUserData({
-            role: "control-plane",
-            nodeEnv: { ROLE: "control-plane", CLUSTER_NAME: "a".repeat(20), NODE_NAME: `${"a".repeat(20)}-master-sa-7` } as NodeEnv,
-            kubeadmFiles: { "kubeadm-init.yaml": renderInitConfig(big), "kubeadm-join-control-plane.yaml": renderJoinControlPlaneConfig(big) },
-            clusterCa: { certPem: ca.certPem, keyPem: ca.keyPem },
-            rootCaCert: ROOT_CA,
+            role: "worker",
+            nodeEnv: nodeEnvFor("worker", { NODE_LABELS: Object.entries(worker.labels).map(([k, v]) => `${k}=${v}`).join(",") }),
+            workerJoinConfig: renderJoinWorkerConfig(settings()),
+            sizeKeys: ["nodeGroups.big.labels"],
         });
-        const size = userDataSize(encoded);
-        assert.ok(size < USER_DATA_LIMIT_BYTES, `control-plane user data is ${size} bytes`);
+        assert.ok(userDataSize(encoded) <= USER_DATA_LIMIT_BYTES, `worker user data is ${userDataSize(encoded)} bytes`);
     });
 
     it("encodes the same config to the same bytes on every OS (gzip header pinned)", () => {
-        const encoded = Buffer.from(encodeUserData("#cloud-config\n{}\n"), "base64");
-        assert.equal(encoded[9], 3, "gzip OS byte");
-        assert.equal(encoded.readUInt32LE(4), 0, "no modification time");
-        assert.equal(encodeUserData("#cloud-config\n{}\n"), encodeUserData("#cloud-config\n{}\n"));
+        const encoded = encodeUserData("#cloud-config\n{}\n");
+        assert.equal(Buffer.from(encoded, "base64")[9], 3);
+        assert.equal(encodeUserData("#cloud-config\n{}\n"), encoded);
     });
 
-    it("refuses user data over the limit", () => {
+    it("refuses user data over 4 KB, naming the config keys to shorten", () => {
+        const random = Array.from({ length: 400 }, (_, i) => `k${i}=${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`).join(",");
         assert.throws(() => buildUserData({
-            role: "worker", nodeEnv: { ROLE: "worker" } as NodeEnv, kubeadmFiles: {},
-            rootCaCert: randomBytes(20000).toString("base64"),
-        }), /over the 16384-byte limit/);
+            role: "worker", nodeEnv: nodeEnvFor("worker", { NODE_LABELS: random }), workerJoinConfig: renderJoinWorkerConfig(settings()),
+            sizeKeys: ["nodeGroups.big.labels", "nodeGroups.big.taints"],
+        }), /over the 4096-byte limit; shorten nodeGroups\.big\.labels \/ nodeGroups\.big\.taints/);
     });
 
-    it("keeps every node's recorded user data under 16 KB", async () => {
+    it("keeps every node's recorded user data at most 4 KB", async () => {
         await buildClusters();
-        for (const [type, name] of [["aws:ec2/instance:Instance", "dev-master-sa-1"], ["aws:ec2/launchConfiguration:LaunchConfiguration", "asgc-master"],
-            ["aws:ec2/launchConfiguration:LaunchConfiguration", "dev-gpu"]]) {
-            const size = userDataSize(String(secretValue(resource(type, name).inputs.userDataBase64)));
-            assert.ok(size < USER_DATA_LIMIT_BYTES, `${name}: ${size} bytes`);
+        for (const [type, name] of [["aws:ec2/instance:Instance", "dev-master-sa-1"], ["aws:ec2/launchConfiguration:LaunchConfiguration", "dev-gpu"],
+            ["aws:ec2/instance:Instance", "asgc-master-sa-3"], ["aws:ec2/launchConfiguration:LaunchConfiguration", "intl-workers"]]) {
+            const size = userDataSize(plain(resource(type, name).inputs.userDataBase64));
+            assert.ok(size <= USER_DATA_LIMIT_BYTES, `${name}: ${size} bytes`);
         }
     });
 });
 
 describe("rendered cloud-config per role", () => {
     const nodes = {
-        leader: ["aws:ec2/instance:Instance", "dev-master-sa-1"],
-        follower: ["aws:ec2/instance:Instance", "dev-master-sa-2"],
-        asgMaster: ["aws:ec2/launchConfiguration:LaunchConfiguration", "asgc-master"],
+        first: ["aws:ec2/instance:Instance", "dev-master-sa-1"],
+        second: ["aws:ec2/instance:Instance", "dev-master-sa-2"],
+        v131Master: ["aws:ec2/instance:Instance", "asgc-master-sa-1"],
         worker: ["aws:ec2/launchConfiguration:LaunchConfiguration", "dev-workers"],
         gpuWorker: ["aws:ec2/launchConfiguration:LaunchConfiguration", "dev-gpu"],
-        asgWorker: ["aws:ec2/launchConfiguration:LaunchConfiguration", "asgc-workers"],
+        v131Worker: ["aws:ec2/launchConfiguration:LaunchConfiguration", "asgc-workers"],
     } as const;
+    const textOf = (node: readonly [string, string]) => cloudConfigText(node[0], node[1]);
 
     it("passes the real `cloud-init schema` for every role", async () => {
         await buildClusters();
-        for (const [label, [type, name]] of Object.entries(nodes)) {
-            const result = cloudInitSchema(cloudConfigText(type, name), label);
+        for (const [label, node] of Object.entries(nodes)) {
+            const result = cloudInitSchema(textOf(node), label);
             assert.equal(result.code, 0, `${label}: ${result.output}`);
         }
     });
 
-    it("is rendered from objects: one #cloud-config document, scripts installed whole-but-comments, bootstrap last", async () => {
+    it("is a loader: node.env, loader.sh, the worker's join file, and nothing else; runcmd runs the loader", async () => {
         await buildClusters();
-        for (const [label, [type, name]] of Object.entries(nodes)) {
-            const config = parseCloudConfig(cloudConfigText(type, name));
-            const role = label.toLowerCase().includes("worker") ? "worker" : "control-plane";
-            for (const script of ROLE_SCRIPTS[role]) {
-                const file = requireFile(config, `${NODE_SCRIPTS_DIR}/${script}`);
-                assert.equal(file.content, withoutCommentLines(script, readScriptSource(script)), `${label}: ${script}`);
-                assert.equal(file.permissions, "0755");
-            }
-            assert.equal(fileIn(config, `${NODE_SCRIPTS_DIR}/kubeconfig-wait.sh`), undefined, "kubeconfig-wait.sh runs over SSH only");
-            const unit = requireFile(config, "/etc/systemd/system/zadara-nvme-mount.service");
-            assert.equal(unit.content, readScriptSource("zadara-nvme-mount.service"));
-            assert.deepEqual(config.runcmd, [
-                ["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "zadara-nvme-mount.service"], [`${NODE_SCRIPTS_DIR}/bootstrap.sh`],
-            ]);
-            const nodeEnv = requireFile(config, "/etc/kubernetes/zadara/node.env");
-            assert.equal(nodeEnv.permissions, "0600");
-            assert.equal(role === "control-plane", fileIn(config, CRON_FILE) !== undefined, `${label}: cron file only on control-plane nodes`);
+        for (const [label, node] of Object.entries(nodes)) {
+            const config = parseCloudConfig(textOf(node));
+            const worker = label.toLowerCase().includes("worker");
+            const expected = ["/etc/kubernetes/zadara/node.env", `${NODE_SCRIPTS_DIR}/${LOADER_SCRIPT}`, ...(worker ? ["/etc/kubernetes/zadara/kubeadm-join-worker.yaml"] : [])];
+            assert.deepEqual(config.write_files.map((file) => file.path), expected, label);
+            assert.equal(requireFile(config, `${NODE_SCRIPTS_DIR}/${LOADER_SCRIPT}`).content, readScriptSource(LOADER_SCRIPT));
+            assert.equal(requireFile(config, `${NODE_SCRIPTS_DIR}/${LOADER_SCRIPT}`).permissions, "0755");
+            assert.equal(requireFile(config, "/etc/kubernetes/zadara/node.env").permissions, "0600");
+            assert.deepEqual(config.runcmd, [[`${NODE_SCRIPTS_DIR}/${LOADER_SCRIPT}`]]);
+            assert.equal(config.ca_certs, undefined, `${label}: the root CA travels in the bundle`);
         }
     });
 
-    it("places the cluster CA (key 0600) on control-plane nodes only", async () => {
+    it("writes node.env per node with the bundle URL on the bastion and the bundle's sha256", async () => {
         const { dev } = await buildClusters();
-        const leader = parseCloudConfig(textOf(nodes.leader));
-        const crt = requireFile(leader, "/etc/kubernetes/pki/ca.crt");
-        const key = requireFile(leader, "/etc/kubernetes/pki/ca.key");
-        assert.equal(key.permissions, "0600");
-        assert.equal(crt.permissions, "0644");
-        assert.match(key.content, /BEGIN (RSA )?PRIVATE KEY/);
-        // The pinned hash is the one of this key.
-        assert.equal(caCertHashOf(createPublicKey(createPrivateKey(key.content)).export({ type: "spki", format: "pem" }).toString()), await valueOf(dev.caCertHash));
-        // A static follower never runs `kubeadm init`: it downloads the CA when it joins, so its
-        // user data (readable through the metadata service) holds no CA key.
-        assert.equal(fileIn(parseCloudConfig(textOf(nodes.follower)), "/etc/kubernetes/pki/ca.key"), undefined);
-        for (const worker of [nodes.worker, nodes.gpuWorker]) {
-            const config = parseCloudConfig(textOf(worker));
-            assert.equal(fileIn(config, "/etc/kubernetes/pki/ca.key"), undefined);
-            assert.equal(fileIn(config, "/etc/kubernetes/pki/ca.crt"), undefined);
-            assert.equal(fileIn(config, "/etc/kubernetes/zadara/kubeadm-init.yaml"), undefined);
-            assert.equal(fileIn(config, "/etc/kubernetes/zadara/kubeadm-join-control-plane.yaml"), undefined);
-        }
-    });
-
-    it("trusts the root CA through ca_certs only when one is given", async () => {
-        await buildClusters();
-        assert.deepEqual(parseCloudConfig(textOf(nodes.leader)).ca_certs, { trusted: [ROOT_CA] });
-        assert.deepEqual(parseCloudConfig(textOf(nodes.worker)).ca_certs, { trusted: [ROOT_CA] });
-        assert.equal(parseCloudConfig(textOf(nodes.asgMaster)).ca_certs, undefined);
-    });
-
-    it("writes node.env per node: leader, follower, ASG master, workers with labels and taints", async () => {
-        await buildClusters();
         const envOf = (node: readonly [string, string]) => sourceNodeEnv(requireFile(parseCloudConfig(textOf(node)), "/etc/kubernetes/zadara/node.env").content);
-        const leader = envOf(nodes.leader);
-        assert.equal(leader.ROLE, "control-plane");
-        assert.equal(leader.CLUSTER_NAME, "dev");
-        assert.equal(leader.NODE_NAME, "dev-master-sa-1");
-        assert.equal(leader.LEADER_ELECTION, "static");
-        assert.equal(leader.IS_LEADER, "true");
-        assert.equal(leader.API_HOST, "192.168.2.250");
-        assert.equal(leader.API_PORT, "6443");
-        assert.equal(leader.KUBERNETES_MINOR, "1.30");
-        assert.equal(leader.ETCD_BACKUP_ROTATION, "100");
-        assert.equal(leader.ENVIRONMENT, "dev");
-        assert.equal(leader.AWS_REGION, "us-east-1");
-        assert.equal(leader.API_WAIT_TIMEOUT, "1800");
-        assert.equal(leader.CLOUD_API_CA_BUNDLE, "/etc/ssl/certs/ca-certificates.crt");
-        assert.equal(leader.CLOUD_API_INSECURE, "false");
-        const follower = envOf(nodes.follower);
-        assert.equal(follower.NODE_NAME, "dev-master-sa-2");
-        assert.equal(follower.IS_LEADER, "false");
-        const asgMaster = envOf(nodes.asgMaster);
-        assert.equal(asgMaster.LEADER_ELECTION, "asg");
-        assert.equal(asgMaster.ASG_NAME, "asgc-master");
-        assert.equal(asgMaster.NODE_NAME, "");
-        assert.equal(asgMaster.KUBERNETES_MINOR, "1.31");
-        assert.equal(asgMaster.CLOUD_API_INSECURE, "true");
-        assert.equal(asgMaster.CLOUD_API_CA_BUNDLE, "");
+        const first = envOf(nodes.first);
+        assert.equal(first.ROLE, "control-plane");
+        assert.equal(first.NODE_NAME, "dev-master-sa-1");
+        assert.equal(first.API_HOST, "192.168.2.250");
+        assert.equal(first.KUBERNETES_MINOR, "1.30");
+        assert.equal(first.ETCD_BACKUP_ROTATION, "100");
+        assert.equal(first.CLOUD_API_CA_BUNDLE, "/etc/ssl/certs/ca-certificates.crt");
+        assert.equal(first.BUNDLE_SHA256, dev.boot.bundleSha256);
+        assert.equal(first.BUNDLE_SHA256, sha256Hex(dev.boot.bundle));
+        assert.equal(first.BUNDLE_URL, `http://192.168.0.10:8089/bundle-${dev.boot.bundleSha256}.txt`);
+        for (const key of ["LEADER_ELECTION", "IS_LEADER", "ASG_NAME"]) {
+            assert.equal(first[key], undefined, `${key} is gone with the leader election`);
+        }
+        assert.equal(envOf(nodes.second).NODE_NAME, "dev-master-sa-2");
+        const v131 = envOf(nodes.v131Master);
+        assert.equal(v131.KUBERNETES_MINOR, "1.31");
+        assert.equal(v131.CLOUD_API_INSECURE, "true");
+        assert.equal(v131.CLOUD_API_CA_BUNDLE, "");
+        assert.notEqual(v131.BUNDLE_SHA256, first.BUNDLE_SHA256, "the root CA is part of the bundle");
         const gpu = envOf(nodes.gpuWorker);
         assert.equal(gpu.ROLE, "worker");
         assert.equal(gpu.NODE_LABELS, "example.com/team=ml,accelerator=gpu");
         assert.equal(gpu.NODE_TAINTS, "dedicated=gpu:NoSchedule,spot:PreferNoSchedule");
-        assert.equal(envOf(nodes.worker).NODE_LABELS, "");
-        // Backup export credentials never travel in user data.
-        for (const env of [leader, gpu]) {
+        for (const env of [first, gpu]) {
             assert.ok(!Object.keys(env).some((key) => /BACKUP_(ACCESS|SECRET)|ACCESS_KEY|SECRET/.test(key)));
         }
     });
 
-    it("carries kubeadm files with the token, the CA pin, the API address and the SANs", async () => {
+    it("gives workers a join file with the expiring token and the CA pin; the kubeadm files of masters travel on stdin", async () => {
         const { dev, asgc } = await buildClusters();
         const caHash = await valueOf(dev.caCertHash);
         const publicIp = await valueOf(dev.apiPublicIp);
-        const leader = parseCloudConfig(textOf(nodes.leader));
-        const [init, cluster] = kubeadmDocuments(requireFile(leader, "/etc/kubernetes/zadara/kubeadm-init.yaml").content);
-        assert.match(init.bootstrapTokens[0].token, BOOTSTRAP_TOKEN_PATTERN);
-        assert.equal(init.bootstrapTokens[0].ttl, "0s");
-        assert.match(init.certificateKey, /^[0-9a-f]{64}$/);
-        assert.equal(cluster.controlPlaneEndpoint, "192.168.2.250:6443");
-        assert.deepEqual(cluster.apiServer.certSANs, [publicIp, "192.168.2.250", `elb-${LB_ID}`, `elb-${LB_ID}.symphony.local`]);
-        // etcd follows the EKS-D catalog; the fixture's kubernetesVersion overrides only Kubernetes.
-        assert.equal(cluster.etcd.local.imageTag, EKSD_RELEASES["1.30"].etcdImageTag);
-        assert.deepEqual(cluster.etcd.local.extraArgs, { "max-snapshots": "60" });
-        const [cpJoin] = kubeadmDocuments(requireFile(leader, "/etc/kubernetes/zadara/kubeadm-join-control-plane.yaml").content);
-        assert.deepEqual(cpJoin.discovery.bootstrapToken.caCertHashes, [caHash]);
-        assert.equal(cpJoin.discovery.bootstrapToken.token, init.bootstrapTokens[0].token);
-        assert.equal(cpJoin.controlPlane.certificateKey, init.certificateKey);
         const worker = parseCloudConfig(textOf(nodes.worker));
         const [workerJoin] = kubeadmDocuments(requireFile(worker, "/etc/kubernetes/zadara/kubeadm-join-worker.yaml").content);
         assert.deepEqual(workerJoin.discovery.bootstrapToken.caCertHashes, [caHash]);
-        assert.equal(workerJoin.discovery.bootstrapToken.apiServerEndpoint, "192.168.2.250:6443");
-        for (const config of [leader, worker]) {
-            for (const file of config.write_files.filter((entry) => entry.path.includes("/kubeadm-"))) {
-                assert.doesNotMatch(file.content, /unsafeSkipCAVerification|unsafe-skip-ca-verification/, file.path);
-            }
-        }
-        // 1.31: kubeadm v1beta4; an internal API has no public SAN.
-        const asgConfig = parseCloudConfig(textOf(nodes.asgMaster));
-        const [asgInit, asgCluster] = kubeadmDocuments(requireFile(asgConfig, "/etc/kubernetes/zadara/kubeadm-init.yaml").content);
+        assert.match(workerJoin.discovery.bootstrapToken.token, BOOTSTRAP_TOKEN_PATTERN);
+        assert.doesNotMatch(JSON.stringify(workerJoin), /unsafeSkipCAVerification/);
+
+        const [init, cluster] = kubeadmDocuments(stdinFiles("dev-master-sa-1-bootstrap")["zadara/kubeadm.yaml"]);
+        assert.equal(init.kind, "InitConfiguration");
+        assert.equal(init.bootstrapTokens[0].token, workerJoin.discovery.bootstrapToken.token);
+        assert.deepEqual(cluster.apiServer.certSANs, [publicIp, "192.168.2.250", `elb-${LB_ID}`, `elb-${LB_ID}.symphony.local`]);
+        const [join] = kubeadmDocuments(stdinFiles("dev-master-sa-2-bootstrap")["zadara/kubeadm.yaml"]);
+        assert.equal(join.kind, "JoinConfiguration");
+        assert.deepEqual(join.controlPlane, {});
+        assert.deepEqual(join.discovery.bootstrapToken.caCertHashes, [caHash]);
+
+        const [asgInit, asgCluster] = kubeadmDocuments(stdinFiles("asgc-master-sa-1-bootstrap")["zadara/kubeadm.yaml"]);
         assert.equal(asgInit.apiVersion, "kubeadm.k8s.io/v1beta4");
-        assert.deepEqual(asgCluster.etcd.local.extraArgs, [{ name: "max-snapshots", value: "60" }]);
         assert.equal(asgCluster.kubernetesVersion, "v1.31.14-eks-1-31-40");
         assert.match(await valueOf(asgc.caCertHash), /^sha256:[0-9a-f]{64}$/);
-        const intl = parseCloudConfig(cloudConfigText("aws:ec2/instance:Instance", "intl-master-sa-1"));
-        const [, intlCluster] = kubeadmDocuments(requireFile(intl, "/etc/kubernetes/zadara/kubeadm-init.yaml").content);
+        const [, intlCluster] = kubeadmDocuments(stdinFiles("intl-master-sa-1-bootstrap")["zadara/kubeadm.yaml"]);
         assert.deepEqual(intlCluster.apiServer.certSANs, ["192.168.2.250", `elb-${LB_ID}`, `elb-${LB_ID}.symphony.local`]);
     });
 
-    it("renders a worker without root CA as valid cloud-config too", () => {
-        const text = renderCloudConfig({ role: "worker", nodeEnv: { ROLE: "worker" } as NodeEnv, kubeadmFiles: { "kubeadm-join-worker.yaml": renderJoinWorkerConfig(settings()) } });
-        assert.equal(cloudInitSchema(text, "bare-worker").code, 0);
-        assert.equal(parseCloudConfig(text).ca_certs, undefined);
+    it("renders a bare worker and a bare control-plane node as valid cloud-config too", () => {
+        for (const role of ["worker", "control-plane"] as const) {
+            const text = renderCloudConfig({ role, nodeEnv: nodeEnvFor(role), workerJoinConfig: role === "worker" ? renderJoinWorkerConfig(settings()) : undefined, sizeKeys: [] });
+            assert.equal(cloudInitSchema(text, `bare-${role}`).code, 0);
+        }
+        assert.throws(() => renderCloudConfig({ role: "control-plane", nodeEnv: nodeEnvFor("control-plane"), workerJoinConfig: "x", sizeKeys: [] }), /never carries a join/);
+        assert.throws(() => renderCloudConfig({ role: "worker", nodeEnv: nodeEnvFor("worker"), sizeKeys: [] }), /needs its kubeadm JoinConfiguration/);
     });
 });

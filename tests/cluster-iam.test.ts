@@ -142,7 +142,7 @@ describe("IAM resources", () => {
         for (const type of ["aws:iam/role:Role", "aws:iam/policy:Policy", "aws:iam/instanceProfile:InstanceProfile", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"]) {
             assert.equal(resourcesOf(type, "asgc-").length, 0, `${type} created although profiles were given`);
         }
-        assert.equal(resource("aws:ec2/launchConfiguration:LaunchConfiguration", "asgc-master").inputs.iamInstanceProfile, "existing-masters");
+        assert.equal(resource("aws:ec2/instance:Instance", "asgc-master-sa-1").inputs.iamInstanceProfile, "existing-masters");
         assert.equal(resource("aws:ec2/launchConfiguration:LaunchConfiguration", "asgc-workers").inputs.iamInstanceProfile, "existing-workers");
         const roleName = await new Promise((resolve) => asgc.controlPlaneRoleName.apply(resolve));
         assert.equal(roleName, undefined);
@@ -154,7 +154,8 @@ describe("IAM resources", () => {
         const workerProfile = resource("aws:iam/instanceProfile:InstanceProfile", "dev-worker-profile").inputs.name;
         assert.equal(resource("aws:ec2/instance:Instance", "dev-master-sa-1").inputs.iamInstanceProfile, cpProfile);
         assert.equal(resource("aws:ec2/launchConfiguration:LaunchConfiguration", "dev-workers").inputs.iamInstanceProfile, workerProfile);
-        // User data is present and secret on both.
-        secretValue(resource("aws:ec2/instance:Instance", "dev-master-sa-1").inputs.userDataBase64);
+        // User data is present on both; only the worker's (it holds the join token) is secret.
+        assert.equal(typeof resource("aws:ec2/instance:Instance", "dev-master-sa-1").inputs.userDataBase64, "string");
+        secretValue(resource("aws:ec2/launchConfiguration:LaunchConfiguration", "dev-workers").inputs.userDataBase64);
     });
 });

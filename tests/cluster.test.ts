@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import {
-    BASTION_KEY, buildClusters, LB_ID, makeArgs, mockOutput, NODE_KEY, optionsOf, recorded, resource, resourcesOf, secretValue, valueOf,
+    BASTION_KEY, buildClusters, LB_ID, makeArgs, makeCluster, mockOutput, NODE_KEY, optionsOf, recorded, resource, resourcesOf, secretValue, valueOf,
 } from "./helpers/cluster-fixture";
 import { isSecretValue, redactSecrets } from "../tools/mock-engine";
 import { decodeUserData, readScriptSource } from "../cluster/cloud-init";
@@ -73,42 +73,49 @@ describe("EksdCluster component", () => {
 });
 
 describe("bootstrap secrets", () => {
-    it("generates the token parts, certificate key and CA as specified", async () => {
+    it("generates the expiring token parts, the shared CAs, the SA key and the encryption key as specified", async () => {
         await buildClusters();
-        for (const [name, length] of [["dev-token-id", 6], ["dev-token-secret", 16]] as const) {
+        for (const [name, length] of [["dev-join-token-id", 6], ["dev-join-token-secret", 16]] as const) {
             const inputs = resource("random:index/randomString:RandomString", name).inputs;
             assert.equal(inputs.length, length);
             assert.equal(inputs.upper, false);
             assert.equal(inputs.special, false);
             assert.equal(inputs.lower, true);
             assert.equal(inputs.numeric, true);
-            // The state file must not hold the never-expiring join token in plain text.
             assert.deepEqual(optionsOf("random:index/randomString:RandomString", name).additionalSecretOutputs, ["result"]);
         }
-        assert.equal(resource("random:index/randomBytes:RandomBytes", "dev-certificate-key").inputs.length, 32);
-        const key = resource("tls:index/privateKey:PrivateKey", "dev-ca-key").inputs;
-        assert.equal(key.algorithm, "RSA");
-        assert.equal(key.rsaBits, 2048);
-        const cert = resource("tls:index/selfSignedCert:SelfSignedCert", "dev-ca").inputs;
-        assert.equal(cert.isCaCertificate, true);
-        assert.deepEqual(cert.allowedUses, ["cert_signing", "key_encipherment", "digital_signature"]);
-        assert.equal(cert.validityPeriodHours, CA_VALIDITY_HOURS);
+        assert.equal(resource("random:index/randomBytes:RandomBytes", "dev-secrets-key-v1").inputs.length, 32);
+        assert.ok(!recorded.some((r) => r.name === "dev-certificate-key"), "no certificate key: nothing is uploaded to kubeadm-certs");
+        for (const [keyName, certName, commonName] of [["dev-ca-key", "dev-ca", "kubernetes"], ["dev-front-proxy-ca-key", "dev-front-proxy-ca", "front-proxy-ca"],
+            ["dev-etcd-ca-key", "dev-etcd-ca", "etcd-ca"]]) {
+            const key = resource("tls:index/privateKey:PrivateKey", keyName).inputs;
+            assert.equal(key.algorithm, "RSA");
+            assert.equal(key.rsaBits, 2048);
+            const cert = resource("tls:index/selfSignedCert:SelfSignedCert", certName).inputs;
+            assert.equal(cert.isCaCertificate, true);
+            assert.deepEqual(cert.allowedUses, ["cert_signing", "key_encipherment", "digital_signature"]);
+            assert.equal(cert.validityPeriodHours, CA_VALIDITY_HOURS);
+            assert.deepEqual(cert.subject, { commonName });
+            assert.ok(isSecretValue(cert.privateKeyPem), "the CA key goes to the certificate as a secret");
+        }
         assert.equal(CA_VALIDITY_HOURS, 87600);
-        assert.deepEqual(cert.subject, { commonName: "kubernetes" });
-        assert.ok(isSecretValue(cert.privateKeyPem), "the CA key goes to the certificate as a secret");
+        assert.equal(resource("tls:index/privateKey:PrivateKey", "dev-sa-key").inputs.algorithm, "RSA");
     });
 
-    it("never shows the token, certificate key, CA key or SSH keys in plain text", async () => {
+    it("never shows the token, CA key, encryption key or SSH keys in plain text", async () => {
         await buildClusters();
-        const tokenId = mockOutput("random:index/randomString:RandomString", "dev-token-id", { length: 6 }, "result");
-        const tokenSecret = mockOutput("random:index/randomString:RandomString", "dev-token-secret", { length: 16 }, "result");
-        const certificateKey = mockOutput("random:index/randomBytes:RandomBytes", "dev-certificate-key", { length: 32 }, "hex");
+        const tokenId = mockOutput("random:index/randomString:RandomString", "dev-join-token-id", { length: 6 }, "result");
+        const tokenSecret = mockOutput("random:index/randomString:RandomString", "dev-join-token-secret", { length: 16 }, "result");
+        const encryptionKey = mockOutput("random:index/randomBytes:RandomBytes", "dev-secrets-key-v1", { length: 32 }, "base64");
         const caKey = mockOutput("tls:index/privateKey:PrivateKey", "dev-ca-key", {}, "privateKeyPem");
-        const secrets = { token: `${tokenId}.${tokenSecret}`, certificateKey, caKeyBody: caKey.split("\n")[1], BASTION_KEY, NODE_KEY };
-        // Positive control: they are in the (secret) user data.
-        const userData = decodeUserData(String(secretValue(resource(INSTANCE, "dev-master-sa-1").inputs.userDataBase64)));
-        for (const value of [secrets.token, secrets.certificateKey, secrets.caKeyBody]) {
-            assert.ok(userData.includes(value));
+        const secrets = { token: `${tokenId}.${tokenSecret}`, encryptionKey, caKeyBody: caKey.split("\n")[1], BASTION_KEY, NODE_KEY };
+        // Positive control: the token is in the (secret) worker user data, the keys on the (secret) stdin.
+        const userData = decodeUserData(String(secretValue(resource(LAUNCH_CONFIGURATION, "dev-workers").inputs.userDataBase64)));
+        assert.ok(userData.includes(secrets.token));
+        const stdin = String(secretValue(resource(COMMAND, "dev-master-sa-1-bootstrap").inputs.stdin));
+        const decoded = stdin.split("\n").filter(Boolean).map((line) => Buffer.from(line.split(" ")[1], "base64").toString("utf8")).join("\n");
+        for (const value of [secrets.token, secrets.encryptionKey, secrets.caKeyBody]) {
+            assert.ok(decoded.includes(value));
         }
         for (const r of recorded) {
             const visible = JSON.stringify(redactSecrets(r.inputs, false));
@@ -135,7 +142,8 @@ describe("standalone control plane", () => {
             assert.deepEqual(inputs.rootBlockDevice, { volumeSize: 50, deleteOnTermination: true, encrypted: false });
             assert.equal(inputs.volumeTags, undefined, "no volume tags (zCompute rejects them)");
             assert.equal(inputs.userData, undefined);
-            secretValue(inputs.userDataBase64);
+            // The loader holds no secret: its user data is plain.
+            assert.equal(typeof inputs.userDataBase64, "string");
             assert.deepEqual(inputs.tags, {
                 team: "platform", "cost:center": "k8s", Name: instance.name, Environment: "dev",
                 "kubernetes.io/role": "master", "kubernetes.io/cluster/dev": "owned", dev: "control",
@@ -190,39 +198,35 @@ describe("standalone control plane", () => {
     });
 });
 
-describe("ASG control plane", () => {
-    it("creates a launch configuration and ASG <env>-master with min = max = desired, attached to the target group", async () => {
-        const { asgc } = await buildClusters();
-        assert.equal(resourcesOf(INSTANCE, "asgc-").length, 0);
-        assert.equal(resourcesOf(ATTACHMENT, "asgc-").length, 0);
-        const lc = resource(LAUNCH_CONFIGURATION, "asgc-master").inputs;
-        assert.equal(lc.namePrefix, "asgc-master-");
-        assert.equal(lc.imageId, "ami-0master01");
-        assert.deepEqual(lc.rootBlockDevice, { volumeSize: 60, deleteOnTermination: true, encrypted: false });
-        assert.deepEqual(optionsOf(LAUNCH_CONFIGURATION, "asgc-master").ignoreChanges, ["rootBlockDevice", "ebsBlockDevices"]);
-        const asg = resource(ASG, "asgc-master").inputs;
-        assert.equal(asg.name, "asgc-master");
-        assert.equal(asg.minSize, 3);
-        assert.equal(asg.maxSize, 3);
-        assert.equal(asg.desiredCapacity, 3);
-        assert.equal(asg.defaultCooldown, 180);
-        assert.equal(asg.launchConfiguration, resource(LAUNCH_CONFIGURATION, "asgc-master").id);
-        assert.deepEqual(asg.targetGroupArns, [resource(TARGET_GROUP, "asgc-api").id]);
-        assert.deepEqual(asg.vpcZoneIdentifiers, ["subnet-0private"]);
-        const tags = tagsOf("asgc-master");
-        assert.equal(tags.get("kubernetes.io/role")?.value, "master");
-        assert.equal(tags.get("asgc")?.value, "control");
-        assert.equal(tags.get("Name")?.value, "asgc-master");
-        assert.equal(await valueOf(asgc.controlPlaneAsgName), "asgc-master");
+describe("control-plane bootstrap commands", () => {
+    it("one `<node>-bootstrap` per node through the bastion: node 0 inits, each later node joins after the previous one", async () => {
+        await buildClusters();
+        const names = ["dev-master-sa-1", "dev-master-sa-2", "dev-master-sa-3"];
+        names.forEach((name, index) => {
+            const command = resource(COMMAND, `${name}-bootstrap`);
+            assert.match(String(command.inputs.create), new RegExp(`control-plane-up\\.sh ${index === 0 ? "init" : "join"}`));
+            const connection = secretOrPlain(command.inputs.connection as Record<string, unknown>);
+            assert.equal((secretOrPlain(connection.proxy as Record<string, unknown>)).host, "203.0.113.5");
+            assert.ok(command.dependencies.includes(resource(INSTANCE, name).urn));
+            if (index > 0) {
+                assert.ok(command.dependencies.includes(resource(COMMAND, `${names[index - 1]}-bootstrap`).urn), `${name} waits for the previous node`);
+            }
+            assert.ok(resource(INSTANCE, name).dependencies.includes(resource(COMMAND, "dev-boot-bundle").urn), "the bundle is published first");
+        });
     });
 
-    it("takes the running members lowest IP first, as the boot scripts elect the leader", async () => {
-        const { asgc } = await buildClusters();
-        assert.deepEqual(await valueOf(asgc.controlPlanePrivateIps), ["192.168.2.4", "192.168.2.30"]);
-        const connection = resource(COMMAND, "asgc-cloud-metadata").inputs.connection as Record<string, unknown>;
-        assert.equal(secretOrPlain(connection).host, "192.168.2.4");
+    it("publishes the boot bundle on the bastion, checked by its sha256", async () => {
+        const { dev } = await buildClusters();
+        const publish = resource(COMMAND, "dev-boot-bundle").inputs;
+        assert.equal(publish.stdin, dev.boot.bundle);
+        assert.match(String(publish.create), new RegExp(`sha256sum -c`));
+        assert.ok(String(publish.create).includes(`bundle-${dev.boot.bundleSha256}.txt`));
+    });
+
+    it("refuses controlPlaneMode asg: a node the ASG starts cannot receive the control-plane secrets", async () => {
+        await assert.rejects(async () => makeCluster("asgx", { controlPlane: { count: 3, mode: "asg", instanceType: "z4.large", volumeSize: 50, amiId: "ami-0master01" } }),
+            /controlPlaneMode "asg" is not supported/);
         assert.ok(compareIpv4("10.0.0.9", "10.0.0.10") < 0);
-        assert.ok(compareIpv4("192.168.3.1", "192.168.2.200") > 0);
     });
 });
 

@@ -380,10 +380,21 @@ describe("created VPC, public API (pub)", () => {
         assert.ok(eip.dependencies.includes(single("pub", T.igw, "igw").urn), "EIP association waits for the IGW");
     });
 
-    it("trusts the root CA on the bastion through cloud-config", () => {
+    it("serves boot bundles from the bastion (systemd unit on BUNDLE_PORT); the root CA stays out of its user data", () => {
         const userData = input<string>(single("pub", T.instance, "bastion"), "userData");
         assert.ok(userData.startsWith("#cloud-config\n"));
-        assert.deepEqual(YAML.parse(userData), { ca_certs: { trusted: [ROOT_CA] } });
+        const config = YAML.parse(userData);
+        assert.equal(config.ca_certs, undefined, "a root CA bundle of any size must not reach user data");
+        assert.ok(!userData.includes(ROOT_CA.split("\n")[1]));
+        const unit = config.write_files.find((f: { path: string }) => f.path === "/etc/systemd/system/zadara-eksd-bundles.service");
+        assert.match(unit.content, /ExecStart=\/usr\/bin\/python3 -m http\.server 8089 --directory \/var\/lib\/zadara-eksd\/bundles/);
+        assert.deepEqual(config.runcmd, [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "zadara-eksd-bundles.service"]]);
+        const rule = single("pub", T.sgRule, "bastion-sg-bundles-from-k8s");
+        assert.equal(input(rule, "type"), "ingress");
+        assert.equal(input(rule, "fromPort"), 8089);
+        assert.equal(input(rule, "toPort"), 8089);
+        assert.equal(input(rule, "securityGroupId"), single("pub", T.sg, "bastion-sg").id);
+        assert.equal(input(rule, "sourceSecurityGroupId"), single("pub", T.sg, "k8s-sg").id);
     });
 
     it("writes a bastion cloud-config that the real cloud-init schema check accepts", () => {
@@ -442,8 +453,8 @@ describe("created VPC, internal API (int)", () => {
         assert.deepEqual(input(fromCidrs, "cidrBlocks"), ["10.8.0.0/16"]);
     });
 
-    it("has no user data without a root CA", () => {
-        assert.equal(single("int", T.instance, "bastion").inputs.userData, undefined);
+    it("has the same bastion user data without a root CA", () => {
+        assert.equal(single("int", T.instance, "bastion").inputs.userData, single("pub", T.instance, "bastion").inputs.userData);
     });
 });
 

@@ -112,6 +112,18 @@ describe("offline plan", () => {
             }
             assert.equal(run.plan!.outputs.kubeconfig, "[secret]");
             assert.ok(run.json!.includes("[secret]"));
+            // The control-plane secrets travel on the bootstrap commands' stdin; the worker
+            // token in the launch configurations. Both are Pulumi secrets.
+            const commands = run.plan!.resources.filter((r) => r.type === "command:remote:Command" && r.name.endsWith("-bootstrap"));
+            assert.equal(commands.length, 3);
+            for (const command of commands) {
+                assert.equal((command.inputs as Record<string, unknown>).stdin, "[secret]", command.name);
+            }
+            for (const lc of run.plan!.resources.filter((r) => r.type === "aws:ec2/launchConfiguration:LaunchConfiguration")) {
+                assert.equal((lc.inputs as Record<string, unknown>).userDataBase64, "[secret]", lc.name);
+            }
+            assert.ok(!run.json!.includes("PRIVATE KEY"), "a private key is visible without --show-secrets");
+            assert.doesNotMatch(run.json!, /\b[a-z0-9]{6}\.[a-z0-9]{16}\b/, "a bootstrap token is visible without --show-secrets");
         }
     });
 

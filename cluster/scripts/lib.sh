@@ -1,16 +1,14 @@
 # shellcheck shell=bash
 # lib.sh - helpers shared by the zadara-eksd node scripts. Sourced, never executed.
 #
-# All node scripts are installed whole into /usr/local/lib/zadara-eksd/ by cloud-init and take
-# their parameters from ONE file, $ZADARA_ETC/node.env: shell-sourceable KEY='value' lines.
+# All node scripts are installed whole into /usr/local/lib/zadara-eksd/ by loader.sh (from the
+# sha256-checked boot bundle the bastion serves) and take their parameters from ONE file,
+# $ZADARA_ETC/node.env (written by cloud-init): shell-sourceable KEY='value' lines.
 #
 # node.env keys
 #   ROLE                  control-plane | worker                                  (required)
 #   CLUSTER_NAME          cluster / environment name                               (required)
-#   NODE_NAME             Name tag of the instance, e.g. dev-master-sa-1 (may be empty for ASG nodes)
-#   LEADER_ELECTION       static | asg                        (control plane; default static)
-#   IS_LEADER             true | false                        (static election; default false)
-#   ASG_NAME              auto scaling group of the masters   (asg election)
+#   NODE_NAME             Name tag of the instance, e.g. dev-master-sa-1 (empty for workers)
 #   API_HOST              private IP of the API load balancer                      (required)
 #   API_PORT              API port on the load balancer (default 6443)
 #   KUBERNETES_MINOR      EKS-D minor version, e.g. 1.30                            (required)
@@ -20,19 +18,20 @@
 #   JOIN_TIMEOUT          seconds during which kubeadm join is retried (default 1800)
 #   POLL_INTERVAL         seconds between two polls, fractions allowed (default 2)
 #   METADATA_TIMEOUT      seconds to wait for the instance metadata service (default 300)
-#   INIT_QUORUM_WAIT      seconds the API must stay silent before the leader runs kubeadm init
-#                         (default 90; when it answers meanwhile, the leader joins instead)
+#   BOOT_PREPARED_TIMEOUT seconds control-plane-up.sh waits for the loader's boot-prepared (900)
 #   ETCD_BACKUP_ROTATION  EBS snapshots of the boot volume to keep; 0 disables them (default 0)
 #   ENVIRONMENT           value of the managed-by tag put on EBS snapshots
 #   AWS_REGION            region for the cloud API (default us-east-1)
 #   CLOUD_API_INSECURE    true to skip TLS verification of the cloud API (default false)
 #   CLOUD_API_CA_BUNDLE   CA bundle file for the cloud API (optional)
+#   BUNDLE_URL            where loader.sh downloads the boot bundle (bastion, inside the VPC)
+#   BUNDLE_SHA256         sha256 the bundle must have; loader.sh refuses any other
 #
-# Files that cloud-init writes next to node.env (into $ZADARA_ETC)
-#   kubeadm-init.yaml                 InitConfiguration + ClusterConfiguration (control plane)
-#   kubeadm-join-control-plane.yaml   JoinConfiguration with caCertHashes + certificateKey
-#   kubeadm-join-worker.yaml          JoinConfiguration with caCertHashes
-# and, on control-plane nodes only, the cluster CA: $KUBERNETES_ETC/pki/ca.crt and ca.key.
+# Workers: cloud-init also writes $ZADARA_ETC/kubeadm-join-worker.yaml (JoinConfiguration with
+# caCertHashes and the expiring node-bootstrap token), deleted once the node joined.
+# Control-plane nodes get no secret at boot: control-plane-up.sh receives the CAs, the
+# service-account key, the kubeadm config, the audit policy and the encryption config on
+# stdin from the program's bootstrap command.
 #
 # Paths, each overridable from the environment (real defaults shown)
 #   ZADARA_ETC=/etc/kubernetes/zadara   KUBERNETES_ETC=/etc/kubernetes
@@ -40,10 +39,17 @@
 #   METADATA_URL=http://169.254.169.254 LOG_FILE=<set by each script, under /var/log>
 #   MANIFESTS_DIR=$KUBERNETES_ETC/manifests  CRI_ENDPOINT=unix:///run/containerd/containerd.sock
 #   ETCD_DATA_DIR=/var/lib/etcd (host path, mounted at the same path in the etcd static pod)
+#   NODE_SCRIPTS_DIR=/usr/local/lib/zadara-eksd  SYSTEMD_DIR=/etc/systemd/system
+#   CRON_FILE=/etc/cron.d/zadara-eksd  CA_TRUST_DIR=/usr/local/share/ca-certificates
+#
+# Time: FAKE_CLOCK_FILE (tests only) makes now_ms read and `pause` advance a counter in that
+# file instead of the wall clock, so waits are counted polls.
 #
 # Error handling: `fail` logs the reason, runs the script's `fail_cleanup` function when it has
-# one, and exits non-zero. When BOOT_MARKER=true (set by bootstrap.sh) it also writes
-# $ZADARA_ETC/BOOT_FAILED with the reason and where to look.
+# one, and exits non-zero. When BOOT_MARKER=true (bootstrap.sh, control-plane-up.sh) it also
+# writes $ZADARA_ETC/BOOT_FAILED: the failed phase ($STEP), the reason, where to look and the
+# last FAIL_LOG_LINES (40) lines of the log; with FAIL_REPORT=true it also prints that report
+# to stderr (the bootstrap command shows it in `pulumi up`).
 
 ZADARA_ETC="${ZADARA_ETC:-/etc/kubernetes/zadara}"
 KUBERNETES_ETC="${KUBERNETES_ETC:-/etc/kubernetes}"
@@ -55,6 +61,13 @@ CRI_ENDPOINT="${CRI_ENDPOINT:-unix:///run/containerd/containerd.sock}"
 LOG_FILE="${LOG_FILE:-/var/log/zadara-eksd.log}"
 CLOUD_INIT_LOG="${CLOUD_INIT_LOG:-/var/log/cloud-init-output.log}"
 BOOT_MARKER="${BOOT_MARKER:-false}"
+FAIL_REPORT="${FAIL_REPORT:-false}"
+FAIL_LOG_LINES="${FAIL_LOG_LINES:-40}"
+NODE_SCRIPTS_DIR="${NODE_SCRIPTS_DIR:-/usr/local/lib/zadara-eksd}"
+SYSTEMD_DIR="${SYSTEMD_DIR:-/etc/systemd/system}"
+CRON_FILE="${CRON_FILE:-/etc/cron.d/zadara-eksd}"
+CA_TRUST_DIR="${CA_TRUST_DIR:-/usr/local/share/ca-certificates}"
+FAKE_CLOCK_FILE="${FAKE_CLOCK_FILE:-}"
 PROGRESS_INTERVAL="${PROGRESS_INTERVAL:-30}"
 SCRIPT_NAME="$(basename "$0" .sh)"
 
@@ -84,7 +97,7 @@ log() {
     { printf '%s\n' "$line" >>"$LOG_FILE"; } 2>/dev/null || true
 }
 
-# fail <reason>: logs, writes the BOOT_FAILED marker (boot only) and exits 1.
+# fail <reason>: logs, writes the BOOT_FAILED report (boot only) and exits 1.
 fail() {
     local reason=$1
     # Whoever read stderr may be gone (signal): the marker must still be written.
@@ -95,20 +108,28 @@ fail() {
         fail_cleanup || true
     fi
     if [[ $BOOT_MARKER == true ]]; then
-        local node="${NODE_NAME:-}"
-        if [[ -z $node ]]; then
-            node="$(hostname 2>/dev/null || echo unknown)"
-        fi
-        if ! {
-            mkdir -p "$ZADARA_ETC" &&
-                printf 'zadara-eksd bootstrap FAILED on %s (%s)\nreason: %s\nlook at: %s and %s\n' \
-                    "$node" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$reason" "$LOG_FILE" "$CLOUD_INIT_LOG" \
-                    >"$ZADARA_ETC/BOOT_FAILED"
-        } 2>/dev/null; then
+        local report
+        report=$(failure_report "$reason")
+        if ! { mkdir -p "$ZADARA_ETC" && printf '%s\n' "$report" >"$ZADARA_ETC/BOOT_FAILED"; } 2>/dev/null; then
             log "could not write ${ZADARA_ETC}/BOOT_FAILED"
+        fi
+        if [[ $FAIL_REPORT == true ]]; then
+            printf '%s\n' "$report" >&2 || true
         fi
     fi
     exit 1
+}
+
+# failure_report <reason>: node, phase, reason, where to look, and the log's last lines.
+failure_report() {
+    local node="${NODE_NAME:-}"
+    if [[ -z $node ]]; then
+        node="$(hostname 2>/dev/null || echo unknown)"
+    fi
+    printf 'zadara-eksd %s FAILED on %s (%s)\n' "$SCRIPT_NAME" "$node" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf 'phase: %s\nreason: %s\nlook at: %s and %s\n' "${STEP:-unknown}" "$1" "$LOG_FILE" "$CLOUD_INIT_LOG"
+    printf -- '---- last %s lines of %s ----\n' "$FAIL_LOG_LINES" "$LOG_FILE"
+    tail -n "$FAIL_LOG_LINES" "$LOG_FILE" 2>/dev/null || true
 }
 
 # run_logged <command...>: runs a command, copying its output to stderr and $LOG_FILE.
@@ -122,8 +143,27 @@ run_logged() {
 # ---------------------------------------------------------------------------------------------
 
 now_ms() {
+    if [[ -n $FAKE_CLOCK_FILE ]]; then
+        local fake=0
+        if [[ -s $FAKE_CLOCK_FILE ]]; then
+            fake=$(<"$FAKE_CLOCK_FILE")
+        fi
+        echo "$fake"
+        return 0
+    fi
     local micro=${EPOCHREALTIME//[!0-9]/}
     echo $((10#$micro / 1000))
+}
+
+# pause <seconds>: sleep, or advance the fake clock (tests: waits become counted polls).
+pause() {
+    if [[ -n $FAKE_CLOCK_FILE ]]; then
+        local ms
+        ms=$(to_ms "$1") || ms=0
+        echo $(($(now_ms) + ms)) >"$FAKE_CLOCK_FILE"
+        return 0
+    fi
+    sleep "$1"
 }
 
 # to_ms <seconds>: "2" -> 2000, "0.05" -> 50. Returns 1 when the value is not a number.
@@ -174,7 +214,7 @@ wait_until() {
             log "still waiting for ${description} ($(((now - started) / 1000))s of ${timeout_s}s)"
             last_report=$now
         fi
-        sleep "$POLL_INTERVAL"
+        pause "$POLL_INTERVAL"
     done
 }
 
@@ -191,11 +231,11 @@ load_node_env() {
     source "$file"
 
     : "${ROLE:=}" "${CLUSTER_NAME:=}" "${NODE_NAME:=}" "${API_HOST:=}" "${KUBERNETES_MINOR:=}"
-    : "${LEADER_ELECTION:=static}" "${IS_LEADER:=false}" "${ASG_NAME:=}" "${API_PORT:=6443}"
+    : "${API_PORT:=6443}"
     : "${NODE_LABELS:=}" "${NODE_TAINTS:=}" "${ENVIRONMENT:=}" "${AWS_REGION:=us-east-1}"
     : "${API_WAIT_TIMEOUT:=1800}" "${JOIN_TIMEOUT:=1800}" "${POLL_INTERVAL:=2}"
-    : "${METADATA_TIMEOUT:=300}" "${ETCD_BACKUP_ROTATION:=0}" "${INIT_QUORUM_WAIT:=90}"
-    : "${CLOUD_API_INSECURE:=false}" "${CLOUD_API_CA_BUNDLE:=}"
+    : "${METADATA_TIMEOUT:=300}" "${ETCD_BACKUP_ROTATION:=0}" "${BOOT_PREPARED_TIMEOUT:=900}"
+    : "${CLOUD_API_INSECURE:=false}" "${CLOUD_API_CA_BUNDLE:=}" "${BUNDLE_URL:=}" "${BUNDLE_SHA256:=}"
 
     case $ROLE in
         control-plane | worker) ;;
@@ -210,7 +250,7 @@ load_node_env() {
     if [[ ! $KUBERNETES_MINOR =~ ^[0-9]+\.[0-9]+$ ]]; then
         fail "node.env: KUBERNETES_MINOR must look like 1.30, got '${KUBERNETES_MINOR}'"
     fi
-    need_seconds API_WAIT_TIMEOUT JOIN_TIMEOUT POLL_INTERVAL METADATA_TIMEOUT INIT_QUORUM_WAIT
+    need_seconds API_WAIT_TIMEOUT JOIN_TIMEOUT POLL_INTERVAL METADATA_TIMEOUT BOOT_PREPARED_TIMEOUT
     if [[ ! $ETCD_BACKUP_ROTATION =~ ^[0-9]+$ ]]; then
         fail "node.env: ETCD_BACKUP_ROTATION must be a whole number, got '${ETCD_BACKUP_ROTATION}'"
     fi

@@ -21,6 +21,11 @@ export const ROOT_PATHS = {
     etcdBackupDir: "var/lib/etcd-backup",
     etcdDataDir: "var/lib/etcd",
     nvmeMountBase: "mnt/nvme",
+    nodeScriptsDir: "usr/local/lib/zadara-eksd",
+    systemdDir: "etc/systemd/system",
+    cronFile: "etc/cron.d/zadara-eksd",
+    caTrustDir: "usr/local/share/ca-certificates",
+    secretsRunDir: "run/zadara-eksd/secrets",
 };
 
 const ROOT_ENV: Record<string, string> = {
@@ -32,6 +37,11 @@ const ROOT_ENV: Record<string, string> = {
     ETCD_BACKUP_DIR: ROOT_PATHS.etcdBackupDir,
     ETCD_DATA_DIR: ROOT_PATHS.etcdDataDir,
     NVME_MOUNT_BASE: ROOT_PATHS.nvmeMountBase,
+    NODE_SCRIPTS_DIR: ROOT_PATHS.nodeScriptsDir,
+    SYSTEMD_DIR: ROOT_PATHS.systemdDir,
+    CRON_FILE: ROOT_PATHS.cronFile,
+    CA_TRUST_DIR: ROOT_PATHS.caTrustDir,
+    SECRETS_RUN_DIR: ROOT_PATHS.secretsRunDir,
 };
 
 export const LOCAL_IP = "192.168.2.10";
@@ -45,9 +55,6 @@ export function nodeEnv(overrides: Record<string, string> = {}): string {
         ROLE: "control-plane",
         CLUSTER_NAME: "dev",
         NODE_NAME: "dev-master-sa-1",
-        LEADER_ELECTION: "static",
-        IS_LEADER: "false",
-        ASG_NAME: "",
         API_HOST: API_HOST,
         API_PORT: "6443",
         KUBERNETES_MINOR: "1.30",
@@ -57,7 +64,7 @@ export function nodeEnv(overrides: Record<string, string> = {}): string {
         JOIN_TIMEOUT: "2",
         POLL_INTERVAL: "0.05",
         METADATA_TIMEOUT: "2",
-        INIT_QUORUM_WAIT: "0.2",
+        BOOT_PREPARED_TIMEOUT: "2",
         ETCD_BACKUP_ROTATION: "0",
         ENVIRONMENT: "dev",
         AWS_REGION: "us-east-1",
@@ -106,31 +113,19 @@ const JOIN_DISCOVERY = [
     "    - sha256:0000000000000000000000000000000000000000000000000000000000000000",
 ];
 
-const CONFIG_FILES: Record<string, string> = {
-    "kubeadm-init.yaml": "apiVersion: kubeadm.k8s.io/v1beta3\nkind: InitConfiguration\ncertificateKey: '0123'\n",
-    "kubeadm-join-control-plane.yaml": [
-        "apiVersion: kubeadm.k8s.io/v1beta3",
-        "kind: JoinConfiguration",
-        ...JOIN_DISCOVERY,
-        "controlPlane:",
-        "  certificateKey: '0123'",
-        "",
-    ].join("\n"),
-    "kubeadm-join-worker.yaml": ["apiVersion: kubeadm.k8s.io/v1beta3", "kind: JoinConfiguration", ...JOIN_DISCOVERY, ""].join("\n"),
-};
+export const WORKER_JOIN_CONFIG = ["apiVersion: kubeadm.k8s.io/v1beta3", "kind: JoinConfiguration", ...JOIN_DISCOVERY, ""].join("\n");
 
-/** Files cloud-init writes on a node of the given role. */
-function nodeFiles(env: Record<string, string>, role: "control-plane" | "worker", options: { withCa?: boolean } = {}): Record<string, string> {
+/** Files on a node of the given role after the loader ran (node.env, the bundle, the worker's join file). */
+function nodeFiles(env: Record<string, string>, role: "control-plane" | "worker", options: { rootCa?: boolean } = {}): Record<string, string> {
     const files: Record<string, string> = {};
-    files[`${ROOT_PATHS.zadaraEtc}/node.env`] = nodeEnv({ ROLE: role, ...env });
-    for (const [name, content] of Object.entries(CONFIG_FILES)) {
-        files[`${ROOT_PATHS.zadaraEtc}/${name}`] = content;
+    files[`${ROOT_PATHS.zadaraEtc}/node.env`] = nodeEnv({ ROLE: role, ...(role === "worker" ? { NODE_NAME: "" } : {}), ...env });
+    if (role === "worker") {
+        files[`${ROOT_PATHS.zadaraEtc}/kubeadm-join-worker.yaml`] = WORKER_JOIN_CONFIG;
     }
-    // Like cluster/index.ts: the CA only where `kubeadm init` may run (static leader, ASG members).
-    const mayInitialise = options.withCa ?? (env.LEADER_ELECTION === "asg" || env.IS_LEADER !== "false");
-    if (role === "control-plane" && mayInitialise) {
-        files[`${ROOT_PATHS.kubernetesEtc}/pki/ca.crt`] = "FAKE CA CERT\n";
-        files[`${ROOT_PATHS.kubernetesEtc}/pki/ca.key`] = "FAKE CA KEY\n";
+    files[`${ROOT_PATHS.nodeScriptsDir}/zadara-nvme-mount.service`] = fs.readFileSync(scriptPath("zadara-nvme-mount.service"), "utf8");
+    files[`${ROOT_PATHS.nodeScriptsDir}/zadara-eksd.cron`] = "# cron\n";
+    if (options.rootCa) {
+        files[`${ROOT_PATHS.nodeScriptsDir}/root-ca.crt`] = "FAKE ROOT CA\n";
     }
     return files;
 }
@@ -187,7 +182,7 @@ case "$1 $2" in
             echo "error execution phase preflight: couldn't validate the identity of the API Server" >&2
             exit 1
         fi
-        case "$*" in *control-plane*) printf '%s' "$STUB_ADMIN_CONF" > "$KUBERNETES_ETC/admin.conf" ;; esac ;;
+        case "$*" in *control-plane* | */zadara/kubeadm.yaml) printf '%s' "$STUB_ADMIN_CONF" > "$KUBERNETES_ETC/admin.conf" ;; esac ;;
     "reset "*) rm -rf "$KUBERNETES_ETC/pki" ;;
     "certs check-expiration")
         cat <<EOF
@@ -228,144 +223,139 @@ function run(script: string, options: StubbedRunOptions): StubbedRun {
     return runStubbedBash(scriptPath(script), { rootEnv: ROOT_ENV, timeoutMs: 20_000, ...options });
 }
 
+/** Boot scripts on the fake clock: every wait is a counted number of polls, whatever the load. */
+function runOnFakeClock(script: string, options: StubbedRunOptions): StubbedRun {
+    return run(script, { timeoutMs: 120_000, ...options, rootEnv: { ...ROOT_ENV, FAKE_CLOCK_FILE: ".clock", ...options.rootEnv } });
+}
+
 // ---------------------------------------------------------------------------------------------
 // bootstrap.sh
 // ---------------------------------------------------------------------------------------------
 
-export function runLeaderInit(minor = "1.30"): StubbedRun {
-    return run("bootstrap.sh", {
-        stubs: stubs(),
+/** A control-plane node at boot: prepares only (no secret, no kubeadm). */
+export function runControlPlanePrepare(rootCa = true): StubbedRun {
+    return runOnFakeClock("bootstrap.sh", {
+        stubs: stubs({ "update-ca-certificates": NOOP_STUB }),
         env: baseEnv(),
-        files: nodeFiles({ IS_LEADER: "true", KUBERNETES_MINOR: minor }, "control-plane"),
-    });
-}
-
-export function runControlPlaneJoinWhenApiAnswers(): StubbedRun {
-    return run("bootstrap.sh", {
-        stubs: stubs(),
-        env: baseEnv({ STUB_API_UP_AFTER: "0" }),
-        files: nodeFiles({ IS_LEADER: "true", NODE_NAME: "dev-master-sa-1" }, "control-plane"),
-    });
-}
-
-export function runNonLeaderWaitsThenJoins(): StubbedRun {
-    return run("bootstrap.sh", {
-        stubs: stubs(),
-        env: baseEnv({ STUB_API_UP_AFTER: "4" }),
-        files: nodeFiles({ IS_LEADER: "false", NODE_NAME: "dev-master-sa-2" }, "control-plane"),
+        files: nodeFiles({}, "control-plane", { rootCa }),
     });
 }
 
 export function runWorkerJoin(): StubbedRun {
-    return run("bootstrap.sh", {
+    return runOnFakeClock("bootstrap.sh", {
         stubs: stubs(),
         env: baseEnv({ STUB_API_UP_AFTER: "2" }),
-        files: nodeFiles(
-            { NODE_NAME: "", NODE_LABELS: "node.kubernetes.io/pool=general,tier=web", NODE_TAINTS: "dedicated=web:NoSchedule" },
-            "worker",
-        ),
+        files: nodeFiles({ NODE_LABELS: "node.kubernetes.io/pool=general,tier=web", NODE_TAINTS: "dedicated=web:NoSchedule" }, "worker"),
     });
 }
 
 export function runApiNeverUp(): StubbedRun {
-    return run("bootstrap.sh", {
+    return runOnFakeClock("bootstrap.sh", {
         stubs: stubs(),
         env: baseEnv(),
-        files: nodeFiles({ ROLE: "worker", API_WAIT_TIMEOUT: "0.4" }, "worker"),
+        files: nodeFiles({ API_WAIT_TIMEOUT: "0.4" }, "worker"),
     });
 }
 
 export function runJoinFailsTwiceThenSucceeds(): StubbedRun {
-    return run("bootstrap.sh", {
+    return runOnFakeClock("bootstrap.sh", {
         stubs: stubs(),
         env: baseEnv({ STUB_API_UP_AFTER: "0", STUB_JOIN_FAILS: "2" }),
-        files: nodeFiles({ IS_LEADER: "false", NODE_NAME: "dev-master-sa-3" }, "control-plane", { withCa: true }),
+        files: nodeFiles({}, "worker"),
     });
 }
 
 export function runJoinNeverSucceeds(): StubbedRun {
-    return run("bootstrap.sh", {
+    return runOnFakeClock("bootstrap.sh", {
         stubs: stubs(),
         env: baseEnv({ STUB_API_UP_AFTER: "0", STUB_JOIN_FAILS: "100000" }),
         files: nodeFiles({ JOIN_TIMEOUT: "0.4" }, "worker"),
     });
 }
 
-/** A static leader whose `kubeadm init` fails `fails` times; `otherLeader`: another node's API then answers. */
-export function runLeaderInitFails(fails: number, otherLeader = false): StubbedRun {
-    const env: Record<string, string> = { STUB_INIT_FAILS: String(fails) };
-    if (otherLeader) {
-        env.STUB_OTHER_LEADER = "yes";
-    }
-    return run("bootstrap.sh", {
-        stubs: stubs(),
-        env: baseEnv(env),
-        files: nodeFiles({ IS_LEADER: "true" }, "control-plane"),
-    });
-}
-
-/** A static leader; another node's API starts answering after `apiUpAfter` polls, within INIT_QUORUM_WAIT. */
-export function runLeaderSeesApiDuringQuorumWait(apiUpAfter = 3): StubbedRun {
-    return run("bootstrap.sh", {
-        stubs: stubs(),
-        env: baseEnv({ STUB_API_UP_AFTER: String(apiUpAfter) }),
-        files: nodeFiles({ IS_LEADER: "true", INIT_QUORUM_WAIT: "2" }, "control-plane"),
-    });
-}
-
-/** A control-plane node waiting for an API that never answers gets SIGTERM after 1 s. */
-export function runControlPlaneTerminated(): StubbedRun {
-    return run("bootstrap.sh", {
+/** A worker waiting for an API that never answers gets SIGTERM after 1 s. */
+export function runWorkerTerminated(): StubbedRun {
+    return runOnFakeClock("bootstrap.sh", {
         stubs: stubs(),
         env: baseEnv(),
-        files: nodeFiles({ IS_LEADER: "false", NODE_NAME: "dev-master-sa-2", API_WAIT_TIMEOUT: "30" }, "control-plane", { withCa: true }),
+        files: nodeFiles({ API_WAIT_TIMEOUT: "30" }, "worker"),
         termAfterSeconds: 1,
     });
 }
 
-// aws stub for the ASG election, DesiredCapacity 3: i-a (.10, this node by default), i-b (.11)
-// and i-c (.9). The first STUB_ASG_PARTIAL_CALLS listings lack i-c (a slow member whose
-// instance is not listed yet); describe-instances answers for the ids it is given.
-const ASG_AWS_STUB = `
+// ---------------------------------------------------------------------------------------------
+// control-plane-up.sh
+// ---------------------------------------------------------------------------------------------
+
+/** stdin of a bootstrap command: "<name> <base64>" lines. */
+export function stdinOf(files: Record<string, string>): string {
+    return Object.entries(files).map(([name, content]) => `${name} ${Buffer.from(content).toString("base64")}\n`).join("");
+}
+
+export const CONTROL_PLANE_STDIN: Record<string, string> = {
+    "pki/ca.crt": "FAKE CA CERT\n",
+    "pki/ca.key": "FAKE CA KEY\n",
+    "pki/sa.key": "FAKE SA KEY\n",
+    "pki/sa.pub": "FAKE SA PUB\n",
+    "pki/front-proxy-ca.crt": "FAKE FP CERT\n",
+    "pki/front-proxy-ca.key": "FAKE FP KEY\n",
+    "pki/etcd/ca.crt": "FAKE ETCD CERT\n",
+    "pki/etcd/ca.key": "FAKE ETCD KEY\n",
+    "zadara/kubeadm.yaml": "apiVersion: kubeadm.k8s.io/v1beta3\nkind: InitConfiguration\n",
+    "zadara/bootstrap-token.yaml": "apiVersion: v1\nkind: Secret\n",
+    "audit/audit-policy.yaml": "apiVersion: audit.k8s.io/v1\nkind: Policy\n",
+    "encryption/encryption-config.yaml": "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n",
+};
+
+// kubectl for control-plane-up.sh: apply succeeds; the node is Ready after STUB_READY_AFTER
+// polls (unset: never; no node is Ready before); STUB_NO_NODE_READY: the cluster has no CNI yet.
+const CP_KUBECTL_STUB = `
 case "$*" in
-    *describe-auto-scaling-groups*)
-        calls=$(( $(cat "$TEST_ROOT/.asg-calls" 2>/dev/null || echo 0) + 1 ))
-        echo "$calls" > "$TEST_ROOT/.asg-calls"
-        if [ "$calls" -le "\${STUB_ASG_PARTIAL_CALLS:-0}" ]; then printf '3\\ni-a\\ti-b\\n'; else printf '3\\ni-a\\ti-b\\ti-c\\n'; fi ;;
-    *describe-instances*)
-        for arg in "$@"; do
-            case $arg in i-a) echo 192.168.2.10 ;; i-b) echo 192.168.2.11 ;; i-c) echo 192.168.2.9 ;; esac
-        done ;;
-    *) exit 1 ;;
+    *" apply "*) exit 0 ;;
+    *"get node "*)
+        polls=$(( $(cat "$TEST_ROOT/.ready-polls" 2>/dev/null || echo 0) + 1 ))
+        echo "$polls" > "$TEST_ROOT/.ready-polls"
+        if [ -n "\${STUB_READY_AFTER:-}" ] && [ "$polls" -gt "$STUB_READY_AFTER" ]; then printf True; else printf False; fi ;;
+    *"get nodes "*)
+        if [ -n "\${STUB_NO_NODE_READY:-}" ]; then printf 'False'; else printf 'True False'; fi ;;
 esac
 `;
 
-export interface AsgElectionOptions {
-    /** Polls after which another node's API answers (unset: only this node's kubeadm init brings it up). */
-    apiUpAfter?: number;
-    /** Listings of the group that miss the slow member i-c (192.168.2.9). */
-    partialListings?: number;
+export interface ControlPlaneUpOptions {
+    mode?: string;
+    stdin?: string;
+    prepared?: boolean;
+    alreadyInCluster?: boolean;
+    env?: Record<string, string>;
+    nodeEnv?: Record<string, string>;
+    etcdHealthy?: boolean;
+    bootFailed?: string;
 }
 
-export function runAsgElection(localIp: string, options: AsgElectionOptions = {}): StubbedRun {
-    const env: Record<string, string> = { STUB_LOCAL_IP: localIp, STUB_ASG_PARTIAL_CALLS: String(options.partialListings ?? 0) };
-    if (options.apiUpAfter !== undefined) {
-        env.STUB_API_UP_AFTER = String(options.apiUpAfter);
+export function runControlPlaneUp(options: ControlPlaneUpOptions = {}): StubbedRun {
+    const files = nodeFiles({ NODE_NAME: "dev-master-sa-1", ...options.nodeEnv }, "control-plane");
+    if (options.prepared ?? true) {
+        files[`${ROOT_PATHS.stateDir}/boot-prepared`] = "done\n";
     }
-    return run("bootstrap.sh", {
-        stubs: stubs({ aws: ASG_AWS_STUB }),
-        env: baseEnv(env),
-        files: nodeFiles({ LEADER_ELECTION: "asg", ASG_NAME: "dev-master", NODE_NAME: "", API_WAIT_TIMEOUT: "2" }, "control-plane"),
+    if (options.alreadyInCluster) {
+        files[`${ROOT_PATHS.stateDir}/boot-complete`] = "done\n";
+        files[`${ROOT_PATHS.kubernetesEtc}/admin.conf`] = sampleKubeconfig("kubernetes-admin");
+    }
+    if (options.bootFailed) {
+        files[`${ROOT_PATHS.zadaraEtc}/BOOT_FAILED`] = options.bootFailed;
+    }
+    return runOnFakeClock("control-plane-up.sh", {
+        args: [options.mode ?? "init"],
+        stdin: options.stdin ?? stdinOf(CONTROL_PLANE_STDIN),
+        stubs: stubs({
+            kubectl: CP_KUBECTL_STUB,
+            etcdctl: options.etcdHealthy === false ? "echo 'unhealthy: context deadline exceeded' >&2; exit 1" : "echo '127.0.0.1:2379 is healthy'",
+        }),
+        env: baseEnv({ GATE_TIMEOUT: "2", PROGRESS_INTERVAL: "1", STUB_READY_AFTER: "0", ...options.env }),
+        files,
     });
 }
 
-// ---------------------------------------------------------------------------------------------
-// kubeconfig-wait.sh
-// ---------------------------------------------------------------------------------------------
-
-// sudo stub: runs the command; after STUB_READY_AFTER `test` calls it publishes the kubeconfig
-// the way bootstrap.sh does (kubeconfig first, marker last).
-// Like sudo with use_pty, it reads its standard input (relayed to the command) to the end.
 const SUDO_STUB = `
 cat > /dev/null
 if [ "$1" = "-n" ]; then shift; fi
@@ -642,10 +632,6 @@ export function runEtcdWatchdog(options: WatchdogOptions = {}): StubbedRun {
     });
 }
 
-export function runUploadCerts(): StubbedRun {
-    return run("upload-certs.sh", { stubs: stubs(), env: baseEnv(), files: bootedControlPlaneFiles() });
-}
-
 export const STATIC_PODS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
 
 // crictl stub: a static pod container "runs" while its manifest is in the manifests directory;
@@ -730,7 +716,9 @@ export function runRenewCerts(residual: string, options: RenewCertsOptions = {})
     if (options.pending) {
         files[`${ROOT_PATHS.stateDir}/renew-certs.pending`] = "2024-01-01T00:00:00Z\n";
     }
-    return run("renew-certs.sh", {
+    // On the fake clock unless a signal must arrive during a real wait.
+    const runner = options.termAfterSeconds === undefined ? runOnFakeClock : run;
+    return runner("renew-certs.sh", {
         stubs: stubs({
             crictl: CRICTL_STUB,
             kubectl: LOCK_KUBECTL_STUB,
@@ -801,16 +789,14 @@ export interface BootPath {
 }
 
 export const BOOT_PATHS: BootPath[] = [
-    { name: "bootstrap: leader init (1.30)", run: () => runLeaderInit("1.30") },
-    { name: "bootstrap: leader init (1.28)", run: () => runLeaderInit("1.28") },
-    { name: "bootstrap: control plane joins (API answers)", run: runControlPlaneJoinWhenApiAnswers },
-    { name: "bootstrap: non-leader waits, then joins", run: runNonLeaderWaitsThenJoins },
-    { name: "bootstrap: ASG election, leader", run: () => runAsgElection("192.168.2.9") },
-    { name: "bootstrap: ASG election, follower joins", run: () => runAsgElection("192.168.2.10", { apiUpAfter: 4 }) },
+    { name: "bootstrap: control plane prepares", run: () => runControlPlanePrepare() },
     { name: "bootstrap: worker joins", run: runWorkerJoin },
     { name: "bootstrap: API never up", run: runApiNeverUp },
     { name: "bootstrap: join fails twice, then succeeds", run: runJoinFailsTwiceThenSucceeds },
     { name: "bootstrap: join never succeeds", run: runJoinNeverSucceeds },
+    { name: "control-plane-up: init", run: () => runControlPlaneUp({ mode: "init" }) },
+    { name: "control-plane-up: join", run: () => runControlPlaneUp({ mode: "join", env: { STUB_API_UP_AFTER: "2" } }) },
+    { name: "control-plane-up: etcd never healthy", run: () => runControlPlaneUp({ etcdHealthy: false }) },
     { name: "kubeconfig-wait: appears after polls", run: () => runKubeconfigWaitAppearsAfterPolls() },
     { name: "kubeconfig-wait: script on stdin (bash -s)", run: runKubeconfigWaitFromStdin },
     { name: "kubeconfig-wait: already ready (root)", run: runKubeconfigWaitAlreadyReadyAsRoot },
@@ -820,7 +806,6 @@ export const BOOT_PATHS: BootPath[] = [
     { name: "etcd-backup: with export secret", run: () => runEtcdBackup({ secret: ourExportSecret() }) },
     { name: "etcd-watchdog: stale member", run: () => runEtcdWatchdog({ absent: "fd422379fda50e48 2\n" }) },
     { name: "etcd-watchdog: empty instance list", run: () => runEtcdWatchdog({ instanceIps: "" }) },
-    { name: "upload-certs", run: runUploadCerts },
     { name: "renew-certs: expiring", run: () => runRenewCerts("20d") },
     { name: "renew-certs: nothing to do", run: () => runRenewCerts("300d") },
     { name: "nvme-mount", run: runNvmeMount },

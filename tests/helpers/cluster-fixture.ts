@@ -67,6 +67,7 @@ export async function makeArgs(environment: string, overrides: Partial<EksdClust
             apiLoadBalancerId: LB_ID,
             apiInternalDnsName: `elb-${LB_ID}.symphony.local`,
             bastionPublicIp: "203.0.113.5",
+            bastionPrivateIp: "192.168.0.10",
         },
         apiPublic: true,
         eksdVersion: "1.30",
@@ -101,7 +102,7 @@ export async function makeCluster(environment: string, overrides: Partial<EksdCl
 export interface Clusters {
     /** Public API, 3 standalone masters, IAM created, root CA. */
     dev: EksdCluster;
-    /** ASG masters, existing instance profiles, 1.31 (kubeadm v1beta4), no root CA. */
+    /** Existing instance profiles, 1.31 (kubeadm v1beta4), no root CA, hardening off. */
     asgc: EksdCluster;
     /** Internal API, one standalone master. */
     intl: EksdCluster;
@@ -115,7 +116,9 @@ export function buildClusters(): Promise<Clusters> {
         const asgc = await makeCluster("asgc", {
             eksdVersion: "1.31",
             kubernetesVersion: "v1.31.14-eks-1-31-40",
-            controlPlane: { count: 3, mode: "asg", instanceType: "z4.large", volumeSize: 60, amiId: "ami-0master01", instanceProfile: "existing-masters" },
+            controlPlane: { count: 3, mode: "standalone", instanceType: "z4.large", volumeSize: 60, amiId: "ami-0master01", instanceProfile: "existing-masters" },
+            hardening: { auditLog: false, secretsEncryption: false, kubeletHardening: false, apiServerProfiling: true, requireMetadataTokens: true },
+            secretsEncryptionKeyVersion: 3,
             workerInstanceProfile: "existing-workers",
             rootCaCert: undefined,
             cloudApiInsecure: true,
@@ -168,4 +171,15 @@ export function secretValue(value: unknown): unknown {
 /** What the mock engine generated for a random/tls resource (same function, same name). */
 export function mockOutput(type: string, name: string, inputs: Record<string, unknown>, field: string): string {
     return String(mockState(type, name, inputs).state[field]);
+}
+
+/** The files a recorded `<node>-bootstrap` command sends on stdin ("<name> <base64>" lines). */
+export function stdinFiles(commandName: string): Record<string, string> {
+    const stdin = secretValue(resource("command:remote:Command", commandName).inputs.stdin) as string;
+    const files: Record<string, string> = {};
+    for (const line of stdin.split("\n").filter(Boolean)) {
+        const [name, data] = line.split(" ");
+        files[name] = Buffer.from(data, "base64").toString("utf8");
+    }
+    return files;
 }

@@ -1,0 +1,362 @@
+// How nodes boot without a cluster secret in their user data:
+//
+// - The boot bundle: the node scripts (+ the cron file and the cloud's root CA) as one text
+//   file of "<name> <base64>" lines, named by its sha256. A Command on the bastion publishes
+//   it (stdin) into the directory the bastion's bundle server serves on BUNDLE_PORT, before
+//   any node that uses it is created. Old bundles stay: launch configurations still name them.
+// - User data: a small cloud-config loader (cloud-init.ts) that downloads the bundle, refuses
+//   it unless its sha256 matches, installs it and runs bootstrap.sh. Workers also carry their
+//   JoinConfiguration with the expiring node-bootstrap token; control-plane nodes only prepare.
+// - Control-plane nodes: a `<node>-bootstrap` Command per node (through the bastion) sends the
+//   CAs, the service-account key, the kubeadm config, the audit policy, the encryption config
+//   and the worker token Secret on stdin (a Pulumi secret) and runs control-plane-up.sh.
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
+import * as YAML from "yaml";
+import type { NodeGroupConfig } from "../config";
+import { BUNDLE_PORT } from "../infra/network";
+import { ZCOMPUTE_REGION } from "../infra/provider";
+import { API_PORT } from "./api-endpoint";
+import {
+    buildUserData, CONTROL_PLANE_CRON_JOBS, NODE_SCRIPTS_DIR, NVME_UNIT, readScriptSource, renderCronFile, ROLE_SCRIPTS,
+} from "./cloud-init";
+import { auditPolicy, encryptionConfiguration, HardeningSettings, renderYaml } from "./hardening";
+import { KubeadmSettings, renderInitConfig, renderJoinControlPlaneConfig, renderJoinWorkerConfig } from "./kubeadm";
+import { NodeEnv, shellSingleQuote } from "./node-env";
+import { nodeLabelsValue, nodeTaintsValue } from "./node-groups";
+import { bootstrapTokenSecret, ClusterSecrets } from "./secrets";
+import type { ControlPlaneBootInput, ControlPlaneNodeBoot } from "./control-plane";
+
+/** Where the bastion keeps the bundles it serves (its bundle server's directory). */
+export const BASTION_BUNDLE_DIR = "/var/lib/zadara-eksd/bundles";
+export const CRON_BUNDLE_NAME = "zadara-eksd.cron";
+export const ROOT_CA_BUNDLE_NAME = "root-ca.crt";
+/** Ubuntu's system bundle, which holds the root CA once bootstrap.sh trusted it. */
+const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+/** Seconds a joining node waits for the API; at least the reference's 30 minutes. */
+const MIN_API_WAIT_SECONDS = 1800;
+const JOIN_TIMEOUT_SECONDS = 1800;
+const NODE_POLL_INTERVAL_SECONDS = 2;
+/** The bootstrap command waits this long for the loader to install control-plane-up.sh. */
+export const BUNDLE_INSTALL_WAIT_SECONDS = 900;
+/** A token that never exists: stands in for the real one in the worker roll fingerprint. */
+const TOKEN_PLACEHOLDER = "tokenx.placeholderxxxxx";
+
+/** The files control-plane-up.sh accepts on stdin (relative to /etc/kubernetes). */
+export const CONTROL_PLANE_STDIN_FILES = [
+    "pki/ca.crt", "pki/ca.key", "pki/sa.key", "pki/sa.pub", "pki/front-proxy-ca.crt", "pki/front-proxy-ca.key",
+    "pki/etcd/ca.crt", "pki/etcd/ca.key", "zadara/kubeadm.yaml", "zadara/bootstrap-token.yaml",
+    "audit/audit-policy.yaml", "encryption/encryption-config.yaml",
+    // EKS-D upgrade: the new release's ClusterConfiguration, uploaded before the join.
+    "zadara/kubeadm-cluster.yaml",
+] as const;
+export type ControlPlaneStdinFile = typeof CONTROL_PLANE_STDIN_FILES[number];
+
+export type { ControlPlaneNodeBoot, ControlPlaneBootInput };
+
+// ---------------------------------------------------------------------------------------------
+// Bundle
+// ---------------------------------------------------------------------------------------------
+
+/** "<name> <base64>" lines, names sorted: the same files always give the same bytes. */
+export function renderBundle(files: Record<string, string>): string {
+    const names = Object.keys(files).sort();
+    for (const name of names) {
+        if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+            throw new Error(`bundle file name "${name}" must be a plain file name`);
+        }
+    }
+    return names.map((name) => `${name} ${Buffer.from(files[name], "utf8").toString("base64")}\n`).join("");
+}
+
+export function sha256Hex(text: string): string {
+    return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** Every file of the boot bundle: the scripts of both roles, the NVMe unit, the cron file, the root CA. */
+export function bundleFiles(rootCaCert: string | undefined): Record<string, string> {
+    const files: Record<string, string> = {};
+    for (const name of new Set([...ROLE_SCRIPTS["control-plane"], ...ROLE_SCRIPTS.worker])) {
+        files[name] = readScriptSource(name);
+    }
+    files[NVME_UNIT] = readScriptSource(NVME_UNIT);
+    files[CRON_BUNDLE_NAME] = renderCronFile(CONTROL_PLANE_CRON_JOBS);
+    if (rootCaCert) {
+        files[ROOT_CA_BUNDLE_NAME] = rootCaCert.endsWith("\n") ? rootCaCert : `${rootCaCert}\n`;
+    }
+    return files;
+}
+
+export function bundleFileName(sha256: string): string {
+    return `bundle-${sha256}.txt`;
+}
+
+/** Where the bastion trusts the cloud's root CA (taken from the bundle by the publish command). */
+export const BASTION_ROOT_CA_FILE = "/usr/local/share/ca-certificates/zadara-eksd-root-ca.crt";
+
+/**
+ * Bastion-side publish: write to a temporary name, check the sha256, then rename. With a root
+ * CA in the bundle, the bastion trusts it too (it is kept out of the bastion's user data).
+ */
+export function publishBundleCommand(sha256: string, trustRootCa: boolean): string {
+    const target = `${BASTION_BUNDLE_DIR}/${bundleFileName(sha256)}`;
+    const temporary = `${BASTION_BUNDLE_DIR}/.incoming-${sha256}`;
+    const trust = trustRootCa
+        ? [`grep '^${ROOT_CA_BUNDLE_NAME} ' ${target} | cut -d' ' -f2 | base64 -d | sudo tee ${BASTION_ROOT_CA_FILE} >/dev/null`, "sudo update-ca-certificates >/dev/null"]
+        : [];
+    return [
+        `sudo install -d -m 755 ${BASTION_BUNDLE_DIR}`,
+        `sudo tee ${temporary} >/dev/null`,
+        `echo '${sha256}  ${temporary}' | sudo sha256sum -c --quiet -`,
+        `sudo chmod 644 ${temporary}`,
+        `sudo mv -f ${temporary} ${target}`,
+        ...trust,
+        `echo "published ${target}"`,
+    ].join(" && ");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control-plane bootstrap command
+// ---------------------------------------------------------------------------------------------
+
+/** "<relative-file-name> <base64>" lines for control-plane-up.sh; names checked here and there. */
+export function renderStdinFiles(files: Partial<Record<ControlPlaneStdinFile, string>>): string {
+    return Object.entries(files)
+        .filter(([, content]) => content !== undefined)
+        .map(([name, content]) => {
+            if (!(CONTROL_PLANE_STDIN_FILES as readonly string[]).includes(name)) {
+                throw new Error(`control-plane-up.sh does not accept ${name}`);
+            }
+            return `${name} ${Buffer.from(content as string, "utf8").toString("base64")}\n`;
+        })
+        .join("");
+}
+
+/**
+ * The command the bootstrap Command runs on the node: wait (bounded, with progress) until the
+ * loader installed control-plane-up.sh, then run it as root with the stdin files.
+ */
+export function controlPlaneUpCommand(mode: "init" | "join"): string {
+    const script = `${NODE_SCRIPTS_DIR}/control-plane-up.sh`;
+    const pauses = BUNDLE_INSTALL_WAIT_SECONDS / 5;
+    const body = [
+        `for i in $(seq 1 ${pauses}); do`,
+        `if [ -x ${script} ]; then exec ${script} ${mode}; fi;`,
+        `if [ $((i % 12)) -eq 0 ]; then echo "waiting for the boot bundle on this node ($((i * 5))s of ${BUNDLE_INSTALL_WAIT_SECONDS}s)" >&2; fi;`,
+        "sleep 5; done;",
+        `echo "FAILED phase: wait for the boot bundle: ${script} is missing after ${BUNDLE_INSTALL_WAIT_SECONDS}s" >&2;`,
+        "cat /etc/kubernetes/zadara/BOOT_FAILED >&2 2>/dev/null; tail -n 40 /var/log/cloud-init-output.log >&2 2>/dev/null; exit 1",
+    ].join(" ");
+    return `sudo bash -c ${shellSingleQuote(body)}`;
+}
+
+export interface ControlPlaneBootstrapInput {
+    mode: "init" | "join";
+    files: pulumi.Input<Partial<Record<ControlPlaneStdinFile, string>>>;
+}
+
+/** create + stdin of a `<node>-bootstrap` Command; stdin is a Pulumi secret. */
+export function controlPlaneBootstrapCommandArgs(input: ControlPlaneBootstrapInput): { create: pulumi.Output<string>; stdin: pulumi.Output<string> } {
+    return {
+        create: pulumi.output(controlPlaneUpCommand(input.mode)),
+        stdin: pulumi.secret(pulumi.output(input.files).apply((files) => renderStdinFiles(files))),
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// NodeBootstrap
+// ---------------------------------------------------------------------------------------------
+
+export interface NodeBootstrapArgs {
+    environment: string;
+    parent: pulumi.Resource;
+    secrets: ClusterSecrets;
+    /** The API load balancer's private IP and the API server certificate SANs. */
+    apiPrivateIp: pulumi.Output<string>;
+    certSans: pulumi.Output<string[]>;
+    /** EKS-D minor, e.g. "1.30". */
+    eksdVersion: string;
+    kubernetesVersion: string;
+    etcdImageTag: string;
+    corednsImageTag: string;
+    podCidr: string;
+    serviceCidr: string;
+    kubeconfigTimeoutMinutes: number;
+    etcdBackupRotation: number;
+    /** PEM of the cloud's root CA: travels in the bundle, never in user data. */
+    rootCaCert?: string;
+    cloudApiInsecure?: boolean;
+    hardening: HardeningSettings;
+    bastion: {
+        publicIp: pulumi.Input<string>;
+        privateIp: pulumi.Input<string>;
+        user: string;
+        privateKey: pulumi.Input<string>;
+    };
+    /** What the publish Command needs first (the network: SG rules, routes). */
+    dependsOn: pulumi.Resource[];
+}
+
+export class NodeBootstrap implements ControlPlaneNodeBoot {
+    readonly bundle: string;
+    readonly bundleSha256: string;
+    readonly bundleUrl: pulumi.Output<string>;
+    readonly publishCommand: command.remote.Command;
+    readonly dependsOn: pulumi.Resource[];
+
+    constructor(private readonly args: NodeBootstrapArgs) {
+        this.bundle = renderBundle(bundleFiles(args.rootCaCert));
+        this.bundleSha256 = sha256Hex(this.bundle);
+        this.bundleUrl = pulumi.interpolate`http://${args.bastion.privateIp}:${BUNDLE_PORT}/${bundleFileName(this.bundleSha256)}`;
+        this.publishCommand = new command.remote.Command(`${args.environment}-boot-bundle`, {
+            connection: {
+                host: args.bastion.publicIp,
+                user: args.bastion.user,
+                privateKey: pulumi.secret(args.bastion.privateKey),
+            },
+            create: publishBundleCommand(this.bundleSha256, args.rootCaCert !== undefined),
+            stdin: this.bundle,
+            // A new bastion has an empty bundle directory: publish again.
+            triggers: [args.bastion.privateIp],
+            addPreviousOutputInEnv: false,
+        }, { parent: args.parent, dependsOn: args.dependsOn });
+        this.dependsOn = [this.publishCommand];
+    }
+
+    userData(nodeName: string): pulumi.Output<string> {
+        return pulumi.all([this.args.apiPrivateIp, this.bundleUrl]).apply(([apiIp, bundleUrl]) => buildUserData({
+            role: "control-plane",
+            nodeEnv: { ROLE: "control-plane", ...this.commonNodeEnv(apiIp, bundleUrl), NODE_NAME: nodeName, NODE_LABELS: "", NODE_TAINTS: "" },
+            sizeKeys: [],
+        }));
+    }
+
+    bootstrapCommand(node: ControlPlaneBootInput): { create: pulumi.Input<string>; stdin: pulumi.Input<string> } {
+        return controlPlaneBootstrapCommandArgs({
+            mode: node.mode,
+            files: this.controlPlaneFiles(node.mode, node.uploadClusterConfig === true),
+        });
+    }
+
+    /** InitConfiguration + ClusterConfiguration of this release (secret: it holds the token). */
+    initConfig(): pulumi.Output<string> {
+        return pulumi.secret(this.kubeadmSettings().apply(renderInitConfig));
+    }
+
+    /** Worker user data (a secret: it holds the expiring node-bootstrap token). */
+    workerUserData(groupName: string, group: NodeGroupConfig): pulumi.Output<string> {
+        return pulumi.secret(pulumi.all([this.kubeadmSettings(), this.bundleUrl]).apply(([settings, bundleUrl]) =>
+            this.renderWorkerUserData(groupName, group, settings, bundleUrl)));
+    }
+
+    /**
+     * sha256 of everything that makes a group's instances what they are, except the join token:
+     * a token rotation changes the launch configuration but must not roll running nodes.
+     */
+    workerRollFingerprint(groupName: string, group: NodeGroupConfig): pulumi.Output<string> {
+        const settings = pulumi.all([this.args.apiPrivateIp, this.args.certSans, pulumi.unsecret(this.args.secrets.caCertHash)])
+            .apply(([apiIp, certSans, caCertHash]) => this.settingsFrom(apiIp, certSans, TOKEN_PLACEHOLDER, caCertHash));
+        return pulumi.all([settings, this.bundleUrl]).apply(([placeholderSettings, bundleUrl]) => sha256Hex(JSON.stringify({
+            amiId: group.amiId,
+            instanceType: group.instanceType,
+            volumeSize: group.volumeSize,
+            userData: this.renderWorkerUserData(groupName, group, placeholderSettings, bundleUrl),
+        })));
+    }
+
+    private renderWorkerUserData(groupName: string, group: NodeGroupConfig, settings: KubeadmSettings, bundleUrl: string): string {
+        return buildUserData({
+            role: "worker",
+            nodeEnv: {
+                ROLE: "worker",
+                ...this.commonNodeEnv(settings.controlPlaneEndpoint.split(":")[0], bundleUrl),
+                NODE_NAME: "",
+                NODE_LABELS: nodeLabelsValue(group.labels),
+                NODE_TAINTS: nodeTaintsValue(group.taints),
+            },
+            workerJoinConfig: renderJoinWorkerConfig(settings),
+            sizeKeys: [`nodeGroups.${groupName}.labels`, `nodeGroups.${groupName}.taints`],
+        });
+    }
+
+    /** The stdin files of a control-plane node (all secret material travels only here). */
+    private controlPlaneFiles(mode: "init" | "join", uploadClusterConfig: boolean): pulumi.Output<Partial<Record<ControlPlaneStdinFile, string>>> {
+        const s = this.args.secrets;
+        const hardening = this.args.hardening;
+        const pki = pulumi.all([
+            s.caCertPem, s.caKeyPem, s.serviceAccountKeyPem, s.serviceAccountPublicKeyPem,
+            s.frontProxyCa.certPem, s.frontProxyCa.keyPem, s.etcdCa.certPem, s.etcdCa.keyPem,
+        ]);
+        return pulumi.all([this.kubeadmSettings(), pki, s.encryptionKeys]).apply(([settings, [caCert, caKey, saKey, saPub, fpCert, fpKey, etcdCert, etcdKey], encryptionKeys]) => {
+            const files: Partial<Record<ControlPlaneStdinFile, string>> = {
+                "pki/ca.crt": caCert,
+                "pki/ca.key": caKey,
+                "pki/sa.key": saKey,
+                "pki/sa.pub": saPub,
+                "pki/front-proxy-ca.crt": fpCert,
+                "pki/front-proxy-ca.key": fpKey,
+                "pki/etcd/ca.crt": etcdCert,
+                "pki/etcd/ca.key": etcdKey,
+                "zadara/kubeadm.yaml": mode === "init" ? renderInitConfig(settings) : renderJoinControlPlaneConfig(settings),
+                "zadara/bootstrap-token.yaml": YAML.stringify(bootstrapTokenSecret(settings.bootstrapToken, settings.bootstrapTokenExpires)),
+            };
+            if (uploadClusterConfig && mode === "join") {
+                files["zadara/kubeadm-cluster.yaml"] = renderInitConfig(settings);
+            }
+            if (hardening.auditLog) {
+                files["audit/audit-policy.yaml"] = renderYaml(auditPolicy());
+            }
+            if (hardening.secretsEncryption) {
+                files["encryption/encryption-config.yaml"] = renderYaml(encryptionConfiguration(encryptionKeys));
+            }
+            return files;
+        });
+    }
+
+    /** Everything kubeadm needs, once the API address and the secrets are known. */
+    private kubeadmSettings(): pulumi.Output<KubeadmSettings> {
+        return pulumi.all([this.args.apiPrivateIp, this.args.certSans, this.args.secrets.bootstrapToken, this.args.secrets.caCertHash])
+            .apply(([apiIp, certSans, token, caCertHash]) => this.settingsFrom(apiIp, certSans, token, caCertHash));
+    }
+
+    private settingsFrom(apiIp: string, certSans: string[], token: string, caCertHash: string): KubeadmSettings {
+        const a = this.args;
+        return {
+            clusterName: a.environment,
+            kubernetesVersion: a.kubernetesVersion,
+            kubernetesMinor: a.eksdVersion,
+            etcdImageTag: a.etcdImageTag,
+            corednsImageTag: a.corednsImageTag,
+            controlPlaneEndpoint: `${apiIp}:${API_PORT}`,
+            podCidr: a.podCidr,
+            serviceCidr: a.serviceCidr,
+            certSans,
+            bootstrapToken: token,
+            bootstrapTokenExpires: a.secrets.bootstrapTokenExpires,
+            caCertHash,
+            hardening: a.hardening,
+        };
+    }
+
+    /** node.env values every node shares (none of them secret). */
+    private commonNodeEnv(apiIp: string, bundleUrl: string): Omit<NodeEnv, "ROLE" | "NODE_NAME" | "NODE_LABELS" | "NODE_TAINTS"> {
+        const a = this.args;
+        return {
+            CLUSTER_NAME: a.environment,
+            API_HOST: apiIp,
+            API_PORT: String(API_PORT),
+            KUBERNETES_MINOR: a.eksdVersion,
+            API_WAIT_TIMEOUT: String(Math.max(MIN_API_WAIT_SECONDS, a.kubeconfigTimeoutMinutes * 60)),
+            JOIN_TIMEOUT: String(JOIN_TIMEOUT_SECONDS),
+            POLL_INTERVAL: String(NODE_POLL_INTERVAL_SECONDS),
+            ETCD_BACKUP_ROTATION: String(a.etcdBackupRotation),
+            ENVIRONMENT: a.environment,
+            AWS_REGION: ZCOMPUTE_REGION,
+            CLOUD_API_INSECURE: a.cloudApiInsecure ? "true" : "false",
+            CLOUD_API_CA_BUNDLE: a.rootCaCert ? SYSTEM_CA_BUNDLE : "",
+            BUNDLE_URL: bundleUrl,
+            BUNDLE_SHA256: this.bundleSha256,
+        };
+    }
+}

@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+#
+# control-plane-up.sh init|join - brings a prepared control-plane node into the cluster. Run
+# by the program's `<node>-bootstrap` command over SSH (through the bastion), as root:
+#
+#     control-plane-up.sh init|join <secrets     (stdin: "<relative-file-name> <base64>" lines)
+#
+# The stdin files (only these names are accepted; paths relative to $KUBERNETES_ETC):
+#   pki/ca.crt pki/ca.key pki/sa.key pki/sa.pub pki/front-proxy-ca.crt pki/front-proxy-ca.key
+#   pki/etcd/ca.crt pki/etcd/ca.key   shared CAs and the service-account key (same on every node)
+#   zadara/kubeadm.yaml               kubeadm init or join configuration
+#   zadara/bootstrap-token.yaml       the worker join token Secret (applied on every run)
+#   audit/audit-policy.yaml           kube-apiserver audit policy        (auditLog)
+#   encryption/encryption-config.yaml Secrets encryption at rest         (secretsEncryption)
+#
+# Phases, each printed with what it waits for, the time so far and its budget:
+#   wait for boot-prepared -> receive files -> kubeadm init|join (skipped when this node is
+#   already in the cluster: then only the files are refreshed) -> apply the worker token ->
+#   health gate (local etcd member healthy, API through the load balancer, Node registered
+#   and Ready once the cluster has a CNI) -> boot-complete.
+# On failure: exit 1 with the failed phase and the last 40 lines of the log on stderr.
+# Parameters: $ZADARA_ETC/node.env (lib.sh); log: /var/log/zadara-eksd-control-plane-up.log.
+
+set -Eeuo pipefail
+
+LOG_FILE="${LOG_FILE:-/var/log/zadara-eksd-control-plane-up.log}"
+BOOT_MARKER=true
+FAIL_REPORT=true
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+STEP="start"
+MODE="${1:-}"
+SECRETS_RUN_DIR="${SECRETS_RUN_DIR:-/run/zadara-eksd/secrets}"
+JOIN_ATTEMPT=0
+INIT_ATTEMPTS="${INIT_ATTEMPTS:-3}"
+GATE_TIMEOUT="${GATE_TIMEOUT:-600}"
+KUBEADM_CONFIG=""
+
+ALLOWED_FILES=(
+    pki/ca.crt pki/ca.key pki/sa.key pki/sa.pub pki/front-proxy-ca.crt pki/front-proxy-ca.key
+    pki/etcd/ca.crt pki/etcd/ca.key
+    zadara/kubeadm.yaml zadara/bootstrap-token.yaml
+    audit/audit-policy.yaml encryption/encryption-config.yaml
+    zadara/kubeadm-cluster.yaml
+)
+
+on_error() {
+    fail "unexpected error (exit code $1, line $2)"
+}
+trap 'on_error $? $LINENO' ERR
+trap 'fail "terminated by signal"' TERM INT HUP
+# The stdin copy lives on tmpfs for the run only.
+trap 'rm -rf "$SECRETS_RUN_DIR"' EXIT
+
+# ---------------------------------------------------------------------------------------------
+
+is_allowed() {
+    local name
+    for name in "${ALLOWED_FILES[@]}"; do
+        [[ $name == "$1" ]] && return 0
+    done
+    return 1
+}
+
+# receive_files: reads stdin into SECRETS_RUN_DIR, refusing any name not in ALLOWED_FILES.
+receive_files() {
+    STEP="receive files from the bootstrap command"
+    rm -rf "$SECRETS_RUN_DIR"
+    install -d -m 700 "$SECRETS_RUN_DIR"
+    local name data count=0
+    while read -r name data || [[ -n ${name:-} ]]; do
+        if [[ -z $name ]]; then
+            continue
+        fi
+        if ! is_allowed "$name"; then
+            fail "stdin names '${name}', which is not a file this script accepts (${ALLOWED_FILES[*]})"
+        fi
+        mkdir -p "$(dirname "${SECRETS_RUN_DIR}/${name}")"
+        if ! base64 -d <<<"$data" >"${SECRETS_RUN_DIR}/${name}" 2>/dev/null; then
+            fail "stdin entry ${name} is not valid base64"
+        fi
+        count=$((count + 1))
+    done
+    if [[ ! -s "${SECRETS_RUN_DIR}/zadara/kubeadm.yaml" ]]; then
+        fail "stdin carried no zadara/kubeadm.yaml (${count} files received)"
+    fi
+    log "received ${count} files"
+}
+
+# place_files: installs the received files; keys and configs 0600, certificates 0644.
+place_files() {
+    local file name mode
+    while IFS= read -r file; do
+        name=${file#"${SECRETS_RUN_DIR}/"}
+        mode=600
+        if [[ $name == *.crt || $name == *.pub ]]; then
+            mode=644
+        fi
+        install -d -m 755 "$(dirname "${KUBERNETES_ETC}/${name}")"
+        install -m "$mode" "$file" "${KUBERNETES_ETC}/${name}"
+    done < <(find "$SECRETS_RUN_DIR" -type f | sort)
+    KUBEADM_CONFIG="${KUBERNETES_ETC}/zadara/kubeadm.yaml"
+}
+
+boot_prepared() {
+    if [[ -s "${ZADARA_ETC}/BOOT_FAILED" ]]; then
+        return 0
+    fi
+    [[ -f "${STATE_DIR}/boot-prepared" ]]
+}
+
+wait_boot_prepared() {
+    STEP="wait for the node to be prepared"
+    if ! wait_until "$BOOT_PREPARED_TIMEOUT" "the loader to prepare this node (${STATE_DIR}/boot-prepared)" boot_prepared; then
+        fail "the node was not prepared within ${BOOT_PREPARED_TIMEOUT}s: see ${CLOUD_INIT_LOG} (bundle download, loader)"
+    fi
+    if [[ -s "${ZADARA_ETC}/BOOT_FAILED" ]]; then
+        cat "${ZADARA_ETC}/BOOT_FAILED" >>"$LOG_FILE" 2>/dev/null || true
+        fail "the node's own boot failed: $(grep -m1 '^reason:' "${ZADARA_ETC}/BOOT_FAILED" || echo 'see BOOT_FAILED')"
+    fi
+}
+
+reset_node() {
+    log "resetting the node before the next attempt"
+    if ! run_logged kubeadm reset -f; then
+        log "warning: kubeadm reset -f reported an error"
+    fi
+    # kubeadm reset empties the pki directory: put the received files back.
+    place_files
+}
+
+init_cluster() {
+    STEP="make sure no cluster answers yet"
+    if api_answers; then
+        fail "the API at https://${API_HOST}:${API_PORT} already answers: refusing kubeadm init next to a running cluster (this node must join)"
+    fi
+    local attempt
+    for ((attempt = 1; ; attempt++)); do
+        STEP="kubeadm init (attempt ${attempt} of ${INIT_ATTEMPTS})"
+        if run_logged kubeadm init --config "$KUBEADM_CONFIG" --skip-token-print; then
+            break
+        fi
+        if ((attempt >= INIT_ATTEMPTS)); then
+            fail "kubeadm init failed ${attempt} times"
+        fi
+        log "kubeadm init attempt ${attempt} failed"
+        reset_node
+    done
+}
+
+try_join() {
+    JOIN_ATTEMPT=$((JOIN_ATTEMPT + 1))
+    log "kubeadm join attempt ${JOIN_ATTEMPT}"
+    if run_logged kubeadm join --config "$KUBEADM_CONFIG"; then
+        return 0
+    fi
+    log "kubeadm join attempt ${JOIN_ATTEMPT} failed"
+    reset_node
+    return 1
+}
+
+# upload_cluster_config: EKS-D upgrade. kubeadm join renders the control-plane static pods from
+# the cluster's kubeadm-config, so the new release's ClusterConfiguration (and kubelet config)
+# goes up first. The admin credential for that is minted here from the CA key this node just
+# received, used once and removed. Idempotent: uploading the same configuration again is a no-op.
+upload_cluster_config() {
+    local cluster_config="${KUBERNETES_ETC}/zadara/kubeadm-cluster.yaml"
+    if [[ ! -s $cluster_config ]]; then
+        return 0
+    fi
+    STEP="upload the new release's cluster configuration"
+    local dir
+    dir=$(mktemp -d)
+    if ! run_logged kubeadm init phase kubeconfig admin --config "$cluster_config" --kubeconfig-dir "$dir" ||
+        ! run_logged kubeadm init phase upload-config all --config "$cluster_config" --kubeconfig "${dir}/admin.conf"; then
+        rm -rf "$dir"
+        fail "could not upload the new cluster configuration (kubeadm init phase upload-config all)"
+    fi
+    rm -rf "$dir" "$cluster_config"
+    log "uploaded the cluster configuration of this release"
+}
+
+join_cluster() {
+    STEP="wait for the Kubernetes API"
+    if ! wait_until "$API_WAIT_TIMEOUT" "the Kubernetes API at https://${API_HOST}:${API_PORT}" api_answers; then
+        fail "the Kubernetes API at https://${API_HOST}:${API_PORT} did not answer within ${API_WAIT_TIMEOUT}s"
+    fi
+    upload_cluster_config
+    STEP="kubeadm join as control plane"
+    if ! wait_until "$JOIN_TIMEOUT" "kubeadm join as control plane" try_join; then
+        fail "kubeadm join as control plane did not succeed within ${JOIN_TIMEOUT}s (${JOIN_ATTEMPT} attempts)"
+    fi
+}
+
+apply_worker_token() {
+    local manifest="${KUBERNETES_ETC}/zadara/bootstrap-token.yaml"
+    if [[ ! -s $manifest ]]; then
+        return 0
+    fi
+    STEP="apply the worker join token"
+    if ! wait_until "$GATE_TIMEOUT" "the API to accept the worker join token Secret" kubectl_admin apply -f "$manifest"; then
+        fail "could not apply the worker join token Secret within ${GATE_TIMEOUT}s"
+    fi
+    rm -f "$manifest"
+}
+
+etcd_member_healthy() {
+    etcdctl_local endpoint health >/dev/null 2>&1
+}
+
+k8s_node_name() {
+    hostname
+}
+
+# node_ready: the Node is registered; Ready is required once any node is Ready (before the
+# CNI is installed, after the control plane, no node can be).
+node_ready() {
+    local name status any
+    name=$(k8s_node_name)
+    status=$(kubectl_admin get node "$name" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) || return 1
+    if [[ $status == True ]]; then
+        return 0
+    fi
+    any=$(kubectl_admin get nodes -o 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) || return 1
+    [[ $any != *True* ]]
+}
+
+health_gate() {
+    STEP="health gate: local etcd member healthy"
+    wait_until "$GATE_TIMEOUT" "the local etcd member to report healthy" etcd_member_healthy ||
+        fail "the etcd member on this node is not healthy after ${GATE_TIMEOUT}s"
+    STEP="health gate: API through the load balancer"
+    wait_until "$GATE_TIMEOUT" "the API through the load balancer (https://${API_HOST}:${API_PORT})" api_answers ||
+        fail "the API does not answer through the load balancer https://${API_HOST}:${API_PORT} after ${GATE_TIMEOUT}s; check the target group"
+    STEP="health gate: Node registered and Ready"
+    wait_until "$GATE_TIMEOUT" "Node $(k8s_node_name) to be registered (and Ready once the cluster has a CNI)" node_ready ||
+        fail "Node $(k8s_node_name) is not registered/Ready after ${GATE_TIMEOUT}s"
+}
+
+# The program's kubeconfig fetch (kubeconfig-wait.sh) waits for kubeconfig.ready.
+publish_kubeconfig() {
+    STEP="publish the kubeconfig"
+    publish_admin_kubeconfig
+    date -u +%Y-%m-%dT%H:%M:%SZ >"${ZADARA_ETC}/kubeconfig.ready"
+    log "wrote ${ZADARA_ETC}/kubeconfig.ready"
+}
+
+main() {
+    init_logging
+    STEP="check arguments"
+    if [[ $MODE != init && $MODE != join ]]; then
+        fail "usage: control-plane-up.sh init|join <files (stdin)>; got '${MODE}'"
+    fi
+    STEP="read node.env"
+    load_node_env
+    if [[ $ROLE != control-plane ]]; then
+        fail "this is a ${ROLE} node, not a control-plane node"
+    fi
+    log "control-plane-up ${MODE} on ${NODE_NAME} (cluster ${CLUSTER_NAME}, EKS-D ${KUBERNETES_MINOR})"
+    receive_files
+    wait_boot_prepared
+    rm -f "${ZADARA_ETC}/BOOT_FAILED"
+    STEP="place the received files"
+    place_files
+
+    if [[ -f "${STATE_DIR}/boot-complete" ]]; then
+        log "this node is already in the cluster: files refreshed, kubeadm skipped"
+    elif [[ $MODE == init ]]; then
+        init_cluster
+    else
+        join_cluster
+    fi
+    # kubeadm.yaml holds the join token; the kubeadm-config ConfigMap keeps the cluster's copy.
+    rm -f "$KUBEADM_CONFIG"
+    publish_kubeconfig
+    apply_worker_token
+    health_gate
+
+    STEP="write the boot-complete marker"
+    mkdir -p "$STATE_DIR"
+    date -u +%Y-%m-%dT%H:%M:%SZ >"${STATE_DIR}/boot-complete"
+    log "control plane node ${NODE_NAME} is up (${MODE})"
+}
+
+main "$@"
