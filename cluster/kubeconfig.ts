@@ -1,13 +1,9 @@
 // SSH to the nodes through the bastion, and what is read back from the first control-plane node:
 // the cloud's internal API URL from its metadata. The admin kubeconfig is no longer fetched
-// from a node (see admin-credential.ts); kubeconfig-wait.sh only serves as the readiness wait
-// of the temporary boot adapter (legacy-boot.ts).
+// from a node (see admin-credential.ts); each node's bootstrap gate is the readiness wait.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { shellSingleQuote } from "./node-env";
 
-// Half a second keeps the wait within a second of the file appearing; each check is one `test -f`.
-export const KUBECONFIG_POLL_INTERVAL_SECONDS = 0.5;
 /** Dial attempts before giving up on SSH: the node may still be booting. */
 export const NODE_DIAL_ERROR_LIMIT = 120;
 
@@ -43,22 +39,6 @@ export function nodeConnection(ssh: NodeSshArgs): command.types.input.remote.Con
             dialErrorLimit: NODE_DIAL_ERROR_LIMIT,
         },
     };
-}
-
-/**
- * `VAR=value ... bash -s`: the script comes on stdin. Variables are set on the command line
- * because sshd accepts only a few environment variables (AcceptEnv).
- */
-export function kubeconfigWaitCommand(timeoutMinutes: number, publicEndpoint: string | undefined): string {
-    const variables: Record<string, string> = {
-        WAIT_TIMEOUT: String(timeoutMinutes * 60),
-        POLL_INTERVAL: String(KUBECONFIG_POLL_INTERVAL_SECONDS),
-    };
-    if (publicEndpoint) {
-        variables.PUBLIC_ENDPOINT = publicEndpoint;
-    }
-    const assignments = Object.entries(variables).map(([key, value]) => `${key}=${shellSingleQuote(value)}`);
-    return [...assignments, "bash", "-s"].join(" ");
 }
 
 /** Prints field cluster_url of the OpenStack-style metadata document (bounded retries). */

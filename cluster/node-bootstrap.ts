@@ -347,6 +347,7 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
             API_HOST: apiIp,
             API_PORT: String(API_PORT),
             KUBERNETES_MINOR: a.eksdVersion,
+            KUBERNETES_VERSION: a.kubernetesVersion,
             API_WAIT_TIMEOUT: String(Math.max(MIN_API_WAIT_SECONDS, a.kubeconfigTimeoutMinutes * 60)),
             JOIN_TIMEOUT: String(JOIN_TIMEOUT_SECONDS),
             POLL_INTERVAL: String(NODE_POLL_INTERVAL_SECONDS),

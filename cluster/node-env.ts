@@ -10,6 +10,8 @@ export interface NodeEnv {
     API_HOST: string;
     API_PORT: string;
     KUBERNETES_MINOR: string;
+    /** Exact EKS-D tag: a patch release changes the user data, so nodes roll to it. */
+    KUBERNETES_VERSION: string;
     /** "k=v,k2=v2". */
     NODE_LABELS: string;
     /** "k=v:Effect,k2:Effect". */

@@ -3,7 +3,6 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import {
@@ -11,7 +10,6 @@ import {
     EXPORT_CREDENTIALS,
     INSTANCE_ID,
     LOCAL_IP,
-    PUBLIC_ENDPOINT,
     ROOT_PATHS,
     FOURTH_MEMBER,
     MEMBER_LIST,
@@ -26,11 +24,6 @@ import {
     runEtcdWatchdog,
     runJoinFailsTwiceThenSucceeds,
     runJoinNeverSucceeds,
-    runKubeconfigWaitAlreadyReadyAsRoot,
-    runKubeconfigWaitAppearsAfterPolls,
-    runKubeconfigWaitBootFailed,
-    runKubeconfigWaitFromStdin,
-    runKubeconfigWaitTimeout,
     runNvmeMount,
     runRenewCerts,
     runWorkerJoin,
@@ -357,72 +350,6 @@ describe("control-plane-up.sh", () => {
         check(runControlPlaneUp({ mode: "upgrade" }), (run) => {
             assert.equal(run.code, 1);
             assert.match(run.stderr, /usage: control-plane-up\.sh init\|join/);
-        });
-    });
-});
-
-describe("kubeconfig-wait.sh", () => {
-    it("polls until the marker appears, then prints only the kubeconfig with the public server", () => {
-        check(runKubeconfigWaitAppearsAfterPolls(), (run) => {
-            assert.equal(run.code, 0, run.stderr);
-            assert.equal(run.stdout, sampleKubeconfig("kubernetes-super-admin", `https://${PUBLIC_ENDPOINT}`));
-            const readyChecks = run.calls.filter((call) => call.startsWith("sudo -n test -f") && call.endsWith("kubeconfig.ready"));
-            assert.ok(readyChecks.length >= 3, `expected several polls, got ${readyChecks.length}`);
-            assert.match(run.stderr, /waiting for .*kubeconfig\.ready.*last boot log line: .*kubeadm init/);
-
-            const directory = fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-check-"));
-            try {
-                const file = path.join(directory, "kubeconfig");
-                fs.writeFileSync(file, run.stdout);
-                const view = spawnSync("/usr/bin/kubectl", ["config", "view", "--kubeconfig", file, "-o", "jsonpath={.clusters[0].cluster.server}"], {
-                    encoding: "utf8",
-                });
-                assert.equal(view.status, 0, view.stderr);
-                assert.equal(view.stdout, `https://${PUBLIC_ENDPOINT}`);
-                const full = spawnSync("/usr/bin/kubectl", ["config", "view", "--kubeconfig", file], { encoding: "utf8" });
-                assert.equal(full.status, 0, full.stderr);
-                assert.match(full.stdout, /current-context: kubernetes-super-admin@dev/);
-            } finally {
-                fs.rmSync(directory, { recursive: true, force: true });
-            }
-        });
-    });
-
-    it("works as deployed, fed on stdin to bash -s, even when sudo reads its input", () => {
-        check(runKubeconfigWaitFromStdin(), (run) => {
-            assert.equal(run.code, 0, run.stderr);
-            assert.equal(run.stdout, sampleKubeconfig("kubernetes-super-admin", `https://${PUBLIC_ENDPOINT}`));
-            assert.ok(callsOf(run, "sudo").length >= 3);
-        });
-    });
-
-    it("as root, without PUBLIC_ENDPOINT, prints the kubeconfig unchanged", () => {
-        check(runKubeconfigWaitAlreadyReadyAsRoot(), (run) => {
-            assert.equal(run.code, 0, run.stderr);
-            assert.equal(run.stdout, sampleKubeconfig("kubernetes-admin"));
-            assert.equal(callsOf(run, "sudo").length, 0);
-        });
-    });
-
-    it("fails at once with the BOOT_FAILED content and hints", () => {
-        check(runKubeconfigWaitBootFailed(), (run) => {
-            assert.equal(run.code, 2);
-            assert.equal(run.stdout, "");
-            assert.match(run.stderr, /reason: step 'kubeadm init' failed/);
-            assert.match(run.stderr, /\/var\/log\/cloud-init-output\.log/);
-            assert.match(run.stderr, /zadara-eksd-bootstrap\.log/);
-            assert.ok(run.elapsedMs < 3000, `took ${run.elapsedMs} ms although WAIT_TIMEOUT is 5 s`);
-        });
-    });
-
-    it("times out with an actionable message", () => {
-        check(runKubeconfigWaitTimeout(), (run) => {
-            assert.equal(run.code, 1);
-            assert.equal(run.stdout, "");
-            assert.match(run.stderr, /timed out after .*WAIT_TIMEOUT=0\.3/);
-            assert.match(run.stderr, /\/var\/log\/cloud-init-output\.log/);
-            assert.match(run.stderr, /zadara-eksd-bootstrap\.log/);
-            assert.match(run.stderr, /waiting for the API/);
         });
     });
 });

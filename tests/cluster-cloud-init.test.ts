@@ -102,7 +102,7 @@ function settings(overrides: Partial<KubeadmSettings> = {}): KubeadmSettings {
 function nodeEnvFor(role: "worker" | "control-plane", overrides: Partial<NodeEnv> = {}): NodeEnv {
     return {
         ROLE: role, CLUSTER_NAME: "a-twenty-char-name-x", NODE_NAME: role === "worker" ? "" : "a-twenty-char-name-x-master-sa-5",
-        API_HOST: "192.168.255.250", API_PORT: "6443", KUBERNETES_MINOR: "1.31", NODE_LABELS: "", NODE_TAINTS: "",
+        API_HOST: "192.168.255.250", API_PORT: "6443", KUBERNETES_MINOR: "1.31", KUBERNETES_VERSION: "v1.31.14-eks-1-31-50", NODE_LABELS: "", NODE_TAINTS: "",
         API_WAIT_TIMEOUT: "1800", JOIN_TIMEOUT: "1800", POLL_INTERVAL: "2", ETCD_BACKUP_ROTATION: "100", ENVIRONMENT: "a-twenty-char-name-x",
         AWS_REGION: "us-east-1", CLOUD_API_INSECURE: "false", CLOUD_API_CA_BUNDLE: "/etc/ssl/certs/ca-certificates.crt",
         BUNDLE_URL: `http://192.168.0.10:8089/bundle-${"f".repeat(64)}.txt`, BUNDLE_SHA256: "f".repeat(64),

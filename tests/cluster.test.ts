@@ -12,9 +12,9 @@ import {
     BASTION_KEY, buildClusters, LB_ID, makeArgs, makeCluster, mockOutput, NODE_KEY, optionsOf, recorded, resource, resourcesOf, secretValue, valueOf,
 } from "./helpers/cluster-fixture";
 import { isSecretValue, redactSecrets } from "../tools/mock-engine";
-import { decodeUserData, readScriptSource } from "../cluster/cloud-init";
+import { decodeUserData } from "../cluster/cloud-init";
 import { loadBalancerInterfaceDescription, parseIpv4 } from "../cluster/api-endpoint";
-import { kubeconfigWaitCommand, parseCloudApiUrl } from "../cluster/kubeconfig";
+import { parseCloudApiUrl } from "../cluster/kubeconfig";
 import { propagatesAtLaunch } from "../cluster/asg";
 import { compareIpv4, CONTROL_PLANE_REPLACE_ON_CHANGES } from "../cluster/control-plane";
 import { CA_VALIDITY_HOURS } from "../cluster/secrets";
@@ -209,7 +209,8 @@ describe("control-plane bootstrap commands", () => {
             assert.equal((secretOrPlain(connection.proxy as Record<string, unknown>)).host, "203.0.113.5");
             assert.ok(command.dependencies.includes(resource(INSTANCE, name).urn));
             if (index > 0) {
-                assert.ok(command.dependencies.includes(resource(COMMAND, `${names[index - 1]}-bootstrap`).urn), `${name} waits for the previous node`);
+                // The chain: this node's instance is created only after the previous node's gate.
+                assert.ok(resource(INSTANCE, name).dependencies.includes(resource(COMMAND, `${names[index - 1]}-bootstrap`).urn), `${name} waits for the previous node`);
             }
             assert.ok(resource(INSTANCE, name).dependencies.includes(resource(COMMAND, "dev-boot-bundle").urn), "the bundle is published first");
         });
@@ -320,7 +321,7 @@ describe("API endpoint discovery", () => {
 });
 
 describe("kubeconfig and cloud metadata", () => {
-    it("waits for each node with kubeconfig-wait.sh in its bootstrap step, never returning a node's kubeconfig", async () => {
+    it("bootstraps each node through the bastion with control-plane-up.sh, never returning a node's kubeconfig", async () => {
         const { dev } = await buildClusters();
         const record = resource(COMMAND, "dev-master-sa-1-bootstrap");
         const inputs = record.inputs;
@@ -332,9 +333,8 @@ describe("kubeconfig and cloud metadata", () => {
         const proxy = secretOrPlain(connection.proxy as Record<string, unknown>);
         assert.equal(proxy.host, "203.0.113.5");
         assert.equal(proxy.user, "ubuntu");
-        // The temporary adapter: the wait's stdout (a kubeconfig) is thrown away on the node.
-        assert.equal(inputs.create, "WAIT_TIMEOUT='1800' POLL_INTERVAL='0.5' bash -s >/dev/null");
-        assert.equal(secretValue(inputs.stdin), readScriptSource("kubeconfig-wait.sh"));
+        assert.match(String(inputs.create), /control-plane-up\.sh init/);
+        assert.match(String(secretValue(inputs.stdin)), /^pki\/ca\.crt /m, "the secrets travel on stdin, as a Pulumi secret");
         assert.equal(inputs.logging, "stderr");
         assert.equal(inputs.addPreviousOutputInEnv, false);
         assert.deepEqual(inputs.triggers, [firstId]);
@@ -363,10 +363,6 @@ describe("kubeconfig and cloud metadata", () => {
         assert.throws(() => parseCloudApiUrl("null"), /not an http\(s\) URL/);
     });
 
-    it("quotes the command's variables for the shell", () => {
-        assert.equal(kubeconfigWaitCommand(2, undefined), "WAIT_TIMEOUT='120' POLL_INTERVAL='0.5' bash -s");
-        assert.equal(kubeconfigWaitCommand(1, "1.2.3.4:6443"), "WAIT_TIMEOUT='60' POLL_INTERVAL='0.5' PUBLIC_ENDPOINT='1.2.3.4:6443' bash -s");
-    });
 });
 
 describe("outputs", () => {

@@ -63,8 +63,10 @@ function replacingChanges(before: Graph, after: Graph, name: string): string[] {
 
 /** The node.env lines and CA trust of a node's user data that do not depend on the environment's name. */
 function userDataSettings(graph: Graph, resource: { inputs: Record<string, unknown> }): string {
-    const text = decodeUserData(String(secretValue(resource.inputs.userDataBase64)));
-    const keep = ["KUBERNETES_MINOR=", "CLOUD_API_INSECURE=", "CLOUD_API_CA_BUNDLE=", "kubernetesVersion:"];
+    // Control-plane user data is a loader without secrets: plain, not a Pulumi secret.
+    const value = resource.inputs.userDataBase64;
+    const text = decodeUserData(String(typeof value === "string" ? value : secretValue(value)));
+    const keep = ["KUBERNETES_MINOR=", "KUBERNETES_VERSION=", "CLOUD_API_INSECURE=", "CLOUD_API_CA_BUNDLE=", "ROOT_CA", "BUNDLE_SHA256="];
     return text.split("\n").filter((line) => keep.some((k) => line.includes(k))).join("\n").split(graph.environment).join("ENV");
 }
 

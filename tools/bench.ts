@@ -1,9 +1,9 @@
 // Benchmark (not a test): offline plan time and memory, plan scaling with node groups, boot
-// script paths with instant stubs, fixed sleeps left in scripts, and how fast the kubeconfig
-// wait notices the file. Prints a table and writes bench.json.
+// script paths with instant stubs, fixed sleeps left in scripts, real-etcd rolls, the destroy
+// cleanup on moto and the roll budgets. Prints a table and writes bench.json.
 //
 //   npm run bench [-- --runs 5]
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -76,36 +76,6 @@ function fixedSleepSeconds(): { seconds: number; places: string[] } {
     return { seconds, places };
 }
 
-/** Time from the kubeconfig marker appearing to kubeconfig-wait.sh exiting, at the real poll interval. */
-async function kubeconfigDetectionMs(pollInterval: string, appearAfterMs: number): Promise<number> {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-bench-"));
-    const etc = path.join(root, "zadara");
-    fs.mkdirSync(etc, { recursive: true });
-    const child = spawn("bash", [path.join(REPO_ROOT, "cluster", "scripts", "kubeconfig-wait.sh")], {
-        env: { PATH: "/usr/bin:/bin", HOME: root, ZADARA_ETC: etc, BOOT_LOG: path.join(root, "boot.log"), WAIT_TIMEOUT: "60", POLL_INTERVAL: pollInterval },
-        stdio: ["ignore", "pipe", "pipe"],
-    });
-    const exited = new Promise<number>((resolve) => child.on("exit", () => resolve(Date.now())));
-    await new Promise((resolve) => setTimeout(resolve, appearAfterMs));
-    fs.writeFileSync(path.join(etc, "kubeconfig"), "apiVersion: v1\nkind: Config\n");
-    fs.writeFileSync(path.join(etc, "kubeconfig.ready"), "");
-    const appeared = Date.now();
-    const latency = (await exited) - appeared;
-    fs.rmSync(root, { recursive: true, force: true });
-    return latency;
-}
-
-/** The interval the program passes to kubeconfig-wait.sh (read from the plan, not assumed). */
-function planKubeconfigCommand(): { sessions: number; pollInterval: string } {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-bench-")), "plan.json");
-    spawnSync(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "tools", "plan.ts"), "--quiet", "--stack", "dev", "--json", file], { cwd: REPO_ROOT });
-    const plan = JSON.parse(fs.readFileSync(file, "utf8")) as { resources: Array<{ type: string; name: string; inputs: Record<string, any> }> };
-    const commands = plan.resources.filter((r) => r.type === "command:remote:Command" && r.name.includes("kubeconfig"));
-    // Settings ride on the SSH command line: `POLL_INTERVAL='0.5' ... bash -s`.
-    const interval = /POLL_INTERVAL='?([\d.]+)/.exec(String(commands[0]?.inputs.create ?? ""));
-    return { sessions: commands.length, pollInterval: interval ? interval[1] : "2" };
-}
-
 async function main(): Promise<void> {
     const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${os.platform()} ${os.release()}`;
     console.log(`benchmark on ${machine} (median of ${RUNS})`);
@@ -116,11 +86,6 @@ async function main(): Promise<void> {
     const groups = [1, 10, 50].map((count) => ({ count, ...planMedian(["--stack", "dev", "--config", nodeGroupsConfig(count)], groupRuns) }));
     const boot = runBootPaths();
     const sleeps = fixedSleepSeconds();
-    const kubeconfigCommand = planKubeconfigCommand();
-    const detections: number[] = [];
-    for (const offset of [300, 1100, 1900]) {
-        detections.push(await kubeconfigDetectionMs(kubeconfigCommand.pollInterval, offset));
-    }
     const etcd = await benchEtcd();
 
     const cleanup = await benchCleanup();
@@ -134,8 +99,6 @@ async function main(): Promise<void> {
         ["plan time ratio 50 / 1 groups", (groups[2].wallMs / groups[0].wallMs).toFixed(2), "goal: well under 50 (linear in resources, not worse)"],
         ...boot.map((b) => [`boot path: ${b.path}`, `${b.elapsedMs.toFixed(0)} ms`, b.elapsedMs < 1000 ? "goal < 1 s: met" : "goal < 1 s: MISSED"] as [string, string, string]),
         ["fixed sleep in scripts", `${sleeps.seconds} s`, sleeps.places.join(", ") || "goal 0: met"],
-        ["kubeconfig detection latency (max of 3)", `${Math.max(...detections)} ms`, `poll interval ${kubeconfigCommand.pollInterval} s; goal ≤ 1 s: ${Math.max(...detections) <= 1000 ? "met" : "MISSED"}`],
-        ["SSH sessions to fetch the kubeconfig", String(kubeconfigCommand.sessions), "goal 1"],
         ...Object.entries(etcd).map(([name, value]) => [name, String(value), "real etcd 3.4 on loopback"] as [string, string, string]),
         ["cleanup on the moto seed", `${cleanup.cleanupSeconds} s`, `${cleanup.cleanupApiCalls} API calls, ${cleanup.cleanupLeaks} leaks, ${cleanup.cleanupCollateral} collateral; goal ${cleanup.cleanupGoal}`],
     ];
@@ -155,9 +118,6 @@ async function main(): Promise<void> {
         bootPaths: boot,
         fixedSleepSeconds: sleeps.seconds,
         fixedSleepPlaces: sleeps.places,
-        kubeconfigDetectionMs: detections,
-        kubeconfigPollIntervalSeconds: Number(kubeconfigCommand.pollInterval),
-        kubeconfigSshSessions: kubeconfigCommand.sessions,
         etcd,
         rolls,
         cleanup,

@@ -239,7 +239,7 @@ health_gate() {
         fail "Node $(k8s_node_name) is not registered/Ready after ${GATE_TIMEOUT}s"
 }
 
-# The program's kubeconfig fetch (kubeconfig-wait.sh) waits for kubeconfig.ready.
+# kubeconfig.ready: a marker for operators on the node (the program builds its own kubeconfig).
 publish_kubeconfig() {
     STEP="publish the kubeconfig"
     publish_admin_kubeconfig

@@ -356,92 +356,6 @@ export function runControlPlaneUp(options: ControlPlaneUpOptions = {}): StubbedR
     });
 }
 
-const SUDO_STUB = `
-cat > /dev/null
-if [ "$1" = "-n" ]; then shift; fi
-if [ "$1" = "test" ] && [ -n "\${STUB_READY_AFTER:-}" ]; then
-    tests=$(( $(cat "$TEST_ROOT/.sudo-tests" 2>/dev/null || echo 0) + 1 ))
-    echo "$tests" > "$TEST_ROOT/.sudo-tests"
-    if [ "$tests" -ge "$STUB_READY_AFTER" ] && [ ! -f "$ZADARA_ETC/kubeconfig.ready" ]; then
-        printf '%s' "$STUB_KUBECONFIG" > "$ZADARA_ETC/kubeconfig"
-        date > "$ZADARA_ETC/kubeconfig.ready"
-    fi
-fi
-exec "$@"
-`;
-
-function kubeconfigWaitEnv(extra: Record<string, string>): Record<string, string> {
-    return { POLL_INTERVAL: "0.05", WAIT_TIMEOUT: "5", ...extra };
-}
-
-const KUBECONFIG_WAIT_ROOT_ENV: Record<string, string> = {
-    ZADARA_ETC: ROOT_PATHS.zadaraEtc,
-    BOOT_LOG: "var/log/zadara-eksd-bootstrap.log",
-};
-
-export function runKubeconfigWaitAppearsAfterPolls(publicEndpoint = PUBLIC_ENDPOINT): StubbedRun {
-    return runStubbedBash(scriptPath("kubeconfig-wait.sh"), {
-        rootEnv: KUBECONFIG_WAIT_ROOT_ENV,
-        stubs: { id: 'if [ "$1" = "-un" ]; then echo ubuntu; else echo 1000; fi', sudo: SUDO_STUB },
-        env: kubeconfigWaitEnv({
-            STUB_READY_AFTER: "8",
-            STUB_KUBECONFIG: sampleKubeconfig("kubernetes-super-admin"),
-            PUBLIC_ENDPOINT: publicEndpoint,
-            PROGRESS_INTERVAL: "0.1",
-        }),
-        files: {
-            "etc/kubernetes/zadara/node.env": nodeEnv(),
-            "var/log/zadara-eksd-bootstrap.log": "2024-01-01T00:00:00Z [bootstrap] running: kubeadm init\n",
-        },
-    });
-}
-
-/** As deployed: `VAR=... bash -s` with the script on stdin, through a stdin-reading sudo. */
-export function runKubeconfigWaitFromStdin(): StubbedRun {
-    return runStubbedBash("-s", {
-        stdin: fs.readFileSync(scriptPath("kubeconfig-wait.sh"), "utf8"),
-        rootEnv: KUBECONFIG_WAIT_ROOT_ENV,
-        stubs: { id: 'if [ "$1" = "-un" ]; then echo ubuntu; else echo 1000; fi', sudo: SUDO_STUB },
-        env: kubeconfigWaitEnv({
-            STUB_READY_AFTER: "3",
-            STUB_KUBECONFIG: sampleKubeconfig("kubernetes-super-admin"),
-            PUBLIC_ENDPOINT: PUBLIC_ENDPOINT,
-        }),
-        files: { "etc/kubernetes/zadara/node.env": nodeEnv() },
-    });
-}
-
-export function runKubeconfigWaitAlreadyReadyAsRoot(): StubbedRun {
-    return runStubbedBash(scriptPath("kubeconfig-wait.sh"), {
-        rootEnv: KUBECONFIG_WAIT_ROOT_ENV,
-        env: kubeconfigWaitEnv({}),
-        files: {
-            "etc/kubernetes/zadara/kubeconfig": sampleKubeconfig("kubernetes-admin"),
-            "etc/kubernetes/zadara/kubeconfig.ready": "now\n",
-        },
-    });
-}
-
-export function runKubeconfigWaitBootFailed(): StubbedRun {
-    return runStubbedBash(scriptPath("kubeconfig-wait.sh"), {
-        rootEnv: KUBECONFIG_WAIT_ROOT_ENV,
-        env: kubeconfigWaitEnv({}),
-        files: {
-            "etc/kubernetes/zadara/BOOT_FAILED":
-                "zadara-eksd bootstrap FAILED on dev-master-sa-1\nreason: step 'kubeadm init' failed (exit code 1, line 9)\n",
-            "var/log/zadara-eksd-bootstrap.log": "2024-01-01T00:00:00Z [bootstrap] FAILED: step 'kubeadm init' failed\n",
-        },
-    });
-}
-
-export function runKubeconfigWaitTimeout(): StubbedRun {
-    return runStubbedBash(scriptPath("kubeconfig-wait.sh"), {
-        rootEnv: KUBECONFIG_WAIT_ROOT_ENV,
-        env: kubeconfigWaitEnv({ WAIT_TIMEOUT: "0.3" }),
-        files: { "var/log/zadara-eksd-bootstrap.log": "2024-01-01T00:00:00Z [bootstrap] waiting for the API\n" },
-    });
-}
-
 // ---------------------------------------------------------------------------------------------
 // etcd-backup.sh, etcd-watchdog.sh, upload-certs.sh, renew-certs.sh, nvme-mount.sh
 // ---------------------------------------------------------------------------------------------
@@ -797,11 +711,6 @@ export const BOOT_PATHS: BootPath[] = [
     { name: "control-plane-up: init", run: () => runControlPlaneUp({ mode: "init" }) },
     { name: "control-plane-up: join", run: () => runControlPlaneUp({ mode: "join", env: { STUB_API_UP_AFTER: "2" } }) },
     { name: "control-plane-up: etcd never healthy", run: () => runControlPlaneUp({ etcdHealthy: false }) },
-    { name: "kubeconfig-wait: appears after polls", run: () => runKubeconfigWaitAppearsAfterPolls() },
-    { name: "kubeconfig-wait: script on stdin (bash -s)", run: runKubeconfigWaitFromStdin },
-    { name: "kubeconfig-wait: already ready (root)", run: runKubeconfigWaitAlreadyReadyAsRoot },
-    { name: "kubeconfig-wait: boot failed", run: runKubeconfigWaitBootFailed },
-    { name: "kubeconfig-wait: timeout", run: runKubeconfigWaitTimeout },
     { name: "etcd-backup: no export secret", run: () => runEtcdBackup() },
     { name: "etcd-backup: with export secret", run: () => runEtcdBackup({ secret: ourExportSecret() }) },
     { name: "etcd-watchdog: stale member", run: () => runEtcdWatchdog({ absent: "fd422379fda50e48 2\n" }) },
