@@ -38,6 +38,8 @@ export interface WorkerRollGroup extends RollSettings {
     asgName: pulumi.Input<string>;
     /** nodeGroupRollFingerprint(...): the roll runs when it changes. */
     fingerprint: string;
+    /** Minor of the kubelets the new instances run ("1.31"): the roll waits for no older API server. */
+    kubeletMinor?: string;
 }
 
 export interface WorkerRollsArgs {
@@ -73,6 +75,7 @@ export function workerRollGroups(environment: string, groups: Record<string, Rol
         result[name] = {
             asgName: nodeGroupAsgName(environment, name),
             fingerprint: nodeGroupRollFingerprint(group, kubernetesVersion),
+            kubeletMinor: /^v?(\d+\.\d+)\./.exec(kubernetesVersion)?.[1],
             maxSurge: group.maxSurge ?? DEFAULT_ROLL_SETTINGS.maxSurge,
             maxUnavailable: group.maxUnavailable ?? DEFAULT_ROLL_SETTINGS.maxUnavailable,
             drainTimeoutSeconds: group.drainTimeoutSeconds ?? DEFAULT_ROLL_SETTINGS.drainTimeoutSeconds,
@@ -125,6 +128,7 @@ export class WorkerRolls extends pulumi.ComponentResource {
             CLOUD_API_INSECURE: args.cloudApiInsecure === undefined ? undefined : String(args.cloudApiInsecure),
         };
 
+        const runId = args.healthGateRunId ?? new Date().toISOString();
         // One group after the other: one drain at a time in the cluster, as kops does.
         let previous: pulumi.Resource[] = [];
         for (const groupName of groupNames) {
@@ -132,6 +136,7 @@ export class WorkerRolls extends pulumi.ComponentResource {
             const create = pulumi.all([group.asgName, args.cloudApiUrl]).apply(([asgName, cloudApiUrl]) => stdinScriptCommand({
                 ASG_NAME: asgName,
                 ROLL_FINGERPRINT: group.fingerprint,
+                KUBELET_MINOR: group.kubeletMinor,
                 MAX_SURGE: String(group.maxSurge),
                 MAX_UNAVAILABLE: String(group.maxUnavailable),
                 DRAIN_TIMEOUT: String(group.drainTimeoutSeconds),
@@ -149,7 +154,9 @@ export class WorkerRolls extends pulumi.ComponentResource {
                 create,
                 update: create,
                 stdin: rollScript,
-                triggers: [group.fingerprint],
+                // The fingerprint, and every `up`: a roll that waited for old API servers to
+                // leave (an upgrade) goes on in the next run; a finished one is a no-op.
+                triggers: [group.fingerprint, runId],
                 addPreviousOutputInEnv: false,
             }, { parent: this, dependsOn: [...args.dependsOn, ...previous] });
             this.rolls[groupName] = roll;
@@ -168,7 +175,7 @@ export class WorkerRolls extends pulumi.ComponentResource {
             create: healthCommand,
             update: healthCommand,
             stdin: scriptForStdin(HEALTH_SCRIPTS),
-            triggers: [args.healthGateRunId ?? new Date().toISOString()],
+            triggers: [runId],
             addPreviousOutputInEnv: false,
         }, { parent: this, dependsOn: [...args.dependsOn, ...Object.values(this.rolls)] });
 

@@ -3,6 +3,7 @@
 // sizes, a drain blocked by a disruption budget, a run after an interruption, nothing to roll.
 // No clock: new nodes turn Ready after counted polls.
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
 import { describe, it } from "node:test";
 import { scriptForStdin } from "../cluster/stdin-scripts";
 import { ASG, FakeGroup, fakeGroup, FINGERPRINT, NEW_LC, runDrain, runRoll } from "./helpers/roll-fake";
@@ -60,6 +61,22 @@ describe("roll-node-group.sh", () => {
             for (const call of run.calls.filter((c) => c.includes("terminate-instance-in-auto-scaling-group"))) {
                 assert.match(call, /--should-decrement-desired-capacity/);
             }
+        });
+    });
+
+    it("waits for the next `up` while an API server of an older minor still runs (upgrade: kubelet never newer)", () => {
+        const group = fakeGroup({ count: 3 });
+        fs.writeFileSync(`${group.dir}/apiservers`, "public.ecr.aws/eks-distro/kubernetes/kube-apiserver:v1.30.14-eks-1-30-59\npublic.ecr.aws/eks-distro/kubernetes/kube-apiserver:v1.31.14-eks-1-31-50\n");
+        check(group, runRoll(group, { env: { KUBELET_MINOR: "1.31" } }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.match(run.stderr, /not rolling dev-workers yet: an API server still runs 1\.30, older than the new kubelets \(1\.31\)/);
+            assert.deepEqual(group.events(), [], "nothing launched, cordoned, terminated or recorded");
+        });
+        const after = fakeGroup({ count: 3 });
+        fs.writeFileSync(`${after.dir}/apiservers`, "public.ecr.aws/eks-distro/kubernetes/kube-apiserver:v1.31.14-eks-1-31-50\n");
+        check(after, runRoll(after, { env: { KUBELET_MINOR: "1.31" } }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.ok(after.events().includes(`state dev-workers--fingerprint = ${FINGERPRINT}`), "rolled once every API server is new");
         });
     });
 

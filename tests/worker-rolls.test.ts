@@ -56,8 +56,8 @@ describe("workerRollGroups and the roll command", () => {
     it("defaults to maxSurge 1, maxUnavailable 0, drain timeout 600 s, and takes a group's own settings", () => {
         const groups = workerRollGroups("dev", { workers: group(), batch: { ...group(), maxSurge: 3, maxUnavailable: 1, drainTimeoutSeconds: 120 } }, KUBERNETES_VERSION);
         assert.deepEqual(DEFAULT_ROLL_SETTINGS, { maxSurge: 1, maxUnavailable: 0, drainTimeoutSeconds: 600 });
-        assert.deepEqual(groups.workers, { asgName: "dev-workers", fingerprint: nodeGroupRollFingerprint(group(), KUBERNETES_VERSION), ...DEFAULT_ROLL_SETTINGS });
-        assert.deepEqual({ ...groups.batch, fingerprint: "" }, { asgName: "dev-batch", fingerprint: "", maxSurge: 3, maxUnavailable: 1, drainTimeoutSeconds: 120 });
+        assert.deepEqual(groups.workers, { asgName: "dev-workers", fingerprint: nodeGroupRollFingerprint(group(), KUBERNETES_VERSION), kubeletMinor: KUBERNETES_VERSION.slice(1).split(".").slice(0, 2).join("."), ...DEFAULT_ROLL_SETTINGS });
+        assert.deepEqual({ ...groups.batch, fingerprint: "" }, { asgName: "dev-batch", fingerprint: "", maxSurge: 3, maxUnavailable: 1, drainTimeoutSeconds: 120, kubeletMinor: KUBERNETES_VERSION.slice(1).split(".").slice(0, 2).join(".") });
     });
 
     it("puts settings on the command line, quoted, and the script on stdin", () => {
@@ -126,7 +126,7 @@ describe("WorkerRolls in the plan", () => {
         }
         const workers = named(base, "dev-workers-roll").inputs as Record<string, unknown>;
         assert.equal(workers.stdin, scriptForStdin(ROLL_SCRIPTS));
-        assert.match(String(workers.create), /ASG_NAME='dev-workers' ROLL_FINGERPRINT='[0-9a-f]{20}' MAX_SURGE='1' MAX_UNAVAILABLE='0' DRAIN_TIMEOUT='600'/);
+        assert.match(String(workers.create), /ASG_NAME='dev-workers' ROLL_FINGERPRINT='[0-9a-f]{20}' KUBELET_MINOR='1\.\d+' MAX_SURGE='1' MAX_UNAVAILABLE='0' DRAIN_TIMEOUT='600'/);
         const health = named(base, "dev-health").inputs as Record<string, unknown>;
         assert.equal(health.stdin, scriptForStdin(HEALTH_SCRIPTS));
         assert.match(String(health.create), /HEALTH_NAMESPACES='kube-system kube-flannel'/);
@@ -159,12 +159,13 @@ describe("WorkerRolls in the plan", () => {
     });
 
     it("changes a group's roll trigger with what needs new instances, and not with sizes or other components", () => {
-        const trigger = (run: typeof base, name: string) => JSON.stringify((named(run, name).inputs as Record<string, unknown>).triggers);
+        // The first trigger is the fingerprint; the second is the run id (every `up` re-checks).
+        const trigger = (run: typeof base, name: string) => JSON.stringify(((named(run, name).inputs as Record<string, unknown>).triggers as unknown[])[0]);
         assert.notEqual(trigger(workersChanged, "dev-workers-roll"), trigger(base, "dev-workers-roll"), "new AMI: workers roll");
         assert.equal(trigger(workersChanged, "dev-gpu-roll"), trigger(base, "dev-gpu-roll"), "sizes and cooldown: no gpu roll");
         assert.notEqual(trigger(gpuChanged, "dev-gpu-roll"), trigger(base, "dev-gpu-roll"), "new label: gpu roll");
         assert.equal(trigger(gpuChanged, "dev-workers-roll"), trigger(base, "dev-workers-roll"), "max size and CNI: no workers roll");
-        // The trigger is the fingerprint alone: never the user data (join token) or a secret.
-        assert.match(trigger(base, "dev-workers-roll"), /^\["[0-9a-f]{20}"\]$/);
+        // The trigger is the fingerprint: never the user data (join token) or a secret.
+        assert.match(trigger(base, "dev-workers-roll"), /^"[0-9a-f]{20}"$/);
     });
 });

@@ -66,7 +66,7 @@ ORIG_DESIRED=0 ORIG_MIN=0 ORIG_MAX=0
 declare -A NODE_OF=() READY_OF=() ANNOTATION_OF=() MARK_OF=()
 
 roll_settings() {
-    : "${ASG_NAME:=}" "${LAUNCH_CONFIGURATION:=}" "${ROLL_FINGERPRINT:=}"
+    : "${ASG_NAME:=}" "${LAUNCH_CONFIGURATION:=}" "${ROLL_FINGERPRINT:=}" "${KUBELET_MINOR:=}"
     : "${MAX_SURGE:=1}" "${MAX_UNAVAILABLE:=0}" "${DRAIN_TIMEOUT:=600}" "${NODE_READY_TIMEOUT:=900}"
     : "${TERMINATE_TIMEOUT:=600}" "${POLL_INTERVAL:=5}" "${STATE_CONFIGMAP:=zadara-eksd-rolls}"
     local problem="" key
@@ -331,6 +331,31 @@ roll_finish() {
     roll_state_delete sizes
 }
 
+# roll_skew_allows: new kubelets may join only when no API server is of an older minor (kubelet
+# is never newer than the API server). During an EKS-D upgrade the replaced control-plane nodes
+# leave at the END of the `pulumi up`, so their old API servers still run when the roll would
+# start: the roll then waits for the next `up` (its Command runs on every `up`).
+roll_skew_allows() {
+    if [[ -z $KUBELET_MINOR ]]; then
+        return 0
+    fi
+    local images image minor oldest=""
+    images=$(kubectl_admin get pods -n kube-system -l component=kube-apiserver \
+        -o jsonpath='{range .items[*]}{.spec.containers[0].image}{"\n"}{end}') || fail "cannot list the kube-apiserver pods"
+    while IFS= read -r image; do
+        if [[ $image =~ :v([0-9]+\.[0-9]+)\. ]]; then
+            minor=${BASH_REMATCH[1]}
+            if ((10#${minor#*.} < 10#${KUBELET_MINOR#*.})); then
+                oldest=$minor
+            fi
+        fi
+    done <<<"$images"
+    if [[ -n $oldest ]]; then
+        log "not rolling ${ASG_NAME} yet: an API server still runs ${oldest}, older than the new kubelets (${KUBELET_MINOR}); the replaced control-plane nodes leave at the end of this update - run pulumi up again to roll the workers"
+        return 1
+    fi
+}
+
 roll_main() {
     trap 'fail "unexpected error at line ${LINENO}"' ERR
     init_logging
@@ -343,6 +368,9 @@ roll_main() {
     done_fingerprint=$(roll_state_get fingerprint)
     if [[ -z $sizes && -n $ROLL_FINGERPRINT && $done_fingerprint == "$ROLL_FINGERPRINT" ]]; then
         log "nothing to roll: ${ASG_NAME} was already rolled to ${ROLL_FINGERPRINT} (launch configuration changes since then need no new instances)"
+        exit 0
+    fi
+    if [[ -z $sizes ]] && ((${#OLD_IDS[@]} > 0)) && ! roll_skew_allows; then
         exit 0
     fi
     if ((${#OLD_IDS[@]} == 0)) && [[ -z $sizes ]]; then
