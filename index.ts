@@ -3,12 +3,22 @@
 import * as pulumi from "@pulumi/pulumi";
 import { EksdAddons } from "./addons";
 import { EksdCluster } from "./cluster";
-import { ConfigValidationError, loadStackConfig, readRawStackConfig, StackConfig } from "./config";
+import { ConfigValidationError, loadStackConfig, secretKeysFromEnvironment } from "./config";
 import { createZComputeProvider, ZadaraNetwork } from "./infra";
+import type { StackModel } from "./model";
 
-function readConfig(): StackConfig {
+/**
+ * The one place that reads stack configuration: Pulumi's config map (public runtime API) and
+ * the secret keys the language host passes in PULUMI_CONFIG_SECRET_KEYS.
+ */
+function readConfig(): StackModel {
     try {
-        return loadStackConfig(readRawStackConfig());
+        return loadStackConfig({
+            stack: pulumi.getStack(),
+            values: pulumi.runtime.allConfig(),
+            secretKeys: secretKeysFromEnvironment(process.env),
+            env: process.env,
+        });
     } catch (error) {
         // RunError prints the message without a stack trace: the list of problems is the message.
         if (error instanceof ConfigValidationError) {

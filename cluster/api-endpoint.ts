@@ -5,7 +5,7 @@
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { isIpv4Address } from "../config/cidr";
+import { isIpv4Address } from "../model/cidr";
 import { shellSingleQuote } from "./node-env";
 
 export { API_PORT } from "../infra/network";

@@ -4,7 +4,7 @@
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { NodeGroupConfig } from "../config";
+import type { NodeGroupConfig } from "../model";
 import { ZCOMPUTE_REGION } from "../infra/provider";
 import { ENVIRONMENT_NAME_PATTERN, Tags } from "../infra/tags";
 import { API_PORT, ApiEndpoint } from "./api-endpoint";

@@ -2,7 +2,7 @@
 // `nodeGroups` map. The cluster autoscaler owns the group sizes once they exist.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { NodeGroupConfig, Taint } from "../config";
+import type { NodeGroupConfig, Taint } from "../model";
 import { clusterTagKey, resourceTags, Tags } from "../infra/tags";
 import { asgTags, CAPACITY_TIMEOUT, HEALTH_CHECK_GRACE_SECONDS, launchConfigurationOptions } from "./asg";
 
