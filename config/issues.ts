@@ -1,7 +1,7 @@
 // Turns schema issues into the messages a user sees: `zadara-eksd:<path>: <bad value> <what is
 // wrong>. Fix: <command>`. The schema's own refinements already write whole messages; the
 // generic issues (wrong type, out of range, not in a list, unknown field) are worded here.
-import type { z } from "zod";
+import { z } from "zod";
 import { ConfigKeyDefinition, findKeyDefinition, PROJECT_NAME } from "./schema";
 
 type Path = ReadonlyArray<PropertyKey>;
@@ -125,7 +125,15 @@ export function fixCommand(definition: ConfigKeyDefinition, path: Path): string 
     if (path.length === 0) {
         return /^--path /.test(definition.example) ? `pulumi config set ${definition.example}` : `pulumi config set ${secret}${definition.key} ${definition.example}`;
     }
-    const example = exampleAt(schemaAt(definition.schema, path));
+    const target = schemaAt(definition.schema, path);
+    let example = exampleAt(target);
+    if (example === undefined && target) {
+        // A map where a scalar was given: show one field of it.
+        const [fieldName, fieldSchema] = Object.entries(knownFields(definition.schema, path)).find(([, f]) => typeof exampleAt(f as z.ZodType) === "string") ?? [];
+        if (fieldName) {
+            return `pulumi config set --path '${definition.key}${pathText(["", ...path, fieldName])}' ${shellWord(exampleAt(fieldSchema as z.ZodType))}`;
+        }
+    }
     return `pulumi config set --path '${definition.key}${pathText(["", ...path])}' ${example === undefined ? "<value>" : shellWord(example)}`;
 }
 
@@ -144,7 +152,8 @@ export function describeIssue(keyName: string, issue: z.core.$ZodIssue): string[
             if (issue.expected === "int" && typeof input === "number") {
                 return [`${where}: ${showValue(input)} is not a whole number. Fix: ${fix}`];
             }
-            const expected = EXPECTED[issue.expected] ?? issue.expected;
+            const wantsInteger = issue.expected === "number" && jsonType(schemaAt(definition.schema, path)) === "integer";
+            const expected = wantsInteger ? EXPECTED.int : EXPECTED[issue.expected] ?? issue.expected;
             return [`${where}: ${showValue(input)} is ${typeName(input)}, expected ${expected}. Fix: ${fix}`];
         }
         case "too_small":
@@ -174,6 +183,10 @@ export function describeIssue(keyName: string, issue: z.core.$ZodIssue): string[
             return [`${where}: ${/Fix:/.test(message) ? message : `${showValue(input)} ${message}. Fix: ${fix}`}`];
         }
     }
+}
+
+function jsonType(schema: z.ZodType | undefined): string | undefined {
+    return schema ? (z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as { type?: string }).type : undefined;
 }
 
 function knownFields(schema: z.ZodType, path: Path): Record<string, unknown> {

@@ -184,8 +184,8 @@ function nodeGroupProblems(v: ValidValues, has: (key: keyof StackConfigValues) =
             const tagKeys = workerAsgTagKeys(context.environment, v.tags!, group);
             if (tagKeys.length > MAX_ASG_TAGS) {
                 const fixed = tagKeys.length - Object.keys(group.labels ?? {}).length - (group.taints ?? []).length;
-                problem(key, `would carry ${tagKeys.length} ASG tags (${fixed} of the program and tags, one per label and taint), above the cloud's limit of ${MAX_ASG_TAGS}. ` +
-                    `Fix: remove ${tagKeys.length - MAX_ASG_TAGS} labels/taints/tags (labels need no ASG tag only when the group never scales from zero; keep at most ${MAX_ASG_TAGS - fixed} labels + taints)`);
+                problem(key, `would carry ${tagKeys.length} ASG tags (${fixed} from the program and the tags key, plus one per label and taint), above the cloud's limit of ${MAX_ASG_TAGS}. ` +
+                    `Fix: keep at most ${MAX_ASG_TAGS - fixed} labels + taints on this group (or fewer entries in tags)`);
             }
             for (const tagKey of tagKeys.filter((k) => k.length > TAG_KEY_MAX)) {
                 problem(key, `the autoscaler tag "${tagKey.slice(0, 60)}..." is longer than ${TAG_KEY_MAX} characters (label or taint key too long). Fix: shorten the label/taint key`);

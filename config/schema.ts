@@ -363,7 +363,7 @@ export const CONFIG_SCHEMAS = {
 
     // Cluster
     eksdVersion: key(z.enum(EKSD_MINORS).default(DEFAULT_EKSD_MINOR), { group: "cluster", example: DEFAULT_EKSD_MINOR,
-        refusals: Object.fromEntries(END_OF_LIFE_MINORS.map((minor) => [minor, `EKS-D ${minor} is past end of life (no more patches). Fix: pulumi config set eksdVersion ${EKSD_MINORS[0]} (upgrade one minor at a time)`])),
+        refusals: Object.fromEntries(END_OF_LIFE_MINORS.map((minor) => [minor, `is past end of life (EKS-D ${minor} gets no more patches). Fix: pulumi config set eksdVersion ${EKSD_MINORS[0]} (upgrade one minor at a time)`])),
         description: `EKS-D minor version (\`${EKSD_MINORS[0]}\` … \`${EKSD_MINORS[EKSD_MINORS.length - 1]}\`); selects image tags and add-on chart versions.` }),
     kubernetesVersion: key(pattern(/^v\d+\.\d+\.\d+(-eks-\d+-\d+-\d+)?$/, "an EKS-D Kubernetes tag", "use a tag such as v1.30.14-eks-1-30-44, or remove it to follow eksdVersion").optional(),
         { group: "cluster", example: "v1.30.14-eks-1-30-44", defaultText: "from `eksdVersion`",
