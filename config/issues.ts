@@ -144,6 +144,10 @@ export function describeIssue(keyName: string, issue: z.core.$ZodIssue): string[
     const where = `${PROJECT_NAME}:${keyName}${pathText(["", ...path])}`;
     const input = (issue as { input?: unknown }).input;
     const fix = fixCommand(definition, path);
+    if (/Fix:/.test(issue.message)) {
+        // The schema's own refinements and patterns write the whole message (value, problem, fix).
+        return [`${where}: ${issue.message}`];
+    }
     switch (issue.code) {
         case "invalid_type": {
             if (input === undefined) {
@@ -177,11 +181,8 @@ export function describeIssue(keyName: string, issue: z.core.$ZodIssue): string[
                 return `${where}${pathText(["", name])}: is not a known field of ${keyName}${pathText(["", ...path])}: ${hint}`;
             });
         }
-        default: {
-            // The schema's refinements write the whole message (value, problem, fix).
-            const message = issue.message;
-            return [`${where}: ${/Fix:/.test(message) ? message : `${showValue(input)} ${message}. Fix: ${fix}`}`];
-        }
+        default:
+            return [`${where}: ${showValue(input)} ${issue.message}. Fix: ${fix}`];
     }
 }
 

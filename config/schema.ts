@@ -268,7 +268,7 @@ const existingVpcSchema = z.strictObject({
 });
 
 const addonOverrideSchema = z.strictObject({
-    version: field(z.string().trim().min(1, { error: "must be a non-empty chart version. Fix: pulumi config set --path addonOverrides.<addon>.version <chart version> (see the add-on table)" }), "1.2.3").optional(),
+    version: field(z.string().trim().min(1, { error: "is empty: it must be a non-empty chart version. Fix: pulumi config set --path addonOverrides.<addon>.version <chart version> (see the add-on table)" }), "1.2.3").optional(),
     values: field(z.record(z.string(), z.unknown()), { replicaCount: 1 }).optional(),
 });
 
