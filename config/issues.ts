@@ -190,7 +190,7 @@ function jsonType(schema: z.ZodType | undefined): string | undefined {
     return schema ? (z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as { type?: string }).type : undefined;
 }
 
-function knownFields(schema: z.ZodType, path: Path): Record<string, unknown> {
+export function knownFields(schema: z.ZodType, path: Path): Record<string, unknown> {
     const at = schemaAt(schema, path);
     const def = at ? definition(unwrap(at)) : undefined;
     return def?.type === "object" ? def.shape ?? {} : {};
