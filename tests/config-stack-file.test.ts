@@ -56,5 +56,7 @@ describe("stack file errors", () => {
         assert.equal(input.values["zadara-eksd:controlPlaneCount"], "3");
         assert.equal(input.values["zadara-eksd:nodeGroups"], JSON.stringify({ workers: { minSize: 1 } }));
         assert.ok(input.secretKeys.includes("zadara-eksd:accessKey"));
+        assert.match(input.locations["zadara-eksd:nodeGroups"], /Pulumi\.t\.yaml:6$/);
+        assert.match(input.locations["zadara-eksd:controlPlaneCount"], /Pulumi\.t\.yaml:3$/);
     });
 });

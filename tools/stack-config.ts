@@ -17,6 +17,8 @@ export interface StackConfigInput {
     secretKeys: string[];
     /** Secret keys that had no value offline and got a placeholder. */
     placeholders: string[];
+    /** Where each full key is set in the stack file (`Pulumi.dev.yaml:12`), for messages. */
+    locations: Record<string, string>;
 }
 
 export interface Override {
@@ -85,7 +87,7 @@ export class StackFileError extends Error {
 }
 
 /** The `config:` map of Pulumi.<stack>.yaml, refusing the shapes Pulumi would misread. */
-export function readStackFile(stack: string, root: string): Record<string, unknown> {
+export function readStackFile(stack: string, root: string, locations: Record<string, string> = {}): Record<string, unknown> {
     const file = path.join(root, `Pulumi.${stack}.yaml`);
     const shown = path.relative(process.cwd(), file) || file;
     if (!fs.existsSync(file)) {
@@ -137,6 +139,11 @@ export function readStackFile(stack: string, root: string): Record<string, unkno
         throw new StackFileError(`${at(config as YAML.Scalar)}: "config:" holds a single value; Pulumi expects a map of key: value. ` +
             "Fix: put each setting on its own line under \"config:\" as \"  zadara-eksd:<key>: <value>\"");
     }
+    for (const pair of config.items) {
+        if (YAML.isScalar(pair.key)) {
+            locations[fullKey(String(pair.key.value))] = at(pair.key);
+        }
+    }
     return config.toJSON() as Record<string, unknown>;
 }
 
@@ -153,8 +160,9 @@ export function resolveStackConfig(stack: string, overrides: Override[] = [], op
     const secretKeys = new Set<string>();
     const placeholders: string[] = [];
     const structured: Record<string, unknown> = {};
+    const locations: Record<string, string> = {};
 
-    for (const [key, value] of Object.entries(readStackFile(stack, options.root ?? REPO_ROOT))) {
+    for (const [key, value] of Object.entries(readStackFile(stack, options.root ?? REPO_ROOT, locations))) {
         const name = fullKey(key);
         if (typeof value === "object" && value !== null && "secure" in value) {
             // Encrypted in the stack file: only the Pulumi CLI can decrypt it.
@@ -177,6 +185,9 @@ export function resolveStackConfig(stack: string, overrides: Override[] = [], op
         }
         if (override.secret) {
             secretKeys.add(name);
+        }
+        if (segments.length === 1) {
+            delete locations[name];
         }
     }
     for (const [name, value] of Object.entries(structured)) {
@@ -206,7 +217,7 @@ export function resolveStackConfig(stack: string, overrides: Override[] = [], op
             }
         }
     }
-    return { stack, values, secretKeys: [...secretKeys], placeholders };
+    return { stack, values, secretKeys: [...secretKeys], placeholders, locations };
 }
 
 /** Parses `key=value` as given on the command line. */
