@@ -6,12 +6,22 @@ import { EksdCluster } from "./cluster";
 import { approvedPrevious } from "./cluster/change-policy";
 import { LifecycleState, LifecycleValue, readPreviousLifecycle } from "./cluster/lifecycle-state";
 import { WorkerRolls, workerRollGroups } from "./cluster/worker-rolls";
-import { ConfigValidationError, loadStackConfig, readRawStackConfig, StackConfig } from "./config";
+import { ConfigValidationError, loadStackConfig, secretKeysFromEnvironment } from "./config";
 import { createZComputeProvider, ZadaraNetwork } from "./infra";
+import type { StackModel } from "./model";
 
-function readConfig(): StackConfig {
+/**
+ * The one place that reads stack configuration: Pulumi's config map (public runtime API) and
+ * the secret keys the language host passes in PULUMI_CONFIG_SECRET_KEYS.
+ */
+function readConfig(): StackModel {
     try {
-        return loadStackConfig(readRawStackConfig());
+        return loadStackConfig({
+            stack: pulumi.getStack(),
+            values: pulumi.runtime.allConfig(),
+            secretKeys: secretKeysFromEnvironment(process.env),
+            env: process.env,
+        });
     } catch (error) {
         // RunError prints the message without a stack trace: the list of problems is the message.
         if (error instanceof ConfigValidationError) {
@@ -28,7 +38,7 @@ pulumi.log.info(`zadara-eksd ${config.stack}: EKS-D ${config.cluster.kubernetesV
     `${config.addons.cni} CNI, API ${config.network.apiPublic ? "public" : "internal"}`);
 
 /** The settings a running cluster cannot simply take a new value of (cluster/change-policy.ts). */
-function lifecycleSettings(stack: StackConfig): Record<string, LifecycleValue> {
+function lifecycleSettings(stack: StackModel): Record<string, LifecycleValue> {
     return {
         environment: stack.environment,
         vpcCidr: stack.network.vpcCidr,
@@ -97,8 +107,14 @@ const cluster = new EksdCluster(`${env}-cluster`, {
     },
     rootCaCert: config.cloud.rootCaCert,
     cloudApiInsecure: config.cloud.insecure,
-    // The autoscaler adds nodes between two `pulumi up` runs: their token must last longer.
-    workerJoinTokenTtlHours: config.addons.autoscaler ? 168 : 24,
+    hardening: {
+        auditLog: config.hardening.auditLog,
+        secretsEncryption: config.hardening.secretsEncryption,
+        kubeletHardening: config.hardening.kubeletHardening,
+        apiServerProfiling: config.hardening.apiServerProfiling,
+        requireMetadataTokens: config.hardening.requireMetadataTokens,
+    },
+    secretsEncryptionKeyVersion: config.hardening.secretsEncryptionKeyVersion,
     // Nodes need the network's rules and routes while they run; destroy removes them first.
     dependsOn: [network],
     previousLifecycle,

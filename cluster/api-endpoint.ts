@@ -7,7 +7,7 @@
 // verified on a real cloud: docs/cleanup.md.)
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { isIpv4Address } from "../config/cidr";
+import { isIpv4Address } from "../model/cidr";
 
 export { API_PORT } from "../infra/network";
 

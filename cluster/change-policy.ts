@@ -51,8 +51,7 @@ function eksdVersionStep(from: LifecycleValue, to: LifecycleValue): { reason: st
 }
 
 /**
- * Every config key. Keys the contract announces that config/schema.ts does not list yet are
- * included (see ANNOUNCED_KEYS); tests check the table against the key list both ways.
+ * Every config key; tests check the table against config/schema.ts's key list both ways.
  */
 export const CHANGE_POLICY: Record<string, ChangePolicy> = {
     // Cloud and provider
@@ -190,15 +189,6 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
     autoscalerScaleDownDelayAfterAdd: { kind: "in-place", effect: "helm upgrade of the autoscaler" },
     addonOverrides: { kind: "in-place", effect: "helm upgrade of the add-ons named in it" },
 };
-
-/**
- * Keys announced by the contract for config/schema.ts that it does not list yet. Once the typed
- * config lands, this list must be empty (the table test then checks both directions strictly).
- */
-export const ANNOUNCED_KEYS = [
-    "adminCredentialValidityDays", "workerJoinTokenTtlHours", "auditLog", "secretsEncryption",
-    "secretsEncryptionKeyVersion", "kubeletHardening", "apiServerProfiling", "requireMetadataTokens",
-];
 
 /** Keys whose values go into the `lifecycle` output and are compared at the next preview. */
 export const TRACKED_KEYS = Object.entries(CHANGE_POLICY).filter(([, policy]) => policy.tracked).map(([key]) => key);

@@ -4,7 +4,7 @@
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { NodeGroupConfig } from "../config";
+import type { NodeGroupConfig } from "../model";
 import { ENVIRONMENT_NAME_PATTERN, Tags } from "../infra/tags";
 import { API_PORT, ApiEndpoint } from "./api-endpoint";
 import { AdminCredential, DEFAULT_ADMIN_VALIDITY_DAYS } from "./admin-credential";

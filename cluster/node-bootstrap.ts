@@ -14,7 +14,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import * as YAML from "yaml";
-import type { NodeGroupConfig } from "../config";
+import type { NodeGroupConfig } from "../model";
 import { BUNDLE_PORT } from "../infra/network";
 import { ZCOMPUTE_REGION } from "../infra/provider";
 import { API_PORT } from "./api-endpoint";

@@ -3,7 +3,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
-import type { NodeGroupConfig, Taint } from "../config";
+import type { NodeGroupConfig, Taint } from "../model";
 import { clusterTagKey, resourceTags, Tags } from "../infra/tags";
 import { asgTags, CAPACITY_TIMEOUT, HEALTH_CHECK_GRACE_SECONDS, launchConfigurationOptions } from "./asg";
 

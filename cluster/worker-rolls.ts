@@ -7,7 +7,7 @@
 // health gate validates the whole cluster at the end of every `pulumi up`.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { NodeGroupConfig } from "../config";
+import type { NodeGroupConfig } from "../model";
 import { shellSingleQuote } from "./node-env";
 import { nodeGroupAsgName, nodeGroupRollFingerprint } from "./node-groups";
 import { scriptForStdin } from "./stdin-scripts";

@@ -52,7 +52,7 @@ function problemsOf(overrides: Record<string, string | undefined>, options: { st
 
 /** Asserts one problem names the key and contains every fragment (bad value, fix). */
 function assertProblem(problems: string[], key: string, ...fragments: string[]): void {
-    const match = problems.find((p) => p.startsWith(`${P}:${key}:`) && fragments.every((f) => p.includes(f)));
+    const match = problems.find((p) => (p.startsWith(`${P}:${key}:`) || p.startsWith(`${P}:${key}[`)) && fragments.every((f) => p.includes(f)));
     assert.ok(match, `no problem for ${key} containing ${JSON.stringify(fragments)} in:\n${problems.join("\n")}`);
 }
 
@@ -150,14 +150,14 @@ describe("validation rules (one bad value each)", () => {
     it("pod and service CIDRs stay out of the VPC and of each other", () => {
         assertProblem(problemsOf({ podCidr: "192.168.128.0/17" }), "podCidr", "overlaps vpcCidr", "Fix:");
         assertProblem(problemsOf({ serviceCidr: "192.168.0.0/12" }), "serviceCidr", "192.168.0.0/12");
-        assertProblem(problemsOf({ serviceCidr: "10.96.0.0/16", vpcCidr: "10.96.0.0/12", publicSubnetCidr: "10.96.0.0/24", privateSubnetCidr: "10.96.2.0/23" }), "serviceCidr", "overlaps vpcCidr");
+        assertProblem(problemsOf({ serviceCidr: "10.96.0.0/16", vpcCidr: "10.96.0.0/16", publicSubnetCidr: "10.96.0.0/24", privateSubnetCidr: "10.96.2.0/23" }), "serviceCidr", "overlaps vpcCidr");
         assertProblem(problemsOf({ serviceCidr: "10.244.0.0/20" }), "serviceCidr", "overlaps podCidr 10.244.0.0/16", "Fix:");
     });
 
     it("enumerations", () => {
         assertProblem(problemsOf({ cni: "weave" }), "cni", "\"weave\"", "flannel, calico, cilium", "Fix: pulumi config set cni flannel");
         assertProblem(problemsOf({ volumeType: "gp4" }), "volumeType", "\"gp4\"", "io1", "sbg1");
-        assertProblem(problemsOf({ controlPlaneMode: "fleet" }), "controlPlaneMode", "\"fleet\"", "standalone, asg");
+        assertProblem(problemsOf({ controlPlaneMode: "fleet" }), "controlPlaneMode", "\"fleet\"", "is not one of standalone", "Fix: pulumi config set controlPlaneMode standalone");
         assertProblem(problemsOf({ nodeGroups: '{"w": {"taints": [{"key": "a", "effect": "Never"}]}}' }), "nodeGroups.w.taints", "\"Never\"", "NoSchedule");
     });
 
@@ -165,7 +165,8 @@ describe("validation rules (one bad value each)", () => {
         assertProblem(problemsOf({ controlPlaneCount: "2" }), "controlPlaneCount", "2 is even", "Fix: pulumi config set controlPlaneCount 3");
         assertProblem(problemsOf({ controlPlaneCount: "9" }), "controlPlaneCount", "9 is above the maximum 7");
         assertProblem(problemsOf({ controlPlaneCount: "0" }), "controlPlaneCount", "below the minimum 1");
-        assertProblem(problemsOf({ controlPlaneCount: "three" }), "controlPlaneCount", "\"three\" is not a whole number");
+        assertProblem(problemsOf({ controlPlaneCount: "three" }), "controlPlaneCount", "\"three\" is a string, expected a whole number", "Fix: pulumi config set controlPlaneCount 3");
+        assertProblem(problemsOf({ controlPlaneCount: "3.5" }), "controlPlaneCount", "3.5 is not a whole number", "Fix: pulumi config set controlPlaneCount 3");
     });
 
     it("AMI ids shaped ami-…", () => {
@@ -204,12 +205,12 @@ describe("validation rules (one bad value each)", () => {
 
     it("bring-your-own VPC requires all of its ids", () => {
         const problems = problemsOf({ existingVpc: JSON.stringify({ vpcId: "vpc-1234", privateSubnetId: "sub-1" }) });
-        assertProblem(problems, "existingVpc.publicSubnetId", "is required when existingVpc is set", "subnet-");
+        assertProblem(problems, "existingVpc.publicSubnetId", "is required", "Fix: pulumi config set --path 'existingVpc.publicSubnetId' subnet-");
         assertProblem(problems, "existingVpc.privateSubnetId", "\"sub-1\"", "subnet-");
         assertProblem(problemsOf({ existingVpc: JSON.stringify({ vpcId: "vpc-1", publicSubnetId: "subnet-1", privateSubnetId: "subnet-2", clusterSecurityGroupId: "group-1" }) }),
             "existingVpc.clusterSecurityGroupId", "sg-");
         assertProblem(problemsOf({ existingVpc: JSON.stringify({ vpcId: "vpc-1", publicSubnetId: "subnet-1", privateSubnetId: "subnet-2", vpcCidr: "x" }) }),
-            "existingVpc.vpcCidr", "not a known field");
+            "existingVpc.vpcCidr", "not a known field of existingVpc", "Fix:");
     });
 
     it("bring-your-own VPC skips the subnet layout checks", () => {
@@ -229,8 +230,8 @@ describe("validation rules (one bad value each)", () => {
 
     it("node group names, fields and labels", () => {
         assertProblem(problemsOf({ nodeGroups: '{"Big_Nodes": {}}' }), "nodeGroups.Big_Nodes", "group name");
-        assertProblem(problemsOf({ nodeGroups: '{"w": {"instancetype": "z8.large"}}' }), "nodeGroups.w.instancetype", "not a node group setting");
-        assertProblem(problemsOf({ nodeGroups: '{"w": {"labels": {"bad key!": "x"}}}' }), "nodeGroups.w.labels", "not a valid Kubernetes label");
+        assertProblem(problemsOf({ nodeGroups: '{"w": {"instancetype": "z8.large"}}' }), "nodeGroups.w.instancetype", "not a known field of nodeGroups.w", "did you mean \"instanceType\"");
+        assertProblem(problemsOf({ nodeGroups: '{"w": {"labels": {"bad key!": "x"}}}' }), "nodeGroups.w.labels.bad key!", "\"bad key!\" is not a valid Kubernetes label key", "Fix:");
     });
 
     it("access paths the program itself needs stay open", () => {
@@ -243,11 +244,12 @@ describe("validation rules (one bad value each)", () => {
     });
 
     it("node labels and taints kubelet would refuse, reserved group names, no worker at all", () => {
-        assertProblem(problemsOf({ nodeGroups: '{"w": {"labels": {"node-role.kubernetes.io/worker": "true"}}}' }), "nodeGroups.w.labels", "namespace kubelet may not set");
+        assertProblem(problemsOf({ nodeGroups: '{"w": {"labels": {"node-role.kubernetes.io/worker": "true"}}}' }), "nodeGroups.w.labels.node-role.kubernetes.io/worker", "namespace kubelet may not set", "Fix:");
         assert.deepEqual(load({ nodeGroups: '{"w": {"labels": {"node.kubernetes.io/pool": "a", "example.com/team": "x"}}}' }).cluster.nodeGroups.w.labels,
             { "node.kubernetes.io/pool": "a", "example.com/team": "x" });
-        assertProblem(problemsOf({ nodeGroups: '{"w": {"taints": [{"key": "a", "value": "b,c=d:e", "effect": "NoSchedule"}]}}' }), "nodeGroups.w.taints", "taint value \"b,c=d:e\"");
-        assert.equal(load({ nodeGroups: '{"w": {"taints": [{"key": "gpu", "value": 1, "effect": "NoSchedule"}]}}' }).cluster.nodeGroups.w.taints[0].value, "1");
+        assertProblem(problemsOf({ nodeGroups: '{"w": {"taints": [{"key": "a", "value": "b,c=d:e", "effect": "NoSchedule"}]}}' }), "nodeGroups.w.taints[0].value", "taint value \"b,c=d:e\"", "Fix:");
+        // No coercion: a number where the taint value (a string) belongs is refused.
+        assertProblem(problemsOf({ nodeGroups: '{"w": {"taints": [{"key": "gpu", "value": 1, "effect": "NoSchedule"}]}}' }), "nodeGroups.w.taints[0].value", "1 is a whole number, expected a string", "Fix:");
         assertProblem(problemsOf({ nodeGroups: '{"master": {}}' }), "nodeGroups.master", "reserved");
         assertProblem(problemsOf({ nodeGroups: '{"w": {"minSize": 0, "maxSize": 3}}' }), "nodeGroups", "scale to zero", "minSize 1");
     });
@@ -262,9 +264,9 @@ describe("validation rules (one bad value each)", () => {
     });
 
     it("booleans, durations, versions", () => {
-        assertProblem(problemsOf({ apiPublic: "yes" }), "apiPublic", "\"yes\" is not a boolean", "true|false");
+        assertProblem(problemsOf({ apiPublic: "yes" }), "apiPublic", "\"yes\" is a string, expected a boolean (true or false)", "Fix: pulumi config set apiPublic true");
         assertProblem(problemsOf({ autoscalerScaleDownUnneededTime: "10 minutes" }), "autoscalerScaleDownUnneededTime", "not a duration");
-        assertProblem(problemsOf({ eksdVersion: "1.25" }), "eksdVersion", "\"1.25\" is not a supported EKS-D minor");
+        assertProblem(problemsOf({ eksdVersion: "1.25" }), "eksdVersion", "\"1.25\" is not one of 1.30", "Fix: pulumi config set eksdVersion");
         assertProblem(problemsOf({ kubernetesVersion: "v1.29.1" }), "kubernetesVersion", "not an EKS-D 1.30 tag");
         assertProblem(problemsOf({ dnsServers: '["8.8.8.8", "dns.google"]' }), "dnsServers", "\"dns.google\" is not an IPv4 address");
         assertProblem(problemsOf({ rootCaCert: "not a pem" }), "rootCaCert", "not a PEM certificate");
@@ -274,19 +276,19 @@ describe("validation rules (one bad value each)", () => {
         const problems = problemsOf({ etcdBackupBucket: "backups" });
         assertProblem(problems, "etcdBackupAccessKeyId", "required for the etcd backup export", "--secret");
         assertProblem(problems, "etcdBackupSecretAccessKey", "required for the etcd backup export");
-        assertProblem(problemsOf({ etcdBackupBucket: "b", etcdBackupAccessKeyId: "a", etcdBackupSecretAccessKey: "s", etcdBackupEndpoint: "ftp://x" },
+        assertProblem(problemsOf({ etcdBackupBucket: "backups", etcdBackupAccessKeyId: "a", etcdBackupSecretAccessKey: "s", etcdBackupEndpoint: "ftp://x" },
             { secretKeys: ["etcdBackupAccessKeyId", "etcdBackupSecretAccessKey"] }), "etcdBackupEndpoint", "not an http(s) URL");
-        const config = load({ etcdBackupBucket: "b", etcdBackupAccessKeyId: "a", etcdBackupSecretAccessKey: "s" },
+        const config = load({ etcdBackupBucket: "backups", etcdBackupAccessKeyId: "a", etcdBackupSecretAccessKey: "s" },
             { secretKeys: ["etcdBackupAccessKeyId", "etcdBackupSecretAccessKey"] });
-        assert.equal(config.cluster.etcdBackupExport?.bucket, "b");
+        assert.equal(config.cluster.etcdBackupExport?.bucket, "backups");
         assert.equal(config.cluster.etcdBackupExport?.region, "us-east-1");
     });
 
     it("add-on overrides are {version?, values?}", () => {
-        assertProblem(problemsOf({ addonOverrides: '{"ebsCsi": {"chartVersion": "1"}}' }), "addonOverrides.ebsCsi.chartVersion", "not an override field", "Fix:");
+        assertProblem(problemsOf({ addonOverrides: '{"ebsCsi": {"chartVersion": "1"}}' }), "addonOverrides.ebsCsi.chartVersion", "not a known field of addonOverrides.ebsCsi", "Fix: remove it (known: version, values)");
         assertProblem(problemsOf({ addonOverrides: '{"ebsCsi": {"version": ""}}' }), "addonOverrides.ebsCsi.version", "non-empty");
-        assertProblem(problemsOf({ addonOverrides: '{"snapshotController": {"values": {"a": 1}}}' }), "addonOverrides.snapshotController.values", "version (release tag) only");
-        assertProblem(problemsOf({ addonOverrides: '{"ebs-csi": {"version": "2.39.3"}}' }), "addonOverrides.ebs-csi", "unknown add-on", "ebsCsi");
+        assertProblem(problemsOf({ addonOverrides: '{"snapshotController": {"values": {"a": 1}}}' }), "addonOverrides.snapshotController.values", "version (release tag) only", "Fix:");
+        assertProblem(problemsOf({ addonOverrides: '{"ebs-csi": {"version": "2.39.3"}}' }), "addonOverrides.ebs-csi", "not a known field of addonOverrides", "did you mean \"ebsCsi\"");
         assert.equal(load({ addonOverrides: '{"ebsCsi": {"version": "2.39.3", "values": {"controller": {"replicaCount": 1}}}}' }).addons.overrides.ebsCsi.version, "2.39.3");
     });
 

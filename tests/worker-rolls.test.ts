@@ -5,7 +5,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import type { NodeGroupConfig } from "../config";
+import type { NodeGroupConfig } from "../model";
 import { nodeGroupRollFingerprint } from "../cluster/node-groups";
 import { scriptForStdin } from "../cluster/stdin-scripts";
 import { DEFAULT_ROLL_SETTINGS, DRAIN_CLIENT_MARGIN_SECONDS, HEALTH_SCRIPTS, ROLL_SCRIPTS, stdinScriptCommand, WorkerRolls, workerRollGroups } from "../cluster/worker-rolls";
@@ -17,7 +17,7 @@ function group(overrides: Partial<NodeGroupConfig> = {}): NodeGroupConfig {
     return {
         instanceType: "z8.large", minSize: 1, desiredSize: 2, maxSize: 4, volumeSize: 100, amiId: "ami-0worker01",
         labels: { team: "web", tier: "front" }, taints: [{ key: "dedicated", value: "web", effect: "NoSchedule" }, { key: "spot", effect: "PreferNoSchedule" }],
-        cooldown: 120, ...overrides,
+        cooldown: 120, maxSurge: 1, maxUnavailable: 0, drainTimeoutSeconds: 600, ...overrides,
     };
 }
 

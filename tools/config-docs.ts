@@ -1,12 +1,20 @@
-// Generates the README's config reference and Terraform migration tables from config/schema.ts,
-// so the documentation cannot drift from the loader (tests/readme.test.ts checks it).
+// Generates the README's config reference and Terraform migration tables and the editor JSON
+// Schema (schema/stack-config.schema.json) from config/schema.ts, so neither can drift from the
+// loader (tests/readme.test.ts and tests/config-schema-file.test.ts check them).
 //
-//   npm run docs        rewrites the generated sections of README.md
+//   npm run docs        rewrites the generated sections of README.md and the schema file
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { stackFileJsonSchema } from "../config/json-schema";
 import { CONFIG_KEYS, ConfigKeyDefinition } from "../config/schema";
 
 const README = path.resolve(__dirname, "..", "README.md");
+export const JSON_SCHEMA_FILE = path.resolve(__dirname, "..", "schema", "stack-config.schema.json");
+
+/** The schema file's text exactly as `npm run docs` writes it. */
+export function renderJsonSchema(): string {
+    return `${JSON.stringify(stackFileJsonSchema(), null, 2)}\n`;
+}
 
 function defaultText(definition: ConfigKeyDefinition): string {
     if (definition.defaultText) {
@@ -31,7 +39,7 @@ export function renderConfigTable(): string {
         "|---|---|---|---|",
     ];
     for (const definition of CONFIG_KEYS) {
-        const type = `${definition.kind}${definition.secret ? " (secret)" : ""}`;
+        const type = `${definition.kind === "array" ? "list" : definition.kind === "object" ? "map" : definition.kind}${definition.secret ? " (secret)" : ""}`;
         lines.push(`| \`${definition.key}\` | ${type} | ${cell(defaultText(definition))} | ${cell(definition.description)} |`);
     }
     return lines.join("\n");
@@ -73,5 +81,14 @@ if (require.main === module) {
         console.log("README.md: generated sections updated");
     } else {
         console.log("README.md: generated sections already up to date");
+    }
+    const schema = renderJsonSchema();
+    const existing = fs.existsSync(JSON_SCHEMA_FILE) ? fs.readFileSync(JSON_SCHEMA_FILE, "utf8") : "";
+    if (schema !== existing) {
+        fs.mkdirSync(path.dirname(JSON_SCHEMA_FILE), { recursive: true });
+        fs.writeFileSync(JSON_SCHEMA_FILE, schema);
+        console.log(`${path.relative(process.cwd(), JSON_SCHEMA_FILE)}: updated`);
+    } else {
+        console.log(`${path.relative(process.cwd(), JSON_SCHEMA_FILE)}: already up to date`);
     }
 }

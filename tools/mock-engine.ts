@@ -258,6 +258,8 @@ export const STACK_REFERENCE = "pulumi:pulumi:StackReference";
 export function startMockEngine(options: MockEngineOptions): RecordedResource[] {
     const recorded: RecordedResource[] = [];
     pulumi.runtime.setAllConfig(options.config ?? {}, options.secretKeys ?? []);
+    // The language host passes the secret keys to the program in this documented variable.
+    process.env.PULUMI_CONFIG_SECRET_KEYS = JSON.stringify(options.secretKeys ?? []);
     pulumi.runtime.setMocks({
         newResource: (args) => {
             if (args.type === STACK_REFERENCE) {

@@ -174,7 +174,13 @@ async function main(): Promise<number> {
         loadStackConfig({ stack: input.stack, values: input.values, secretKeys: input.secretKeys, env: process.env });
     } catch (error) {
         if (error instanceof ConfigValidationError) {
-            console.error(error.message);
+            // Point at the stack file line of each key the file sets (overrides have none).
+            const located = error.problems.map((problem) => {
+                const key = /^([^:\s]+:[^.[:\s]+)/.exec(problem)?.[1];
+                const where = key ? input.locations[key] : undefined;
+                return `  - ${problem}${where ? `\n      (set at ${where})` : ""}`;
+            });
+            console.error(`${error.message.split("\n")[0]}\n${located.join("\n")}`);
             return 1;
         }
         throw error;

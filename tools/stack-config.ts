@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { PROJECT_NAME } from "../config";
+import { nearest } from "../config/issues";
 import { CONFIG_KEYS } from "../config/schema";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
@@ -16,6 +17,8 @@ export interface StackConfigInput {
     secretKeys: string[];
     /** Secret keys that had no value offline and got a placeholder. */
     placeholders: string[];
+    /** Where each full key is set in the stack file (`Pulumi.dev.yaml:12`), for messages. */
+    locations: Record<string, string>;
 }
 
 export interface Override {
@@ -72,13 +75,76 @@ function setAtPath(root: unknown, segments: Array<string | number>, value: unkno
     return container;
 }
 
-function readStackFile(stack: string, root: string): Record<string, unknown> {
-    const file = path.join(root, `Pulumi.${stack}.yaml`);
-    if (!fs.existsSync(file)) {
-        throw new Error(`no stack file ${path.relative(process.cwd(), file) || file}: create it, or pick a stack with --stack (dev, prod)`);
+/** Top-level keys of a Pulumi.<stack>.yaml besides `config`. */
+const STACK_FILE_KEYS = ["config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment"];
+
+/** A stack file that cannot be read: the message names the file, the line and the fix. */
+export class StackFileError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "StackFileError";
     }
-    const document = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
-    return (document.config ?? {}) as Record<string, unknown>;
+}
+
+/** The `config:` map of Pulumi.<stack>.yaml, refusing the shapes Pulumi would misread. */
+export function readStackFile(stack: string, root: string, locations: Record<string, string> = {}): Record<string, unknown> {
+    const file = path.join(root, `Pulumi.${stack}.yaml`);
+    const shown = path.relative(process.cwd(), file) || file;
+    if (!fs.existsSync(file)) {
+        throw new StackFileError(`no stack file ${shown}: create it, or pick a stack with --stack (dev, prod)`);
+    }
+    const lines = new YAML.LineCounter();
+    const document = YAML.parseDocument(fs.readFileSync(file, "utf8"), { lineCounter: lines });
+    const at = (node: { range?: [number, number, number] | null } | null | undefined) => {
+        const position = lines.linePos(node?.range?.[0] ?? 0);
+        return `${shown}:${position.line}`;
+    };
+    if (document.errors.length > 0) {
+        const error = document.errors[0];
+        const position = error.linePos?.[0];
+        throw new StackFileError(`${shown}:${position?.line ?? 1}:${position?.col ?? 1}: YAML syntax error: ${error.message.split("\n")[0]}. ` +
+            "Fix: check the indentation and quoting on that line (quote values that contain ': ' or ' #')");
+    }
+    const top = document.contents;
+    if (top === null || top === undefined) {
+        return {};
+    }
+    if (!YAML.isMap(top)) {
+        throw new StackFileError(`${at(top)}: the stack file is ${YAML.isSeq(top) ? "a list" : "a single value"}, not a map with a "config:" section. ` +
+            "Fix: start the file with a line \"config:\" and put each setting under it as \"  zadara-eksd:<key>: <value>\"");
+    }
+    for (const pair of top.items) {
+        const name = String(YAML.isScalar(pair.key) ? pair.key.value : pair.key);
+        if (STACK_FILE_KEYS.includes(name)) {
+            continue;
+        }
+        const keyNode = pair.key as { range?: [number, number, number] };
+        if (name.includes(":")) {
+            throw new StackFileError(`${at(keyNode)}: "${name}" is at the top level, outside "config:", so Pulumi would not read it. ` +
+                "Fix: add a line \"config:\" above the settings and indent each of them by two spaces");
+        }
+        const guess = nearest(name, STACK_FILE_KEYS);
+        throw new StackFileError(`${at(keyNode)}: "${name}" is not a stack file section${guess ? ` (did you mean "${guess}:"?)` : ""}. ` +
+            `Fix: ${guess ? `rename it to "${guess}:"` : "remove it; settings go under \"config:\" as \"  zadara-eksd:<key>: <value>\""}`);
+    }
+    const config = top.get("config", true);
+    if (config === undefined || config === null || (YAML.isScalar(config) && (config.value === null || config.value === undefined))) {
+        return {};
+    }
+    if (YAML.isSeq(config)) {
+        throw new StackFileError(`${at(config as YAML.YAMLSeq)}: "config:" is a list (its lines start with "- "); Pulumi expects a map of key: value. ` +
+            "Fix: remove the \"- \" so that each line reads \"  zadara-eksd:<key>: <value>\"");
+    }
+    if (!YAML.isMap(config)) {
+        throw new StackFileError(`${at(config as YAML.Scalar)}: "config:" holds a single value; Pulumi expects a map of key: value. ` +
+            "Fix: put each setting on its own line under \"config:\" as \"  zadara-eksd:<key>: <value>\"");
+    }
+    for (const pair of config.items) {
+        if (YAML.isScalar(pair.key)) {
+            locations[fullKey(String(pair.key.value))] = at(pair.key);
+        }
+    }
+    return config.toJSON() as Record<string, unknown>;
 }
 
 /** Offline stand-ins for secrets nobody set, so a fresh clone can plan. */
@@ -94,8 +160,9 @@ export function resolveStackConfig(stack: string, overrides: Override[] = [], op
     const secretKeys = new Set<string>();
     const placeholders: string[] = [];
     const structured: Record<string, unknown> = {};
+    const locations: Record<string, string> = {};
 
-    for (const [key, value] of Object.entries(readStackFile(stack, options.root ?? REPO_ROOT))) {
+    for (const [key, value] of Object.entries(readStackFile(stack, options.root ?? REPO_ROOT, locations))) {
         const name = fullKey(key);
         if (typeof value === "object" && value !== null && "secure" in value) {
             // Encrypted in the stack file: only the Pulumi CLI can decrypt it.
@@ -118,6 +185,9 @@ export function resolveStackConfig(stack: string, overrides: Override[] = [], op
         }
         if (override.secret) {
             secretKeys.add(name);
+        }
+        if (segments.length === 1) {
+            delete locations[name];
         }
     }
     for (const [name, value] of Object.entries(structured)) {
@@ -147,7 +217,7 @@ export function resolveStackConfig(stack: string, overrides: Override[] = [], op
             }
         }
     }
-    return { stack, values, secretKeys: [...secretKeys], placeholders };
+    return { stack, values, secretKeys: [...secretKeys], placeholders, locations };
 }
 
 /** Parses `key=value` as given on the command line. */

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { isSecretValue, mockState, RecordedResource, settle, startMockEngine } from "../../tools/mock-engine";
 import type { EksdCluster, EksdClusterArgs } from "../../cluster";
-import type { NodeGroupConfig } from "../../config";
+import type { NodeGroupConfig } from "../../model";
 
 export const recorded: RecordedResource[] = startMockEngine({ project: "zadara-eksd", stack: "test" });
 
@@ -32,7 +32,7 @@ export const ROOT_CA = opensslCertificate().certPem;
 export function group(overrides: Partial<NodeGroupConfig> = {}): NodeGroupConfig {
     return {
         instanceType: "z8.large", minSize: 1, desiredSize: 2, maxSize: 4, volumeSize: 100, amiId: "ami-0worker01",
-        labels: {}, taints: [], cooldown: 120, ...overrides,
+        labels: {}, taints: [], cooldown: 120, maxSurge: 1, maxUnavailable: 0, drainTimeoutSeconds: 600, ...overrides,
     };
 }
 

@@ -1,5 +1,5 @@
-// CIDR checks on top of ipaddr.js: the validation rules need "is it a CIDR", "is it inside"
-// and "do they overlap", nothing more.
+// CIDR checks on top of ipaddr.js (pure functions, no code of ours): the validation rules
+// and the API endpoint need "is it a CIDR", "is it inside" and "do they overlap".
 import * as ipaddr from "ipaddr.js";
 
 export interface Ipv4Cidr {
