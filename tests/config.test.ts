@@ -267,7 +267,7 @@ describe("validation rules (one bad value each)", () => {
         assertProblem(problemsOf({ apiPublic: "yes" }), "apiPublic", "\"yes\" is a string, expected a boolean (true or false)", "Fix: pulumi config set apiPublic true");
         assertProblem(problemsOf({ autoscalerScaleDownUnneededTime: "10 minutes" }), "autoscalerScaleDownUnneededTime", "not a duration");
         assertProblem(problemsOf({ eksdVersion: "1.25" }), "eksdVersion", "\"1.25\" is not one of 1.30", "Fix: pulumi config set eksdVersion");
-        assertProblem(problemsOf({ kubernetesVersion: "v1.29.1" }), "kubernetesVersion", "not an EKS-D 1.30 tag");
+        assertProblem(problemsOf({ eksdVersion: "1.30", kubernetesVersion: "v1.29.1" }), "kubernetesVersion", "not an EKS-D 1.30 tag");
         assertProblem(problemsOf({ dnsServers: '["8.8.8.8", "dns.google"]' }), "dnsServers", "\"dns.google\" is not an IPv4 address");
         assertProblem(problemsOf({ rootCaCert: "not a pem" }), "rootCaCert", "not a PEM certificate");
     });
