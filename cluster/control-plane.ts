@@ -152,9 +152,6 @@ export interface LifecycleDecision {
 /** SSH to a control-plane node through the bastion, without the node's address. */
 export type NodeSshSettings = Omit<NodeSshArgs, "host">;
 
-/** No-op `update`: a node's bootstrap runs once per instance; only a new instance (trigger) runs it again. */
-export const BOOTSTRAP_UPDATE_COMMAND = "echo 'bootstrap inputs changed; this node is already bootstrapped, nothing to do' >&2";
-
 /** The delete of a node's bootstrap Command: node-leave.sh (with lib.sh and drain-node.sh) run as root on that node. */
 export function nodeLeaveCommand(nodeName: string, drainTimeoutSeconds: number): string {
     const script = Buffer.from(scriptForStdin(["drain-node.sh", "node-leave.sh"])).toString("base64");
@@ -265,7 +262,10 @@ export class ControlPlane {
             connection: nodeConnection({ ...this.args.ssh, host: instance.privateIp }),
             create: boot.create,
             stdin: boot.stdin,
-            update: BOOTSTRAP_UPDATE_COMMAND,
+            // An input change (a rotated worker token, a new encryption key) runs the same script:
+            // on a node already in the cluster it only places the new files, applies the token
+            // and passes the gate again. The chain keeps these updates one node at a time.
+            update: boot.create,
             delete: nodeLeaveCommand(name, this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS),
             // A new instance is a new node: bootstrap it (and let the old one leave).
             triggers: [instance.id],

@@ -284,6 +284,21 @@ describe("control-plane-up.sh", () => {
         });
     });
 
+    it("upgrade: a joining node of the new release uploads its ClusterConfiguration before kubeadm join", () => {
+        const stdin = stdinOf({ ...CONTROL_PLANE_STDIN, "zadara/kubeadm-cluster.yaml": "kind: ClusterConfiguration\nkubernetesVersion: v1.31.14-eks-1-31-50\n" });
+        check(runControlPlaneUp({ mode: "join", stdin, env: { STUB_API_UP_AFTER: "0" } }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            const kubeadm = callsOf(run, "kubeadm");
+            const clusterConfig = pki(run, "zadara/kubeadm-cluster.yaml");
+            assert.equal(kubeadm.length, 3, kubeadm.join("\n"));
+            assert.match(kubeadm[0], new RegExp(`^kubeadm init phase kubeconfig admin --config ${clusterConfig} --kubeconfig-dir \\S+$`));
+            assert.match(kubeadm[1], new RegExp(`^kubeadm init phase upload-config all --config ${clusterConfig} --kubeconfig \\S+/admin\\.conf$`));
+            assert.match(kubeadm[2], /^kubeadm join --config /);
+            assert.equal(fs.existsSync(clusterConfig), false, "the cluster configuration file is removed after the upload");
+            assert.match(run.stderr, /uploaded the cluster configuration of this release/);
+        });
+    });
+
     it("a node already in the cluster only refreshes its files and passes the gate (token rotation, key rotation)", () => {
         check(runControlPlaneUp({ mode: "join", alreadyInCluster: true, env: { STUB_API_UP_AFTER: "0" } }), (run) => {
             assert.equal(run.code, 0, run.stderr);
