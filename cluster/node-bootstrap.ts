@@ -35,8 +35,8 @@ export const ROOT_CA_BUNDLE_NAME = "root-ca.crt";
 /** Ubuntu's system bundle, which holds the root CA once bootstrap.sh trusted it. */
 const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 /** Seconds a joining node waits for the API; at least the reference's 30 minutes. */
-const MIN_API_WAIT_SECONDS = 1800;
-const JOIN_TIMEOUT_SECONDS = 1800;
+export const MIN_API_WAIT_SECONDS = 1800;
+export const JOIN_TIMEOUT_SECONDS = 1800;
 const NODE_POLL_INTERVAL_SECONDS = 2;
 /** The bootstrap command waits this long for the loader to install control-plane-up.sh. */
 export const BUNDLE_INSTALL_WAIT_SECONDS = 900;

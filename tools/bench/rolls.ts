@@ -12,6 +12,13 @@ import {
     NODE_READY_TIMEOUT_SECONDS,
     TERMINATE_TIMEOUT_SECONDS,
 } from "../../cluster/worker-rolls";
+import { CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS } from "../../cluster/control-plane";
+import { BUNDLE_INSTALL_WAIT_SECONDS, JOIN_TIMEOUT_SECONDS, MIN_API_WAIT_SECONDS } from "../../cluster/node-bootstrap";
+
+/** control-plane-up.sh GATE_TIMEOUT default: the token apply and each of the three gate checks. */
+const GATE_TIMEOUT_SECONDS = 600;
+/** etcd-membership.sh REMOVE_TIMEOUT default: the removal, then the member leaving the list. */
+const ETCD_REMOVE_TIMEOUT_SECONDS = 30;
 
 const CONTROL_PLANE_NODES = 3;
 const GROUPS = 2;
@@ -28,6 +35,10 @@ export async function benchRolls(): Promise<Record<string, number | string>> {
     const batches = GROUPS * Math.ceil(WORKERS_PER_GROUP / maxSurge);
     const perNodeBudget = drainTimeoutSeconds + DRAIN_CLIENT_MARGIN_SECONDS + TERMINATE_TIMEOUT_SECONDS;
     const workerBudget = batches * NODE_READY_TIMEOUT_SECONDS + workers * perNodeBudget;
+    // Per control-plane node: bundle installed, API wait, join retries, token apply, three gate
+    // checks; then the old node's leave: drain and the etcd removal.
+    const controlPlanePerNode = BUNDLE_INSTALL_WAIT_SECONDS + MIN_API_WAIT_SECONDS + JOIN_TIMEOUT_SECONDS + 4 * GATE_TIMEOUT_SECONDS +
+        CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS + 2 * ETCD_REMOVE_TIMEOUT_SECONDS;
 
     const group = fakeGroup({ count: WORKERS_PER_GROUP });
     const run = runRoll(group);
@@ -46,7 +57,7 @@ export async function benchRolls(): Promise<Record<string, number | string>> {
         "roll: serialised steps, health gate": 1,
         "roll: worst-case wait budget, workers (s)": workerBudget,
         "roll: worst-case wait budget, health gate (s)": HEALTH_TIMEOUT_SECONDS,
-        "roll: worst-case wait budget, control plane": "from the control-plane lifecycle constants (not in this bench)",
+        "roll: worst-case wait budget, control plane (s)": CONTROL_PLANE_NODES * controlPlanePerNode,
         "roll script: one group of 3, instant stubs (ms)": Math.round(run.elapsedMs),
         "roll script: cloud API calls per replaced node": Number((cloudCalls / WORKERS_PER_GROUP).toFixed(1)),
         "roll script: Kubernetes API calls per replaced node": Number((kubeCalls / WORKERS_PER_GROUP).toFixed(1)),
