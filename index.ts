@@ -33,9 +33,11 @@ function readConfig(): StackModel {
 
 const config = readConfig();
 const env = config.environment;
-pulumi.log.info(`zadara-eksd ${config.stack}: EKS-D ${config.cluster.kubernetesVersion}, ` +
-    `${config.cluster.controlPlane.count} control-plane node(s), node groups ${Object.keys(config.cluster.nodeGroups).join(", ")}, ` +
-    `${config.addons.cni} CNI, API ${config.network.apiPublic ? "public" : "internal"}`);
+void pulumi.log.info(
+    `zadara-eksd ${config.stack}: EKS-D ${config.cluster.kubernetesVersion}, ` +
+        `${config.cluster.controlPlane.count} control-plane node(s), node groups ${Object.keys(config.cluster.nodeGroups).join(", ")}, ` +
+        `${config.addons.cni} CNI, API ${config.network.apiPublic ? "public" : "internal"}`,
+);
 
 /** The settings a running cluster cannot simply take a new value of (cluster/change-policy.ts). */
 function lifecycleSettings(stack: StackModel): Record<string, LifecycleValue> {
@@ -170,6 +172,7 @@ export const nodeGroupAsgNames = cluster.nodeGroupAsgNames;
 export const kubeconfig = pulumi.secret(cluster.kubeconfig);
 export const addonReleases = addons.releases;
 /** What the next `pulumi up` compares its configuration with (written once every node passed its gate). */
-export const lifecycle: pulumi.Output<LifecycleState> = pulumi.all([previousLifecycle, cluster.bootstrapped])
+export const lifecycle: pulumi.Output<LifecycleState> = pulumi
+    .all([previousLifecycle, cluster.bootstrapped])
     .apply((): LifecycleState => ({ initialized: true, settings: currentLifecycle }));
 export const healthGate = workerRolls.healthGate.stdout;

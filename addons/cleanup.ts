@@ -47,14 +47,26 @@ function shellQuote(value: string): string {
 
 /** The delete step: `node --import tsx tools/cleanup.ts ...`, settings as arguments. */
 export function cleanupDeleteCommand(settings: {
-    stack: string; clusterName: string; endpointUrl: string; timeoutSeconds: number; graceSeconds?: number; keep: string[];
+    stack: string;
+    clusterName: string;
+    endpointUrl: string;
+    timeoutSeconds: number;
+    graceSeconds?: number;
+    keep: string[];
 }): string {
     const args = [
-        "node", "--import", "tsx", "tools/cleanup.ts",
-        "--stack", settings.stack,
-        "--config", `environment=${settings.clusterName}`,
-        "--endpoint-url", settings.endpointUrl,
-        "--timeout", String(settings.timeoutSeconds),
+        "node",
+        "--import",
+        "tsx",
+        "tools/cleanup.ts",
+        "--stack",
+        settings.stack,
+        "--config",
+        `environment=${settings.clusterName}`,
+        "--endpoint-url",
+        settings.endpointUrl,
+        "--timeout",
+        String(settings.timeoutSeconds),
         ...(settings.graceSeconds !== undefined ? ["--grace", String(settings.graceSeconds)] : []),
         ...settings.keep.filter(Boolean).flatMap((id) => ["--keep", id]),
     ];
@@ -72,22 +84,32 @@ export class ClusterCleanup extends pulumi.ComponentResource {
             throw new Error(`ClusterCleanup: clusterName "${args.clusterName}" must use lowercase letters, digits and '-'`);
         }
         const timeout = args.timeoutSeconds ?? DEFAULT_CLEANUP_TIMEOUT_SECONDS;
-        for (const [label, value] of [["timeoutSeconds", timeout], ["gracePeriodSeconds", args.gracePeriodSeconds]] as const) {
+        for (const [label, value] of [
+            ["timeoutSeconds", timeout],
+            ["gracePeriodSeconds", args.gracePeriodSeconds],
+        ] as const) {
             if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
                 throw new Error(`ClusterCleanup: ${label} must be a whole number of seconds, got ${value}`);
             }
         }
 
         const deleteCommand = pulumi
-            .all([pulumi.all(args.keepLoadBalancerArns), pulumi.all(args.keepSecurityGroupIds), pulumi.all(args.keepTargetGroupArns ?? []), pulumi.output(args.cloudApiUrl)])
-            .apply(([lbs, sgs, tgs, endpointUrl]) => cleanupDeleteCommand({
-                stack: args.stack,
-                clusterName: args.clusterName,
-                endpointUrl,
-                timeoutSeconds: timeout,
-                graceSeconds: args.gracePeriodSeconds,
-                keep: [...lbs, ...tgs, ...sgs],
-            }));
+            .all([
+                pulumi.all(args.keepLoadBalancerArns),
+                pulumi.all(args.keepSecurityGroupIds),
+                pulumi.all(args.keepTargetGroupArns ?? []),
+                pulumi.output(args.cloudApiUrl),
+            ])
+            .apply(([lbs, sgs, tgs, endpointUrl]) =>
+                cleanupDeleteCommand({
+                    stack: args.stack,
+                    clusterName: args.clusterName,
+                    endpointUrl,
+                    timeoutSeconds: timeout,
+                    graceSeconds: args.gracePeriodSeconds,
+                    keep: [...lbs, ...tgs, ...sgs],
+                }),
+            );
 
         // Secrets ride in the environment, never on the command line (which Pulumi shows).
         const environment: Record<string, pulumi.Input<string>> = { [CLEANUP_KUBECONFIG_ENV]: pulumi.secret(args.kubeconfig) };
@@ -96,16 +118,20 @@ export class ClusterCleanup extends pulumi.ComponentResource {
             environment.AWS_SECRET_ACCESS_KEY = pulumi.secret(args.secretKey);
         }
 
-        this.command = new command.local.Command(`${name}-cloud-cleanup`, {
-            // Nothing to do on create/update: the work is the delete step.
-            create: "echo 'cloud cleanup armed: runs on pulumi destroy'",
-            delete: deleteCommand,
-            dir: REPO_ROOT,
-            environment,
-            // No `triggers`: a change there REPLACES the command, and replacing runs this delete
-            // step against the live cluster.
-            addPreviousOutputInEnv: false,
-        }, { parent: this, dependsOn: args.dependsOn });
+        this.command = new command.local.Command(
+            `${name}-cloud-cleanup`,
+            {
+                // Nothing to do on create/update: the work is the delete step.
+                create: "echo 'cloud cleanup armed: runs on pulumi destroy'",
+                delete: deleteCommand,
+                dir: REPO_ROOT,
+                environment,
+                // No `triggers`: a change there REPLACES the command, and replacing runs this delete
+                // step against the live cluster.
+                addPreviousOutputInEnv: false,
+            },
+            { parent: this, dependsOn: args.dependsOn },
+        );
 
         this.registerOutputs({ stdout: this.command.stdout });
     }

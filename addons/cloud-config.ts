@@ -15,9 +15,7 @@ export interface IniSection {
 
 export function serializeIni(sections: IniSection[]): string {
     const blocks = sections.map((section) => {
-        const header = section.subsection === undefined
-            ? `[${section.name}]`
-            : `[${section.name} "${section.subsection}"]`;
+        const header = section.subsection === undefined ? `[${section.name}]` : `[${section.name} "${section.subsection}"]`;
         const lines = Object.entries(section.entries).map(([key, value]) => `${key} = ${value}`);
         return [header, ...lines].join("\n");
     });

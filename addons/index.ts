@@ -7,15 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 
 import { ClusterCleanup } from "./cleanup";
 import { buildCloudConfig } from "./cloud-config";
-import {
-    CHART_SOURCES,
-    ChartReleaseKey,
-    ChartSource,
-    ReleaseKey,
-    SNAPSHOT_CONTROLLER_FILES,
-    SNAPSHOT_CRD_FILES,
-    externalSnapshotterUrl,
-} from "./charts";
+import { CHART_SOURCES, ChartReleaseKey, ChartSource, ReleaseKey, SNAPSHOT_CONTROLLER_FILES, SNAPSHOT_CRD_FILES, externalSnapshotterUrl } from "./charts";
 import { PlainObject, deepMerge } from "./deep-merge";
 import {
     AddonSettings,
@@ -147,10 +139,14 @@ export class EksdAddons extends pulumi.ComponentResource {
         this.versions = versions;
         this.releases = [];
 
-        this.provider = new k8s.Provider(`${name}-k8s`, {
-            kubeconfig: pulumi.secret(args.kubeconfig),
-            enableServerSideApply: true,
-        }, { parent: this, dependsOn: args.dependsOn });
+        this.provider = new k8s.Provider(
+            `${name}-k8s`,
+            {
+                kubeconfig: pulumi.secret(args.kubeconfig),
+                enableServerSideApply: true,
+            },
+            { parent: this, dependsOn: args.dependsOn },
+        );
 
         this.settings = pulumi.all([args.vpcId, args.cloudApiUrl]).apply(([vpcId, cloudApiUrl]) => ({
             clusterName: args.clusterName,
@@ -158,7 +154,7 @@ export class EksdAddons extends pulumi.ComponentResource {
             vpcId,
             cloudApiUrl,
             volumeType: args.volumeType,
-            caBundle: args.rootCaCert ? "configMap" as const : "hostPath" as const,
+            caBundle: args.rootCaCert ? ("configMap" as const) : ("hostPath" as const),
             autoscalerScaleDownUnneededTime: args.autoscalerScaleDownUnneededTime,
             autoscalerScaleDownDelayAfterAdd: args.autoscalerScaleDownDelayAfterAdd,
             versions: this.versions,
@@ -200,19 +196,23 @@ export class EksdAddons extends pulumi.ComponentResource {
         if (args.cleanup) {
             // Depending on every release makes Pulumi delete the cleanup first on destroy,
             // while the controllers that must remove their load balancers and volumes still run.
-            this.cleanup = new ClusterCleanup(`${name}-cleanup`, {
-                clusterName: args.clusterName,
-                stack: args.cleanup.stack,
-                cloudApiUrl: args.cleanup.cloudApiUrl,
-                accessKey: args.cleanup.accessKey,
-                secretKey: args.cleanup.secretKey,
-                kubeconfig: args.kubeconfig,
-                keepLoadBalancerArns: args.cleanup.keepLoadBalancerArns,
-                keepSecurityGroupIds: args.cleanup.keepSecurityGroupIds,
-                keepTargetGroupArns: args.cleanup.keepTargetGroupArns,
-                timeoutSeconds: args.cleanup.timeoutSeconds,
-                dependsOn: [...this.installed, ...(args.dependsOn ?? [])],
-            }, { parent: this });
+            this.cleanup = new ClusterCleanup(
+                `${name}-cleanup`,
+                {
+                    clusterName: args.clusterName,
+                    stack: args.cleanup.stack,
+                    cloudApiUrl: args.cleanup.cloudApiUrl,
+                    accessKey: args.cleanup.accessKey,
+                    secretKey: args.cleanup.secretKey,
+                    kubeconfig: args.kubeconfig,
+                    keepLoadBalancerArns: args.cleanup.keepLoadBalancerArns,
+                    keepSecurityGroupIds: args.cleanup.keepSecurityGroupIds,
+                    keepTargetGroupArns: args.cleanup.keepTargetGroupArns,
+                    timeoutSeconds: args.cleanup.timeoutSeconds,
+                    dependsOn: [...this.installed, ...(args.dependsOn ?? [])],
+                },
+                { parent: this },
+            );
         }
 
         this.registerOutputs({
@@ -248,20 +248,24 @@ export class EksdAddons extends pulumi.ComponentResource {
         const source: ChartSource = CHART_SOURCES[key];
         // `calicoCrds` has no row of its own: the caller passes the calico version.
         const version = options.version ?? this.versions[key as AddonName];
-        const release = new k8s.helm.v3.Release(`${this.resourceName}-${source.releaseName}`, {
-            name: source.releaseName,
-            chart: source.chart,
-            version,
-            repositoryOpts: { repo: source.repo },
-            namespace: source.namespace,
-            createNamespace: options.createNamespace ?? false,
-            values: values ? this.valuesFor(key as AddonName, values) : {},
-            timeout: source.timeoutSeconds,
-            // A failed install or upgrade rolls back instead of leaving a half-applied release.
-            atomic: true,
-            cleanupOnFail: true,
-            maxHistory: 5,
-        }, this.childOptions(dependsOn));
+        const release = new k8s.helm.v3.Release(
+            `${this.resourceName}-${source.releaseName}`,
+            {
+                name: source.releaseName,
+                chart: source.chart,
+                version,
+                repositoryOpts: { repo: source.repo },
+                namespace: source.namespace,
+                createNamespace: options.createNamespace ?? false,
+                values: values ? this.valuesFor(key as AddonName, values) : {},
+                timeout: source.timeoutSeconds,
+                // A failed install or upgrade rolls back instead of leaving a half-applied release.
+                atomic: true,
+                cleanupOnFail: true,
+                maxHistory: 5,
+            },
+            this.childOptions(dependsOn),
+        );
         this.installed.push(release);
         this.releases.push({
             addon: key,
@@ -275,12 +279,16 @@ export class EksdAddons extends pulumi.ComponentResource {
 
     // CNI pods run privileged; label their namespace so Pod Security admission never blocks them.
     private privilegedNamespace(namespace: string): k8s.core.v1.Namespace {
-        return new k8s.core.v1.Namespace(`${this.resourceName}-ns-${namespace}`, {
-            metadata: {
-                name: namespace,
-                labels: { "pod-security.kubernetes.io/enforce": "privileged" },
+        return new k8s.core.v1.Namespace(
+            `${this.resourceName}-ns-${namespace}`,
+            {
+                metadata: {
+                    name: namespace,
+                    labels: { "pod-security.kubernetes.io/enforce": "privileged" },
+                },
             },
-        }, this.childOptions());
+            this.childOptions(),
+        );
     }
 
     private installCni(): pulumi.Resource[] {
@@ -296,10 +304,12 @@ export class EksdAddons extends pulumi.ComponentResource {
             case "calico": {
                 const dependsOn: pulumi.Resource[] = [];
                 if (calicoNeedsCrdChart(this.versions.calico)) {
-                    dependsOn.push(this.installRelease("calicoCrds", undefined, [], {
-                        createNamespace: true,
-                        version: this.versions.calico,
-                    }));
+                    dependsOn.push(
+                        this.installRelease("calicoCrds", undefined, [], {
+                            createNamespace: true,
+                            version: this.versions.calico,
+                        }),
+                    );
                 }
                 return [this.installRelease("calico", calicoValues, dependsOn, { createNamespace: true })];
             }
@@ -309,15 +319,27 @@ export class EksdAddons extends pulumi.ComponentResource {
     /** The `cloud-config` ConfigMap (CCM, autoscaler) and, with a root CA, the CA ConfigMap. */
     private installControllerConfig(): pulumi.Resource[] {
         const resources: pulumi.Resource[] = [];
-        resources.push(new k8s.core.v1.ConfigMap(`${this.resourceName}-cloud-config`, {
-            metadata: { name: CLOUD_CONFIG_CONFIGMAP, namespace: "kube-system" },
-            data: { [CLOUD_CONFIG_KEY]: pulumi.output(this.args.cloudApiUrl).apply(buildCloudConfig) },
-        }, this.childOptions()));
+        resources.push(
+            new k8s.core.v1.ConfigMap(
+                `${this.resourceName}-cloud-config`,
+                {
+                    metadata: { name: CLOUD_CONFIG_CONFIGMAP, namespace: "kube-system" },
+                    data: { [CLOUD_CONFIG_KEY]: pulumi.output(this.args.cloudApiUrl).apply(buildCloudConfig) },
+                },
+                this.childOptions(),
+            ),
+        );
         if (this.args.rootCaCert) {
-            resources.push(new k8s.core.v1.ConfigMap(`${this.resourceName}-root-ca`, {
-                metadata: { name: CA_BUNDLE_CONFIGMAP, namespace: "kube-system" },
-                data: { [CA_BUNDLE_KEY]: this.args.rootCaCert },
-            }, this.childOptions()));
+            resources.push(
+                new k8s.core.v1.ConfigMap(
+                    `${this.resourceName}-root-ca`,
+                    {
+                        metadata: { name: CA_BUNDLE_CONFIGMAP, namespace: "kube-system" },
+                        data: { [CA_BUNDLE_KEY]: this.args.rootCaCert },
+                    },
+                    this.childOptions(),
+                ),
+            );
         }
         return resources;
     }
@@ -331,27 +353,37 @@ export class EksdAddons extends pulumi.ComponentResource {
     }
 
     private configFile(tag: string, file: string, dependsOn: pulumi.Resource[]): k8s.yaml.v2.ConfigFile {
-        const baseName = file.split("/").pop()!.replace(/\.yaml$/, "").replace(/^snapshot\.storage\.k8s\.io_/, "");
-        return new k8s.yaml.v2.ConfigFile(`${this.resourceName}-snapshot-${baseName}`, {
-            file: externalSnapshotterUrl(tag, file),
-        }, this.childOptions(dependsOn));
+        const baseName = file
+            .split("/")
+            .pop()!
+            .replace(/\.yaml$/, "")
+            .replace(/^snapshot\.storage\.k8s\.io_/, "");
+        return new k8s.yaml.v2.ConfigFile(
+            `${this.resourceName}-snapshot-${baseName}`,
+            {
+                file: externalSnapshotterUrl(tag, file),
+            },
+            this.childOptions(dependsOn),
+        );
     }
 
     /** Settings for the etcd backup export, read at run time by the control-plane cron job. */
     private installBackupExportSecret(exportArgs: EtcdBackupExportArgs): k8s.core.v1.Secret {
-        const stringData = pulumi
-            .all([exportArgs.accessKeyId, exportArgs.secretAccessKey])
-            .apply(([accessKeyId, secretAccessKey]) => ({
-                accessKeyId,
-                secretAccessKey,
-                bucket: exportArgs.bucket,
-                endpoint: exportArgs.endpoint ?? "",
-                region: exportArgs.region,
-            }));
-        return new k8s.core.v1.Secret(`${this.resourceName}-backup-export`, {
-            metadata: { name: BACKUP_EXPORT_SECRET_NAME, namespace: "kube-system" },
-            type: "Opaque",
-            stringData: pulumi.secret(stringData),
-        }, this.childOptions());
+        const stringData = pulumi.all([exportArgs.accessKeyId, exportArgs.secretAccessKey]).apply(([accessKeyId, secretAccessKey]) => ({
+            accessKeyId,
+            secretAccessKey,
+            bucket: exportArgs.bucket,
+            endpoint: exportArgs.endpoint ?? "",
+            region: exportArgs.region,
+        }));
+        return new k8s.core.v1.Secret(
+            `${this.resourceName}-backup-export`,
+            {
+                metadata: { name: BACKUP_EXPORT_SECRET_NAME, namespace: "kube-system" },
+                type: "Opaque",
+                stringData: pulumi.secret(stringData),
+            },
+            this.childOptions(),
+        );
     }
 }

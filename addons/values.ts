@@ -157,10 +157,7 @@ export function ccmValues(s: AddonSettings): PlainObject {
         // Host network: the CCM must not depend on pod networking to initialise nodes.
         hostNetworking: true,
         nodeSelector: { ...CONTROL_PLANE_NODE_SELECTOR },
-        tolerations: [
-            { key: UNINITIALIZED_TAINT, value: "true", effect: "NoSchedule" },
-            ...controlPlaneTolerations(),
-        ],
+        tolerations: [{ key: UNINITIALIZED_TAINT, value: "true", effect: "NoSchedule" }, ...controlPlaneTolerations()],
         extraVolumes: [cloudConfigVolume(), caBundleVolume(s.caBundle)],
         extraVolumeMounts: [cloudConfigVolumeMount(), caBundleVolumeMount(s.caBundle)],
     };
@@ -235,9 +232,7 @@ export function lbcApiEndpoints(chartVersion: string, cloudApiUrl: string): stri
         ["acm", "ACM", "acm"],
         ["sts", "STS", "sts"],
     ];
-    return services
-        .map(([v1, v2, path]) => `${sdkV2 ? v2 : v1}=${zcomputeEndpoint(cloudApiUrl, path)}`)
-        .join(",");
+    return services.map(([v1, v2, path]) => `${sdkV2 ? v2 : v1}=${zcomputeEndpoint(cloudApiUrl, path)}`).join(",");
 }
 
 export function loadBalancerControllerValues(s: AddonSettings): PlainObject {

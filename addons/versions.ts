@@ -12,17 +12,7 @@ export const CNI_CHOICES = ["flannel", "calico", "cilium"] as const;
 export type CniChoice = (typeof CNI_CHOICES)[number];
 
 /** Names used as keys of `addonOverrides` and of the version table. */
-export const ADDON_NAMES = [
-    "flannel",
-    "calico",
-    "cilium",
-    "ccm",
-    "snapshotController",
-    "ebsCsi",
-    "loadBalancerController",
-    "autoscaler",
-    "kasten",
-] as const;
+export const ADDON_NAMES = ["flannel", "calico", "cilium", "ccm", "snapshotController", "ebsCsi", "loadBalancerController", "autoscaler", "kasten"] as const;
 export type AddonName = (typeof ADDON_NAMES)[number];
 
 /** Chart version (or git tag for the snapshot controller) of every add-on. */
@@ -95,9 +85,10 @@ export const SUPPORT_RANGES: Partial<Record<AddonName, Record<string, Kubernetes
 /** The add-ons pinned by image: each supports exactly the minor of its image. */
 export function imageRange(addon: "ccm" | "autoscaler", imageTag: string): KubernetesRange {
     const minor = imageMinor(imageTag);
-    const source = addon === "ccm"
-        ? "kubernetes/cloud-provider-aws README: compatibility is guaranteed only with the matching Kubernetes minor"
-        : "kubernetes/autoscaler cluster-autoscaler README: use the autoscaler minor that matches the cluster minor";
+    const source =
+        addon === "ccm"
+            ? "kubernetes/cloud-provider-aws README: compatibility is guaranteed only with the matching Kubernetes minor"
+            : "kubernetes/autoscaler cluster-autoscaler README: use the autoscaler minor that matches the cluster minor";
     return { min: minor, max: minor, source };
 }
 
@@ -300,12 +291,10 @@ export const KNOWN_GAPS: readonly KnownGap[] = [
 
 /** True when every required add-on of `minor` has a pin whose declared range contains it. */
 export function addonSetComplete(minor: string): boolean {
-    return ADDON_NAMES
-        .filter((addon) => !OPTIONAL_ADDONS.includes(addon))
-        .every((addon) => {
-            const range = supportRangeFor(minor, addon);
-            return range !== undefined && rangeContains(range, minor);
-        });
+    return ADDON_NAMES.filter((addon) => !OPTIONAL_ADDONS.includes(addon)).every((addon) => {
+        const range = supportRangeFor(minor, addon);
+        return range !== undefined && rangeContains(range, minor);
+    });
 }
 
 /** A stack's per add-on override: chart version and/or values merged over ours. */
@@ -319,9 +308,7 @@ export type AddonOverrides = Record<string, AddonOverride>;
 export function pinsFor(eksdVersion: string): EksdAddonPins {
     const pins = VERSION_TABLE[eksdVersion];
     if (!pins) {
-        throw new Error(
-            `No add-on versions for EKS-D ${eksdVersion}; supported: ${SUPPORTED_EKSD_VERSIONS.join(", ")}`,
-        );
+        throw new Error(`No add-on versions for EKS-D ${eksdVersion}; supported: ${SUPPORTED_EKSD_VERSIONS.join(", ")}`);
     }
     return pins;
 }
@@ -396,7 +383,11 @@ export function resolveVersions(eksdVersion: string, overrides: AddonOverrides =
  */
 export function compareVersions(a: string, b: string): number {
     const parts = (v: string): number[] =>
-        v.replace(/^v/, "").split(/[-+]/)[0].split(".").map((p) => Number.parseInt(p, 10) || 0);
+        v
+            .replace(/^v/, "")
+            .split(/[-+]/)[0]
+            .split(".")
+            .map((p) => Number.parseInt(p, 10) || 0);
     const left = parts(a);
     const right = parts(b);
     for (let i = 0; i < Math.max(left.length, right.length); i++) {

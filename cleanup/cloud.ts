@@ -25,18 +25,63 @@ export interface CloudConnection {
     caCert?: string;
 }
 
-export interface LoadBalancerInfo { arn: string; name: string; type: string; state?: string; securityGroups: string[]; tags: Tags }
-export interface ClassicElbInfo { name: string; securityGroups: string[]; tags: Tags }
-export interface TargetGroupInfo { arn: string; name: string; loadBalancerArns: string[]; tags: Tags }
-export interface RuleRef { groupId: string; direction: "ingress" | "egress"; permission: EC2.IpPermission }
-export interface SecurityGroupInfo { id: string; name: string; tags: Tags; permissions: RuleRef[] }
-export interface VolumeInfo { id: string; state: string; attachedTo: string[]; tags: Tags }
-export interface SnapshotInfo { id: string; state: string; volumeId?: string; tags: Tags }
-export interface NetworkInterfaceInfo { id: string; status: string; description: string; groups: string[] }
+export interface LoadBalancerInfo {
+    arn: string;
+    name: string;
+    type: string;
+    state?: string;
+    securityGroups: string[];
+    tags: Tags;
+}
+export interface ClassicElbInfo {
+    name: string;
+    securityGroups: string[];
+    tags: Tags;
+}
+export interface TargetGroupInfo {
+    arn: string;
+    name: string;
+    loadBalancerArns: string[];
+    tags: Tags;
+}
+export interface RuleRef {
+    groupId: string;
+    direction: "ingress" | "egress";
+    permission: EC2.IpPermission;
+}
+export interface SecurityGroupInfo {
+    id: string;
+    name: string;
+    tags: Tags;
+    permissions: RuleRef[];
+}
+export interface VolumeInfo {
+    id: string;
+    state: string;
+    attachedTo: string[];
+    tags: Tags;
+}
+export interface SnapshotInfo {
+    id: string;
+    state: string;
+    volumeId?: string;
+    tags: Tags;
+}
+export interface NetworkInterfaceInfo {
+    id: string;
+    status: string;
+    description: string;
+    groups: string[];
+}
 
 /** An error of the cloud API reduced to what the retry logic needs. */
 export class CloudCallError extends Error {
-    constructor(readonly operation: string, readonly code: string, message: string, readonly status?: number) {
+    constructor(
+        readonly operation: string,
+        readonly code: string,
+        message: string,
+        readonly status?: number,
+    ) {
         super(`${operation}: ${code}: ${message}`);
     }
 }
@@ -55,7 +100,9 @@ function chunks<T>(items: T[], size: number): T[][] {
     return out;
 }
 
-interface Sendable<Out> { send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<Out> }
+interface Sendable<Out> {
+    send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<Out>;
+}
 
 export class CloudApi {
     /** API calls made, by operation name. */
@@ -65,7 +112,10 @@ export class CloudApi {
     private readonly elbv2: ELBv2.ElasticLoadBalancingV2Client;
 
     /** `callTimeoutMs()` is asked before each call: the caller bounds it by its deadline (at least 10 s, so the last look at the deadline still gets an answer). */
-    constructor(readonly connection: CloudConnection, private readonly callTimeoutMs: () => number = () => 30_000) {
+    constructor(
+        readonly connection: CloudConnection,
+        private readonly callTimeoutMs: () => number = () => 30_000,
+    ) {
         const common = {
             region: ZCOMPUTE_REGION,
             credentials: { accessKeyId: connection.accessKeyId, secretAccessKey: connection.secretAccessKey },
@@ -153,7 +203,10 @@ export class CloudApi {
     }
 
     async listenerArns(loadBalancerArn: string): Promise<string[]> {
-        const page = await this.send<ELBv2.DescribeListenersCommandOutput>(this.elbv2, new ELBv2.DescribeListenersCommand({ LoadBalancerArn: loadBalancerArn }));
+        const page = await this.send<ELBv2.DescribeListenersCommandOutput>(
+            this.elbv2,
+            new ELBv2.DescribeListenersCommand({ LoadBalancerArn: loadBalancerArn }),
+        );
         return (page.Listeners ?? []).map((l) => l.ListenerArn!);
     }
 
@@ -167,7 +220,10 @@ export class CloudApi {
         } while (marker);
         const tags = new Map<string, Tags>();
         // The classic DescribeTags takes at most 20 names.
-        for (const batch of chunks(found.map((lb) => lb.LoadBalancerName!), 20)) {
+        for (const batch of chunks(
+            found.map((lb) => lb.LoadBalancerName!),
+            20,
+        )) {
             const page = await this.send<ELB.DescribeTagsCommandOutput>(this.elb, new ELB.DescribeTagsCommand({ LoadBalancerNames: batch }));
             for (const d of page.TagDescriptions ?? []) {
                 tags.set(d.LoadBalancerName!, tagMap(d.Tags));
@@ -215,7 +271,10 @@ export class CloudApi {
         const found: EC2.Snapshot[] = [];
         let token: string | undefined;
         do {
-            const page = await this.send<EC2.DescribeSnapshotsCommandOutput>(this.ec2, new EC2.DescribeSnapshotsCommand({ OwnerIds: ["self"], NextToken: token }));
+            const page = await this.send<EC2.DescribeSnapshotsCommandOutput>(
+                this.ec2,
+                new EC2.DescribeSnapshotsCommand({ OwnerIds: ["self"], NextToken: token }),
+            );
             found.push(...(page.Snapshots ?? []));
             token = page.NextToken;
         } while (token);
@@ -268,9 +327,10 @@ export class CloudApi {
             ToPort: p.ToPort,
             UserIdGroupPairs: [{ GroupId: target }],
         };
-        const command = rule.direction === "ingress"
-            ? new EC2.RevokeSecurityGroupIngressCommand({ GroupId: rule.groupId, IpPermissions: [permission] })
-            : new EC2.RevokeSecurityGroupEgressCommand({ GroupId: rule.groupId, IpPermissions: [permission] });
+        const command =
+            rule.direction === "ingress"
+                ? new EC2.RevokeSecurityGroupIngressCommand({ GroupId: rule.groupId, IpPermissions: [permission] })
+                : new EC2.RevokeSecurityGroupEgressCommand({ GroupId: rule.groupId, IpPermissions: [permission] });
         await this.send(this.ec2, command);
     }
 

@@ -3,16 +3,31 @@ import { CloudCallError } from "./cloud";
 
 /** Codes that mean the resource no longer exists: the goal is reached. */
 const NOT_FOUND = new Set([
-    "LoadBalancerNotFound", "LoadBalancerNotFoundException", "AccessPointNotFound", "AccessPointNotFoundException",
-    "TargetGroupNotFound", "TargetGroupNotFoundException", "ListenerNotFound", "ListenerNotFoundException",
-    "InvalidGroup.NotFound", "InvalidVolume.NotFound", "InvalidSnapshot.NotFound",
-    "InvalidNetworkInterfaceID.NotFound", "InvalidPermission.NotFound",
+    "LoadBalancerNotFound",
+    "LoadBalancerNotFoundException",
+    "AccessPointNotFound",
+    "AccessPointNotFoundException",
+    "TargetGroupNotFound",
+    "TargetGroupNotFoundException",
+    "ListenerNotFound",
+    "ListenerNotFoundException",
+    "InvalidGroup.NotFound",
+    "InvalidVolume.NotFound",
+    "InvalidSnapshot.NotFound",
+    "InvalidNetworkInterfaceID.NotFound",
+    "InvalidPermission.NotFound",
 ]);
 
 /** Codes that mean "not yet": something still holds the resource. */
 const IN_USE = new Set([
-    "DependencyViolation", "ResourceInUse", "ResourceInUseException", "VolumeInUse", "IncorrectState",
-    "InvalidSnapshot.InUse", "InvalidNetworkInterface.InUse", "InvalidVolume.AttachedToInstance",
+    "DependencyViolation",
+    "ResourceInUse",
+    "ResourceInUseException",
+    "VolumeInUse",
+    "IncorrectState",
+    "InvalidSnapshot.InUse",
+    "InvalidNetworkInterface.InUse",
+    "InvalidVolume.AttachedToInstance",
 ]);
 
 export function isNotFound(error: unknown): boolean {

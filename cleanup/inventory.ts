@@ -41,13 +41,18 @@ export interface Inventory {
 /** `ELB net/<name>/<id>`, `ELB app/<name>/<id>` (ELBv2) or `ELB <name>` (classic). */
 export function loadBalancerNameOfInterface(description: string): string | undefined {
     const match = /^ELB (?:(?:net|app|gwy)\/([^/]+)\/\S+|([^\s/]+))$/.exec(description);
-    return match ? match[1] ?? match[2] : undefined;
+    return match ? (match[1] ?? match[2]) : undefined;
 }
 
 export async function takeInventory(cloud: CloudApi, ctx: InventoryContext): Promise<Inventory> {
     const [lbs, classic, tgs, groups, volumes, snapshots, interfaces] = await Promise.all([
-        cloud.loadBalancers(), cloud.classicElbs(), cloud.targetGroups(), cloud.securityGroups(),
-        cloud.volumes(), cloud.snapshots(), cloud.networkInterfaces(),
+        cloud.loadBalancers(),
+        cloud.classicElbs(),
+        cloud.targetGroups(),
+        cloud.securityGroups(),
+        cloud.volumes(),
+        cloud.snapshots(),
+        cloud.networkInterfaces(),
     ]);
     const candidates: Candidate[] = [];
     const kept: FoundResource[] = [];
@@ -116,7 +121,8 @@ export async function takeInventory(cloud: CloudApi, ctx: InventoryContext): Pro
             continue;
         }
         clusterGroups.add(group.id);
-        const references = groups.filter((other) => other.id !== group.id)
+        const references = groups
+            .filter((other) => other.id !== group.id)
             .flatMap((other) => other.permissions)
             .filter((rule) => (rule.permission.UserIdGroupPairs ?? []).some((pair) => pair.GroupId === group.id));
         const holder = sgHolders.get(group.id);
@@ -127,9 +133,16 @@ export async function takeInventory(cloud: CloudApi, ctx: InventoryContext): Pro
         const found = classify({ kind: "volume", id: volume.id, state: volume.state }, volume.tags, ctx.keepVolumes.get(volume.id));
         if (found) {
             const attached = volume.attachedTo.length > 0 || volume.state !== "available";
-            candidates.push(attached
-                ? { ...found, attachedTo: volume.attachedTo, waitingFor: volume.attachedTo.length > 0 ? `attached to ${volume.attachedTo.join(",")} (never force-detached)` : `state ${volume.state}` }
-                : found);
+            candidates.push(
+                attached
+                    ? {
+                          ...found,
+                          attachedTo: volume.attachedTo,
+                          waitingFor:
+                              volume.attachedTo.length > 0 ? `attached to ${volume.attachedTo.join(",")} (never force-detached)` : `state ${volume.state}`,
+                      }
+                    : found,
+            );
         }
     }
 

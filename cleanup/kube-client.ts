@@ -34,8 +34,12 @@ export class KubeClient implements KubeApi {
         const k8s: K8s = await import("@kubernetes/client-node");
         const config = new k8s.KubeConfig();
         config.loadFromString(kubeconfig);
-        return new KubeClient(config.makeApiClient(k8s.CoreV1Api), config.makeApiClient(k8s.NetworkingV1Api),
-            config.makeApiClient(k8s.CustomObjectsApi), timeoutMs);
+        return new KubeClient(
+            config.makeApiClient(k8s.CoreV1Api),
+            config.makeApiClient(k8s.NetworkingV1Api),
+            config.makeApiClient(k8s.CustomObjectsApi),
+            timeoutMs,
+        );
     }
 
     private call<T>(what: string, promise: Promise<T>): Promise<T> {
@@ -44,8 +48,7 @@ export class KubeClient implements KubeApi {
 
     async loadBalancerServices(): Promise<ObjectRef[]> {
         const list = await this.call("list services", this.core.listServiceForAllNamespaces());
-        return list.items.filter((s) => s.spec?.type === "LoadBalancer")
-            .map((s) => ({ namespace: s.metadata!.namespace!, name: s.metadata!.name! }));
+        return list.items.filter((s) => s.spec?.type === "LoadBalancer").map((s) => ({ namespace: s.metadata!.namespace!, name: s.metadata!.name! }));
     }
 
     async ingresses(): Promise<ObjectRef[]> {
@@ -77,9 +80,14 @@ export class KubeClient implements KubeApi {
 
     async snapshotContents(): Promise<SnapshotContentInfo[]> {
         try {
-            const list = await this.call("list volumesnapshotcontents", this.custom.listClusterCustomObject({
-                group: "snapshot.storage.k8s.io", version: "v1", plural: "volumesnapshotcontents",
-            })) as { items?: Array<{ metadata?: { name?: string }; spec?: { deletionPolicy?: string }; status?: { snapshotHandle?: string } }> };
+            const list = (await this.call(
+                "list volumesnapshotcontents",
+                this.custom.listClusterCustomObject({
+                    group: "snapshot.storage.k8s.io",
+                    version: "v1",
+                    plural: "volumesnapshotcontents",
+                }),
+            )) as { items?: Array<{ metadata?: { name?: string }; spec?: { deletionPolicy?: string }; status?: { snapshotHandle?: string } }> };
             return (list.items ?? []).map((c) => ({
                 name: c.metadata?.name ?? "",
                 deletionPolicy: c.spec?.deletionPolicy ?? "Delete",

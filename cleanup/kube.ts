@@ -4,10 +4,24 @@
 // cloud sweep which volumes and snapshots must stay.
 import type { Logger } from "./types";
 
-export interface ObjectRef { namespace: string; name: string }
-export interface PersistentVolumeInfo { name: string; reclaimPolicy: string; claim?: ObjectRef; volumeId?: string }
-export interface PodInfo extends ObjectRef { claims: string[] }
-export interface SnapshotContentInfo { name: string; deletionPolicy: string; snapshotId?: string }
+export interface ObjectRef {
+    namespace: string;
+    name: string;
+}
+export interface PersistentVolumeInfo {
+    name: string;
+    reclaimPolicy: string;
+    claim?: ObjectRef;
+    volumeId?: string;
+}
+export interface PodInfo extends ObjectRef {
+    claims: string[];
+}
+export interface SnapshotContentInfo {
+    name: string;
+    deletionPolicy: string;
+    snapshotId?: string;
+}
 
 /** The few calls the cleanup makes; `KubeClient` implements them with @kubernetes/client-node. */
 export interface KubeApi {

@@ -58,7 +58,9 @@ export function remainingTable(items: Remaining[], ctx: CommandContext): string[
     const lines = ["KIND               ID / NAME                                    OWNER TAG                       WHY IT REMAINS"];
     for (const { resource, lastError } of items) {
         const why = lastError ?? resource.waitingFor ?? "not deleted yet";
-        lines.push(`${resource.kind.padEnd(18)} ${(resource.name && resource.kind !== "network-interface" ? `${resource.id} (${resource.name})` : resource.id).padEnd(44)} ${resource.owner.padEnd(31)} ${why}`);
+        lines.push(
+            `${resource.kind.padEnd(18)} ${(resource.name && resource.kind !== "network-interface" ? `${resource.id} (${resource.name})` : resource.id).padEnd(44)} ${resource.owner.padEnd(31)} ${why}`,
+        );
     }
     lines.push("", "Commands that remove them (in this order; security groups after the load balancers that hold them):");
     for (const { resource, attachedTo } of items) {

@@ -42,15 +42,28 @@ export interface CleanupResult {
     kubernetes: KubeOutcome | undefined;
 }
 
-interface RetryState { attempts: number; nextAt: number; lastError?: string }
+interface RetryState {
+    attempts: number;
+    nextAt: number;
+    lastError?: string;
+}
 
-const ORDER: FoundResource["kind"][] = ["listener", "load-balancer", "classic-elb", "target-group", "snapshot", "volume", "network-interface", "security-group"];
+const ORDER: FoundResource["kind"][] = [
+    "listener",
+    "load-balancer",
+    "classic-elb",
+    "target-group",
+    "snapshot",
+    "volume",
+    "network-interface",
+    "security-group",
+];
 
 export class Cleanup {
     private readonly retries = new Map<string, RetryState>();
     private readonly seen = new Map<string, Candidate>();
     private readonly deletedIds = new Set<string>();
-    private readonly counts: Record<Action, number> = { "deleted": 0, "gone": 0, "would delete": 0, "kept": 0, "remains": 0 };
+    private readonly counts: Record<Action, number> = { deleted: 0, gone: 0, "would delete": 0, kept: 0, remains: 0 };
     private deadline = 0;
 
     constructor(private readonly o: CleanupOptions) {}
@@ -68,11 +81,18 @@ export class Cleanup {
         const { clock, log } = this.o;
         const started = clock.now();
         this.deadline = started + this.o.timeoutMs;
-        log.info(`cluster ${this.o.cluster}: ${this.o.dryRun ? "dry run, nothing is deleted" : `deadline in ${Math.round(this.o.timeoutMs / 1000)}s`}; cloud API ${this.o.baseUrl}`);
+        log.info(
+            `cluster ${this.o.cluster}: ${this.o.dryRun ? "dry run, nothing is deleted" : `deadline in ${Math.round(this.o.timeoutMs / 1000)}s`}; cloud API ${this.o.baseUrl}`,
+        );
 
         // A first look before the Kubernetes side, so what the controllers then remove is reported.
         const firstLook: InventoryContext = {
-            cluster: this.o.cluster, keep: this.o.keep, pvNames: new Set(), keepVolumes: new Map(), keepSnapshots: new Map(), knownLoadBalancers: new Map(),
+            cluster: this.o.cluster,
+            keep: this.o.keep,
+            pvNames: new Set(),
+            keepVolumes: new Map(),
+            keepSnapshots: new Map(),
+            knownLoadBalancers: new Map(),
         };
         if (this.o.kube && !this.o.dryRun) {
             try {
@@ -144,18 +164,26 @@ export class Cleanup {
         }
 
         // After a successful look `seen` holds exactly what that look found.
-        const remaining: Remaining[] = this.o.dryRun ? [] : this.sorted([...this.seen.values()]).map((c) => ({
-            resource: c, lastError: this.retries.get(c.id)?.lastError ?? lastError, attachedTo: c.attachedTo,
-        }));
+        const remaining: Remaining[] = this.o.dryRun
+            ? []
+            : this.sorted([...this.seen.values()]).map((c) => ({
+                  resource: c,
+                  lastError: this.retries.get(c.id)?.lastError ?? lastError,
+                  attachedTo: c.attachedTo,
+              }));
         for (const item of remaining) {
             this.emit(item.resource, "remains", item.lastError ?? item.resource.waitingFor);
         }
         const clean = this.o.dryRun ? this.counts["would delete"] === 0 : remaining.length === 0 && lastError === undefined;
-        log.result(`${this.o.dryRun ? "would delete" : "deleted"} ${this.o.dryRun ? this.counts["would delete"] : this.counts.deleted}, ` +
-            `removed by their controllers ${this.counts.gone}, kept ${this.counts.kept}, remaining ${remaining.length} ` +
-            `(${rounds} round(s), ${this.o.cloud.totalCalls} cloud API calls, ${((clock.now() - started) / 1000).toFixed(1)}s)`);
+        log.result(
+            `${this.o.dryRun ? "would delete" : "deleted"} ${this.o.dryRun ? this.counts["would delete"] : this.counts.deleted}, ` +
+                `removed by their controllers ${this.counts.gone}, kept ${this.counts.kept}, remaining ${remaining.length} ` +
+                `(${rounds} round(s), ${this.o.cloud.totalCalls} cloud API calls, ${((clock.now() - started) / 1000).toFixed(1)}s)`,
+        );
         if (!clean && !this.o.dryRun) {
-            log.info(`DEADLINE: ${remaining.length} resource(s) of cluster ${this.o.cluster} remain after ${Math.round(this.o.timeoutMs / 1000)}s${lastError ? ` (the cloud API failed: ${lastError})` : ""}:`);
+            log.info(
+                `DEADLINE: ${remaining.length} resource(s) of cluster ${this.o.cluster} remain after ${Math.round(this.o.timeoutMs / 1000)}s${lastError ? ` (the cloud API failed: ${lastError})` : ""}:`,
+            );
             for (const line of remainingTable(remaining, { baseUrl: this.o.baseUrl, insecure: this.o.insecure })) {
                 log.info(line);
             }
@@ -272,7 +300,9 @@ export class Cleanup {
                 const delay = backoffMs(attempts);
                 this.retries.set(c.id, { attempts, nextAt: this.o.clock.now() + delay, lastError: message });
                 if (!previous || previous.lastError !== message) {
-                    this.o.log.info(`${c.kind} ${c.id}: ${isInUse(error) ? "still in use" : "delete failed"} (${message}); retrying with backoff (next in ${delay / 1000}s)`);
+                    this.o.log.info(
+                        `${c.kind} ${c.id}: ${isInUse(error) ? "still in use" : "delete failed"} (${message}); retrying with backoff (next in ${delay / 1000}s)`,
+                    );
                 }
                 return false;
             }

@@ -1,14 +1,6 @@
 // Shared shapes of the cleanup: what it finds, how it reports, how it tells time.
 
-export type ResourceKind =
-    | "load-balancer"
-    | "classic-elb"
-    | "listener"
-    | "target-group"
-    | "security-group"
-    | "volume"
-    | "snapshot"
-    | "network-interface";
+export type ResourceKind = "load-balancer" | "classic-elb" | "listener" | "target-group" | "security-group" | "volume" | "snapshot" | "network-interface";
 
 /** One cloud resource of this cluster, as one inventory round saw it. */
 export interface FoundResource {

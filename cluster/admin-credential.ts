@@ -69,21 +69,36 @@ export class AdminCredential {
         const opts: pulumi.CustomResourceOptions = { parent: args.parent };
         const env = args.environment;
         const key = new tls.PrivateKey(`${env}-admin-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
-        const request = new tls.CertRequest(`${env}-admin-csr`, {
-            privateKeyPem: key.privateKeyPem,
-            subject: { commonName: ADMIN_USER, organization: ADMIN_GROUP },
-        }, opts);
-        this.certificate = new tls.LocallySignedCert(`${env}-admin-cert`, {
-            certRequestPem: request.certRequestPem,
-            caCertPem: args.caCertPem,
-            caPrivateKeyPem: pulumi.secret(args.caKeyPem),
-            validityPeriodHours: args.validityDays * 24,
-            earlyRenewalHours: earlyRenewalHours(args.validityDays),
-            allowedUses: ["digital_signature", "key_encipherment", "client_auth"],
-        }, opts);
-        this.kubeconfig = pulumi.secret(pulumi.all([args.server, args.caCertPem, this.certificate.certPem, key.privateKeyPem])
-            .apply(([server, caCertPem, clientCertPem, clientKeyPem]) => renderKubeconfig({
-                clusterName: env, server, caCertPem, clientCertPem, clientKeyPem,
-            })));
+        const request = new tls.CertRequest(
+            `${env}-admin-csr`,
+            {
+                privateKeyPem: key.privateKeyPem,
+                subject: { commonName: ADMIN_USER, organization: ADMIN_GROUP },
+            },
+            opts,
+        );
+        this.certificate = new tls.LocallySignedCert(
+            `${env}-admin-cert`,
+            {
+                certRequestPem: request.certRequestPem,
+                caCertPem: args.caCertPem,
+                caPrivateKeyPem: pulumi.secret(args.caKeyPem),
+                validityPeriodHours: args.validityDays * 24,
+                earlyRenewalHours: earlyRenewalHours(args.validityDays),
+                allowedUses: ["digital_signature", "key_encipherment", "client_auth"],
+            },
+            opts,
+        );
+        this.kubeconfig = pulumi.secret(
+            pulumi.all([args.server, args.caCertPem, this.certificate.certPem, key.privateKeyPem]).apply(([server, caCertPem, clientCertPem, clientKeyPem]) =>
+                renderKubeconfig({
+                    clusterName: env,
+                    server,
+                    caCertPem,
+                    clientCertPem,
+                    clientKeyPem,
+                }),
+            ),
+        );
     }
 }

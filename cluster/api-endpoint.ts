@@ -40,7 +40,11 @@ export function loadBalancerInterfaceDescription(loadBalancerArn: string): strin
     return `ELB ${match[1]}`;
 }
 
-interface LbInterface { id: string; privateIp: string; publicIp?: string }
+interface LbInterface {
+    id: string;
+    privateIp: string;
+    publicIp?: string;
+}
 
 export class ApiEndpoint {
     readonly privateIp: pulumi.Output<string>;
@@ -54,16 +58,16 @@ export class ApiEndpoint {
         this.privateIp = eni.apply((e) => parseIpv4(e.privateIp, "API load balancer private IP"));
         this.publicIp = args.apiPublic
             ? eni.apply((e) => {
-                if (!e.publicIp) {
-                    throw new Error(`the API load balancer's interface ${e.id} (${e.privateIp}) has no public IP; is the load balancer internet-facing?`);
-                }
-                return parseIpv4(e.publicIp, "API load balancer public IP");
-            })
+                  if (!e.publicIp) {
+                      throw new Error(`the API load balancer's interface ${e.id} (${e.privateIp}) has no public IP; is the load balancer internet-facing?`);
+                  }
+                  return parseIpv4(e.publicIp, "API load balancer public IP");
+              })
             : pulumi.output(undefined);
 
-        this.certSans = pulumi.all([this.publicIp, this.privateIp, args.apiLoadBalancerId, args.apiInternalDnsName])
-            .apply(([publicIp, privateIp, lbId, dnsName]) =>
-                [publicIp, privateIp, `elb-${lbId}`, dnsName].filter((san): san is string => !!san));
+        this.certSans = pulumi
+            .all([this.publicIp, this.privateIp, args.apiLoadBalancerId, args.apiInternalDnsName])
+            .apply(([publicIp, privateIp, lbId, dnsName]) => [publicIp, privateIp, `elb-${lbId}`, dnsName].filter((san): san is string => !!san));
     }
 
     private async lookUpInterface(arn: string, args: ApiEndpointArgs): Promise<LbInterface> {

@@ -19,10 +19,12 @@ export interface ChangePolicy {
     refuse?: (from: LifecycleValue, to: LifecycleValue) => { reason: string; safePath: string } | undefined;
 }
 
-const CONTROL_PLANE_ROLL = "control plane: node 1 → n, one at a time (new node joins and passes its gate; the old nodes leave etcd one at a time at the end, highest first)";
+const CONTROL_PLANE_ROLL =
+    "control plane: node 1 → n, one at a time (new node joins and passes its gate; the old nodes leave etcd one at a time at the end, highest first)";
 const WORKER_ROLL = "node groups: each group rolls (surge, Ready, drain one old node, terminate; maxSurge/maxUnavailable)";
 const ALL_NODES_ROLL = `${CONTROL_PLANE_ROLL}; then ${WORKER_ROLL}`;
-const NEW_CLUSTER = "Build a new stack beside this one (pulumi stack init), move the workloads (e.g. Velero/Kasten backup and restore), then destroy the old stack.";
+const NEW_CLUSTER =
+    "Build a new stack beside this one (pulumi stack init), move the workloads (e.g. Velero/Kasten backup and restore), then destroy the old stack.";
 
 /** "1.31" -> 31; undefined when not `1.<minor>`. */
 export function minorOf(version: LifecycleValue): number | undefined {
@@ -59,11 +61,15 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
     accessKey: { kind: "in-place", effect: "provider credentials only" },
     secretKey: { kind: "in-place", effect: "provider credentials only" },
     insecure: { kind: "rolling", effect: `node.env changes (cloud API TLS): ${ALL_NODES_ROLL}` },
-    rootCaCert: { kind: "rolling", effect: `the bastion is replaced; the CA bundle reaches new nodes only: ${ALL_NODES_ROLL}; the controllers' CA ConfigMap is updated in place` },
+    rootCaCert: {
+        kind: "rolling",
+        effect: `the bastion is replaced; the CA bundle reaches new nodes only: ${ALL_NODES_ROLL}; the controllers' CA ConfigMap is updated in place`,
+    },
 
     // Naming and safety
     environment: {
-        kind: "refused", tracked: true,
+        kind: "refused",
+        tracked: true,
         effect: "every resource name and the Kubernetes cluster name derive from it: a change would build a second cluster and delete the first",
         safePath: NEW_CLUSTER,
     },
@@ -73,31 +79,37 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
 
     // Network
     vpcCidr: {
-        kind: "refused", tracked: true,
+        kind: "refused",
+        tracked: true,
         effect: "replaces the VPC, which running nodes, load balancers and the bastion live in",
         safePath: NEW_CLUSTER,
     },
     publicSubnetCidr: {
-        kind: "refused", tracked: true,
+        kind: "refused",
+        tracked: true,
         effect: "replaces the public subnet under the bastion, NAT gateway and public NLB",
         safePath: NEW_CLUSTER,
     },
     privateSubnetCidr: {
-        kind: "refused", tracked: true,
+        kind: "refused",
+        tracked: true,
         effect: "replaces the private subnet, which every node is in: all nodes would be replaced at once with the subnet",
         safePath: NEW_CLUSTER,
     },
     dnsServers: { kind: "in-place", effect: "DHCP options replaced and re-associated; running nodes pick them up at their next lease renewal" },
     dnsDomain: { kind: "rolling", effect: `DHCP options replaced; the API name in the certificate SANs changes: ${CONTROL_PLANE_ROLL}` },
     existingVpc: {
-        kind: "refused", tracked: true,
+        kind: "refused",
+        tracked: true,
         effect: "moves the cluster to other network resources: every node, load balancer and the bastion would be replaced at once",
         safePath: NEW_CLUSTER,
     },
     apiPublic: {
-        kind: "refused", tracked: true,
+        kind: "refused",
+        tracked: true,
         effect: "replaces the API load balancer and its address; the API server certificates of running nodes do not carry the new address and every kubeconfig points at the old one",
-        safePath: "1) create a second stack with the wanted apiPublic (or keep this one and reach the API through the bastion/VPN); 2) move workloads; 3) destroy the old stack. The in-place path (new NLB + certificate SANs + rolling every control-plane node) is not automated.",
+        safePath:
+            "1) create a second stack with the wanted apiPublic (or keep this one and reach the API through the bastion/VPN); 2) move workloads; 3) destroy the old stack. The in-place path (new NLB + certificate SANs + rolling every control-plane node) is not automated.",
     },
     runsInsideVpc: { kind: "in-place", effect: "validation only" },
     apiAllowedCidrs: { kind: "in-place", effect: "security-group rules updated in place" },
@@ -112,30 +124,36 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
 
     // Cluster
     eksdVersion: {
-        kind: "rolling", tracked: true,
+        kind: "rolling",
+        tracked: true,
         effect: `one minor up (or the same minor): the first new-version node uploads the new ClusterConfiguration, ${CONTROL_PLANE_ROLL}; then \`kubeadm init phase addon\` (kube-proxy, CoreDNS) on the last node, the add-ons move to the new pins, and ${WORKER_ROLL}. Skipping a minor or going down is refused`,
         refuse: eksdVersionStep,
     },
     kubernetesVersion: {
-        kind: "rolling", tracked: true,
+        kind: "rolling",
+        tracked: true,
         effect: `a patch release of the same minor rolls like an upgrade: ${ALL_NODES_ROLL}`,
     },
     podCidr: {
-        kind: "refused", tracked: true,
+        kind: "refused",
+        tracked: true,
         effect: "kube-controller-manager, kube-proxy and the CNI keep the old range; every pod address would be wrong",
         safePath: NEW_CLUSTER,
     },
     serviceCidr: {
-        kind: "refused", tracked: true,
+        kind: "refused",
+        tracked: true,
         effect: "existing Services (including the API's own ClusterIP and CoreDNS) keep addresses outside the new range; the API server certificate SAN changes",
         safePath: NEW_CLUSTER,
     },
     controlPlaneCount: {
-        kind: "rolling", tracked: true,
+        kind: "rolling",
+        tracked: true,
         effect: "up: the new nodes join one at a time after the last existing one; down: the highest-numbered nodes leave etcd one at a time (highest first), each after cordon and drain",
     },
     controlPlaneMode: {
-        kind: "refused", tracked: true,
+        kind: "refused",
+        tracked: true,
         effect: "only `standalone` is supported: an ASG can start or replace masters outside the quorum-safe roll",
         safePath: "keep controlPlaneMode standalone.",
     },
@@ -156,12 +174,18 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
         kind: "rolling",
         effect: `a new group is added and an absent one removed (drained); instanceType, volumeSize, amiId, labels, taints: ${WORKER_ROLL}; sizes, cooldown, maxSurge, maxUnavailable, drainTimeoutSeconds: in place`,
     },
-    workerJoinTokenTtlHours: { kind: "in-place", effect: "the worker join token is rotated and the launch configurations updated; running workers are not rolled" },
+    workerJoinTokenTtlHours: {
+        kind: "in-place",
+        effect: "the worker join token is rotated and the launch configurations updated; running workers are not rolled",
+    },
 
     // Hardening (kubeadm configuration)
     auditLog: { kind: "rolling", effect: CONTROL_PLANE_ROLL },
     secretsEncryption: { kind: "rolling", effect: `${CONTROL_PLANE_ROLL}; existing Secrets are re-written by the roll's last step` },
-    secretsEncryptionKeyVersion: { kind: "rolling", effect: `${CONTROL_PLANE_ROLL}: the new key is added first, Secrets are re-encrypted, the old key is dropped` },
+    secretsEncryptionKeyVersion: {
+        kind: "rolling",
+        effect: `${CONTROL_PLANE_ROLL}: the new key is added first, Secrets are re-encrypted, the old key is dropped`,
+    },
     kubeletHardening: { kind: "rolling", effect: ALL_NODES_ROLL },
     apiServerProfiling: { kind: "rolling", effect: CONTROL_PLANE_ROLL },
     requireMetadataTokens: { kind: "in-place", effect: "instance metadata options updated in place where the cloud accepts it" },
@@ -176,7 +200,8 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
 
     // Add-ons
     cni: {
-        kind: "refused", tracked: true,
+        kind: "refused",
+        tracked: true,
         effect: "two CNIs on one cluster: pods of the old network lose connectivity and the old CNI's state stays on every node",
         safePath: NEW_CLUSTER,
     },
@@ -191,7 +216,9 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
 };
 
 /** Keys whose values go into the `lifecycle` output and are compared at the next preview. */
-export const TRACKED_KEYS = Object.entries(CHANGE_POLICY).filter(([, policy]) => policy.tracked).map(([key]) => key);
+export const TRACKED_KEYS = Object.entries(CHANGE_POLICY)
+    .filter(([, policy]) => policy.tracked)
+    .map(([key]) => key);
 
 /** A change that may not go ahead on a running cluster. */
 export interface RefusedChange {
@@ -225,7 +252,9 @@ export function refusedChanges(previous: LifecycleState | undefined, current: Re
         }
         if (why) {
             refused.push({
-                key, from, to,
+                key,
+                from,
+                to,
                 message: `${project}:${key}: change from ${JSON.stringify(from)} to ${JSON.stringify(to)} is refused on a running cluster: ${why.reason} Safe path: ${why.safePath}`,
             });
         }
@@ -265,14 +294,9 @@ function cell(text: string): string {
 
 /** The README's change table: one row per key, in table order. */
 export function renderChangeTable(): string {
-    const lines = [
-        "| key | change on a running cluster | what `pulumi up` does |",
-        "|---|---|---|",
-    ];
+    const lines = ["| key | change on a running cluster | what `pulumi up` does |", "|---|---|---|"];
     for (const [key, policy] of Object.entries(CHANGE_POLICY)) {
-        const what = policy.kind === "refused"
-            ? `refused at preview: ${policy.effect}. Safe path: ${policy.safePath}`
-            : policy.effect;
+        const what = policy.kind === "refused" ? `refused at preview: ${policy.effect}. Safe path: ${policy.safePath}` : policy.effect;
         lines.push(`| \`${key}\` | ${policy.kind} | ${cell(what)} |`);
     }
     return lines.join("\n");

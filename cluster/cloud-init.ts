@@ -29,11 +29,8 @@ export const WORKER_JOIN_FILE = "kubeadm-join-worker.yaml";
  * kubeconfig-wait.sh is not among them: it runs over SSH (stdin).
  */
 export const ROLE_SCRIPTS: Record<NodeRole, string[]> = {
-    "control-plane": [
-        "lib.sh", "bootstrap.sh", "control-plane-up.sh", "nvme-mount.sh",
-        "etcd-backup.sh", "etcd-watchdog.sh", "renew-certs.sh",
-    ],
-    "worker": ["lib.sh", "bootstrap.sh", "nvme-mount.sh"],
+    "control-plane": ["lib.sh", "bootstrap.sh", "control-plane-up.sh", "nvme-mount.sh", "etcd-backup.sh", "etcd-watchdog.sh", "renew-certs.sh"],
+    worker: ["lib.sh", "bootstrap.sh", "nvme-mount.sh"],
 };
 
 export interface CronJob {

@@ -167,9 +167,9 @@ export function nodeLeaveCommand(nodeName: string, drainTimeoutSeconds: number):
  */
 export const UPGRADE_ADDONS_COMMAND = [
     "sudo -n bash -c '",
-    "set -euo pipefail; f=$(mktemp); trap \"rm -f $f\" EXIT; cat >\"$f\"; k=/etc/kubernetes/admin.conf;",
-    "kubeadm init phase addon coredns --config \"$f\" --kubeconfig $k;",
-    "if kubectl --kubeconfig $k -n kube-system get daemonset kube-proxy >/dev/null 2>&1; then kubeadm init phase addon kube-proxy --config \"$f\" --kubeconfig $k; fi;",
+    'set -euo pipefail; f=$(mktemp); trap "rm -f $f" EXIT; cat >"$f"; k=/etc/kubernetes/admin.conf;',
+    'kubeadm init phase addon coredns --config "$f" --kubeconfig $k;',
+    'if kubectl --kubeconfig $k -n kube-system get daemonset kube-proxy >/dev/null 2>&1; then kubeadm init phase addon kube-proxy --config "$f" --kubeconfig $k; fi;',
     "echo upgraded CoreDNS and kube-proxy to the cluster configuration >&2'",
 ].join(" ");
 
@@ -192,8 +192,7 @@ export class ControlPlane {
         this.opts = { provider: args.provider, parent: args.parent };
         const env = args.environment;
 
-        this.targetGroup = new aws.lb.TargetGroup(`${env}-api`,
-            apiTargetGroupArgs(env, args.vpcId, args.nameSuffix, args.tags), this.opts);
+        this.targetGroup = new aws.lb.TargetGroup(`${env}-api`, apiTargetGroupArgs(env, args.vpcId, args.nameSuffix, args.tags), this.opts);
 
         if (args.mode !== "standalone") {
             throw new Error(`controlPlaneMode "${args.mode}" is not supported: only standalone control-plane nodes receive their secrets from the program`);
@@ -206,18 +205,28 @@ export class ControlPlane {
         this.firstNode = { id: this.instances[0].id, privateIp: this.instances[0].privateIp };
         this.upgradeAddons = this.addUpgradeAddons();
 
-        this.listener = new aws.lb.Listener(`${env}-api`, {
-            loadBalancerArn: args.apiLoadBalancerArn,
-            port: API_PORT,
-            protocol: "TCP",
-            defaultActions: [{ type: "forward", targetGroupArn: this.targetGroup.arn }],
-        }, this.opts);
+        this.listener = new aws.lb.Listener(
+            `${env}-api`,
+            {
+                loadBalancerArn: args.apiLoadBalancerArn,
+                port: API_PORT,
+                protocol: "TCP",
+                defaultActions: [{ type: "forward", targetGroupArn: this.targetGroup.arn }],
+            },
+            this.opts,
+        );
     }
 
     /** Everything that must exist before the cluster serves: nodes, their gates, the API path. */
     get resources(): pulumi.Resource[] {
-        return [...this.instances, this.targetGroup, ...this.attachments, this.listener,
-            ...this.bootstraps, ...(this.upgradeAddons ? [this.upgradeAddons] : [])];
+        return [
+            ...this.instances,
+            this.targetGroup,
+            ...this.attachments,
+            this.listener,
+            ...this.bootstraps,
+            ...(this.upgradeAddons ? [this.upgradeAddons] : []),
+        ];
     }
 
     /** The last node's gate passed: every node of the chain is in the cluster. */
@@ -231,53 +240,67 @@ export class ControlPlane {
         const previous = this.bootstraps[index - 1];
         // Waiting for the decision keeps a refused change from touching any node.
         const userData = pulumi.all([this.args.decision, this.args.boot.userData(name)]).apply(([, data]) => data);
-        const instance = new aws.ec2.Instance(name, {
-            ami: this.args.amiId,
-            instanceType: this.args.instanceType,
-            subnetId: this.args.privateSubnetId,
-            vpcSecurityGroupIds: [this.args.clusterSecurityGroupId],
-            keyName: this.args.keyName,
-            iamInstanceProfile: this.args.instanceProfileName,
-            userDataBase64: userData,
-            metadataOptions: metadataOptions(this.args.requireMetadataTokens),
-            // zCompute: no encryption, volume type left to the cloud default; no volume tags.
-            rootBlockDevice: { volumeSize: this.args.volumeSize, deleteOnTermination: true, encrypted: false },
-            tags: controlPlaneTags(env, name, this.args.tags),
-        }, standaloneInstanceOptions({
-            ...this.opts,
-            // The chain: node i+1 is created only after node i joined and passed its gate.
-            dependsOn: [...this.args.dependsOn, ...this.args.boot.dependsOn, ...(previous ? [previous] : [])],
-        }));
+        const instance = new aws.ec2.Instance(
+            name,
+            {
+                ami: this.args.amiId,
+                instanceType: this.args.instanceType,
+                subnetId: this.args.privateSubnetId,
+                vpcSecurityGroupIds: [this.args.clusterSecurityGroupId],
+                keyName: this.args.keyName,
+                iamInstanceProfile: this.args.instanceProfileName,
+                userDataBase64: userData,
+                metadataOptions: metadataOptions(this.args.requireMetadataTokens),
+                // zCompute: no encryption, volume type left to the cloud default; no volume tags.
+                rootBlockDevice: { volumeSize: this.args.volumeSize, deleteOnTermination: true, encrypted: false },
+                tags: controlPlaneTags(env, name, this.args.tags),
+            },
+            standaloneInstanceOptions({
+                ...this.opts,
+                // The chain: node i+1 is created only after node i joined and passed its gate.
+                dependsOn: [...this.args.dependsOn, ...this.args.boot.dependsOn, ...(previous ? [previous] : [])],
+            }),
+        );
         this.instances.push(instance);
 
-        const attachment = new aws.lb.TargetGroupAttachment(`${name}-api`, {
-            targetGroupArn: this.targetGroup.arn,
-            targetId: instance.id,
-            port: API_PORT,
-        }, this.opts);
+        const attachment = new aws.lb.TargetGroupAttachment(
+            `${name}-api`,
+            {
+                targetGroupArn: this.targetGroup.arn,
+                targetId: instance.id,
+                port: API_PORT,
+            },
+            this.opts,
+        );
         this.attachments.push(attachment);
 
         const boot = this.bootCommandFor(name, index);
-        this.bootstraps.push(new command.remote.Command(`${name}-bootstrap`, {
-            connection: nodeConnection({ ...this.args.ssh, host: instance.privateIp }),
-            create: boot.create,
-            stdin: boot.stdin,
-            // An input change (a rotated worker token, a new encryption key) runs the same script:
-            // on a node already in the cluster it only places the new files, applies the token
-            // and passes the gate again. The chain keeps these updates one node at a time.
-            update: boot.create,
-            delete: nodeLeaveCommand(name, this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS),
-            // A new instance is a new node: bootstrap it (and let the old one leave).
-            triggers: [instance.id],
-            logging: "stderr",
-            addPreviousOutputInEnv: false,
-        }, {
-            parent: this.args.parent,
-            // Deleted before its attachment and instance: the node leaves while it still runs.
-            dependsOn: [instance, attachment],
-            deleteBeforeReplace: false,
-            additionalSecretOutputs: ["stdout"],
-        }));
+        this.bootstraps.push(
+            new command.remote.Command(
+                `${name}-bootstrap`,
+                {
+                    connection: nodeConnection({ ...this.args.ssh, host: instance.privateIp }),
+                    create: boot.create,
+                    stdin: boot.stdin,
+                    // An input change (a rotated worker token, a new encryption key) runs the same script:
+                    // on a node already in the cluster it only places the new files, applies the token
+                    // and passes the gate again. The chain keeps these updates one node at a time.
+                    update: boot.create,
+                    delete: nodeLeaveCommand(name, this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS),
+                    // A new instance is a new node: bootstrap it (and let the old one leave).
+                    triggers: [instance.id],
+                    logging: "stderr",
+                    addPreviousOutputInEnv: false,
+                },
+                {
+                    parent: this.args.parent,
+                    // Deleted before its attachment and instance: the node leaves while it still runs.
+                    dependsOn: [instance, attachment],
+                    deleteBeforeReplace: false,
+                    additionalSecretOutputs: ["stdout"],
+                },
+            ),
+        );
     }
 
     /**
@@ -289,8 +312,8 @@ export class ControlPlane {
         const join = boot.bootstrapCommand({ nodeName, mode: "join" });
         const joinUpgrade = boot.bootstrapCommand({ nodeName, mode: "join", uploadClusterConfig: true });
         const init = index === 0 ? boot.bootstrapCommand({ nodeName, mode: "init" }) : join;
-        const pick = (field: "create" | "stdin") => pulumi.all([this.args.decision, init[field], join[field], joinUpgrade[field]])
-            .apply(([decision, initValue, joinValue, upgradeValue]) => {
+        const pick = (field: "create" | "stdin") =>
+            pulumi.all([this.args.decision, init[field], join[field], joinUpgrade[field]]).apply(([decision, initValue, joinValue, upgradeValue]) => {
                 if (!decision.initialized) {
                     return initValue;
                 }
@@ -302,13 +325,17 @@ export class ControlPlane {
     /** Runs once per Kubernetes version on the last node, after every node passed its gate. */
     private addUpgradeAddons(): command.remote.Command {
         const last = this.instances[this.instances.length - 1];
-        return new command.remote.Command(`${this.args.environment}-upgrade-addons`, {
-            connection: nodeConnection({ ...this.args.ssh, host: last.privateIp }),
-            create: UPGRADE_ADDONS_COMMAND,
-            stdin: pulumi.secret(this.args.kubeadmInitConfig),
-            triggers: [this.args.kubernetesVersion],
-            logging: "stderr",
-        }, { parent: this.args.parent, dependsOn: [this.lastBootstrap!] });
+        return new command.remote.Command(
+            `${this.args.environment}-upgrade-addons`,
+            {
+                connection: nodeConnection({ ...this.args.ssh, host: last.privateIp }),
+                create: UPGRADE_ADDONS_COMMAND,
+                stdin: pulumi.secret(this.args.kubeadmInitConfig),
+                triggers: [this.args.kubernetesVersion],
+                logging: "stderr",
+            },
+            { parent: this.args.parent, dependsOn: [this.lastBootstrap!] },
+        );
     }
 }
 

@@ -84,13 +84,12 @@ export function encryptionConfiguration(keys: EncryptionKey[]): Record<string, u
     return {
         apiVersion: "apiserver.config.k8s.io/v1",
         kind: "EncryptionConfiguration",
-        resources: [{
-            resources: ["secrets"],
-            providers: [
-                { secretbox: { keys: keys.map((key) => ({ name: key.name, secret: key.secret })) } },
-                { identity: {} },
-            ],
-        }],
+        resources: [
+            {
+                resources: ["secrets"],
+                providers: [{ secretbox: { keys: keys.map((key) => ({ name: key.name, secret: key.secret })) } }, { identity: {} }],
+            },
+        ],
     };
 }
 

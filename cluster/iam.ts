@@ -40,7 +40,7 @@ export function policyDocumentsFor(role: NodeRole): Record<string, PolicyDocumen
         return { node };
     }
     return {
-        "node": node,
+        node: node,
         "cloud-controller": document(ccmControlPlanePolicy.Statement),
         "ebs-csi": document(ebsCsiPolicy.Statement),
         "load-balancer-controller": document(loadBalancerControllerPolicy.Statement),
@@ -51,11 +51,13 @@ export function policyDocumentsFor(role: NodeRole): Record<string, PolicyDocumen
 
 /** Trust policy: EC2 instances may assume the role. */
 export function ec2AssumeRolePolicy(): PolicyDocument {
-    return document([{
-        Effect: "Allow",
-        Principal: { Service: "ec2.amazonaws.com" },
-        Action: "sts:AssumeRole",
-    }]);
+    return document([
+        {
+            Effect: "Allow",
+            Principal: { Service: "ec2.amazonaws.com" },
+            Action: "sts:AssumeRole",
+        },
+    ]);
 }
 
 /** Statements from the JSON data (typed loosely by the compiler), deep-copied. */
@@ -90,30 +92,46 @@ export class NodeIam {
         // zCompute has no IAM tags: no tags on any of these resources.
         const opts: pulumi.CustomResourceOptions = { provider: args.provider, parent: args.parent };
         const baseName = `${args.environment}-${args.role}`;
-        const role = new aws.iam.Role(`${baseName}-role`, {
-            name: this.physicalName(""),
-            assumeRolePolicy: JSON.stringify(ec2AssumeRolePolicy()),
-            description: `zadara-eksd ${args.role} nodes of ${args.environment}`,
-        }, opts);
+        const role = new aws.iam.Role(
+            `${baseName}-role`,
+            {
+                name: this.physicalName(""),
+                assumeRolePolicy: JSON.stringify(ec2AssumeRolePolicy()),
+                description: `zadara-eksd ${args.role} nodes of ${args.environment}`,
+            },
+            opts,
+        );
         this.resources.push(role);
 
         for (const [purpose, policyDocument] of Object.entries(policyDocumentsFor(args.role))) {
-            const policy = new aws.iam.Policy(`${baseName}-${purpose}-policy`, {
-                name: this.physicalName(`-${purpose}`),
-                policy: JSON.stringify(policyDocument),
-                description: `zadara-eksd ${args.role} nodes: ${purpose}`,
-            }, opts);
-            const attachment = new aws.iam.RolePolicyAttachment(`${baseName}-${purpose}-attachment`, {
-                role: role.name,
-                policyArn: policy.arn,
-            }, opts);
+            const policy = new aws.iam.Policy(
+                `${baseName}-${purpose}-policy`,
+                {
+                    name: this.physicalName(`-${purpose}`),
+                    policy: JSON.stringify(policyDocument),
+                    description: `zadara-eksd ${args.role} nodes: ${purpose}`,
+                },
+                opts,
+            );
+            const attachment = new aws.iam.RolePolicyAttachment(
+                `${baseName}-${purpose}-attachment`,
+                {
+                    role: role.name,
+                    policyArn: policy.arn,
+                },
+                opts,
+            );
             this.resources.push(policy, attachment);
         }
 
-        const profile = new aws.iam.InstanceProfile(`${baseName}-profile`, {
-            name: this.physicalName(""),
-            role: role.name,
-        }, { ...opts, dependsOn: this.resources.slice() });
+        const profile = new aws.iam.InstanceProfile(
+            `${baseName}-profile`,
+            {
+                name: this.physicalName(""),
+                role: role.name,
+            },
+            { ...opts, dependsOn: this.resources.slice() },
+        );
         this.resources.push(profile);
         this.instanceProfileName = profile.name;
         this.roleName = role.name;

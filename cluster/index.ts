@@ -168,8 +168,7 @@ export class EksdCluster extends pulumi.ComponentResource {
         const kubernetesVersion = args.kubernetesVersion;
         const decision: pulumi.Output<LifecycleDecision> = pulumi.output(args.previousLifecycle).apply((previous) => ({
             initialized: previous?.initialized === true,
-            upgrading: previous !== undefined && previous.settings.kubernetesVersion !== undefined &&
-                previous.settings.kubernetesVersion !== kubernetesVersion,
+            upgrading: previous !== undefined && previous.settings.kubernetesVersion !== undefined && previous.settings.kubernetesVersion !== kubernetesVersion,
         }));
         const ssh = {
             user: args.ssh.nodeUser,
@@ -269,7 +268,8 @@ export class EksdCluster extends pulumi.ComponentResource {
             environment: env,
             caCertPem: this.secrets.caCertPem,
             caKeyPem: this.secrets.caKeyPem,
-            server: pulumi.all([this.api.publicIp, this.api.privateIp])
+            server: pulumi
+                .all([this.api.publicIp, this.api.privateIp])
                 .apply(([publicIp, privateIp]) => `https://${args.apiPublic && publicIp ? publicIp : privateIp}:${API_PORT}`),
             validityDays: args.adminCredentialValidityDays ?? DEFAULT_ADMIN_VALIDITY_DAYS,
             parent: this,
@@ -324,7 +324,9 @@ export class EksdCluster extends pulumi.ComponentResource {
             // A node the ASG starts on its own cannot receive the control-plane secrets (they
             // come from the program's bootstrap command), and it could replace masters outside
             // the quorum-safe roll.
-            throw new Error(`controlPlaneMode "${controlPlane.mode}" is not supported: only "standalone" control-plane nodes can receive their secrets from the program`);
+            throw new Error(
+                `controlPlaneMode "${controlPlane.mode}" is not supported: only "standalone" control-plane nodes can receive their secrets from the program`,
+            );
         }
         if (!Number.isInteger(controlPlane.count) || controlPlane.count < 1) {
             throw new Error(`control-plane count must be 1 or more, got ${controlPlane.count}`);

@@ -3,8 +3,15 @@
 // extraArgs became a list of {name, value} (v1beta3 is still read there, but deprecated).
 import * as YAML from "yaml";
 import {
-    AUDIT_LOG_DIR, AUDIT_LOG_FILE, AUDIT_LOG_ROTATION, AUDIT_POLICY_DIR, AUDIT_POLICY_FILE, ENCRYPTION_CONFIG_DIR,
-    ENCRYPTION_CONFIG_FILE, HardeningSettings, kubeletConfiguration,
+    AUDIT_LOG_DIR,
+    AUDIT_LOG_FILE,
+    AUDIT_LOG_ROTATION,
+    AUDIT_POLICY_DIR,
+    AUDIT_POLICY_FILE,
+    ENCRYPTION_CONFIG_DIR,
+    ENCRYPTION_CONFIG_FILE,
+    HardeningSettings,
+    kubeletConfiguration,
 } from "./hardening";
 
 export const EKSD_IMAGE_REPOSITORY = "public.ecr.aws/eks-distro/kubernetes";
@@ -84,13 +91,15 @@ function initConfiguration(settings: KubeadmSettings): KubeadmDocument {
         kind: "InitConfiguration",
         // The same token, expiry and groups as the Secret the bootstrap command applies
         // (secrets.ts): kubeadm would otherwise add a 24 h token of its own.
-        bootstrapTokens: [{
-            token: settings.bootstrapToken,
-            description: "zadara-eksd node bootstrap token",
-            expires: settings.bootstrapTokenExpires,
-            usages: ["signing", "authentication"],
-            groups: ["system:bootstrappers:kubeadm:default-node-token"],
-        }],
+        bootstrapTokens: [
+            {
+                token: settings.bootstrapToken,
+                description: "zadara-eksd node bootstrap token",
+                expires: settings.bootstrapTokenExpires,
+                usages: ["signing", "authentication"],
+                groups: ["system:bootstrappers:kubeadm:default-node-token"],
+            },
+        ],
     };
 }
 

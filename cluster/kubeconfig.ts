@@ -44,7 +44,7 @@ export function nodeConnection(ssh: NodeSshArgs): command.types.input.remote.Con
 /** Prints field cluster_url of the OpenStack-style metadata document (bounded retries). */
 export const CLOUD_METADATA_COMMAND = [
     "curl -sf --retry 30 --retry-delay 2 --retry-connrefused --max-time 10 http://169.254.169.254/openstack/latest/meta_data.json",
-    "| python3 -c 'import json, sys; print(str(json.load(sys.stdin)[\"cluster_url\"]).rstrip(\"/\"))'",
+    '| python3 -c \'import json, sys; print(str(json.load(sys.stdin)["cluster_url"]).rstrip("/"))\'',
 ].join(" ");
 
 export function parseCloudApiUrl(stdout: string): string {
@@ -60,11 +60,15 @@ export class CloudMetadata {
     readonly cloudApiUrl: pulumi.Output<string>;
 
     constructor(args: CloudMetadataArgs) {
-        this.metadataCommand = new command.remote.Command(`${args.environment}-cloud-metadata`, {
-            connection: nodeConnection(args.ssh),
-            create: CLOUD_METADATA_COMMAND,
-            triggers: [args.firstNodeId],
-        }, { parent: args.parent, dependsOn: args.dependsOn });
+        this.metadataCommand = new command.remote.Command(
+            `${args.environment}-cloud-metadata`,
+            {
+                connection: nodeConnection(args.ssh),
+                create: CLOUD_METADATA_COMMAND,
+                triggers: [args.firstNodeId],
+            },
+            { parent: args.parent, dependsOn: args.dependsOn },
+        );
         this.cloudApiUrl = this.metadataCommand.stdout.apply(parseCloudApiUrl);
     }
 }

@@ -18,9 +18,7 @@ import type { NodeGroupConfig } from "../model";
 import { BUNDLE_PORT } from "../infra/network";
 import { ZCOMPUTE_REGION } from "../infra/provider";
 import { API_PORT } from "./api-endpoint";
-import {
-    buildUserData, CONTROL_PLANE_CRON_JOBS, NODE_SCRIPTS_DIR, NVME_UNIT, readScriptSource, renderCronFile, ROLE_SCRIPTS,
-} from "./cloud-init";
+import { buildUserData, CONTROL_PLANE_CRON_JOBS, NODE_SCRIPTS_DIR, NVME_UNIT, readScriptSource, renderCronFile, ROLE_SCRIPTS } from "./cloud-init";
 import { auditPolicy, encryptionConfiguration, HardeningSettings, renderYaml } from "./hardening";
 import { KubeadmSettings, renderInitConfig, renderJoinControlPlaneConfig, renderJoinWorkerConfig } from "./kubeadm";
 import { NodeEnv, shellSingleQuote } from "./node-env";
@@ -45,13 +43,22 @@ const TOKEN_PLACEHOLDER = "tokenx.placeholderxxxxx";
 
 /** The files control-plane-up.sh accepts on stdin (relative to /etc/kubernetes). */
 export const CONTROL_PLANE_STDIN_FILES = [
-    "pki/ca.crt", "pki/ca.key", "pki/sa.key", "pki/sa.pub", "pki/front-proxy-ca.crt", "pki/front-proxy-ca.key",
-    "pki/etcd/ca.crt", "pki/etcd/ca.key", "zadara/kubeadm.yaml", "zadara/bootstrap-token.yaml",
-    "audit/audit-policy.yaml", "encryption/encryption-config.yaml",
+    "pki/ca.crt",
+    "pki/ca.key",
+    "pki/sa.key",
+    "pki/sa.pub",
+    "pki/front-proxy-ca.crt",
+    "pki/front-proxy-ca.key",
+    "pki/etcd/ca.crt",
+    "pki/etcd/ca.key",
+    "zadara/kubeadm.yaml",
+    "zadara/bootstrap-token.yaml",
+    "audit/audit-policy.yaml",
+    "encryption/encryption-config.yaml",
     // EKS-D upgrade: the new release's ClusterConfiguration, uploaded before the join.
     "zadara/kubeadm-cluster.yaml",
 ] as const;
-export type ControlPlaneStdinFile = typeof CONTROL_PLANE_STDIN_FILES[number];
+export type ControlPlaneStdinFile = (typeof CONTROL_PLANE_STDIN_FILES)[number];
 
 export type { ControlPlaneNodeBoot, ControlPlaneBootInput };
 
@@ -103,7 +110,10 @@ export function publishBundleCommand(sha256: string, trustRootCa: boolean): stri
     const target = `${BASTION_BUNDLE_DIR}/${bundleFileName(sha256)}`;
     const temporary = `${BASTION_BUNDLE_DIR}/.incoming-${sha256}`;
     const trust = trustRootCa
-        ? [`grep '^${ROOT_CA_BUNDLE_NAME} ' ${target} | cut -d' ' -f2 | base64 -d | sudo tee ${BASTION_ROOT_CA_FILE} >/dev/null`, "sudo update-ca-certificates >/dev/null"]
+        ? [
+              `grep '^${ROOT_CA_BUNDLE_NAME} ' ${target} | cut -d' ' -f2 | base64 -d | sudo tee ${BASTION_ROOT_CA_FILE} >/dev/null`,
+              "sudo update-ca-certificates >/dev/null",
+          ]
         : [];
     return [
         `sudo install -d -m 755 ${BASTION_BUNDLE_DIR}`,
@@ -128,7 +138,7 @@ export function renderStdinFiles(files: Partial<Record<ControlPlaneStdinFile, st
             if (!(CONTROL_PLANE_STDIN_FILES as readonly string[]).includes(name)) {
                 throw new Error(`control-plane-up.sh does not accept ${name}`);
             }
-            return `${name} ${Buffer.from(content as string, "utf8").toString("base64")}\n`;
+            return `${name} ${Buffer.from(content, "utf8").toString("base64")}\n`;
         })
         .join("");
 }
@@ -209,27 +219,33 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
         this.bundle = renderBundle(bundleFiles(args.rootCaCert));
         this.bundleSha256 = sha256Hex(this.bundle);
         this.bundleUrl = pulumi.interpolate`http://${args.bastion.privateIp}:${BUNDLE_PORT}/${bundleFileName(this.bundleSha256)}`;
-        this.publishCommand = new command.remote.Command(`${args.environment}-boot-bundle`, {
-            connection: {
-                host: args.bastion.publicIp,
-                user: args.bastion.user,
-                privateKey: pulumi.secret(args.bastion.privateKey),
+        this.publishCommand = new command.remote.Command(
+            `${args.environment}-boot-bundle`,
+            {
+                connection: {
+                    host: args.bastion.publicIp,
+                    user: args.bastion.user,
+                    privateKey: pulumi.secret(args.bastion.privateKey),
+                },
+                create: publishBundleCommand(this.bundleSha256, args.rootCaCert !== undefined),
+                stdin: this.bundle,
+                // A new bastion has an empty bundle directory: publish again.
+                triggers: [args.bastion.privateIp],
+                addPreviousOutputInEnv: false,
             },
-            create: publishBundleCommand(this.bundleSha256, args.rootCaCert !== undefined),
-            stdin: this.bundle,
-            // A new bastion has an empty bundle directory: publish again.
-            triggers: [args.bastion.privateIp],
-            addPreviousOutputInEnv: false,
-        }, { parent: args.parent, dependsOn: args.dependsOn });
+            { parent: args.parent, dependsOn: args.dependsOn },
+        );
         this.dependsOn = [this.publishCommand];
     }
 
     userData(nodeName: string): pulumi.Output<string> {
-        return pulumi.all([this.args.apiPrivateIp, this.bundleUrl]).apply(([apiIp, bundleUrl]) => buildUserData({
-            role: "control-plane",
-            nodeEnv: { ROLE: "control-plane", ...this.commonNodeEnv(apiIp, bundleUrl), NODE_NAME: nodeName, NODE_LABELS: "", NODE_TAINTS: "" },
-            sizeKeys: [],
-        }));
+        return pulumi.all([this.args.apiPrivateIp, this.bundleUrl]).apply(([apiIp, bundleUrl]) =>
+            buildUserData({
+                role: "control-plane",
+                nodeEnv: { ROLE: "control-plane", ...this.commonNodeEnv(apiIp, bundleUrl), NODE_NAME: nodeName, NODE_LABELS: "", NODE_TAINTS: "" },
+                sizeKeys: [],
+            }),
+        );
     }
 
     bootstrapCommand(node: ControlPlaneBootInput): { create: pulumi.Input<string>; stdin: pulumi.Input<string> } {
@@ -246,8 +262,11 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
 
     /** Worker user data (a secret: it holds the expiring node-bootstrap token). */
     workerUserData(groupName: string, group: NodeGroupConfig): pulumi.Output<string> {
-        return pulumi.secret(pulumi.all([this.kubeadmSettings(), this.bundleUrl]).apply(([settings, bundleUrl]) =>
-            this.renderWorkerUserData(groupName, group, settings, bundleUrl)));
+        return pulumi.secret(
+            pulumi
+                .all([this.kubeadmSettings(), this.bundleUrl])
+                .apply(([settings, bundleUrl]) => this.renderWorkerUserData(groupName, group, settings, bundleUrl)),
+        );
     }
 
     /**
@@ -255,14 +274,19 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
      * a token rotation changes the launch configuration but must not roll running nodes.
      */
     workerRollFingerprint(groupName: string, group: NodeGroupConfig): pulumi.Output<string> {
-        const settings = pulumi.all([this.args.apiPrivateIp, this.args.certSans, pulumi.unsecret(this.args.secrets.caCertHash)])
+        const settings = pulumi
+            .all([this.args.apiPrivateIp, this.args.certSans, pulumi.unsecret(this.args.secrets.caCertHash)])
             .apply(([apiIp, certSans, caCertHash]) => this.settingsFrom(apiIp, certSans, TOKEN_PLACEHOLDER, caCertHash));
-        return pulumi.all([settings, this.bundleUrl]).apply(([placeholderSettings, bundleUrl]) => sha256Hex(JSON.stringify({
-            amiId: group.amiId,
-            instanceType: group.instanceType,
-            volumeSize: group.volumeSize,
-            userData: this.renderWorkerUserData(groupName, group, placeholderSettings, bundleUrl),
-        })));
+        return pulumi.all([settings, this.bundleUrl]).apply(([placeholderSettings, bundleUrl]) =>
+            sha256Hex(
+                JSON.stringify({
+                    amiId: group.amiId,
+                    instanceType: group.instanceType,
+                    volumeSize: group.volumeSize,
+                    userData: this.renderWorkerUserData(groupName, group, placeholderSettings, bundleUrl),
+                }),
+            ),
+        );
     }
 
     private renderWorkerUserData(groupName: string, group: NodeGroupConfig, settings: KubeadmSettings, bundleUrl: string): string {
@@ -285,38 +309,47 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
         const s = this.args.secrets;
         const hardening = this.args.hardening;
         const pki = pulumi.all([
-            s.caCertPem, s.caKeyPem, s.serviceAccountKeyPem, s.serviceAccountPublicKeyPem,
-            s.frontProxyCa.certPem, s.frontProxyCa.keyPem, s.etcdCa.certPem, s.etcdCa.keyPem,
+            s.caCertPem,
+            s.caKeyPem,
+            s.serviceAccountKeyPem,
+            s.serviceAccountPublicKeyPem,
+            s.frontProxyCa.certPem,
+            s.frontProxyCa.keyPem,
+            s.etcdCa.certPem,
+            s.etcdCa.keyPem,
         ]);
-        return pulumi.all([this.kubeadmSettings(), pki, s.encryptionKeys]).apply(([settings, [caCert, caKey, saKey, saPub, fpCert, fpKey, etcdCert, etcdKey], encryptionKeys]) => {
-            const files: Partial<Record<ControlPlaneStdinFile, string>> = {
-                "pki/ca.crt": caCert,
-                "pki/ca.key": caKey,
-                "pki/sa.key": saKey,
-                "pki/sa.pub": saPub,
-                "pki/front-proxy-ca.crt": fpCert,
-                "pki/front-proxy-ca.key": fpKey,
-                "pki/etcd/ca.crt": etcdCert,
-                "pki/etcd/ca.key": etcdKey,
-                "zadara/kubeadm.yaml": mode === "init" ? renderInitConfig(settings) : renderJoinControlPlaneConfig(settings),
-                "zadara/bootstrap-token.yaml": YAML.stringify(bootstrapTokenSecret(settings.bootstrapToken, settings.bootstrapTokenExpires)),
-            };
-            if (uploadClusterConfig && mode === "join") {
-                files["zadara/kubeadm-cluster.yaml"] = renderInitConfig(settings);
-            }
-            if (hardening.auditLog) {
-                files["audit/audit-policy.yaml"] = renderYaml(auditPolicy());
-            }
-            if (hardening.secretsEncryption) {
-                files["encryption/encryption-config.yaml"] = renderYaml(encryptionConfiguration(encryptionKeys));
-            }
-            return files;
-        });
+        return pulumi
+            .all([this.kubeadmSettings(), pki, s.encryptionKeys])
+            .apply(([settings, [caCert, caKey, saKey, saPub, fpCert, fpKey, etcdCert, etcdKey], encryptionKeys]) => {
+                const files: Partial<Record<ControlPlaneStdinFile, string>> = {
+                    "pki/ca.crt": caCert,
+                    "pki/ca.key": caKey,
+                    "pki/sa.key": saKey,
+                    "pki/sa.pub": saPub,
+                    "pki/front-proxy-ca.crt": fpCert,
+                    "pki/front-proxy-ca.key": fpKey,
+                    "pki/etcd/ca.crt": etcdCert,
+                    "pki/etcd/ca.key": etcdKey,
+                    "zadara/kubeadm.yaml": mode === "init" ? renderInitConfig(settings) : renderJoinControlPlaneConfig(settings),
+                    "zadara/bootstrap-token.yaml": YAML.stringify(bootstrapTokenSecret(settings.bootstrapToken, settings.bootstrapTokenExpires)),
+                };
+                if (uploadClusterConfig && mode === "join") {
+                    files["zadara/kubeadm-cluster.yaml"] = renderInitConfig(settings);
+                }
+                if (hardening.auditLog) {
+                    files["audit/audit-policy.yaml"] = renderYaml(auditPolicy());
+                }
+                if (hardening.secretsEncryption) {
+                    files["encryption/encryption-config.yaml"] = renderYaml(encryptionConfiguration(encryptionKeys));
+                }
+                return files;
+            });
     }
 
     /** Everything kubeadm needs, once the API address and the secrets are known. */
     private kubeadmSettings(): pulumi.Output<KubeadmSettings> {
-        return pulumi.all([this.args.apiPrivateIp, this.args.certSans, this.args.secrets.bootstrapToken, this.args.secrets.caCertHash])
+        return pulumi
+            .all([this.args.apiPrivateIp, this.args.certSans, this.args.secrets.bootstrapToken, this.args.secrets.caCertHash])
             .apply(([apiIp, certSans, token, caCertHash]) => this.settingsFrom(apiIp, certSans, token, caCertHash));
     }
 

@@ -35,7 +35,9 @@ export function nodeGroupAsgName(environment: string, groupName: string): string
 
 /** kubelet --node-labels value: "k=v,k2=v2". */
 export function nodeLabelsValue(labels: Record<string, string>): string {
-    return Object.entries(labels).map(([key, value]) => `${key}=${value}`).join(",");
+    return Object.entries(labels)
+        .map(([key, value]) => `${key}=${value}`)
+        .join(",");
 }
 
 /** kubelet --register-with-taints value: "k=v:Effect,k2:Effect". */
@@ -111,36 +113,42 @@ export class NodeGroups {
         const asgName = nodeGroupAsgName(env, groupName);
         const opts: pulumi.CustomResourceOptions = { provider: this.args.provider, parent: this.args.parent };
 
-        const launchConfiguration = new aws.ec2.LaunchConfiguration(asgName, {
-            // Block devices cannot be diffed on zCompute (ignored), so the size is part of the
-            // name: a new size makes a new launch configuration instead of being ignored.
-            namePrefix: `${asgName}-${group.volumeSize}g-`,
-            imageId: group.amiId,
-            instanceType: group.instanceType,
-            keyName: this.args.keyName,
-            securityGroups: [this.args.clusterSecurityGroupId],
-            iamInstanceProfile: this.args.instanceProfileName,
-            rootBlockDevice: { volumeSize: group.volumeSize, deleteOnTermination: true, encrypted: false },
-            userDataBase64: this.args.userDataFor(groupName, group),
-            metadataOptions: this.args.requireMetadataTokens
-                ? { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 }
-                : undefined,
-        }, launchConfigurationOptions({ ...opts, dependsOn: this.args.dependsOn }));
+        const launchConfiguration = new aws.ec2.LaunchConfiguration(
+            asgName,
+            {
+                // Block devices cannot be diffed on zCompute (ignored), so the size is part of the
+                // name: a new size makes a new launch configuration instead of being ignored.
+                namePrefix: `${asgName}-${group.volumeSize}g-`,
+                imageId: group.amiId,
+                instanceType: group.instanceType,
+                keyName: this.args.keyName,
+                securityGroups: [this.args.clusterSecurityGroupId],
+                iamInstanceProfile: this.args.instanceProfileName,
+                rootBlockDevice: { volumeSize: group.volumeSize, deleteOnTermination: true, encrypted: false },
+                userDataBase64: this.args.userDataFor(groupName, group),
+                metadataOptions: this.args.requireMetadataTokens ? { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 } : undefined,
+            },
+            launchConfigurationOptions({ ...opts, dependsOn: this.args.dependsOn }),
+        );
         this.launchConfigurations[groupName] = launchConfiguration;
 
-        this.asgs[groupName] = new aws.autoscaling.Group(asgName, {
-            name: asgName,
-            launchConfiguration: launchConfiguration.name,
-            vpcZoneIdentifiers: [this.args.privateSubnetId],
-            minSize: group.minSize,
-            maxSize: group.maxSize,
-            desiredCapacity: group.desiredSize,
-            defaultCooldown: group.cooldown,
-            healthCheckType: "EC2",
-            healthCheckGracePeriod: HEALTH_CHECK_GRACE_SECONDS,
-            waitForCapacityTimeout: CAPACITY_TIMEOUT,
-            terminationPolicies: TERMINATION_POLICIES,
-            tags: asgTags(nodeGroupTags(env, groupName, group, this.args.tags)),
-        }, workerAsgOptions(opts));
+        this.asgs[groupName] = new aws.autoscaling.Group(
+            asgName,
+            {
+                name: asgName,
+                launchConfiguration: launchConfiguration.name,
+                vpcZoneIdentifiers: [this.args.privateSubnetId],
+                minSize: group.minSize,
+                maxSize: group.maxSize,
+                desiredCapacity: group.desiredSize,
+                defaultCooldown: group.cooldown,
+                healthCheckType: "EC2",
+                healthCheckGracePeriod: HEALTH_CHECK_GRACE_SECONDS,
+                waitForCapacityTimeout: CAPACITY_TIMEOUT,
+                terminationPolicies: TERMINATION_POLICIES,
+                tags: asgTags(nodeGroupTags(env, groupName, group, this.args.tags)),
+            },
+            workerAsgOptions(opts),
+        );
     }
 }

@@ -61,10 +61,10 @@ export function bootstrapTokenSecret(token: string, expires: string): Record<str
         metadata: { name: `bootstrap-token-${match[1]}`, namespace: "kube-system" },
         type: "bootstrap.kubernetes.io/token",
         stringData: {
-            "description": "zadara-eksd worker join token (rotated by pulumi up)",
+            description: "zadara-eksd worker join token (rotated by pulumi up)",
             "token-id": match[1],
             "token-secret": match[2],
-            "expiration": expires,
+            expiration: expires,
             "usage-bootstrap-authentication": "true",
             "usage-bootstrap-signing": "true",
             "auth-extra-groups": NODE_BOOTSTRAP_GROUP,
@@ -138,10 +138,14 @@ export class ClusterSecrets {
             throw new Error(`secretsEncryptionKeyVersion must be a whole number >= 1, got ${version}`);
         }
         const versions = version > 1 ? [version, version - 1] : [version];
-        this.encryptionKeys = pulumi.secret(pulumi.all(versions.map((v) => {
-            const bytes = new random.RandomBytes(`${env}-secrets-key-v${v}`, { length: 32 }, opts);
-            return bytes.base64.apply((secret) => ({ name: encryptionKeyName(v), secret }));
-        })));
+        this.encryptionKeys = pulumi.secret(
+            pulumi.all(
+                versions.map((v) => {
+                    const bytes = new random.RandomBytes(`${env}-secrets-key-v${v}`, { length: 32 }, opts);
+                    return bytes.base64.apply((secret) => ({ name: encryptionKeyName(v), secret }));
+                }),
+            ),
+        );
 
         const suffix = new random.RandomString(`${env}-name-suffix`, lowercaseAlphanumeric(6), opts);
         this.nameSuffix = suffix.result;
@@ -151,14 +155,18 @@ export class ClusterSecrets {
 function selfSignedCa(name: string, commonName: string, opts: pulumi.CustomResourceOptions): CaPair & { publicKeyPem: pulumi.Output<string> } {
     const key = new tls.PrivateKey(`${name}-key`, { algorithm: "RSA", rsaBits: 2048 }, opts);
     const keyPem = pulumi.secret(key.privateKeyPem);
-    const cert = new tls.SelfSignedCert(name, {
-        privateKeyPem: keyPem,
-        subject: { commonName },
-        isCaCertificate: true,
-        setSubjectKeyId: true,
-        validityPeriodHours: CA_VALIDITY_HOURS,
-        allowedUses: ["cert_signing", "key_encipherment", "digital_signature"],
-    }, opts);
+    const cert = new tls.SelfSignedCert(
+        name,
+        {
+            privateKeyPem: keyPem,
+            subject: { commonName },
+            isCaCertificate: true,
+            setSubjectKeyId: true,
+            validityPeriodHours: CA_VALIDITY_HOURS,
+            allowedUses: ["cert_signing", "key_encipherment", "digital_signature"],
+        },
+        opts,
+    );
     return { certPem: cert.certPem, keyPem, publicKeyPem: key.publicKeyPem };
 }
 

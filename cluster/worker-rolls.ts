@@ -133,32 +133,38 @@ export class WorkerRolls extends pulumi.ComponentResource {
         let previous: pulumi.Resource[] = [];
         for (const groupName of groupNames) {
             const group = args.groups[groupName];
-            const create = pulumi.all([group.asgName, args.cloudApiUrl]).apply(([asgName, cloudApiUrl]) => stdinScriptCommand({
-                ASG_NAME: asgName,
-                ROLL_FINGERPRINT: group.fingerprint,
-                KUBELET_MINOR: group.kubeletMinor,
-                MAX_SURGE: String(group.maxSurge),
-                MAX_UNAVAILABLE: String(group.maxUnavailable),
-                DRAIN_TIMEOUT: String(group.drainTimeoutSeconds),
-                NODE_READY_TIMEOUT: String(args.nodeReadyTimeoutSeconds ?? NODE_READY_TIMEOUT_SECONDS),
-                TERMINATE_TIMEOUT: String(args.terminateTimeoutSeconds ?? TERMINATE_TIMEOUT_SECONDS),
-                POLL_INTERVAL: String(ROLL_POLL_INTERVAL_SECONDS),
-                LOG_FILE: ROLL_LOG_FILE,
-                CLOUD_API_URL: cloudApiUrl,
-                ...cloud,
-            }));
-            const roll = new command.remote.Command(`${env}-${groupName}-roll`, {
-                connection: args.connection,
-                // Create and update are the roll; it finds the old instances itself, and a re-run
-                // for a fingerprint already rolled does nothing.
-                create,
-                update: create,
-                stdin: rollScript,
-                // The fingerprint, and every `up`: a roll that waited for old API servers to
-                // leave (an upgrade) goes on in the next run; a finished one is a no-op.
-                triggers: [group.fingerprint, runId],
-                addPreviousOutputInEnv: false,
-            }, { parent: this, dependsOn: [...args.dependsOn, ...previous] });
+            const create = pulumi.all([group.asgName, args.cloudApiUrl]).apply(([asgName, cloudApiUrl]) =>
+                stdinScriptCommand({
+                    ASG_NAME: asgName,
+                    ROLL_FINGERPRINT: group.fingerprint,
+                    KUBELET_MINOR: group.kubeletMinor,
+                    MAX_SURGE: String(group.maxSurge),
+                    MAX_UNAVAILABLE: String(group.maxUnavailable),
+                    DRAIN_TIMEOUT: String(group.drainTimeoutSeconds),
+                    NODE_READY_TIMEOUT: String(args.nodeReadyTimeoutSeconds ?? NODE_READY_TIMEOUT_SECONDS),
+                    TERMINATE_TIMEOUT: String(args.terminateTimeoutSeconds ?? TERMINATE_TIMEOUT_SECONDS),
+                    POLL_INTERVAL: String(ROLL_POLL_INTERVAL_SECONDS),
+                    LOG_FILE: ROLL_LOG_FILE,
+                    CLOUD_API_URL: cloudApiUrl,
+                    ...cloud,
+                }),
+            );
+            const roll = new command.remote.Command(
+                `${env}-${groupName}-roll`,
+                {
+                    connection: args.connection,
+                    // Create and update are the roll; it finds the old instances itself, and a re-run
+                    // for a fingerprint already rolled does nothing.
+                    create,
+                    update: create,
+                    stdin: rollScript,
+                    // The fingerprint, and every `up`: a roll that waited for old API servers to
+                    // leave (an upgrade) goes on in the next run; a finished one is a no-op.
+                    triggers: [group.fingerprint, runId],
+                    addPreviousOutputInEnv: false,
+                },
+                { parent: this, dependsOn: [...args.dependsOn, ...previous] },
+            );
             this.rolls[groupName] = roll;
             previous = [roll];
         }
@@ -170,14 +176,18 @@ export class WorkerRolls extends pulumi.ComponentResource {
             HEALTH_NAMESPACES: namespaces.join(" "),
             LOG_FILE: HEALTH_LOG_FILE,
         });
-        this.healthGate = new command.remote.Command(`${env}-health`, {
-            connection: args.connection,
-            create: healthCommand,
-            update: healthCommand,
-            stdin: scriptForStdin(HEALTH_SCRIPTS),
-            triggers: [runId],
-            addPreviousOutputInEnv: false,
-        }, { parent: this, dependsOn: [...args.dependsOn, ...Object.values(this.rolls)] });
+        this.healthGate = new command.remote.Command(
+            `${env}-health`,
+            {
+                connection: args.connection,
+                create: healthCommand,
+                update: healthCommand,
+                stdin: scriptForStdin(HEALTH_SCRIPTS),
+                triggers: [runId],
+                addPreviousOutputInEnv: false,
+            },
+            { parent: this, dependsOn: [...args.dependsOn, ...Object.values(this.rolls)] },
+        );
 
         this.registerOutputs({ rolls: Object.fromEntries(groupNames.map((g) => [g, this.rolls[g].stdout])), health: this.healthGate.stdout });
     }

@@ -17,8 +17,7 @@ export type StackConfig = StackModel;
 
 export class ConfigValidationError extends Error {
     constructor(public readonly problems: string[]) {
-        super(`Stack configuration has ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
-            problems.map((p) => `  - ${p}`).join("\n"));
+        super(`Stack configuration has ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` + problems.map((p) => `  - ${p}`).join("\n"));
         this.name = "ConfigValidationError";
     }
 }
@@ -45,7 +44,9 @@ export function loadStackConfig(raw: RawStackConfig): StackModel {
 
     const environment = v.environment ?? raw.stack.toLowerCase().replace(/[^a-z0-9-]/g, "-");
     if (has("environment") && v.environment === undefined && !/^[a-z][a-z0-9-]{0,19}$/.test(environment)) {
-        problems.push(`${PROJECT_NAME}:environment: the stack name "${raw.stack}" gives "${environment}", which is not an environment name (a letter, then lowercase letters, digits, '-', at most 20). Fix: pulumi config set environment dev`);
+        problems.push(
+            `${PROJECT_NAME}:environment: the stack name "${raw.stack}" gives "${environment}", which is not an environment name (a letter, then lowercase letters, digits, '-', at most 20). Fix: pulumi config set environment dev`,
+        );
     }
     const production = v.production ?? /^prod/.test(raw.stack);
     problems.push(...crossKeyProblems(v, has, { stack: raw.stack, environment, production, env: raw.env ?? {} }));
@@ -57,7 +58,7 @@ export function loadStackConfig(raw: RawStackConfig): StackModel {
 
 function buildModel(raw: RawStackConfig, v: StackConfigValues, environment: string, production: boolean): StackModel {
     const env = raw.env ?? {};
-    const secret = (value: string | undefined) => value === undefined ? undefined : pulumi.secret(value);
+    const secret = (value: string | undefined) => (value === undefined ? undefined : pulumi.secret(value));
     const apiHost = v.apiEndpoint.replace(/^https:\/\//i, "").replace(/\/$/, "");
     const nodeGroups: Record<string, NodeGroupModel> = {};
     for (const [name, group] of Object.entries(v.nodeGroups)) {
@@ -124,13 +125,16 @@ function buildModel(raw: RawStackConfig, v: StackConfigValues, environment: stri
             nodeSshPrivateKey: pulumi.secret(v.nodeSshPrivateKey ?? v.bastionSshPrivateKey),
             kubeconfigTimeoutMinutes: v.kubeconfigTimeoutMinutes,
             etcdBackupRotation: v.etcdBackupRotation,
-            etcdBackupExport: v.etcdBackupBucket === undefined ? undefined : {
-                bucket: v.etcdBackupBucket,
-                endpoint: v.etcdBackupEndpoint,
-                region: v.etcdBackupRegion,
-                accessKeyId: pulumi.secret(v.etcdBackupAccessKeyId!),
-                secretAccessKey: pulumi.secret(v.etcdBackupSecretAccessKey!),
-            },
+            etcdBackupExport:
+                v.etcdBackupBucket === undefined
+                    ? undefined
+                    : {
+                          bucket: v.etcdBackupBucket,
+                          endpoint: v.etcdBackupEndpoint,
+                          region: v.etcdBackupRegion,
+                          accessKeyId: pulumi.secret(v.etcdBackupAccessKeyId!),
+                          secretAccessKey: pulumi.secret(v.etcdBackupSecretAccessKey!),
+                      },
             adminCredentialValidityDays: v.adminCredentialValidityDays,
             // Workers the autoscaler starts join long after `pulumi up`: a week by default.
             workerJoinTokenTtlHours: v.workerJoinTokenTtlHours ?? (v.autoscaler ? 168 : 24),
@@ -152,7 +156,7 @@ function buildModel(raw: RawStackConfig, v: StackConfigValues, environment: stri
             kasten: v.kasten,
             autoscalerScaleDownUnneededTime: v.autoscalerScaleDownUnneededTime,
             autoscalerScaleDownDelayAfterAdd: v.autoscalerScaleDownDelayAfterAdd,
-            overrides: Object.fromEntries(Object.entries(v.addonOverrides).filter(([, o]) => o !== undefined)) as StackModel["addons"]["overrides"],
+            overrides: Object.fromEntries(Object.entries(v.addonOverrides).filter(([, o]) => o !== undefined)),
         },
     };
 }

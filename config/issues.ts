@@ -8,7 +8,7 @@ type Path = ReadonlyArray<PropertyKey>;
 
 /** `nodeGroups.workers.taints[0].effect` */
 export function pathText(path: Path): string {
-    return path.map((segment, i) => typeof segment === "number" ? `[${segment}]` : `${i === 0 ? "" : "."}${String(segment)}`).join("");
+    return path.map((segment, i) => (typeof segment === "number" ? `[${segment}]` : `${i === 0 ? "" : "."}${String(segment)}`)).join("");
 }
 
 export function showValue(value: unknown): string {
@@ -33,8 +33,13 @@ function typeName(value: unknown): string {
 }
 
 const EXPECTED: Record<string, string> = {
-    string: "a string", number: "a number", int: "a whole number", boolean: "a boolean (true or false)",
-    object: "a map", record: "a map", array: "a list",
+    string: "a string",
+    number: "a number",
+    int: "a whole number",
+    boolean: "a boolean (true or false)",
+    object: "a map",
+    record: "a map",
+    array: "a list",
 };
 
 /** Edit distance (case-insensitive), for "did you mean". */
@@ -123,13 +128,16 @@ function shellWord(value: unknown): string {
 export function fixCommand(definition: ConfigKeyDefinition, path: Path): string {
     const secret = definition.secret ? "--secret " : "";
     if (path.length === 0) {
-        return /^--path /.test(definition.example) ? `pulumi config set ${definition.example}` : `pulumi config set ${secret}${definition.key} ${definition.example}`;
+        return /^--path /.test(definition.example)
+            ? `pulumi config set ${definition.example}`
+            : `pulumi config set ${secret}${definition.key} ${definition.example}`;
     }
     const target = schemaAt(definition.schema, path);
-    let example = exampleAt(target);
+    const example = exampleAt(target);
     if (example === undefined && target) {
         // A map where a scalar was given: show one field of it.
-        const [fieldName, fieldSchema] = Object.entries(knownFields(definition.schema, path)).find(([, f]) => typeof exampleAt(f as z.ZodType) === "string") ?? [];
+        const [fieldName, fieldSchema] =
+            Object.entries(knownFields(definition.schema, path)).find(([, f]) => typeof exampleAt(f as z.ZodType) === "string") ?? [];
         if (fieldName) {
             return `pulumi config set --path '${definition.key}${pathText(["", ...path, fieldName])}' ${shellWord(exampleAt(fieldSchema as z.ZodType))}`;
         }
@@ -157,7 +165,7 @@ export function describeIssue(keyName: string, issue: z.core.$ZodIssue): string[
                 return [`${where}: ${showValue(input)} is not a whole number. Fix: ${fix}`];
             }
             const wantsInteger = issue.expected === "number" && jsonType(schemaAt(definition.schema, path)) === "integer";
-            const expected = wantsInteger ? EXPECTED.int : EXPECTED[issue.expected] ?? issue.expected;
+            const expected = wantsInteger ? EXPECTED.int : (EXPECTED[issue.expected] ?? issue.expected);
             return [`${where}: ${showValue(input)} is ${typeName(input)}, expected ${expected}. Fix: ${fix}`];
         }
         case "too_small":
@@ -171,7 +179,9 @@ export function describeIssue(keyName: string, issue: z.core.$ZodIssue): string[
             }
             const allowed = issue.values.map(String);
             const guess = typeof input === "string" ? nearest(input, allowed) : undefined;
-            return [`${where}: ${showValue(input)} is not one of ${allowed.join(", ")}${guess ? ` (did you mean "${guess}"?)` : ""}. Fix: ${path.length === 0 ? `pulumi config set ${definition.key} ${guess ?? allowed[0]}` : fix}`];
+            return [
+                `${where}: ${showValue(input)} is not one of ${allowed.join(", ")}${guess ? ` (did you mean "${guess}"?)` : ""}. Fix: ${path.length === 0 ? `pulumi config set ${definition.key} ${guess ?? allowed[0]}` : fix}`,
+            ];
         }
         case "unrecognized_keys": {
             const known = Object.keys(knownFields(definition.schema, path));
@@ -193,5 +203,5 @@ function jsonType(schema: z.ZodType | undefined): string | undefined {
 export function knownFields(schema: z.ZodType, path: Path): Record<string, unknown> {
     const at = schemaAt(schema, path);
     const def = at ? definition(unwrap(at)) : undefined;
-    return def?.type === "object" ? def.shape ?? {} : {};
+    return def?.type === "object" ? (def.shape ?? {}) : {};
 }

@@ -80,9 +80,11 @@ export function unknownKeyProblems(values: Record<string, string>): string[] {
                 : `Fix: remove it (pulumi config rm ${name}); see the README's config reference`;
             problems.push(`${PROJECT_NAME}:${name}: is not a known setting (likely a typo): ${hint}`);
         } else if (!OTHER_NAMESPACES.has(namespace) && editDistance(namespace, PROJECT_NAME) <= 3) {
-            const target = names.includes(name) ? name : nearest(name, names) ?? name;
-            problems.push(`${fullKey}: the namespace "${namespace}" is not this project's, so the setting is ignored: did you mean "${PROJECT_NAME}:${target}"? ` +
-                `Fix: pulumi config rm '${fullKey}' and pulumi config set ${PROJECT_NAME}:${target} <value>`);
+            const target = names.includes(name) ? name : (nearest(name, names) ?? name);
+            problems.push(
+                `${fullKey}: the namespace "${namespace}" is not this project's, so the setting is ignored: did you mean "${PROJECT_NAME}:${target}"? ` +
+                    `Fix: pulumi config rm '${fullKey}' and pulumi config set ${PROJECT_NAME}:${target} <value>`,
+            );
         }
     }
     return problems;

@@ -3,8 +3,16 @@
 import { cidrContains, cidrsOverlap, parseIpv4Cidr } from "../model/cidr";
 import { EKSD_RELEASES } from "../cluster/versions";
 import {
-    GROUP_NAME_PATTERN, MAX_ASG_TAGS, MAX_CLUSTER_NODES, NODE_GROUP_DEFAULTS, NODE_POD_MASK, NodeGroupValues,
-    PROJECT_NAME, RESERVED_GROUP_NAMES, StackConfigValues, TAG_KEY_MAX,
+    GROUP_NAME_PATTERN,
+    MAX_ASG_TAGS,
+    MAX_CLUSTER_NODES,
+    NODE_GROUP_DEFAULTS,
+    NODE_POD_MASK,
+    NodeGroupValues,
+    PROJECT_NAME,
+    RESERVED_GROUP_NAMES,
+    StackConfigValues,
+    TAG_KEY_MAX,
 } from "./schema";
 
 /** The schema-valid keys (with static defaults); a key that failed is absent. */
@@ -27,8 +35,14 @@ const AUTOSCALER_TAG_PREFIX = "k8s.io/cluster-autoscaler";
  */
 export function workerAsgTagKeys(environment: string, userTags: Record<string, string>, group: Pick<NodeGroupValues, "labels" | "taints">): string[] {
     const keys = new Set<string>([
-        ...Object.keys(userTags), "Name", "Environment", "kubernetes.io/role", `kubernetes.io/cluster/${environment}`, environment,
-        `${AUTOSCALER_TAG_PREFIX}/${environment}`, `${AUTOSCALER_TAG_PREFIX}/enabled`,
+        ...Object.keys(userTags),
+        "Name",
+        "Environment",
+        "kubernetes.io/role",
+        `kubernetes.io/cluster/${environment}`,
+        environment,
+        `${AUTOSCALER_TAG_PREFIX}/${environment}`,
+        `${AUTOSCALER_TAG_PREFIX}/enabled`,
     ]);
     for (const label of Object.keys(group.labels ?? {})) {
         keys.add(`${AUTOSCALER_TAG_PREFIX}/node-template/label/${label}`);
@@ -65,7 +79,10 @@ export function crossKeyProblems(v: ValidValues, has: (key: keyof StackConfigVal
         const accessKey = v.accessKey ?? context.env.AWS_ACCESS_KEY_ID;
         const secretKey = v.secretKey ?? context.env.AWS_SECRET_ACCESS_KEY;
         if (!accessKey || !secretKey) {
-            problem(accessKey ? "secretKey" : "accessKey", "zCompute credentials are missing. Fix: pulumi config set --secret accessKey <key> and --secret secretKey <secret>, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+            problem(
+                accessKey ? "secretKey" : "accessKey",
+                "zCompute credentials are missing. Fix: pulumi config set --secret accessKey <key> and --secret secretKey <secret>, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            );
         }
     }
 
@@ -74,26 +91,44 @@ export function crossKeyProblems(v: ValidValues, has: (key: keyof StackConfigVal
     if (vpc && has("existingVpc") && !v.existingVpc) {
         const publicSubnet = has("publicSubnetCidr") ? parseIpv4Cidr(v.publicSubnetCidr!) : undefined;
         const privateSubnet = has("privateSubnetCidr") ? parseIpv4Cidr(v.privateSubnetCidr!) : undefined;
-        for (const [name, subnet] of [["publicSubnetCidr", publicSubnet], ["privateSubnetCidr", privateSubnet]] as const) {
+        for (const [name, subnet] of [
+            ["publicSubnetCidr", publicSubnet],
+            ["privateSubnetCidr", privateSubnet],
+        ] as const) {
             if (subnet && !cidrContains(vpc, subnet)) {
                 problem(name, `${subnet.text} is not inside vpcCidr ${vpc.text}. Fix: choose a subnet inside ${vpc.text}`);
             }
         }
         if (publicSubnet && privateSubnet && cidrsOverlap(publicSubnet, privateSubnet)) {
-            problem("privateSubnetCidr", `${privateSubnet.text} overlaps publicSubnetCidr ${publicSubnet.text}. Fix: use separate ranges, e.g. 192.168.0.0/24 and 192.168.2.0/23`);
+            problem(
+                "privateSubnetCidr",
+                `${privateSubnet.text} overlaps publicSubnetCidr ${publicSubnet.text}. Fix: use separate ranges, e.g. 192.168.0.0/24 and 192.168.2.0/23`,
+            );
         }
     }
     if (v.existingVpc?.clusterSecurityGroupId && !v.existingVpc.bastionSecurityGroupId) {
-        problem("existingVpc.bastionSecurityGroupId", "is required when clusterSecurityGroupId is given: your cluster group must already allow SSH from the bastion's group, which the program cannot add. Fix: pulumi config set --path existingVpc.bastionSecurityGroupId sg-…");
+        problem(
+            "existingVpc.bastionSecurityGroupId",
+            "is required when clusterSecurityGroupId is given: your cluster group must already allow SSH from the bastion's group, which the program cannot add. Fix: pulumi config set --path existingVpc.bastionSecurityGroupId sg-…",
+        );
     }
     if (has("apiPublic") && has("apiAllowedCidrs") && v.apiPublic && v.apiAllowedCidrs!.length === 0) {
-        problem("apiAllowedCidrs", "is empty while apiPublic is true: nobody, not even Pulumi's Kubernetes provider, could reach the API. Fix: pulumi config set --path 'apiAllowedCidrs[0]' <the CIDR Pulumi runs from>");
+        problem(
+            "apiAllowedCidrs",
+            "is empty while apiPublic is true: nobody, not even Pulumi's Kubernetes provider, could reach the API. Fix: pulumi config set --path 'apiAllowedCidrs[0]' <the CIDR Pulumi runs from>",
+        );
     }
     if (has("apiPublic") && has("runsInsideVpc") && !v.apiPublic && !v.runsInsideVpc) {
-        problem("apiPublic", "is false, but Pulumi's Kubernetes provider installs the add-ons from where Pulumi runs and cannot reach an internal API from outside the VPC. Fix: keep apiPublic true and limit apiAllowedCidrs, or run Pulumi inside the VPC (self-hosted agent, VPN) and set runsInsideVpc true");
+        problem(
+            "apiPublic",
+            "is false, but Pulumi's Kubernetes provider installs the add-ons from where Pulumi runs and cannot reach an internal API from outside the VPC. Fix: keep apiPublic true and limit apiAllowedCidrs, or run Pulumi inside the VPC (self-hosted agent, VPN) and set runsInsideVpc true",
+        );
     }
     if (has("bastionSshCidrs") && v.bastionSshCidrs!.length === 0) {
-        problem("bastionSshCidrs", "is empty: the program reaches the nodes over SSH through the bastion (API address, kubeconfig). Fix: pulumi config set --path 'bastionSshCidrs[0]' <the CIDR Pulumi runs from>");
+        problem(
+            "bastionSshCidrs",
+            "is empty: the program reaches the nodes over SSH through the bastion (API address, kubeconfig). Fix: pulumi config set --path 'bastionSshCidrs[0]' <the CIDR Pulumi runs from>",
+        );
     }
 
     // Pod and service ranges.
@@ -117,7 +152,10 @@ export function crossKeyProblems(v: ValidValues, has: (key: keyof StackConfigVal
 
     // Control plane.
     if (has("controlPlaneCount") && v.controlPlaneCount! % 2 === 0) {
-        problem("controlPlaneCount", `${v.controlPlaneCount} is even: etcd needs an odd member count to keep quorum. Fix: pulumi config set controlPlaneCount ${v.controlPlaneCount! + 1}`);
+        problem(
+            "controlPlaneCount",
+            `${v.controlPlaneCount} is even: etcd needs an odd member count to keep quorum. Fix: pulumi config set controlPlaneCount ${v.controlPlaneCount! + 1}`,
+        );
     }
 
     // Node groups.
@@ -131,7 +169,10 @@ export function crossKeyProblems(v: ValidValues, has: (key: keyof StackConfigVal
         if (any) {
             for (const name of ["etcdBackupBucket", "etcdBackupAccessKeyId", "etcdBackupSecretAccessKey"] as const) {
                 if (v[name] === undefined) {
-                    problem(name, `is required for the etcd backup export (another etcdBackup* export key is set). Fix: pulumi config set${name === "etcdBackupBucket" ? "" : " --secret"} ${name} <value>, or remove the other etcdBackup* export keys`);
+                    problem(
+                        name,
+                        `is required for the etcd backup export (another etcdBackup* export key is set). Fix: pulumi config set${name === "etcdBackupBucket" ? "" : " --secret"} ${name} <value>, or remove the other etcdBackup* export keys`,
+                    );
                 }
             }
         }
@@ -141,13 +182,22 @@ export function crossKeyProblems(v: ValidValues, has: (key: keyof StackConfigVal
     if (context.production && has("acceptUnsafeProduction") && !v.acceptUnsafeProduction) {
         const acknowledge = "or, to accept the risk, pulumi config set acceptUnsafeProduction true";
         if (v.bastionSshCidrs?.includes("0.0.0.0/0")) {
-            problem("bastionSshCidrs", `opens bastion SSH to the world (0.0.0.0/0) on a production stack. Fix: pulumi config set --path 'bastionSshCidrs[0]' <your office CIDR>, ${acknowledge}`);
+            problem(
+                "bastionSshCidrs",
+                `opens bastion SSH to the world (0.0.0.0/0) on a production stack. Fix: pulumi config set --path 'bastionSshCidrs[0]' <your office CIDR>, ${acknowledge}`,
+            );
         }
         if (v.apiPublic && v.apiAllowedCidrs?.includes("0.0.0.0/0")) {
-            problem("apiAllowedCidrs", `opens the Kubernetes API to the world on a production stack. Fix: pulumi config set apiPublic false, or list your CIDRs in apiAllowedCidrs, ${acknowledge}`);
+            problem(
+                "apiAllowedCidrs",
+                `opens the Kubernetes API to the world on a production stack. Fix: pulumi config set apiPublic false, or list your CIDRs in apiAllowedCidrs, ${acknowledge}`,
+            );
         }
         if (v.controlPlaneCount !== undefined && v.controlPlaneCount < 3) {
-            problem("controlPlaneCount", `${v.controlPlaneCount} control-plane node(s) cannot survive a node loss on a production stack. Fix: pulumi config set controlPlaneCount 3, ${acknowledge}`);
+            problem(
+                "controlPlaneCount",
+                `${v.controlPlaneCount} control-plane node(s) cannot survive a node loss on a production stack. Fix: pulumi config set controlPlaneCount 3, ${acknowledge}`,
+            );
         }
     }
     return problems;
@@ -165,7 +215,10 @@ function nodeGroupProblems(v: ValidValues, has: (key: keyof StackConfigValues) =
     for (const [name, group] of Object.entries(groups)) {
         const key = `nodeGroups.${name}`;
         if (!GROUP_NAME_PATTERN.test(name)) {
-            problem(key, `group name "${name}" must be lowercase letters, digits and '-', starting with a letter, at most 31 characters. Fix: rename the group`);
+            problem(
+                key,
+                `group name "${name}" must be lowercase letters, digits and '-', starting with a letter, at most 31 characters. Fix: rename the group`,
+            );
         }
         if (RESERVED_GROUP_NAMES.includes(name)) {
             problem(key, `group name "${name}" is reserved (the control-plane ASG is <env>-${name}). Fix: rename the group, e.g. workers`);
@@ -175,7 +228,10 @@ function nodeGroupProblems(v: ValidValues, has: (key: keyof StackConfigValues) =
         if (maxSize < minSize) {
             problem(`${key}.maxSize`, `${maxSize} is below minSize ${minSize}. Fix: pulumi config set --path '${key}.maxSize' ${minSize}`);
         } else if (desiredSize < minSize || desiredSize > maxSize) {
-            problem(`${key}.desiredSize`, `${desiredSize} is outside minSize..maxSize (${minSize}..${maxSize}). Fix: pulumi config set --path '${key}.desiredSize' ${minSize}`);
+            problem(
+                `${key}.desiredSize`,
+                `${desiredSize} is outside minSize..maxSize (${minSize}..${maxSize}). Fix: pulumi config set --path '${key}.desiredSize' ${minSize}`,
+            );
         }
         if (group.maxUnavailable !== undefined && group.maxUnavailable > maxSize) {
             problem(`${key}.maxUnavailable`, `${group.maxUnavailable} is above maxSize ${maxSize}. Fix: pulumi config set --path '${key}.maxUnavailable' 0`);
@@ -184,29 +240,44 @@ function nodeGroupProblems(v: ValidValues, has: (key: keyof StackConfigValues) =
             const tagKeys = workerAsgTagKeys(context.environment, v.tags!, group);
             if (tagKeys.length > MAX_ASG_TAGS) {
                 const fixed = tagKeys.length - Object.keys(group.labels ?? {}).length - (group.taints ?? []).length;
-                problem(key, `would carry ${tagKeys.length} ASG tags (${fixed} from the program and the tags key, plus one per label and taint), above the cloud's limit of ${MAX_ASG_TAGS}. ` +
-                    `Fix: keep at most ${MAX_ASG_TAGS - fixed} labels + taints on this group (or fewer entries in tags)`);
+                problem(
+                    key,
+                    `would carry ${tagKeys.length} ASG tags (${fixed} from the program and the tags key, plus one per label and taint), above the cloud's limit of ${MAX_ASG_TAGS}. ` +
+                        `Fix: keep at most ${MAX_ASG_TAGS - fixed} labels + taints on this group (or fewer entries in tags)`,
+                );
             }
             for (const tagKey of tagKeys.filter((k) => k.length > TAG_KEY_MAX)) {
-                problem(key, `the autoscaler tag "${tagKey.slice(0, 60)}..." is longer than ${TAG_KEY_MAX} characters (label or taint key too long). Fix: shorten the label/taint key`);
+                problem(
+                    key,
+                    `the autoscaler tag "${tagKey.slice(0, 60)}..." is longer than ${TAG_KEY_MAX} characters (label or taint key too long). Fix: shorten the label/taint key`,
+                );
             }
         }
     }
     // Add-ons (snapshot controller, K10, user workloads) need somewhere to run.
     if (Object.values(groups).every((g) => groupSizes(g).minSize < 1)) {
-        problem("nodeGroups", "every group may scale to zero workers: the add-ons that run on workers could never start. Fix: pulumi config set --path nodeGroups.<group>.minSize 1 on at least one group");
+        problem(
+            "nodeGroups",
+            "every group may scale to zero workers: the add-ons that run on workers could never start. Fix: pulumi config set --path nodeGroups.<group>.minSize 1 on at least one group",
+        );
     }
     if (has("controlPlaneCount")) {
         const nodes = workerNodes + v.controlPlaneCount!;
         if (nodes > MAX_CLUSTER_NODES) {
-            problem("nodeGroups", `the groups' maxSize sum to ${workerNodes} workers (+ ${v.controlPlaneCount} control-plane) = ${nodes} nodes, above Kubernetes' supported ${MAX_CLUSTER_NODES}. Fix: lower maxSize`);
+            problem(
+                "nodeGroups",
+                `the groups' maxSize sum to ${workerNodes} workers (+ ${v.controlPlaneCount} control-plane) = ${nodes} nodes, above Kubernetes' supported ${MAX_CLUSTER_NODES}. Fix: lower maxSize`,
+            );
         }
         const pod = has("podCidr") ? parseIpv4Cidr(v.podCidr!) : undefined;
         if (pod && podCidrNodeCapacity(pod.prefix) < nodes) {
             const capacity = podCidrNodeCapacity(pod.prefix);
             const prefix = podPrefixFor(nodes);
-            problem("podCidr", `${pod.text} holds ${capacity} node pod range${capacity === 1 ? "" : "s"} (/${NODE_POD_MASK} per node), but the node groups' maxSize (${workerNodes}) + ${v.controlPlaneCount} control-plane node(s) = ${nodes} nodes. ` +
-                `Fix: use a /${prefix} or larger, e.g. pulumi config set podCidr ${prefix >= 16 ? "10.244.0.0/16" : `10.0.0.0/${prefix}`}, or lower maxSize`);
+            problem(
+                "podCidr",
+                `${pod.text} holds ${capacity} node pod range${capacity === 1 ? "" : "s"} (/${NODE_POD_MASK} per node), but the node groups' maxSize (${workerNodes}) + ${v.controlPlaneCount} control-plane node(s) = ${nodes} nodes. ` +
+                    `Fix: use a /${prefix} or larger, e.g. pulumi config set podCidr ${prefix >= 16 ? "10.244.0.0/16" : `10.0.0.0/${prefix}`}, or lower maxSize`,
+            );
         }
     }
     return problems;

@@ -120,7 +120,10 @@ export function bastionCloudConfig(): string {
         { path: `/etc/systemd/system/${BUNDLE_SERVER_UNIT}`, content: unit, permissions: "0644", owner: "root:root" },
         { path: `${BUNDLE_SERVER_DIR}/index.html`, content: "", permissions: "0644", owner: "root:root" },
     ];
-    config.runcmd = [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", BUNDLE_SERVER_UNIT]];
+    config.runcmd = [
+        ["systemctl", "daemon-reload"],
+        ["systemctl", "enable", "--now", BUNDLE_SERVER_UNIT],
+    ];
     return `#cloud-config\n${YAML.stringify(config, { lineWidth: 0 })}`;
 }
 
@@ -222,27 +225,43 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
     /** VPC with DNS on, its DHCP options and the internet gateway. */
     private createVpc(): CreatedVpc {
         const env = this.args.environment;
-        const vpc = new aws.ec2.Vpc(this.childName("vpc"), {
-            cidrBlock: this.args.vpcCidr,
-            enableDnsSupport: true,
-            enableDnsHostnames: true,
-            tags: this.tags(`${env}-vpc`),
-        }, this.awsOptions());
+        const vpc = new aws.ec2.Vpc(
+            this.childName("vpc"),
+            {
+                cidrBlock: this.args.vpcCidr,
+                enableDnsSupport: true,
+                enableDnsHostnames: true,
+                tags: this.tags(`${env}-vpc`),
+            },
+            this.awsOptions(),
+        );
 
-        const dhcpOptions = new aws.ec2.VpcDhcpOptions(this.childName("dhcp-options"), {
-            domainNameServers: this.args.dnsServers,
-            domainName: this.args.dnsDomain,
-            tags: this.tags(`${env}-vpc-dhcp`),
-        }, this.awsOptions());
-        new aws.ec2.VpcDhcpOptionsAssociation(this.childName("dhcp-options-association"), {
-            vpcId: vpc.id,
-            dhcpOptionsId: dhcpOptions.id,
-        }, this.awsOptions());
+        const dhcpOptions = new aws.ec2.VpcDhcpOptions(
+            this.childName("dhcp-options"),
+            {
+                domainNameServers: this.args.dnsServers,
+                domainName: this.args.dnsDomain,
+                tags: this.tags(`${env}-vpc-dhcp`),
+            },
+            this.awsOptions(),
+        );
+        new aws.ec2.VpcDhcpOptionsAssociation(
+            this.childName("dhcp-options-association"),
+            {
+                vpcId: vpc.id,
+                dhcpOptionsId: dhcpOptions.id,
+            },
+            this.awsOptions(),
+        );
 
-        const internetGateway = new aws.ec2.InternetGateway(this.childName("igw"), {
-            vpcId: vpc.id,
-            tags: this.tags(`${env}-vpc-igw`),
-        }, this.awsOptions());
+        const internetGateway = new aws.ec2.InternetGateway(
+            this.childName("igw"),
+            {
+                vpcId: vpc.id,
+                tags: this.tags(`${env}-vpc-igw`),
+            },
+            this.awsOptions(),
+        );
 
         return { vpc, internetGateway };
     }
@@ -253,49 +272,77 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
         const { vpc, internetGateway } = created;
         const clusterTag = { [clusterTagKey(env)]: "shared" };
 
-        const publicSubnet = new aws.ec2.Subnet(this.childName("public-subnet"), {
-            vpcId: vpc.id,
-            cidrBlock: this.args.publicSubnetCidr,
-            tags: this.tags(`${env}-vpc-public`, { ...clusterTag, "kubernetes.io/role/elb": "1" }),
-        }, this.awsOptions());
-        const privateSubnet = new aws.ec2.Subnet(this.childName("private-subnet"), {
-            vpcId: vpc.id,
-            cidrBlock: this.args.privateSubnetCidr,
-            tags: this.tags(`${env}-vpc-private`, { ...clusterTag, "kubernetes.io/role/internal-elb": "1" }),
-        }, this.awsOptions());
+        const publicSubnet = new aws.ec2.Subnet(
+            this.childName("public-subnet"),
+            {
+                vpcId: vpc.id,
+                cidrBlock: this.args.publicSubnetCidr,
+                tags: this.tags(`${env}-vpc-public`, { ...clusterTag, "kubernetes.io/role/elb": "1" }),
+            },
+            this.awsOptions(),
+        );
+        const privateSubnet = new aws.ec2.Subnet(
+            this.childName("private-subnet"),
+            {
+                vpcId: vpc.id,
+                cidrBlock: this.args.privateSubnetCidr,
+                tags: this.tags(`${env}-vpc-private`, { ...clusterTag, "kubernetes.io/role/internal-elb": "1" }),
+            },
+            this.awsOptions(),
+        );
 
-        const publicRouteTable = new aws.ec2.RouteTable(this.childName("public-rt"), {
-            vpcId: vpc.id,
-            routes: [{ cidrBlock: ANYWHERE, gatewayId: internetGateway.id }],
-            tags: this.tags(`${env}-vpc-public-rt`),
-        }, this.awsOptions());
-        const publicAssociation = new aws.ec2.RouteTableAssociation(this.childName("public-rt-association"), {
-            subnetId: publicSubnet.id,
-            routeTableId: publicRouteTable.id,
-        }, this.awsOptions());
+        const publicRouteTable = new aws.ec2.RouteTable(
+            this.childName("public-rt"),
+            {
+                vpcId: vpc.id,
+                routes: [{ cidrBlock: ANYWHERE, gatewayId: internetGateway.id }],
+                tags: this.tags(`${env}-vpc-public-rt`),
+            },
+            this.awsOptions(),
+        );
+        const publicAssociation = new aws.ec2.RouteTableAssociation(
+            this.childName("public-rt-association"),
+            {
+                subnetId: publicSubnet.id,
+                routeTableId: publicRouteTable.id,
+            },
+            this.awsOptions(),
+        );
         const internetReady = [internetGateway, publicRouteTable, publicAssociation];
 
         // The NAT gateway's EIP carries no tags: zCompute drops them.
-        const natEip = new aws.ec2.Eip(this.childName("nat-eip"), {
-            vpc: true,
-        }, this.awsOptions({ dependsOn: [internetGateway] }));
+        const natEip = new aws.ec2.Eip(
+            this.childName("nat-eip"),
+            {
+                vpc: true,
+            },
+            this.awsOptions({ dependsOn: [internetGateway] }),
+        );
         // The reference sleeps a minute after creating the NAT because the public route may
         // not exist yet; depending on the IGW and the public route makes that ordering explicit.
-        const natGateway = new aws.ec2.NatGateway(this.childName("nat"), {
-            allocationId: natEip.id,
-            subnetId: publicSubnet.id,
-            tags: this.tags(`${env}-vpc-nat`),
-        }, this.awsOptions({ dependsOn: internetReady }));
+        const natGateway = new aws.ec2.NatGateway(
+            this.childName("nat"),
+            {
+                allocationId: natEip.id,
+                subnetId: publicSubnet.id,
+                tags: this.tags(`${env}-vpc-nat`),
+            },
+            this.awsOptions({ dependsOn: internetReady }),
+        );
 
         // The private subnet stays on the VPC's default (main) route table, as in the reference.
         // DefaultRouteTable adopts that table: it owns its routes (a declarative 0.0.0.0/0 -> NAT,
         // stray routes removed) and, unlike a lone aws.ec2.Route, can tag it. On destroy it only
         // forgets the table, which disappears with the VPC.
-        new aws.ec2.DefaultRouteTable(this.childName("private-rt"), {
-            defaultRouteTableId: vpc.defaultRouteTableId,
-            routes: [{ cidrBlock: ANYWHERE, natGatewayId: natGateway.id }],
-            tags: this.tags(`${env}-vpc-private-rt`),
-        }, this.awsOptions());
+        new aws.ec2.DefaultRouteTable(
+            this.childName("private-rt"),
+            {
+                defaultRouteTableId: vpc.defaultRouteTableId,
+                routes: [{ cidrBlock: ANYWHERE, natGatewayId: natGateway.id }],
+                tags: this.tags(`${env}-vpc-private-rt`),
+            },
+            this.awsOptions(),
+        );
 
         return {
             publicSubnetId: publicSubnet.id,
@@ -336,11 +383,15 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
         if (createdVpc) {
             // All traffic to and from itself only, as in the reference. The default SG is
             // adopted, so its rules can only be inline.
-            new aws.ec2.DefaultSecurityGroup(this.childName("default-sg"), {
-                vpcId: createdVpc.id,
-                ingress: [{ protocol: ALL_PROTOCOLS, fromPort: 0, toPort: 0, self: true, description: "All traffic from itself" }],
-                egress: [{ protocol: ALL_PROTOCOLS, fromPort: 0, toPort: 0, self: true, description: "All traffic to itself" }],
-            }, this.awsOptions());
+            new aws.ec2.DefaultSecurityGroup(
+                this.childName("default-sg"),
+                {
+                    vpcId: createdVpc.id,
+                    ingress: [{ protocol: ALL_PROTOCOLS, fromPort: 0, toPort: 0, self: true, description: "All traffic from itself" }],
+                    egress: [{ protocol: ALL_PROTOCOLS, fromPort: 0, toPort: 0, self: true, description: "All traffic to itself" }],
+                },
+                this.awsOptions(),
+            );
         }
 
         let bastionSecurityGroupId: pulumi.Output<string>;
@@ -350,11 +401,12 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
             const bastionGroup = this.securityGroup("bastion-sg", `${env}-bastion-sg`, "Bastion: SSH in, all out", vpcId, false);
             bastionSecurityGroupId = bastionGroup.id;
             if (this.args.bastion.sshCidrs.length > 0) {
-                this.rule("bastion-sg-ssh-in", bastionSecurityGroupId, "ingress", "tcp", SSH_PORT,
-                    { cidrBlocks: this.args.bastion.sshCidrs, description: "SSH from the allowed CIDRs" });
+                this.rule("bastion-sg-ssh-in", bastionSecurityGroupId, "ingress", "tcp", SSH_PORT, {
+                    cidrBlocks: this.args.bastion.sshCidrs,
+                    description: "SSH from the allowed CIDRs",
+                });
             }
-            this.rule("bastion-sg-all-out", bastionSecurityGroupId, "egress", ALL_PROTOCOLS, 0,
-                { cidrBlocks: [ANYWHERE], description: "All traffic out" });
+            this.rule("bastion-sg-all-out", bastionSecurityGroupId, "egress", ALL_PROTOCOLS, 0, { cidrBlocks: [ANYWHERE], description: "All traffic out" });
         }
 
         let clusterSecurityGroupId: pulumi.Output<string>;
@@ -365,40 +417,53 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
             // destroy remove it.
             const clusterGroup = this.securityGroup("k8s-sg", `${env}-k8s-sg`, "Kubernetes nodes and API load balancer", vpcId, true);
             clusterSecurityGroupId = clusterGroup.id;
-            this.rule("k8s-sg-self-in", clusterSecurityGroupId, "ingress", ALL_PROTOCOLS, 0,
-                { self: true, description: "All traffic between cluster members" });
-            this.rule("k8s-sg-ssh-from-bastion", clusterSecurityGroupId, "ingress", "tcp", SSH_PORT,
-                { sourceSecurityGroupId: bastionSecurityGroupId, description: "SSH from the bastion" });
+            this.rule("k8s-sg-self-in", clusterSecurityGroupId, "ingress", ALL_PROTOCOLS, 0, {
+                self: true,
+                description: "All traffic between cluster members",
+            });
+            this.rule("k8s-sg-ssh-from-bastion", clusterSecurityGroupId, "ingress", "tcp", SSH_PORT, {
+                sourceSecurityGroupId: bastionSecurityGroupId,
+                description: "SSH from the bastion",
+            });
             // Public API: from the internet CIDRs given. Internal API: the NLB only has a private
             // address, so the same list admits in-VPC or VPN clients (e.g. a self-hosted agent).
             if (this.args.apiAllowedCidrs.length > 0) {
-                this.rule("k8s-sg-api-in", clusterSecurityGroupId, "ingress", "tcp", API_PORT,
-                    { cidrBlocks: this.args.apiAllowedCidrs, description: "Kubernetes API from the allowed CIDRs" });
+                this.rule("k8s-sg-api-in", clusterSecurityGroupId, "ingress", "tcp", API_PORT, {
+                    cidrBlocks: this.args.apiAllowedCidrs,
+                    description: "Kubernetes API from the allowed CIDRs",
+                });
             }
             if (!this.args.apiPublic) {
                 // Internal API: the nodes and the NLB already reach 6443 through the self rule.
                 // The bastion is the way in from outside (SSH tunnel); an SG reference works in
                 // bring-your-own mode too, where the VPC's CIDR is not known without a lookup.
-                this.rule("k8s-sg-api-from-bastion", clusterSecurityGroupId, "ingress", "tcp", API_PORT,
-                    { sourceSecurityGroupId: bastionSecurityGroupId, description: "Kubernetes API from the bastion" });
+                this.rule("k8s-sg-api-from-bastion", clusterSecurityGroupId, "ingress", "tcp", API_PORT, {
+                    sourceSecurityGroupId: bastionSecurityGroupId,
+                    description: "Kubernetes API from the bastion",
+                });
             }
-            this.rule("k8s-sg-all-out", clusterSecurityGroupId, "egress", ALL_PROTOCOLS, 0,
-                { cidrBlocks: [ANYWHERE], description: "All traffic out" });
+            this.rule("k8s-sg-all-out", clusterSecurityGroupId, "egress", ALL_PROTOCOLS, 0, { cidrBlocks: [ANYWHERE], description: "All traffic out" });
         }
 
         if (!existing?.bastionSecurityGroupId) {
             // Nodes fetch their boot bundle from the bastion (a bastion SG brought by the user
             // needs the same rule; see docs).
-            this.rule("bastion-sg-bundles-from-k8s", bastionSecurityGroupId, "ingress", "tcp", BUNDLE_PORT,
-                { sourceSecurityGroupId: clusterSecurityGroupId, description: "Boot bundles for the cluster nodes" });
+            this.rule("bastion-sg-bundles-from-k8s", bastionSecurityGroupId, "ingress", "tcp", BUNDLE_PORT, {
+                sourceSecurityGroupId: clusterSecurityGroupId,
+                description: "Boot bundles for the cluster nodes",
+            });
         }
 
         // CCM and LBC find the cluster's SG by this tag; zCompute only accepts it after creation.
-        new aws.ec2.Tag(this.childName("k8s-sg-cluster-tag"), {
-            resourceId: clusterSecurityGroupId,
-            key: clusterTagKey(env),
-            value: "shared",
-        }, this.awsOptions());
+        new aws.ec2.Tag(
+            this.childName("k8s-sg-cluster-tag"),
+            {
+                resourceId: clusterSecurityGroupId,
+                key: clusterTagKey(env),
+                value: "shared",
+            },
+            this.awsOptions(),
+        );
 
         return { clusterSecurityGroupId, bastionSecurityGroupId };
     }
@@ -411,22 +476,30 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
 
         // A new suffix whenever the NLB would be replaced (environment, scheme, subnet), so
         // the replacement never asks for a name zCompute still holds.
-        const suffix = new random.RandomId(this.childName("api-lb-suffix"), {
-            byteLength: LB_SUFFIX_BYTES,
-            keepers: { environment: env, internal: String(internal), subnetId },
-        }, { parent: this });
+        const suffix = new random.RandomId(
+            this.childName("api-lb-suffix"),
+            {
+                byteLength: LB_SUFFIX_BYTES,
+                keepers: { environment: env, internal: String(internal), subnetId },
+            },
+            { parent: this },
+        );
 
         // securityGroups: TF AWS 3.44 sends them for any LB type (its "application only" note
         // is documentation, not validation), and zCompute applies the K8s SG to the NLB as in
         // the reference.
-        return new aws.lb.LoadBalancer(this.childName("api-lb"), {
-            name: suffix.hex.apply((hex) => apiLoadBalancerName(env, hex)),
-            loadBalancerType: "network",
-            internal,
-            subnets: [subnetId],
-            securityGroups: [clusterSecurityGroupId],
-            tags: this.tags(`${env}-eksd-masters`),
-        }, this.awsOptions());
+        return new aws.lb.LoadBalancer(
+            this.childName("api-lb"),
+            {
+                name: suffix.hex.apply((hex) => apiLoadBalancerName(env, hex)),
+                loadBalancerType: "network",
+                internal,
+                subnets: [subnetId],
+                securityGroups: [clusterSecurityGroupId],
+                tags: this.tags(`${env}-eksd-masters`),
+            },
+            this.awsOptions(),
+        );
     }
 
     /** Bastion in the public subnet with an EIP; serves boot bundles; trusts the cloud's root CA when given. */
@@ -435,50 +508,77 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
         const bastion = this.args.bastion;
 
         // No metadataOptions (zCompute has no IMDSv2) and no root volume encryption.
-        const instance = new aws.ec2.Instance(this.childName("bastion"), {
-            ami: bastion.amiId,
-            instanceType: bastion.instanceType,
-            subnetId: subnets.publicSubnetId,
-            vpcSecurityGroupIds: [bastionSecurityGroupId],
-            keyName: bastion.keyName,
-            userData: bastionCloudConfig(),
-            tags: this.tags(`${env}-bastion`),
-        }, this.awsOptions({ dependsOn: subnets.internetReady }));
+        const instance = new aws.ec2.Instance(
+            this.childName("bastion"),
+            {
+                ami: bastion.amiId,
+                instanceType: bastion.instanceType,
+                subnetId: subnets.publicSubnetId,
+                vpcSecurityGroupIds: [bastionSecurityGroupId],
+                keyName: bastion.keyName,
+                userData: bastionCloudConfig(),
+                tags: this.tags(`${env}-bastion`),
+            },
+            this.awsOptions({ dependsOn: subnets.internetReady }),
+        );
 
         // No tags: zCompute drops EIP tags. Associating needs the IGW attached.
-        const eip = new aws.ec2.Eip(this.childName("bastion-eip"), {
-            vpc: true,
-            instance: instance.id,
-        }, this.awsOptions({ dependsOn: subnets.internetReady }));
+        const eip = new aws.ec2.Eip(
+            this.childName("bastion-eip"),
+            {
+                vpc: true,
+                instance: instance.id,
+            },
+            this.awsOptions({ dependsOn: subnets.internetReady }),
+        );
 
         return { instance, eip };
     }
 
     /** An untagged security group (CreateSecurityGroup on zCompute rejects tags). */
-    private securityGroup(suffix: string, groupName: string, description: string, vpcId: pulumi.Output<string>,
-        revokeRulesOnDelete: boolean): aws.ec2.SecurityGroup {
-        return new aws.ec2.SecurityGroup(this.childName(suffix), {
-            name: groupName,
-            description,
-            vpcId,
-            revokeRulesOnDelete,
-        }, this.awsOptions({
-            // Tags arrive later through aws.ec2.Tag; a refresh must not make us remove them.
-            ignoreChanges: ["tags", "tagsAll"],
-        }));
+    private securityGroup(
+        suffix: string,
+        groupName: string,
+        description: string,
+        vpcId: pulumi.Output<string>,
+        revokeRulesOnDelete: boolean,
+    ): aws.ec2.SecurityGroup {
+        return new aws.ec2.SecurityGroup(
+            this.childName(suffix),
+            {
+                name: groupName,
+                description,
+                vpcId,
+                revokeRulesOnDelete,
+            },
+            this.awsOptions({
+                // Tags arrive later through aws.ec2.Tag; a refresh must not make us remove them.
+                ignoreChanges: ["tags", "tagsAll"],
+            }),
+        );
     }
 
     /** One security group rule; port 0 with protocol -1 means all traffic. */
-    private rule(suffix: string, securityGroupId: pulumi.Output<string>, type: "ingress" | "egress", protocol: string, port: number,
-        source: { cidrBlocks?: string[]; self?: boolean; sourceSecurityGroupId?: pulumi.Output<string>; description: string }): aws.ec2.SecurityGroupRule {
-        return new aws.ec2.SecurityGroupRule(this.childName(suffix), {
-            securityGroupId,
-            type,
-            protocol,
-            fromPort: port,
-            toPort: port,
-            ...source,
-        }, this.awsOptions());
+    private rule(
+        suffix: string,
+        securityGroupId: pulumi.Output<string>,
+        type: "ingress" | "egress",
+        protocol: string,
+        port: number,
+        source: { cidrBlocks?: string[]; self?: boolean; sourceSecurityGroupId?: pulumi.Output<string>; description: string },
+    ): aws.ec2.SecurityGroupRule {
+        return new aws.ec2.SecurityGroupRule(
+            this.childName(suffix),
+            {
+                securityGroupId,
+                type,
+                protocol,
+                fromPort: port,
+                toPort: port,
+                ...source,
+            },
+            this.awsOptions(),
+        );
     }
 
     /** Children are named after the component so several networks can share a stack. */

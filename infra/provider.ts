@@ -37,19 +37,23 @@ export function zcomputeEndpoints(apiUrl: string): Record<string, string> {
 }
 
 export function createZComputeProvider(name: string, args: ZComputeProviderArgs, opts?: pulumi.ResourceOptions): aws.Provider {
-    return new aws.Provider(name, {
-        region: ZCOMPUTE_REGION,
-        accessKey: args.accessKey,
-        secretKey: args.secretKey,
-        insecure: args.insecure,
-        endpoints: [zcomputeEndpoints(args.apiUrl)],
-        // zCompute has no account-id, metadata or region-list APIs the checks would call.
-        skipCredentialsValidation: true,
-        skipRegionValidation: true,
-        skipRequestingAccountId: true,
-        skipMetadataApiCheck: true,
-        skipGetEc2Platforms: true,
-        s3ForcePathStyle: true,
-        // No defaultTags: they make RunInstances send a volume TagSpecification that zCompute rejects.
-    }, opts);
+    return new aws.Provider(
+        name,
+        {
+            region: ZCOMPUTE_REGION,
+            accessKey: args.accessKey,
+            secretKey: args.secretKey,
+            insecure: args.insecure,
+            endpoints: [zcomputeEndpoints(args.apiUrl)],
+            // zCompute has no account-id, metadata or region-list APIs the checks would call.
+            skipCredentialsValidation: true,
+            skipRegionValidation: true,
+            skipRequestingAccountId: true,
+            skipMetadataApiCheck: true,
+            skipGetEc2Platforms: true,
+            s3ForcePathStyle: true,
+            // No defaultTags: they make RunInstances send a volume TagSpecification that zCompute rejects.
+        },
+        opts,
+    );
 }

@@ -15,12 +15,7 @@ import Ajv2020 from "ajv/dist/2020";
 
 import { calicoNeedsCrdChart } from "../addons/values";
 import { SUPPORTED_EKSD_VERSIONS, pinsFor } from "../addons/versions";
-import {
-    chartVersionsIn,
-    deriveChartFacts,
-    readCommittedFacts,
-    serializeFacts,
-} from "../tools/chart-facts";
+import { chartVersionsIn, deriveChartFacts, readCommittedFacts, serializeFacts } from "../tools/chart-facts";
 import { AddonsRun, runAddons, unwrapSecrets } from "./helpers/addons-harness";
 import {
     CHARTS_DIR,
@@ -82,8 +77,11 @@ function checkRun(run: AddonsRun): string[] {
         assert.deepEqual(unknown, [], `unknown keys for ${chart} ${version}`);
         if (UPSTREAM_CHARTS_PRESENT) {
             assert.ok(fs.existsSync(chartDir(chart, version)), `upstream defaults for ${chart} ${version}`);
-            assert.deepEqual(findUnknownKeys(values, loadUpstreamChartKeySource(chart, version)), [],
-                `unknown keys for ${chart} ${version} (upstream values.yaml)`);
+            assert.deepEqual(
+                findUnknownKeys(values, loadUpstreamChartKeySource(chart, version)),
+                [],
+                `unknown keys for ${chart} ${version} (upstream values.yaml)`,
+            );
         }
         const validate = schemaValidator(chart, version);
         if (validate) {
@@ -102,7 +100,10 @@ describe("chart keys: every EKS-D minor and every CNI", () => {
                 const checked = checkRun(run);
                 const crdChart = cni === "calico" && calicoNeedsCrdChart(pinsFor(eksdVersion).versions.calico) ? 1 : 0;
                 assert.equal(checked.length, 6 + crdChart, `all releases checked: ${checked.join(", ")}`);
-                assert.ok(checked.some((c) => c.startsWith("k10@")), "k10 checked (schema too)");
+                assert.ok(
+                    checked.some((c) => c.startsWith("k10@")),
+                    "k10 checked (schema too)",
+                );
             });
         }
     }
@@ -137,10 +138,7 @@ describe("the key checker itself", () => {
     test("fails on a misspelt key, at any depth", () => {
         assert.deepEqual(findUnknownKeys({ controller: { regoin: "us-east-1" } }, ebs), ["controller.regoin"]);
         assert.deepEqual(findUnknownKeys({ sidecar: { provisioner: {} } }, ebs), ["sidecar"]);
-        assert.deepEqual(
-            findUnknownKeys({ sidecars: { provisioner: { additionalArg: [] } } }, ebs),
-            ["sidecars.provisioner.additionalArg"],
-        );
+        assert.deepEqual(findUnknownKeys({ sidecars: { provisioner: { additionalArg: [] } } }, ebs), ["sidecars.provisioner.additionalArg"]);
         assert.deepEqual(findUnknownKeys({ podCIDR: "10.244.0.0/16" }, loadChartKeySource("flannel", "v0.26.2")), ["podCIDR"]);
     });
 
@@ -173,8 +171,7 @@ describe("the key checker itself", () => {
             const cilium = loadChartKeySource("cilium", version);
             assert.deepEqual(findUnknownKeys({ hubble: { relay: { enabled: true } } }, cilium), []);
             assert.deepEqual(findUnknownKeys({ hubble: { realy: { enabled: true } } }, cilium), ["hubble.realy"]);
-            assert.deepEqual(findUnknownKeys({ ipam: { operator: { clusterPoolIPv4PodCIDR: "x" } } }, cilium),
-                ["ipam.operator.clusterPoolIPv4PodCIDR"]);
+            assert.deepEqual(findUnknownKeys({ ipam: { operator: { clusterPoolIPv4PodCIDR: "x" } } }, cilium), ["ipam.operator.clusterPoolIPv4PodCIDR"]);
         }
     });
 
@@ -197,7 +194,12 @@ describe("the key checker itself", () => {
     });
 
     test("every JSON Schema draft a chart may declare gets a validator; an unknown one is refused", () => {
-        for (const declared of [undefined, "http://json-schema.org/draft-07/schema#", "https://json-schema.org/draft/2019-09/schema", "https://json-schema.org/draft/2020-12/schema"]) {
+        for (const declared of [
+            undefined,
+            "http://json-schema.org/draft-07/schema#",
+            "https://json-schema.org/draft/2019-09/schema",
+            "https://json-schema.org/draft/2020-12/schema",
+        ]) {
             const ajv = ajvForSchema(declared ? { $schema: declared } : {});
             const validate = ajv.compile({ type: "object", properties: { a: { type: "integer" } } });
             assert.equal(validate({ a: 1 }), true, String(declared));
@@ -215,21 +217,25 @@ describe("the key checker itself", () => {
 
 // Kubernetes toleration matching: an empty key with `Exists` matches every key; an empty
 // effect matches every effect.
-interface Toleration { key?: string; operator?: string; value?: string; effect?: string }
+interface Toleration {
+    key?: string;
+    operator?: string;
+    value?: string;
+    effect?: string;
+}
 
 function tolerates(tolerations: Toleration[], taint: { key: string; value: string; effect: string }): boolean {
     return tolerations.some((t) => {
         const effectOk = !t.effect || t.effect === taint.effect;
         const exists = t.operator === "Exists";
-        const keyOk = exists ? (!t.key || t.key === taint.key) : t.key === taint.key && (t.value ?? "") === taint.value;
+        const keyOk = exists ? !t.key || t.key === taint.key : t.key === taint.key && (t.value ?? "") === taint.value;
         return effectOk && keyOk;
     });
 }
 
 describe("CNI pods tolerate the uninitialized taint (they start before the CCM)", () => {
     const uninitialized = { key: "node.cloudprovider.kubernetes.io/uninitialized", value: "true", effect: "NoSchedule" };
-    const tolerationsOf = (chart: string, version: string, key: string): Toleration[] =>
-        (defaultTolerations(chart, version)[key] ?? []) as Toleration[];
+    const tolerationsOf = (chart: string, version: string, key: string): Toleration[] => (defaultTolerations(chart, version)[key] ?? []) as Toleration[];
 
     test("flannel: chart default tolerations cover it (both pinned versions)", () => {
         for (const version of ["v0.26.2", "v0.28.9"]) {
@@ -270,10 +276,14 @@ describe("derived chart facts", () => {
         for (const minor of SUPPORTED_EKSD_VERSIONS) {
             const versions = pinsFor(minor).versions;
             const pairs: [string, string][] = [
-                ["flannel", versions.flannel], ["tigera-operator", versions.calico], ["cilium", versions.cilium],
-                ["aws-cloud-controller-manager", versions.ccm], ["aws-ebs-csi-driver", versions.ebsCsi],
+                ["flannel", versions.flannel],
+                ["tigera-operator", versions.calico],
+                ["cilium", versions.cilium],
+                ["aws-cloud-controller-manager", versions.ccm],
+                ["aws-ebs-csi-driver", versions.ebsCsi],
                 ["aws-load-balancer-controller", versions.loadBalancerController],
-                ["cluster-autoscaler", versions.autoscaler], ["k10", versions.kasten],
+                ["cluster-autoscaler", versions.autoscaler],
+                ["k10", versions.kasten],
             ];
             if (calicoNeedsCrdChart(versions.calico)) {
                 pairs.push(["crd.projectcalico.org.v1", versions.calico]);
@@ -290,8 +300,11 @@ describe("derived chart facts", () => {
         for (const { chart, version } of found) {
             const committed = path.join(__dirname, "..", "addons", "chart-facts", `${chart}-${version}.json`);
             assert.ok(fs.existsSync(committed), `committed facts for ${chart} ${version}`);
-            assert.equal(fs.readFileSync(committed, "utf8"), serializeFacts(deriveChartFacts(CHARTS_DIR, chart, version)),
-                `${chart} ${version}: run npm run chart-facts -- <charts dir>`);
+            assert.equal(
+                fs.readFileSync(committed, "utf8"),
+                serializeFacts(deriveChartFacts(CHARTS_DIR, chart, version)),
+                `${chart} ${version}: run npm run chart-facts -- <charts dir>`,
+            );
         }
     });
 

@@ -32,7 +32,10 @@ function valuesOf(run: AddonsRun, releaseName: string): any {
 }
 
 function releaseNames(run: AddonsRun): string[] {
-    return run.ofType(RELEASE).map((r) => r.inputs.name).sort();
+    return run
+        .ofType(RELEASE)
+        .map((r) => r.inputs.name)
+        .sort();
 }
 
 describe("deepMerge", () => {
@@ -65,37 +68,40 @@ describe("cloud config", () => {
             { name: "Global", entries: { Zone: "z" } },
             { name: "ServiceOverride", subsection: "1", entries: { Service: "ec2", URL: "u" } },
         ]);
-        assert.equal(text, "[Global]\nZone = z\n\n[ServiceOverride \"1\"]\nService = ec2\nURL = u\n");
+        assert.equal(text, '[Global]\nZone = z\n\n[ServiceOverride "1"]\nService = ec2\nURL = u\n');
     });
 
     test("points ec2, autoscaling and elasticloadbalancing at zCompute", () => {
         const text = buildCloudConfig("https://cloud.example.com/");
-        assert.equal(text, [
-            "[Global]",
-            "Zone = us-east-1a",
-            "",
-            "[ServiceOverride \"1\"]",
-            "Service = ec2",
-            "Region = us-east-1",
-            "URL = https://cloud.example.com/api/v2/aws/ec2",
-            "SigningRegion = us-east-1",
-            "SigningMethod = v4",
-            "",
-            "[ServiceOverride \"2\"]",
-            "Service = autoscaling",
-            "Region = us-east-1",
-            "URL = https://cloud.example.com/api/v2/aws/autoscaling",
-            "SigningRegion = us-east-1",
-            "SigningMethod = v4",
-            "",
-            "[ServiceOverride \"3\"]",
-            "Service = elasticloadbalancing",
-            "Region = us-east-1",
-            "URL = https://cloud.example.com/api/v2/aws/elbv2",
-            "SigningRegion = us-east-1",
-            "SigningMethod = v4",
-            "",
-        ].join("\n"));
+        assert.equal(
+            text,
+            [
+                "[Global]",
+                "Zone = us-east-1a",
+                "",
+                '[ServiceOverride "1"]',
+                "Service = ec2",
+                "Region = us-east-1",
+                "URL = https://cloud.example.com/api/v2/aws/ec2",
+                "SigningRegion = us-east-1",
+                "SigningMethod = v4",
+                "",
+                '[ServiceOverride "2"]',
+                "Service = autoscaling",
+                "Region = us-east-1",
+                "URL = https://cloud.example.com/api/v2/aws/autoscaling",
+                "SigningRegion = us-east-1",
+                "SigningMethod = v4",
+                "",
+                '[ServiceOverride "3"]',
+                "Service = elasticloadbalancing",
+                "Region = us-east-1",
+                "URL = https://cloud.example.com/api/v2/aws/elbv2",
+                "SigningRegion = us-east-1",
+                "SigningMethod = v4",
+                "",
+            ].join("\n"),
+        );
     });
 
     test("endpoint URLs never get a double slash", () => {
@@ -171,20 +177,24 @@ describe("version table", () => {
 describe("load balancer controller endpoints", () => {
     const url = "https://cloud.example.com";
     test("chart 1.7.x uses the SDK v1 service ids", () => {
-        assert.equal(lbcApiEndpoints("1.7.2", url),
-            "ec2=https://cloud.example.com/api/v2/aws/ec2,"
-            + "elasticloadbalancing=https://cloud.example.com/api/v2/aws/elbv2,"
-            + "acm=https://cloud.example.com/api/v2/aws/acm,"
-            + "sts=https://cloud.example.com/api/v2/aws/sts");
+        assert.equal(
+            lbcApiEndpoints("1.7.2", url),
+            "ec2=https://cloud.example.com/api/v2/aws/ec2," +
+                "elasticloadbalancing=https://cloud.example.com/api/v2/aws/elbv2," +
+                "acm=https://cloud.example.com/api/v2/aws/acm," +
+                "sts=https://cloud.example.com/api/v2/aws/sts",
+        );
     });
 
     test("chart 1.8.0 and later use the SDK v2 service ids", () => {
         for (const version of ["1.8.0", "3.5.0"]) {
-            assert.equal(lbcApiEndpoints(version, url),
-                "EC2=https://cloud.example.com/api/v2/aws/ec2,"
-                + "Elastic Load Balancing v2=https://cloud.example.com/api/v2/aws/elbv2,"
-                + "ACM=https://cloud.example.com/api/v2/aws/acm,"
-                + "STS=https://cloud.example.com/api/v2/aws/sts");
+            assert.equal(
+                lbcApiEndpoints(version, url),
+                "EC2=https://cloud.example.com/api/v2/aws/ec2," +
+                    "Elastic Load Balancing v2=https://cloud.example.com/api/v2/aws/elbv2," +
+                    "ACM=https://cloud.example.com/api/v2/aws/acm," +
+                    "STS=https://cloud.example.com/api/v2/aws/sts",
+            );
         }
     });
 });
@@ -277,27 +287,27 @@ describe("EksdAddons under mocks: defaults (flannel, EBS CSI, LBC, autoscaler)",
         for (const sidecar of ["provisioner", "attacher"]) {
             assert.deepEqual(values.sidecars[sidecar].additionalArgs, ["--timeout=60s", "--retry-interval-start=4s"]);
         }
-        assert.deepEqual(values.storageClasses, [{
-            name: "ebs-sc",
-            annotations: { "storageclass.kubernetes.io/is-default-class": "true" },
-            volumeBindingMode: "WaitForFirstConsumer",
-            allowVolumeExpansion: true,
-            parameters: { type: "gp2" },
-        }]);
-        assert.deepEqual(values.volumeSnapshotClasses, [{
-            name: "ebs-vsc",
-            annotations: {
-                "snapshot.storage.kubernetes.io/is-default-class": "true",
-                "k10.kasten.io/is-snapshot-class": "true",
+        assert.deepEqual(values.storageClasses, [
+            {
+                name: "ebs-sc",
+                annotations: { "storageclass.kubernetes.io/is-default-class": "true" },
+                volumeBindingMode: "WaitForFirstConsumer",
+                allowVolumeExpansion: true,
+                parameters: { type: "gp2" },
             },
-            deletionPolicy: "Delete",
-        }]);
-        assert.deepEqual(values.controller.env, [
-            { name: "AWS_EC2_ENDPOINT", value: "https://cloud.example.com/api/v2/aws/ec2" },
         ]);
-        assert.deepEqual(values.controller.volumeMounts, [
-            { name: "ca-bundle", mountPath: "/etc/ssl/certs/ca-certificates.crt", readOnly: true },
+        assert.deepEqual(values.volumeSnapshotClasses, [
+            {
+                name: "ebs-vsc",
+                annotations: {
+                    "snapshot.storage.kubernetes.io/is-default-class": "true",
+                    "k10.kasten.io/is-snapshot-class": "true",
+                },
+                deletionPolicy: "Delete",
+            },
         ]);
+        assert.deepEqual(values.controller.env, [{ name: "AWS_EC2_ENDPOINT", value: "https://cloud.example.com/api/v2/aws/ec2" }]);
+        assert.deepEqual(values.controller.volumeMounts, [{ name: "ca-bundle", mountPath: "/etc/ssl/certs/ca-certificates.crt", readOnly: true }]);
         assert.deepEqual(values.controller.nodeSelector, { "node-role.kubernetes.io/control-plane": "" });
         assert.ok(values.controller.tolerations.some((t: any) => t.key === "node-role.kubernetes.io/control-plane"));
     });
@@ -324,9 +334,7 @@ describe("EksdAddons under mocks: defaults (flannel, EBS CSI, LBC, autoscaler)",
         assert.equal(values.enableWaf, false);
         assert.equal(values.enableWafv2, false);
         assert.deepEqual(values.ingressClassConfig, { default: true });
-        assert.deepEqual(values.extraVolumeMounts, [
-            { name: "ca-bundle", mountPath: "/etc/ssl/certs/ca-certificates.crt", readOnly: true },
-        ]);
+        assert.deepEqual(values.extraVolumeMounts, [{ name: "ca-bundle", mountPath: "/etc/ssl/certs/ca-certificates.crt", readOnly: true }]);
         assert.deepEqual(values.nodeSelector, { "node-role.kubernetes.io/control-plane": "" });
     });
 
@@ -339,9 +347,7 @@ describe("EksdAddons under mocks: defaults (flannel, EBS CSI, LBC, autoscaler)",
         assert.equal(values.extraArgs["scale-down-unneeded-time"], "10m");
         assert.equal(values.extraArgs["scale-down-delay-after-add"], "10m");
         assert.deepEqual(values.nodeSelector, { "node-role.kubernetes.io/control-plane": "" });
-        assert.deepEqual(values.tolerations, [
-            { key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" },
-        ]);
+        assert.deepEqual(values.tolerations, [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }]);
         assert.deepEqual(values.extraVolumes[0], { name: "cloud-config", configMap: { name: "cloud-config" } });
     });
 
@@ -401,13 +407,15 @@ describe("EksdAddons under mocks: CNI choices", () => {
         assert.equal(release.inputs.createNamespace, true);
         const values = valuesOf(run, "calico");
         assert.equal(values.installation.calicoNetwork.bgp, "Enabled");
-        assert.deepEqual(values.installation.calicoNetwork.ipPools, [{
-            cidr: "10.50.0.0/16",
-            encapsulation: "IPIP",
-            natOutgoing: "Enabled",
-            nodeSelector: "all()",
-            blockSize: 26,
-        }]);
+        assert.deepEqual(values.installation.calicoNetwork.ipPools, [
+            {
+                cidr: "10.50.0.0/16",
+                encapsulation: "IPIP",
+                natOutgoing: "Enabled",
+                nodeSelector: "all()",
+                blockSize: 26,
+            },
+        ]);
         assert.equal(run.release("calico-crds"), undefined, "v3.29 bundles its CRDs");
         assert.equal(run.release("flannel"), undefined);
         assert.ok(run.dependsOn(releaseOf(run, "aws-cloud-controller-manager"), release));
@@ -437,8 +445,10 @@ describe("EksdAddons under mocks: CNI choices", () => {
         assert.equal(values.ipam.mode, "cluster-pool");
         assert.deepEqual(values.ipam.operator.clusterPoolIPv4PodCIDRList, ["10.244.0.0/16"]);
         for (const part of ["relay", "ui"]) {
-            assert.ok(values.hubble[part].tolerations.some(
-                (t: any) => t.key === "node.cloudprovider.kubernetes.io/uninitialized"), part);
+            assert.ok(
+                values.hubble[part].tolerations.some((t: any) => t.key === "node.cloudprovider.kubernetes.io/uninitialized"),
+                part,
+            );
         }
         const namespace = run.ofType("kubernetes:core/v1:Namespace")[0];
         assert.equal(namespace.inputs.metadata.name, "cilium-system");
@@ -486,7 +496,10 @@ describe("EksdAddons under mocks: toggles, CA, overrides, EKS-D 1.31", () => {
         assert.equal(configMap.inputs.data["ca-certificates.crt"], pem);
         const expectedVolume = { name: "ca-bundle", configMap: { name: "zadara-root-ca" } };
         const expectedMount = {
-            name: "ca-bundle", mountPath: "/etc/ssl/certs/ca-certificates.crt", readOnly: true, subPath: "ca-certificates.crt",
+            name: "ca-bundle",
+            mountPath: "/etc/ssl/certs/ca-certificates.crt",
+            readOnly: true,
+            subPath: "ca-certificates.crt",
         };
         const ccm = valuesOf(run, "aws-cloud-controller-manager");
         assert.deepEqual(ccm.extraVolumes[1], expectedVolume);
@@ -520,8 +533,7 @@ describe("EksdAddons under mocks: toggles, CA, overrides, EKS-D 1.31", () => {
 
     test("an LBC version override to the 1.8+ line switches the endpoint format", async () => {
         const run = await runAddons({ overrides: { loadBalancerController: { version: "3.5.0" } } });
-        assert.match(valuesOf(run, "aws-load-balancer-controller").awsApiEndpoints,
-            /^EC2=.*,Elastic Load Balancing v2=.*,ACM=.*,STS=/);
+        assert.match(valuesOf(run, "aws-load-balancer-controller").awsApiEndpoints, /^EC2=.*,Elastic Load Balancing v2=.*,ACM=.*,STS=/);
     });
 
     test("EKS-D 1.31: CCM 0.0.11 with the v1.31 image, EBS CSI 2.39.3, autoscaler 9.38.0", async () => {
@@ -539,7 +551,7 @@ describe("EksdAddons under mocks: toggles, CA, overrides, EKS-D 1.31", () => {
         assert.deepEqual(valuesOf(run, "cluster-autoscaler").image, { tag: "v1.36.0" });
         assert.deepEqual(valuesOf(run, "aws-cloud-controller-manager").image, { tag: "v1.36.1" });
         assert.equal(releaseOf(run, "calico-crds").inputs.version, "v3.32.1");
-        assert.ok(run.dependsOn(releaseOf(run, "calico")!, releaseOf(run, "calico-crds")!), "CRDs first");
+        assert.ok(run.dependsOn(releaseOf(run, "calico"), releaseOf(run, "calico-crds")), "CRDs first");
     });
 
     test("an unknown override name fails the program instead of being ignored", async () => {

@@ -219,7 +219,11 @@ describe("bootstrap.sh", () => {
             assert.equal(run.code, 0, run.stderr);
             const config = zadaraFile(run, "kubeadm-join-worker.yaml");
             assert.deepEqual(callsOf(run, "kubeadm"), [
-                `kubeadm join --config ${config}`, "kubeadm reset -f", `kubeadm join --config ${config}`, "kubeadm reset -f", `kubeadm join --config ${config}`,
+                `kubeadm join --config ${config}`,
+                "kubeadm reset -f",
+                `kubeadm join --config ${config}`,
+                "kubeadm reset -f",
+                `kubeadm join --config ${config}`,
             ]);
             assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")));
             assertNoUnsafeJoin(run);
@@ -285,7 +289,10 @@ describe("control-plane-up.sh", () => {
     });
 
     it("upgrade: a joining node of the new release uploads its ClusterConfiguration before kubeadm join", () => {
-        const stdin = stdinOf({ ...CONTROL_PLANE_STDIN, "zadara/kubeadm-cluster.yaml": "kind: ClusterConfiguration\nkubernetesVersion: v1.31.14-eks-1-31-50\n" });
+        const stdin = stdinOf({
+            ...CONTROL_PLANE_STDIN,
+            "zadara/kubeadm-cluster.yaml": "kind: ClusterConfiguration\nkubernetesVersion: v1.31.14-eks-1-31-50\n",
+        });
         check(runControlPlaneUp({ mode: "join", stdin, env: { STUB_API_UP_AFTER: "0" } }), (run) => {
             assert.equal(run.code, 0, run.stderr);
             const kubeadm = callsOf(run, "kubeadm");
@@ -425,10 +432,10 @@ describe("etcd-backup.sh", () => {
             const list = run.calls.find((call) => call.startsWith("aws s3api list-objects-v2"));
             assert.ok(list?.includes("--bucket etcd-backups --prefix dev/etcd_backup_dev-master-sa-1_ "), list);
             const deleted = run.calls.filter((call) => call.startsWith("aws s3api delete-object"));
-            assert.deepEqual(
-                deleted.map((call) => call.match(/--key (\S+)/)?.[1]).sort(),
-                ["dev/etcd_backup_dev-master-sa-1_i-0123abcd_20240101T100000Z.db", "dev/etcd_backup_dev-master-sa-1_i-0123abcd_20240102T100000Z.db"],
-            );
+            assert.deepEqual(deleted.map((call) => call.match(/--key (\S+)/)?.[1]).sort(), [
+                "dev/etcd_backup_dev-master-sa-1_i-0123abcd_20240101T100000Z.db",
+                "dev/etcd_backup_dev-master-sa-1_i-0123abcd_20240102T100000Z.db",
+            ]);
             assert.ok(deleted.every((call) => call.includes(`--ca-bundle ${caBundle}`)));
         });
     });
@@ -437,7 +444,10 @@ describe("etcd-backup.sh", () => {
         check(runEtcdBackup({ snapshotFails: true, secret: ourExportSecret() }), (run) => {
             assert.notEqual(run.code, 0);
             assert.match(run.stderr, /ERROR: etcdctl snapshot save failed/);
-            assert.ok(run.calls.some((call) => call.includes("create-snapshot --volume-id vol-0boot")), "EBS snapshot still taken");
+            assert.ok(
+                run.calls.some((call) => call.includes("create-snapshot --volume-id vol-0boot")),
+                "EBS snapshot still taken",
+            );
             assert.ok(!run.calls.some((call) => call.includes("s3 cp")), "nothing new to export");
             assert.match(run.stderr, /backup finished with 1 problem/);
         });
@@ -542,7 +552,8 @@ describe("etcd-watchdog.sh", () => {
 describe("renew-certs.sh", () => {
     const manifestPath = (run: StubbedRun, pod: string) => inRoot(run, ROOT_PATHS.kubernetesEtc, "manifests", `${pod}.yaml`);
     const allManifestsInPlace = (run: StubbedRun) => STATIC_PODS.every((pod) => fs.existsSync(manifestPath(run, pod)));
-    const lockCalls = (run: StubbedRun, verb: string) => run.calls.filter((call) => call.startsWith("kubectl") && call.includes(` ${verb} `) && call.includes("zadara-renew-certs-lock"));
+    const lockCalls = (run: StubbedRun, verb: string) =>
+        run.calls.filter((call) => call.startsWith("kubectl") && call.includes(` ${verb} `) && call.includes("zadara-renew-certs-lock"));
 
     it("renews under the lock with a healthy etcd, restarts the static pods, refreshes the kubeconfig and releases the lock", () => {
         check(runRenewCerts("20d"), (run) => {
@@ -553,10 +564,16 @@ describe("renew-certs.sh", () => {
             const renew = run.calls.indexOf("kubeadm certs renew all");
             const firstCrictl = index((call) => call.startsWith("crictl"));
             assert.ok(create >= 0 && create < health && health < renew && renew < firstCrictl, run.calls.join("\n"));
-            assert.ok(callsOf(run, "kubectl").every((call) => call.includes("--request-timeout=")), "every kubectl call has a timeout");
+            assert.ok(
+                callsOf(run, "kubectl").every((call) => call.includes("--request-timeout=")),
+                "every kubectl call has a timeout",
+            );
             for (const pod of STATIC_PODS) {
                 assert.ok(fs.existsSync(manifestPath(run, pod)), `${pod} manifest back`);
-                assert.ok(run.calls.some((call) => call.includes(`--name ^${pod}$`)), `${pod} restart waited on`);
+                assert.ok(
+                    run.calls.some((call) => call.includes(`--name ^${pod}$`)),
+                    `${pod} restart waited on`,
+                );
             }
             assert.ok(run.calls.filter((call) => call.includes("endpoint health --cluster")).length >= 2, "etcd health checked again after its restart");
             assert.equal(lockCalls(run, "delete").length, 1);
@@ -640,7 +657,10 @@ describe("renew-certs.sh", () => {
             assert.equal(run.code, 0, run.stderr);
             assert.ok(!run.calls.includes("kubeadm certs renew all"), "already renewed");
             for (const pod of STATIC_PODS) {
-                assert.ok(run.calls.some((call) => call.includes(`--name ^${pod}$`)), `${pod} restarted`);
+                assert.ok(
+                    run.calls.some((call) => call.includes(`--name ^${pod}$`)),
+                    `${pod} restarted`,
+                );
             }
             assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "renew-certs.pending")), false);
             assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), "old super-admin.conf\n");

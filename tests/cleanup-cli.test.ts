@@ -14,7 +14,10 @@ let hits = 0;
 let server: http.Server;
 let url = "";
 before(async () => {
-    server = http.createServer((_req, res) => { hits++; res.writeHead(500).end(); });
+    server = http.createServer((_req, res) => {
+        hits++;
+        res.writeHead(500).end();
+    });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
 });
@@ -32,7 +35,11 @@ describe("cleanup command: bad input stops before any call", () => {
 
     it("without an endpoint", async () => {
         const root = fs.mkdtempSync(path.join(os.tmpdir(), "cleanup-stack-"));
-        const stack = fs.readFileSync(path.resolve(__dirname, "../Pulumi.dev.yaml"), "utf8").split("\n").filter((l) => !l.includes("apiEndpoint")).join("\n");
+        const stack = fs
+            .readFileSync(path.resolve(__dirname, "../Pulumi.dev.yaml"), "utf8")
+            .split("\n")
+            .filter((l) => !l.includes("apiEndpoint"))
+            .join("\n");
         fs.writeFileSync(path.join(root, "Pulumi.dev.yaml"), stack);
         try {
             const run = await runCli(["--stack", "dev"], CREDS, root);

@@ -38,13 +38,27 @@ describe("cleanup against moto", () => {
         const run = await runCli(baseArgs(s));
         assert.equal(run.code, 0, explain(run));
         const left = await existingIds(moto.url);
-        assert.deepEqual(s.ours.filter((id) => left.has(id)), [], `leaks\n${explain(run)}`);
-        assert.deepEqual(s.collateral.filter((id) => !left.has(id)), [], `collateral damage\n${explain(run)}`);
+        assert.deepEqual(
+            s.ours.filter((id) => left.has(id)),
+            [],
+            `leaks\n${explain(run)}`,
+        );
+        assert.deepEqual(
+            s.collateral.filter((id) => !left.has(id)),
+            [],
+            `collateral damage\n${explain(run)}`,
+        );
         // Every line names kind, id, owner tag and action.
         for (const id of s.ours) {
-            assert.ok(run.stdout.some((l) => l.includes(id) && / (deleted|gone)/.test(l)), `no line for ${id}\n${explain(run)}`);
+            assert.ok(
+                run.stdout.some((l) => l.includes(id) && / (deleted|gone)/.test(l)),
+                `no line for ${id}\n${explain(run)}`,
+            );
         }
-        assert.ok(run.stdout.some((l) => l.startsWith(`classic-elb a0f1e2d3c4b5a69788796a5b4c3d2e1f kubernetes.io/cluster/dev=owned deleted`)), explain(run));
+        assert.ok(
+            run.stdout.some((l) => l.startsWith(`classic-elb a0f1e2d3c4b5a69788796a5b4c3d2e1f kubernetes.io/cluster/dev=owned deleted`)),
+            explain(run),
+        );
         assert.match(run.stdout.at(-1)!, /^deleted \d+, removed by their controllers 0, kept 0, remaining 0/);
         // The CCM rule in the stack's node SG was revoked before its SG went; the node SG stays.
         const revoke = proxy.calls.findIndex((c) => c.action === "RevokeSecurityGroupIngress" && c.params.get("GroupId") === s.nodeSecurityGroup);
@@ -69,8 +83,14 @@ describe("cleanup against moto", () => {
         assert.equal(run.code, 1, "something of the cluster remains");
         assert.deepEqual(deletes(), []);
         assert.deepEqual([...(await existingIds(moto.url))].sort(), [...before].sort());
-        assert.ok(run.stdout.some((l) => /^load-balancer \S+k8s-shop-web\S+ \(k8s-shop-web-aa11bb22cc\) elbv2\.k8s\.aws\/cluster=dev would delete$/.test(l)), explain(run));
-        assert.ok(run.stdout.some((l) => /^security-group \S+ \(k8s-elb-a0f1\S+\) kubernetes\.io\/cluster\/dev=owned would delete: after: classic ELB/.test(l)), explain(run));
+        assert.ok(
+            run.stdout.some((l) => /^load-balancer \S+k8s-shop-web\S+ \(k8s-shop-web-aa11bb22cc\) elbv2\.k8s\.aws\/cluster=dev would delete$/.test(l)),
+            explain(run),
+        );
+        assert.ok(
+            run.stdout.some((l) => /^security-group \S+ \(k8s-elb-a0f1\S+\) kubernetes\.io\/cluster\/dev=owned would delete: after: classic ELB/.test(l)),
+            explain(run),
+        );
         assert.match(run.stdout.at(-1)!, /^would delete 1[0-9], /);
     });
 
@@ -88,8 +108,11 @@ describe("cleanup against moto", () => {
         assert.equal(run.code, 0, explain(run));
         assert.equal(refusals, 3);
         assert.equal(proxy.calls.filter((c) => c.action === "DeleteSecurityGroup" && c.params.get("GroupId") === s.ccmSecurityGroup).length, 4);
-        assert.equal(run.stderr.filter((l) => l.includes(`security-group ${s.ccmSecurityGroup}: still in use (ec2:DeleteSecurityGroup: DependencyViolation`)).length, 1,
-            "one message per distinct error, not one per retry");
+        assert.equal(
+            run.stderr.filter((l) => l.includes(`security-group ${s.ccmSecurityGroup}: still in use (ec2:DeleteSecurityGroup: DependencyViolation`)).length,
+            1,
+            "one message per distinct error, not one per retry",
+        );
         // Backoff on the fake clock: 1 s, then 2 s, then capped by the poll interval (3 s).
         assert.deepEqual(run.clock.sleeps.slice(0, 3), [1000, 2000, 3000]);
     });
@@ -101,13 +124,25 @@ describe("cleanup against moto", () => {
         assert.equal(run.code, 1, explain(run));
         assert.equal(proxy.calls.filter((c) => c.action === "DetachVolume").length, 0, "no detach");
         assert.ok(run.clock.time - 1_000_000 <= 30_000, `overran the deadline: ${run.clock.time - 1_000_000} ms`);
-        assert.ok(run.stdout.some((l) => l.startsWith(`volume ${attached} kubernetes.io/cluster/dev=owned remains: attached to ${s.instanceId}`)), explain(run));
+        assert.ok(
+            run.stdout.some((l) => l.startsWith(`volume ${attached} kubernetes.io/cluster/dev=owned remains: attached to ${s.instanceId}`)),
+            explain(run),
+        );
         const table = run.stderr.join("\n");
         assert.match(table, /DEADLINE: 1 resource\(s\) of cluster dev remain after 30s/);
-        assert.ok(table.includes(`aws --region us-east-1 --endpoint-url ${proxy.url}/api/v2/aws/ec2 --no-verify-ssl ec2 detach-volume --volume-id ${attached} --instance-id ${s.instanceId}`), table);
+        assert.ok(
+            table.includes(
+                `aws --region us-east-1 --endpoint-url ${proxy.url}/api/v2/aws/ec2 --no-verify-ssl ec2 detach-volume --volume-id ${attached} --instance-id ${s.instanceId}`,
+            ),
+            table,
+        );
         assert.ok(table.includes(`ec2 delete-volume --volume-id ${attached}`));
         const left = await existingIds(moto.url);
-        assert.deepEqual(s.ours.filter((id) => left.has(id)), [attached], "everything else went");
+        assert.deepEqual(
+            s.ours.filter((id) => left.has(id)),
+            [attached],
+            "everything else went",
+        );
     });
 
     it("names the failing call when the cloud API keeps failing, and gives up at the deadline", async () => {
@@ -115,7 +150,10 @@ describe("cleanup against moto", () => {
         proxy.faults.push((call) => (call.action === "DescribeVolumes" ? { status: 503, code: "ServiceUnavailable", message: "zCompute is busy" } : undefined));
         const run = await runCli([...baseArgs(s), "--timeout", "20"]);
         assert.equal(run.code, 1, explain(run));
-        assert.ok(run.stderr.some((l) => /listing the cloud failed \(ec2:DescribeVolumes: ServiceUnavailable/.test(l)), explain(run));
+        assert.ok(
+            run.stderr.some((l) => /listing the cloud failed \(ec2:DescribeVolumes: ServiceUnavailable/.test(l)),
+            explain(run),
+        );
         assert.deepEqual(deletes(), [], "nothing is deleted on a partial view");
     });
 });

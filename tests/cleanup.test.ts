@@ -41,7 +41,10 @@ describe("ClusterCleanup component", () => {
         assert.equal(recorded.filter((r) => r.type === "command:remote:Command").length, 0, "no SSH");
         assert.equal(cmd.parent, component.urn);
         const del = String(cmd.inputs.delete);
-        assert.match(del, /^node --import tsx tools\/cleanup\.ts --stack dev --config environment=dev --endpoint-url https:\/\/cloud\.example\.com --timeout 900 /);
+        assert.match(
+            del,
+            /^node --import tsx tools\/cleanup\.ts --stack dev --config environment=dev --endpoint-url https:\/\/cloud\.example\.com --timeout 900 /,
+        );
         assert.ok(del.includes(`--keep ${STACK_NLB}`) && del.includes(`--keep ${STACK_SG}`) && del.includes("--keep sg-0000000000bastion"), del);
         assert.doesNotMatch(del, /AKIA-test|secret-test|apiVersion/, "no secret on the command line");
         assert.match(String(cmd.inputs.create), /^echo /, "inert on create/update");
@@ -63,7 +66,9 @@ describe("ClusterCleanup component", () => {
 
     it("quotes arguments that need it", async () => {
         const { cleanupDeleteCommand } = await import("../addons/cleanup");
-        assert.equal(cleanupDeleteCommand({ stack: "my stack", clusterName: "dev", endpointUrl: "https://c.example.com", timeoutSeconds: 60, keep: [] }),
-            "node --import tsx tools/cleanup.ts --stack 'my stack' --config environment=dev --endpoint-url https://c.example.com --timeout 60");
+        assert.equal(
+            cleanupDeleteCommand({ stack: "my stack", clusterName: "dev", endpointUrl: "https://c.example.com", timeoutSeconds: 60, keep: [] }),
+            "node --import tsx tools/cleanup.ts --stack 'my stack' --config environment=dev --endpoint-url https://c.example.com --timeout 60",
+        );
     });
 });

@@ -11,8 +11,18 @@ import { describe, it } from "node:test";
 import * as YAML from "yaml";
 import { buildClusters, group, LB_ID, opensslCertificate, resource, ROOT_CA, secretValue, stdinFiles, valueOf } from "./helpers/cluster-fixture";
 import {
-    buildUserData, CONTROL_PLANE_CRON_JOBS, decodeUserData, encodeUserData, LOADER_SCRIPT, NODE_SCRIPTS_DIR, readScriptSource, renderCloudConfig,
-    renderCronFile, ROLE_SCRIPTS, USER_DATA_LIMIT_BYTES, userDataSize,
+    buildUserData,
+    CONTROL_PLANE_CRON_JOBS,
+    decodeUserData,
+    encodeUserData,
+    LOADER_SCRIPT,
+    NODE_SCRIPTS_DIR,
+    readScriptSource,
+    renderCloudConfig,
+    renderCronFile,
+    ROLE_SCRIPTS,
+    USER_DATA_LIMIT_BYTES,
+    userDataSize,
 } from "../cluster/cloud-init";
 import { DEFAULT_HARDENING } from "../cluster/hardening";
 import { kubeadmApiVersion, KubeadmSettings, renderInitConfig, renderJoinControlPlaneConfig, renderJoinWorkerConfig } from "../cluster/kubeadm";
@@ -20,8 +30,17 @@ import { bundleFiles, CRON_BUNDLE_NAME, renderBundle, ROOT_CA_BUNDLE_NAME, sha25
 import { NodeEnv, renderNodeEnv } from "../cluster/node-env";
 import { BOOTSTRAP_TOKEN_PATTERN, caCertHashOf } from "../cluster/secrets";
 
-interface WriteFileEntry { path: string; content: string; permissions: string; owner: string }
-interface CloudConfig { ca_certs?: unknown; write_files: WriteFileEntry[]; runcmd: string[][] }
+interface WriteFileEntry {
+    path: string;
+    content: string;
+    permissions: string;
+    owner: string;
+}
+interface CloudConfig {
+    ca_certs?: unknown;
+    write_files: WriteFileEntry[];
+    runcmd: string[][];
+}
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-cloud-init-"));
 
@@ -101,11 +120,25 @@ function settings(overrides: Partial<KubeadmSettings> = {}): KubeadmSettings {
 
 function nodeEnvFor(role: "worker" | "control-plane", overrides: Partial<NodeEnv> = {}): NodeEnv {
     return {
-        ROLE: role, CLUSTER_NAME: "a-twenty-char-name-x", NODE_NAME: role === "worker" ? "" : "a-twenty-char-name-x-master-sa-5",
-        API_HOST: "192.168.255.250", API_PORT: "6443", KUBERNETES_MINOR: "1.31", KUBERNETES_VERSION: "v1.31.14-eks-1-31-50", NODE_LABELS: "", NODE_TAINTS: "",
-        API_WAIT_TIMEOUT: "1800", JOIN_TIMEOUT: "1800", POLL_INTERVAL: "2", ETCD_BACKUP_ROTATION: "100", ENVIRONMENT: "a-twenty-char-name-x",
-        AWS_REGION: "us-east-1", CLOUD_API_INSECURE: "false", CLOUD_API_CA_BUNDLE: "/etc/ssl/certs/ca-certificates.crt",
-        BUNDLE_URL: `http://192.168.0.10:8089/bundle-${"f".repeat(64)}.txt`, BUNDLE_SHA256: "f".repeat(64),
+        ROLE: role,
+        CLUSTER_NAME: "a-twenty-char-name-x",
+        NODE_NAME: role === "worker" ? "" : "a-twenty-char-name-x-master-sa-5",
+        API_HOST: "192.168.255.250",
+        API_PORT: "6443",
+        KUBERNETES_MINOR: "1.31",
+        KUBERNETES_VERSION: "v1.31.14-eks-1-31-50",
+        NODE_LABELS: "",
+        NODE_TAINTS: "",
+        API_WAIT_TIMEOUT: "1800",
+        JOIN_TIMEOUT: "1800",
+        POLL_INTERVAL: "2",
+        ETCD_BACKUP_ROTATION: "100",
+        ENVIRONMENT: "a-twenty-char-name-x",
+        AWS_REGION: "us-east-1",
+        CLOUD_API_INSECURE: "false",
+        CLOUD_API_CA_BUNDLE: "/etc/ssl/certs/ca-certificates.crt",
+        BUNDLE_URL: `http://192.168.0.10:8089/bundle-${"f".repeat(64)}.txt`,
+        BUNDLE_SHA256: "f".repeat(64),
         ...overrides,
     };
 }
@@ -113,7 +146,7 @@ function nodeEnvFor(role: "worker" | "control-plane", overrides: Partial<NodeEnv
 describe("node.env", () => {
     it("round-trips every value through bash, quotes, spaces and shell syntax included", () => {
         const tricky: Record<string, string> = {
-            CLUSTER_NAME: "it's a \"test\"",
+            CLUSTER_NAME: 'it\'s a "test"',
             NODE_LABELS: "a=b,c=d e",
             NODE_TAINTS: "$HOME `id` $(id) \\ ; rm -rf / #",
             ENVIRONMENT: "line one\nline two",
@@ -135,7 +168,9 @@ describe("cluster CA pin", () => {
     it("equals openssl's sha256 of the DER SubjectPublicKeyInfo, from the certificate or the key", () => {
         const { certPem, keyPem } = opensslCertificate();
         const certFile = writeTemp("pin.crt", certPem);
-        const run = spawnSync("bash", ["-c", `openssl x509 -pubkey -noout -in '${certFile}' | openssl pkey -pubin -outform der | sha256sum`], { encoding: "utf8" });
+        const run = spawnSync("bash", ["-c", `openssl x509 -pubkey -noout -in '${certFile}' | openssl pkey -pubin -outform der | sha256sum`], {
+            encoding: "utf8",
+        });
         assert.equal(run.status, 0, run.stderr);
         const expected = `sha256:${run.stdout.split(" ")[0]}`;
         assert.equal(caCertHashOf(certPem), expected);
@@ -155,10 +190,15 @@ describe("kubeadm configuration", () => {
     it("renders InitConfiguration + ClusterConfiguration with EKS-D images, max-snapshots and an expiring node token", () => {
         const [init, cluster] = kubeadmDocuments(renderInitConfig(settings()));
         assert.equal(init.kind, "InitConfiguration");
-        assert.deepEqual(init.bootstrapTokens, [{
-            token: "abcdef.0123456789abcdef", description: "zadara-eksd node bootstrap token", expires: "2026-12-04T12:00:00Z",
-            usages: ["signing", "authentication"], groups: ["system:bootstrappers:kubeadm:default-node-token"],
-        }]);
+        assert.deepEqual(init.bootstrapTokens, [
+            {
+                token: "abcdef.0123456789abcdef",
+                description: "zadara-eksd node bootstrap token",
+                expires: "2026-12-04T12:00:00Z",
+                usages: ["signing", "authentication"],
+                groups: ["system:bootstrappers:kubeadm:default-node-token"],
+            },
+        ]);
         assert.equal(init.certificateKey, undefined);
         assert.equal(cluster.kind, "ClusterConfiguration");
         assert.equal(cluster.apiVersion, "kubeadm.k8s.io/v1beta3");
@@ -167,7 +207,9 @@ describe("kubeadm configuration", () => {
         assert.equal(cluster.controlPlaneEndpoint, "192.168.2.250:6443");
         assert.deepEqual(cluster.networking, { podSubnet: "10.244.0.0/16", serviceSubnet: "10.96.0.0/12" });
         assert.deepEqual(cluster.etcd.local, {
-            imageRepository: "public.ecr.aws/eks-distro/etcd-io", imageTag: "v3.5.21-eks-1-30-44", extraArgs: { "max-snapshots": "60" },
+            imageRepository: "public.ecr.aws/eks-distro/etcd-io",
+            imageTag: "v3.5.21-eks-1-30-44",
+            extraArgs: { "max-snapshots": "60" },
         });
         assert.deepEqual(cluster.dns, { imageRepository: "public.ecr.aws/eks-distro/coredns", imageTag: "v1.12.2-eks-1-30-44" });
         assert.deepEqual(cluster.apiServer.certSANs, ["203.0.113.7", "192.168.2.250", "elb-abc", "elb-abc.symphony.local"]);
@@ -185,7 +227,9 @@ describe("kubeadm configuration", () => {
         for (const join of [controlPlane, worker]) {
             assert.equal(join.kind, "JoinConfiguration");
             assert.deepEqual(join.discovery.bootstrapToken, {
-                apiServerEndpoint: "192.168.2.250:6443", token: "abcdef.0123456789abcdef", caCertHashes: [`sha256:${"0".repeat(64)}`],
+                apiServerEndpoint: "192.168.2.250:6443",
+                token: "abcdef.0123456789abcdef",
+                caCertHashes: [`sha256:${"0".repeat(64)}`],
             });
         }
         assert.deepEqual(controlPlane.controlPlane, {});
@@ -209,11 +253,14 @@ describe("boot bundle", () => {
         const cron = bundleFiles(undefined)[CRON_BUNDLE_NAME];
         assert.equal(cron, renderCronFile(CONTROL_PLANE_CRON_JOBS));
         const jobs = cron.split("\n").filter((line) => /^[0-9*]/.test(line));
-        assert.deepEqual(jobs.map((line) => line.split(" ").slice(0, 7).join(" ")), [
-            `17 */2 * * * root ${NODE_SCRIPTS_DIR}/etcd-backup.sh`,
-            `*/2 * * * * root ${NODE_SCRIPTS_DIR}/etcd-watchdog.sh`,
-            `37 3 * * 0 root ${NODE_SCRIPTS_DIR}/renew-certs.sh`,
-        ]);
+        assert.deepEqual(
+            jobs.map((line) => line.split(" ").slice(0, 7).join(" ")),
+            [
+                `17 */2 * * * root ${NODE_SCRIPTS_DIR}/etcd-backup.sh`,
+                `*/2 * * * * root ${NODE_SCRIPTS_DIR}/etcd-watchdog.sh`,
+                `37 3 * * 0 root ${NODE_SCRIPTS_DIR}/renew-certs.sh`,
+            ],
+        );
         for (const job of CONTROL_PLANE_CRON_JOBS) {
             assert.ok(ROLE_SCRIPTS["control-plane"].includes(job.script), `${job.script} is not in the bundle`);
         }
@@ -224,7 +271,9 @@ describe("boot bundle", () => {
         const bundle = renderBundle(files);
         assert.equal(renderBundle(Object.fromEntries(Object.entries(files).reverse())), bundle);
         const file = writeTemp("bundle.txt", bundle);
-        const run = spawnSync("bash", ["-c", `while read -r n d; do printf '%s %s\\n' "$n" "$(base64 -d <<<"$d" | sha256sum | cut -c1-64)"; done <'${file}'`], { encoding: "utf8" });
+        const run = spawnSync("bash", ["-c", `while read -r n d; do printf '%s %s\\n' "$n" "$(base64 -d <<<"$d" | sha256sum | cut -c1-64)"; done <'${file}'`], {
+            encoding: "utf8",
+        });
         assert.equal(run.status, 0, run.stderr);
         for (const line of run.stdout.trim().split("\n")) {
             const [name, digest] = line.split(" ");
@@ -240,7 +289,11 @@ describe("user data size", () => {
         const worker = group({ labels, taints: [{ key: "dedicated", value: "gpu", effect: "NoSchedule" }] });
         const encoded = buildUserData({
             role: "worker",
-            nodeEnv: nodeEnvFor("worker", { NODE_LABELS: Object.entries(worker.labels).map(([k, v]) => `${k}=${v}`).join(",") }),
+            nodeEnv: nodeEnvFor("worker", {
+                NODE_LABELS: Object.entries(worker.labels)
+                    .map(([k, v]) => `${k}=${v}`)
+                    .join(","),
+            }),
             workerJoinConfig: renderJoinWorkerConfig(settings()),
             sizeKeys: ["nodeGroups.big.labels"],
         });
@@ -255,16 +308,26 @@ describe("user data size", () => {
 
     it("refuses user data over 4 KB, naming the config keys to shorten", () => {
         const random = Array.from({ length: 400 }, (_, i) => `k${i}=${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`).join(",");
-        assert.throws(() => buildUserData({
-            role: "worker", nodeEnv: nodeEnvFor("worker", { NODE_LABELS: random }), workerJoinConfig: renderJoinWorkerConfig(settings()),
-            sizeKeys: ["nodeGroups.big.labels", "nodeGroups.big.taints"],
-        }), /over the 4096-byte limit; shorten nodeGroups\.big\.labels \/ nodeGroups\.big\.taints/);
+        assert.throws(
+            () =>
+                buildUserData({
+                    role: "worker",
+                    nodeEnv: nodeEnvFor("worker", { NODE_LABELS: random }),
+                    workerJoinConfig: renderJoinWorkerConfig(settings()),
+                    sizeKeys: ["nodeGroups.big.labels", "nodeGroups.big.taints"],
+                }),
+            /over the 4096-byte limit; shorten nodeGroups\.big\.labels \/ nodeGroups\.big\.taints/,
+        );
     });
 
     it("keeps every node's recorded user data at most 4 KB", async () => {
         await buildClusters();
-        for (const [type, name] of [["aws:ec2/instance:Instance", "dev-master-sa-1"], ["aws:ec2/launchConfiguration:LaunchConfiguration", "dev-gpu"],
-            ["aws:ec2/instance:Instance", "asgc-master-sa-3"], ["aws:ec2/launchConfiguration:LaunchConfiguration", "intl-workers"]]) {
+        for (const [type, name] of [
+            ["aws:ec2/instance:Instance", "dev-master-sa-1"],
+            ["aws:ec2/launchConfiguration:LaunchConfiguration", "dev-gpu"],
+            ["aws:ec2/instance:Instance", "asgc-master-sa-3"],
+            ["aws:ec2/launchConfiguration:LaunchConfiguration", "intl-workers"],
+        ]) {
             const size = userDataSize(plain(resource(type, name).inputs.userDataBase64));
             assert.ok(size <= USER_DATA_LIMIT_BYTES, `${name}: ${size} bytes`);
         }
@@ -295,8 +358,16 @@ describe("rendered cloud-config per role", () => {
         for (const [label, node] of Object.entries(nodes)) {
             const config = parseCloudConfig(textOf(node));
             const worker = label.toLowerCase().includes("worker");
-            const expected = ["/etc/kubernetes/zadara/node.env", `${NODE_SCRIPTS_DIR}/${LOADER_SCRIPT}`, ...(worker ? ["/etc/kubernetes/zadara/kubeadm-join-worker.yaml"] : [])];
-            assert.deepEqual(config.write_files.map((file) => file.path), expected, label);
+            const expected = [
+                "/etc/kubernetes/zadara/node.env",
+                `${NODE_SCRIPTS_DIR}/${LOADER_SCRIPT}`,
+                ...(worker ? ["/etc/kubernetes/zadara/kubeadm-join-worker.yaml"] : []),
+            ];
+            assert.deepEqual(
+                config.write_files.map((file) => file.path),
+                expected,
+                label,
+            );
             assert.equal(requireFile(config, `${NODE_SCRIPTS_DIR}/${LOADER_SCRIPT}`).content, readScriptSource(LOADER_SCRIPT));
             assert.equal(requireFile(config, `${NODE_SCRIPTS_DIR}/${LOADER_SCRIPT}`).permissions, "0755");
             assert.equal(requireFile(config, "/etc/kubernetes/zadara/node.env").permissions, "0600");
@@ -307,7 +378,8 @@ describe("rendered cloud-config per role", () => {
 
     it("writes node.env per node with the bundle URL on the bastion and the bundle's sha256", async () => {
         const { dev } = await buildClusters();
-        const envOf = (node: readonly [string, string]) => sourceNodeEnv(requireFile(parseCloudConfig(textOf(node)), "/etc/kubernetes/zadara/node.env").content);
+        const envOf = (node: readonly [string, string]) =>
+            sourceNodeEnv(requireFile(parseCloudConfig(textOf(node)), "/etc/kubernetes/zadara/node.env").content);
         const first = envOf(nodes.first);
         assert.equal(first.ROLE, "control-plane");
         assert.equal(first.NODE_NAME, "dev-master-sa-1");
@@ -365,10 +437,18 @@ describe("rendered cloud-config per role", () => {
 
     it("renders a bare worker and a bare control-plane node as valid cloud-config too", () => {
         for (const role of ["worker", "control-plane"] as const) {
-            const text = renderCloudConfig({ role, nodeEnv: nodeEnvFor(role), workerJoinConfig: role === "worker" ? renderJoinWorkerConfig(settings()) : undefined, sizeKeys: [] });
+            const text = renderCloudConfig({
+                role,
+                nodeEnv: nodeEnvFor(role),
+                workerJoinConfig: role === "worker" ? renderJoinWorkerConfig(settings()) : undefined,
+                sizeKeys: [],
+            });
             assert.equal(cloudInitSchema(text, `bare-${role}`).code, 0);
         }
-        assert.throws(() => renderCloudConfig({ role: "control-plane", nodeEnv: nodeEnvFor("control-plane"), workerJoinConfig: "x", sizeKeys: [] }), /never carries a join/);
+        assert.throws(
+            () => renderCloudConfig({ role: "control-plane", nodeEnv: nodeEnvFor("control-plane"), workerJoinConfig: "x", sizeKeys: [] }),
+            /never carries a join/,
+        );
         assert.throws(() => renderCloudConfig({ role: "worker", nodeEnv: nodeEnvFor("worker"), sizeKeys: [] }), /needs its kubeadm JoinConfiguration/);
     });
 });

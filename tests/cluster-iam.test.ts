@@ -32,15 +32,31 @@ describe("IAM policy documents", () => {
         const actions = allActions(controlPlane);
         for (const action of [
             // CCM
-            "ec2:DescribeInstances", "ec2:CreateSecurityGroup", "elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:RegisterTargets",
+            "ec2:DescribeInstances",
+            "ec2:CreateSecurityGroup",
+            "elasticloadbalancing:CreateLoadBalancer",
+            "elasticloadbalancing:RegisterTargets",
             // EBS CSI controller
-            "ec2:CreateVolume", "ec2:AttachVolume", "ec2:DetachVolume", "ec2:DeleteVolume", "ec2:CreateSnapshot", "ec2:DescribeVolumesModifications",
+            "ec2:CreateVolume",
+            "ec2:AttachVolume",
+            "ec2:DetachVolume",
+            "ec2:DeleteVolume",
+            "ec2:CreateSnapshot",
+            "ec2:DescribeVolumesModifications",
             // LBC
-            "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:ModifyListener", "ec2:DescribeNetworkInterfaces", "acm:ListCertificates",
+            "elasticloadbalancing:CreateTargetGroup",
+            "elasticloadbalancing:ModifyListener",
+            "ec2:DescribeNetworkInterfaces",
+            "acm:ListCertificates",
             // Cluster autoscaler
-            "autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:DescribeAutoScalingGroups",
+            "autoscaling:SetDesiredCapacity",
+            "autoscaling:TerminateInstanceInAutoScalingGroup",
+            "autoscaling:DescribeAutoScalingGroups",
             // etcd backup
-            "ec2:DescribeSnapshots", "ec2:DeleteSnapshot", "ec2:CreateTags", "ec2:DescribeVolumes",
+            "ec2:DescribeSnapshots",
+            "ec2:DeleteSnapshot",
+            "ec2:CreateTags",
+            "ec2:DescribeVolumes",
         ]) {
             assert.ok(actions.has(action), `control plane lacks ${action}`);
         }
@@ -49,9 +65,15 @@ describe("IAM policy documents", () => {
     it("keeps workers to node-level reads", () => {
         const actions = allActions(worker);
         assert.deepEqual([...actions].sort(), [
-            "ec2:DescribeInstances", "ec2:DescribeRegions",
-            "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:DescribeRepositories", "ecr:GetAuthorizationToken",
-            "ecr:GetDownloadUrlForLayer", "ecr:GetRepositoryPolicy", "ecr:ListImages",
+            "ec2:DescribeInstances",
+            "ec2:DescribeRegions",
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:BatchGetImage",
+            "ecr:DescribeRepositories",
+            "ecr:GetAuthorizationToken",
+            "ecr:GetDownloadUrlForLayer",
+            "ecr:GetRepositoryPolicy",
+            "ecr:ListImages",
         ]);
         for (const forbidden of ["ec2:CreateVolume", "ec2:AttachVolume", "ec2:CreateSnapshot", "autoscaling:SetDesiredCapacity"]) {
             assert.ok(!actions.has(forbidden), `worker has ${forbidden}`);
@@ -82,7 +104,10 @@ describe("IAM policy documents", () => {
             for (const document of Object.values(documents)) {
                 for (const statement of document.Statement) {
                     const actions = ([] as string[]).concat(statement.Action);
-                    assert.ok(actions.every((a) => !a.includes("*") || /^[a-z0-9-]+:[A-Za-z]+\*$/.test(a)), `action wildcard in ${JSON.stringify(actions)}`);
+                    assert.ok(
+                        actions.every((a) => !a.includes("*") || /^[a-z0-9-]+:[A-Za-z]+\*$/.test(a)),
+                        `action wildcard in ${JSON.stringify(actions)}`,
+                    );
                 }
             }
         }
@@ -132,14 +157,22 @@ describe("IAM resources", () => {
             }
             assert.equal(resourcesOf("aws:iam/rolePolicyAttachment:RolePolicyAttachment", `dev-${role}-`).length, expected.length);
         }
-        for (const iam of resourcesOf("aws:iam/role:Role").concat(resourcesOf("aws:iam/policy:Policy"), resourcesOf("aws:iam/instanceProfile:InstanceProfile"))) {
+        for (const iam of resourcesOf("aws:iam/role:Role").concat(
+            resourcesOf("aws:iam/policy:Policy"),
+            resourcesOf("aws:iam/instanceProfile:InstanceProfile"),
+        )) {
             assert.equal(iam.inputs.tags, undefined, `${iam.name} is tagged (zCompute has no IAM tags)`);
         }
     });
 
     it("creates no IAM when existing instance profiles are given, and uses them", async () => {
         const { asgc } = await buildClusters();
-        for (const type of ["aws:iam/role:Role", "aws:iam/policy:Policy", "aws:iam/instanceProfile:InstanceProfile", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"]) {
+        for (const type of [
+            "aws:iam/role:Role",
+            "aws:iam/policy:Policy",
+            "aws:iam/instanceProfile:InstanceProfile",
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        ]) {
             assert.equal(resourcesOf(type, "asgc-").length, 0, `${type} created although profiles were given`);
         }
         assert.equal(resource("aws:ec2/instance:Instance", "asgc-master-sa-1").inputs.iamInstanceProfile, "existing-masters");

@@ -9,7 +9,19 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import {
-    BASTION_KEY, buildClusters, LB_ID, makeArgs, makeCluster, mockOutput, NODE_KEY, optionsOf, recorded, resource, resourcesOf, secretValue, valueOf,
+    BASTION_KEY,
+    buildClusters,
+    LB_ID,
+    makeArgs,
+    makeCluster,
+    mockOutput,
+    NODE_KEY,
+    optionsOf,
+    recorded,
+    resource,
+    resourcesOf,
+    secretValue,
+    valueOf,
 } from "./helpers/cluster-fixture";
 import { isSecretValue, redactSecrets } from "../tools/mock-engine";
 import { decodeUserData } from "../cluster/cloud-init";
@@ -59,7 +71,7 @@ describe("EksdCluster component", () => {
         for (const r of awsResources) {
             const options = optionsOf(r.type, r.name);
             assert.ok(options.provider, `${r.type} ${r.name} has no explicit provider`);
-            const urn = await valueOf((options.provider as pulumi.ProviderResource).urn);
+            const urn = await valueOf(options.provider.urn);
             assert.ok(urn.endsWith(`::${r.name.split("-")[0]}-zcompute`), `${r.name} uses ${urn}`);
         }
     });
@@ -75,7 +87,10 @@ describe("EksdCluster component", () => {
 describe("bootstrap secrets", () => {
     it("generates the expiring token parts, the shared CAs, the SA key and the encryption key as specified", async () => {
         await buildClusters();
-        for (const [name, length] of [["dev-join-token-id", 6], ["dev-join-token-secret", 16]] as const) {
+        for (const [name, length] of [
+            ["dev-join-token-id", 6],
+            ["dev-join-token-secret", 16],
+        ] as const) {
             const inputs = resource("random:index/randomString:RandomString", name).inputs;
             assert.equal(inputs.length, length);
             assert.equal(inputs.upper, false);
@@ -86,8 +101,11 @@ describe("bootstrap secrets", () => {
         }
         assert.equal(resource("random:index/randomBytes:RandomBytes", "dev-secrets-key-v1").inputs.length, 32);
         assert.ok(!recorded.some((r) => r.name === "dev-certificate-key"), "no certificate key: nothing is uploaded to kubeadm-certs");
-        for (const [keyName, certName, commonName] of [["dev-ca-key", "dev-ca", "kubernetes"], ["dev-front-proxy-ca-key", "dev-front-proxy-ca", "front-proxy-ca"],
-            ["dev-etcd-ca-key", "dev-etcd-ca", "etcd-ca"]]) {
+        for (const [keyName, certName, commonName] of [
+            ["dev-ca-key", "dev-ca", "kubernetes"],
+            ["dev-front-proxy-ca-key", "dev-front-proxy-ca", "front-proxy-ca"],
+            ["dev-etcd-ca-key", "dev-etcd-ca", "etcd-ca"],
+        ]) {
             const key = resource("tls:index/privateKey:PrivateKey", keyName).inputs;
             assert.equal(key.algorithm, "RSA");
             assert.equal(key.rsaBits, 2048);
@@ -113,7 +131,11 @@ describe("bootstrap secrets", () => {
         const userData = decodeUserData(String(secretValue(resource(LAUNCH_CONFIGURATION, "dev-workers").inputs.userDataBase64)));
         assert.ok(userData.includes(secrets.token));
         const stdin = String(secretValue(resource(COMMAND, "dev-master-sa-1-bootstrap").inputs.stdin));
-        const decoded = stdin.split("\n").filter(Boolean).map((line) => Buffer.from(line.split(" ")[1], "base64").toString("utf8")).join("\n");
+        const decoded = stdin
+            .split("\n")
+            .filter(Boolean)
+            .map((line) => Buffer.from(line.split(" ")[1], "base64").toString("utf8"))
+            .join("\n");
         for (const value of [secrets.token, secrets.encryptionKey, secrets.caKeyBody]) {
             assert.ok(decoded.includes(value));
         }
@@ -145,8 +167,13 @@ describe("standalone control plane", () => {
             // The loader holds no secret: its user data is plain.
             assert.equal(typeof inputs.userDataBase64, "string");
             assert.deepEqual(inputs.tags, {
-                team: "platform", "cost:center": "k8s", Name: instance.name, Environment: "dev",
-                "kubernetes.io/role": "master", "kubernetes.io/cluster/dev": "owned", dev: "control",
+                team: "platform",
+                "cost:center": "k8s",
+                Name: instance.name,
+                Environment: "dev",
+                "kubernetes.io/role": "master",
+                "kubernetes.io/cluster/dev": "owned",
+                dev: "control",
             });
             const options = optionsOf(INSTANCE, instance.name);
             assert.equal(options.ignoreChanges, undefined, "control-plane nodes follow every change (one at a time)");
@@ -206,11 +233,14 @@ describe("control-plane bootstrap commands", () => {
             const command = resource(COMMAND, `${name}-bootstrap`);
             assert.match(String(command.inputs.create), new RegExp(`control-plane-up\\.sh ${index === 0 ? "init" : "join"}`));
             const connection = secretOrPlain(command.inputs.connection as Record<string, unknown>);
-            assert.equal((secretOrPlain(connection.proxy as Record<string, unknown>)).host, "203.0.113.5");
+            assert.equal(secretOrPlain(connection.proxy as Record<string, unknown>).host, "203.0.113.5");
             assert.ok(command.dependencies.includes(resource(INSTANCE, name).urn));
             if (index > 0) {
                 // The chain: this node's instance is created only after the previous node's gate.
-                assert.ok(resource(INSTANCE, name).dependencies.includes(resource(COMMAND, `${names[index - 1]}-bootstrap`).urn), `${name} waits for the previous node`);
+                assert.ok(
+                    resource(INSTANCE, name).dependencies.includes(resource(COMMAND, `${names[index - 1]}-bootstrap`).urn),
+                    `${name} waits for the previous node`,
+                );
             }
             assert.ok(resource(INSTANCE, name).dependencies.includes(resource(COMMAND, "dev-boot-bundle").urn), "the bundle is published first");
         });
@@ -225,8 +255,10 @@ describe("control-plane bootstrap commands", () => {
     });
 
     it("refuses controlPlaneMode asg: a node the ASG starts cannot receive the control-plane secrets", async () => {
-        await assert.rejects(async () => makeCluster("asgx", { controlPlane: { count: 3, mode: "asg", instanceType: "z4.large", volumeSize: 50, amiId: "ami-0master01" } }),
-            /controlPlaneMode "asg" is not supported/);
+        await assert.rejects(
+            async () => makeCluster("asgx", { controlPlane: { count: 3, mode: "asg", instanceType: "z4.large", volumeSize: 50, amiId: "ami-0master01" } }),
+            /controlPlaneMode "asg" is not supported/,
+        );
         assert.ok(compareIpv4("10.0.0.9", "10.0.0.10") < 0);
     });
 });
@@ -269,8 +301,14 @@ describe("worker node groups", () => {
         await buildClusters();
         const tags = tagsOf("dev-gpu");
         const expectPropagated: Record<string, string> = {
-            Name: "dev-gpu", Environment: "dev", team: "platform", "kubernetes.io/role": "worker", "kubernetes.io/cluster/dev": "owned", dev: "data",
-            "k8s.io/cluster-autoscaler/dev": "owned", "k8s.io/cluster-autoscaler/enabled": "owned",
+            Name: "dev-gpu",
+            Environment: "dev",
+            team: "platform",
+            "kubernetes.io/role": "worker",
+            "kubernetes.io/cluster/dev": "owned",
+            dev: "data",
+            "k8s.io/cluster-autoscaler/dev": "owned",
+            "k8s.io/cluster-autoscaler/enabled": "owned",
             "k8s.io/cluster-autoscaler/node-template/label/example.com/team": "ml",
             "k8s.io/cluster-autoscaler/node-template/label/accelerator": "gpu",
         };
@@ -312,8 +350,10 @@ describe("API endpoint discovery", () => {
     });
 
     it("finds the interface by the description AWS gives a load balancer's interfaces", () => {
-        assert.equal(loadBalancerInterfaceDescription("arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/net/dev-eksd-masters/50dc6c495c0c9188"),
-            "ELB net/dev-eksd-masters/50dc6c495c0c9188");
+        assert.equal(
+            loadBalancerInterfaceDescription("arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/net/dev-eksd-masters/50dc6c495c0c9188"),
+            "ELB net/dev-eksd-masters/50dc6c495c0c9188",
+        );
         assert.throws(() => loadBalancerInterfaceDescription("arn:aws:ec2:us-east-1:0:instance/i-1"), /not a load balancer ARN/);
         assert.throws(() => parseIpv4("not an ip\n", "x"), /expected an IPv4 address/);
         assert.equal(parseIpv4(" 10.1.2.3\n", "x"), "10.1.2.3");
@@ -340,7 +380,11 @@ describe("kubeconfig and cloud metadata", () => {
         assert.deepEqual(inputs.triggers, [firstId]);
         assert.ok(optionsOf(COMMAND, "dev-master-sa-1-bootstrap").additionalSecretOutputs?.includes("stdout"));
         assert.ok(record.dependencies.includes(resource(INSTANCE, "dev-master-sa-1").urn));
-        assert.deepEqual(resourcesOf(COMMAND).filter((r) => r.name.endsWith("-kubeconfig")), [], "no super-admin.conf fetch");
+        assert.deepEqual(
+            resourcesOf(COMMAND).filter((r) => r.name.endsWith("-kubeconfig")),
+            [],
+            "no super-admin.conf fetch",
+        );
     });
 
     it("outputs the kubeconfig as a secret that kubectl reads", async () => {
@@ -362,7 +406,6 @@ describe("kubeconfig and cloud metadata", () => {
         assert.equal(parseCloudApiUrl("https://x.example/\n"), "https://x.example");
         assert.throws(() => parseCloudApiUrl("null"), /not an http\(s\) URL/);
     });
-
 });
 
 describe("outputs", () => {

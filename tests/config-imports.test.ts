@@ -74,36 +74,60 @@ describe("one-way data flow", () => {
     });
 
     it("the circle finder finds a circle (sanity)", () => {
-        const sample = new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]], ["d", ["a"]]]);
+        const sample = new Map([
+            ["a", ["b"]],
+            ["b", ["c"]],
+            ["c", ["a"]],
+            ["d", ["a"]],
+        ]);
         assert.deepEqual(cycles(sample), [["a", "b", "c", "a"]]);
     });
 
     it("has no import circle anywhere", () => {
-        assert.deepEqual(cycles(graph).map((c) => c.join(" -> ")), []);
+        assert.deepEqual(
+            cycles(graph).map((c) => c.join(" -> ")),
+            [],
+        );
     });
 
     it("components never import config/", () => {
-        const offending = [...graph].filter(([file]) => COMPONENTS.includes(top(file)))
+        const offending = [...graph]
+            .filter(([file]) => COMPONENTS.includes(top(file)))
             .flatMap(([file, targets]) => targets.filter((t) => top(t) === "config").map((t) => `${file} -> ${t}`));
         assert.deepEqual(offending, []);
     });
 
     it("config/ imports no component, only model/ and data modules that import nothing of ours", () => {
-        const offending = [...graph].filter(([file]) => top(file) === "config")
-            .flatMap(([file, targets]) => targets.filter((t) => COMPONENTS.includes(top(t)) && (graph.get(t) ?? []).length > 0).map((t) => `${file} -> ${t} (imports ${graph.get(t)!.join(", ")})`));
+        const offending = [...graph]
+            .filter(([file]) => top(file) === "config")
+            .flatMap(([file, targets]) =>
+                targets
+                    .filter((t) => COMPONENTS.includes(top(t)) && (graph.get(t) ?? []).length > 0)
+                    .map((t) => `${file} -> ${t} (imports ${graph.get(t)!.join(", ")})`),
+            );
         assert.deepEqual(offending, []);
-        const reached = [...graph].filter(([file]) => top(file) === "config").flatMap(([, targets]) => targets).filter((t) => COMPONENTS.includes(top(t)));
-        assert.ok(reached.every((t) => /versions\.ts$|tags\.ts$/.test(t)), `config reaches ${reached.join(", ")}`);
+        const reached = [...graph]
+            .filter(([file]) => top(file) === "config")
+            .flatMap(([, targets]) => targets)
+            .filter((t) => COMPONENTS.includes(top(t)));
+        assert.ok(
+            reached.every((t) => /versions\.ts$|tags\.ts$/.test(t)),
+            `config reaches ${reached.join(", ")}`,
+        );
     });
 
     it("model/ is the bottom: it imports nothing of ours outside model/", () => {
-        const offending = [...graph].filter(([file]) => top(file) === "model")
+        const offending = [...graph]
+            .filter(([file]) => top(file) === "model")
             .flatMap(([file, targets]) => targets.filter((t) => top(t) !== "model").map((t) => `${file} -> ${t}`));
         assert.deepEqual(offending, []);
     });
 
     it("only index.ts (and the offline tools and tests) read config/", () => {
         const readers = [...graph].filter(([file, targets]) => top(file) !== "config" && targets.some((t) => top(t) === "config")).map(([file]) => file);
-        assert.deepEqual(readers.filter((f) => !["tools", "tests"].includes(top(f)) && f !== "index.ts"), []);
+        assert.deepEqual(
+            readers.filter((f) => !["tools", "tests"].includes(top(f)) && f !== "index.ts"),
+            [],
+        );
     });
 });

@@ -20,7 +20,12 @@ describe("new keys: defaults", () => {
         assert.equal(loadWith({ autoscaler: "false" }).cluster.workerJoinTokenTtlHours, 24);
         assert.equal(loadWith({ workerJoinTokenTtlHours: "48" }).cluster.workerJoinTokenTtlHours, 48);
         assert.deepEqual(model.hardening, {
-            auditLog: true, secretsEncryption: true, secretsEncryptionKeyVersion: 1, kubeletHardening: true, apiServerProfiling: false, requireMetadataTokens: false,
+            auditLog: true,
+            secretsEncryption: true,
+            secretsEncryptionKeyVersion: 1,
+            kubeletHardening: true,
+            apiServerProfiling: false,
+            requireMetadataTokens: false,
         });
         assert.equal(model.cluster.controlPlane.mode, "standalone");
     });
@@ -28,7 +33,12 @@ describe("new keys: defaults", () => {
 
 describe("bounds", () => {
     it("new keys' ranges", () => {
-        expectProblem(problemsWith({ adminCredentialValidityDays: "31" }), "adminCredentialValidityDays", "31 is above the maximum 30", "Fix: set it to 30 or less");
+        expectProblem(
+            problemsWith({ adminCredentialValidityDays: "31" }),
+            "adminCredentialValidityDays",
+            "31 is above the maximum 30",
+            "Fix: set it to 30 or less",
+        );
         expectProblem(problemsWith({ adminCredentialValidityDays: "0" }), "adminCredentialValidityDays", "0 is below the minimum 1");
         expectProblem(problemsWith({ workerJoinTokenTtlHours: "8761" }), "workerJoinTokenTtlHours", "8761 is above the maximum 8760");
         expectProblem(problemsWith({ workerJoinTokenTtlHours: "0" }), "workerJoinTokenTtlHours", "0 is below the minimum 1");
@@ -41,19 +51,34 @@ describe("bounds", () => {
     });
 
     it("VPC and subnet prefixes /16 to /28", () => {
-        expectProblem(problemsWith({ vpcCidr: "10.0.0.0/15" }), "vpcCidr", "\"10.0.0.0/15\" is a /15 network, outside /16 to /28", "Fix:");
+        expectProblem(problemsWith({ vpcCidr: "10.0.0.0/15" }), "vpcCidr", '"10.0.0.0/15" is a /15 network, outside /16 to /28', "Fix:");
         expectProblem(problemsWith({ privateSubnetCidr: "192.168.2.0/29" }), "privateSubnetCidr", "/29 network, outside /16 to /28");
-        assert.equal(loadWith({ vpcCidr: "10.0.0.0/16", publicSubnetCidr: "10.0.0.0/28", privateSubnetCidr: "10.0.0.16/28" }).network.privateSubnetCidr, "10.0.0.16/28");
+        assert.equal(
+            loadWith({ vpcCidr: "10.0.0.0/16", publicSubnetCidr: "10.0.0.0/28", privateSubnetCidr: "10.0.0.16/28" }).network.privateSubnetCidr,
+            "10.0.0.16/28",
+        );
     });
 
     it("service CIDR no larger than /12", () => {
-        expectProblem(problemsWith({ serviceCidr: "10.96.0.0/11" }), "serviceCidr", "/11 network", "kube-apiserver refuses", "Fix: use a /12 or smaller network such as 10.96.0.0/12");
+        expectProblem(
+            problemsWith({ serviceCidr: "10.96.0.0/11" }),
+            "serviceCidr",
+            "/11 network",
+            "kube-apiserver refuses",
+            "Fix: use a /12 or smaller network such as 10.96.0.0/12",
+        );
         assert.equal(loadWith({ serviceCidr: "10.96.0.0/24" }).cluster.serviceCidr, "10.96.0.0/24");
     });
 
     it("pod CIDR holds every node's /24: the groups' summed maxSize plus the control plane", () => {
         const big = groups({ a: { maxSize: 200 }, b: { maxSize: 100, minSize: 0 } });
-        expectProblem(problemsWith({ ...big, controlPlaneCount: "3" }), "podCidr", "10.244.0.0/16 holds 256 node pod ranges", "(300) + 3 control-plane node(s) = 303 nodes", "Fix: use a /15 or larger");
+        expectProblem(
+            problemsWith({ ...big, controlPlaneCount: "3" }),
+            "podCidr",
+            "10.244.0.0/16 holds 256 node pod ranges",
+            "(300) + 3 control-plane node(s) = 303 nodes",
+            "Fix: use a /15 or larger",
+        );
         assert.equal(loadWith({ ...big, podCidr: "10.244.0.0/15" }).cluster.podCidr, "10.244.0.0/15");
         assert.equal(loadWith({ podCidr: "10.244.0.0/21" }).cluster.podCidr, "10.244.0.0/21");
     });
@@ -82,12 +107,23 @@ describe("ASG tag count", () => {
 
 describe("rules with their messages", () => {
     it("controlPlaneMode asg is refused with the reason", () => {
-        expectProblem(problemsWith({ controlPlaneMode: "asg" }), "controlPlaneMode", "\"asg\" is refused", "cannot receive the control-plane secrets", "Fix: pulumi config set controlPlaneMode standalone");
+        expectProblem(
+            problemsWith({ controlPlaneMode: "asg" }),
+            "controlPlaneMode",
+            '"asg" is refused',
+            "cannot receive the control-plane secrets",
+            "Fix: pulumi config set controlPlaneMode standalone",
+        );
     });
 
     it("end-of-life EKS-D minors are refused; the supported ones load", () => {
         for (const minor of END_OF_LIFE_MINORS) {
-            expectProblem(problemsWith({ eksdVersion: minor }), "eksdVersion", `"${minor}" is past end of life`, `Fix: pulumi config set eksdVersion ${EKSD_MINORS[0]}`);
+            expectProblem(
+                problemsWith({ eksdVersion: minor }),
+                "eksdVersion",
+                `"${minor}" is past end of life`,
+                `Fix: pulumi config set eksdVersion ${EKSD_MINORS[0]}`,
+            );
         }
         for (const minor of EKSD_MINORS) {
             assert.equal(loadWith({ eksdVersion: minor }).cluster.eksdVersion, minor);
@@ -98,31 +134,62 @@ describe("rules with their messages", () => {
         assert.equal(loadWith({ apiEndpoint: "https://Cloud.Example.com:8443/" }).cloud.apiUrl, "https://cloud.example.com:8443");
         assert.equal(loadWith({ apiEndpoint: "10.0.0.1" }).cloud.apiUrl, "https://10.0.0.1");
         expectProblem(problemsWith({ apiEndpoint: "http://cloud.example.com" }), "apiEndpoint", "uses http://", "only reached over https", "Fix:");
-        expectProblem(problemsWith({ apiEndpoint: "1.2.3" }), "apiEndpoint", "\"1.2.3\" is not a host name");
+        expectProblem(problemsWith({ apiEndpoint: "1.2.3" }), "apiEndpoint", '"1.2.3" is not a host name');
         expectProblem(problemsWith({ apiEndpoint: "cloud.example.com:70000" }), "apiEndpoint", "port 70000");
         expectProblem(problemsWith({ apiEndpoint: "cloud.example.com/api" }), "apiEndpoint", "no path");
     });
 
     it("label and taint syntax", () => {
         expectProblem(problemsWith(groups({ w: { labels: { [`a${"b".repeat(63)}`]: "x" } } })), `nodeGroups.w.labels.a${"b".repeat(63)}`, "1-63 letters");
-        expectProblem(problemsWith(groups({ w: { labels: { "Example.com/a": "x" } } })), "nodeGroups.w.labels.Example.com/a", "prefix \"Example.com\" is not a lowercase DNS subdomain");
-        expectProblem(problemsWith(groups({ w: { labels: { team: "a b" } } })), "nodeGroups.w.labels.team", "label value \"a b\"", "Fix:");
-        expectProblem(problemsWith(groups({ w: { taints: [{ key: "-bad", effect: "NoSchedule" }] } })), "nodeGroups.w.taints[0].key", "taint key \"-bad\" is not valid", "Fix:");
-        expectProblem(problemsWith(groups({ w: { taints: [{ key: "a", effect: "NoSchedule", extra: 1 }] } })), "nodeGroups.w.taints[0].extra", "not a known field");
+        expectProblem(
+            problemsWith(groups({ w: { labels: { "Example.com/a": "x" } } })),
+            "nodeGroups.w.labels.Example.com/a",
+            'prefix "Example.com" is not a lowercase DNS subdomain',
+        );
+        expectProblem(problemsWith(groups({ w: { labels: { team: "a b" } } })), "nodeGroups.w.labels.team", 'label value "a b"', "Fix:");
+        expectProblem(
+            problemsWith(groups({ w: { taints: [{ key: "-bad", effect: "NoSchedule" }] } })),
+            "nodeGroups.w.taints[0].key",
+            'taint key "-bad" is not valid',
+            "Fix:",
+        );
+        expectProblem(
+            problemsWith(groups({ w: { taints: [{ key: "a", effect: "NoSchedule", extra: 1 }] } })),
+            "nodeGroups.w.taints[0].extra",
+            "not a known field",
+        );
     });
 
     it("user tags follow the cloud's tag rules", () => {
-        expectProblem(problemsWith({ tags: JSON.stringify({ "aws:x": "1" }) }), "zadara-eksd:tags.aws:x", "must be 1-128 characters and not start with aws:", "Fix:");
+        expectProblem(
+            problemsWith({ tags: JSON.stringify({ "aws:x": "1" }) }),
+            "zadara-eksd:tags.aws:x",
+            "must be 1-128 characters and not start with aws:",
+            "Fix:",
+        );
         expectProblem(problemsWith({ tags: JSON.stringify({ a: "x".repeat(257) }) }), "tags.a", "longer than 256", "Fix:");
     });
 
     it("reports every problem at once, each naming its key", () => {
-        const problems = problemsWith({ vpcCidr: "nope", cni: "weave", controlPlaneCount: "2", apiEndpoint: "123", ...groups({ w: { minSize: true, instanceType: 8 } }), "zadara_eksd:x": "1", vpcCdir: "x" });
+        const problems = problemsWith({
+            vpcCidr: "nope",
+            cni: "weave",
+            controlPlaneCount: "2",
+            apiEndpoint: "123",
+            ...groups({ w: { minSize: true, instanceType: 8 } }),
+            "zadara_eksd:x": "1",
+            vpcCdir: "x",
+        });
         assert.equal(problems.length, 8, problems.join("\n"));
     });
 
     it("cni and other lists suggest the closest choice", () => {
-        expectProblem(problemsWith({ cni: "calcio" }), "cni", "\"calcio\" is not one of flannel, calico, cilium (did you mean \"calico\"?)", "Fix: pulumi config set cni calico");
+        expectProblem(
+            problemsWith({ cni: "calcio" }),
+            "cni",
+            '"calcio" is not one of flannel, calico, cilium (did you mean "calico"?)',
+            "Fix: pulumi config set cni calico",
+        );
     });
 });
 
@@ -136,8 +203,21 @@ describe("secrets", () => {
         for (const key of ["accessKey", "secretKey", "bastionSshPrivateKey", "nodeSshPrivateKey", "etcdBackupAccessKeyId", "etcdBackupSecretAccessKey"]) {
             const problems = (() => {
                 try {
-                    const secrets = ["accessKey", "secretKey", "bastionSshPrivateKey", "etcdBackupAccessKeyId", "etcdBackupSecretAccessKey", "nodeSshPrivateKey"];
-                    const values = { ...baseValues(), [`${P}:${key}`]: "plain", [`${P}:etcdBackupBucket`]: "backups", [`${P}:etcdBackupAccessKeyId`]: "a", [`${P}:etcdBackupSecretAccessKey`]: "s" };
+                    const secrets = [
+                        "accessKey",
+                        "secretKey",
+                        "bastionSshPrivateKey",
+                        "etcdBackupAccessKeyId",
+                        "etcdBackupSecretAccessKey",
+                        "nodeSshPrivateKey",
+                    ];
+                    const values = {
+                        ...baseValues(),
+                        [`${P}:${key}`]: "plain",
+                        [`${P}:etcdBackupBucket`]: "backups",
+                        [`${P}:etcdBackupAccessKeyId`]: "a",
+                        [`${P}:etcdBackupSecretAccessKey`]: "s",
+                    };
                     loadStackConfig({ stack: "dev", values, secretKeys: secrets.filter((k) => k !== key).map((k) => `${P}:${k}`), env: {} });
                 } catch (error) {
                     return (error as { problems: string[] }).problems;

@@ -36,10 +36,18 @@ describe("editor JSON Schema", () => {
         });
     }
 
-    it("accepts Pulumi's own representations: \"3\", \"true\", secure secrets, provider namespaces", () => {
-        assert.deepEqual(errorsOf({ config: {
-            "zadara-eksd:controlPlaneCount": "3", "zadara-eksd:apiPublic": "true", "zadara-eksd:accessKey": { secure: "AAAB" }, "aws:region": "us-east-1",
-        } }), []);
+    it('accepts Pulumi\'s own representations: "3", "true", secure secrets, provider namespaces', () => {
+        assert.deepEqual(
+            errorsOf({
+                config: {
+                    "zadara-eksd:controlPlaneCount": "3",
+                    "zadara-eksd:apiPublic": "true",
+                    "zadara-eksd:accessKey": { secure: "AAAB" },
+                    "aws:region": "us-east-1",
+                },
+            }),
+            [],
+        );
     });
 
     it("refuses wrong types, unknown keys and out-of-range values", () => {

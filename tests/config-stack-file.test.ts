@@ -48,11 +48,16 @@ describe("stack file errors", () => {
     });
 
     it("a misspelt section", () => {
-        assert.match(refusal("confg:\n  zadara-eksd:cni: flannel\n"), /Pulumi\.t\.yaml:1: "confg" is not a stack file section \(did you mean "config:"\?\)\. Fix: rename it/);
+        assert.match(
+            refusal("confg:\n  zadara-eksd:cni: flannel\n"),
+            /Pulumi\.t\.yaml:1: "confg" is not a stack file section \(did you mean "config:"\?\)\. Fix: rename it/,
+        );
     });
 
     it("reads a good file, its secrets marked secret and structured values as JSON", () => {
-        const input = withStackFile("secretsprovider: passphrase\nconfig:\n  zadara-eksd:controlPlaneCount: 3\n  zadara-eksd:accessKey:\n    secure: AAAB\n  zadara-eksd:nodeGroups:\n    workers:\n      minSize: 1\n")() as ReturnType<typeof resolveStackConfig>;
+        const input = withStackFile(
+            "secretsprovider: passphrase\nconfig:\n  zadara-eksd:controlPlaneCount: 3\n  zadara-eksd:accessKey:\n    secure: AAAB\n  zadara-eksd:nodeGroups:\n    workers:\n      minSize: 1\n",
+        )() as ReturnType<typeof resolveStackConfig>;
         assert.equal(input.values["zadara-eksd:controlPlaneCount"], "3");
         assert.equal(input.values["zadara-eksd:nodeGroups"], JSON.stringify({ workers: { minSize: 1 } }));
         assert.ok(input.secretKeys.includes("zadara-eksd:accessKey"));

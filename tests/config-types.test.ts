@@ -36,8 +36,9 @@ describe("top-level keys refuse every wrong type", () => {
         it(`${definition.key} (${definition.kind})`, () => {
             // Pulumi stores scalars as text: "7" and "true" are also a string key's text, so for
             // string keys only maps and lists are a wrong type; their patterns refuse the rest.
-            const wrong = SAMPLES.filter((s) => !accepts(definition.kind, s.type))
-                .filter((s) => definition.kind !== "string" || s.type === "array" || s.type === "object");
+            const wrong = SAMPLES.filter((s) => !accepts(definition.kind, s.type)).filter(
+                (s) => definition.kind !== "string" || s.type === "array" || s.type === "object",
+            );
             assert.ok(wrong.length > 0);
             for (const sample of wrong) {
                 const text = pulumiText(sample.value);
@@ -47,7 +48,7 @@ describe("top-level keys refuse every wrong type", () => {
         });
     }
 
-    it("number keys read Pulumi's text strictly: \"3\" is 3, \"3.5\", \"0x3\", \" 3\" and \"3abc\" are refused", () => {
+    it('number keys read Pulumi\'s text strictly: "3" is 3, "3.5", "0x3", " 3" and "3abc" are refused', () => {
         for (const text of ["3.5", "0x3", " 3", "3abc", "1e400"]) {
             expectProblem(problemsWith({ controlPlaneCount: text }), "controlPlaneCount", "Fix: pulumi config set controlPlaneCount 3");
         }
@@ -71,7 +72,10 @@ const NESTED: Array<{ key: string; path: string[]; build: (field: string, value:
 describe("nested fields refuse every wrong type", () => {
     for (const container of NESTED) {
         const schema = CONFIG_SCHEMAS[container.key as keyof typeof CONFIG_SCHEMAS] as z.ZodType;
-        const fields = knownFields(schema, container.path.map((s) => (/^\d+$/.test(s) ? Number(s) : s))) as Record<string, z.ZodType>;
+        const fields = knownFields(
+            schema,
+            container.path.map((s) => (/^\d+$/.test(s) ? Number(s) : s)),
+        ) as Record<string, z.ZodType>;
         for (const [field, fieldSchema] of Object.entries(fields)) {
             const path = [container.key, ...container.path, field].map((s, i) => (i > 0 && /^\d+$/.test(s) ? `[${s}]` : i > 0 ? `.${s}` : s)).join("");
             it(path, () => {
@@ -88,13 +92,21 @@ describe("nested fields refuse every wrong type", () => {
 
     it("label, tag and taint values are strings: numbers and booleans are refused, not converted", () => {
         for (const value of [1, true, null]) {
-            expectProblem(problemsWith({ nodeGroups: JSON.stringify({ w: { labels: { team: value } } }) }), "nodeGroups.w.labels.team", JSON.stringify(value), "expected a string");
+            expectProblem(
+                problemsWith({ nodeGroups: JSON.stringify({ w: { labels: { team: value } } }) }),
+                "nodeGroups.w.labels.team",
+                JSON.stringify(value),
+                "expected a string",
+            );
             expectProblem(problemsWith({ tags: JSON.stringify({ team: value }) }), "tags.team", JSON.stringify(value), "expected a string");
         }
     });
 
     it(`every message of a refused value starts with ${P}:`, () => {
         const problems = problemsWith({ nodeGroups: JSON.stringify({ w: { minSize: "1" } }), cni: "weave", vpcCidr: "x" });
-        assert.ok(problems.every((p) => p.startsWith(`${P}:`) && p.includes("Fix:")), problems.join("\n"));
+        assert.ok(
+            problems.every((p) => p.startsWith(`${P}:`) && p.includes("Fix:")),
+            problems.join("\n"),
+        );
     });
 });

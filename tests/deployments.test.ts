@@ -16,7 +16,9 @@ const ROOT = path.resolve(__dirname, "..");
 /** A value that may be a secret: plain string, `{secret: <plaintext>}` or `{ciphertext: <...>}`. */
 const SECRET_VALUE = "secretValue";
 type Leaf = "string" | "boolean" | "integer" | "string[]" | typeof SECRET_VALUE;
-interface MapOf { $mapOf: Schema }
+interface MapOf {
+    $mapOf: Schema;
+}
 type Schema = Leaf | MapOf | { [key: string]: Schema };
 
 const DEPLOYMENT_SETTINGS_SCHEMA: Schema = {
@@ -61,8 +63,14 @@ const DEPLOYMENT_SETTINGS_SCHEMA: Schema = {
             oidc: {
                 aws: { roleArn: "string", sessionName: "string", duration: "string", policyArns: "string[]" },
                 azure: { clientId: "string", tenantId: "string", subscriptionId: "string" },
-                gcp: { projectId: "string", region: "string", workloadPoolId: "string", providerId: "string",
-                    serviceAccount: "string", tokenLifetime: "string" },
+                gcp: {
+                    projectId: "string",
+                    region: "string",
+                    workloadPoolId: "string",
+                    providerId: "string",
+                    serviceAccount: "string",
+                    tokenLifetime: "string",
+                },
             },
         },
         cacheOptions: { enable: "boolean" },
@@ -95,7 +103,8 @@ function validate(value: unknown, schema: Schema, where: string): string[] {
     }
     const shape = schema as Record<string, Schema>;
     return Object.entries(value).flatMap(([key, item]) =>
-        key in shape ? validate(item, shape[key], where ? `${where}.${key}` : key) : [`${where ? `${where}.` : ""}${key}: unknown key`]);
+        key in shape ? validate(item, shape[key], where ? `${where}.${key}` : key) : [`${where ? `${where}.` : ""}${key}: unknown key`],
+    );
 }
 
 // ---- credentials ----------------------------------------------------------------------------
@@ -166,8 +175,11 @@ describe("Pulumi Deployments settings files", () => {
                 assert.equal(settings.operationContext.options.skipInstallDependencies, true);
                 assert.equal(settings.operationContext.options.deleteAfterDestroy, false);
                 assert.equal(settings.operationContext.environmentVariables.AWS_REGION, "us-east-1");
-                assert.equal(settings.operationContext.environmentVariables.PULUMI_CONFIG_PASSPHRASE, undefined,
-                    "Pulumi Cloud encrypts the stack's secrets: no passphrase");
+                assert.equal(
+                    settings.operationContext.environmentVariables.PULUMI_CONFIG_PASSPHRASE,
+                    undefined,
+                    "Pulumi Cloud encrypts the stack's secrets: no passphrase",
+                );
             });
 
             it("holds the cloud credentials only as encrypted values or placeholders", () => {
@@ -199,16 +211,57 @@ describe("Pulumi Deployments settings files", () => {
 
 /** Inputs of pulumi/actions v6 as its README documents them. */
 const PULUMI_ACTION_INPUTS = new Set([
-    "command", "stack-name", "work-dir", "cloud-url", "comment-on-pr", "comment-on-pr-number", "comment-on-summary",
-    "github-token", "refresh", "secrets-provider", "color", "config-map", "diff", "edit-pr-comment",
-    "expect-no-changes", "message", "parallel", "policyPacks", "policyPackConfigs", "pulumi-version",
-    "pulumi-version-file", "remove", "replace", "target", "target-dependents", "upsert", "exclude-protected",
-    "suppress-outputs", "suppress-progress", "plan", "always-include-summary", "continue-on-error",
-    "log-verbosity", "log-flow", "debug",
+    "command",
+    "stack-name",
+    "work-dir",
+    "cloud-url",
+    "comment-on-pr",
+    "comment-on-pr-number",
+    "comment-on-summary",
+    "github-token",
+    "refresh",
+    "secrets-provider",
+    "color",
+    "config-map",
+    "diff",
+    "edit-pr-comment",
+    "expect-no-changes",
+    "message",
+    "parallel",
+    "policyPacks",
+    "policyPackConfigs",
+    "pulumi-version",
+    "pulumi-version-file",
+    "remove",
+    "replace",
+    "target",
+    "target-dependents",
+    "upsert",
+    "exclude-protected",
+    "suppress-outputs",
+    "suppress-progress",
+    "plan",
+    "always-include-summary",
+    "continue-on-error",
+    "log-verbosity",
+    "log-flow",
+    "debug",
 ]);
 
-interface Step { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string>; id?: string }
-interface Job { if?: string; needs?: string | string[]; steps: Step[]; environment?: string; permissions?: Record<string, string> }
+interface Step {
+    uses?: string;
+    run?: string;
+    with?: Record<string, unknown>;
+    env?: Record<string, string>;
+    id?: string;
+}
+interface Job {
+    if?: string;
+    needs?: string | string[];
+    steps: Step[];
+    environment?: string;
+    permissions?: Record<string, string>;
+}
 
 describe(".github/workflows/pulumi.yml", () => {
     const text = fs.readFileSync(path.join(ROOT, ".github/workflows/pulumi.yml"), "utf8");

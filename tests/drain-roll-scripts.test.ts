@@ -36,16 +36,26 @@ describe("roll-node-group.sh", () => {
             const surge = (newId: string) => [`launch ${newId}`, "desired 4", `ready node-${newId}`, `annotate node-${newId} true`];
             assert.deepEqual(group.events(), [
                 "state dev-workers--sizes = 3 1 4",
-                "annotate node-i-1 true", "annotate node-i-2 true", "annotate node-i-3 true",
-                ...surge("i-101"), ...replaceSteps("i-1"),
-                ...surge("i-102"), ...replaceSteps("i-2"),
-                ...surge("i-103"), ...replaceSteps("i-3"),
-                "annotate node-i-101 none", "annotate node-i-102 none", "annotate node-i-103 none",
+                "annotate node-i-1 true",
+                "annotate node-i-2 true",
+                "annotate node-i-3 true",
+                ...surge("i-101"),
+                ...replaceSteps("i-1"),
+                ...surge("i-102"),
+                ...replaceSteps("i-2"),
+                ...surge("i-103"),
+                ...replaceSteps("i-3"),
+                "annotate node-i-101 none",
+                "annotate node-i-102 none",
+                "annotate node-i-103 none",
                 `state dev-workers--fingerprint = ${FINGERPRINT}`,
                 "state dev-workers--sizes deleted",
             ]);
             assert.deepEqual(group.asg(), { desired: 3, min: 1, max: 4, lc: NEW_LC });
-            assert.deepEqual(group.live().map((i) => i.lc), [NEW_LC, NEW_LC, NEW_LC]);
+            assert.deepEqual(
+                group.live().map((i) => i.lc),
+                [NEW_LC, NEW_LC, NEW_LC],
+            );
             // A new node is first seen NotReady: the wait polled more than once.
             const nodePolls = run.calls.filter((call) => call.includes(" get nodes "));
             assert.ok(nodePolls.length >= 7, `expected counted polls, got ${nodePolls.length}`);
@@ -66,7 +76,10 @@ describe("roll-node-group.sh", () => {
 
     it("waits for the next `up` while an API server of an older minor still runs (upgrade: kubelet never newer)", () => {
         const group = fakeGroup({ count: 3 });
-        fs.writeFileSync(`${group.dir}/apiservers`, "public.ecr.aws/eks-distro/kubernetes/kube-apiserver:v1.30.14-eks-1-30-59\npublic.ecr.aws/eks-distro/kubernetes/kube-apiserver:v1.31.14-eks-1-31-50\n");
+        fs.writeFileSync(
+            `${group.dir}/apiservers`,
+            "public.ecr.aws/eks-distro/kubernetes/kube-apiserver:v1.30.14-eks-1-30-59\npublic.ecr.aws/eks-distro/kubernetes/kube-apiserver:v1.31.14-eks-1-31-50\n",
+        );
         check(group, runRoll(group, { env: { KUBELET_MINOR: "1.31" } }), (run) => {
             assert.equal(run.code, 0, run.stderr);
             assert.match(run.stderr, /not rolling dev-workers yet: an API server still runs 1\.30, older than the new kubelets \(1\.31\)/);
@@ -85,10 +98,17 @@ describe("roll-node-group.sh", () => {
         check(group, runRoll(group, { mode: "stdin" }), (run) => {
             assert.equal(run.code, 0);
             const events = group.events();
-            assert.deepEqual(events.filter((e) => /^(launch|terminate|drain)/.test(e)), [
-                "launch i-101", `drain node-i-1 ${DRAIN_FLAGS}`, "terminate i-1 desired 2",
-                "launch i-102", `drain node-i-2 ${DRAIN_FLAGS}`, "terminate i-2 desired 2",
-            ]);
+            assert.deepEqual(
+                events.filter((e) => /^(launch|terminate|drain)/.test(e)),
+                [
+                    "launch i-101",
+                    `drain node-i-1 ${DRAIN_FLAGS}`,
+                    "terminate i-1 desired 2",
+                    "launch i-102",
+                    `drain node-i-2 ${DRAIN_FLAGS}`,
+                    "terminate i-2 desired 2",
+                ],
+            );
             assert.match(run.stderr, /\[roll-node-group\] roll of dev-workers done/);
         });
     });
@@ -100,9 +120,16 @@ describe("roll-node-group.sh", () => {
             const steps = group.events().filter((e) => /^(launch|desired|terminate|sizes|ready)/.test(e));
             assert.deepEqual(steps, [
                 "sizes min 1 max 5",
-                "launch i-101", "launch i-102", "desired 5", "ready node-i-101", "ready node-i-102",
-                "terminate i-1 desired 4", "terminate i-2 desired 3",
-                "launch i-103", "desired 4", "ready node-i-103",
+                "launch i-101",
+                "launch i-102",
+                "desired 5",
+                "ready node-i-101",
+                "ready node-i-102",
+                "terminate i-1 desired 4",
+                "terminate i-2 desired 3",
+                "launch i-103",
+                "desired 4",
+                "ready node-i-103",
                 "terminate i-3 desired 3",
                 "sizes min 1 max 4",
             ]);
@@ -117,9 +144,14 @@ describe("roll-node-group.sh", () => {
             const steps = group.events().filter((e) => /^(launch|desired|terminate|sizes|drain)/.test(e));
             assert.deepEqual(steps, [
                 "sizes min 1 max 3",
-                `drain node-i-1 ${DRAIN_FLAGS}`, "terminate i-1 desired 1",
-                "launch i-101", "desired 2", `drain node-i-2 ${DRAIN_FLAGS}`, "terminate i-2 desired 1",
-                "launch i-102", "desired 2",
+                `drain node-i-1 ${DRAIN_FLAGS}`,
+                "terminate i-1 desired 1",
+                "launch i-101",
+                "desired 2",
+                `drain node-i-2 ${DRAIN_FLAGS}`,
+                "terminate i-2 desired 1",
+                "launch i-102",
+                "desired 2",
                 "sizes min 2 max 3",
             ]);
             assert.deepEqual(group.asg(), { desired: 2, min: 2, max: 3, lc: NEW_LC });
@@ -129,16 +161,22 @@ describe("roll-node-group.sh", () => {
     it("stops when a drain times out: names the node and the pods that blocked it, uncordons it, exit 4", () => {
         const group = fakeGroup({ count: 2 });
         group.write("block/node-i-1", "");
-        group.write("pods/node-i-1", [
-            "shop/web-0|StatefulSet|Running",
-            "kube-system/kube-proxy-abcde|DaemonSet|Running",
-            "kube-system/kube-apiserver-x|Node|Running",
-            "batch/report-1|Job|Succeeded",
-        ].join("\n") + "\n");
+        group.write(
+            "pods/node-i-1",
+            [
+                "shop/web-0|StatefulSet|Running",
+                "kube-system/kube-proxy-abcde|DaemonSet|Running",
+                "kube-system/kube-apiserver-x|Node|Running",
+                "batch/report-1|Job|Succeeded",
+            ].join("\n") + "\n",
+        );
         group.write("pdbs", "shop|web|0\nother|db|0\nshop|cache|1\n");
         check(group, runRoll(group), (run) => {
             assert.equal(run.code, 4);
-            assert.match(run.stderr, /FAILED: roll of dev-workers stopped: node node-i-1 \(instance i-1\) was not drained within 60s; pods that blocked it: shop\/web-0\./);
+            assert.match(
+                run.stderr,
+                /FAILED: roll of dev-workers stopped: node node-i-1 \(instance i-1\) was not drained within 60s; pods that blocked it: shop\/web-0\./,
+            );
             assert.match(run.stderr, /PodDisruptionBudgets that allow no disruption now: shop\/web\s*$/m);
             assert.ok(!/kube-proxy-abcde|report-1|kube-apiserver-x/.test(run.stderr.split("NOT drained")[1]), "only pods the drain had to evict are named");
             assert.match(run.stderr, /the next run continues the roll/);
@@ -165,15 +203,29 @@ describe("roll-node-group.sh", () => {
                 assert.match(run.stderr, /continuing an interrupted roll of dev-workers/);
                 const events = group.events();
                 const afterKill = events.slice(events.indexOf("killed before terminate i-2") + 1);
-                assert.deepEqual(afterKill.filter((e) => /^(launch|desired|terminate|drain|state)/.test(e)), [
-                    `drain node-i-2 ${DRAIN_FLAGS}`, "terminate i-2 desired 3",
-                    "launch i-103", "desired 4", `drain node-i-3 ${DRAIN_FLAGS}`, "terminate i-3 desired 3",
-                    `state dev-workers--fingerprint = ${FINGERPRINT}`, "state dev-workers--sizes deleted",
-                ]);
+                assert.deepEqual(
+                    afterKill.filter((e) => /^(launch|desired|terminate|drain|state)/.test(e)),
+                    [
+                        `drain node-i-2 ${DRAIN_FLAGS}`,
+                        "terminate i-2 desired 3",
+                        "launch i-103",
+                        "desired 4",
+                        `drain node-i-3 ${DRAIN_FLAGS}`,
+                        "terminate i-3 desired 3",
+                        `state dev-workers--fingerprint = ${FINGERPRINT}`,
+                        "state dev-workers--sizes deleted",
+                    ],
+                );
                 assert.equal(events.filter((e) => e.startsWith("drain node-i-1")).length, 1);
                 assert.deepEqual(group.asg(), { desired: 3, min: 1, max: 4, lc: NEW_LC });
-                assert.deepEqual(group.live().map((i) => i.id), ["i-101", "i-102", "i-103"]);
-                assert.ok(events.slice(-5).every((e) => !e.endsWith(" true")), "annotations removed at the end");
+                assert.deepEqual(
+                    group.live().map((i) => i.id),
+                    ["i-101", "i-102", "i-103"],
+                );
+                assert.ok(
+                    events.slice(-5).every((e) => !e.endsWith(" true")),
+                    "annotations removed at the end",
+                );
             });
         } finally {
             group.remove();
@@ -236,7 +288,7 @@ describe("drain-node.sh", () => {
         group.write("pods/node-i-1", "shop/web-0|ReplicaSet|Running\nkube-system/kube-proxy-x|DaemonSet|Running\n");
         check(group, runDrain(group, ["node-i-1", "60"]), (run) => {
             assert.equal(run.code, 4);
-            assert.match(run.stderr, /node node-i-1 was NOT drained within 60s; pods still on it that block the drain:\n.*  shop\/web-0\n/);
+            assert.match(run.stderr, /node node-i-1 was NOT drained within 60s; pods still on it that block the drain:\n.* {2}shop\/web-0\n/);
             assert.match(run.stderr, /\| error when evicting pods\/"web-0" -n "shop"/);
             assert.match(run.stderr, /FAILED: drain of node node-i-1 blocked by: shop\/web-0$/m);
             assert.deepEqual(group.events().slice(-1), ["uncordon node-i-1"]);

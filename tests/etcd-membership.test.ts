@@ -31,7 +31,15 @@ function membership(cluster: EtcdCluster, args: string[], options: { local?: str
     const run = runStubbedBash(SCRIPT, {
         args,
         hostTools: ["etcdctl"],
-        env: { ETCDCTL_API: "3", ETCD_ENDPOINTS: endpoints, ETCD_DIAL_TIMEOUT: "1s", ETCD_COMMAND_TIMEOUT: "2s", POLL_INTERVAL: "0.2", PROGRESS_INTERVAL: "5", ...options.env },
+        env: {
+            ETCDCTL_API: "3",
+            ETCD_ENDPOINTS: endpoints,
+            ETCD_DIAL_TIMEOUT: "1s",
+            ETCD_COMMAND_TIMEOUT: "2s",
+            POLL_INTERVAL: "0.2",
+            PROGRESS_INTERVAL: "5",
+            ...options.env,
+        },
         rootEnv: { KUBERNETES_ETC: "etc/kubernetes", LOG_FILE: "membership.log" },
         timeoutMs: 120_000,
     });
@@ -64,7 +72,10 @@ async function removeMember(cluster: EtcdCluster, name: string): Promise<Stubbed
 }
 
 function names(cluster: EtcdCluster): string[] {
-    return cluster.memberList().map((m) => m.name).sort();
+    return cluster
+        .memberList()
+        .map((m) => m.name)
+        .sort();
 }
 
 describe("etcd-membership.sh with real etcd", { concurrency: false }, () => {
@@ -94,7 +105,11 @@ describe("etcd-membership.sh with real etcd", { concurrency: false }, () => {
     it("replaces each member in turn: add new, wait healthy, leave old, stop old", async () => {
         const cluster = newCluster();
         await cluster.startNew(["a1", "b1", "c1"]);
-        for (const [old, replacement] of [["a1", "a2"], ["b1", "b2"], ["c1", "c2"]]) {
+        for (const [old, replacement] of [
+            ["a1", "a2"],
+            ["b1", "b2"],
+            ["c1", "c2"],
+        ]) {
             await addMember(cluster, replacement);
             await cluster.writeAndCheck(`${replacement} joined`);
             await removeMember(cluster, old);
@@ -187,8 +202,13 @@ describe("etcd-membership.sh with real etcd", { concurrency: false }, () => {
         assert.equal(blockedRemove.code, 3, blockedRemove.stderr);
         assert.match(blockedRemove.stderr, /another membership change is in flight/);
 
-        const initial = cluster.memberList().map((m) => m.name).filter(Boolean)
-            .map((n) => `${n}=${cluster.member(n).peerUrl}`).concat(`p4=${learner.peerUrl}`).join(",");
+        const initial = cluster
+            .memberList()
+            .map((m) => m.name)
+            .filter(Boolean)
+            .map((n) => `${n}=${cluster.member(n).peerUrl}`)
+            .concat(`p4=${learner.peerUrl}`)
+            .join(",");
         cluster.startMember("p4", initial, "existing");
         // kubeadm promotes its learners itself; without --promote the wait times out naming the learner.
         const waiting = membership(cluster, ["wait-healthy", "p4", "2"]);
@@ -215,7 +235,10 @@ describe("etcd-membership.sh with real etcd", { concurrency: false }, () => {
         ok(membership(cluster, ["add", "s3", halfJoined.peerUrl]), "add s3 (never started)");
         const pending = cluster.memberList().find((m) => m.status === "unstarted");
         assert.ok(pending, "s3 is listed as unstarted");
-        assert.match(ok(membership(cluster, ["list"]), "list").stdout, new RegExp(`^<unstarted> +${pending.id} +unstarted +voter +- +- +- +${halfJoined.peerUrl.replace(/\./g, "\\.")}$`, "m"));
+        assert.match(
+            ok(membership(cluster, ["list"]), "list").stdout,
+            new RegExp(`^<unstarted> +${pending.id} +unstarted +voter +- +- +- +${halfJoined.peerUrl.replace(/\./g, "\\.")}$`, "m"),
+        );
         ok(membership(cluster, ["leave", pending.id]), "leave of the unstarted member by ID");
         assert.deepEqual(names(cluster), ["s1", "s2"]);
         await cluster.writeAndCheck("half-joined member undone");
@@ -239,7 +262,10 @@ describe("etcd-membership.sh with real etcd", { concurrency: false }, () => {
                     curl: `case "$*" in *local-ipv4*) echo "${local.ip}";; *meta_data.json*) echo '{"cluster_url": "https://cloud.example"}';; *) exit 22;; esac`,
                     aws: `printf '%s\\n' "${listed}"`,
                 },
-                files: { "etc/zadara/node.env": "ROLE='control-plane'\nCLUSTER_NAME='t'\nAPI_HOST='10.0.0.1'\nKUBERNETES_MINOR='1.31'\n", "state/boot-complete": "" },
+                files: {
+                    "etc/zadara/node.env": "ROLE='control-plane'\nCLUSTER_NAME='t'\nAPI_HOST='10.0.0.1'\nKUBERNETES_MINOR='1.31'\n",
+                    "state/boot-complete": "",
+                },
                 rootEnv: { ZADARA_ETC: "etc/zadara", STATE_DIR: "state", KUBERNETES_ETC: "etc/kubernetes", LOG_FILE: "watchdog.log" },
                 env: { ETCDCTL_API: "3", ETCD_ENDPOINT: local.clientUrl, ETCD_ENDPOINTS: local.clientUrl, ABSENT_RUNS: "1", POLL_INTERVAL: "0.2", ...env },
                 timeoutMs: 120_000,

@@ -111,7 +111,10 @@ function run(env: Record<string, string> = {}, options: { manifest?: string; noE
             "backup/etcd_backup_dev-master-sa-1_i-0abc.db": "snapshot bytes\n",
         },
         rootEnv: {
-            MANIFESTS_DIR: MANIFESTS, ETCD_DATA_DIR: "var/lib/etcd", KUBERNETES_ETC: "etc/kubernetes", LOG_FILE: "var/log/etcd-restore.log",
+            MANIFESTS_DIR: MANIFESTS,
+            ETCD_DATA_DIR: "var/lib/etcd",
+            KUBERNETES_ETC: "etc/kubernetes",
+            LOG_FILE: "var/log/etcd-restore.log",
             SNAPSHOT_PATH: "backup/etcd_backup_dev-master-sa-1_i-0abc.db",
         },
         // Waits that succeed end on a poll count of the stubs, so their budget is generous: a
@@ -125,8 +128,7 @@ function run(env: Record<string, string> = {}, options: { manifest?: string; noE
 
 const read = (r: StubbedRun, relative: string) => fs.readFileSync(path.join(r.root, relative), "utf8");
 const exists = (r: StubbedRun, relative: string) => fs.existsSync(path.join(r.root, relative));
-const siblings = (r: StubbedRun, dir: string, prefix: string) =>
-    fs.readdirSync(path.join(r.root, dir)).filter((name) => name.startsWith(prefix));
+const siblings = (r: StubbedRun, dir: string, prefix: string) => fs.readdirSync(path.join(r.root, dir)).filter((name) => name.startsWith(prefix));
 const manifests = (r: StubbedRun) => fs.readdirSync(path.join(r.root, MANIFESTS)).sort();
 const explain = (r: StubbedRun) => `exit ${r.code}\n${r.stderr}\n--- calls ---\n${r.calls.join("\n")}`;
 
@@ -156,9 +158,15 @@ describe("etcd-restore.sh", () => {
         assert.match(restore, /--name dev-master-sa-1 /);
         assert.match(restore, /--initial-cluster dev-master-sa-1=https:\/\/192\.168\.2\.10:2380 /);
         assert.match(restore, /--initial-advertise-peer-urls https:\/\/192\.168\.2\.10:2380/);
-        const order = ["etcdctl", "etcdutl snapshot status", "crictl", "etcdutl snapshot restore", "kubectl"].map((p) => r.calls.findIndex((c) => c.startsWith(p)));
+        const order = ["etcdctl", "etcdutl snapshot status", "crictl", "etcdutl snapshot restore", "kubectl"].map((p) =>
+            r.calls.findIndex((c) => c.startsWith(p)),
+        );
         assert.match(r.calls[0], /^etcdctl --endpoints=https:\/\/127\.0\.0\.1:2379 .*member list$/);
-        assert.deepEqual([...order].sort((a, b) => a - b), order, `order: ${r.calls.join(" | ")}`);
+        assert.deepEqual(
+            [...order].sort((a, b) => a - b),
+            order,
+            `order: ${r.calls.join(" | ")}`,
+        );
         assert.ok(r.calls.filter((c) => c.startsWith("kubectl")).length >= 3, "it waited for the API");
         assert.match(r.stderr, /etcd restored from/);
     });
@@ -213,7 +221,10 @@ describe("etcd-restore.sh", () => {
         assert.ok(!refused.calls.some((c) => c.startsWith("crictl")));
         const forced = run({ STUB_MEMBERS: TWO_MEMBERS, FORCE: "true" });
         assert.equal(forced.code, 0, explain(forced));
-        assert.match(forced.calls.find((c) => c.startsWith("etcdutl snapshot restore")) ?? "", /--initial-cluster dev-master-sa-1=https:\/\/192\.168\.2\.10:2380 /);
+        assert.match(
+            forced.calls.find((c) => c.startsWith("etcdutl snapshot restore")) ?? "",
+            /--initial-cluster dev-master-sa-1=https:\/\/192\.168\.2\.10:2380 /,
+        );
     });
 
     it("refuses when the members cannot be listed (etcd down) unless FORCE=true", () => {
@@ -229,7 +240,10 @@ describe("etcd-restore.sh", () => {
         const refused = run({ STUB_MEMBERS: TWO_MEMBERS }, { noEtcdctl: true });
         assert.equal(refused.code, 2, explain(refused));
         assert.match(refused.stderr, /etcd has 2 members/);
-        assert.ok(refused.calls.some((c) => /^crictl .* exec c0ffee-etcd etcdctl .*member list$/.test(c)), explain(refused));
+        assert.ok(
+            refused.calls.some((c) => /^crictl .* exec c0ffee-etcd etcdctl .*member list$/.test(c)),
+            explain(refused),
+        );
         const single = run({}, { noEtcdctl: true });
         assert.equal(single.code, 0, explain(single));
     });

@@ -9,8 +9,15 @@ import * as YAML from "yaml";
 import { buildClusters, group, recorded, resource, secretValue, stdinFiles, valueOf } from "./helpers/cluster-fixture";
 import { decodeUserData, encodeUserData } from "../cluster/cloud-init";
 import {
-    AUDIT_LOG_FILE, AUDIT_POLICY_FILE, auditPolicy, DEFAULT_HARDENING, ENCRYPTION_CONFIG_FILE, encryptionConfiguration, HardeningSettings,
-    kubeletConfiguration, renderYaml,
+    AUDIT_LOG_FILE,
+    AUDIT_POLICY_FILE,
+    auditPolicy,
+    DEFAULT_HARDENING,
+    ENCRYPTION_CONFIG_FILE,
+    encryptionConfiguration,
+    HardeningSettings,
+    kubeletConfiguration,
+    renderYaml,
 } from "../cluster/hardening";
 import { KubeadmSettings, renderInitConfig } from "../cluster/kubeadm";
 import { sha256Hex } from "../cluster/node-bootstrap";
@@ -20,9 +27,18 @@ const MINORS = ["1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36"];
 
 function settings(minor: string, hardening: Partial<HardeningSettings> = {}): KubeadmSettings {
     return {
-        clusterName: "dev", kubernetesVersion: `v${minor}.1-eks-x`, kubernetesMinor: minor, etcdImageTag: "e", corednsImageTag: "c",
-        controlPlaneEndpoint: "192.168.2.250:6443", podCidr: "10.244.0.0/16", serviceCidr: "10.96.0.0/12", certSans: ["192.168.2.250"],
-        bootstrapToken: "abcdef.0123456789abcdef", bootstrapTokenExpires: "2026-12-04T12:00:00Z", caCertHash: `sha256:${"0".repeat(64)}`,
+        clusterName: "dev",
+        kubernetesVersion: `v${minor}.1-eks-x`,
+        kubernetesMinor: minor,
+        etcdImageTag: "e",
+        corednsImageTag: "c",
+        controlPlaneEndpoint: "192.168.2.250:6443",
+        podCidr: "10.244.0.0/16",
+        serviceCidr: "10.96.0.0/12",
+        certSans: ["192.168.2.250"],
+        bootstrapToken: "abcdef.0123456789abcdef",
+        bootstrapTokenExpires: "2026-12-04T12:00:00Z",
+        caCertHash: `sha256:${"0".repeat(64)}`,
         hardening: { ...DEFAULT_HARDENING, ...hardening },
     };
 }
@@ -49,7 +65,9 @@ describe("audit policy", () => {
             assert.equal(rule.level, "Metadata", JSON.stringify(rule));
         }
         assert.deepEqual(policy.rules.at(-1), { level: "Metadata" }, "the catch-all is Metadata too");
-        const covered = policy.rules.flatMap((rule: any) => (rule.resources ?? []).flatMap((r: any) => r.resources.map((name: string) => `${r.group}/${name}`)));
+        const covered = policy.rules.flatMap((rule: any) =>
+            (rule.resources ?? []).flatMap((r: any) => r.resources.map((name: string) => `${r.group}/${name}`)),
+        );
         for (const sensitive of ["/secrets", "/configmaps", "/serviceaccounts/token", "authentication.k8s.io/tokenreviews"]) {
             assert.ok(covered.includes(sensitive), `${sensitive} is pinned to Metadata`);
         }
@@ -80,7 +98,10 @@ describe("EncryptionConfiguration", () => {
         assert.ok(!names.includes("asgc-secrets-key-v1"));
         assert.ok(names.includes("dev-secrets-key-v1") && !names.includes("dev-secrets-key-v0"));
         const config = YAML.parse(stdinFiles("dev-master-sa-1-bootstrap")["encryption/encryption-config.yaml"]);
-        assert.deepEqual(config.resources[0].providers[0].secretbox.keys.map((k: { name: string }) => k.name), ["key-v1"]);
+        assert.deepEqual(
+            config.resources[0].providers[0].secretbox.keys.map((k: { name: string }) => k.name),
+            ["key-v1"],
+        );
     });
 });
 
@@ -104,8 +125,20 @@ describe("kubeadm configuration per minor", () => {
             assert.equal(argsOf(cluster.controllerManager.extraArgs).profiling, "false");
             assert.equal(argsOf(cluster.scheduler.extraArgs).profiling, "false");
             const mounts = Object.fromEntries(cluster.apiServer.extraVolumes.map((v: any) => [v.name, v]));
-            assert.deepEqual(mounts["audit-policy"], { name: "audit-policy", hostPath: "/etc/kubernetes/audit", mountPath: "/etc/kubernetes/audit", readOnly: true, pathType: "DirectoryOrCreate" });
-            assert.deepEqual(mounts["audit-log"], { name: "audit-log", hostPath: "/var/log/kubernetes/audit", mountPath: "/var/log/kubernetes/audit", readOnly: false, pathType: "DirectoryOrCreate" });
+            assert.deepEqual(mounts["audit-policy"], {
+                name: "audit-policy",
+                hostPath: "/etc/kubernetes/audit",
+                mountPath: "/etc/kubernetes/audit",
+                readOnly: true,
+                pathType: "DirectoryOrCreate",
+            });
+            assert.deepEqual(mounts["audit-log"], {
+                name: "audit-log",
+                hostPath: "/var/log/kubernetes/audit",
+                mountPath: "/var/log/kubernetes/audit",
+                readOnly: false,
+                pathType: "DirectoryOrCreate",
+            });
             assert.equal(mounts["encryption-config"].hostPath, "/etc/kubernetes/encryption");
             assert.ok(AUDIT_POLICY_FILE.startsWith(`${mounts["audit-policy"].mountPath}/`));
             assert.ok(ENCRYPTION_CONFIG_FILE.startsWith(`${mounts["encryption-config"].mountPath}/`));
@@ -175,10 +208,17 @@ describe("worker join token", () => {
     it("is the bootstrap-token Secret kubeadm expects: node-joining groups only, with its expiration", () => {
         const secret = bootstrapTokenSecret("abcdef.0123456789abcdef", "2026-12-04T00:00:00Z");
         assert.deepEqual(secret, {
-            apiVersion: "v1", kind: "Secret", metadata: { name: "bootstrap-token-abcdef", namespace: "kube-system" }, type: "bootstrap.kubernetes.io/token",
+            apiVersion: "v1",
+            kind: "Secret",
+            metadata: { name: "bootstrap-token-abcdef", namespace: "kube-system" },
+            type: "bootstrap.kubernetes.io/token",
             stringData: {
-                "description": "zadara-eksd worker join token (rotated by pulumi up)", "token-id": "abcdef", "token-secret": "0123456789abcdef",
-                "expiration": "2026-12-04T00:00:00Z", "usage-bootstrap-authentication": "true", "usage-bootstrap-signing": "true",
+                description: "zadara-eksd worker join token (rotated by pulumi up)",
+                "token-id": "abcdef",
+                "token-secret": "0123456789abcdef",
+                expiration: "2026-12-04T00:00:00Z",
+                "usage-bootstrap-authentication": "true",
+                "usage-bootstrap-signing": "true",
                 "auth-extra-groups": NODE_BOOTSTRAP_GROUP,
             },
         });
@@ -206,7 +246,9 @@ describe("worker join token", () => {
         const userData = decodeUserData(String(secretValue(resource("aws:ec2/launchConfiguration:LaunchConfiguration", "dev-workers").inputs.userDataBase64)));
         const token = /token: ([a-z0-9]{6}\.[a-z0-9]{16})/.exec(userData)![1];
         const blanked = encodeUserData(userData.replace(token, "tokenx.placeholderxxxxx"));
-        const expected = sha256Hex(JSON.stringify({ amiId: workers.amiId, instanceType: workers.instanceType, volumeSize: workers.volumeSize, userData: blanked }));
+        const expected = sha256Hex(
+            JSON.stringify({ amiId: workers.amiId, instanceType: workers.instanceType, volumeSize: workers.volumeSize, userData: blanked }),
+        );
         assert.equal(await valueOf(dev.boot.workerRollFingerprint("workers", workers)), expected, `token ${token}`);
         const other = await valueOf(dev.boot.workerRollFingerprint("workers", { ...workers, amiId: "ami-0other" }));
         assert.notEqual(other, expected, "a new AMI still rolls");

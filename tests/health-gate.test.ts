@@ -19,8 +19,9 @@ const LBC_SERVICE = "kube-system/aws-load-balancer-webhook-service";
 /** Answers of a healthy 3 + 2 node cluster, by file name. */
 function healthyCluster(): Record<string, string> {
     const lines = (items: string[]) => items.map((item) => `${item}\n`).join("");
-    const staticPods = CONTROL_PLANE.flatMap((node) => ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
-        .map((component) => `${component}-${node}|Running|true||Node`));
+    const staticPods = CONTROL_PLANE.flatMap((node) =>
+        ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"].map((component) => `${component}-${node}|Running|true||Node`),
+    );
     return {
         nodes: lines([...CONTROL_PLANE, ...WORKERS].map((node) => `${node}|True|KubeletReady`)),
         "cp-nodes": lines(CONTROL_PLANE),
@@ -58,9 +59,10 @@ function runGate(files: Record<string, string>, env: Record<string, string> = {}
         },
         rootEnv: { LOG_FILE: "var/log/zadara-eksd-health.log", KUBERNETES_ETC: "etc/kubernetes" },
     };
-    const run = mode === "stdin"
-        ? runStubbedBash("-s", { ...options, stdin: scriptForStdin(["health-gate.sh"]) })
-        : runStubbedBash(scriptPath("health-gate.sh"), options);
+    const run =
+        mode === "stdin"
+            ? runStubbedBash("-s", { ...options, stdin: scriptForStdin(["health-gate.sh"]) })
+            : runStubbedBash(scriptPath("health-gate.sh"), options);
     return { ...run, fake };
 }
 
@@ -81,7 +83,9 @@ function tableRows(stderr: string): string[][] {
     const lines = stderr.split("\n");
     const header = lines.findIndex((line) => /^KIND\s+OBJECT\s+PROBLEM$/.test(line));
     assert.ok(header >= 0, "no table of problems printed");
-    return lines.slice(header + 1).filter((line) => line.trim() && !line.includes("[health-gate]"))
+    return lines
+        .slice(header + 1)
+        .filter((line) => line.trim() && !line.includes("[health-gate]"))
         .map((line) => [line.slice(0, 14).trim(), line.slice(15, 75).trim(), line.slice(76).trim()]);
 }
 
@@ -157,7 +161,9 @@ describe("health-gate.sh", () => {
     it("fails on unhealthy etcd members, with what etcd-membership.sh said", () => {
         const files = healthyCluster();
         files["etcd-membership.sh"] = "echo 'cp-3 https://192.168.2.13:2380 unhealthy no'\necho 'quorum at risk: 2 of 3 healthy' >&2\nexit 1\n";
-        failsWith(files, [["etcd", "members", "etcd-membership.sh status exited 1: cp-3 https://192.168.2.13:2380 unhealthy no quorum at risk: 2 of 3 healthy"]]);
+        failsWith(files, [
+            ["etcd", "members", "etcd-membership.sh status exited 1: cp-3 https://192.168.2.13:2380 unhealthy no quorum at risk: 2 of 3 healthy"],
+        ]);
     });
 
     it("checks etcd through its static pods when etcd-membership.sh is not installed", () => {
@@ -170,13 +176,13 @@ describe("health-gate.sh", () => {
     it("fails on an admission webhook whose service has no ready endpoint", () => {
         const files = healthyCluster();
         files["eps-kube-system-aws-load-balancer-webhook-service"] = "e:false\n";
-        failsWith(files, [["webhook", "validating/aws-load-balancer-webhook",
-            `service ${LBC_SERVICE} has no ready endpoint: requests it intercepts fail`]]);
+        failsWith(files, [["webhook", "validating/aws-load-balancer-webhook", `service ${LBC_SERVICE} has no ready endpoint: requests it intercepts fail`]]);
     });
 
     it("fails with the API error when the API server does not answer", () => {
-        failsWith({ ...healthyCluster(), "api-down": "" }, [["api", "kube-apiserver",
-            "cannot list nodes: The connection to the server 192.168.0.50:6443 was refused"]]);
+        failsWith({ ...healthyCluster(), "api-down": "" }, [
+            ["api", "kube-apiserver", "cannot list nodes: The connection to the server 192.168.0.50:6443 was refused"],
+        ]);
     });
 
     it("refuses a timeout that is not a number", () => {

@@ -21,26 +21,31 @@ const graphs = new Map<string, Promise<Graph>>();
 /** One cluster per environment name, built once per process. */
 function build(environment: string, overrides: Partial<EksdClusterArgs> = {}, count = 3): Promise<Graph> {
     if (!graphs.has(environment)) {
-        graphs.set(environment, (async () => {
-            const base = { count, mode: "standalone" as const, instanceType: "z4.large", volumeSize: 50, amiId: "ami-0master01" };
-            const cluster = await makeCluster(environment, {
-                nodeGroups: { workers: group() },
-                ...overrides,
-                controlPlane: { ...base, ...(overrides.controlPlane ?? {}) },
-            });
-            await valueOf(cluster.kubeconfig);
-            await valueOf(cluster.controlPlaneInstanceIds);
-            await valueOf(cluster.bootstrapped);
-            await settle();
-            return graphOf(recorded, environment);
-        })());
+        graphs.set(
+            environment,
+            (async () => {
+                const base = { count, mode: "standalone" as const, instanceType: "z4.large", volumeSize: 50, amiId: "ami-0master01" };
+                const cluster = await makeCluster(environment, {
+                    nodeGroups: { workers: group() },
+                    ...overrides,
+                    controlPlane: { ...base, ...(overrides.controlPlane ?? {}) },
+                });
+                await valueOf(cluster.kubeconfig);
+                await valueOf(cluster.controlPlaneInstanceIds);
+                await valueOf(cluster.bootstrapped);
+                await settle();
+                return graphOf(recorded, environment);
+            })(),
+        );
     }
     return graphs.get(environment)!;
 }
 
 function nodeNames(graph: Graph): string[] {
-    return [...graph.byName.entries()].filter(([, r]) => r.type === INSTANCE && /^master-sa-\d+$/.test(r.name.slice(graph.environment.length + 1)))
-        .map(([name]) => name).sort((a, b) => Number(a.split("-").pop()) - Number(b.split("-").pop()));
+    return [...graph.byName.entries()]
+        .filter(([, r]) => r.type === INSTANCE && /^master-sa-\d+$/.test(r.name.slice(graph.environment.length + 1)))
+        .map(([name]) => name)
+        .sort((a, b) => Number(a.split("-").pop()) - Number(b.split("-").pop()));
 }
 
 /** Inputs of replaceOnChanges that differ between two builds of node `name` (user data decoded, env-neutral). */
@@ -67,7 +72,12 @@ function userDataSettings(graph: Graph, resource: { inputs: Record<string, unkno
     const value = resource.inputs.userDataBase64;
     const text = decodeUserData(String(typeof value === "string" ? value : secretValue(value)));
     const keep = ["KUBERNETES_MINOR=", "KUBERNETES_VERSION=", "CLOUD_API_INSECURE=", "CLOUD_API_CA_BUNDLE=", "ROOT_CA", "BUNDLE_SHA256="];
-    return text.split("\n").filter((line) => keep.some((k) => line.includes(k))).join("\n").split(graph.environment).join("ENV");
+    return text
+        .split("\n")
+        .filter((line) => keep.some((k) => line.includes(k)))
+        .join("\n")
+        .split(graph.environment)
+        .join("ENV");
 }
 
 /** The properties every change must keep. */
@@ -101,7 +111,11 @@ function allReplaced(graph: Graph): Set<string> {
 
 describe("control-plane chain (graph)", () => {
     it("chains node i+1 after node i's bootstrap gate, for 1, 3 and 5 nodes", async () => {
-        for (const [environment, count] of [["lcc1", 1], ["lcbase", 3], ["lcc5", 5]] as const) {
+        for (const [environment, count] of [
+            ["lcc1", 1],
+            ["lcbase", 3],
+            ["lcc5", 5],
+        ] as const) {
             const graph = await build(environment, {}, count);
             const nodes = nodeNames(graph);
             assert.equal(nodes.length, count);
@@ -170,15 +184,31 @@ describe("day-2 changes roll the control plane one node at a time (graph)", () =
 
     const changes: Array<[string, string, Partial<EksdClusterArgs>, string[]]> = [
         ["AMI", "lcami", { controlPlane: { count: 3, mode: "standalone", instanceType: "z4.large", volumeSize: 50, amiId: "ami-0master02" } }, ["ami"]],
-        ["instance type", "lctype", { controlPlane: { count: 3, mode: "standalone", instanceType: "z8.large", volumeSize: 50, amiId: "ami-0master01" } }, ["instanceType"]],
-        ["volume size", "lcvol", { controlPlane: { count: 3, mode: "standalone", instanceType: "z4.large", volumeSize: 80, amiId: "ami-0master01" } }, ["rootBlockDevice"]],
+        [
+            "instance type",
+            "lctype",
+            { controlPlane: { count: 3, mode: "standalone", instanceType: "z8.large", volumeSize: 50, amiId: "ami-0master01" } },
+            ["instanceType"],
+        ],
+        [
+            "volume size",
+            "lcvol",
+            { controlPlane: { count: 3, mode: "standalone", instanceType: "z4.large", volumeSize: 80, amiId: "ami-0master01" } },
+            ["rootBlockDevice"],
+        ],
         ["subnet", "lcsub", {}, ["subnetId"]],
         ["key pair", "lckey", { nodeKeyName: "other-key" }, ["keyName"]],
         ["user data (root CA)", "lcud", { rootCaCert: undefined, cloudApiInsecure: true }, ["userDataBase64"]],
-        ["EKS-D version", "lceksd", {
-            eksdVersion: "1.31", kubernetesVersion: "v1.31.14-eks-1-31-40",
-            controlPlane: { count: 3, mode: "standalone", instanceType: "z4.large", volumeSize: 50, amiId: "ami-0master131" },
-        }, ["ami", "userDataBase64"]],
+        [
+            "EKS-D version",
+            "lceksd",
+            {
+                eksdVersion: "1.31",
+                kubernetesVersion: "v1.31.14-eks-1-31-40",
+                controlPlane: { count: 3, mode: "standalone", instanceType: "z4.large", volumeSize: 50, amiId: "ami-0master131" },
+            },
+            ["ami", "userDataBase64"],
+        ],
     ];
     for (const [what, environment, overrides, expected] of changes) {
         it(`${what}: every node is replaced, new ones surge one at a time, old ones leave one at a time`, async () => {
@@ -190,10 +220,18 @@ describe("day-2 changes roll the control plane one node at a time (graph)", () =
             const steps = simulateUpdate(base, next, allReplaced(base));
             assertOneAtATime(steps, what);
             assert.deepEqual(sequence(steps), [
-                "create master-sa-1", "create master-sa-1-bootstrap", "create master-sa-2", "create master-sa-2-bootstrap",
-                "create master-sa-3", "create master-sa-3-bootstrap",
-                "delete master-sa-3-bootstrap", "delete master-sa-3", "delete master-sa-2-bootstrap", "delete master-sa-2",
-                "delete master-sa-1-bootstrap", "delete master-sa-1",
+                "create master-sa-1",
+                "create master-sa-1-bootstrap",
+                "create master-sa-2",
+                "create master-sa-2-bootstrap",
+                "create master-sa-3",
+                "create master-sa-3-bootstrap",
+                "delete master-sa-3-bootstrap",
+                "delete master-sa-3",
+                "delete master-sa-2-bootstrap",
+                "delete master-sa-2",
+                "delete master-sa-1-bootstrap",
+                "delete master-sa-1",
             ]);
         });
     }

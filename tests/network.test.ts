@@ -62,7 +62,12 @@ let providerRef: string;
 const networks: Record<string, Network> = {};
 
 function valueOf<V>(output: pulumi.Output<V>): Promise<V> {
-    return new Promise((resolve) => output.apply((value) => { resolve(value); return value; }));
+    return new Promise((resolve) =>
+        output.apply((value) => {
+            resolve(value);
+            return value;
+        }),
+    );
 }
 
 /** Direct children of the network component registered under `name`. */
@@ -161,7 +166,11 @@ describe("every scenario", () => {
     });
 
     it("tags taggable resources with Name, Environment and the user's tags", () => {
-        for (const [name, env, extra] of [["pub", "dev", { team: "platform" }], ["int", "a-very-long-env-name", {}], ["byo", "byo", { team: "platform" }]] as const) {
+        for (const [name, env, extra] of [
+            ["pub", "dev", { team: "platform" }],
+            ["int", "a-very-long-env-name", {}],
+            ["byo", "byo", { team: "platform" }],
+        ] as const) {
             const tagged = childrenOf(name).filter((r) => TAGGED_TYPES.includes(r.type));
             assert.ok(tagged.length > 0);
             for (const resource of tagged) {
@@ -185,7 +194,11 @@ describe("every scenario", () => {
     });
 
     it("tags the Kubernetes SG with the cluster tag after creation", () => {
-        for (const [name, env] of [["pub", "dev"], ["int", "a-very-long-env-name"], ["byo", "byo"]]) {
+        for (const [name, env] of [
+            ["pub", "dev"],
+            ["int", "a-very-long-env-name"],
+            ["byo", "byo"],
+        ]) {
             const tag = single(name, T.tag, "k8s-sg-cluster-tag");
             const sg = single(name, T.sg, "k8s-sg");
             assert.equal(input(tag, "resourceId"), sg.id);
@@ -194,7 +207,7 @@ describe("every scenario", () => {
         }
     });
 
-    it("names the API NLB <env>-eksd-masters-<suffix> within 32 characters", async () => {
+    it("names the API NLB <env>-eksd-masters-<suffix> within 32 characters", () => {
         for (const name of Object.keys(networks)) {
             const lbName = input<string>(single(name, T.lb, "api-lb"), "name");
             assert.ok(lbName.length <= 32, `${lbName} is at most 32 characters`);
@@ -204,7 +217,7 @@ describe("every scenario", () => {
         assert.match(input<string>(single("int", T.lb, "api-lb"), "name"), /^a-very-long-env-name-eksd-[0-9a-f]{6}$/);
         const suffix = single("pub", T.randomId, "api-lb-suffix");
         assert.equal(input(suffix, "byteLength"), 3);
-        assert.equal((input<Record<string, string>>(suffix, "keepers")).environment, "dev");
+        assert.equal(input<Record<string, string>>(suffix, "keepers").environment, "dev");
     });
 
     it("sets no deletion protection, access logs or cross-zone on the NLB", () => {
@@ -298,7 +311,11 @@ describe("created VPC, public API (pub)", () => {
         assert.equal(input(eip, "vpc"), true);
         assert.equal(input(nat, "allocationId"), eip.id);
         assert.equal(input(nat, "subnetId"), single("pub", T.subnet, "public-subnet").id);
-        for (const dependency of [single("pub", T.igw, "igw"), single("pub", T.routeTable, "public-rt"), single("pub", T.routeTableAssociation, "public-rt-association")]) {
+        for (const dependency of [
+            single("pub", T.igw, "igw"),
+            single("pub", T.routeTable, "public-rt"),
+            single("pub", T.routeTableAssociation, "public-rt-association"),
+        ]) {
             assert.ok(nat.dependencies.includes(dependency.urn), `NAT depends on ${dependency.name}`);
         }
         assert.equal(tagsOf(nat).Name, "dev-vpc-nat");
@@ -309,15 +326,22 @@ describe("created VPC, public API (pub)", () => {
         assert.equal(input(defaultSg, "vpcId"), single("pub", T.vpc, "vpc").id);
         const ingress = input<Array<Record<string, unknown>>>(defaultSg, "ingress");
         const egress = input<Array<Record<string, unknown>>>(defaultSg, "egress");
-        assert.deepEqual(ingress.map(({ protocol, fromPort, toPort, self }) => ({ protocol, fromPort, toPort, self })),
-            [{ protocol: "-1", fromPort: 0, toPort: 0, self: true }]);
-        assert.deepEqual(egress.map(({ protocol, fromPort, toPort, self }) => ({ protocol, fromPort, toPort, self })),
-            [{ protocol: "-1", fromPort: 0, toPort: 0, self: true }]);
+        assert.deepEqual(
+            ingress.map(({ protocol, fromPort, toPort, self }) => ({ protocol, fromPort, toPort, self })),
+            [{ protocol: "-1", fromPort: 0, toPort: 0, self: true }],
+        );
+        assert.deepEqual(
+            egress.map(({ protocol, fromPort, toPort, self }) => ({ protocol, fromPort, toPort, self })),
+            [{ protocol: "-1", fromPort: 0, toPort: 0, self: true }],
+        );
     });
 
     it("creates the bastion and Kubernetes SGs in the VPC with rules only as separate resources", () => {
         const vpcId = single("pub", T.vpc, "vpc").id;
-        for (const [suffix, groupName] of [["bastion-sg", "dev-bastion-sg"], ["k8s-sg", "dev-k8s-sg"]]) {
+        for (const [suffix, groupName] of [
+            ["bastion-sg", "dev-bastion-sg"],
+            ["k8s-sg", "dev-k8s-sg"],
+        ]) {
             const sg = single("pub", T.sg, suffix);
             assert.equal(input(sg, "vpcId"), vpcId);
             assert.equal(input(sg, "name"), groupName);
@@ -330,12 +354,28 @@ describe("created VPC, public API (pub)", () => {
         const bastionSg = single("pub", T.sg, "bastion-sg");
         const ssh = single("pub", T.sgRule, "bastion-sg-ssh-in");
         assert.deepEqual(
-            { type: input(ssh, "type"), protocol: input(ssh, "protocol"), fromPort: input(ssh, "fromPort"), toPort: input(ssh, "toPort"), cidrBlocks: input(ssh, "cidrBlocks"), securityGroupId: input(ssh, "securityGroupId") },
-            { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["198.51.100.0/24"], securityGroupId: bastionSg.id });
+            {
+                type: input(ssh, "type"),
+                protocol: input(ssh, "protocol"),
+                fromPort: input(ssh, "fromPort"),
+                toPort: input(ssh, "toPort"),
+                cidrBlocks: input(ssh, "cidrBlocks"),
+                securityGroupId: input(ssh, "securityGroupId"),
+            },
+            { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["198.51.100.0/24"], securityGroupId: bastionSg.id },
+        );
         const out = single("pub", T.sgRule, "bastion-sg-all-out");
         assert.deepEqual(
-            { type: input(out, "type"), protocol: input(out, "protocol"), fromPort: input(out, "fromPort"), toPort: input(out, "toPort"), cidrBlocks: input(out, "cidrBlocks"), securityGroupId: input(out, "securityGroupId") },
-            { type: "egress", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], securityGroupId: bastionSg.id });
+            {
+                type: input(out, "type"),
+                protocol: input(out, "protocol"),
+                fromPort: input(out, "fromPort"),
+                toPort: input(out, "toPort"),
+                cidrBlocks: input(out, "cidrBlocks"),
+                securityGroupId: input(out, "securityGroupId"),
+            },
+            { type: "egress", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], securityGroupId: bastionSg.id },
+        );
     });
 
     it("gives the Kubernetes SG: all from itself, SSH from the bastion SG, 6443 from the allowed CIDRs, all egress", () => {
@@ -343,15 +383,23 @@ describe("created VPC, public API (pub)", () => {
         const bastionSg = single("pub", T.sg, "bastion-sg");
         const rules = ofType("pub", T.sgRule).filter((r) => input(r, "securityGroupId") === k8sSg.id);
         const summary = rules.map((r) => ({
-            type: input(r, "type"), protocol: input(r, "protocol"), fromPort: input(r, "fromPort"), toPort: input(r, "toPort"),
-            source: input(r, "self") ? "self" : input(r, "sourceSecurityGroupId") ?? input(r, "cidrBlocks"),
+            type: input(r, "type"),
+            protocol: input(r, "protocol"),
+            fromPort: input(r, "fromPort"),
+            toPort: input(r, "toPort"),
+            source: input(r, "self") ? "self" : (input(r, "sourceSecurityGroupId") ?? input(r, "cidrBlocks")),
         }));
-        assert.deepEqual(new Set(summary.map((s) => JSON.stringify(s))), new Set([
-            { type: "ingress", protocol: "-1", fromPort: 0, toPort: 0, source: "self" },
-            { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, source: bastionSg.id },
-            { type: "ingress", protocol: "tcp", fromPort: 6443, toPort: 6443, source: ["203.0.113.0/24", "198.51.100.7/32"] },
-            { type: "egress", protocol: "-1", fromPort: 0, toPort: 0, source: ["0.0.0.0/0"] },
-        ].map((s) => JSON.stringify(s))));
+        assert.deepEqual(
+            new Set(summary.map((s) => JSON.stringify(s))),
+            new Set(
+                [
+                    { type: "ingress", protocol: "-1", fromPort: 0, toPort: 0, source: "self" },
+                    { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, source: bastionSg.id },
+                    { type: "ingress", protocol: "tcp", fromPort: 6443, toPort: 6443, source: ["203.0.113.0/24", "198.51.100.7/32"] },
+                    { type: "egress", protocol: "-1", fromPort: 0, toPort: 0, source: ["0.0.0.0/0"] },
+                ].map((s) => JSON.stringify(s)),
+            ),
+        );
     });
 
     it("revokes the Kubernetes SG's rules on delete", () => {
@@ -388,7 +436,10 @@ describe("created VPC, public API (pub)", () => {
         assert.ok(!userData.includes(ROOT_CA.split("\n")[1]));
         const unit = config.write_files.find((f: { path: string }) => f.path === "/etc/systemd/system/zadara-eksd-bundles.service");
         assert.match(unit.content, /ExecStart=\/usr\/bin\/python3 -m http\.server 8089 --directory \/var\/lib\/zadara-eksd\/bundles/);
-        assert.deepEqual(config.runcmd, [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "zadara-eksd-bundles.service"]]);
+        assert.deepEqual(config.runcmd, [
+            ["systemctl", "daemon-reload"],
+            ["systemctl", "enable", "--now", "zadara-eksd-bundles.service"],
+        ]);
         const rule = single("pub", T.sgRule, "bastion-sg-bundles-from-k8s");
         assert.equal(input(rule, "type"), "ingress");
         assert.equal(input(rule, "fromPort"), 8089);
@@ -461,8 +512,19 @@ describe("created VPC, internal API (int)", () => {
 describe("bring your own VPC (byo, byosg)", () => {
     it("creates no VPC, subnet, gateway, NAT, route, route table or DHCP options", () => {
         for (const name of ["byo", "byosg"]) {
-            for (const type of [T.vpc, T.subnet, T.igw, T.nat, T.route, T.routeTable, T.routeTableAssociation, T.defaultRouteTable,
-                T.dhcp, T.dhcpAssociation, T.defaultSg]) {
+            for (const type of [
+                T.vpc,
+                T.subnet,
+                T.igw,
+                T.nat,
+                T.route,
+                T.routeTable,
+                T.routeTableAssociation,
+                T.defaultRouteTable,
+                T.dhcp,
+                T.dhcpAssociation,
+                T.defaultSg,
+            ]) {
                 assert.equal(ofType(name, type).length, 0, `${name}: no ${type}`);
             }
             assert.equal(ofType(name, T.eip).length, 1, `${name}: only the bastion EIP`);
@@ -471,13 +533,16 @@ describe("bring your own VPC (byo, byosg)", () => {
 
     it("tags the given subnets for CCM/LBC, one Tag per key", () => {
         const subnetTags = ofType("byo", T.tag).filter((t) => input(t, "resourceId") !== single("byo", T.sg, "k8s-sg").id);
-        const seen = subnetTags.map((t) => `${input(t, "resourceId")} ${input(t, "key")}=${input(t, "value")}`).sort();
-        assert.deepEqual(seen, [
-            `${EXISTING.privateSubnetId} kubernetes.io/cluster/byo=shared`,
-            `${EXISTING.privateSubnetId} kubernetes.io/role/internal-elb=1`,
-            `${EXISTING.publicSubnetId} kubernetes.io/cluster/byo=shared`,
-            `${EXISTING.publicSubnetId} kubernetes.io/role/elb=1`,
-        ].sort());
+        const seen = subnetTags.map((t) => `${input<string>(t, "resourceId")} ${input<string>(t, "key")}=${input<string>(t, "value")}`).sort();
+        assert.deepEqual(
+            seen,
+            [
+                `${EXISTING.privateSubnetId} kubernetes.io/cluster/byo=shared`,
+                `${EXISTING.privateSubnetId} kubernetes.io/role/internal-elb=1`,
+                `${EXISTING.publicSubnetId} kubernetes.io/cluster/byo=shared`,
+                `${EXISTING.publicSubnetId} kubernetes.io/role/elb=1`,
+            ].sort(),
+        );
     });
 
     it("creates the missing SGs in the given VPC", () => {
@@ -530,6 +595,9 @@ describe("helpers", () => {
     });
 
     it("loadBalancerIdFromArn takes the last ARN segment", () => {
-        assert.equal(mod.loadBalancerIdFromArn("arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/net/dev-eksd-masters-a1b2c3/50dc6c495c0c9188"), "50dc6c495c0c9188");
+        assert.equal(
+            mod.loadBalancerIdFromArn("arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/net/dev-eksd-masters-a1b2c3/50dc6c495c0c9188"),
+            "50dc6c495c0c9188",
+        );
     });
 });

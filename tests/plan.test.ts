@@ -29,8 +29,16 @@ describe("offline plan", () => {
         assert.match(dev.stdout, /zadara:eksd:ZadaraNetwork {2}dev-network/);
         assert.match(dev.stdout, /Resources by type/);
         const types = typesOf(dev);
-        for (const type of ["zadara:eksd:ZadaraNetwork", "zadara:eksd:EksdCluster", "zadara:eksd:EksdAddons", "aws:ec2/vpc:Vpc", "aws:ec2/instance:Instance",
-            "aws:autoscaling/group:Group", "command:remote:Command", "kubernetes:helm.sh/v3:Release"]) {
+        for (const type of [
+            "zadara:eksd:ZadaraNetwork",
+            "zadara:eksd:EksdCluster",
+            "zadara:eksd:EksdAddons",
+            "aws:ec2/vpc:Vpc",
+            "aws:ec2/instance:Instance",
+            "aws:autoscaling/group:Group",
+            "command:remote:Command",
+            "kubernetes:helm.sh/v3:Release",
+        ]) {
             assert.ok(types.includes(type), `dev plan has no ${type}`);
         }
     });
@@ -39,7 +47,9 @@ describe("offline plan", () => {
         assert.equal(prod.code, 0, prod.stderr);
         const instances = prod.plan!.resources.filter((r) => r.type === "aws:ec2/instance:Instance" && r.name.includes("master"));
         assert.equal(instances.length, 3);
-        const rules = prod.plan!.resources.filter((r) => r.type === "aws:ec2/securityGroupRule:SecurityGroupRule" && (r.name.endsWith("api-in") || r.name.endsWith("ssh-in")));
+        const rules = prod.plan!.resources.filter(
+            (r) => r.type === "aws:ec2/securityGroupRule:SecurityGroupRule" && (r.name.endsWith("api-in") || r.name.endsWith("ssh-in")),
+        );
         assert.equal(rules.length, 2);
         for (const rule of rules) {
             assert.deepEqual((rule.inputs as Record<string, unknown>).cidrBlocks, ["198.51.100.0/24"], rule.name);
@@ -80,12 +90,21 @@ describe("offline plan", () => {
         // Nothing references SG rules, routes or DHCP options by id: without explicit
         // dependencies destroy would remove SSH, API and egress paths while they are still used.
         const resources = dev.plan!.resources;
-        const plumbing = resources.filter((r) => ["aws:ec2/securityGroupRule:SecurityGroupRule", "aws:ec2/defaultRouteTable:DefaultRouteTable",
-            "aws:ec2/vpcDhcpOptionsAssociation:VpcDhcpOptionsAssociation"].includes(r.type));
+        const plumbing = resources.filter((r) =>
+            [
+                "aws:ec2/securityGroupRule:SecurityGroupRule",
+                "aws:ec2/defaultRouteTable:DefaultRouteTable",
+                "aws:ec2/vpcDhcpOptionsAssociation:VpcDhcpOptionsAssociation",
+            ].includes(r.type),
+        );
         assert.ok(plumbing.length >= 6);
-        const users = resources.filter((r) => (r.type === "aws:ec2/instance:Instance" && r.name.includes("master")) ||
-            r.type === "aws:ec2/launchConfiguration:LaunchConfiguration" || r.type === "command:remote:Command" ||
-            r.type === "pulumi:providers:kubernetes");
+        const users = resources.filter(
+            (r) =>
+                (r.type === "aws:ec2/instance:Instance" && r.name.includes("master")) ||
+                r.type === "aws:ec2/launchConfiguration:LaunchConfiguration" ||
+                r.type === "command:remote:Command" ||
+                r.type === "pulumi:providers:kubernetes",
+        );
         const byUrn = new Map(resources.map((r) => [r.urn, r]));
         const dependsOn = (from: string, target: string, seen = new Set<string>()): boolean => {
             if (seen.has(from)) {

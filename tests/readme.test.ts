@@ -26,7 +26,16 @@ describe("README", () => {
     });
 
     it("maps the reference's Terraform variables", () => {
-        for (const variable of ["api_endpoint", "environment", "vpc_cidr", "masters_count", "cni_provider", "install_ebs_csi", "install_kasten_k10", "backup_rotation"]) {
+        for (const variable of [
+            "api_endpoint",
+            "environment",
+            "vpc_cidr",
+            "masters_count",
+            "cni_provider",
+            "install_ebs_csi",
+            "install_kasten_k10",
+            "backup_rotation",
+        ]) {
             assert.ok(readme.includes(`\`${variable}\``), `migration table misses ${variable}`);
         }
     });

@@ -13,9 +13,14 @@ import type { PlanDocument, PlanResource } from "../tools/plan";
 import { REPO_ROOT } from "./helpers/plan-cli";
 
 const SECRET_ARGS = [
-    "--secret", "accessKey=AKIAPLANTESTACCESS01", "--secret", "secretKey=plan-test-secret-key-value-0123456789",
-    "--secret", "bastionSshPrivateKey=-----BEGIN OPENSSH PRIVATE KEY-----\nplan-test-bastion\n-----END OPENSSH PRIVATE KEY-----",
-    "--secret", "nodeSshPrivateKey=-----BEGIN OPENSSH PRIVATE KEY-----\nplan-test-node\n-----END OPENSSH PRIVATE KEY-----",
+    "--secret",
+    "accessKey=AKIAPLANTESTACCESS01",
+    "--secret",
+    "secretKey=plan-test-secret-key-value-0123456789",
+    "--secret",
+    "bastionSshPrivateKey=-----BEGIN OPENSSH PRIVATE KEY-----\nplan-test-bastion\n-----END OPENSSH PRIVATE KEY-----",
+    "--secret",
+    "nodeSshPrivateKey=-----BEGIN OPENSSH PRIVATE KEY-----\nplan-test-node\n-----END OPENSSH PRIVATE KEY-----",
 ];
 const TOKEN = /\b[a-z0-9]{6}\.[a-z0-9]{16}\b/g;
 const HEX64 = /\b[0-9a-f]{64}\b/g;
@@ -26,27 +31,38 @@ function bigRootCaBundle(): string {
     const pems: string[] = [];
     while (pems.join("").length < 23_000) {
         const out = path.join(dir, `${pems.length}.crt`);
-        const run = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", `/CN=root-${pems.length}`,
-            "-keyout", path.join(dir, "k"), "-out", out], { encoding: "utf8" });
+        const run = spawnSync(
+            "openssl",
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", `/CN=root-${pems.length}`, "-keyout", path.join(dir, "k"), "-out", out],
+            { encoding: "utf8" },
+        );
         assert.equal(run.status, 0, run.stderr);
         pems.push(fs.readFileSync(out, "utf8"));
     }
     return pems.join("");
 }
 
-interface Plan { code: number; stderr: string; json?: string; plan?: PlanDocument }
+interface Plan {
+    code: number;
+    stderr: string;
+    json?: string;
+    plan?: PlanDocument;
+}
 
 function plan(args: string[]): Promise<Plan> {
     const jsonFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-plan-")), "plan.json");
     return new Promise((resolve) => {
         const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "tools", "plan.ts"), ...args, "--quiet", "--json", jsonFile], {
-            cwd: REPO_ROOT, env: { ...process.env, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" },
+            cwd: REPO_ROOT,
+            env: { ...process.env, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" },
         });
         let stderr = "";
-        child.stderr.on("data", (chunk) => { stderr += chunk; });
+        child.stderr.on("data", (chunk) => {
+            stderr += chunk;
+        });
         child.on("close", (code) => {
             const json = fs.existsSync(jsonFile) ? fs.readFileSync(jsonFile, "utf8") : undefined;
-            resolve({ code: code ?? -1, stderr, json, plan: json ? JSON.parse(json) as PlanDocument : undefined });
+            resolve({ code: code ?? -1, stderr, json, plan: json ? (JSON.parse(json) as PlanDocument) : undefined });
         });
     });
 }
@@ -88,7 +104,9 @@ describe("user data and launch configurations hold no cluster secret", () => {
             ...Object.values(MODES).map((args) => plan([...args, "--show-secrets"])),
             plan(["--stack", "dev", "--config", "controlPlaneMode=asg"]),
         ]);
-        Object.keys(MODES).forEach((mode, index) => { shown[mode] = runs[index]; });
+        Object.keys(MODES).forEach((mode, index) => {
+            shown[mode] = runs[index];
+        });
         asg = runs[Object.keys(MODES).length];
     });
 
@@ -146,8 +164,18 @@ describe("user data and launch configurations hold no cluster secret", () => {
 
     it("the control-plane secrets are on the bootstrap commands' stdin (shown only with --show-secrets)", () => {
         const shownStdin = String(inputs(shown.prod.plan!.resources.find((r) => r.name === "prod-master-sa-2-bootstrap")!).stdin);
-        const names = shownStdin.trim().split("\n").map((l) => l.split(" ")[0]);
-        for (const name of ["pki/ca.key", "pki/sa.key", "pki/etcd/ca.key", "pki/front-proxy-ca.key", "encryption/encryption-config.yaml", "audit/audit-policy.yaml"]) {
+        const names = shownStdin
+            .trim()
+            .split("\n")
+            .map((l) => l.split(" ")[0]);
+        for (const name of [
+            "pki/ca.key",
+            "pki/sa.key",
+            "pki/etcd/ca.key",
+            "pki/front-proxy-ca.key",
+            "encryption/encryption-config.yaml",
+            "audit/audit-policy.yaml",
+        ]) {
             assert.ok(names.includes(name), `${name} is not on stdin`);
         }
     });

@@ -104,12 +104,12 @@ describe("upgrade path: one minor at a time", () => {
             }
             const next = upgradeTarget(minor);
             assert.equal(next, nextMinor(minor), minor);
-            assert.ok(EKSD_RELEASES[next!], `${next} release`);
+            assert.ok(EKSD_RELEASES[next], `${next} release`);
             for (const addon of ADDON_NAMES) {
-                assert.ok(VERSION_TABLE[next!].versions[addon], `${next} pins ${addon}`);
+                assert.ok(VERSION_TABLE[next].versions[addon], `${next} pins ${addon}`);
             }
-            assert.equal(imageMinor(pinsFor(next!).ccmImageTag), next);
-            assert.equal(imageMinor(pinsFor(next!).autoscalerImageTag), next);
+            assert.equal(imageMinor(pinsFor(next).ccmImageTag), next);
+            assert.equal(imageMinor(pinsFor(next).autoscalerImageTag), next);
         }
         assert.deepEqual(Object.keys(upgradeTargets()), MINORS);
     });
@@ -137,8 +137,12 @@ describe("declared support ranges", () => {
                 const range = supportRangeFor(minor, addon);
                 const ok = range !== undefined && rangeContains(range, minor);
                 const listed = KNOWN_GAPS.some((g) => g.minor === minor && g.addon === addon);
-                assert.equal(listed, !ok, `${minor} ${addon} ${pinsFor(minor).versions[addon]}: `
-                    + (ok ? "supported but listed as a gap" : `not supported (${range ? `${range.min}-${range.max ?? ""}` : "no range"}) and not listed`));
+                assert.equal(
+                    listed,
+                    !ok,
+                    `${minor} ${addon} ${pinsFor(minor).versions[addon]}: ` +
+                        (ok ? "supported but listed as a gap" : `not supported (${range ? `${range.min}-${range.max ?? ""}` : "no range"}) and not listed`),
+                );
             }
         }
     });
@@ -178,7 +182,10 @@ describe("declared support ranges", () => {
 
     test("no declared range starts below the chart's own kubeVersion constraint", () => {
         const chartOf: Partial<Record<AddonName, string>> = {
-            flannel: "flannel", calico: "tigera-operator", cilium: "cilium", ebsCsi: "aws-ebs-csi-driver",
+            flannel: "flannel",
+            calico: "tigera-operator",
+            cilium: "cilium",
+            ebsCsi: "aws-ebs-csi-driver",
             loadBalancerController: "aws-load-balancer-controller",
         };
         for (const minor of MINORS) {
@@ -212,8 +219,12 @@ describe("add-ons plan for every minor and every CNI", () => {
                 const releases = run.ofType("kubernetes:helm.sh/v3:Release");
                 const names = releases.map((r) => r.inputs.name as string).sort();
                 const expected = [
-                    "aws-cloud-controller-manager", "aws-ebs-csi-driver", "aws-load-balancer-controller",
-                    "cluster-autoscaler", "k10", cni,
+                    "aws-cloud-controller-manager",
+                    "aws-ebs-csi-driver",
+                    "aws-load-balancer-controller",
+                    "cluster-autoscaler",
+                    "k10",
+                    cni,
                     ...(cni === "calico" && calicoNeedsCrdChart(pins.versions.calico) ? ["calico-crds"] : []),
                 ].sort();
                 assert.deepEqual(names, expected);

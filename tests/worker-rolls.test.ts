@@ -8,16 +8,37 @@ import { describe, it } from "node:test";
 import type { NodeGroupConfig } from "../model";
 import { nodeGroupRollFingerprint } from "../cluster/node-groups";
 import { scriptForStdin } from "../cluster/stdin-scripts";
-import { DEFAULT_ROLL_SETTINGS, DRAIN_CLIENT_MARGIN_SECONDS, HEALTH_SCRIPTS, ROLL_SCRIPTS, stdinScriptCommand, WorkerRolls, workerRollGroups } from "../cluster/worker-rolls";
+import {
+    DEFAULT_ROLL_SETTINGS,
+    DRAIN_CLIENT_MARGIN_SECONDS,
+    HEALTH_SCRIPTS,
+    ROLL_SCRIPTS,
+    stdinScriptCommand,
+    WorkerRolls,
+    workerRollGroups,
+} from "../cluster/worker-rolls";
 import { runPlan } from "./helpers/plan-cli";
 
 const KUBERNETES_VERSION = "v1.30.14-eks-1-30-44";
 
 function group(overrides: Partial<NodeGroupConfig> = {}): NodeGroupConfig {
     return {
-        instanceType: "z8.large", minSize: 1, desiredSize: 2, maxSize: 4, volumeSize: 100, amiId: "ami-0worker01",
-        labels: { team: "web", tier: "front" }, taints: [{ key: "dedicated", value: "web", effect: "NoSchedule" }, { key: "spot", effect: "PreferNoSchedule" }],
-        cooldown: 120, maxSurge: 1, maxUnavailable: 0, drainTimeoutSeconds: 600, ...overrides,
+        instanceType: "z8.large",
+        minSize: 1,
+        desiredSize: 2,
+        maxSize: 4,
+        volumeSize: 100,
+        amiId: "ami-0worker01",
+        labels: { team: "web", tier: "front" },
+        taints: [
+            { key: "dedicated", value: "web", effect: "NoSchedule" },
+            { key: "spot", effect: "PreferNoSchedule" },
+        ],
+        cooldown: 120,
+        maxSurge: 1,
+        maxUnavailable: 0,
+        drainTimeoutSeconds: 600,
+        ...overrides,
     };
 }
 
@@ -32,7 +53,18 @@ describe("roll fingerprint", () => {
             ["labels", nodeGroupRollFingerprint(group({ labels: { team: "web" } }), KUBERNETES_VERSION)],
             ["label value", nodeGroupRollFingerprint(group({ labels: { team: "web", tier: "back" } }), KUBERNETES_VERSION)],
             ["taints", nodeGroupRollFingerprint(group({ taints: [] }), KUBERNETES_VERSION)],
-            ["taint effect", nodeGroupRollFingerprint(group({ taints: [{ key: "dedicated", value: "web", effect: "NoExecute" }, { key: "spot", effect: "PreferNoSchedule" }] }), KUBERNETES_VERSION)],
+            [
+                "taint effect",
+                nodeGroupRollFingerprint(
+                    group({
+                        taints: [
+                            { key: "dedicated", value: "web", effect: "NoExecute" },
+                            { key: "spot", effect: "PreferNoSchedule" },
+                        ],
+                    }),
+                    KUBERNETES_VERSION,
+                ),
+            ],
             ["EKS-D minor", nodeGroupRollFingerprint(group(), "v1.31.14-eks-1-31-40")],
             ["EKS-D patch release", nodeGroupRollFingerprint(group(), "v1.30.14-eks-1-30-45")],
         ];
@@ -46,7 +78,10 @@ describe("roll fingerprint", () => {
         assert.equal(nodeGroupRollFingerprint(group({ minSize: 0, desiredSize: 5, maxSize: 9, cooldown: 300 }), KUBERNETES_VERSION), base);
         const reordered = group({
             labels: { tier: "front", team: "web" },
-            taints: [{ key: "spot", effect: "PreferNoSchedule" }, { key: "dedicated", value: "web", effect: "NoSchedule" }],
+            taints: [
+                { key: "spot", effect: "PreferNoSchedule" },
+                { key: "dedicated", value: "web", effect: "NoSchedule" },
+            ],
         });
         assert.equal(nodeGroupRollFingerprint(reordered, KUBERNETES_VERSION), base);
     });
@@ -54,15 +89,36 @@ describe("roll fingerprint", () => {
 
 describe("workerRollGroups and the roll command", () => {
     it("defaults to maxSurge 1, maxUnavailable 0, drain timeout 600 s, and takes a group's own settings", () => {
-        const groups = workerRollGroups("dev", { workers: group(), batch: { ...group(), maxSurge: 3, maxUnavailable: 1, drainTimeoutSeconds: 120 } }, KUBERNETES_VERSION);
+        const groups = workerRollGroups(
+            "dev",
+            { workers: group(), batch: { ...group(), maxSurge: 3, maxUnavailable: 1, drainTimeoutSeconds: 120 } },
+            KUBERNETES_VERSION,
+        );
         assert.deepEqual(DEFAULT_ROLL_SETTINGS, { maxSurge: 1, maxUnavailable: 0, drainTimeoutSeconds: 600 });
-        assert.deepEqual(groups.workers, { asgName: "dev-workers", fingerprint: nodeGroupRollFingerprint(group(), KUBERNETES_VERSION), kubeletMinor: KUBERNETES_VERSION.slice(1).split(".").slice(0, 2).join("."), ...DEFAULT_ROLL_SETTINGS });
-        assert.deepEqual({ ...groups.batch, fingerprint: "" }, { asgName: "dev-batch", fingerprint: "", maxSurge: 3, maxUnavailable: 1, drainTimeoutSeconds: 120, kubeletMinor: KUBERNETES_VERSION.slice(1).split(".").slice(0, 2).join(".") });
+        assert.deepEqual(groups.workers, {
+            asgName: "dev-workers",
+            fingerprint: nodeGroupRollFingerprint(group(), KUBERNETES_VERSION),
+            kubeletMinor: KUBERNETES_VERSION.slice(1).split(".").slice(0, 2).join("."),
+            ...DEFAULT_ROLL_SETTINGS,
+        });
+        assert.deepEqual(
+            { ...groups.batch, fingerprint: "" },
+            {
+                asgName: "dev-batch",
+                fingerprint: "",
+                maxSurge: 3,
+                maxUnavailable: 1,
+                drainTimeoutSeconds: 120,
+                kubeletMinor: KUBERNETES_VERSION.slice(1).split(".").slice(0, 2).join("."),
+            },
+        );
     });
 
     it("puts settings on the command line, quoted, and the script on stdin", () => {
-        assert.equal(stdinScriptCommand({ ASG_NAME: "dev-workers", EMPTY: "", UNSET: undefined, ODD: "it's" }),
-            "sudo -n env ASG_NAME='dev-workers' ODD='it'\\''s' bash -s");
+        assert.equal(
+            stdinScriptCommand({ ASG_NAME: "dev-workers", EMPTY: "", UNSET: undefined, ODD: "it's" }),
+            "sudo -n env ASG_NAME='dev-workers' ODD='it'\\''s' bash -s",
+        );
         assert.throws(() => stdinScriptCommand({ "bad-name": "x" }), /not a shell variable name/);
     });
 
@@ -73,8 +129,10 @@ describe("workerRollGroups and the roll command", () => {
 
     it("refuses a group that could never replace a node, before registering anything", () => {
         const groups = workerRollGroups("dev", { workers: { ...group(), maxSurge: 0, maxUnavailable: 0 } }, KUBERNETES_VERSION);
-        assert.throws(() => new WorkerRolls("dev-worker-rolls", { environment: "dev", connection: { host: "h" }, groups, dependsOn: [] }),
-            /nodeGroups\.workers: maxSurge and maxUnavailable are both 0/);
+        assert.throws(
+            () => new WorkerRolls("dev-worker-rolls", { environment: "dev", connection: { host: "h" }, groups, dependsOn: [] }),
+            /nodeGroups\.workers: maxSurge and maxUnavailable are both 0/,
+        );
     });
 });
 
@@ -84,11 +142,31 @@ describe("WorkerRolls in the plan", () => {
     const twoGroups = ["--config", "nodeGroups.gpu.instanceType=z16.xlarge", "--config", "nodeGroups.gpu.labels.accelerator=gpu"];
     const base = runPlan(["--stack", "dev", ...twoGroups]);
     // workers needs new instances; gpu only changes sizes.
-    const workersChanged = runPlan(["--stack", "dev", ...twoGroups, "--config", "nodeGroups.workers.amiId=ami-00000000000000009",
-        "--config", "nodeGroups.gpu.maxSize=6", "--config", "nodeGroups.gpu.desiredSize=2", "--config", "nodeGroups.gpu.cooldown=300"]);
+    const workersChanged = runPlan([
+        "--stack",
+        "dev",
+        ...twoGroups,
+        "--config",
+        "nodeGroups.workers.amiId=ami-00000000000000009",
+        "--config",
+        "nodeGroups.gpu.maxSize=6",
+        "--config",
+        "nodeGroups.gpu.desiredSize=2",
+        "--config",
+        "nodeGroups.gpu.cooldown=300",
+    ]);
     // gpu needs new instances; workers only changes sizes; the CNI changes the add-ons only.
-    const gpuChanged = runPlan(["--stack", "dev", ...twoGroups, "--config", "nodeGroups.gpu.labels.accelerator=gpu2",
-        "--config", "nodeGroups.workers.maxSize=9", "--config", "cni=cilium"]);
+    const gpuChanged = runPlan([
+        "--stack",
+        "dev",
+        ...twoGroups,
+        "--config",
+        "nodeGroups.gpu.labels.accelerator=gpu2",
+        "--config",
+        "nodeGroups.workers.maxSize=9",
+        "--config",
+        "cni=cilium",
+    ]);
 
     const resources = () => base.plan!.resources;
     const named = (plan: typeof base, name: string): PlanResource => {
@@ -114,7 +192,10 @@ describe("WorkerRolls in the plan", () => {
         for (const run of [base, workersChanged, gpuChanged]) {
             assert.equal(run.code, 0, run.stderr);
         }
-        const rolls = resources().filter((r) => r.type === "command:remote:Command" && r.name.endsWith("-roll")).map((r) => r.name).sort();
+        const rolls = resources()
+            .filter((r) => r.type === "command:remote:Command" && r.name.endsWith("-roll"))
+            .map((r) => r.name)
+            .sort();
         assert.deepEqual(rolls, ["dev-gpu-roll", "dev-workers-roll"]);
         const component = resources().find((r) => r.type === "zadara:eksd:WorkerRolls")!;
         for (const name of [...rolls, "dev-health"]) {
@@ -126,7 +207,10 @@ describe("WorkerRolls in the plan", () => {
         }
         const workers = named(base, "dev-workers-roll").inputs as Record<string, unknown>;
         assert.equal(workers.stdin, scriptForStdin(ROLL_SCRIPTS));
-        assert.match(String(workers.create), /ASG_NAME='dev-workers' ROLL_FINGERPRINT='[0-9a-f]{20}' KUBELET_MINOR='1\.\d+' MAX_SURGE='1' MAX_UNAVAILABLE='0' DRAIN_TIMEOUT='600'/);
+        assert.match(
+            String(workers.create),
+            /ASG_NAME='dev-workers' ROLL_FINGERPRINT='[0-9a-f]{20}' KUBELET_MINOR='1\.\d+' MAX_SURGE='1' MAX_UNAVAILABLE='0' DRAIN_TIMEOUT='600'/,
+        );
         const health = named(base, "dev-health").inputs as Record<string, unknown>;
         assert.equal(health.stdin, scriptForStdin(HEALTH_SCRIPTS));
         assert.match(String(health.create), /HEALTH_NAMESPACES='kube-system kube-flannel'/);

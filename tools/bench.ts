@@ -13,7 +13,11 @@ import { benchRolls } from "./bench/rolls";
 import { benchCleanup } from "./bench/cleanup";
 import { REPO_ROOT } from "./stack-config";
 
-interface PlanSample { wallMs: number; maxRssKb: number; resources: number }
+interface PlanSample {
+    wallMs: number;
+    maxRssKb: number;
+    resources: number;
+}
 
 const runsArg = process.argv.indexOf("--runs");
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
@@ -27,7 +31,9 @@ function median(values: number[]): number {
 function planOnce(args: string[]): PlanSample {
     const started = process.hrtime.bigint();
     const result = spawnSync(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "tools", "plan.ts"), "--quiet", "--stats", ...args], {
-        cwd: REPO_ROOT, encoding: "utf8", env: { ...process.env, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" },
+        cwd: REPO_ROOT,
+        encoding: "utf8",
+        env: { ...process.env, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" },
     });
     const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
     if (result.status !== 0) {
@@ -64,13 +70,15 @@ function fixedSleepSeconds(): { seconds: number; places: string[] } {
             continue;
         }
         for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".sh"))) {
-            fs.readFileSync(path.join(dir, file), "utf8").split("\n").forEach((line, index) => {
-                const match = /^\s*sleep\s+(\d+(\.\d+)?)\s*(#.*)?$/.exec(line);
-                if (match && Number(match[1]) >= 1) {
-                    seconds += Number(match[1]);
-                    places.push(`${folder}/${file}:${index + 1}`);
-                }
-            });
+            fs.readFileSync(path.join(dir, file), "utf8")
+                .split("\n")
+                .forEach((line, index) => {
+                    const match = /^\s*sleep\s+(\d+(\.\d+)?)\s*(#.*)?$/.exec(line);
+                    if (match && Number(match[1]) >= 1) {
+                        seconds += Number(match[1]);
+                        places.push(`${folder}/${file}:${index + 1}`);
+                    }
+                });
         }
     }
     return { seconds, places };
@@ -95,12 +103,30 @@ async function main(): Promise<void> {
         ["plan dev: peak RSS", `${(dev.maxRssKb / 1024).toFixed(0)} MiB`, ""],
         ["plan prod: wall time", `${(prod.wallMs / 1000).toFixed(2)} s`, `${prod.resources} resources`],
         ["plan prod: peak RSS", `${(prod.maxRssKb / 1024).toFixed(0)} MiB`, ""],
-        ...groups.map((g) => [`plan with ${g.count} worker group(s)`, `${(g.wallMs / 1000).toFixed(2)} s`, `${g.resources} resources, ${(g.maxRssKb / 1024).toFixed(0)} MiB`] as [string, string, string]),
+        ...groups.map(
+            (g) =>
+                [
+                    `plan with ${g.count} worker group(s)`,
+                    `${(g.wallMs / 1000).toFixed(2)} s`,
+                    `${g.resources} resources, ${(g.maxRssKb / 1024).toFixed(0)} MiB`,
+                ] as [string, string, string],
+        ),
         ["plan time ratio 50 / 1 groups", (groups[2].wallMs / groups[0].wallMs).toFixed(2), "goal: well under 50 (linear in resources, not worse)"],
-        ...boot.map((b) => [`boot path: ${b.path}`, `${b.elapsedMs.toFixed(0)} ms`, b.elapsedMs < 1000 ? "goal < 1 s: met" : "goal < 1 s: MISSED"] as [string, string, string]),
+        ...boot.map(
+            (b) =>
+                [`boot path: ${b.path}`, `${b.elapsedMs.toFixed(0)} ms`, b.elapsedMs < 1000 ? "goal < 1 s: met" : "goal < 1 s: MISSED"] as [
+                    string,
+                    string,
+                    string,
+                ],
+        ),
         ["fixed sleep in scripts", `${sleeps.seconds} s`, sleeps.places.join(", ") || "goal 0: met"],
         ...Object.entries(etcd).map(([name, value]) => [name, String(value), "real etcd 3.4 on loopback"] as [string, string, string]),
-        ["cleanup on the moto seed", `${cleanup.cleanupSeconds} s`, `${cleanup.cleanupApiCalls} API calls, ${cleanup.cleanupLeaks} leaks, ${cleanup.cleanupCollateral} collateral; goal ${cleanup.cleanupGoal}`],
+        [
+            "cleanup on the moto seed",
+            `${cleanup.cleanupSeconds} s`,
+            `${cleanup.cleanupApiCalls} API calls, ${cleanup.cleanupLeaks} leaks, ${cleanup.cleanupCollateral} collateral; goal ${cleanup.cleanupGoal}`,
+        ],
     ];
     const rolls = await benchRolls();
     rows.push(...Object.entries(rolls).map(([name, value]) => [name, String(value), ""] as [string, string, string]));

@@ -94,8 +94,8 @@ export function deriveChartFacts(chartsDir: string, chart: string, version: stri
     const facts: ChartFacts = {
         chart,
         version,
-        appVersion: chartYaml.appVersion === undefined ? null : String(chartYaml.appVersion),
-        kubeVersion: chartYaml.kubeVersion === undefined ? null : String(chartYaml.kubeVersion),
+        appVersion: scalarText(chartYaml.appVersion),
+        kubeVersion: scalarText(chartYaml.kubeVersion),
         imageTags: {},
         tolerations: {},
         keys: keyTree(values),
@@ -170,4 +170,9 @@ function main(argv: string[]): number {
 
 if (require.main === module) {
     process.exitCode = main(process.argv.slice(2));
+}
+
+/** A Chart.yaml scalar as text (versions may parse as numbers); null when absent or not a scalar. */
+function scalarText(value: unknown): string | null {
+    return typeof value === "string" || typeof value === "number" ? String(value) : null;
 }

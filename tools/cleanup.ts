@@ -15,7 +15,8 @@ import { Clock, consoleLogger, Logger, systemClock } from "../cleanup/types";
 import { ConfigValidationError, loadStackConfig } from "../config";
 import { Override, parseOverride, resolveStackConfig } from "./stack-config";
 
-export const USAGE = "usage: npm run cleanup -- --stack <name> [--config key=value]... [--endpoint-url <base url>] " +
+export const USAGE =
+    "usage: npm run cleanup -- --stack <name> [--config key=value]... [--endpoint-url <base url>] " +
     "[--kubeconfig <file>] [--dry-run] [--timeout <seconds>] [--grace <seconds>] [--keep <arn|name|id>]...";
 /** Environment variable with the kubeconfig TEXT (how `pulumi destroy` passes it, as a secret). */
 export const KUBECONFIG_ENV = "ZADARA_EKSD_CLEANUP_KUBECONFIG";
@@ -43,8 +44,12 @@ function seconds(flag: string, text: string): number {
 
 export function parseCleanupArguments(argv: string[]): CleanupCliOptions {
     const o: CleanupCliOptions = {
-        overrides: [], dryRun: false, keep: [],
-        timeoutSeconds: DEFAULT_TIMEOUT_SECONDS, graceSeconds: DEFAULT_GRACE_SECONDS, pollSeconds: DEFAULT_POLL_SECONDS,
+        overrides: [],
+        dryRun: false,
+        keep: [],
+        timeoutSeconds: DEFAULT_TIMEOUT_SECONDS,
+        graceSeconds: DEFAULT_GRACE_SECONDS,
+        pollSeconds: DEFAULT_POLL_SECONDS,
     };
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
@@ -56,22 +61,45 @@ export function parseCleanupArguments(argv: string[]): CleanupCliOptions {
             return value;
         };
         switch (arg) {
-            case "--stack": case "-s": o.stack = next(); break;
-            case "--config": case "-c":
+            case "--stack":
+            case "-s":
+                o.stack = next();
+                break;
+            case "--config":
+            case "-c":
                 try {
                     o.overrides.push(parseOverride(next(), false));
                 } catch (error) {
                     throw new UsageError(`--config: ${(error as Error).message}`);
                 }
                 break;
-            case "--endpoint-url": o.endpointUrl = next(); break;
-            case "--kubeconfig": o.kubeconfig = next(); break;
-            case "--dry-run": o.dryRun = true; break;
-            case "--timeout": o.timeoutSeconds = seconds(arg, next()); break;
-            case "--grace": o.graceSeconds = seconds(arg, next()); break;
-            case "--poll": o.pollSeconds = seconds(arg, next()); break;
-            case "--keep": o.keep.push(...next().split(/[\s,]+/).filter(Boolean)); break;
-            default: throw new UsageError(`unknown argument "${arg}"`);
+            case "--endpoint-url":
+                o.endpointUrl = next();
+                break;
+            case "--kubeconfig":
+                o.kubeconfig = next();
+                break;
+            case "--dry-run":
+                o.dryRun = true;
+                break;
+            case "--timeout":
+                o.timeoutSeconds = seconds(arg, next());
+                break;
+            case "--grace":
+                o.graceSeconds = seconds(arg, next());
+                break;
+            case "--poll":
+                o.pollSeconds = seconds(arg, next());
+                break;
+            case "--keep":
+                o.keep.push(
+                    ...next()
+                        .split(/[\s,]+/)
+                        .filter(Boolean),
+                );
+                break;
+            default:
+                throw new UsageError(`unknown argument "${arg}"`);
         }
     }
     if (!o.stack) {
@@ -95,7 +123,9 @@ export function resolveTarget(o: CleanupCliOptions, env: NodeJS.ProcessEnv, root
     const accessKeyId = env.AWS_ACCESS_KEY_ID ?? "";
     const secretAccessKey = env.AWS_SECRET_ACCESS_KEY ?? "";
     if (!accessKeyId || !secretAccessKey) {
-        throw new UsageError(`no cloud credentials: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (missing: ${[!accessKeyId && "AWS_ACCESS_KEY_ID", !secretAccessKey && "AWS_SECRET_ACCESS_KEY"].filter(Boolean).join(", ")})`);
+        throw new UsageError(
+            `no cloud credentials: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (missing: ${[!accessKeyId && "AWS_ACCESS_KEY_ID", !secretAccessKey && "AWS_SECRET_ACCESS_KEY"].filter(Boolean).join(", ")})`,
+        );
     }
     if (o.endpointUrl !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(o.endpointUrl)) {
         throw new UsageError(`--endpoint-url must be an http(s) URL such as https://cloud.example.com, got "${o.endpointUrl}"`);
@@ -110,7 +140,9 @@ export function resolveTarget(o: CleanupCliOptions, env: NodeJS.ProcessEnv, root
     const endpointKey = "zadara-eksd:apiEndpoint";
     if (input.values[endpointKey] === undefined) {
         if (o.endpointUrl === undefined) {
-            throw new UsageError(`no cloud endpoint: stack "${o.stack}" sets no apiEndpoint; pass --endpoint-url https://<zCompute API host> or --config apiEndpoint=<host>`);
+            throw new UsageError(
+                `no cloud endpoint: stack "${o.stack}" sets no apiEndpoint; pass --endpoint-url https://<zCompute API host> or --config apiEndpoint=<host>`,
+            );
         }
         // The URL given replaces it anyway; the stand-in only lets the rest of the config validate.
         input.values[endpointKey] = "endpoint-from-command-line.invalid";
@@ -120,7 +152,9 @@ export function resolveTarget(o: CleanupCliOptions, env: NodeJS.ProcessEnv, root
         config = loadStackConfig({ stack: input.stack, values: input.values, secretKeys: input.secretKeys, env });
     } catch (error) {
         if (error instanceof ConfigValidationError) {
-            throw new UsageError(`cannot resolve the cluster name of stack "${o.stack}" (its config is invalid; fix it or pass --config key=value):\n${error.message}`);
+            throw new UsageError(
+                `cannot resolve the cluster name of stack "${o.stack}" (its config is invalid; fix it or pass --config key=value):\n${error.message}`,
+            );
         }
         throw error;
     }
@@ -169,13 +203,16 @@ export async function runCleanupCli(argv: string[], deps: RunDependencies): Prom
         throw error;
     }
     const deadline = deps.clock.now() + options.timeoutSeconds * 1000;
-    const cloud = new CloudApi({
-        baseUrl: target.baseUrl,
-        accessKeyId: target.accessKeyId,
-        secretAccessKey: target.secretAccessKey,
-        insecure: target.insecure,
-        caCert: target.caCert,
-    }, () => Math.min(30_000, deadline - deps.clock.now()));
+    const cloud = new CloudApi(
+        {
+            baseUrl: target.baseUrl,
+            accessKeyId: target.accessKeyId,
+            secretAccessKey: target.secretAccessKey,
+            insecure: target.insecure,
+            caCert: target.caCert,
+        },
+        () => Math.min(30_000, deadline - deps.clock.now()),
+    );
     try {
         const kube = target.kubeconfig ? await KubeClient.fromKubeconfig(target.kubeconfig) : undefined;
         const result = await new Cleanup({
@@ -199,10 +236,13 @@ export async function runCleanupCli(argv: string[], deps: RunDependencies): Prom
 }
 
 if (require.main === module) {
-    runCleanupCli(process.argv.slice(2), { env: process.env, clock: systemClock, log: consoleLogger }).then(({ code }) => {
-        process.exit(code);
-    }, (error: unknown) => {
-        console.error(`cleanup failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-        process.exit(1);
-    });
+    runCleanupCli(process.argv.slice(2), { env: process.env, clock: systemClock, log: consoleLogger }).then(
+        ({ code }) => {
+            process.exit(code);
+        },
+        (error: unknown) => {
+            console.error(`cleanup failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+            process.exit(1);
+        },
+    );
 }

@@ -34,10 +34,7 @@ function cell(text: string): string {
 }
 
 export function renderConfigTable(): string {
-    const lines = [
-        "| key | type | default | meaning |",
-        "|---|---|---|---|",
-    ];
+    const lines = ["| key | type | default | meaning |", "|---|---|---|---|"];
     for (const definition of CONFIG_KEYS) {
         const type = `${definition.kind === "array" ? "list" : definition.kind === "object" ? "map" : definition.kind}${definition.secret ? " (secret)" : ""}`;
         lines.push(`| \`${definition.key}\` | ${type} | ${cell(defaultText(definition))} | ${cell(definition.description)} |`);
@@ -46,12 +43,12 @@ export function renderConfigTable(): string {
 }
 
 export function renderMigrationTable(): string {
-    const lines = [
-        "| Terraform variable (reference) | config key here |",
-        "|---|---|",
-    ];
+    const lines = ["| Terraform variable (reference) | config key here |", "|---|---|"];
     for (const definition of CONFIG_KEYS.filter((d) => d.terraformVariable)) {
-        const variables = definition.terraformVariable!.split(/,\s*|\s*\/\s*/).map((v) => `\`${v}\``).join(", ");
+        const variables = definition
+            .terraformVariable!.split(/,\s*|\s*\/\s*/)
+            .map((v) => `\`${v}\``)
+            .join(", ");
         lines.push(`| ${variables} | \`${definition.key}\`${definition.secret ? " (`--secret`)" : ""} |`);
     }
     return lines.join("\n");

@@ -82,32 +82,53 @@ export function mockState(type: string, name: string, inputs: Record<string, any
     switch (type) {
         case "aws:ec2/vpc:Vpc": {
             const id = `vpc-${hex(17)}`;
-            return { id, state: { arn: `arn:aws:ec2:${region}:${MOCK_ACCOUNT_ID}:vpc/${id}`, defaultRouteTableId: `rtb-${hexFrom(id + "rtb", 17)}`,
-                defaultSecurityGroupId: `sg-${hexFrom(id + "sg", 17)}`, mainRouteTableId: `rtb-${hexFrom(id + "rtb", 17)}` } };
+            return {
+                id,
+                state: {
+                    arn: `arn:aws:ec2:${region}:${MOCK_ACCOUNT_ID}:vpc/${id}`,
+                    defaultRouteTableId: `rtb-${hexFrom(id + "rtb", 17)}`,
+                    defaultSecurityGroupId: `sg-${hexFrom(id + "sg", 17)}`,
+                    mainRouteTableId: `rtb-${hexFrom(id + "rtb", 17)}`,
+                },
+            };
         }
         case "aws:ec2/subnet:Subnet": {
             const id = `subnet-${hex(17)}`;
             return { id, state: { arn: `arn:aws:ec2:${region}:${MOCK_ACCOUNT_ID}:subnet/${id}`, availabilityZone: "symphony" } };
         }
-        case "aws:ec2/internetGateway:InternetGateway": return { id: `igw-${hex(17)}`, state: {} };
-        case "aws:ec2/natGateway:NatGateway": return { id: `nat-${hex(17)}`, state: { privateIp: `192.168.0.${octetFrom(name)}`, publicIp } };
-        case "aws:ec2/eip:Eip": return { id: `eipalloc-${hex(17)}`, state: { allocationId: `eipalloc-${hex(17)}`, publicIp, publicDns: "" } };
-        case "aws:ec2/routeTable:RouteTable": return { id: `rtb-${hex(17)}`, state: {} };
+        case "aws:ec2/internetGateway:InternetGateway":
+            return { id: `igw-${hex(17)}`, state: {} };
+        case "aws:ec2/natGateway:NatGateway":
+            return { id: `nat-${hex(17)}`, state: { privateIp: `192.168.0.${octetFrom(name)}`, publicIp } };
+        case "aws:ec2/eip:Eip":
+            return { id: `eipalloc-${hex(17)}`, state: { allocationId: `eipalloc-${hex(17)}`, publicIp, publicDns: "" } };
+        case "aws:ec2/routeTable:RouteTable":
+            return { id: `rtb-${hex(17)}`, state: {} };
         case "aws:ec2/securityGroup:SecurityGroup": {
             const id = `sg-${hex(17)}`;
             return { id, state: { arn: `arn:aws:ec2:${region}:${MOCK_ACCOUNT_ID}:security-group/${id}` } };
         }
-        case "aws:ec2/vpcDhcpOptions:VpcDhcpOptions": return { id: `dopt-${hex(17)}`, state: {} };
+        case "aws:ec2/vpcDhcpOptions:VpcDhcpOptions":
+            return { id: `dopt-${hex(17)}`, state: {} };
         case "aws:ec2/instance:Instance": {
             const id = `i-${hex(17)}`;
-            return { id, state: { arn: `arn:aws:ec2:${region}:${MOCK_ACCOUNT_ID}:instance/${id}`,
-                privateIp: inputs.privateIp ?? privateIp, publicIp: inputs.subnetId && String(name).includes("bastion") ? publicIp : "",
-                privateDns: `ip-${privateIp.replace(/\./g, "-")}.ec2.internal` } };
+            return {
+                id,
+                state: {
+                    arn: `arn:aws:ec2:${region}:${MOCK_ACCOUNT_ID}:instance/${id}`,
+                    privateIp: inputs.privateIp ?? privateIp,
+                    publicIp: inputs.subnetId && String(name).includes("bastion") ? publicIp : "",
+                    privateDns: `ip-${privateIp.replace(/\./g, "-")}.ec2.internal`,
+                },
+            };
         }
         case "aws:lb/loadBalancer:LoadBalancer": {
             const lbName = inputs.name ?? name;
             const arn = `arn:aws:elasticloadbalancing:${region}:${MOCK_ACCOUNT_ID}:loadbalancer/net/${lbName}/${hex(16)}`;
-            return { id: arn, state: { arn, arnSuffix: `net/${lbName}/${hex(16)}`, dnsName: `${lbName}-${hex(8)}.elb.${region}.amazonaws.com`, zoneId: "Z26RNL4JYFTOTI" } };
+            return {
+                id: arn,
+                state: { arn, arnSuffix: `net/${lbName}/${hex(16)}`, dnsName: `${lbName}-${hex(8)}.elb.${region}.amazonaws.com`, zoneId: "Z26RNL4JYFTOTI" },
+            };
         }
         case "aws:lb/targetGroup:TargetGroup": {
             const tgName = inputs.name ?? name;
@@ -122,21 +143,45 @@ export function mockState(type: string, name: string, inputs: Record<string, any
         case "aws:iam/instanceProfile:InstanceProfile":
         case "aws:iam/policy:Policy": {
             const resourceName = inputs.name ?? `${name}-${hex(7)}`;
-            const kind = type.split(":")[2].replace(/^[A-Z]/, (c) => c.toLowerCase()).replace("InstanceProfile", "instance-profile");
-            return { id: resourceName, state: { name: resourceName, arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:${kind === "instanceProfile" ? "instance-profile" : kind}/${resourceName}`, uniqueId: `AROA${hex(17).toUpperCase()}` } };
+            const kind = type
+                .split(":")[2]
+                .replace(/^[A-Z]/, (c) => c.toLowerCase())
+                .replace("InstanceProfile", "instance-profile");
+            return {
+                id: resourceName,
+                state: {
+                    name: resourceName,
+                    arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:${kind === "instanceProfile" ? "instance-profile" : kind}/${resourceName}`,
+                    uniqueId: `AROA${hex(17).toUpperCase()}`,
+                },
+            };
         }
         case "aws:ec2/launchConfiguration:LaunchConfiguration": {
             const lcName = inputs.name ?? `${inputs.namePrefix ?? name}${hex(26)}`;
-            return { id: lcName, state: { name: lcName, arn: `arn:aws:autoscaling:${region}:${MOCK_ACCOUNT_ID}:launchConfiguration:${hex(8)}:launchConfigurationName/${lcName}` } };
+            return {
+                id: lcName,
+                state: {
+                    name: lcName,
+                    arn: `arn:aws:autoscaling:${region}:${MOCK_ACCOUNT_ID}:launchConfiguration:${hex(8)}:launchConfigurationName/${lcName}`,
+                },
+            };
         }
         case "aws:autoscaling/group:Group": {
             const groupName = inputs.name ?? `${inputs.namePrefix ?? name}${hex(26)}`;
-            return { id: groupName, state: { name: groupName, arn: `arn:aws:autoscaling:${region}:${MOCK_ACCOUNT_ID}:autoScalingGroup:${hex(8)}:autoScalingGroupName/${groupName}` } };
+            return {
+                id: groupName,
+                state: {
+                    name: groupName,
+                    arn: `arn:aws:autoscaling:${region}:${MOCK_ACCOUNT_ID}:autoScalingGroup:${hex(8)}:autoScalingGroupName/${groupName}`,
+                },
+            };
         }
         case "random:index/randomString:RandomString":
         case "random:index/randomPassword:RandomPassword": {
             const length = Number(inputs.length ?? 16);
-            const result = hexFrom(`random/${name}`, length * 2).replace(/[^a-z0-9]/g, "").slice(0, length);
+            const result = hexFrom(`random/${name}`, length * 2)
+                .replace(/[^a-z0-9]/g, "")
+                .slice(0, length);
             return { id: name, state: { result } };
         }
         case "random:index/randomBytes:RandomBytes": {
@@ -218,7 +263,13 @@ export function mockCall(token: string, inputs: Record<string, any>): Record<str
         case "aws:ec2/getNetworkInterface:getNetworkInterface": {
             const filter = (inputs.filters ?? []).find((f: { name: string }) => f.name === "addresses.private-ip-address");
             const privateIp = filter?.values?.[0] ?? "192.168.2.250";
-            return { id: `eni-${hexFrom(privateIp, 17)}`, privateIp, associations: [{ publicIp: `203.0.113.${octetFrom(privateIp)}`, allocationId: "", associationId: "", ipOwnerId: MOCK_ACCOUNT_ID, publicDnsName: "" }] };
+            return {
+                id: `eni-${hexFrom(privateIp, 17)}`,
+                privateIp,
+                associations: [
+                    { publicIp: `203.0.113.${octetFrom(privateIp)}`, allocationId: "", associationId: "", ipOwnerId: MOCK_ACCOUNT_ID, publicDnsName: "" },
+                ],
+            };
         }
         case "aws:ec2/getInstances:getInstances": {
             // Two running members, listed out of numeric IP order (as a cloud may list them).
@@ -260,18 +311,24 @@ export function startMockEngine(options: MockEngineOptions): RecordedResource[] 
     pulumi.runtime.setAllConfig(options.config ?? {}, options.secretKeys ?? []);
     // The language host passes the secret keys to the program in this documented variable.
     process.env.PULUMI_CONFIG_SECRET_KEYS = JSON.stringify(options.secretKeys ?? []);
-    pulumi.runtime.setMocks({
-        newResource: (args) => {
-            if (args.type === STACK_REFERENCE) {
-                // A read: the referenced stack's outputs are the state.
-                return { id: args.id || args.name, state: { name: args.inputs.name, outputs: options.previousOutputs ?? {}, secretOutputNames: [] } };
-            }
-            const { id, state } = mockState(args.type, args.name, args.inputs);
-            // The monitor passes the import id, "" for a new resource: only a real one wins.
-            return { id: args.id || id, state: { ...args.inputs, ...state } };
+    void pulumi.runtime.setMocks(
+        {
+            newResource: (args) => {
+                if (args.type === STACK_REFERENCE) {
+                    // A read: the referenced stack's outputs are the state.
+                    return { id: args.id || args.name, state: { name: args.inputs.name, outputs: options.previousOutputs ?? {}, secretOutputNames: [] } };
+                }
+                const { id, state } = mockState(args.type, args.name, args.inputs);
+                // The monitor passes the import id, "" for a new resource: only a real one wins.
+                return { id: args.id || id, state: { ...args.inputs, ...state } };
+            },
+            call: (args) => mockCall(args.token, args.inputs),
         },
-        call: (args) => mockCall(args.token, args.inputs),
-    }, options.project, options.stack, options.preview ?? false, options.organization ?? "organization");
+        options.project,
+        options.stack,
+        options.preview ?? false,
+        options.organization ?? "organization",
+    );
 
     // The mock monitor does not pass parents or dependencies to the mocks: read them from
     // the registration requests themselves.

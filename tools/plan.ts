@@ -40,7 +40,8 @@ export interface PlanDocument {
     outputs: Record<string, unknown>;
 }
 
-const USAGE = "usage: npm run plan -- --stack <name> [--config key=value]... [--secret key=value]... [--json <file>] [--previous <outputs.json>] [--show-secrets] [--quiet]";
+const USAGE =
+    "usage: npm run plan -- --stack <name> [--config key=value]... [--secret key=value]... [--json <file>] [--previous <outputs.json>] [--show-secrets] [--quiet]";
 
 function parseArguments(argv: string[]): PlanOptions {
     const options: PlanOptions = { stack: "dev", overrides: [], showSecrets: false, quiet: false, stats: false };
@@ -54,16 +55,40 @@ function parseArguments(argv: string[]): PlanOptions {
             return value;
         };
         switch (arg) {
-            case "--stack": case "-s": options.stack = next(); break;
-            case "--config": case "-c": options.overrides.push(parseOverride(next(), false)); break;
-            case "--secret": options.overrides.push(parseOverride(next(), true)); break;
-            case "--json": options.jsonFile = next(); break;
-            case "--previous": options.previousFile = next(); break;
-            case "--show-secrets": options.showSecrets = true; break;
-            case "--quiet": case "-q": options.quiet = true; break;
-            case "--stats": options.stats = true; break;
-            case "--help": case "-h": console.log(USAGE); process.exit(0); break;
-            default: throw new Error(`unknown argument "${arg}"\n${USAGE}`);
+            case "--stack":
+            case "-s":
+                options.stack = next();
+                break;
+            case "--config":
+            case "-c":
+                options.overrides.push(parseOverride(next(), false));
+                break;
+            case "--secret":
+                options.overrides.push(parseOverride(next(), true));
+                break;
+            case "--json":
+                options.jsonFile = next();
+                break;
+            case "--previous":
+                options.previousFile = next();
+                break;
+            case "--show-secrets":
+                options.showSecrets = true;
+                break;
+            case "--quiet":
+            case "-q":
+                options.quiet = true;
+                break;
+            case "--stats":
+                options.stats = true;
+                break;
+            case "--help":
+            case "-h":
+                console.log(USAGE);
+                process.exit(0);
+                break;
+            default:
+                throw new Error(`unknown argument "${arg}"\n${USAGE}`);
         }
     }
     return options;
@@ -102,9 +127,14 @@ async function resolveOutputs(exports: Record<string, unknown>, showSecrets: boo
         if (key === "__esModule" || typeof value === "function") {
             continue;
         }
-        const output: pulumi.Output<unknown> = pulumi.output(value as pulumi.Input<unknown>);
+        const output: pulumi.Output<unknown> = pulumi.output(value);
         const secret = await pulumi.isSecret(output);
-        const resolved = await new Promise<unknown>((resolve) => output.apply((v: unknown) => { resolve(v); return v; }));
+        const resolved = await new Promise<unknown>((resolve) =>
+            output.apply((v: unknown) => {
+                resolve(v);
+                return v;
+            }),
+        );
         outputs[key] = secret && !showSecrets ? "[secret]" : resolved;
     }
     return outputs;
@@ -152,7 +182,7 @@ export function renderTree(plan: PlanDocument): string {
     }
     lines.push("", "Outputs:");
     for (const [key, value] of Object.entries(plan.outputs)) {
-        const text = typeof value === "string" ? value : JSON.stringify(value) ?? "(none)";
+        const text = typeof value === "string" ? value : (JSON.stringify(value) ?? "(none)");
         lines.push(`  ${key}: ${text.length > 100 ? `${text.slice(0, 97)}...` : text}`);
     }
     return lines.join("\n");
@@ -232,9 +262,12 @@ async function main(): Promise<number> {
     return 0;
 }
 
-main().then((code) => {
-    process.exitCode = code;
-}, (error: unknown) => {
-    console.error(`plan failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-    process.exitCode = 1;
-});
+main().then(
+    (code) => {
+        process.exitCode = code;
+    },
+    (error: unknown) => {
+        console.error(`plan failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        process.exitCode = 1;
+    },
+);

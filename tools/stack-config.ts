@@ -102,16 +102,20 @@ export function readStackFile(stack: string, root: string, locations: Record<str
     if (document.errors.length > 0) {
         const error = document.errors[0];
         const position = error.linePos?.[0];
-        throw new StackFileError(`${shown}:${position?.line ?? 1}:${position?.col ?? 1}: YAML syntax error: ${error.message.split("\n")[0]}. ` +
-            "Fix: check the indentation and quoting on that line (quote values that contain ': ' or ' #')");
+        throw new StackFileError(
+            `${shown}:${position?.line ?? 1}:${position?.col ?? 1}: YAML syntax error: ${error.message.split("\n")[0]}. ` +
+                "Fix: check the indentation and quoting on that line (quote values that contain ': ' or ' #')",
+        );
     }
     const top = document.contents;
     if (top === null || top === undefined) {
         return {};
     }
     if (!YAML.isMap(top)) {
-        throw new StackFileError(`${at(top)}: the stack file is ${YAML.isSeq(top) ? "a list" : "a single value"}, not a map with a "config:" section. ` +
-            "Fix: start the file with a line \"config:\" and put each setting under it as \"  zadara-eksd:<key>: <value>\"");
+        throw new StackFileError(
+            `${at(top)}: the stack file is ${YAML.isSeq(top) ? "a list" : "a single value"}, not a map with a "config:" section. ` +
+                'Fix: start the file with a line "config:" and put each setting under it as "  zadara-eksd:<key>: <value>"',
+        );
     }
     for (const pair of top.items) {
         const name = String(YAML.isScalar(pair.key) ? pair.key.value : pair.key);
@@ -120,24 +124,32 @@ export function readStackFile(stack: string, root: string, locations: Record<str
         }
         const keyNode = pair.key as { range?: [number, number, number] };
         if (name.includes(":")) {
-            throw new StackFileError(`${at(keyNode)}: "${name}" is at the top level, outside "config:", so Pulumi would not read it. ` +
-                "Fix: add a line \"config:\" above the settings and indent each of them by two spaces");
+            throw new StackFileError(
+                `${at(keyNode)}: "${name}" is at the top level, outside "config:", so Pulumi would not read it. ` +
+                    'Fix: add a line "config:" above the settings and indent each of them by two spaces',
+            );
         }
         const guess = nearest(name, STACK_FILE_KEYS);
-        throw new StackFileError(`${at(keyNode)}: "${name}" is not a stack file section${guess ? ` (did you mean "${guess}:"?)` : ""}. ` +
-            `Fix: ${guess ? `rename it to "${guess}:"` : "remove it; settings go under \"config:\" as \"  zadara-eksd:<key>: <value>\""}`);
+        throw new StackFileError(
+            `${at(keyNode)}: "${name}" is not a stack file section${guess ? ` (did you mean "${guess}:"?)` : ""}. ` +
+                `Fix: ${guess ? `rename it to "${guess}:"` : 'remove it; settings go under "config:" as "  zadara-eksd:<key>: <value>"'}`,
+        );
     }
     const config = top.get("config", true);
     if (config === undefined || config === null || (YAML.isScalar(config) && (config.value === null || config.value === undefined))) {
         return {};
     }
     if (YAML.isSeq(config)) {
-        throw new StackFileError(`${at(config as YAML.YAMLSeq)}: "config:" is a list (its lines start with "- "); Pulumi expects a map of key: value. ` +
-            "Fix: remove the \"- \" so that each line reads \"  zadara-eksd:<key>: <value>\"");
+        throw new StackFileError(
+            `${at(config)}: "config:" is a list (its lines start with "- "); Pulumi expects a map of key: value. ` +
+                'Fix: remove the "- " so that each line reads "  zadara-eksd:<key>: <value>"',
+        );
     }
     if (!YAML.isMap(config)) {
-        throw new StackFileError(`${at(config as YAML.Scalar)}: "config:" holds a single value; Pulumi expects a map of key: value. ` +
-            "Fix: put each setting on its own line under \"config:\" as \"  zadara-eksd:<key>: <value>\"");
+        throw new StackFileError(
+            `${at(config)}: "config:" holds a single value; Pulumi expects a map of key: value. ` +
+                'Fix: put each setting on its own line under "config:" as "  zadara-eksd:<key>: <value>"',
+        );
     }
     for (const pair of config.items) {
         if (YAML.isScalar(pair.key)) {

@@ -114,15 +114,20 @@ export async function runAddons(args: Partial<EksdAddonsArgs> = {}, withNodes = 
     const resources: RecordedResource[] = [];
     const newResourceInputs = new Map<string, any>();
 
-    await pulumi.runtime.setMocks({
-        newResource(mockArgs: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
-            newResourceInputs.set(`${mockArgs.type}::${mockArgs.name}`, mockArgs.inputs);
-            return { id: `${mockArgs.name}-id`, state: mockState(mockArgs.type, mockArgs.name, mockArgs.inputs) };
+    await pulumi.runtime.setMocks(
+        {
+            newResource(mockArgs: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
+                newResourceInputs.set(`${mockArgs.type}::${mockArgs.name}`, mockArgs.inputs);
+                return { id: `${mockArgs.name}-id`, state: mockState(mockArgs.type, mockArgs.name, mockArgs.inputs) };
+            },
+            call(mockArgs: pulumi.runtime.MockCallArgs): Record<string, any> {
+                return mockArgs.inputs;
+            },
         },
-        call(mockArgs: pulumi.runtime.MockCallArgs): Record<string, any> {
-            return mockArgs.inputs;
-        },
-    }, "zadara-eksd", "test", false);
+        "zadara-eksd",
+        "test",
+        false,
+    );
 
     // Wrap the mock monitor to see what the engine would see: dependencies, parent, provider.
     const monitor: any = pulumi.runtime.getMonitor();

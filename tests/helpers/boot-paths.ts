@@ -289,7 +289,9 @@ export function runWorkerTerminated(): StubbedRun {
 
 /** stdin of a bootstrap command: "<name> <base64>" lines. */
 export function stdinOf(files: Record<string, string>): string {
-    return Object.entries(files).map(([name, content]) => `${name} ${Buffer.from(content).toString("base64")}\n`).join("");
+    return Object.entries(files)
+        .map(([name, content]) => `${name} ${Buffer.from(content).toString("base64")}\n`)
+        .join("");
 }
 
 export const CONTROL_PLANE_STDIN: Record<string, string> = {

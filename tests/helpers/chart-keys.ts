@@ -69,9 +69,7 @@ export function loadUpstreamChartKeySource(chart: string, version: string): Char
     const dir = chartDir(chart, version);
     const valuesText = fs.readFileSync(path.join(dir, "values.yaml"), "utf8");
     const refsFile = path.join(dir, "template-value-refs.json");
-    const refs: string[] = fs.existsSync(refsFile)
-        ? JSON.parse(fs.readFileSync(refsFile, "utf8")).template_value_refs
-        : [];
+    const refs: string[] = fs.existsSync(refsFile) ? JSON.parse(fs.readFileSync(refsFile, "utf8")).template_value_refs : [];
     return {
         label: `${chart} ${version}`,
         defaults: parse(valuesText) ?? {},
@@ -129,8 +127,7 @@ export function findUnknownKeys(values: Record<string, unknown>, source: ChartKe
                 continue;
             }
             const inDefaults = lookup(source.defaults, segments);
-            const inTemplates = source.templateRefs.has(dotted)
-                || [...source.templateRefs].some((ref) => ref.startsWith(`${dotted}.`));
+            const inTemplates = source.templateRefs.has(dotted) || [...source.templateRefs].some((ref) => ref.startsWith(`${dotted}.`));
             if (!inDefaults.found && !inTemplates) {
                 unknown.push(dotted);
                 continue;

@@ -17,9 +17,19 @@ export class FakeClock implements Clock {
     }
 }
 
-export interface CliRun { code: number; stdout: string[]; stderr: string[]; clock: FakeClock; apiCalls: number }
+export interface CliRun {
+    code: number;
+    stdout: string[];
+    stderr: string[];
+    clock: FakeClock;
+    apiCalls: number;
+}
 
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = { AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey }, root?: string): Promise<CliRun> {
+export async function runCli(
+    args: string[],
+    env: NodeJS.ProcessEnv = { AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey },
+    root?: string,
+): Promise<CliRun> {
     const stdout: string[] = [];
     const stderr: string[] = [];
     const clock = new FakeClock();

@@ -19,8 +19,25 @@ export const LB_ID = "0a1b2c3d4e5f";
 /** A real self-signed certificate made by openssl, as a user's root CA. */
 export function opensslCertificate(): { certPem: string; keyPem: string } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-ca-"));
-    const run = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=test-root-ca",
-        "-keyout", path.join(dir, "ca.key"), "-out", path.join(dir, "ca.crt")], { encoding: "utf8" });
+    const run = spawnSync(
+        "openssl",
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=test-root-ca",
+            "-keyout",
+            path.join(dir, "ca.key"),
+            "-out",
+            path.join(dir, "ca.crt"),
+        ],
+        { encoding: "utf8" },
+    );
     if (run.status !== 0) {
         throw new Error(`openssl failed: ${run.stderr}`);
     }
@@ -31,8 +48,19 @@ export const ROOT_CA = opensslCertificate().certPem;
 
 export function group(overrides: Partial<NodeGroupConfig> = {}): NodeGroupConfig {
     return {
-        instanceType: "z8.large", minSize: 1, desiredSize: 2, maxSize: 4, volumeSize: 100, amiId: "ami-0worker01",
-        labels: {}, taints: [], cooldown: 120, maxSurge: 1, maxUnavailable: 0, drainTimeoutSeconds: 600, ...overrides,
+        instanceType: "z8.large",
+        minSize: 1,
+        desiredSize: 2,
+        maxSize: 4,
+        volumeSize: 100,
+        amiId: "ami-0worker01",
+        labels: {},
+        taints: [],
+        cooldown: 120,
+        maxSurge: 1,
+        maxUnavailable: 0,
+        drainTimeoutSeconds: 600,
+        ...overrides,
     };
 }
 
@@ -78,9 +106,18 @@ export async function makeArgs(environment: string, overrides: Partial<EksdClust
         nodeGroups: {
             workers: group(),
             gpu: group({
-                instanceType: "z16.xlarge", minSize: 0, desiredSize: 0, maxSize: 2, volumeSize: 200, amiId: "ami-0gpu0001", cooldown: 300,
+                instanceType: "z16.xlarge",
+                minSize: 0,
+                desiredSize: 0,
+                maxSize: 2,
+                volumeSize: 200,
+                amiId: "ami-0gpu0001",
+                cooldown: 300,
                 labels: { "example.com/team": "ml", accelerator: "gpu" },
-                taints: [{ key: "dedicated", value: "gpu", effect: "NoSchedule" }, { key: "spot", effect: "PreferNoSchedule" }],
+                taints: [
+                    { key: "dedicated", value: "gpu", effect: "NoSchedule" },
+                    { key: "spot", effect: "PreferNoSchedule" },
+                ],
             }),
         },
         nodeKeyName: "nodes-key",
@@ -116,7 +153,14 @@ export function buildClusters(): Promise<Clusters> {
         const asgc = await makeCluster("asgc", {
             eksdVersion: "1.31",
             kubernetesVersion: "v1.31.14-eks-1-31-40",
-            controlPlane: { count: 3, mode: "standalone", instanceType: "z4.large", volumeSize: 60, amiId: "ami-0master01", instanceProfile: "existing-masters" },
+            controlPlane: {
+                count: 3,
+                mode: "standalone",
+                instanceType: "z4.large",
+                volumeSize: 60,
+                amiId: "ami-0master01",
+                instanceProfile: "existing-masters",
+            },
             hardening: { auditLog: false, secretsEncryption: false, kubeletHardening: false, apiServerProfiling: true, requireMetadataTokens: true },
             secretsEncryptionKeyVersion: 3,
             workerInstanceProfile: "existing-workers",
@@ -142,10 +186,12 @@ export function buildClusters(): Promise<Clusters> {
 }
 
 export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => output.apply((value) => {
-        resolve(value);
-        return value;
-    }));
+    return new Promise((resolve) =>
+        output.apply((value) => {
+            resolve(value);
+            return value;
+        }),
+    );
 }
 
 export function resourcesOf(type: string, namePrefix?: string): RecordedResource[] {
@@ -155,7 +201,12 @@ export function resourcesOf(type: string, namePrefix?: string): RecordedResource
 export function resource(type: string, name: string): RecordedResource {
     const found = recorded.find((r) => r.type === type && r.name === name);
     if (!found) {
-        throw new Error(`no ${type} named ${name}; have: ${recorded.filter((r) => r.type === type).map((r) => r.name).join(", ")}`);
+        throw new Error(
+            `no ${type} named ${name}; have: ${recorded
+                .filter((r) => r.type === type)
+                .map((r) => r.name)
+                .join(", ")}`,
+        );
     }
     return found;
 }

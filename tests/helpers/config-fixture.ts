@@ -31,7 +31,12 @@ export function loadWith(overrides: Record<string, string | undefined> = {}, opt
             values[full] = value;
         }
     }
-    return loadStackConfig({ stack: options.stack ?? "dev", values, secretKeys: [...BASE_SECRETS, ...(options.secretKeys ?? []).map((k) => `${P}:${k}`)], env: {} });
+    return loadStackConfig({
+        stack: options.stack ?? "dev",
+        values,
+        secretKeys: [...BASE_SECRETS, ...(options.secretKeys ?? []).map((k) => `${P}:${k}`)],
+        env: {},
+    });
 }
 
 export function problemsWith(overrides: Record<string, string | undefined>, options: { stack?: string; secretKeys?: string[] } = {}): string[] {

@@ -23,8 +23,7 @@ export function etcdMissing(): string | undefined {
     if (missing.length === 0) {
         return undefined;
     }
-    return `${missing.join(" and ")} not installed: these tests start real etcd members; ` +
-        "install Debian's etcd-server and etcd-client (.ci/run does it)";
+    return `${missing.join(" and ")} not installed: these tests start real etcd members; ` + "install Debian's etcd-server and etcd-client (.ci/run does it)";
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -79,7 +78,8 @@ export class EtcdCluster {
             peerPort = await freePort(ip);
         }
         const member: EtcdMember = {
-            name, ip,
+            name,
+            ip,
             clientUrl: `http://${ip}:${clientPort}`,
             peerUrl: `http://${ip}:${peerPort}`,
             dataDir: path.join(this.root, name),
@@ -92,19 +92,47 @@ export class EtcdCluster {
     startMember(name: string, initialCluster: string, state: "new" | "existing"): EtcdMember {
         const member = this.member(name);
         const log = fs.openSync(`${member.dataDir}.log`, "a");
-        member.process = spawn(hostToolPath("etcd")!, [
-            "--name", name, "--data-dir", member.dataDir,
-            "--listen-client-urls", member.clientUrl, "--advertise-client-urls", member.clientUrl,
-            "--listen-peer-urls", member.peerUrl, "--initial-advertise-peer-urls", member.peerUrl,
-            "--initial-cluster", initialCluster, "--initial-cluster-state", state,
-            "--initial-cluster-token", path.basename(this.root),
-            // Small machine: fast elections, small snapshots, no metrics/profiling extras.
-            "--heartbeat-interval", "50", "--election-timeout", "500",
-            "--snapshot-count", "1000", "--quota-backend-bytes", String(64 * 2 ** 20),
-            "--logger", "zap", "--log-level", "warn",
-        ], { stdio: ["ignore", log, log] });
+        member.process = spawn(
+            hostToolPath("etcd")!,
+            [
+                "--name",
+                name,
+                "--data-dir",
+                member.dataDir,
+                "--listen-client-urls",
+                member.clientUrl,
+                "--advertise-client-urls",
+                member.clientUrl,
+                "--listen-peer-urls",
+                member.peerUrl,
+                "--initial-advertise-peer-urls",
+                member.peerUrl,
+                "--initial-cluster",
+                initialCluster,
+                "--initial-cluster-state",
+                state,
+                "--initial-cluster-token",
+                path.basename(this.root),
+                // Small machine: fast elections, small snapshots, no metrics/profiling extras.
+                "--heartbeat-interval",
+                "50",
+                "--election-timeout",
+                "500",
+                "--snapshot-count",
+                "1000",
+                "--quota-backend-bytes",
+                String(64 * 2 ** 20),
+                "--logger",
+                "zap",
+                "--log-level",
+                "warn",
+            ],
+            { stdio: ["ignore", log, log] },
+        );
         fs.closeSync(log);
-        member.process.once("exit", () => { member.process = undefined; });
+        member.process.once("exit", () => {
+            member.process = undefined;
+        });
         return member;
     }
 
@@ -135,7 +163,9 @@ export class EtcdCluster {
 
     /** Client URLs of the running members, comma-separated (for ETCD_ENDPOINTS). */
     endpoints(): string {
-        return this.running().map((m) => m.clientUrl).join(",");
+        return this.running()
+            .map((m) => m.clientUrl)
+            .join(",");
     }
 
     /** SIGKILL (a crash) or SIGTERM (a clean stop); resolves once the process is gone. */
@@ -151,7 +181,9 @@ export class EtcdCluster {
 
     etcdctl(args: string[], endpoints = this.endpoints()): SpawnSyncReturns<string> {
         return spawnSync(hostToolPath("etcdctl")!, [`--endpoints=${endpoints}`, "--dial-timeout=2s", "--command-timeout=5s", ...args], {
-            encoding: "utf8", env: { ...process.env, ETCDCTL_API: "3" }, timeout: 30_000,
+            encoding: "utf8",
+            env: { ...process.env, ETCDCTL_API: "3" },
+            timeout: 30_000,
         });
     }
 
@@ -161,10 +193,14 @@ export class EtcdCluster {
         if (result.status !== 0) {
             throw new Error(`etcdctl member list failed: ${result.stderr}`);
         }
-        return result.stdout.trim().split("\n").filter(Boolean).map((line) => {
-            const [id, status, name, , , learner] = line.split(", ");
-            return { id, status, name, learner: learner === "true" };
-        });
+        return result.stdout
+            .trim()
+            .split("\n")
+            .filter(Boolean)
+            .map((line) => {
+                const [id, status, name, , , learner] = line.split(", ");
+                return { id, status, name, learner: learner === "true" };
+            });
     }
 
     /** Name of the current leader, as the running members report it. */

@@ -33,15 +33,31 @@ const LISTS: Record<string, keyof KubeState> = {
 
 export function kubeconfigFor(server: string): string {
     return [
-        "apiVersion: v1", "kind: Config",
-        "clusters:", `- name: fake`, "  cluster:", `    server: ${server}`, "    insecure-skip-tls-verify: true",
-        "users:", "- name: admin", "  user:", "    token: fake-token",
-        "contexts:", "- name: fake", "  context:", "    cluster: fake", "    user: admin",
-        "current-context: fake", "",
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters:",
+        `- name: fake`,
+        "  cluster:",
+        `    server: ${server}`,
+        "    insecure-skip-tls-verify: true",
+        "users:",
+        "- name: admin",
+        "  user:",
+        "    token: fake-token",
+        "contexts:",
+        "- name: fake",
+        "  context:",
+        "    cluster: fake",
+        "    user: admin",
+        "current-context: fake",
+        "",
     ].join("\n");
 }
 
-export function startFakeKubeApi(state: KubeState, onDelete: (kind: string, namespace: string, name: string) => Promise<void> = async () => {}): Promise<FakeKubeApi> {
+export function startFakeKubeApi(
+    state: KubeState,
+    onDelete: (kind: string, namespace: string, name: string) => Promise<void> = async () => {},
+): Promise<FakeKubeApi> {
     const deletes: string[] = [];
     const server = http.createServer((req, res) => {
         const url = (req.url ?? "").split("?")[0];
@@ -61,7 +77,8 @@ export function startFakeKubeApi(state: KubeState, onDelete: (kind: string, name
             deletes.push(`${kind} ${namespace}/${name}`);
             onDelete(kind, namespace, name).then(
                 () => send(200, { kind: "Status", apiVersion: "v1", status: "Success", code: 200 }),
-                (error) => send(500, { kind: "Status", apiVersion: "v1", status: "Failure", message: String(error), code: 500 }));
+                (error) => send(500, { kind: "Status", apiVersion: "v1", status: "Failure", message: String(error), code: 500 }),
+            );
             return;
         }
         send(404, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", message: `${req.method} ${url}`, code: 404 });
@@ -74,8 +91,17 @@ export function startFakeKubeApi(state: KubeState, onDelete: (kind: string, name
             const kubeconfigFile = path.join(dir, "kubeconfig");
             fs.writeFileSync(kubeconfigFile, kubeconfigFor(url));
             resolve({
-                url, deletes, kubeconfigFile,
-                stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => { fs.rmSync(dir, { recursive: true, force: true }); r(); }); }),
+                url,
+                deletes,
+                kubeconfigFile,
+                stop: () =>
+                    new Promise((r) => {
+                        server.closeAllConnections();
+                        server.close(() => {
+                            fs.rmSync(dir, { recursive: true, force: true });
+                            r();
+                        });
+                    }),
             });
         });
     });

@@ -5,8 +5,16 @@
 import * as http from "node:http";
 import * as net from "node:net";
 
-export interface ProxiedCall { service: string; action: string; params: URLSearchParams }
-export interface InjectedFault { status: number; code: string; message: string }
+export interface ProxiedCall {
+    service: string;
+    action: string;
+    params: URLSearchParams;
+}
+export interface InjectedFault {
+    status: number;
+    code: string;
+    message: string;
+}
 export type FaultRule = (call: ProxiedCall) => InjectedFault | undefined;
 
 export interface MotoProxy {
@@ -47,13 +55,19 @@ export function startMotoProxy(motoUrl: string): Promise<MotoProxy> {
                     return;
                 }
             }
-            const upstream = http.request({
-                host: target.hostname, port: target.port, method: req.method, path: match[2] || "/",
-                headers: { ...req.headers, host: target.host, "content-length": String(body.length) },
-            }, (up) => {
-                res.writeHead(up.statusCode ?? 502, up.headers);
-                up.pipe(res);
-            });
+            const upstream = http.request(
+                {
+                    host: target.hostname,
+                    port: target.port,
+                    method: req.method,
+                    path: match[2] || "/",
+                    headers: { ...req.headers, host: target.host, "content-length": String(body.length) },
+                },
+                (up) => {
+                    res.writeHead(up.statusCode ?? 502, up.headers);
+                    up.pipe(res);
+                },
+            );
             upstream.on("error", (error) => res.writeHead(502).end(String(error)));
             upstream.end(body);
         });
@@ -65,7 +79,11 @@ export function startMotoProxy(motoUrl: string): Promise<MotoProxy> {
                 url: `http://127.0.0.1:${port}`,
                 calls,
                 faults,
-                stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+                stop: () =>
+                    new Promise((r) => {
+                        server.closeAllConnections();
+                        server.close(() => r());
+                    }),
             });
         });
     });

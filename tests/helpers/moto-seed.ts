@@ -36,26 +36,73 @@ export async function seed(motoUrl: string, options: { attachedVolume?: boolean 
     const ours: string[] = [];
     const collateral: string[] = [];
 
-    const sg = async (name: string, t: Record<string, string>) => (await ec2.send(new EC2.CreateSecurityGroupCommand({
-        GroupName: name, Description: name, VpcId: vpc,
-        TagSpecifications: Object.keys(t).length ? [{ ResourceType: "security-group", Tags: tags(t) }] : undefined,
-    }))).GroupId!;
-    const lbv2 = async (name: string, type: "network" | "application", t: Record<string, string>, groups?: string[]) => (await elbv2.send(new ELBv2.CreateLoadBalancerCommand({
-        Name: name, Type: type, Subnets: [subnet], SecurityGroups: groups, Tags: Object.keys(t).length ? tags(t) : undefined,
-    }))).LoadBalancers![0].LoadBalancerArn!;
-    const tg = async (name: string, t: Record<string, string>) => (await elbv2.send(new ELBv2.CreateTargetGroupCommand({
-        Name: name, Protocol: "TCP", Port: 30080, VpcId: vpc, TargetType: "instance", Tags: Object.keys(t).length ? tags(t) : undefined,
-    }))).TargetGroups![0].TargetGroupArn!;
-    const listener = async (lb: string, target: string, port: number) => (await elbv2.send(new ELBv2.CreateListenerCommand({
-        LoadBalancerArn: lb, Protocol: "TCP", Port: port, DefaultActions: [{ Type: "forward", TargetGroupArn: target }],
-    }))).Listeners![0].ListenerArn!;
-    const volume = async (t: Record<string, string>) => (await ec2.send(new EC2.CreateVolumeCommand({
-        AvailabilityZone: "us-east-1a", Size: 1,
-        TagSpecifications: Object.keys(t).length ? [{ ResourceType: "volume", Tags: tags(t) }] : undefined,
-    }))).VolumeId!;
-    const eni = async (description: string, groups: string[]) => (await ec2.send(new EC2.CreateNetworkInterfaceCommand({
-        SubnetId: subnet, Description: description, Groups: groups,
-    }))).NetworkInterface!.NetworkInterfaceId!;
+    const sg = async (name: string, t: Record<string, string>) =>
+        (
+            await ec2.send(
+                new EC2.CreateSecurityGroupCommand({
+                    GroupName: name,
+                    Description: name,
+                    VpcId: vpc,
+                    TagSpecifications: Object.keys(t).length ? [{ ResourceType: "security-group", Tags: tags(t) }] : undefined,
+                }),
+            )
+        ).GroupId!;
+    const lbv2 = async (name: string, type: "network" | "application", t: Record<string, string>, groups?: string[]) =>
+        (
+            await elbv2.send(
+                new ELBv2.CreateLoadBalancerCommand({
+                    Name: name,
+                    Type: type,
+                    Subnets: [subnet],
+                    SecurityGroups: groups,
+                    Tags: Object.keys(t).length ? tags(t) : undefined,
+                }),
+            )
+        ).LoadBalancers![0].LoadBalancerArn!;
+    const tg = async (name: string, t: Record<string, string>) =>
+        (
+            await elbv2.send(
+                new ELBv2.CreateTargetGroupCommand({
+                    Name: name,
+                    Protocol: "TCP",
+                    Port: 30080,
+                    VpcId: vpc,
+                    TargetType: "instance",
+                    Tags: Object.keys(t).length ? tags(t) : undefined,
+                }),
+            )
+        ).TargetGroups![0].TargetGroupArn!;
+    const listener = async (lb: string, target: string, port: number) =>
+        (
+            await elbv2.send(
+                new ELBv2.CreateListenerCommand({
+                    LoadBalancerArn: lb,
+                    Protocol: "TCP",
+                    Port: port,
+                    DefaultActions: [{ Type: "forward", TargetGroupArn: target }],
+                }),
+            )
+        ).Listeners![0].ListenerArn!;
+    const volume = async (t: Record<string, string>) =>
+        (
+            await ec2.send(
+                new EC2.CreateVolumeCommand({
+                    AvailabilityZone: "us-east-1a",
+                    Size: 1,
+                    TagSpecifications: Object.keys(t).length ? [{ ResourceType: "volume", Tags: tags(t) }] : undefined,
+                }),
+            )
+        ).VolumeId!;
+    const eni = async (description: string, groups: string[]) =>
+        (
+            await ec2.send(
+                new EC2.CreateNetworkInterfaceCommand({
+                    SubnetId: subnet,
+                    Description: description,
+                    Groups: groups,
+                }),
+            )
+        ).NetworkInterface!.NetworkInterfaceId!;
 
     const owned = { [`kubernetes.io/cluster/${CLUSTER}`]: "owned" };
     const lbc = { "elbv2.k8s.aws/cluster": CLUSTER };
@@ -73,11 +120,24 @@ export async function seed(motoUrl: string, options: { attachedVolume?: boolean 
 
     // ---- AWS Load Balancer Controller: NLB for Service shop/web, ALB for Ingress shop/ingress ----
     const lbcBackendSg = await sg("k8s-traffic-dev-5d0d0c1a2b", { ...lbc, "elbv2.k8s.aws/resource": "backend-sg" });
-    const svcNlb = await lbv2("k8s-shop-web-aa11bb22cc", "network", { ...lbc, "service.k8s.aws/stack": "shop/web", "service.k8s.aws/resource": "LoadBalancer" });
+    const svcNlb = await lbv2("k8s-shop-web-aa11bb22cc", "network", {
+        ...lbc,
+        "service.k8s.aws/stack": "shop/web",
+        "service.k8s.aws/resource": "LoadBalancer",
+    });
     const svcTg = await tg("k8s-shop-web-0a1b2c3d4e", { ...lbc, "service.k8s.aws/stack": "shop/web", "service.k8s.aws/resource": "80" });
     const svcListener = await listener(svcNlb, svcTg, 80);
-    const albSg = await sg("k8s-shop-ingress-9f8e7d6c5b", { ...lbc, "ingress.k8s.aws/stack": "shop/ingress", "ingress.k8s.aws/resource": "ManagedLBSecurityGroup" });
-    const alb = await lbv2("k8s-shop-ingress-bb22cc33dd", "application", { ...lbc, "ingress.k8s.aws/stack": "shop/ingress", "ingress.k8s.aws/resource": "LoadBalancer" }, [albSg, lbcBackendSg]);
+    const albSg = await sg("k8s-shop-ingress-9f8e7d6c5b", {
+        ...lbc,
+        "ingress.k8s.aws/stack": "shop/ingress",
+        "ingress.k8s.aws/resource": "ManagedLBSecurityGroup",
+    });
+    const alb = await lbv2(
+        "k8s-shop-ingress-bb22cc33dd",
+        "application",
+        { ...lbc, "ingress.k8s.aws/stack": "shop/ingress", "ingress.k8s.aws/resource": "LoadBalancer" },
+        [albSg, lbcBackendSg],
+    );
     const albTg = await tg("k8s-shop-ingress-1a2b3c4d5e", { ...lbc, "ingress.k8s.aws/stack": "shop/ingress", "ingress.k8s.aws/resource": "shop/web-svc:80" });
     const albEni = await eni("ELB app/k8s-shop-ingress-bb22cc33dd/50dc6c495c0c9188", [albSg]);
     ours.push(lbcBackendSg, svcNlb, svcTg, svcListener, albSg, alb, albTg, albEni);
@@ -85,14 +145,21 @@ export async function seed(motoUrl: string, options: { attachedVolume?: boolean 
     // ---- cloud-provider-aws: classic ELB + k8s-elb SG (rule in the node SG), NLB + target group ----
     const ccmElbName = "a0f1e2d3c4b5a69788796a5b4c3d2e1f";
     const ccmSg = await sg(`k8s-elb-${ccmElbName}`, owned);
-    await ec2.send(new EC2.AuthorizeSecurityGroupIngressCommand({
-        GroupId: nodeSg, IpPermissions: [{ IpProtocol: "tcp", FromPort: 30000, ToPort: 32767, UserIdGroupPairs: [{ GroupId: ccmSg }] }],
-    }));
-    await elb.send(new ELB.CreateLoadBalancerCommand({
-        LoadBalancerName: ccmElbName, Subnets: [subnet], SecurityGroups: [ccmSg],
-        Listeners: [{ Protocol: "TCP", LoadBalancerPort: 80, InstanceProtocol: "TCP", InstancePort: 31080 }],
-        Tags: tags({ ...owned, "kubernetes.io/service-name": "shop/legacy" }),
-    }));
+    await ec2.send(
+        new EC2.AuthorizeSecurityGroupIngressCommand({
+            GroupId: nodeSg,
+            IpPermissions: [{ IpProtocol: "tcp", FromPort: 30000, ToPort: 32767, UserIdGroupPairs: [{ GroupId: ccmSg }] }],
+        }),
+    );
+    await elb.send(
+        new ELB.CreateLoadBalancerCommand({
+            LoadBalancerName: ccmElbName,
+            Subnets: [subnet],
+            SecurityGroups: [ccmSg],
+            Listeners: [{ Protocol: "TCP", LoadBalancerPort: 80, InstanceProtocol: "TCP", InstancePort: 31080 }],
+            Tags: tags({ ...owned, "kubernetes.io/service-name": "shop/legacy" }),
+        }),
+    );
     const ccmNlb = await lbv2("a1b2c3d4e5f60718293a4b5c6d7e8f90", "network", { ...owned, "kubernetes.io/service-name": "shop/api" });
     const ccmTg = await tg("k8s-shop-api-7d6c5b4a3f", { ...owned, "kubernetes.io/service-name": "shop/api" });
     await listener(ccmNlb, ccmTg, 443);
@@ -103,10 +170,16 @@ export async function seed(motoUrl: string, options: { attachedVolume?: boolean 
     // ---- aws-ebs-csi-driver: a volume and a snapshot (k8sTagClusterId set) ----
     const csiTags = { CSIVolumeName: "pvc-0001", "ebs.csi.aws.com/cluster": "true", ...owned, KubernetesCluster: CLUSTER, Name: `${CLUSTER}-dynamic-pvc-0001` };
     const csiVolume = await volume(csiTags);
-    const snapshot = (await ec2.send(new EC2.CreateSnapshotCommand({
-        VolumeId: csiVolume,
-        TagSpecifications: [{ ResourceType: "snapshot", Tags: tags({ CSIVolumeSnapshotName: "snapcontent-0001", "ebs.csi.aws.com/cluster": "true", ...owned }) }],
-    }))).SnapshotId!;
+    const snapshot = (
+        await ec2.send(
+            new EC2.CreateSnapshotCommand({
+                VolumeId: csiVolume,
+                TagSpecifications: [
+                    { ResourceType: "snapshot", Tags: tags({ CSIVolumeSnapshotName: "snapcontent-0001", "ebs.csi.aws.com/cluster": "true", ...owned }) },
+                ],
+            }),
+        )
+    ).SnapshotId!;
     ours.push(csiVolume, snapshot);
 
     // ---- another cluster's and untagged resources ----
@@ -121,10 +194,16 @@ export async function seed(motoUrl: string, options: { attachedVolume?: boolean 
         await volume({ CSIVolumeName: "pvc-unknown", "ebs.csi.aws.com/cluster": "true" }),
         await eni("ELB net/someone-elses-nlb/0000000000000000", []),
     );
-    collateral.push((await ec2.send(new EC2.CreateSnapshotCommand({
-        VolumeId: collateral[collateral.length - 4],
-        TagSpecifications: [{ ResourceType: "snapshot", Tags: tags({ "ebs.csi.aws.com/cluster": "true", "kubernetes.io/cluster/prod": "owned" }) }],
-    }))).SnapshotId!);
+    collateral.push(
+        (
+            await ec2.send(
+                new EC2.CreateSnapshotCommand({
+                    VolumeId: collateral[collateral.length - 4],
+                    TagSpecifications: [{ ResourceType: "snapshot", Tags: tags({ "ebs.csi.aws.com/cluster": "true", "kubernetes.io/cluster/prod": "owned" }) }],
+                }),
+            )
+        ).SnapshotId!,
+    );
 
     let instanceId: string | undefined;
     if (options.attachedVolume) {

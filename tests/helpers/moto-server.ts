@@ -41,7 +41,9 @@ const POLL_MS = 100;
 export async function startMoto(): Promise<MotoServer> {
     const check = spawnSync("python3", ["-c", "import moto.server, moto; print(moto.__version__)"], { encoding: "utf8" });
     if (check.status !== 0) {
-        throw new Error(`moto_server is not installed (python3 -m moto.server failed: ${(check.stderr || check.error?.message || "").trim().split("\n").pop()}); install moto[server] 5.x to run the cleanup tests`);
+        throw new Error(
+            `moto_server is not installed (python3 -m moto.server failed: ${(check.stderr || check.error?.message || "").trim().split("\n").pop()}); install moto[server] 5.x to run the cleanup tests`,
+        );
     }
     const port = await freePort();
     const child: ChildProcess = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], {
@@ -49,7 +51,9 @@ export async function startMoto(): Promise<MotoServer> {
         env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: "true" },
     });
     let stderr = "";
-    child.stderr?.on("data", (chunk) => { stderr = (stderr + String(chunk)).slice(-4000); });
+    child.stderr?.on("data", (chunk) => {
+        stderr = (stderr + String(chunk)).slice(-4000);
+    });
     const url = `http://127.0.0.1:${port}`;
     // Bounded by a number of polls, not a wall-clock assertion.
     for (let i = 0; i < READY_POLLS; i++) {
@@ -61,15 +65,18 @@ export async function startMoto(): Promise<MotoServer> {
                 url,
                 port,
                 pid: child.pid!,
-                reset: async () => { await request(`${url}/moto-api/reset`, "POST"); },
-                stop: () => new Promise<void>((resolve) => {
-                    if (child.exitCode !== null) {
-                        resolve();
-                        return;
-                    }
-                    child.once("exit", () => resolve());
-                    process.kill(child.pid!, "SIGTERM");
-                }),
+                reset: async () => {
+                    await request(`${url}/moto-api/reset`, "POST");
+                },
+                stop: () =>
+                    new Promise<void>((resolve) => {
+                        if (child.exitCode !== null) {
+                            resolve();
+                            return;
+                        }
+                        child.once("exit", () => resolve());
+                        process.kill(child.pid!, "SIGTERM");
+                    }),
             };
         }
         await new Promise((r) => setTimeout(r, POLL_MS));

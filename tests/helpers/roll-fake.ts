@@ -43,15 +43,22 @@ export function fakeGroup(options: { count: number; lc?: string; min?: number; m
     const read = (name: string) => fs.readFileSync(path.join(dir, name), "utf8");
     return {
         dir,
-        events: () => read("events").split("\n").filter((line) => line.length > 0),
+        events: () =>
+            read("events")
+                .split("\n")
+                .filter((line) => line.length > 0),
         asg: () => {
             const [desired, min, max, current] = read("asg").trim().split(" ");
             return { desired: Number(desired), min: Number(min), max: Number(max), lc: current };
         },
-        live: () => read("instances").split("\n").filter((line) => line && !line.endsWith(" Terminated")).map((line) => {
-            const [id, instanceLc] = line.split(" ");
-            return { id, lc: instanceLc };
-        }),
+        live: () =>
+            read("instances")
+                .split("\n")
+                .filter((line) => line && !line.endsWith(" Terminated"))
+                .map((line) => {
+                    const [id, instanceLc] = line.split(" ");
+                    return { id, lc: instanceLc };
+                }),
         write: (relative, content) => {
             fs.mkdirSync(path.dirname(path.join(dir, relative)), { recursive: true });
             fs.writeFileSync(path.join(dir, relative), content);

@@ -46,12 +46,74 @@ export interface StubbedRunOptions {
  * host: a test stubs them, or names them in `hostTools` when it starts the real thing.
  */
 export const BASE_TOOLS = [
-    "bash", "sh", "env", "cat", "cp", "mv", "rm", "rmdir", "mkdir", "ln", "ls", "touch", "chmod", "chown",
-    "install", "stat", "readlink", "realpath", "dirname", "basename", "mktemp", "date", "sleep", "timeout",
-    "head", "tail", "wc", "sort", "uniq", "tr", "cut", "tee", "grep", "sed", "awk", "printf", "echo", "test",
-    "seq", "xargs", "find", "flock", "base64", "sha256sum", "gzip", "gunzip", "zcat", "tar", "od", "hostname",
-    "true", "false", "id", "kill", "ps", "diff", "cmp", "comm", "paste", "fold", "nproc", "expr",
-    "mawk", "gawk", "which", "df", "du", "sync",
+    "bash",
+    "sh",
+    "env",
+    "cat",
+    "cp",
+    "mv",
+    "rm",
+    "rmdir",
+    "mkdir",
+    "ln",
+    "ls",
+    "touch",
+    "chmod",
+    "chown",
+    "install",
+    "stat",
+    "readlink",
+    "realpath",
+    "dirname",
+    "basename",
+    "mktemp",
+    "date",
+    "sleep",
+    "timeout",
+    "head",
+    "tail",
+    "wc",
+    "sort",
+    "uniq",
+    "tr",
+    "cut",
+    "tee",
+    "grep",
+    "sed",
+    "awk",
+    "printf",
+    "echo",
+    "test",
+    "seq",
+    "xargs",
+    "find",
+    "flock",
+    "base64",
+    "sha256sum",
+    "gzip",
+    "gunzip",
+    "zcat",
+    "tar",
+    "od",
+    "hostname",
+    "true",
+    "false",
+    "id",
+    "kill",
+    "ps",
+    "diff",
+    "cmp",
+    "comm",
+    "paste",
+    "fold",
+    "nproc",
+    "expr",
+    "mawk",
+    "gawk",
+    "which",
+    "df",
+    "du",
+    "sync",
 ];
 
 const HOST_TOOL_DIRS = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"];
@@ -96,12 +158,7 @@ export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = 
     fs.writeFileSync(callLog, "");
 
     for (const [name, body] of Object.entries(options.stubs ?? {})) {
-        const stub = [
-            "#!/usr/bin/env bash",
-            `printf '%s\\n' "${name} $*" >> "${callLog}"`,
-            body,
-            "",
-        ].join("\n");
+        const stub = ["#!/usr/bin/env bash", `printf '%s\\n' "${name} $*" >> "${callLog}"`, body, ""].join("\n");
         fs.writeFileSync(path.join(stubDir, name), stub, { mode: 0o755 });
     }
     linkHostTools(toolDir, [...BASE_TOOLS, ...(options.hostTools ?? [])]);
@@ -139,7 +196,10 @@ export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = 
         },
     });
     const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
-    const calls = fs.readFileSync(callLog, "utf8").split("\n").filter((line) => line.length > 0);
+    const calls = fs
+        .readFileSync(callLog, "utf8")
+        .split("\n")
+        .filter((line) => line.length > 0);
     return {
         code: result.status ?? -1,
         stdout: result.stdout ?? "",

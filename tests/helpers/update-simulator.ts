@@ -25,8 +25,9 @@ export function graphOf(recorded: RecordedResource[], environment: string): Grap
     const mine = recorded.filter((r) => r.name.startsWith(`${environment}-`) && r.custom);
     const nameOfUrn = new Map(mine.map((r) => [r.urn, r.name.slice(environment.length + 1)]));
     const byName = new Map(mine.map((r) => [r.name.slice(environment.length + 1), r]));
-    const deps = new Map(mine.map((r) => [r.name.slice(environment.length + 1),
-        r.dependencies.map((urn) => nameOfUrn.get(urn)).filter((n): n is string => n !== undefined)]));
+    const deps = new Map(
+        mine.map((r) => [r.name.slice(environment.length + 1), r.dependencies.map((urn) => nameOfUrn.get(urn)).filter((n): n is string => n !== undefined)]),
+    );
     return { environment, byName, deps };
 }
 

@@ -16,7 +16,11 @@ export async function benchCleanup(): Promise<Record<string, number | string>> {
         const started = Date.now();
         const { code, apiCalls } = await runCleanupCli(
             ["--stack", "dev", "--endpoint-url", proxy.url, "--keep", s.apiNlbArn, "--keep", s.stackSecurityGroups.join(",")],
-            { env: { AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey }, clock: systemClock, log: { info: () => {}, result: () => {} } },
+            {
+                env: { AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey },
+                clock: systemClock,
+                log: { info: () => {}, result: () => {} },
+            },
         );
         const seconds = (Date.now() - started) / 1000;
         const left = await existingIds(moto.url);
@@ -36,5 +40,11 @@ export async function benchCleanup(): Promise<Record<string, number | string>> {
 }
 
 if (require.main === module) {
-    benchCleanup().then((r) => console.log(JSON.stringify(r, null, 2)), (e) => { console.error(e); process.exitCode = 1; });
+    benchCleanup().then(
+        (r) => console.log(JSON.stringify(r, null, 2)),
+        (e) => {
+            console.error(e);
+            process.exitCode = 1;
+        },
+    );
 }

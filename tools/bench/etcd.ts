@@ -23,12 +23,14 @@ class Writer {
             `for ((i = 0; i < ${MAX_WRITES}; i++)); do`,
             `  [[ -f "${this.stopFile}" ]] && break`,
             `  if ETCDCTL_API=3 "${hostToolPath("etcdctl")}" --endpoints="$(cat "${endpointsFile}")" --dial-timeout=1s --command-timeout=1s put /bench/w "$i" >/dev/null 2>&1;`,
-            "  then echo \"ok ${EPOCHREALTIME}\"; else echo \"fail ${EPOCHREALTIME}\"; fi",
+            '  then echo "ok ${EPOCHREALTIME}"; else echo "fail ${EPOCHREALTIME}"; fi',
             "done",
         ].join("\n");
         const child = spawn("bash", ["-c", loop], { stdio: ["ignore", "pipe", "ignore"] });
         let out = "";
-        child.stdout.on("data", (chunk) => { out += chunk; });
+        child.stdout.on("data", (chunk) => {
+            out += chunk;
+        });
         this.done = new Promise((resolve) => child.on("exit", () => resolve(out)));
     }
 
@@ -36,7 +38,10 @@ class Writer {
     async stop(): Promise<{ ok: number; failed: number; longestOutageMs: number }> {
         fs.writeFileSync(this.stopFile, "");
         const lines = (await this.done).trim().split("\n").filter(Boolean);
-        let ok = 0, failed = 0, last: number | undefined, longest = 0;
+        let ok = 0,
+            failed = 0,
+            last: number | undefined,
+            longest = 0;
         for (const line of lines) {
             const [result, stamp] = line.split(" ");
             const ms = Number(stamp) * 1000;
@@ -55,12 +60,21 @@ class Writer {
 }
 
 function setEndpoints(file: string, cluster: EtcdCluster, except?: string): void {
-    fs.writeFileSync(file, cluster.running().filter((m) => m.name !== except).map((m) => m.clientUrl).join(","));
+    fs.writeFileSync(
+        file,
+        cluster
+            .running()
+            .filter((m) => m.name !== except)
+            .map((m) => m.clientUrl)
+            .join(","),
+    );
 }
 
 function script(cluster: EtcdCluster, args: string[], local?: string): void {
     const run = runStubbedBash(SCRIPT, {
-        args, hostTools: ["etcdctl"], timeoutMs: 180_000,
+        args,
+        hostTools: ["etcdctl"],
+        timeoutMs: 180_000,
         env: { ETCDCTL_API: "3", ETCD_ENDPOINTS: local ? cluster.member(local).clientUrl : cluster.endpoints(), POLL_INTERVAL: "0.2" },
         rootEnv: { KUBERNETES_ETC: "etc/kubernetes", LOG_FILE: "membership.log" },
     });
@@ -91,15 +105,23 @@ async function roll(kind: "script" | "bare"): Promise<{ ms: number; writes: { ok
         const writer = new Writer(endpointsFile);
         const started = process.hrtime.bigint();
         for (const index of [1, 2, 3]) {
-            const old = `old-${index}`, fresh = `new-${index}`;
+            const old = `old-${index}`,
+                fresh = `new-${index}`;
             const member = await cluster.allocate(fresh);
-            const peers = cluster.running().map((m) => m.clientUrl).join(",");
+            const peers = cluster
+                .running()
+                .map((m) => m.clientUrl)
+                .join(",");
             if (kind === "script") {
                 script(cluster, ["add", fresh, member.peerUrl]);
             } else {
                 await etcdctlRetry(cluster, ["member", "add", fresh, `--peer-urls=${member.peerUrl}`], peers);
             }
-            const initial = cluster.running().map((m) => `${m.name}=${m.peerUrl}`).concat(`${fresh}=${member.peerUrl}`).join(",");
+            const initial = cluster
+                .running()
+                .map((m) => `${m.name}=${m.peerUrl}`)
+                .concat(`${fresh}=${member.peerUrl}`)
+                .join(",");
             cluster.startMember(fresh, initial, "existing");
             if (kind === "script") {
                 script(cluster, ["wait-healthy", fresh, "120"]);
@@ -111,7 +133,15 @@ async function roll(kind: "script" | "bare"): Promise<{ ms: number; writes: { ok
                 script(cluster, ["leave", old], old);
             } else {
                 const id = cluster.memberList().find((m) => m.name === old)!.id;
-                await etcdctlRetry(cluster, ["member", "remove", id], cluster.running().filter((m) => m.name !== old).map((m) => m.clientUrl).join(","));
+                await etcdctlRetry(
+                    cluster,
+                    ["member", "remove", id],
+                    cluster
+                        .running()
+                        .filter((m) => m.name !== old)
+                        .map((m) => m.clientUrl)
+                        .join(","),
+                );
             }
             await cluster.stop(old);
         }
@@ -142,8 +172,11 @@ export async function benchEtcd(): Promise<Record<string, number | string>> {
 }
 
 if (require.main === module) {
-    benchEtcd().then((result) => console.log(result), (error: unknown) => {
-        console.error(error);
-        process.exitCode = 1;
-    });
+    benchEtcd().then(
+        (result) => console.log(result),
+        (error: unknown) => {
+            console.error(error);
+            process.exitCode = 1;
+        },
+    );
 }

@@ -28,7 +28,7 @@ const CONTROL_PLANE_STEPS_PER_NODE = 4;
 /** Workers, per node with maxSurge 1: surge, wait Ready, drain, terminate. */
 const WORKER_STEPS_PER_NODE = 4;
 
-export async function benchRolls(): Promise<Record<string, number | string>> {
+export function benchRolls(): Promise<Record<string, number | string>> {
     const workers = GROUPS * WORKERS_PER_GROUP;
     const { maxSurge, drainTimeoutSeconds } = DEFAULT_ROLL_SETTINGS;
     // With maxSurge s a batch of s nodes shares one Ready wait; drains and terminations stay one by one.
@@ -37,8 +37,13 @@ export async function benchRolls(): Promise<Record<string, number | string>> {
     const workerBudget = batches * NODE_READY_TIMEOUT_SECONDS + workers * perNodeBudget;
     // Per control-plane node: bundle installed, API wait, join retries, token apply, three gate
     // checks; then the old node's leave: drain and the etcd removal.
-    const controlPlanePerNode = BUNDLE_INSTALL_WAIT_SECONDS + MIN_API_WAIT_SECONDS + JOIN_TIMEOUT_SECONDS + 4 * GATE_TIMEOUT_SECONDS +
-        CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS + 2 * ETCD_REMOVE_TIMEOUT_SECONDS;
+    const controlPlanePerNode =
+        BUNDLE_INSTALL_WAIT_SECONDS +
+        MIN_API_WAIT_SECONDS +
+        JOIN_TIMEOUT_SECONDS +
+        4 * GATE_TIMEOUT_SECONDS +
+        CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS +
+        2 * ETCD_REMOVE_TIMEOUT_SECONDS;
 
     const group = fakeGroup({ count: WORKERS_PER_GROUP });
     const run = runRoll(group);
@@ -51,7 +56,7 @@ export async function benchRolls(): Promise<Record<string, number | string>> {
     const cloudCalls = run.calls.filter((call) => call.startsWith("aws ")).length;
     const kubeCalls = run.calls.filter((call) => call.startsWith("kubectl ")).length;
 
-    return {
+    return Promise.resolve({
         "roll: serialised steps, control plane (3 nodes x create/join/gate/leave)": CONTROL_PLANE_NODES * CONTROL_PLANE_STEPS_PER_NODE,
         "roll: serialised steps, workers (2 x 3 nodes x surge/ready/drain/terminate)": workers * WORKER_STEPS_PER_NODE,
         "roll: serialised steps, health gate": 1,
@@ -62,5 +67,5 @@ export async function benchRolls(): Promise<Record<string, number | string>> {
         "roll script: cloud API calls per replaced node": Number((cloudCalls / WORKERS_PER_GROUP).toFixed(1)),
         "roll script: Kubernetes API calls per replaced node": Number((kubeCalls / WORKERS_PER_GROUP).toFixed(1)),
         "roll script: terminations": events.filter((e) => e.startsWith("terminate")).length,
-    };
+    });
 }
