@@ -2,8 +2,10 @@
 // reads stack configuration; the components get typed arguments.
 import * as pulumi from "@pulumi/pulumi";
 import { EksdAddons } from "./addons";
+import { resolveVersions } from "./addons/versions";
 import { EksdCluster } from "./cluster";
 import { approvedPrevious } from "./cluster/change-policy";
+import type { ControllerChartVersions } from "./cluster/iam";
 import { LifecycleState, LifecycleValue, readPreviousLifecycle } from "./cluster/lifecycle-state";
 import { WorkerRolls, workerRollGroups } from "./cluster/worker-rolls";
 import { ConfigValidationError, loadStackConfig, secretKeysFromEnvironment } from "./config";
@@ -58,6 +60,12 @@ function lifecycleSettings(stack: StackModel): Record<string, LifecycleValue> {
     };
 }
 
+/** The controllers' chart versions (pins of the cluster's minor, or overrides): IAM follows them. */
+function controllerCharts(stack: StackModel): ControllerChartVersions {
+    const versions = resolveVersions(stack.cluster.eksdVersion, stack.addons.overrides);
+    return { ccm: versions.ccm, ebsCsi: versions.ebsCsi, loadBalancerController: versions.loadBalancerController, autoscaler: versions.autoscaler };
+}
+
 // The previous state of this stack; a refused change fails the preview (cluster/change-policy.ts).
 const currentLifecycle = lifecycleSettings(config);
 const previousLifecycle = approvedPrevious(readPreviousLifecycle(), currentLifecycle);
@@ -109,6 +117,7 @@ const cluster = new EksdCluster(`${env}-cluster`, {
     },
     rootCaCert: config.cloud.rootCaCert,
     cloudApiInsecure: config.cloud.insecure,
+    controllerCharts: controllerCharts(config),
     hardening: {
         auditLog: config.hardening.auditLog,
         secretsEncryption: config.hardening.secretsEncryption,

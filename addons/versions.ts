@@ -6,6 +6,9 @@
 // Rule for new pins: only chart versions whose derived facts are in addons/chart-facts/ (checked
 // key paths, defaults); where no checked version supports a minor, the nearest checked one stays
 // and the pair is listed in KNOWN_GAPS.
+import { compareVersions } from "../model/version-order";
+
+export { compareVersions };
 
 /** The pod networks the add-ons can install. */
 export const CNI_CHOICES = ["flannel", "calico", "cilium"] as const;
@@ -375,26 +378,4 @@ export function resolveVersions(eksdVersion: string, overrides: AddonOverrides =
         }
     }
     return resolved;
-}
-
-/**
- * Compares dotted versions numerically ("v3.32.1" vs "v3.29.1"); a leading "v" and any
- * pre-release suffix are ignored. Returns <0, 0 or >0.
- */
-export function compareVersions(a: string, b: string): number {
-    const parts = (v: string): number[] =>
-        v
-            .replace(/^v/, "")
-            .split(/[-+]/)[0]
-            .split(".")
-            .map((p) => Number.parseInt(p, 10) || 0);
-    const left = parts(a);
-    const right = parts(b);
-    for (let i = 0; i < Math.max(left.length, right.length); i++) {
-        const diff = (left[i] ?? 0) - (right[i] ?? 0);
-        if (diff !== 0) {
-            return diff;
-        }
-    }
-    return 0;
 }

@@ -126,7 +126,7 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
     eksdVersion: {
         kind: "rolling",
         tracked: true,
-        effect: `one minor up (or the same minor): the first new-version node uploads the new ClusterConfiguration, ${CONTROL_PLANE_ROLL}; then \`kubeadm init phase addon\` (kube-proxy, CoreDNS) on the last node, the add-ons move to the new pins, and ${WORKER_ROLL}. Skipping a minor or going down is refused`,
+        effect: `one minor up (or the same minor): the first new-version node uploads the new ClusterConfiguration, ${CONTROL_PLANE_ROLL}; then \`kubeadm init phase addon\` (kube-proxy, CoreDNS) on the last node, the control-plane role's policies and the add-ons move to the new pins, and ${WORKER_ROLL}. Skipping a minor or going down is refused`,
         refuse: eksdVersionStep,
     },
     kubernetesVersion: {
@@ -212,7 +212,10 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
     kasten: { kind: "in-place", effect: "the release is installed or removed" },
     autoscalerScaleDownUnneededTime: { kind: "in-place", effect: "helm upgrade of the autoscaler" },
     autoscalerScaleDownDelayAfterAdd: { kind: "in-place", effect: "helm upgrade of the autoscaler" },
-    addonOverrides: { kind: "in-place", effect: "helm upgrade of the add-ons named in it" },
+    addonOverrides: {
+        kind: "in-place",
+        effect: "helm upgrade of the add-ons named in it; a controller's chart version also updates the control-plane role's policy in place",
+    },
 };
 
 /** Keys whose values go into the `lifecycle` output and are compared at the next preview. */

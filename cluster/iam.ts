@@ -4,11 +4,17 @@
 // upstream example policies at the add-on versions we install (see iam-policies/SOURCES.md).
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import ccmControlPlanePolicy from "./iam-policies/aws-cloud-controller-manager-control-plane-0.0.8.json";
+import { compareVersions } from "../model/version-order";
+import ccmControlPlanePolicy008 from "./iam-policies/aws-cloud-controller-manager-control-plane-0.0.8.json";
+import ccmControlPlanePolicy0011 from "./iam-policies/aws-cloud-controller-manager-control-plane-0.0.11.json";
 import ccmNodePolicy from "./iam-policies/aws-cloud-controller-manager-node.json";
-import ebsCsiPolicy from "./iam-policies/aws-ebs-csi-driver-2.33.0.json";
-import loadBalancerControllerPolicy from "./iam-policies/aws-load-balancer-controller-1.7.2.json";
-import clusterAutoscalerPolicy from "./iam-policies/cluster-autoscaler-full-9.37.0.json";
+import ebsCsiPolicy2330 from "./iam-policies/aws-ebs-csi-driver-2.33.0.json";
+import ebsCsiPolicy2393 from "./iam-policies/aws-ebs-csi-driver-2.39.3.json";
+import ebsCsiPolicy2640 from "./iam-policies/aws-ebs-csi-driver-2.64.0.json";
+import loadBalancerControllerPolicy172 from "./iam-policies/aws-load-balancer-controller-1.7.2.json";
+import clusterAutoscalerPolicy9370 from "./iam-policies/cluster-autoscaler-full-9.37.0.json";
+import clusterAutoscalerPolicy9380 from "./iam-policies/cluster-autoscaler-full-9.38.0.json";
+import clusterAutoscalerPolicy9590 from "./iam-policies/cluster-autoscaler-full-9.59.0.json";
 import etcdBackupPolicy from "./iam-policies/etcd-backup.json";
 
 export type NodeRole = "control-plane" | "worker";
@@ -30,21 +36,57 @@ export interface PolicyDocument {
 
 const POLICY_VERSION = "2012-10-17";
 
+/** Chart versions of the controllers that run with the control-plane role's permissions. */
+export interface ControllerChartVersions {
+    ccm: string;
+    ebsCsi: string;
+    loadBalancerController: string;
+    autoscaler: string;
+}
+
+type StatementData = { Statement: object[] };
+
+/** Upstream example policy per chart version we pin (data files, see iam-policies/SOURCES.md). */
+export const CONTROLLER_POLICIES: Record<keyof ControllerChartVersions, Record<string, StatementData>> = {
+    ccm: { "0.0.8": ccmControlPlanePolicy008, "0.0.11": ccmControlPlanePolicy0011 },
+    ebsCsi: { "2.33.0": ebsCsiPolicy2330, "2.39.3": ebsCsiPolicy2393, "2.64.0": ebsCsiPolicy2640 },
+    loadBalancerController: { "1.7.2": loadBalancerControllerPolicy172 },
+    autoscaler: { "9.37.0": clusterAutoscalerPolicy9370, "9.38.0": clusterAutoscalerPolicy9380, "9.59.0": clusterAutoscalerPolicy9590 },
+};
+
+/**
+ * The policy version for a chart version: the same version when we hold its policy, else the
+ * newest one below it (an `addonOverrides` version we have no data for), else the oldest.
+ */
+export function policyVersionFor(controller: keyof ControllerChartVersions, chartVersion: string): string {
+    const known = Object.keys(CONTROLLER_POLICIES[controller]).sort(compareVersions);
+    const atOrBelow = known.filter((version) => compareVersions(version, chartVersion) <= 0);
+    return atOrBelow.length > 0 ? atOrBelow[atOrBelow.length - 1] : known[0];
+}
+
+function controllerPolicy(controller: keyof ControllerChartVersions, chartVersion: string): PolicyDocument {
+    const data = CONTROLLER_POLICIES[controller][policyVersionFor(controller, chartVersion)];
+    if (data === undefined) {
+        throw new Error(`no IAM policy data for ${controller} ${chartVersion}`);
+    }
+    return document(data.Statement);
+}
+
 /**
  * The policy documents of one role, keyed by purpose. One managed policy per purpose because
  * the union for the control plane (~9 KB) exceeds the 6,144-character limit of one policy.
  */
-export function policyDocumentsFor(role: NodeRole): Record<string, PolicyDocument> {
+export function policyDocumentsFor(role: NodeRole, charts: ControllerChartVersions): Record<string, PolicyDocument> {
     const node = document(ccmNodePolicy.Statement);
     if (role === "worker") {
         return { node };
     }
     return {
         node: node,
-        "cloud-controller": document(ccmControlPlanePolicy.Statement),
-        "ebs-csi": document(ebsCsiPolicy.Statement),
-        "load-balancer-controller": document(loadBalancerControllerPolicy.Statement),
-        "cluster-autoscaler": document(clusterAutoscalerPolicy.Statement),
+        "cloud-controller": controllerPolicy("ccm", charts.ccm),
+        "ebs-csi": controllerPolicy("ebsCsi", charts.ebsCsi),
+        "load-balancer-controller": controllerPolicy("loadBalancerController", charts.loadBalancerController),
+        "cluster-autoscaler": controllerPolicy("autoscaler", charts.autoscaler),
         "etcd-backup": document(etcdBackupPolicy.Statement),
     };
 }
@@ -68,6 +110,8 @@ function document(statements: object[]): PolicyDocument {
 export interface NodeIamArgs {
     environment: string;
     role: NodeRole;
+    /** The controllers' chart versions: their upstream policies change between versions. */
+    controllerCharts: ControllerChartVersions;
     /** Random suffix for IAM names: IAM keeps deleted names reserved for minutes. */
     nameSuffix: pulumi.Input<string>;
     /** Use this existing instance profile; then no IAM resource is created for the role. */
@@ -103,7 +147,7 @@ export class NodeIam {
         );
         this.resources.push(role);
 
-        for (const [purpose, policyDocument] of Object.entries(policyDocumentsFor(args.role))) {
+        for (const [purpose, policyDocument] of Object.entries(policyDocumentsFor(args.role, args.controllerCharts))) {
             const policy = new aws.iam.Policy(
                 `${baseName}-${purpose}-policy`,
                 {

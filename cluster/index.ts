@@ -10,7 +10,7 @@ import { API_PORT, ApiEndpoint } from "./api-endpoint";
 import { AdminCredential, DEFAULT_ADMIN_VALIDITY_DAYS } from "./admin-credential";
 import { ControlPlane, ControlPlaneMode, LifecycleDecision } from "./control-plane";
 import { DEFAULT_HARDENING, HardeningSettings } from "./hardening";
-import { NodeIam, NodeRole } from "./iam";
+import { ControllerChartVersions, NodeIam, NodeRole } from "./iam";
 import { CloudMetadata, nodeConnection } from "./kubeconfig";
 import type { LifecycleState } from "./lifecycle-state";
 import { NodeBootstrap } from "./node-bootstrap";
@@ -84,6 +84,11 @@ export interface EksdClusterArgs extends ClusterSettings {
     rootCaCert?: string;
     /** Nodes call the cloud API without TLS verification (self-signed cloud, no root CA). */
     cloudApiInsecure?: boolean;
+    /**
+     * Chart versions of the controllers that run with the control-plane role (CCM, EBS CSI, load
+     * balancer controller, autoscaler): the role gets their upstream policies at these versions.
+     */
+    controllerCharts: ControllerChartVersions;
     /**
      * What nodes need for as long as they run, beyond the ids above: security-group rules,
      * routes, DHCP options (typically the ZadaraNetwork component). Nodes and the SSH commands
@@ -340,6 +345,7 @@ export class EksdCluster extends pulumi.ComponentResource {
         return new NodeIam({
             environment: this.args.environment,
             role,
+            controllerCharts: this.args.controllerCharts,
             nameSuffix: this.secrets.nameSuffix,
             existingInstanceProfile,
             provider: this.args.provider,

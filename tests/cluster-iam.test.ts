@@ -5,7 +5,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { buildClusters, resource, resourcesOf, secretValue } from "./helpers/cluster-fixture";
-import { ec2AssumeRolePolicy, PolicyDocument, policyDocumentsFor } from "../cluster/iam";
+import { CONTROLLER_POLICIES, ControllerChartVersions, ec2AssumeRolePolicy, PolicyDocument, policyDocumentsFor, policyVersionFor } from "../cluster/iam";
+import { pinsFor, SUPPORTED_EKSD_VERSIONS } from "../addons/versions";
+
+/** The controllers' chart versions pinned for one EKS-D minor. */
+function chartsOf(minor: string): ControllerChartVersions {
+    const { ccm, ebsCsi, loadBalancerController, autoscaler } = pinsFor(minor).versions;
+    return { ccm, ebsCsi, loadBalancerController, autoscaler };
+}
 
 function actionsOf(document: PolicyDocument): string[] {
     return document.Statement.flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]));
@@ -16,8 +23,8 @@ function allActions(documents: Record<string, PolicyDocument>): Set<string> {
 }
 
 describe("IAM policy documents", () => {
-    const controlPlane = policyDocumentsFor("control-plane");
-    const worker = policyDocumentsFor("worker");
+    const controlPlane = policyDocumentsFor("control-plane", chartsOf("1.30"));
+    const worker = policyDocumentsFor("worker", chartsOf("1.30"));
 
     it("never grants a service-wide wildcard such as ec2:*", () => {
         for (const documents of [controlPlane, worker]) {
@@ -82,17 +89,56 @@ describe("IAM policy documents", () => {
     });
 
     it("carries the statements of the policy data files unchanged", () => {
-        const pairs: Array<[string, PolicyDocument]> = [
-            ["aws-cloud-controller-manager-control-plane-0.0.8.json", controlPlane["cloud-controller"]],
-            ["aws-cloud-controller-manager-node.json", controlPlane.node],
-            ["aws-ebs-csi-driver-2.33.0.json", controlPlane["ebs-csi"]],
-            ["aws-load-balancer-controller-1.7.2.json", controlPlane["load-balancer-controller"]],
-            ["cluster-autoscaler-full-9.37.0.json", controlPlane["cluster-autoscaler"]],
-        ];
-        for (const [file, document] of pairs) {
-            const inRepo = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "cluster", "iam-policies", file), "utf8"));
-            assert.deepEqual(document.Statement, inRepo.Statement, file);
+        const dataDir = path.join(__dirname, "..", "cluster", "iam-policies");
+        const fileOf: Record<keyof ControllerChartVersions, (version: string) => string> = {
+            ccm: (v) => `aws-cloud-controller-manager-control-plane-${v}.json`,
+            ebsCsi: (v) => `aws-ebs-csi-driver-${v}.json`,
+            loadBalancerController: (v) => `aws-load-balancer-controller-${v}.json`,
+            autoscaler: (v) => `cluster-autoscaler-full-${v}.json`,
+        };
+        let compared = 0;
+        for (const [controller, byVersion] of Object.entries(CONTROLLER_POLICIES) as Array<
+            [keyof ControllerChartVersions, Record<string, { Statement: object[] }>]
+        >) {
+            for (const [version, data] of Object.entries(byVersion)) {
+                const inRepo = JSON.parse(fs.readFileSync(path.join(dataDir, fileOf[controller](version)), "utf8"));
+                assert.deepEqual(data.Statement, inRepo.Statement, `${controller} ${version}`);
+                compared++;
+            }
         }
+        assert.equal(compared, 9);
+        assert.deepEqual(
+            controlPlane.node.Statement,
+            JSON.parse(fs.readFileSync(path.join(dataDir, "aws-cloud-controller-manager-node.json"), "utf8")).Statement,
+        );
+    });
+
+    it("holds the policy of every controller chart version pinned for every supported minor", () => {
+        for (const minor of SUPPORTED_EKSD_VERSIONS) {
+            for (const [controller, version] of Object.entries(chartsOf(minor)) as Array<[keyof ControllerChartVersions, string]>) {
+                assert.equal(policyVersionFor(controller, version), version, `EKS-D ${minor}: no policy data for ${controller} ${version}`);
+            }
+        }
+    });
+
+    it("grants what each minor's controllers call: EBS CSI 2.64.0 and CCM 0.0.11 need more than 2.33.0 / 0.0.8", () => {
+        const actionsFor = (minor: string, purpose: string): string[] => actionsOf(policyDocumentsFor("control-plane", chartsOf(minor))[purpose]);
+        assert.ok(!actionsFor("1.30", "ebs-csi").includes("ec2:DescribeInstanceTypes"));
+        assert.ok(actionsFor("1.32", "ebs-csi").includes("ec2:DescribeInstanceTypes"));
+        assert.ok(actionsFor("1.31", "ebs-csi").includes("ec2:EnableFastSnapshotRestores"));
+        for (const minor of SUPPORTED_EKSD_VERSIONS) {
+            assert.ok(actionsFor(minor, "cloud-controller").includes("ec2:DescribeInstanceTopology"), `EKS-D ${minor}: CCM 0.0.11 policy`);
+        }
+        assert.ok(actionsFor("1.30", "cluster-autoscaler").includes("autoscaling:DescribeTags"));
+        assert.ok(!actionsFor("1.35", "cluster-autoscaler").includes("autoscaling:DescribeTags"));
+    });
+
+    it("takes the nearest policy at or below an overridden chart version, else the oldest", () => {
+        assert.equal(policyVersionFor("ebsCsi", "2.50.1"), "2.39.3");
+        assert.equal(policyVersionFor("ebsCsi", "v2.70.0"), "2.64.0");
+        assert.equal(policyVersionFor("ebsCsi", "2.20.0"), "2.33.0");
+        assert.equal(policyVersionFor("ccm", "0.0.10"), "0.0.8");
+        assert.equal(policyVersionFor("loadBalancerController", "1.8.0"), "1.7.2");
     });
 
     it("uses '*' only as a resource or condition value, exactly where the upstream policies do", (t) => {
@@ -127,9 +173,11 @@ describe("IAM policy documents", () => {
         assert.ok(compared >= 4, `compared ${compared} policy files with upstream`);
     });
 
-    it("keeps every policy under IAM's 6,144-character limit", () => {
-        for (const [purpose, document] of Object.entries(controlPlane)) {
-            assert.ok(JSON.stringify(document).length < 6144, `${purpose} policy is too long`);
+    it("keeps every policy of every minor under IAM's 6,144-character limit", () => {
+        for (const minor of SUPPORTED_EKSD_VERSIONS) {
+            for (const [purpose, document] of Object.entries(policyDocumentsFor("control-plane", chartsOf(minor)))) {
+                assert.ok(JSON.stringify(document).length < 6144, `${minor} ${purpose} policy is too long`);
+            }
         }
     });
 
@@ -148,7 +196,7 @@ describe("IAM resources", () => {
             const profile = resource("aws:iam/instanceProfile:InstanceProfile", `dev-${role}-profile`);
             assert.equal(profile.inputs.role, iamRole.inputs.name);
             const policies = resourcesOf("aws:iam/policy:Policy", `dev-${role}-`);
-            const expected = Object.keys(policyDocumentsFor(role as "control-plane" | "worker"));
+            const expected = Object.keys(policyDocumentsFor(role as "control-plane" | "worker", chartsOf("1.30")));
             assert.equal(policies.length, expected.length);
             for (const policy of policies) {
                 assert.match(String(policy.inputs.name), new RegExp(`^dev-${role}-[a-z-]+-[a-z0-9]{6}$`));

@@ -160,6 +160,19 @@ describe("offline plan", () => {
         assert.ok(run.plan!.resources.some((r) => r.type === "kubernetes:helm.sh/v3:Release" && JSON.stringify(r.inputs).includes("cilium")));
     });
 
+    it("gives the control-plane role the policies of the controller charts it installs, overrides included", () => {
+        const ebsPolicy = (run: ReturnType<typeof runPlan>): string => {
+            const policy = run.plan!.resources.find((r) => r.type === "aws:iam/policy:Policy" && r.name === "dev-control-plane-ebs-csi-policy");
+            assert.ok(policy, "no EBS CSI policy in the plan");
+            return String((policy.inputs as Record<string, unknown>).policy);
+        };
+        // dev runs EKS-D 1.30: EBS CSI 2.33.0, whose policy has no DescribeInstanceTypes.
+        assert.doesNotMatch(ebsPolicy(dev), /ec2:DescribeInstanceTypes/);
+        const overridden = runPlan(["--stack", "dev", "--config", "addonOverrides.ebsCsi.version=2.64.0"]);
+        assert.equal(overridden.code, 0, overridden.stderr);
+        assert.match(ebsPolicy(overridden), /ec2:DescribeInstanceTypes/);
+    });
+
     it("stops on bad config with only the validation messages and exit 1", () => {
         const run = runPlan(["--stack", "dev", "--config", "vpcCidr=300.1.0.0/16", "--config", "controlPlaneCount=2"]);
         assert.equal(run.code, 1);

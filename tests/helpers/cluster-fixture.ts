@@ -125,6 +125,8 @@ export async function makeArgs(environment: string, overrides: Partial<EksdClust
         kubeconfigTimeoutMinutes: 25,
         etcdBackupRotation: 100,
         rootCaCert: ROOT_CA,
+        // The 1.30 pins (addons/versions.ts); a cluster of another minor passes its own.
+        controllerCharts: { ccm: "0.0.11", ebsCsi: "2.33.0", loadBalancerController: "1.7.2", autoscaler: "9.37.0" },
         ...overrides,
     };
 }
