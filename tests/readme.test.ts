@@ -1,5 +1,6 @@
-// The README's generated tables must match config/schema.ts, and the newcomer commands must
-// be the ones package.json really has.
+// The README's generated tables must match config/schema.ts, the newcomer commands must be the
+// ones package.json really has, and every relative link in README.md and docs/ must land on a
+// file and, when it names one, a heading.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -38,5 +39,49 @@ describe("README", () => {
         ]) {
             assert.ok(readme.includes(`\`${variable}\``), `migration table misses ${variable}`);
         }
+    });
+});
+
+/** GitHub's heading anchor: lowercase, punctuation dropped (except - and _), spaces to dashes. */
+function anchorOf(heading: string): string {
+    return heading
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+        .replace(/\s/g, "-");
+}
+
+function anchorsOf(markdown: string): Set<string> {
+    const withoutCode = markdown.replace(/```[\s\S]*?```/g, "");
+    return new Set([...withoutCode.matchAll(/^#{1,6}\s+(.+)$/gm)].map((match) => anchorOf(match[1])));
+}
+
+describe("links in README.md and docs/", () => {
+    const documents = ["README.md", ...fs.readdirSync(path.join(root, "docs")).map((name) => path.join("docs", name))].filter((name) => name.endsWith(".md"));
+
+    it("derives anchors the way GitHub does", () => {
+        assert.equal(anchorOf("Known gaps (`KNOWN_GAPS`, kept exact by a test)"), "known-gaps-known_gaps-kept-exact-by-a-test");
+        assert.equal(anchorOf("EKS-D upgrades"), "eks-d-upgrades");
+    });
+
+    it("every relative link names an existing file and heading", () => {
+        let checked = 0;
+        for (const document of documents) {
+            const text = fs.readFileSync(path.join(root, document), "utf8").replace(/```[\s\S]*?```/g, "");
+            for (const match of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+                const target = match[1];
+                if (/^[a-z]+:/.test(target)) {
+                    continue;
+                }
+                const [file, anchor] = target.split("#");
+                const resolved = file === "" ? path.join(root, document) : path.resolve(path.dirname(path.join(root, document)), file);
+                assert.ok(fs.existsSync(resolved), `${document}: link ${target} names a missing file`);
+                if (anchor !== undefined && resolved.endsWith(".md")) {
+                    assert.ok(anchorsOf(fs.readFileSync(resolved, "utf8")).has(anchor), `${document}: link ${target} names a missing heading`);
+                }
+                checked++;
+            }
+        }
+        assert.ok(checked >= 20, `checked only ${checked} links`);
     });
 });
