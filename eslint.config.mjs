@@ -42,9 +42,9 @@ export default defineConfig(
             "@typescript-eslint/no-unsafe-member-access": "error",
             "@typescript-eslint/no-unsafe-return": "error",
             "@typescript-eslint/no-explicit-any": "error",
-            // Reported, not fatal: the config rules and SDK response readers use `x!` after a
-            // check the compiler cannot follow; each is a place to type better, not a bug.
-            "@typescript-eslint/no-non-null-assertion": "warn",
+            // `x!` hides a missing value until it fails far away: narrow with a check that says
+            // what was missing instead.
+            "@typescript-eslint/no-non-null-assertion": "error",
             // `_name` marks a parameter that an interface requires but this code does not use.
             "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
             eqeqeq: ["error", "always"],

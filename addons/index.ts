@@ -354,8 +354,7 @@ export class EksdAddons extends pulumi.ComponentResource {
 
     private configFile(tag: string, file: string, dependsOn: pulumi.Resource[]): k8s.yaml.v2.ConfigFile {
         const baseName = file
-            .split("/")
-            .pop()!
+            .slice(file.lastIndexOf("/") + 1)
             .replace(/\.yaml$/, "")
             .replace(/^snapshot\.storage\.k8s\.io_/, "");
         return new k8s.yaml.v2.ConfigFile(

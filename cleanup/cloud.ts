@@ -100,6 +100,17 @@ function chunks<T>(items: T[], size: number): T[][] {
     return out;
 }
 
+/**
+ * An id or name the API always returns, which the SDK types leave optional. A missing one is
+ * reported, not passed on as `undefined` to the matching and delete calls.
+ */
+function required<T>(value: T | undefined, operation: string, field: string): T {
+    if (value === undefined) {
+        throw new Error(`${operation}: the answer has an entry without ${field}`);
+    }
+    return value;
+}
+
 interface Sendable<Out> {
     send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<Out>;
 }
@@ -162,14 +173,15 @@ export class CloudApi {
             found.push(...(page.LoadBalancers ?? []));
             marker = page.NextMarker;
         } while (marker);
-        const tags = await this.v2Tags(found.map((lb) => lb.LoadBalancerArn!));
-        return found.map((lb) => ({
-            arn: lb.LoadBalancerArn!,
+        const withArns = found.map((lb) => ({ lb, arn: required(lb.LoadBalancerArn, "elbv2:DescribeLoadBalancers", "LoadBalancerArn") }));
+        const tags = await this.v2Tags(withArns.map(({ arn }) => arn));
+        return withArns.map(({ lb, arn }) => ({
+            arn,
             name: lb.LoadBalancerName ?? "",
             type: lb.Type ?? "",
             state: lb.State?.Code,
             securityGroups: lb.SecurityGroups ?? [],
-            tags: tags.get(lb.LoadBalancerArn!) ?? {},
+            tags: tags.get(arn) ?? {},
         }));
     }
 
@@ -181,12 +193,13 @@ export class CloudApi {
             found.push(...(page.TargetGroups ?? []));
             marker = page.NextMarker;
         } while (marker);
-        const tags = await this.v2Tags(found.map((tg) => tg.TargetGroupArn!));
-        return found.map((tg) => ({
-            arn: tg.TargetGroupArn!,
+        const withArns = found.map((tg) => ({ tg, arn: required(tg.TargetGroupArn, "elbv2:DescribeTargetGroups", "TargetGroupArn") }));
+        const tags = await this.v2Tags(withArns.map(({ arn }) => arn));
+        return withArns.map(({ tg, arn }) => ({
+            arn,
             name: tg.TargetGroupName ?? "",
             loadBalancerArns: tg.LoadBalancerArns ?? [],
-            tags: tags.get(tg.TargetGroupArn!) ?? {},
+            tags: tags.get(arn) ?? {},
         }));
     }
 
@@ -196,7 +209,7 @@ export class CloudApi {
         for (const batch of chunks(arns, 20)) {
             const page = await this.send<ELBv2.DescribeTagsCommandOutput>(this.elbv2, new ELBv2.DescribeTagsCommand({ ResourceArns: batch }));
             for (const d of page.TagDescriptions ?? []) {
-                result.set(d.ResourceArn!, tagMap(d.Tags));
+                result.set(required(d.ResourceArn, "elbv2:DescribeTags", "ResourceArn"), tagMap(d.Tags));
             }
         }
         return result;
@@ -207,7 +220,7 @@ export class CloudApi {
             this.elbv2,
             new ELBv2.DescribeListenersCommand({ LoadBalancerArn: loadBalancerArn }),
         );
-        return (page.Listeners ?? []).map((l) => l.ListenerArn!);
+        return (page.Listeners ?? []).map((l) => required(l.ListenerArn, "elbv2:DescribeListeners", "ListenerArn"));
     }
 
     async classicElbs(): Promise<ClassicElbInfo[]> {
@@ -218,18 +231,19 @@ export class CloudApi {
             found.push(...(page.LoadBalancerDescriptions ?? []));
             marker = page.NextMarker;
         } while (marker);
+        const withNames = found.map((lb) => ({ lb, name: required(lb.LoadBalancerName, "elb:DescribeLoadBalancers", "LoadBalancerName") }));
         const tags = new Map<string, Tags>();
         // The classic DescribeTags takes at most 20 names.
         for (const batch of chunks(
-            found.map((lb) => lb.LoadBalancerName!),
+            withNames.map(({ name }) => name),
             20,
         )) {
             const page = await this.send<ELB.DescribeTagsCommandOutput>(this.elb, new ELB.DescribeTagsCommand({ LoadBalancerNames: batch }));
             for (const d of page.TagDescriptions ?? []) {
-                tags.set(d.LoadBalancerName!, tagMap(d.Tags));
+                tags.set(required(d.LoadBalancerName, "elb:DescribeTags", "LoadBalancerName"), tagMap(d.Tags));
             }
         }
-        return found.map((lb) => ({ name: lb.LoadBalancerName!, securityGroups: lb.SecurityGroups ?? [], tags: tags.get(lb.LoadBalancerName!) ?? {} }));
+        return withNames.map(({ lb, name }) => ({ name, securityGroups: lb.SecurityGroups ?? [], tags: tags.get(name) ?? {} }));
     }
 
     async securityGroups(): Promise<SecurityGroupInfo[]> {
@@ -240,15 +254,18 @@ export class CloudApi {
             groups.push(...(page.SecurityGroups ?? []));
             token = page.NextToken;
         } while (token);
-        return groups.map((g) => ({
-            id: g.GroupId!,
-            name: g.GroupName ?? "",
-            tags: tagMap(g.Tags),
-            permissions: [
-                ...(g.IpPermissions ?? []).map((permission) => ({ groupId: g.GroupId!, direction: "ingress" as const, permission })),
-                ...(g.IpPermissionsEgress ?? []).map((permission) => ({ groupId: g.GroupId!, direction: "egress" as const, permission })),
-            ],
-        }));
+        return groups.map((g) => {
+            const id = required(g.GroupId, "ec2:DescribeSecurityGroups", "GroupId");
+            return {
+                id,
+                name: g.GroupName ?? "",
+                tags: tagMap(g.Tags),
+                permissions: [
+                    ...(g.IpPermissions ?? []).map((permission) => ({ groupId: id, direction: "ingress" as const, permission })),
+                    ...(g.IpPermissionsEgress ?? []).map((permission) => ({ groupId: id, direction: "egress" as const, permission })),
+                ],
+            };
+        });
     }
 
     async volumes(): Promise<VolumeInfo[]> {
@@ -260,7 +277,7 @@ export class CloudApi {
             token = page.NextToken;
         } while (token);
         return found.map((v) => ({
-            id: v.VolumeId!,
+            id: required(v.VolumeId, "ec2:DescribeVolumes", "VolumeId"),
             state: v.State ?? "",
             attachedTo: (v.Attachments ?? []).map((a) => a.InstanceId ?? "?"),
             tags: tagMap(v.Tags),
@@ -278,7 +295,12 @@ export class CloudApi {
             found.push(...(page.Snapshots ?? []));
             token = page.NextToken;
         } while (token);
-        return found.map((s) => ({ id: s.SnapshotId!, state: s.State ?? "", volumeId: s.VolumeId, tags: tagMap(s.Tags) }));
+        return found.map((s) => ({
+            id: required(s.SnapshotId, "ec2:DescribeSnapshots", "SnapshotId"),
+            state: s.State ?? "",
+            volumeId: s.VolumeId,
+            tags: tagMap(s.Tags),
+        }));
     }
 
     async networkInterfaces(): Promise<NetworkInterfaceInfo[]> {
@@ -290,10 +312,10 @@ export class CloudApi {
             token = page.NextToken;
         } while (token);
         return found.map((n) => ({
-            id: n.NetworkInterfaceId!,
+            id: required(n.NetworkInterfaceId, "ec2:DescribeNetworkInterfaces", "NetworkInterfaceId"),
             status: n.Status ?? "",
             description: n.Description ?? "",
-            groups: (n.Groups ?? []).map((g) => g.GroupId!),
+            groups: (n.Groups ?? []).map((g) => required(g.GroupId, "ec2:DescribeNetworkInterfaces", "Groups[].GroupId")),
         }));
     }
 

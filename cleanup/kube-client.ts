@@ -21,6 +21,30 @@ function isNotFound(error: unknown): boolean {
 
 type K8s = typeof import("@kubernetes/client-node");
 
+/** What a list call returns of an object's metadata (V1ObjectMeta types every field optional). */
+interface ListedMetadata {
+    namespace?: string;
+    name?: string;
+}
+
+/** A listed object's name: the API server always sets it; a missing one is reported, not passed on. */
+function nameOf(list: string, metadata: ListedMetadata | undefined): string {
+    const name = metadata?.name;
+    if (name === undefined) {
+        throw new Error(`${list}: the answer has an item without metadata.name`);
+    }
+    return name;
+}
+
+/** A listed namespaced object's namespace and name, both always set by the API server. */
+function refOf(list: string, metadata: ListedMetadata | undefined): ObjectRef {
+    const namespace = metadata?.namespace;
+    if (namespace === undefined) {
+        throw new Error(`${list}: the answer has an item without metadata.namespace`);
+    }
+    return { namespace, name: nameOf(list, metadata) };
+}
+
 export class KubeClient implements KubeApi {
     private constructor(
         private readonly core: import("@kubernetes/client-node").CoreV1Api,
@@ -48,12 +72,12 @@ export class KubeClient implements KubeApi {
 
     async loadBalancerServices(): Promise<ObjectRef[]> {
         const list = await this.call("list services", this.core.listServiceForAllNamespaces());
-        return list.items.filter((s) => s.spec?.type === "LoadBalancer").map((s) => ({ namespace: s.metadata!.namespace!, name: s.metadata!.name! }));
+        return list.items.filter((s) => s.spec?.type === "LoadBalancer").map((s) => refOf("list services", s.metadata));
     }
 
     async ingresses(): Promise<ObjectRef[]> {
         const list = await this.call("list ingresses", this.networking.listIngressForAllNamespaces());
-        return list.items.map((i) => ({ namespace: i.metadata!.namespace!, name: i.metadata!.name! }));
+        return list.items.map((i) => refOf("list ingresses", i.metadata));
     }
 
     async persistentVolumes(): Promise<PersistentVolumeInfo[]> {
@@ -61,7 +85,7 @@ export class KubeClient implements KubeApi {
         return list.items.map((pv) => {
             const claim = pv.spec?.claimRef;
             return {
-                name: pv.metadata!.name!,
+                name: nameOf("list persistentvolumes", pv.metadata),
                 reclaimPolicy: pv.spec?.persistentVolumeReclaimPolicy ?? "Delete",
                 claim: claim?.name && claim.namespace ? { namespace: claim.namespace, name: claim.name } : undefined,
                 volumeId: volumeIdOf(pv.spec?.csi?.volumeHandle ?? pv.spec?.awsElasticBlockStore?.volumeID),
@@ -72,8 +96,7 @@ export class KubeClient implements KubeApi {
     async pods(): Promise<PodInfo[]> {
         const list = await this.call("list pods", this.core.listPodForAllNamespaces());
         return list.items.map((p) => ({
-            namespace: p.metadata!.namespace!,
-            name: p.metadata!.name!,
+            ...refOf("list pods", p.metadata),
             claims: (p.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : [])),
         }));
     }

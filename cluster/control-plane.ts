@@ -325,6 +325,11 @@ export class ControlPlane {
     /** Runs once per Kubernetes version on the last node, after every node passed its gate. */
     private addUpgradeAddons(): command.remote.Command {
         const last = this.instances[this.instances.length - 1];
+        const lastBootstrap = this.lastBootstrap;
+        if (lastBootstrap === undefined) {
+            // The constructor adds args.count >= 1 nodes, each with its gate, before this runs.
+            throw new Error(`${this.args.environment}-upgrade-addons: no control-plane node gate to wait for (controlPlaneCount ${this.args.count})`);
+        }
         return new command.remote.Command(
             `${this.args.environment}-upgrade-addons`,
             {
@@ -334,7 +339,7 @@ export class ControlPlane {
                 triggers: [this.args.kubernetesVersion],
                 logging: "stderr",
             },
-            { parent: this.args.parent, dependsOn: [this.lastBootstrap!] },
+            { parent: this.args.parent, dependsOn: [lastBootstrap] },
         );
     }
 }

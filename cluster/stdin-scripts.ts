@@ -27,7 +27,7 @@ function readScript(name: string): string {
 }
 
 /** The script's lines without shebang and lib.sh sourcing, and the index of its entry line. */
-function scriptBody(name: string): { lines: string[]; entry: number } {
+function scriptBody(name: string): { lines: string[]; entry: number; call: string } {
     const lines = readScript(name).replace(/\n+$/, "").split("\n");
     if (lines[0]?.startsWith("#!")) {
         lines.shift();
@@ -37,13 +37,14 @@ function scriptBody(name: string): { lines: string[]; entry: number } {
     while (entry >= 0 && (kept[entry].trim() === "" || kept[entry].trim().startsWith("#"))) {
         entry--;
     }
-    if (entry < 0 || !ENTRY_LINE.test(kept[entry])) {
+    const entryMatch = entry < 0 ? null : ENTRY_LINE.exec(kept[entry]);
+    if (entryMatch === null) {
         throw new Error(`scriptForStdin: the last command of ${name} must be its entry call, e.g. main "$@" (found: ${kept[entry] ?? "nothing"})`);
     }
     if (/\blib\.sh"/.test(kept.join("\n").replace(/^\s*#.*$/gm, ""))) {
         throw new Error(`scriptForStdin: ${name} refers to lib.sh other than by one 'source "<dir>/lib.sh"' line`);
     }
-    return { lines: kept, entry };
+    return { lines: kept, entry, call: entryMatch[1] };
 }
 
 /**
@@ -62,9 +63,8 @@ export function scriptForStdin(names: string[]): string {
     // lib.sh names the log lines after $0, which is "bash" here.
     parts.push(`SCRIPT_NAME='${path.basename(last, ".sh")}'`);
     for (const name of names) {
-        const { lines, entry } = scriptBody(name);
+        const { lines, entry, call } = scriptBody(name);
         if (name === last) {
-            const call = ENTRY_LINE.exec(lines[entry])![1];
             lines[entry] = `${call} "$@" </dev/null`;
         } else {
             lines.splice(entry, 1);

@@ -3,7 +3,7 @@
 // is reported at once. This module reads nothing itself: index.ts hands it Pulumi's config.
 import * as pulumi from "@pulumi/pulumi";
 import { EKSD_RELEASES } from "../cluster/versions";
-import type { NodeGroupModel, StackModel } from "../model";
+import type { EtcdBackupExportModel, NodeGroupModel, StackModel } from "../model";
 import { describeIssue } from "./issues";
 import { jsonValueOf, plainTextSecretProblems, RawStackConfig, unknownKeyProblems } from "./raw";
 import { crossKeyProblems, groupSizes, ValidValues } from "./rules";
@@ -125,16 +125,7 @@ function buildModel(raw: RawStackConfig, v: StackConfigValues, environment: stri
             nodeSshPrivateKey: pulumi.secret(v.nodeSshPrivateKey ?? v.bastionSshPrivateKey),
             kubeconfigTimeoutMinutes: v.kubeconfigTimeoutMinutes,
             etcdBackupRotation: v.etcdBackupRotation,
-            etcdBackupExport:
-                v.etcdBackupBucket === undefined
-                    ? undefined
-                    : {
-                          bucket: v.etcdBackupBucket,
-                          endpoint: v.etcdBackupEndpoint,
-                          region: v.etcdBackupRegion,
-                          accessKeyId: pulumi.secret(v.etcdBackupAccessKeyId!),
-                          secretAccessKey: pulumi.secret(v.etcdBackupSecretAccessKey!),
-                      },
+            etcdBackupExport: etcdBackupExportOf(v),
             adminCredentialValidityDays: v.adminCredentialValidityDays,
             // Workers the autoscaler starts join long after `pulumi up`: a week by default.
             workerJoinTokenTtlHours: v.workerJoinTokenTtlHours ?? (v.autoscaler ? 168 : 24),
@@ -158,5 +149,24 @@ function buildModel(raw: RawStackConfig, v: StackConfigValues, environment: stri
             autoscalerScaleDownDelayAfterAdd: v.autoscalerScaleDownDelayAfterAdd,
             overrides: Object.fromEntries(Object.entries(v.addonOverrides).filter(([, o]) => o !== undefined)),
         },
+    };
+}
+
+/** The etcd backup export, when etcdBackupBucket is set. */
+function etcdBackupExportOf(v: StackConfigValues): EtcdBackupExportModel | undefined {
+    if (v.etcdBackupBucket === undefined) {
+        return undefined;
+    }
+    const { etcdBackupAccessKeyId: accessKeyId, etcdBackupSecretAccessKey: secretAccessKey } = v;
+    if (accessKeyId === undefined || secretAccessKey === undefined) {
+        // crossKeyProblems rejects a bucket without both credentials before the model is built.
+        throw new Error("buildModel: etcdBackupBucket is set without etcdBackupAccessKeyId and etcdBackupSecretAccessKey, which config/rules.ts requires");
+    }
+    return {
+        bucket: v.etcdBackupBucket,
+        endpoint: v.etcdBackupEndpoint,
+        region: v.etcdBackupRegion,
+        accessKeyId: pulumi.secret(accessKeyId),
+        secretAccessKey: pulumi.secret(secretAccessKey),
     };
 }

@@ -147,7 +147,10 @@ export function fixCommand(definition: ConfigKeyDefinition, path: Path): string 
 
 /** One user-facing message per issue of `key` (path below the key). */
 export function describeIssue(keyName: string, issue: z.core.$ZodIssue): string[] {
-    const definition = findKeyDefinition(keyName)!;
+    const definition = findKeyDefinition(keyName);
+    if (definition === undefined) {
+        throw new Error(`describeIssue: "${keyName}" is not a config key; issues come only from the CONFIG_KEYS schemas`);
+    }
     const path = issue.path;
     const where = `${PROJECT_NAME}:${keyName}${pathText(["", ...path])}`;
     const input = (issue as { input?: unknown }).input;

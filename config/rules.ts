@@ -1,6 +1,6 @@
 // Rules across keys: they run on the keys that passed the schema (a key that failed already
 // has its own message), so one run still reports every problem.
-import { cidrContains, cidrsOverlap, parseIpv4Cidr } from "../model/cidr";
+import { cidrContains, cidrsOverlap, Ipv4Cidr, parseIpv4Cidr } from "../model/cidr";
 import { EKSD_RELEASES } from "../cluster/versions";
 import {
     GROUP_NAME_PATTERN,
@@ -17,6 +17,29 @@ import {
 
 /** The schema-valid keys (with static defaults); a key that failed is absent. */
 export type ValidValues = Partial<StackConfigValues>;
+
+type Has = (key: keyof StackConfigValues) => boolean;
+
+/**
+ * The value of a key with a schema default, or undefined when the key failed the schema (it has
+ * its own message). A key that passed has its default at least, so a missing value is a bug.
+ */
+function passedValue<K extends keyof StackConfigValues>(v: ValidValues, has: Has, key: K): NonNullable<ValidValues[K]> | undefined {
+    if (!has(key)) {
+        return undefined;
+    }
+    const value = v[key];
+    if (value === undefined) {
+        throw new Error(`config rules: ${key} passed the schema but has no value, though its schema has a default`);
+    }
+    return value;
+}
+
+/** A CIDR key parsed, or undefined when it failed the schema. */
+function passedCidr(v: ValidValues, has: Has, key: "vpcCidr" | "publicSubnetCidr" | "privateSubnetCidr" | "podCidr" | "serviceCidr"): Ipv4Cidr | undefined {
+    const text = passedValue(v, has, key);
+    return text === undefined ? undefined : parseIpv4Cidr(text);
+}
 
 /** A group's sizes with the defaults applied (desired = min, max = larger of 4 and min). */
 export function groupSizes(group: NodeGroupValues): { minSize: number; desiredSize: number; maxSize: number } {
@@ -72,6 +95,7 @@ export interface RuleContext {
 
 export function crossKeyProblems(v: ValidValues, has: (key: keyof StackConfigValues) => boolean, context: RuleContext): string[] {
     const problems: string[] = [];
+    const passed = <K extends keyof StackConfigValues>(key: K) => passedValue(v, has, key);
     const problem = (key: string, message: string) => problems.push(`${PROJECT_NAME}:${key}: ${message}`);
 
     // Credentials: config or the standard AWS environment variables.
@@ -87,10 +111,10 @@ export function crossKeyProblems(v: ValidValues, has: (key: keyof StackConfigVal
     }
 
     // Network layout (with an existing VPC the subnets are the user's: not ours to check).
-    const vpc = has("vpcCidr") ? parseIpv4Cidr(v.vpcCidr!) : undefined;
+    const vpc = passedCidr(v, has, "vpcCidr");
     if (vpc && has("existingVpc") && !v.existingVpc) {
-        const publicSubnet = has("publicSubnetCidr") ? parseIpv4Cidr(v.publicSubnetCidr!) : undefined;
-        const privateSubnet = has("privateSubnetCidr") ? parseIpv4Cidr(v.privateSubnetCidr!) : undefined;
+        const publicSubnet = passedCidr(v, has, "publicSubnetCidr");
+        const privateSubnet = passedCidr(v, has, "privateSubnetCidr");
         for (const [name, subnet] of [
             ["publicSubnetCidr", publicSubnet],
             ["privateSubnetCidr", privateSubnet],
@@ -112,7 +136,7 @@ export function crossKeyProblems(v: ValidValues, has: (key: keyof StackConfigVal
             "is required when clusterSecurityGroupId is given: your cluster group must already allow SSH from the bastion's group, which the program cannot add. Fix: pulumi config set --path existingVpc.bastionSecurityGroupId sg-…",
         );
     }
-    if (has("apiPublic") && has("apiAllowedCidrs") && v.apiPublic && v.apiAllowedCidrs!.length === 0) {
+    if (has("apiPublic") && v.apiPublic && passed("apiAllowedCidrs")?.length === 0) {
         problem(
             "apiAllowedCidrs",
             "is empty while apiPublic is true: nobody, not even Pulumi's Kubernetes provider, could reach the API. Fix: pulumi config set --path 'apiAllowedCidrs[0]' <the CIDR Pulumi runs from>",
@@ -124,7 +148,7 @@ export function crossKeyProblems(v: ValidValues, has: (key: keyof StackConfigVal
             "is false, but Pulumi's Kubernetes provider installs the add-ons from where Pulumi runs and cannot reach an internal API from outside the VPC. Fix: keep apiPublic true and limit apiAllowedCidrs, or run Pulumi inside the VPC (self-hosted agent, VPN) and set runsInsideVpc true",
         );
     }
-    if (has("bastionSshCidrs") && v.bastionSshCidrs!.length === 0) {
+    if (passed("bastionSshCidrs")?.length === 0) {
         problem(
             "bastionSshCidrs",
             "is empty: the program reaches the nodes over SSH through the bastion (API address, kubeconfig). Fix: pulumi config set --path 'bastionSshCidrs[0]' <the CIDR Pulumi runs from>",
@@ -132,8 +156,8 @@ export function crossKeyProblems(v: ValidValues, has: (key: keyof StackConfigVal
     }
 
     // Pod and service ranges.
-    const pod = has("podCidr") ? parseIpv4Cidr(v.podCidr!) : undefined;
-    const service = has("serviceCidr") ? parseIpv4Cidr(v.serviceCidr!) : undefined;
+    const pod = passedCidr(v, has, "podCidr");
+    const service = passedCidr(v, has, "serviceCidr");
     if (pod && vpc && cidrsOverlap(pod, vpc)) {
         problem("podCidr", `${pod.text} overlaps vpcCidr ${vpc.text}. Fix: pick a range outside the VPC, e.g. 10.244.0.0/16`);
     }
@@ -145,22 +169,25 @@ export function crossKeyProblems(v: ValidValues, has: (key: keyof StackConfigVal
     }
 
     // Versions.
-    if (has("eksdVersion") && has("kubernetesVersion") && v.kubernetesVersion !== undefined && !v.kubernetesVersion.startsWith(`v${v.eksdVersion}.`)) {
-        const tag = EKSD_RELEASES[v.eksdVersion!]?.kubernetesVersion;
-        problem("kubernetesVersion", `"${v.kubernetesVersion}" is not an EKS-D ${v.eksdVersion} tag. Fix: use a tag such as ${tag}, or change eksdVersion`);
+    const eksdVersion = passed("eksdVersion");
+    if (eksdVersion !== undefined && has("kubernetesVersion") && v.kubernetesVersion !== undefined && !v.kubernetesVersion.startsWith(`v${eksdVersion}.`)) {
+        const tag = EKSD_RELEASES[eksdVersion]?.kubernetesVersion;
+        problem("kubernetesVersion", `"${v.kubernetesVersion}" is not an EKS-D ${eksdVersion} tag. Fix: use a tag such as ${tag}, or change eksdVersion`);
     }
 
     // Control plane.
-    if (has("controlPlaneCount") && v.controlPlaneCount! % 2 === 0) {
+    const controlPlaneCount = passed("controlPlaneCount");
+    if (controlPlaneCount !== undefined && controlPlaneCount % 2 === 0) {
         problem(
             "controlPlaneCount",
-            `${v.controlPlaneCount} is even: etcd needs an odd member count to keep quorum. Fix: pulumi config set controlPlaneCount ${v.controlPlaneCount! + 1}`,
+            `${controlPlaneCount} is even: etcd needs an odd member count to keep quorum. Fix: pulumi config set controlPlaneCount ${controlPlaneCount + 1}`,
         );
     }
 
     // Node groups.
-    if (has("nodeGroups")) {
-        problems.push(...nodeGroupProblems(v, has, context));
+    const groups = passed("nodeGroups");
+    if (groups !== undefined) {
+        problems.push(...nodeGroupProblems(groups, v, has, context));
     }
 
     // etcd backup export: bucket and credentials together.
@@ -203,10 +230,10 @@ export function crossKeyProblems(v: ValidValues, has: (key: keyof StackConfigVal
     return problems;
 }
 
-function nodeGroupProblems(v: ValidValues, has: (key: keyof StackConfigValues) => boolean, context: RuleContext): string[] {
+function nodeGroupProblems(groups: StackConfigValues["nodeGroups"], v: ValidValues, has: Has, context: RuleContext): string[] {
     const problems: string[] = [];
     const problem = (key: string, message: string) => problems.push(`${PROJECT_NAME}:${key}: ${message}`);
-    const groups = v.nodeGroups!;
+    const tags = passedValue(v, has, "tags");
     if (Object.keys(groups).length === 0) {
         problem("nodeGroups", "must be a non-empty map of group name to settings. Fix: pulumi config set --path nodeGroups.workers.maxSize 4");
         return problems;
@@ -236,8 +263,8 @@ function nodeGroupProblems(v: ValidValues, has: (key: keyof StackConfigValues) =
         if (group.maxUnavailable !== undefined && group.maxUnavailable > maxSize) {
             problem(`${key}.maxUnavailable`, `${group.maxUnavailable} is above maxSize ${maxSize}. Fix: pulumi config set --path '${key}.maxUnavailable' 0`);
         }
-        if (has("tags")) {
-            const tagKeys = workerAsgTagKeys(context.environment, v.tags!, group);
+        if (tags !== undefined) {
+            const tagKeys = workerAsgTagKeys(context.environment, tags, group);
             if (tagKeys.length > MAX_ASG_TAGS) {
                 const fixed = tagKeys.length - Object.keys(group.labels ?? {}).length - (group.taints ?? []).length;
                 problem(
@@ -261,21 +288,22 @@ function nodeGroupProblems(v: ValidValues, has: (key: keyof StackConfigValues) =
             "every group may scale to zero workers: the add-ons that run on workers could never start. Fix: pulumi config set --path nodeGroups.<group>.minSize 1 on at least one group",
         );
     }
-    if (has("controlPlaneCount")) {
-        const nodes = workerNodes + v.controlPlaneCount!;
+    const controlPlaneCount = passedValue(v, has, "controlPlaneCount");
+    if (controlPlaneCount !== undefined) {
+        const nodes = workerNodes + controlPlaneCount;
         if (nodes > MAX_CLUSTER_NODES) {
             problem(
                 "nodeGroups",
-                `the groups' maxSize sum to ${workerNodes} workers (+ ${v.controlPlaneCount} control-plane) = ${nodes} nodes, above Kubernetes' supported ${MAX_CLUSTER_NODES}. Fix: lower maxSize`,
+                `the groups' maxSize sum to ${workerNodes} workers (+ ${controlPlaneCount} control-plane) = ${nodes} nodes, above Kubernetes' supported ${MAX_CLUSTER_NODES}. Fix: lower maxSize`,
             );
         }
-        const pod = has("podCidr") ? parseIpv4Cidr(v.podCidr!) : undefined;
+        const pod = passedCidr(v, has, "podCidr");
         if (pod && podCidrNodeCapacity(pod.prefix) < nodes) {
             const capacity = podCidrNodeCapacity(pod.prefix);
             const prefix = podPrefixFor(nodes);
             problem(
                 "podCidr",
-                `${pod.text} holds ${capacity} node pod range${capacity === 1 ? "" : "s"} (/${NODE_POD_MASK} per node), but the node groups' maxSize (${workerNodes}) + ${v.controlPlaneCount} control-plane node(s) = ${nodes} nodes. ` +
+                `${pod.text} holds ${capacity} node pod range${capacity === 1 ? "" : "s"} (/${NODE_POD_MASK} per node), but the node groups' maxSize (${workerNodes}) + ${controlPlaneCount} control-plane node(s) = ${nodes} nodes. ` +
                     `Fix: use a /${prefix} or larger, e.g. pulumi config set podCidr ${prefix >= 16 ? "10.244.0.0/16" : `10.0.0.0/${prefix}`}, or lower maxSize`,
             );
         }

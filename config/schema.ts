@@ -833,13 +833,19 @@ function defaultOf(schema: z.ZodType): unknown {
 }
 
 /** Every key in the README's order, with its documentation. */
-export const CONFIG_KEYS: ConfigKeyDefinition[] = (Object.entries(CONFIG_SCHEMAS) as Array<[ConfigKey, z.ZodType]>).map(([name, schema]) => ({
-    ...KEY_DOCS.get(schema)!,
-    key: name,
-    kind: kindOf(schema),
-    schema,
-    defaultValue: defaultOf(schema),
-}));
+export const CONFIG_KEYS: ConfigKeyDefinition[] = (Object.entries(CONFIG_SCHEMAS) as Array<[ConfigKey, z.ZodType]>).map(([name, schema]) => {
+    const doc = KEY_DOCS.get(schema);
+    if (doc === undefined) {
+        throw new Error(`config key ${name} has no documentation: declare it in CONFIG_SCHEMAS with key(schema, doc)`);
+    }
+    return {
+        ...doc,
+        key: name,
+        kind: kindOf(schema),
+        schema,
+        defaultValue: defaultOf(schema),
+    };
+});
 
 export const CONFIG_KEY_NAMES: ReadonlySet<string> = new Set(CONFIG_KEYS.map((k) => k.key));
 

@@ -39,7 +39,9 @@ function planOnce(args: string[]): PlanSample {
     if (result.status !== 0) {
         throw new Error(`plan ${args.join(" ")} failed:\n${result.stderr}`);
     }
-    const stats = JSON.parse(result.stderr.trim().split("\n").pop()!) as { resources: number; maxRssKb: number };
+    // The stats are the last line of stderr (the whole text when it has one line).
+    const stderr = result.stderr.trim();
+    const stats = JSON.parse(stderr.slice(stderr.lastIndexOf("\n") + 1)) as { resources: number; maxRssKb: number };
     return { wallMs, maxRssKb: stats.maxRssKb, resources: stats.resources };
 }
 

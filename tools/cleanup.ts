@@ -130,10 +130,15 @@ export function resolveTarget(o: CleanupCliOptions, env: NodeJS.ProcessEnv, root
     if (o.endpointUrl !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(o.endpointUrl)) {
         throw new UsageError(`--endpoint-url must be an http(s) URL such as https://cloud.example.com, got "${o.endpointUrl}"`);
     }
+    const stack = o.stack;
+    if (stack === undefined) {
+        // parseCleanupArgs requires --stack; resolveTarget is exported, so say so again here.
+        throw new UsageError("--stack <name> is required (the stack whose cluster is cleaned up)");
+    }
     const overrides = [...o.overrides];
     let input;
     try {
-        input = resolveStackConfig(o.stack!, overrides, { root });
+        input = resolveStackConfig(stack, overrides, { root });
     } catch (error) {
         throw new UsageError(`cannot read stack "${o.stack}": ${(error as Error).message}`);
     }

@@ -44,9 +44,13 @@ export function renderConfigTable(): string {
 
 export function renderMigrationTable(): string {
     const lines = ["| Terraform variable (reference) | config key here |", "|---|---|"];
-    for (const definition of CONFIG_KEYS.filter((d) => d.terraformVariable)) {
-        const variables = definition
-            .terraformVariable!.split(/,\s*|\s*\/\s*/)
+    for (const definition of CONFIG_KEYS) {
+        const terraformVariable = definition.terraformVariable;
+        if (!terraformVariable) {
+            continue; // no Terraform counterpart
+        }
+        const variables = terraformVariable
+            .split(/,\s*|\s*\/\s*/)
             .map((v) => `\`${v}\``)
             .join(", ");
         lines.push(`| ${variables} | \`${definition.key}\`${definition.secret ? " (`--secret`)" : ""} |`);

@@ -132,7 +132,11 @@ async function roll(kind: "script" | "bare"): Promise<{ ms: number; writes: { ok
             if (kind === "script") {
                 script(cluster, ["leave", old], old);
             } else {
-                const id = cluster.memberList().find((m) => m.name === old)!.id;
+                const oldMember = cluster.memberList().find((m) => m.name === old);
+                if (oldMember === undefined) {
+                    throw new Error(`bench etcd: ${old} is missing from etcdctl member list, so it cannot be removed (it was started above)`);
+                }
+                const id = oldMember.id;
                 await etcdctlRetry(
                     cluster,
                     ["member", "remove", id],
