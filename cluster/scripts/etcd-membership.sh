@@ -71,17 +71,10 @@ refuse() {
 
 # ectl <endpoints> <args...>: etcdctl v3 with the node's client certificate and short timeouts.
 ectl() {
-    local endpoints=$1 ids
+    local endpoints=$1
     shift
-    local -a tool=(etcdctl) tls=()
-    if ! command -v etcdctl >/dev/null; then
-        ids=$(cri ps --name '^etcd$' -q 2>/dev/null) || ids=""
-        if [[ -z $ids ]]; then
-            echo "etcdctl is not installed and no etcd container runs" >&2
-            return 127
-        fi
-        tool=(cri exec "${ids%%$'\n'*}" etcdctl)
-    fi
+    local -a tls=()
+    find_etcdctl || return
     # ETCDCTL_CACERT & co. in the environment win: flags would shadow them.
     if [[ -z ${ETCDCTL_CACERT:-} && ($ETCD_TLS == on || ($ETCD_TLS == auto && -f "${ETCD_PKI}/ca.crt")) ]]; then
         local client=healthcheck-client
@@ -90,7 +83,7 @@ ectl() {
         fi
         tls=(--cacert="${ETCD_PKI}/ca.crt" --cert="${ETCD_PKI}/${client}.crt" --key="${ETCD_PKI}/${client}.key")
     fi
-    ETCDCTL_API=3 "${tool[@]}" --endpoints="$endpoints" --dial-timeout="$ETCD_DIAL_TIMEOUT" \
+    ETCDCTL_API=3 "${ETCDCTL_CMD[@]}" --endpoints="$endpoints" --dial-timeout="$ETCD_DIAL_TIMEOUT" \
         --command-timeout="$ETCD_COMMAND_TIMEOUT" "${tls[@]}" "$@"
 }
 

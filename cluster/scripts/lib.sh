@@ -405,20 +405,28 @@ unpark_manifests() {
     rmdir "$1" 2>/dev/null || true
 }
 
-# etcdctl_local <args...>: etcdctl against the etcd member of this node (ETCD_ENDPOINT: another
-# member). Without etcdctl on the node it runs the one inside the etcd static pod.
-etcdctl_local() {
-    local pki="${KUBERNETES_ETC}/pki/etcd" ids
-    local -a tool=(etcdctl)
-    if ! command -v etcdctl >/dev/null; then
-        ids=$(cri ps --name '^etcd$' -q 2>/dev/null) || ids=""
-        if [[ -z $ids ]]; then
-            echo "etcdctl is not installed and no etcd container runs" >&2
-            return 127
-        fi
-        tool=(cri exec "${ids%%$'\n'*}" etcdctl)
+# find_etcdctl: sets the array ETCDCTL_CMD to the node's etcdctl or, when the image has none,
+# the one inside the etcd static pod (status 127 when neither exists).
+find_etcdctl() {
+    local ids
+    ETCDCTL_CMD=(etcdctl)
+    if command -v etcdctl >/dev/null; then
+        return 0
     fi
-    ETCDCTL_API=3 "${tool[@]}" --endpoints="${ETCD_ENDPOINT:-https://127.0.0.1:2379}" \
+    ids=$(cri ps --name '^etcd$' -q 2>/dev/null) || ids=""
+    if [[ -z $ids ]]; then
+        echo "etcdctl is not installed and no etcd container runs" >&2
+        return 127
+    fi
+    ETCDCTL_CMD=(cri exec "${ids%%$'\n'*}" etcdctl)
+}
+
+# etcdctl_local <args...>: etcdctl against the etcd member of this node (ETCD_ENDPOINT: another
+# member).
+etcdctl_local() {
+    local pki="${KUBERNETES_ETC}/pki/etcd"
+    find_etcdctl || return
+    ETCDCTL_API=3 "${ETCDCTL_CMD[@]}" --endpoints="${ETCD_ENDPOINT:-https://127.0.0.1:2379}" \
         --cacert="${pki}/ca.crt" --cert="${pki}/server.crt" --key="${pki}/server.key" "$@"
 }
 
