@@ -1,14 +1,17 @@
 // Generates the README's config reference and Terraform migration tables and the editor JSON
-// Schema (schema/stack-config.schema.json) from config/schema.ts, so neither can drift from the
-// loader (tests/readme.test.ts and tests/config-schema-file.test.ts check them).
+// Schema (schema/stack-config.schema.json) from config/schema.ts, and the change table of
+// docs/lifecycle.md from cluster/change-policy.ts, so none can drift from the code
+// (tests/readme.test.ts, tests/config-schema-file.test.ts, tests/lifecycle-policy.test.ts).
 //
-//   npm run docs        rewrites the generated sections of README.md and the schema file
+//   npm run docs        rewrites the generated sections and the schema file
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { renderChangeTable } from "../cluster/change-policy";
 import { stackFileJsonSchema } from "../config/json-schema";
 import { CONFIG_KEYS, ConfigKeyDefinition } from "../config/schema";
 
 const README = path.resolve(__dirname, "..", "README.md");
+const LIFECYCLE_DOC = path.resolve(__dirname, "..", "docs", "lifecycle.md");
 export const JSON_SCHEMA_FILE = path.resolve(__dirname, "..", "schema", "stack-config.schema.json");
 
 /** The schema file's text exactly as `npm run docs` writes it. */
@@ -65,7 +68,7 @@ export function replaceSection(document: string, name: string, body: string): st
     const from = document.indexOf(start);
     const to = document.indexOf(end);
     if (from < 0 || to < from) {
-        throw new Error(`README.md has no ${start} … ${end} section`);
+        throw new Error(`the document has no ${start} … ${end} section`);
     }
     return `${document.slice(0, from + start.length)}\n${body}\n${document.slice(to)}`;
 }
@@ -74,22 +77,26 @@ export function renderReadme(document: string): string {
     return replaceSection(replaceSection(document, "config-table", renderConfigTable()), "migration-table", renderMigrationTable());
 }
 
+/** The change table of docs/lifecycle.md, from cluster/change-policy.ts. */
+export function renderLifecycleDoc(document: string): string {
+    return replaceSection(document, "change-table", renderChangeTable());
+}
+
+/** Writes `text` when it differs from the file's and says which happened. */
+function writeIfChanged(file: string, text: string): void {
+    const existing = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+    const name = path.relative(process.cwd(), file);
+    if (text === existing) {
+        console.log(`${name}: already up to date`);
+        return;
+    }
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text);
+    console.log(`${name}: updated`);
+}
+
 if (require.main === module) {
-    const current = fs.readFileSync(README, "utf8");
-    const next = renderReadme(current);
-    if (next !== current) {
-        fs.writeFileSync(README, next);
-        console.log("README.md: generated sections updated");
-    } else {
-        console.log("README.md: generated sections already up to date");
-    }
-    const schema = renderJsonSchema();
-    const existing = fs.existsSync(JSON_SCHEMA_FILE) ? fs.readFileSync(JSON_SCHEMA_FILE, "utf8") : "";
-    if (schema !== existing) {
-        fs.mkdirSync(path.dirname(JSON_SCHEMA_FILE), { recursive: true });
-        fs.writeFileSync(JSON_SCHEMA_FILE, schema);
-        console.log(`${path.relative(process.cwd(), JSON_SCHEMA_FILE)}: updated`);
-    } else {
-        console.log(`${path.relative(process.cwd(), JSON_SCHEMA_FILE)}: already up to date`);
-    }
+    writeIfChanged(README, renderReadme(fs.readFileSync(README, "utf8")));
+    writeIfChanged(LIFECYCLE_DOC, renderLifecycleDoc(fs.readFileSync(LIFECYCLE_DOC, "utf8")));
+    writeIfChanged(JSON_SCHEMA_FILE, renderJsonSchema());
 }
