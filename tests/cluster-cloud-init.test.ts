@@ -7,7 +7,7 @@ import { createPrivateKey, createPublicKey } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import * as YAML from "yaml";
 import { buildClusters, group, LB_ID, opensslCertificate, resource, ROOT_CA, secretValue, stdinFiles, valueOf } from "./helpers/cluster-fixture";
 import {
@@ -43,6 +43,7 @@ interface CloudConfig {
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-cloud-init-"));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function writeTemp(name: string, content: string): string {
     const file = path.join(tmp, name);

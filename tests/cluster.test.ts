@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { describe, it } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import {
     BASTION_KEY,
     buildClusters,
@@ -46,8 +46,10 @@ function tagsOf(asgName: string): Map<string, Tag> {
     return new Map(tags.map((tag) => [tag.key, tag]));
 }
 
-function tmpFile(name: string, content: string): string {
+/** A file in a fresh temporary directory, removed when test `t` ends. */
+function tmpFile(t: TestContext, name: string, content: string): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-cluster-"));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const file = path.join(dir, name);
     fs.writeFileSync(file, content);
     return file;
@@ -387,10 +389,10 @@ describe("kubeconfig and cloud metadata", () => {
         );
     });
 
-    it("outputs the kubeconfig as a secret that kubectl reads", async () => {
+    it("outputs the kubeconfig as a secret that kubectl reads", async (t) => {
         const { dev } = await buildClusters();
         assert.equal(await pulumi.isSecret(dev.kubeconfig), true);
-        const file = tmpFile("kubeconfig", await valueOf(dev.kubeconfig));
+        const file = tmpFile(t, "kubeconfig", await valueOf(dev.kubeconfig));
         const run = spawnSync("kubectl", ["config", "view", "--kubeconfig", file, "-o", "jsonpath={.clusters[0].cluster.server}"], { encoding: "utf8" });
         assert.equal(run.status, 0, run.stderr);
         assert.match(run.stdout, /^https:\/\/[\d.]+:6443$/);

@@ -7,15 +7,19 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { resolveStackConfig, StackFileError } from "../tools/stack-config";
 
-function withStackFile(text: string): () => unknown {
+function withStackFile(text: string): ReturnType<typeof resolveStackConfig> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-file-"));
-    fs.writeFileSync(path.join(dir, "Pulumi.t.yaml"), text);
-    return () => resolveStackConfig("t", [], { root: dir, placeholders: false });
+    try {
+        fs.writeFileSync(path.join(dir, "Pulumi.t.yaml"), text);
+        return resolveStackConfig("t", [], { root: dir, placeholders: false });
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
 }
 
 function refusal(text: string): string {
     try {
-        withStackFile(text)();
+        withStackFile(text);
     } catch (error) {
         assert.ok(error instanceof StackFileError, String(error));
         return error.message;
@@ -57,7 +61,7 @@ describe("stack file errors", () => {
     it("reads a good file, its secrets marked secret and structured values as JSON", () => {
         const input = withStackFile(
             "secretsprovider: passphrase\nconfig:\n  zadara-eksd:controlPlaneCount: 3\n  zadara-eksd:accessKey:\n    secure: AAAB\n  zadara-eksd:nodeGroups:\n    workers:\n      minSize: 1\n",
-        )() as ReturnType<typeof resolveStackConfig>;
+        );
         assert.equal(input.values["zadara-eksd:controlPlaneCount"], "3");
         assert.equal(input.values["zadara-eksd:nodeGroups"], JSON.stringify({ workers: { minSize: 1 } }));
         assert.ok(input.secretKeys.includes("zadara-eksd:accessKey"));

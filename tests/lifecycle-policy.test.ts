@@ -14,12 +14,15 @@ import { CHANGE_POLICY, refusedChanges, renderChangeTable, TRACKED_KEYS } from "
 import { ADMIN_GROUP, ADMIN_USER, earlyRenewalHours, validateAdminValidityDays } from "../cluster/admin-credential";
 import { parseLifecycleState } from "../cluster/lifecycle-state";
 import { scriptForStdin } from "../cluster/stdin-scripts";
-import { renderLifecycleDoc } from "../tools/config-docs";
+import { replaceSection } from "../tools/config-docs";
 
 const state = (settings: Record<string, string | number | boolean>) => ({ initialized: true as const, settings });
 
+/** A file in a fresh directory, removed when the test process exits. */
 function tmpFile(name: string, content: string): string {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-lifecycle-")), name);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-lifecycle-"));
+    process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, name);
     fs.writeFileSync(file, content);
     return file;
 }
@@ -52,9 +55,9 @@ describe("change table", () => {
         assert.ok(table.some((line) => line.startsWith("| `controlPlaneAmiId` | rolling |")));
     });
 
-    it("is the table in docs/lifecycle.md (run `npm run docs` when this fails)", () => {
-        const doc = fs.readFileSync(path.join(__dirname, "..", "docs", "lifecycle.md"), "utf8");
-        assert.equal(renderLifecycleDoc(doc), doc, "docs/lifecycle.md is stale: run `npm run docs`");
+    it("is the table in the README (run `npm run docs` when this fails)", () => {
+        const doc = fs.readFileSync(path.join(__dirname, "..", "README.md"), "utf8");
+        assert.equal(replaceSection(doc, "change-table", renderChangeTable()), doc, "README.md's change table is stale: run `npm run docs`");
     });
 });
 

@@ -66,6 +66,7 @@ describe("loader.sh", () => {
             assert.ok(run.calls[0].includes(BUNDLE_URL));
             assert.equal(fs.readFileSync(path.join(installed(run), "lib.sh"), "utf8"), "# lib\n");
             assert.equal(fs.statSync(path.join(installed(run), "bootstrap.sh")).mode & 0o777, 0o755);
+            assert.deepEqual(fs.readdirSync(path.join(run.root, ".tmp")), [], "the download is removed before bootstrap.sh takes over");
         });
     });
 

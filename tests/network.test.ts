@@ -451,13 +451,16 @@ describe("created VPC, public API (pub)", () => {
     it("writes a bastion cloud-config that the real cloud-init schema check accepts", () => {
         const userData = input<string>(single("pub", T.instance, "bastion"), "userData");
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-cloud-config-"));
-        const file = path.join(dir, "bastion.yaml");
-        fs.writeFileSync(file, userData);
-        const result = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
-        const output = `${result.stdout}\n${result.stderr}`;
-        assert.equal(result.status, 0, output);
-        assert.doesNotMatch(output, /Error|invalid/, output);
-        fs.rmSync(dir, { recursive: true, force: true });
+        try {
+            const file = path.join(dir, "bastion.yaml");
+            fs.writeFileSync(file, userData);
+            const result = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+            const output = `${result.stdout}\n${result.stderr}`;
+            assert.equal(result.status, 0, output);
+            assert.doesNotMatch(output, /Error|invalid/, output);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("exports the outputs", async () => {

@@ -28,16 +28,21 @@ const HEX64 = /\b[0-9a-f]{64}\b/g;
 /** A root CA bundle of ~23 KB: many real certificates, one PEM after the other. */
 function bigRootCaBundle(): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-bundle-ca-"));
+    const key = path.join(dir, "k");
     const pems: string[] = [];
-    while (pems.join("").length < 23_000) {
-        const out = path.join(dir, `${pems.length}.crt`);
-        const run = spawnSync(
-            "openssl",
-            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", `/CN=root-${pems.length}`, "-keyout", path.join(dir, "k"), "-out", out],
-            { encoding: "utf8" },
-        );
-        assert.equal(run.status, 0, run.stderr);
-        pems.push(fs.readFileSync(out, "utf8"));
+    try {
+        while (pems.join("").length < 23_000) {
+            const out = path.join(dir, `${pems.length}.crt`);
+            const run = spawnSync(
+                "openssl",
+                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", `/CN=root-${pems.length}`, "-keyout", key, "-out", out],
+                { encoding: "utf8" },
+            );
+            assert.equal(run.status, 0, run.stderr);
+            pems.push(fs.readFileSync(out, "utf8"));
+        }
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
     }
     return pems.join("");
 }
@@ -62,6 +67,7 @@ function plan(args: string[]): Promise<Plan> {
         });
         child.on("close", (code) => {
             const json = fs.existsSync(jsonFile) ? fs.readFileSync(jsonFile, "utf8") : undefined;
+            fs.rmSync(path.dirname(jsonFile), { recursive: true, force: true });
             resolve({ code: code ?? -1, stderr, json, plan: json ? (JSON.parse(json) as PlanDocument) : undefined });
         });
     });

@@ -52,4 +52,7 @@ done <"${work}/bundle"
 install -d -m 755 "$NODE_SCRIPTS_DIR"
 install -m 755 "${work}"/files/* "$NODE_SCRIPTS_DIR/"
 log "installed boot bundle ${BUNDLE_SHA256:0:12} into ${NODE_SCRIPTS_DIR}"
+# exec skips the EXIT trap: remove the download first.
+rm -rf "$work"
+trap - EXIT
 exec "${NODE_SCRIPTS_DIR}/bootstrap.sh"

@@ -19,29 +19,33 @@ export const LB_ID = "0a1b2c3d4e5f";
 /** A real self-signed certificate made by openssl, as a user's root CA. */
 export function opensslCertificate(): { certPem: string; keyPem: string } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-ca-"));
-    const run = spawnSync(
-        "openssl",
-        [
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "30",
-            "-subj",
-            "/CN=test-root-ca",
-            "-keyout",
-            path.join(dir, "ca.key"),
-            "-out",
-            path.join(dir, "ca.crt"),
-        ],
-        { encoding: "utf8" },
-    );
-    if (run.status !== 0) {
-        throw new Error(`openssl failed: ${run.stderr}`);
+    try {
+        const run = spawnSync(
+            "openssl",
+            [
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "30",
+                "-subj",
+                "/CN=test-root-ca",
+                "-keyout",
+                path.join(dir, "ca.key"),
+                "-out",
+                path.join(dir, "ca.crt"),
+            ],
+            { encoding: "utf8" },
+        );
+        if (run.status !== 0) {
+            throw new Error(`openssl failed: ${run.stderr}`);
+        }
+        return { certPem: fs.readFileSync(path.join(dir, "ca.crt"), "utf8"), keyPem: fs.readFileSync(path.join(dir, "ca.key"), "utf8") };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
     }
-    return { certPem: fs.readFileSync(path.join(dir, "ca.crt"), "utf8"), keyPem: fs.readFileSync(path.join(dir, "ca.key"), "utf8") };
 }
 
 export const ROOT_CA = opensslCertificate().certPem;

@@ -26,6 +26,7 @@ export function runPlan(args: string[], env: Record<string, string> = {}): PlanR
         env: { ...process.env, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", ...env },
     });
     const json = fs.existsSync(jsonFile) ? fs.readFileSync(jsonFile, "utf8") : undefined;
+    fs.rmSync(path.dirname(jsonFile), { recursive: true, force: true });
     return {
         code: result.status ?? -1,
         stdout: result.stdout,

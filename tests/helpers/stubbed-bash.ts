@@ -149,12 +149,20 @@ export const SCRIPT_PID_FILE = ".script.pid";
 /** A stub that records its call and exits 0 with no output. */
 export const NOOP_STUB = "exit 0";
 
+// Roots not passed to removeRunRoot (callers that keep them to the end of the file) go on exit.
+const liveRoots = new Set<string>();
+process.once("exit", () => liveRoots.forEach((root) => fs.rmSync(root, { recursive: true, force: true })));
+
 export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = {}): StubbedRun {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-sh-"));
+    liveRoots.add(root);
     const stubDir = path.join(root, ".stubs");
     const toolDir = path.join(root, ".tools");
+    // The script's mktemp files land in the root (loader.sh execs past its cleanup trap).
+    const tmpDir = path.join(root, ".tmp");
     const callLog = path.join(root, ".calls.log");
     fs.mkdirSync(stubDir, { recursive: true });
+    fs.mkdirSync(tmpDir);
     fs.writeFileSync(callLog, "");
 
     for (const [name, body] of Object.entries(options.stubs ?? {})) {
@@ -190,6 +198,7 @@ export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = 
             PATH: `${stubDir}:${toolDir}`,
             HOME: root,
             TEST_ROOT: root,
+            TMPDIR: tmpDir,
             LANG: "C.UTF-8",
             ...rootEnv,
             ...options.env,
@@ -213,4 +222,5 @@ export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = 
 /** Deletes the temporary root of a finished run. */
 export function removeRunRoot(run: StubbedRun): void {
     fs.rmSync(run.root, { recursive: true, force: true });
+    liveRoots.delete(run.root);
 }
