@@ -48,7 +48,9 @@ function eksdVersionStep(from: LifecycleValue, to: LifecycleValue): { reason: st
     const steps = Array.from({ length: next - old }, (_, i) => `1.${old + i + 1}`);
     return {
         reason: "EKS-D (kubeadm) upgrades go one minor per `pulumi up`; skipping a minor breaks the API server and kubelet version skew.",
-        safePath: steps.map((minor) => `pulumi config set eksdVersion ${minor} (with that minor's AMIs) && pulumi up`).join("; then "),
+        safePath: steps
+            .map((minor) => `pulumi config set eksdVersion ${minor} (with that minor's AMIs) && pulumi up && pulumi up (the second one rolls the workers)`)
+            .join("; then "),
     };
 }
 
@@ -126,7 +128,7 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
     eksdVersion: {
         kind: "rolling",
         tracked: true,
-        effect: `one minor up (or the same minor): the first new-version node uploads the new ClusterConfiguration, ${CONTROL_PLANE_ROLL}; then \`kubeadm init phase addon\` (kube-proxy, CoreDNS) on the last node, the control-plane role's policies and the add-ons move to the new pins, and ${WORKER_ROLL}. Skipping a minor or going down is refused`,
+        effect: `one minor up (or the same minor): the first new-version node uploads the new ClusterConfiguration, ${CONTROL_PLANE_ROLL}; then \`kubeadm init phase addon\` (kube-proxy, CoreDNS) on the last node, the control-plane role's policies and the add-ons move to the new pins; on the next \`pulumi up\` (once no older API server runs) ${WORKER_ROLL}. Skipping a minor or going down is refused`,
         refuse: eksdVersionStep,
     },
     kubernetesVersion: {

@@ -1,7 +1,7 @@
 // Generates the README's config reference and Terraform migration tables and the editor JSON
-// Schema (schema/stack-config.schema.json) from config/schema.ts, and the change table of
-// docs/lifecycle.md from cluster/change-policy.ts, so none can drift from the code
-// (tests/readme.test.ts, tests/config-schema-file.test.ts, tests/lifecycle-policy.test.ts).
+// Schema (schema/stack-config.schema.json) from config/schema.ts, and the README's change table
+// from cluster/change-policy.ts, so none can drift from the code (tests/readme.test.ts,
+// tests/config-schema-file.test.ts, tests/lifecycle-policy.test.ts).
 //
 //   npm run docs        rewrites the generated sections and the schema file
 import * as fs from "node:fs";
@@ -11,7 +11,6 @@ import { stackFileJsonSchema } from "../config/json-schema";
 import { CONFIG_KEYS, ConfigKeyDefinition } from "../config/schema";
 
 const README = path.resolve(__dirname, "..", "README.md");
-const LIFECYCLE_DOC = path.resolve(__dirname, "..", "docs", "lifecycle.md");
 export const JSON_SCHEMA_FILE = path.resolve(__dirname, "..", "schema", "stack-config.schema.json");
 
 /** The schema file's text exactly as `npm run docs` writes it. */
@@ -74,12 +73,9 @@ export function replaceSection(document: string, name: string, body: string): st
 }
 
 export function renderReadme(document: string): string {
-    return replaceSection(replaceSection(document, "config-table", renderConfigTable()), "migration-table", renderMigrationTable());
-}
-
-/** The change table of docs/lifecycle.md, from cluster/change-policy.ts. */
-export function renderLifecycleDoc(document: string): string {
-    return replaceSection(document, "change-table", renderChangeTable());
+    const withConfig = replaceSection(document, "config-table", renderConfigTable());
+    const withMigration = replaceSection(withConfig, "migration-table", renderMigrationTable());
+    return replaceSection(withMigration, "change-table", renderChangeTable());
 }
 
 /** Writes `text` when it differs from the file's and says which happened. */
@@ -97,6 +93,5 @@ function writeIfChanged(file: string, text: string): void {
 
 if (require.main === module) {
     writeIfChanged(README, renderReadme(fs.readFileSync(README, "utf8")));
-    writeIfChanged(LIFECYCLE_DOC, renderLifecycleDoc(fs.readFileSync(LIFECYCLE_DOC, "utf8")));
     writeIfChanged(JSON_SCHEMA_FILE, renderJsonSchema());
 }
