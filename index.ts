@@ -159,7 +159,7 @@ const addons = new EksdAddons(`${env}-addons`, {
 const workerRolls = new WorkerRolls(`${env}-worker-rolls`, {
     environment: env,
     connection: cluster.firstNodeConnection,
-    groups: workerRollGroups(env, config.cluster.nodeGroups, config.cluster.kubernetesVersion),
+    groups: workerRollGroups(env, config.cluster.nodeGroups, config.cluster.kubernetesVersion, cluster.workerRollFingerprints),
     cloudApiUrl: cluster.cloudApiUrl,
     cloudApiInsecure: config.cloud.insecure,
     healthNamespaces: addons.releases.map((release) => release.namespace),

@@ -183,10 +183,13 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
 
     // Hardening (kubeadm configuration)
     auditLog: { kind: "rolling", effect: CONTROL_PLANE_ROLL },
-    secretsEncryption: { kind: "rolling", effect: `${CONTROL_PLANE_ROLL}; existing Secrets are re-written by the roll's last step` },
+    secretsEncryption: {
+        kind: "rolling",
+        effect: `${CONTROL_PLANE_ROLL}. Existing Secrets keep their storage until re-written (\`kubectl get secrets -A -o json | kubectl replace -f -\`); before turning it off, re-write them with \`identity\` first`,
+    },
     secretsEncryptionKeyVersion: {
         kind: "rolling",
-        effect: `${CONTROL_PLANE_ROLL}: the new key is added first, Secrets are re-encrypted, the old key is dropped`,
+        effect: "no node is replaced: each control-plane node's bootstrap step re-runs, node 1 → n in chain order, and writes the new key first (encrypts) with the previous one kept (decrypts); the API server reloads the file. Then re-write the Secrets (`kubectl get secrets -A -o json | kubectl replace -f -`); the next bump drops the old key",
     },
     kubeletHardening: { kind: "rolling", effect: ALL_NODES_ROLL },
     apiServerProfiling: { kind: "rolling", effect: CONTROL_PLANE_ROLL },

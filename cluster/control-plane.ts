@@ -133,10 +133,11 @@ export interface ControlPlaneBootInput {
     nodeName: string;
     mode: "init" | "join";
     /**
-     * EKS-D upgrade: before `kubeadm join`, upload this release's ClusterConfiguration and
-     * kubelet configuration (`kubeadm init phase upload-config all --config <init config>`), so
-     * the joining node and all after it run the new version. Idempotent; set on every joining
-     * node of an upgrading `up` (the first one does the work).
+     * Before `kubeadm join`, upload this release's ClusterConfiguration and kubelet configuration
+     * (`kubeadm init phase upload-config all --config <init config>`), so the joining node and
+     * all after it are built from the program's current settings (an EKS-D upgrade, a patch
+     * release, audit/encryption/profiling/SAN changes). Idempotent; set on every node that
+     * joins a running cluster (the first one of a roll does the work).
      */
     uploadClusterConfig?: boolean;
 }
@@ -145,8 +146,6 @@ export interface ControlPlaneBootInput {
 export interface LifecycleDecision {
     /** The cluster exists: node 0 joins like the others instead of running `kubeadm init`. */
     initialized: boolean;
-    /** The Kubernetes version changes in this `up` (EKS-D upgrade or patch release). */
-    upgrading: boolean;
 }
 
 /** SSH to a control-plane node through the bastion, without the node's address. */
@@ -309,16 +308,14 @@ export class ControlPlane {
      */
     private bootCommandFor(nodeName: string, index: number): { create: pulumi.Output<string>; stdin: pulumi.Output<string> } {
         const boot = this.args.boot;
-        const join = boot.bootstrapCommand({ nodeName, mode: "join" });
-        const joinUpgrade = boot.bootstrapCommand({ nodeName, mode: "join", uploadClusterConfig: true });
-        const init = index === 0 ? boot.bootstrapCommand({ nodeName, mode: "init" }) : join;
+        // A new cluster: node 0 runs init and uploads the configuration, the others join it.
+        // A running cluster: every joining node uploads the current configuration first.
+        const fresh = index === 0 ? boot.bootstrapCommand({ nodeName, mode: "init" }) : boot.bootstrapCommand({ nodeName, mode: "join" });
+        const running = boot.bootstrapCommand({ nodeName, mode: "join", uploadClusterConfig: true });
         const pick = (field: "create" | "stdin") =>
-            pulumi.all([this.args.decision, init[field], join[field], joinUpgrade[field]]).apply(([decision, initValue, joinValue, upgradeValue]) => {
-                if (!decision.initialized) {
-                    return initValue;
-                }
-                return decision.upgrading ? upgradeValue : joinValue;
-            });
+            pulumi
+                .all([this.args.decision, fresh[field], running[field]])
+                .apply(([decision, freshValue, runningValue]) => (decision.initialized ? runningValue : freshValue));
         return { create: pick("create"), stdin: pulumi.secret(pick("stdin")) };
     }
 

@@ -13,7 +13,7 @@ import { DEFAULT_HARDENING, HardeningSettings } from "./hardening";
 import { ControllerChartVersions, NodeIam, NodeRole } from "./iam";
 import { CloudMetadata, nodeConnection } from "./kubeconfig";
 import type { LifecycleState } from "./lifecycle-state";
-import { NodeBootstrap } from "./node-bootstrap";
+import { NodeBootstrap, sha256Hex } from "./node-bootstrap";
 import { NodeGroups } from "./node-groups";
 import { ClusterSecrets } from "./secrets";
 import { EKSD_RELEASES } from "./versions";
@@ -130,6 +130,14 @@ export class EksdCluster extends pulumi.ComponentResource {
     readonly workerRoleName: pulumi.Output<string | undefined>;
     /** `sha256:<hex>` pin of the cluster CA. */
     readonly caCertHash: pulumi.Output<string>;
+    /**
+     * Per node group, a hash of everything its instances are built from (launch configuration
+     * without the join token, key pair, instance profile, kubelet configuration): WorkerRolls
+     * replaces the instances when it changes.
+     */
+    readonly workerRollFingerprints: Record<string, pulumi.Output<string>>;
+    /** What each fingerprint hashes (JSON, no secret). */
+    readonly workerRollInputs: Record<string, pulumi.Output<string>>;
     /** What add-ons should depend on: nodes, node groups, the kubeconfig. */
     readonly nodes: pulumi.Resource[];
     /** SSH to the first control-plane node through the bastion (for day-2 commands such as the destroy cleanup). */
@@ -173,7 +181,6 @@ export class EksdCluster extends pulumi.ComponentResource {
         const kubernetesVersion = args.kubernetesVersion;
         const decision: pulumi.Output<LifecycleDecision> = pulumi.output(args.previousLifecycle).apply((previous) => ({
             initialized: previous?.initialized === true,
-            upgrading: previous !== undefined && previous.settings.kubernetesVersion !== undefined && previous.settings.kubernetesVersion !== kubernetesVersion,
         }));
         const ssh = {
             user: args.ssh.nodeUser,
@@ -250,6 +257,16 @@ export class EksdCluster extends pulumi.ComponentResource {
             requireMetadataTokens: hardening.requireMetadataTokens,
             dependsOn: [...workerIam.resources, ...this.networkDependencies(), ...this.boot.dependsOn],
         });
+
+        this.workerRollInputs = {};
+        this.workerRollFingerprints = {};
+        for (const [groupName, group] of Object.entries(args.nodeGroups)) {
+            const inputs = pulumi
+                .all([this.boot.workerBuildInputs(groupName, group), workerIam.instanceProfileName])
+                .apply(([launch, instanceProfile]) => JSON.stringify({ launch, keyName: args.nodeKeyName, instanceProfile }));
+            this.workerRollInputs[groupName] = inputs;
+            this.workerRollFingerprints[groupName] = inputs.apply((text) => sha256Hex(text).slice(0, 20));
+        }
 
         this.apiPrivateIp = this.api.privateIp;
         this.apiPublicIp = this.api.publicIp;

@@ -1,6 +1,7 @@
 // kubeadm configuration files, built as objects and rendered with the yaml library.
 // kubeadm 1.28–1.30 read kubeadm.k8s.io/v1beta3; v1beta4 is enabled from 1.31, where
 // extraArgs became a list of {name, value} (v1beta3 is still read there, but deprecated).
+import { createHash } from "node:crypto";
 import * as YAML from "yaml";
 import {
     AUDIT_LOG_DIR,
@@ -62,11 +63,32 @@ export function extraArgs(apiVersion: string, args: Record<string, string>): unk
 
 /** kubeadm-init.yaml: InitConfiguration + ClusterConfiguration (+ KubeletConfiguration). */
 export function renderInitConfig(settings: KubeadmSettings): string {
-    const documents = [initConfiguration(settings), clusterConfiguration(settings)];
+    return renderDocuments([initConfiguration(settings), ...clusterWideDocuments(settings)]);
+}
+
+/**
+ * sha256 of the ClusterConfiguration (+ KubeletConfiguration): what every control-plane node of
+ * this cluster is built from, without secrets. In node.env it replaces the control-plane nodes
+ * when it changes (audit, encryption, profiling, certificate SANs, versions). The cluster name
+ * is left out: it is the environment, which a running cluster never changes, and without it the
+ * hash compares between stacks.
+ */
+export function clusterConfigFingerprint(settings: KubeadmSettings): string {
+    const text = renderDocuments(clusterWideDocuments({ ...settings, clusterName: "" }));
+    return createHash("sha256").update(text).digest("hex");
+}
+
+/** The kubelet configuration every node gets from the cluster ("" = kubeadm's defaults). */
+export function renderKubeletConfig(settings: KubeadmSettings): string {
+    return settings.hardening.kubeletHardening ? renderDocuments([kubeletConfiguration()]) : "";
+}
+
+function clusterWideDocuments(settings: KubeadmSettings): KubeadmDocument[] {
+    const documents = [clusterConfiguration(settings)];
     if (settings.hardening.kubeletHardening) {
         documents.push(kubeletConfiguration());
     }
-    return renderDocuments(documents);
+    return documents;
 }
 
 /**

@@ -20,7 +20,14 @@ import { ZCOMPUTE_REGION } from "../infra/provider";
 import { API_PORT } from "./api-endpoint";
 import { buildUserData, CONTROL_PLANE_CRON_JOBS, NODE_SCRIPTS_DIR, NVME_UNIT, readScriptSource, renderCronFile, ROLE_SCRIPTS } from "./cloud-init";
 import { auditPolicy, encryptionConfiguration, HardeningSettings, renderYaml } from "./hardening";
-import { KubeadmSettings, renderInitConfig, renderJoinControlPlaneConfig, renderJoinWorkerConfig } from "./kubeadm";
+import {
+    clusterConfigFingerprint,
+    KubeadmSettings,
+    renderInitConfig,
+    renderJoinControlPlaneConfig,
+    renderJoinWorkerConfig,
+    renderKubeletConfig,
+} from "./kubeadm";
 import { NodeEnv, shellSingleQuote } from "./node-env";
 import { nodeLabelsValue, nodeTaintsValue } from "./node-groups";
 import { bootstrapTokenSecret, ClusterSecrets } from "./secrets";
@@ -239,10 +246,18 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
     }
 
     userData(nodeName: string): pulumi.Output<string> {
-        return pulumi.all([this.args.apiPrivateIp, this.bundleUrl]).apply(([apiIp, bundleUrl]) =>
+        return pulumi.all([this.args.apiPrivateIp, this.publicSettings(), this.bundleUrl]).apply(([apiIp, settings, bundleUrl]) =>
             buildUserData({
                 role: "control-plane",
-                nodeEnv: { ROLE: "control-plane", ...this.commonNodeEnv(apiIp, bundleUrl), NODE_NAME: nodeName, NODE_LABELS: "", NODE_TAINTS: "" },
+                nodeEnv: {
+                    ROLE: "control-plane",
+                    ...this.commonNodeEnv(apiIp, bundleUrl),
+                    NODE_NAME: nodeName,
+                    NODE_LABELS: "",
+                    NODE_TAINTS: "",
+                    ETCD_BACKUP_ROTATION: String(this.args.etcdBackupRotation),
+                    CLUSTER_CONFIG_SHA256: clusterConfigFingerprint(settings),
+                },
                 sizeKeys: [],
             }),
         );
@@ -274,19 +289,28 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
      * a token rotation changes the launch configuration but must not roll running nodes.
      */
     workerRollFingerprint(groupName: string, group: NodeGroupConfig): pulumi.Output<string> {
-        const settings = pulumi
+        return this.workerBuildInputs(groupName, group).apply(sha256Hex);
+    }
+
+    /** What workerRollFingerprint hashes (JSON, no secret): tests compare it between stacks. */
+    workerBuildInputs(groupName: string, group: NodeGroupConfig): pulumi.Output<string> {
+        return pulumi.all([this.publicSettings(), this.bundleUrl]).apply(([placeholderSettings, bundleUrl]) =>
+            JSON.stringify({
+                amiId: group.amiId,
+                instanceType: group.instanceType,
+                volumeSize: group.volumeSize,
+                userData: this.renderWorkerUserData(groupName, group, placeholderSettings, bundleUrl),
+                // Workers get their kubelet configuration from the cluster when they join.
+                kubeletConfig: renderKubeletConfig(placeholderSettings),
+            }),
+        );
+    }
+
+    /** kubeadm settings with the token blanked: for hashes and plain (non-secret) user data. */
+    private publicSettings(): pulumi.Output<KubeadmSettings> {
+        return pulumi
             .all([this.args.apiPrivateIp, this.args.certSans, pulumi.unsecret(this.args.secrets.caCertHash)])
             .apply(([apiIp, certSans, caCertHash]) => this.settingsFrom(apiIp, certSans, TOKEN_PLACEHOLDER, caCertHash));
-        return pulumi.all([settings, this.bundleUrl]).apply(([placeholderSettings, bundleUrl]) =>
-            sha256Hex(
-                JSON.stringify({
-                    amiId: group.amiId,
-                    instanceType: group.instanceType,
-                    volumeSize: group.volumeSize,
-                    userData: this.renderWorkerUserData(groupName, group, placeholderSettings, bundleUrl),
-                }),
-            ),
-        );
     }
 
     private renderWorkerUserData(groupName: string, group: NodeGroupConfig, settings: KubeadmSettings, bundleUrl: string): string {
@@ -384,7 +408,6 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
             API_WAIT_TIMEOUT: String(Math.max(MIN_API_WAIT_SECONDS, a.kubeconfigTimeoutMinutes * 60)),
             JOIN_TIMEOUT: String(JOIN_TIMEOUT_SECONDS),
             POLL_INTERVAL: String(NODE_POLL_INTERVAL_SECONDS),
-            ETCD_BACKUP_ROTATION: String(a.etcdBackupRotation),
             ENVIRONMENT: a.environment,
             AWS_REGION: ZCOMPUTE_REGION,
             CLOUD_API_INSECURE: a.cloudApiInsecure ? "true" : "false",

@@ -19,7 +19,13 @@ export interface NodeEnv {
     API_WAIT_TIMEOUT: string;
     JOIN_TIMEOUT: string;
     POLL_INTERVAL: string;
-    ETCD_BACKUP_ROTATION: string;
+    /** Control plane only: EBS snapshots of the boot volume the etcd backup keeps. */
+    ETCD_BACKUP_ROTATION?: string;
+    /**
+     * Control plane only: sha256 of this release's ClusterConfiguration and kubelet configuration,
+     * so a change of them replaces the control-plane nodes one at a time.
+     */
+    CLUSTER_CONFIG_SHA256?: string;
     ENVIRONMENT: string;
     AWS_REGION: string;
     CLOUD_API_INSECURE: "true" | "false";
@@ -38,6 +44,9 @@ export function shellSingleQuote(value: string): string {
 export function renderNodeEnv(env: NodeEnv): string {
     const lines = ["# zadara-eksd node parameters, written by cloud-init; read by loader.sh and /usr/local/lib/zadara-eksd/*.sh"];
     for (const [key, value] of Object.entries(env)) {
+        if (value === undefined) {
+            continue;
+        }
         if (!/^[A-Z][A-Z0-9_]*$/.test(key)) {
             throw new Error(`node.env key "${key}" is not a shell variable name`);
         }

@@ -36,8 +36,11 @@ export const HEALTH_SCRIPTS = ["health-gate.sh"];
 
 export interface WorkerRollGroup extends RollSettings {
     asgName: pulumi.Input<string>;
-    /** nodeGroupRollFingerprint(...): the roll runs when it changes. */
-    fingerprint: string;
+    /**
+     * What the group's instances are built from (EksdCluster.workerRollFingerprints, or
+     * nodeGroupRollFingerprint without a cluster): the roll replaces instances when it changes.
+     */
+    fingerprint: pulumi.Input<string>;
     /** Minor of the kubelets the new instances run ("1.31"): the roll waits for no older API server. */
     kubeletMinor?: string;
 }
@@ -69,12 +72,21 @@ export interface WorkerRollsArgs {
 export type RollableNodeGroup = NodeGroupConfig & Partial<RollSettings>;
 
 /** WorkerRolls groups from the config's node groups (settings default to 1 / 0 / 600 s). */
-export function workerRollGroups(environment: string, groups: Record<string, RollableNodeGroup>, kubernetesVersion: string): Record<string, WorkerRollGroup> {
+export function workerRollGroups(
+    environment: string,
+    groups: Record<string, RollableNodeGroup>,
+    kubernetesVersion: string,
+    fingerprints?: Record<string, pulumi.Input<string>>,
+): Record<string, WorkerRollGroup> {
     const result: Record<string, WorkerRollGroup> = {};
     for (const [name, group] of Object.entries(groups)) {
+        const fingerprint = fingerprints === undefined ? nodeGroupRollFingerprint(group, kubernetesVersion) : fingerprints[name];
+        if (fingerprint === undefined) {
+            throw new Error(`WorkerRolls: no roll fingerprint for node group ${name}`);
+        }
         result[name] = {
             asgName: nodeGroupAsgName(environment, name),
-            fingerprint: nodeGroupRollFingerprint(group, kubernetesVersion),
+            fingerprint,
             kubeletMinor: /^v?(\d+\.\d+)\./.exec(kubernetesVersion)?.[1],
             maxSurge: group.maxSurge ?? DEFAULT_ROLL_SETTINGS.maxSurge,
             maxUnavailable: group.maxUnavailable ?? DEFAULT_ROLL_SETTINGS.maxUnavailable,
@@ -133,10 +145,10 @@ export class WorkerRolls extends pulumi.ComponentResource {
         let previous: pulumi.Resource[] = [];
         for (const groupName of groupNames) {
             const group = args.groups[groupName];
-            const create = pulumi.all([group.asgName, args.cloudApiUrl]).apply(([asgName, cloudApiUrl]) =>
+            const create = pulumi.all([group.asgName, args.cloudApiUrl, group.fingerprint]).apply(([asgName, cloudApiUrl, fingerprint]) =>
                 stdinScriptCommand({
                     ASG_NAME: asgName,
-                    ROLL_FINGERPRINT: group.fingerprint,
+                    ROLL_FINGERPRINT: fingerprint,
                     KUBELET_MINOR: group.kubeletMinor,
                     MAX_SURGE: String(group.maxSurge),
                     MAX_UNAVAILABLE: String(group.maxUnavailable),

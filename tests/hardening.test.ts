@@ -247,7 +247,15 @@ describe("worker join token", () => {
         const token = /token: ([a-z0-9]{6}\.[a-z0-9]{16})/.exec(userData)![1];
         const blanked = encodeUserData(userData.replace(token, "tokenx.placeholderxxxxx"));
         const expected = sha256Hex(
-            JSON.stringify({ amiId: workers.amiId, instanceType: workers.instanceType, volumeSize: workers.volumeSize, userData: blanked }),
+            JSON.stringify({
+                amiId: workers.amiId,
+                instanceType: workers.instanceType,
+                volumeSize: workers.volumeSize,
+                userData: blanked,
+                kubeletConfig: await valueOf(
+                    dev.boot.workerBuildInputs("workers", workers).apply((text) => (JSON.parse(text) as { kubeletConfig: string }).kubeletConfig),
+                ),
+            }),
         );
         assert.equal(await valueOf(dev.boot.workerRollFingerprint("workers", workers)), expected, `token ${token}`);
         const other = await valueOf(dev.boot.workerRollFingerprint("workers", { ...workers, amiId: "ami-0other" }));

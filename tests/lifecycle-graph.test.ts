@@ -4,6 +4,7 @@
 // node-leave.sh first. The mock engine does not replace resources: the update order is derived
 // from the graph by tests/helpers/update-simulator.ts (create-before-delete, deletes at the end in
 // reverse dependency order), and replacement from the recorded replaceOnChanges.
+import * as pulumi from "@pulumi/pulumi";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { group, makeCluster, optionsOf, recorded, secretValue, valueOf } from "./helpers/cluster-fixture";
@@ -12,11 +13,30 @@ import { settle } from "../tools/mock-engine";
 import { decodeUserData } from "../cluster/cloud-init";
 import { CONTROL_PLANE_REPLACE_ON_CHANGES, nodeLeaveCommand } from "../cluster/control-plane";
 import type { EksdClusterArgs } from "../cluster";
+import { CHANGE_POLICY } from "../cluster/change-policy";
 
 const INSTANCE = "aws:ec2/instance:Instance";
 const COMMAND = "command:remote:Command";
 
 const graphs = new Map<string, Promise<Graph>>();
+/** What each built cluster's worker roll fingerprints hash, environment name neutralized. */
+const rollInputs = new Map<string, Record<string, string>>();
+
+function neutralRollInputs(environment: string, inputs: Record<string, string>): Record<string, string> {
+    const neutral = (text: string): string =>
+        text
+            .split(environment)
+            .join("ENV")
+            .replace(/ENV-worker-[a-z0-9]{6}/g, "ENV-worker-SUFFIX");
+    return Object.fromEntries(
+        Object.entries(inputs).map(([group, text]) => {
+            const parsed = JSON.parse(text) as { launch: string; keyName: string; instanceProfile: string };
+            const launch = JSON.parse(parsed.launch) as Record<string, unknown>;
+            launch.userData = decodeUserData(String(launch.userData));
+            return [group, neutral(JSON.stringify({ ...parsed, launch }))];
+        }),
+    );
+}
 
 /** One cluster per environment name, built once per process. */
 function build(environment: string, overrides: Partial<EksdClusterArgs> = {}, count = 3): Promise<Graph> {
@@ -33,6 +53,7 @@ function build(environment: string, overrides: Partial<EksdClusterArgs> = {}, co
                 await valueOf(cluster.kubeconfig);
                 await valueOf(cluster.controlPlaneInstanceIds);
                 await valueOf(cluster.bootstrapped);
+                rollInputs.set(environment, neutralRollInputs(environment, await valueOf(pulumi.all(cluster.workerRollInputs))));
                 await settle();
                 return graphOf(recorded, environment);
             })(),
@@ -71,7 +92,17 @@ function userDataSettings(graph: Graph, resource: { inputs: Record<string, unkno
     // Control-plane user data is a loader without secrets: plain, not a Pulumi secret.
     const value = resource.inputs.userDataBase64;
     const text = decodeUserData(String(typeof value === "string" ? value : secretValue(value)));
-    const keep = ["KUBERNETES_MINOR=", "KUBERNETES_VERSION=", "CLOUD_API_INSECURE=", "CLOUD_API_CA_BUNDLE=", "ROOT_CA", "BUNDLE_SHA256="];
+    const keep = [
+        "KUBERNETES_MINOR=",
+        "KUBERNETES_VERSION=",
+        "CLOUD_API_INSECURE=",
+        "CLOUD_API_CA_BUNDLE=",
+        "ROOT_CA",
+        "BUNDLE_SHA256=",
+        "CLUSTER_CONFIG_SHA256=",
+        "API_WAIT_TIMEOUT=",
+        "ETCD_BACKUP_ROTATION=",
+    ];
     return text
         .split("\n")
         .filter((line) => keep.some((k) => line.includes(k)))
@@ -254,4 +285,88 @@ async function subnetNetwork(environment: string): Promise<EksdClusterArgs["netw
     // makeArgs registers a provider per name: use a name of its own.
     const args = await makeArgs(`${environment}net`);
     return { ...args.network, privateSubnetId: "subnet-0private2" };
+}
+
+/**
+ * One representative change per "rolling" key of the change table, as the config loader hands it
+ * to EksdCluster. Count, EKS-D version and node groups have tests of their own above and in
+ * tests/worker-rolls.test.ts.
+ */
+const ROLLING_KEY_CHANGES: Record<string, Partial<EksdClusterArgs>> = {
+    insecure: { cloudApiInsecure: true },
+    rootCaCert: { rootCaCert: undefined },
+    dnsDomain: { network: undefined },
+    kubernetesVersion: { kubernetesVersion: "v1.30.14-eks-1-30-59" },
+    controlPlaneInstanceType: { controlPlane: { count: 3, mode: "standalone", instanceType: "z8.large", volumeSize: 50, amiId: "ami-0master01" } },
+    controlPlaneVolumeSize: { controlPlane: { count: 3, mode: "standalone", instanceType: "z4.large", volumeSize: 80, amiId: "ami-0master01" } },
+    controlPlaneAmiId: { controlPlane: { count: 3, mode: "standalone", instanceType: "z4.large", volumeSize: 50, amiId: "ami-0master02" } },
+    kubeconfigTimeoutMinutes: { kubeconfigTimeoutMinutes: 40 },
+    nodeKeyName: { nodeKeyName: "other-key" },
+    workerAmiId: { nodeGroups: { workers: group({ amiId: "ami-0worker02" }) } },
+    workerInstanceProfile: { workerInstanceProfile: "existing-workers" },
+    auditLog: { hardening: { auditLog: false } },
+    secretsEncryption: { hardening: { secretsEncryption: false } },
+    kubeletHardening: { hardening: { kubeletHardening: false } },
+    apiServerProfiling: { hardening: { apiServerProfiling: true } },
+    etcdBackupRotation: { etcdBackupRotation: 50 },
+};
+const COVERED_ELSEWHERE = ["controlPlaneCount", "eksdVersion", "nodeGroups"];
+
+describe("every rolling key of the change table does what the table says (graph)", () => {
+    it("has a representative change for every rolling key", () => {
+        const rolling = Object.entries(CHANGE_POLICY)
+            .filter(([, policy]) => policy.kind === "rolling")
+            .map(([key]) => key);
+        assert.deepEqual(
+            rolling.filter((key) => !(key in ROLLING_KEY_CHANGES) && !COVERED_ELSEWHERE.includes(key) && key !== "secretsEncryptionKeyVersion"),
+            [],
+        );
+    });
+
+    for (const [index, [key, change]] of Object.entries(ROLLING_KEY_CHANGES).entries()) {
+        const effect = CHANGE_POLICY[key].effect;
+        const rollsControlPlane = effect.includes("control plane: node 1 → n");
+        const rollsWorkers = effect.includes("node groups: each group rolls");
+        it(`${key}: control plane ${rollsControlPlane ? "rolls one node at a time" : "stays"}, workers ${rollsWorkers ? "roll" : "stay"}`, async () => {
+            const environment = `lkroll${index}`;
+            const overrides = key === "dnsDomain" ? { network: await dnsDomainNetwork(environment) } : change;
+            const [base, next] = await Promise.all([build("lcbase"), build(environment, overrides)]);
+            const replaced = nodeNames(base).filter((node) => replacingChanges(base, next, node).length > 0);
+            assert.deepEqual(replaced, rollsControlPlane ? nodeNames(base) : [], `${key}: control-plane nodes replaced`);
+            if (rollsControlPlane) {
+                const steps = simulateUpdate(base, next, allReplaced(base));
+                assertOneAtATime(steps, key);
+            }
+            const before = rollInputs.get("lcbase")!;
+            const after = rollInputs.get(environment)!;
+            assert.equal(before.workers !== after.workers, rollsWorkers, `${key}: worker roll inputs\n${before.workers}\n${after.workers}`);
+        });
+    }
+
+    it("secretsEncryptionKeyVersion: no node is replaced; each bootstrap step re-runs in chain order with the new key", async () => {
+        const [base, next] = await Promise.all([build("lcbase"), build("lkencver", { secretsEncryptionKeyVersion: 2 })]);
+        assert.deepEqual(
+            nodeNames(base).filter((node) => replacingChanges(base, next, node).length > 0),
+            [],
+        );
+        assert.equal(rollInputs.get("lcbase")!.workers, rollInputs.get("lkencver")!.workers);
+        for (const node of nodeNames(base)) {
+            assert.doesNotMatch(encryptionConfigOf(base, node), /key-v2/);
+            assert.match(encryptionConfigOf(next, node), /name: key-v2[\s\S]*name: key-v1/, `${node}: the new key (first) reaches its bootstrap step`);
+        }
+    });
+});
+
+async function dnsDomainNetwork(environment: string): Promise<EksdClusterArgs["network"]> {
+    const { makeArgs } = await import("./helpers/cluster-fixture");
+    const args = await makeArgs(`${environment}net`);
+    return { ...args.network, apiInternalDnsName: String(args.network.apiInternalDnsName).replace("symphony.local", "other.local") };
+}
+
+/** The EncryptionConfiguration a node's bootstrap step sends on stdin (`<file> <base64>` lines). */
+function encryptionConfigOf(graph: Graph, node: string): string {
+    const stdin = String(secretValue(graph.byName.get(`${node}-bootstrap`)!.inputs.stdin));
+    const line = stdin.split("\n").find((l) => l.startsWith("encryption/encryption-config.yaml "));
+    assert.ok(line, `${node}: no encryption configuration on stdin`);
+    return Buffer.from(line.split(" ")[1], "base64").toString("utf8");
 }

@@ -130,7 +130,9 @@ describe("user data and launch configurations hold no cluster secret", () => {
                 const bundleSha = /BUNDLE_SHA256='([0-9a-f]{64})'/.exec(text)?.[1];
                 // Allowed: the bundle's sha256 and the public CA pin (sha256:<hex>).
                 const pins = new Set([...text.matchAll(/sha256:([0-9a-f]{64})/g)].map((m) => m[1]));
-                const hex = (text.match(HEX64) ?? []).filter((h) => h !== bundleSha && !pins.has(h));
+                // The control plane's ClusterConfiguration hash (a hash of non-secret text) is the other one.
+                const configSha = /CLUSTER_CONFIG_SHA256='([0-9a-f]{64})'/.exec(text)?.[1];
+                const hex = (text.match(HEX64) ?? []).filter((h) => h !== bundleSha && h !== configSha && !pins.has(h));
                 assert.deepEqual(hex, [], `${mode} ${resource.name} holds a 64-hex value (certificate key?)`);
                 const tokens = text.match(TOKEN) ?? [];
                 if (resource.type === "aws:ec2/launchConfiguration:LaunchConfiguration") {

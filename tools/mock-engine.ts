@@ -2,7 +2,7 @@
 // every resource type we use, and a record of each registration (parent, dependencies,
 // inputs with secrets still marked) for the plan tool and the tests.
 import * as pulumi from "@pulumi/pulumi";
-import { createHash, generateKeyPairSync } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey } from "node:crypto";
 
 /** How the mock monitor marks a secret value inside serialized inputs. */
 export const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -62,12 +62,22 @@ function octetFrom(seed: string): number {
 }
 
 let cachedCaKeys: { privateKeyPem: string; publicKeyPem: string } | undefined;
+/**
+ * The keys of every mocked tls PrivateKey: Ed25519 from a fixed seed (PKCS#8 prefix + 32 bytes),
+ * so the CA pin, and everything hashed with it (user data, roll fingerprints), is the same in
+ * every plan run, as it is between two `pulumi up` runs of one stack.
+ */
 function caKeys(): { privateKeyPem: string; publicKeyPem: string } {
     if (!cachedCaKeys) {
-        const pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
+        const seed = Buffer.from(hexFrom("mock-engine/ca-key", 64), "hex");
+        const privateKey = createPrivateKey({
+            key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]),
+            format: "der",
+            type: "pkcs8",
+        });
         cachedCaKeys = {
-            privateKeyPem: pair.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
-            publicKeyPem: pair.publicKey.export({ type: "spki", format: "pem" }).toString(),
+            privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+            publicKeyPem: createPublicKey(privateKey).export({ type: "spki", format: "pem" }).toString(),
         };
     }
     return cachedCaKeys;
