@@ -360,7 +360,10 @@ describe("every rolling key of the change table does what the table says (graph)
 async function dnsDomainNetwork(environment: string): Promise<EksdClusterArgs["network"]> {
     const { makeArgs } = await import("./helpers/cluster-fixture");
     const args = await makeArgs(`${environment}net`);
-    return { ...args.network, apiInternalDnsName: String(args.network.apiInternalDnsName).replace("symphony.local", "other.local") };
+    return {
+        ...args.network,
+        apiInternalDnsName: pulumi.output(args.network.apiInternalDnsName).apply((name) => name.replace("symphony.local", "other.local")),
+    };
 }
 
 /** The EncryptionConfiguration a node's bootstrap step sends on stdin (`<file> <base64>` lines). */
