@@ -2,59 +2,8 @@
 // user sees (key, bad value, fix). No Pulumi engine is needed: the loader is a plain function.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigValidationError, loadStackConfig, RawStackConfig, StackConfig } from "../config";
-
-const P = "zadara-eksd";
-
-/** A minimal valid stack: the required keys, secrets marked secret. */
-function baseValues(): Record<string, string> {
-    return {
-        [`${P}:apiEndpoint`]: "cloud.example.com",
-        [`${P}:accessKey`]: "AK",
-        [`${P}:secretKey`]: "SK",
-        [`${P}:bastionAmiId`]: "ami-0123456789abcdef0",
-        [`${P}:bastionKeyName`]: "bastion",
-        [`${P}:bastionSshPrivateKey`]: "KEY",
-        [`${P}:controlPlaneAmiId`]: "ami-0123456789abcdef1",
-        [`${P}:workerAmiId`]: "ami-0123456789abcdef2",
-        [`${P}:nodeKeyName`]: "nodes",
-    };
-}
-const BASE_SECRETS = ["accessKey", "secretKey", "bastionSshPrivateKey"].map((k) => `${P}:${k}`);
-
-function load(overrides: Record<string, string | undefined> = {}, options: { stack?: string; secretKeys?: string[] } = {}): StackConfig {
-    const values = baseValues();
-    for (const [key, value] of Object.entries(overrides)) {
-        if (value === undefined) {
-            delete values[`${P}:${key}`];
-        } else {
-            values[`${P}:${key}`] = value;
-        }
-    }
-    const raw: RawStackConfig = {
-        stack: options.stack ?? "dev",
-        values,
-        secretKeys: [...BASE_SECRETS, ...(options.secretKeys ?? []).map((k) => `${P}:${k}`)],
-        env: {},
-    };
-    return loadStackConfig(raw);
-}
-
-function problemsOf(overrides: Record<string, string | undefined>, options: { stack?: string; secretKeys?: string[] } = {}): string[] {
-    try {
-        load(overrides, options);
-    } catch (error) {
-        assert.ok(error instanceof ConfigValidationError, `expected ConfigValidationError, got ${String(error)}`);
-        return error.problems;
-    }
-    assert.fail("expected the configuration to be rejected");
-}
-
-/** Asserts one problem names the key and contains every fragment (bad value, fix). */
-function assertProblem(problems: string[], key: string, ...fragments: string[]): void {
-    const match = problems.find((p) => (p.startsWith(`${P}:${key}:`) || p.startsWith(`${P}:${key}[`)) && fragments.every((f) => p.includes(f)));
-    assert.ok(match, `no problem for ${key} containing ${JSON.stringify(fragments)} in:\n${problems.join("\n")}`);
-}
+import { ConfigValidationError, loadStackConfig } from "../config";
+import { BASE_SECRETS, baseValues, expectProblem as assertProblem, loadWith as load, P, problemsWith as problemsOf } from "./helpers/config-fixture";
 
 describe("defaults", () => {
     it("applies the reference deployment's defaults", () => {
