@@ -341,11 +341,10 @@ const addonOverridesSchema = z
 // ---------------------------------------------------------------------------------------------
 // EKS-D versions: from cluster/versions.ts (a data module that imports nothing of ours)
 
-const versionData = eksdVersions as typeof eksdVersions & { DEFAULT_EKSD_MINOR?: string; END_OF_LIFE_MINORS?: readonly string[] };
-/** Minors past end of life: refused with their own message. (1.28, 1.29 until versions.ts says.) */
-export const END_OF_LIFE_MINORS: readonly string[] = versionData.END_OF_LIFE_MINORS ?? ["1.28", "1.29"];
+/** Minors past end of life: refused with their own message. */
+export const END_OF_LIFE_MINORS: readonly string[] = eksdVersions.END_OF_LIFE_MINORS;
 export const EKSD_MINORS = eksdVersions.SUPPORTED_EKSD_MINORS.filter((minor) => !END_OF_LIFE_MINORS.includes(minor)) as [string, ...string[]];
-export const DEFAULT_EKSD_MINOR: string = versionData.DEFAULT_EKSD_MINOR ?? EKSD_MINORS[0];
+export const DEFAULT_EKSD_MINOR: string = eksdVersions.DEFAULT_EKSD_MINOR;
 
 const boolean = (value: boolean) => z.boolean().default(value);
 
