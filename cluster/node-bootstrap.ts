@@ -18,7 +18,16 @@ import type { NodeGroupConfig } from "../model";
 import { BUNDLE_PORT } from "../infra/network";
 import { ZCOMPUTE_REGION } from "../infra/provider";
 import { API_PORT } from "./api-endpoint";
-import { buildUserData, CONTROL_PLANE_CRON_JOBS, NODE_SCRIPTS_DIR, NVME_UNIT, readScriptSource, renderCronFile, ROLE_SCRIPTS } from "./cloud-init";
+import {
+    buildUserData,
+    CONTROL_PLANE_CRON_JOBS,
+    decodeUserData,
+    NODE_SCRIPTS_DIR,
+    NVME_UNIT,
+    readScriptSource,
+    renderCronFile,
+    ROLE_SCRIPTS,
+} from "./cloud-init";
 import { auditPolicy, encryptionConfiguration, HardeningSettings, renderYaml } from "./hardening";
 import {
     clusterConfigFingerprint,
@@ -86,6 +95,12 @@ export function renderBundle(files: Record<string, string>): string {
 
 export function sha256Hex(text: string): string {
     return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** The bundle files a worker uses: its scripts, the NVMe unit and the root CA (no control-plane script or cron file). */
+function workerBundleFiles(all: Record<string, string>): Record<string, string> {
+    const used = new Set([...ROLE_SCRIPTS.worker, NVME_UNIT, ROOT_CA_BUNDLE_NAME]);
+    return Object.fromEntries(Object.entries(all).filter(([name]) => used.has(name)));
 }
 
 /** Every file of the boot bundle: the scripts of both roles, the NVMe unit, the cron file, the root CA. */
@@ -218,6 +233,8 @@ export interface NodeBootstrapArgs {
 export class NodeBootstrap implements ControlPlaneNodeBoot {
     readonly bundle: string;
     readonly bundleSha256: string;
+    /** sha256 of the bundle files a worker uses (its scripts, the NVMe unit, the root CA). */
+    private readonly workerBundleSha256: string;
     readonly bundleUrl: pulumi.Output<string>;
     readonly publishCommand: command.remote.Command;
     readonly dependsOn: pulumi.Resource[];
@@ -225,6 +242,7 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
     constructor(private readonly args: NodeBootstrapArgs) {
         this.bundle = renderBundle(bundleFiles(args.rootCaCert));
         this.bundleSha256 = sha256Hex(this.bundle);
+        this.workerBundleSha256 = sha256Hex(renderBundle(workerBundleFiles(bundleFiles(args.rootCaCert))));
         this.bundleUrl = pulumi.interpolate`http://${args.bastion.privateIp}:${BUNDLE_PORT}/${bundleFileName(this.bundleSha256)}`;
         this.publishCommand = new command.remote.Command(
             `${args.environment}-boot-bundle`,
@@ -292,16 +310,23 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
         return this.workerBuildInputs(groupName, group).apply(sha256Hex);
     }
 
-    /** What workerRollFingerprint hashes (JSON, no secret): tests compare it between stacks. */
+    /**
+     * What workerRollFingerprint hashes (JSON, no secret; tests compare it between stacks): the
+     * launch configuration's cloud-config with the token blanked and without the bundle's address
+     * and sha256 (a new bastion or a control-plane-only script must not roll workers), plus the
+     * worker's own bundle files.
+     */
     workerBuildInputs(groupName: string, group: NodeGroupConfig): pulumi.Output<string> {
         return pulumi.all([this.publicSettings(), this.bundleUrl]).apply(([placeholderSettings, bundleUrl]) =>
             JSON.stringify({
                 amiId: group.amiId,
                 instanceType: group.instanceType,
                 volumeSize: group.volumeSize,
-                userData: this.renderWorkerUserData(groupName, group, placeholderSettings, bundleUrl),
-                // Workers get their kubelet configuration from the cluster when they join.
-                kubeletConfig: renderKubeletConfig(placeholderSettings),
+                cloudConfig: decodeUserData(this.renderWorkerUserData(groupName, group, placeholderSettings, bundleUrl)).replace(
+                    /^(\s*BUNDLE_(?:URL|SHA256)=).*$/gm,
+                    "$1(see workerBundleSha256)",
+                ),
+                workerBundleSha256: this.workerBundleSha256,
             }),
         );
     }
@@ -322,6 +347,7 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
                 NODE_NAME: "",
                 NODE_LABELS: nodeLabelsValue(group.labels),
                 NODE_TAINTS: nodeTaintsValue(group.taints),
+                KUBELET_CONFIG_SHA256: sha256Hex(renderKubeletConfig(settings)),
             },
             workerJoinConfig: renderJoinWorkerConfig(settings),
             sizeKeys: [`nodeGroups.${groupName}.labels`, `nodeGroups.${groupName}.taints`],

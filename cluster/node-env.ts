@@ -26,6 +26,12 @@ export interface NodeEnv {
      * so a change of them replaces the control-plane nodes one at a time.
      */
     CLUSTER_CONFIG_SHA256?: string;
+    /**
+     * Workers only: sha256 of the kubelet configuration the cluster hands out ("" hashed when
+     * kubeadm's defaults), so a change of it gives the launch configuration new user data and
+     * the group rolls.
+     */
+    KUBELET_CONFIG_SHA256?: string;
     ENVIRONMENT: string;
     AWS_REGION: string;
     CLOUD_API_INSECURE: "true" | "false";

@@ -288,7 +288,7 @@ describe("control-plane-up.sh", () => {
         });
     });
 
-    it("upgrade: a joining node of the new release uploads its ClusterConfiguration before kubeadm join", () => {
+    it("a node joining a running cluster uploads the current ClusterConfiguration before kubeadm join", () => {
         const stdin = stdinOf({
             ...CONTROL_PLANE_STDIN,
             "zadara/kubeadm-cluster.yaml": "kind: ClusterConfiguration\nkubernetesVersion: v1.31.14-eks-1-31-50\n",
@@ -302,8 +302,22 @@ describe("control-plane-up.sh", () => {
             assert.match(kubeadm[1], new RegExp(`^kubeadm init phase upload-config all --config ${clusterConfig} --kubeconfig \\S+/admin\\.conf$`));
             assert.match(kubeadm[2], /^kubeadm join --config /);
             assert.equal(fs.existsSync(clusterConfig), false, "the cluster configuration file is removed after the upload");
-            assert.match(run.stderr, /uploaded the cluster configuration of this release/);
+            assert.match(run.stderr, /uploaded the current cluster configuration/);
         });
+    });
+
+    it("leaves no token-holding kubeadm file behind: re-run on a joined node, or a join that needed a retry", () => {
+        const stdin = stdinOf({ ...CONTROL_PLANE_STDIN, "zadara/kubeadm-cluster.yaml": "kind: ClusterConfiguration\n" });
+        for (const run of [
+            runControlPlaneUp({ mode: "join", stdin, alreadyInCluster: true, env: { STUB_API_UP_AFTER: "0" } }),
+            runControlPlaneUp({ mode: "join", stdin, env: { STUB_API_UP_AFTER: "0", STUB_JOIN_FAILS: "1" } }),
+        ]) {
+            check(run, (r) => {
+                assert.equal(r.code, 0, r.stderr);
+                assert.equal(fs.existsSync(pki(r, "zadara/kubeadm.yaml")), false, "kubeadm.yaml removed");
+                assert.equal(fs.existsSync(pki(r, "zadara/kubeadm-cluster.yaml")), false, "kubeadm-cluster.yaml removed");
+            });
+        }
     });
 
     it("a node already in the cluster only refreshes its files and passes the gate (token rotation, key rotation)", () => {

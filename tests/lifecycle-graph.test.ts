@@ -31,9 +31,7 @@ function neutralRollInputs(environment: string, inputs: Record<string, string>):
     return Object.fromEntries(
         Object.entries(inputs).map(([group, text]) => {
             const parsed = JSON.parse(text) as { launch: string; keyName: string; instanceProfile: string };
-            const launch = JSON.parse(parsed.launch) as Record<string, unknown>;
-            launch.userData = decodeUserData(String(launch.userData));
-            return [group, neutral(JSON.stringify({ ...parsed, launch }))];
+            return [group, neutral(JSON.stringify({ ...parsed, launch: JSON.parse(parsed.launch) as unknown }))];
         }),
     );
 }
@@ -99,6 +97,7 @@ function userDataSettings(graph: Graph, resource: { inputs: Record<string, unkno
         "CLOUD_API_CA_BUNDLE=",
         "ROOT_CA",
         "BUNDLE_SHA256=",
+        "BUNDLE_URL=",
         "CLUSTER_CONFIG_SHA256=",
         "API_WAIT_TIMEOUT=",
         "ETCD_BACKUP_ROTATION=",
@@ -309,6 +308,9 @@ const ROLLING_KEY_CHANGES: Record<string, Partial<EksdClusterArgs>> = {
     kubeletHardening: { hardening: { kubeletHardening: false } },
     apiServerProfiling: { hardening: { apiServerProfiling: true } },
     etcdBackupRotation: { etcdBackupRotation: 50 },
+    // A replaced bastion has a new private address (the fixture's is 192.168.0.10).
+    bastionAmiId: { network: undefined },
+    bastionKeyName: { network: undefined },
 };
 const COVERED_ELSEWHERE = ["controlPlaneCount", "eksdVersion", "nodeGroups"];
 
@@ -329,7 +331,12 @@ describe("every rolling key of the change table does what the table says (graph)
         const rollsWorkers = effect.includes("node groups: each group rolls");
         it(`${key}: control plane ${rollsControlPlane ? "rolls one node at a time" : "stays"}, workers ${rollsWorkers ? "roll" : "stay"}`, async () => {
             const environment = `lkroll${index}`;
-            const overrides = key === "dnsDomain" ? { network: await dnsDomainNetwork(environment) } : change;
+            const overrides =
+                key === "dnsDomain"
+                    ? { network: await dnsDomainNetwork(environment) }
+                    : key.startsWith("bastion")
+                      ? { network: await newBastionNetwork(environment) }
+                      : change;
             const [base, next] = await Promise.all([build("lcbase"), build(environment, overrides)]);
             const replaced = nodeNames(base).filter((node) => replacingChanges(base, next, node).length > 0);
             assert.deepEqual(replaced, rollsControlPlane ? nodeNames(base) : [], `${key}: control-plane nodes replaced`);
@@ -364,6 +371,12 @@ async function dnsDomainNetwork(environment: string): Promise<EksdClusterArgs["n
         ...args.network,
         apiInternalDnsName: pulumi.output(args.network.apiInternalDnsName).apply((name) => name.replace("symphony.local", "other.local")),
     };
+}
+
+async function newBastionNetwork(environment: string): Promise<EksdClusterArgs["network"]> {
+    const { makeArgs } = await import("./helpers/cluster-fixture");
+    const args = await makeArgs(`${environment}net`);
+    return { ...args.network, bastionPrivateIp: "192.168.0.11" };
 }
 
 /** The EncryptionConfiguration a node's bootstrap step sends on stdin (`<file> <base64>` lines). */

@@ -127,12 +127,11 @@ describe("user data and launch configurations hold no cluster secret", () => {
             for (const [resource, raw, text] of all) {
                 assert.ok(raw.length <= 4096, `${mode} ${resource.name}: ${raw.length} bytes as sent`);
                 assert.doesNotMatch(text, /PRIVATE KEY/, `${mode} ${resource.name} holds a private key`);
-                const bundleSha = /BUNDLE_SHA256='([0-9a-f]{64})'/.exec(text)?.[1];
-                // Allowed: the bundle's sha256 and the public CA pin (sha256:<hex>).
+                // node.env's hashes of non-secret text (BUNDLE_SHA256, CLUSTER_CONFIG_SHA256,
+                // KUBELET_CONFIG_SHA256) and the CA pins are the only 64-hex values allowed.
+                const hashes = new Set([...text.matchAll(/^\s*[A-Z][A-Z0-9_]*_SHA256='([0-9a-f]{64})'$/gm)].map((m) => m[1]));
                 const pins = new Set([...text.matchAll(/sha256:([0-9a-f]{64})/g)].map((m) => m[1]));
-                // The control plane's ClusterConfiguration hash (a hash of non-secret text) is the other one.
-                const configSha = /CLUSTER_CONFIG_SHA256='([0-9a-f]{64})'/.exec(text)?.[1];
-                const hex = (text.match(HEX64) ?? []).filter((h) => h !== bundleSha && h !== configSha && !pins.has(h));
+                const hex = (text.match(HEX64) ?? []).filter((h) => !hashes.has(h) && !pins.has(h));
                 assert.deepEqual(hex, [], `${mode} ${resource.name} holds a 64-hex value (certificate key?)`);
                 const tokens = text.match(TOKEN) ?? [];
                 if (resource.type === "aws:ec2/launchConfiguration:LaunchConfiguration") {

@@ -10,6 +10,8 @@
 #   pki/ca.crt pki/ca.key pki/sa.key pki/sa.pub pki/front-proxy-ca.crt pki/front-proxy-ca.key
 #   pki/etcd/ca.crt pki/etcd/ca.key   shared CAs and the service-account key (same on every node)
 #   zadara/kubeadm.yaml               kubeadm init or join configuration
+#   zadara/kubeadm-cluster.yaml       joins into a running cluster: the init configuration whose
+#                                     ClusterConfiguration is uploaded before kubeadm join
 #   zadara/bootstrap-token.yaml       the worker join token Secret (applied on every run)
 #   audit/audit-policy.yaml           kube-apiserver audit policy        (auditLog)
 #   encryption/encryption-config.yaml Secrets encryption at rest         (secretsEncryption)
@@ -51,8 +53,13 @@ on_error() {
 }
 trap 'on_error $? $LINENO' ERR
 trap 'fail "terminated by signal"' TERM INT HUP
-# The stdin copy lives on tmpfs for the run only.
-trap 'rm -rf "$SECRETS_RUN_DIR"' EXIT
+# The stdin copy lives on tmpfs for the run only; the kubeadm files hold the join token and
+# never outlive the run, whatever path it took (failure, re-run, retried join).
+remove_run_files() {
+    rm -rf "$SECRETS_RUN_DIR"
+    rm -f "${KUBERNETES_ETC:-/etc/kubernetes}/zadara/kubeadm.yaml" "${KUBERNETES_ETC:-/etc/kubernetes}/zadara/kubeadm-cluster.yaml"
+}
+trap remove_run_files EXIT
 
 # ---------------------------------------------------------------------------------------------
 
@@ -161,25 +168,25 @@ try_join() {
     return 1
 }
 
-# upload_cluster_config: EKS-D upgrade. kubeadm join renders the control-plane static pods from
-# the cluster's kubeadm-config, so the new release's ClusterConfiguration (and kubelet config)
-# goes up first. The admin credential for that is minted here from the CA key this node just
+# upload_cluster_config: every join into a running cluster. kubeadm join renders the control-plane
+# static pods from the cluster's kubeadm-config, so this program's current ClusterConfiguration
+# (and kubelet config: a new release, audit, encryption, SANs) goes up first. The admin credential for that is minted here from the CA key this node just
 # received, used once and removed. Idempotent: uploading the same configuration again is a no-op.
 upload_cluster_config() {
     local cluster_config="${KUBERNETES_ETC}/zadara/kubeadm-cluster.yaml"
     if [[ ! -s $cluster_config ]]; then
         return 0
     fi
-    STEP="upload the new release's cluster configuration"
+    STEP="upload the current cluster configuration"
     local dir
     dir=$(mktemp -d)
     if ! run_logged kubeadm init phase kubeconfig admin --config "$cluster_config" --kubeconfig-dir "$dir" ||
         ! run_logged kubeadm init phase upload-config all --config "$cluster_config" --kubeconfig "${dir}/admin.conf"; then
         rm -rf "$dir"
-        fail "could not upload the new cluster configuration (kubeadm init phase upload-config all)"
+        fail "could not upload the current cluster configuration (kubeadm init phase upload-config all)"
     fi
     rm -rf "$dir" "$cluster_config"
-    log "uploaded the cluster configuration of this release"
+    log "uploaded the current cluster configuration"
 }
 
 join_cluster() {
@@ -273,7 +280,7 @@ main() {
         join_cluster
     fi
     # kubeadm.yaml holds the join token; the kubeadm-config ConfigMap keeps the cluster's copy.
-    rm -f "$KUBEADM_CONFIG"
+    rm -f "$KUBEADM_CONFIG" "${KUBERNETES_ETC}/zadara/kubeadm-cluster.yaml"
     publish_kubeconfig
     apply_worker_token
     health_gate
