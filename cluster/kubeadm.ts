@@ -1,7 +1,6 @@
 // kubeadm configuration files, built as objects and rendered with the yaml library.
 // kubeadm 1.28–1.30 read kubeadm.k8s.io/v1beta3; v1beta4 is enabled from 1.31, where
 // extraArgs became a list of {name, value} (v1beta3 is still read there, but deprecated).
-import { createHash } from "node:crypto";
 import * as YAML from "yaml";
 import {
     AUDIT_LOG_DIR,
@@ -67,15 +66,14 @@ export function renderInitConfig(settings: KubeadmSettings): string {
 }
 
 /**
- * sha256 of the ClusterConfiguration (+ KubeletConfiguration): what every control-plane node of
- * this cluster is built from, without secrets. In node.env it replaces the control-plane nodes
- * when it changes (audit, encryption, profiling, certificate SANs, versions). The cluster name
- * is left out: it is the environment, which a running cluster never changes, and without it the
- * hash compares between stacks.
+ * The ClusterConfiguration (+ KubeletConfiguration) every control-plane node of this cluster is
+ * built from, without secrets: its hash in node.env replaces the control-plane nodes when it
+ * changes (audit, encryption, profiling, certificate SANs, versions). The cluster name is left
+ * out: it is the environment, which a running cluster never changes, and without it the text
+ * compares between stacks.
  */
-export function clusterConfigFingerprint(settings: KubeadmSettings): string {
-    const text = renderDocuments(clusterWideDocuments({ ...settings, clusterName: "" }));
-    return createHash("sha256").update(text).digest("hex");
+export function renderClusterWideConfig(settings: KubeadmSettings): string {
+    return renderDocuments(clusterWideDocuments({ ...settings, clusterName: "" }));
 }
 
 /** The kubelet configuration every node gets from the cluster ("" = kubeadm's defaults). */

@@ -21,17 +21,18 @@ import { API_PORT } from "./api-endpoint";
 import {
     buildUserData,
     CONTROL_PLANE_CRON_JOBS,
-    decodeUserData,
+    NodeCloudConfig,
     NODE_SCRIPTS_DIR,
     NVME_UNIT,
     readScriptSource,
+    renderCloudConfig,
     renderCronFile,
     ROLE_SCRIPTS,
 } from "./cloud-init";
 import { auditPolicy, encryptionConfiguration, HardeningSettings, renderYaml } from "./hardening";
 import {
-    clusterConfigFingerprint,
     KubeadmSettings,
+    renderClusterWideConfig,
     renderInitConfig,
     renderJoinControlPlaneConfig,
     renderJoinWorkerConfig,
@@ -95,6 +96,12 @@ export function renderBundle(files: Record<string, string>): string {
 
 export function sha256Hex(text: string): string {
     return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** Where a node's loader fetches its bundle, and the sha256 it requires. */
+interface BundleRef {
+    url: string;
+    sha256: string;
 }
 
 /** The bundle files a worker uses: its scripts, the NVMe unit and the root CA (no control-plane script or cron file). */
@@ -240,9 +247,10 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
     readonly dependsOn: pulumi.Resource[];
 
     constructor(private readonly args: NodeBootstrapArgs) {
-        this.bundle = renderBundle(bundleFiles(args.rootCaCert));
+        const files = bundleFiles(args.rootCaCert);
+        this.bundle = renderBundle(files);
         this.bundleSha256 = sha256Hex(this.bundle);
-        this.workerBundleSha256 = sha256Hex(renderBundle(workerBundleFiles(bundleFiles(args.rootCaCert))));
+        this.workerBundleSha256 = sha256Hex(renderBundle(workerBundleFiles(files)));
         this.bundleUrl = pulumi.interpolate`http://${args.bastion.privateIp}:${BUNDLE_PORT}/${bundleFileName(this.bundleSha256)}`;
         this.publishCommand = new command.remote.Command(
             `${args.environment}-boot-bundle`,
@@ -269,12 +277,12 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
                 role: "control-plane",
                 nodeEnv: {
                     ROLE: "control-plane",
-                    ...this.commonNodeEnv(apiIp, bundleUrl),
+                    ...this.commonNodeEnv(apiIp, { url: bundleUrl, sha256: this.bundleSha256 }),
                     NODE_NAME: nodeName,
                     NODE_LABELS: "",
                     NODE_TAINTS: "",
                     ETCD_BACKUP_ROTATION: String(this.args.etcdBackupRotation),
-                    CLUSTER_CONFIG_SHA256: clusterConfigFingerprint(settings),
+                    CLUSTER_CONFIG_SHA256: sha256Hex(renderClusterWideConfig(settings)),
                 },
                 sizeKeys: [],
             }),
@@ -312,21 +320,17 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
 
     /**
      * What workerRollFingerprint hashes (JSON, no secret; tests compare it between stacks): the
-     * launch configuration's cloud-config with the token blanked and without the bundle's address
-     * and sha256 (a new bastion or a control-plane-only script must not roll workers), plus the
-     * worker's own bundle files.
+     * launch configuration's cloud-config with the token blanked and, instead of the whole
+     * bundle's address and sha256, the sha256 of the worker's own bundle files (a new bastion or
+     * a control-plane-only script must not roll workers).
      */
     workerBuildInputs(groupName: string, group: NodeGroupConfig): pulumi.Output<string> {
-        return pulumi.all([this.publicSettings(), this.bundleUrl]).apply(([placeholderSettings, bundleUrl]) =>
+        return this.publicSettings().apply((placeholderSettings) =>
             JSON.stringify({
                 amiId: group.amiId,
                 instanceType: group.instanceType,
                 volumeSize: group.volumeSize,
-                cloudConfig: decodeUserData(this.renderWorkerUserData(groupName, group, placeholderSettings, bundleUrl)).replace(
-                    /^(\s*BUNDLE_(?:URL|SHA256)=).*$/gm,
-                    "$1(see workerBundleSha256)",
-                ),
-                workerBundleSha256: this.workerBundleSha256,
+                cloudConfig: renderCloudConfig(this.workerCloudConfig(groupName, group, placeholderSettings, { url: "", sha256: this.workerBundleSha256 })),
             }),
         );
     }
@@ -339,11 +343,15 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
     }
 
     private renderWorkerUserData(groupName: string, group: NodeGroupConfig, settings: KubeadmSettings, bundleUrl: string): string {
-        return buildUserData({
+        return buildUserData(this.workerCloudConfig(groupName, group, settings, { url: bundleUrl, sha256: this.bundleSha256 }));
+    }
+
+    private workerCloudConfig(groupName: string, group: NodeGroupConfig, settings: KubeadmSettings, bundle: BundleRef): NodeCloudConfig {
+        return {
             role: "worker",
             nodeEnv: {
                 ROLE: "worker",
-                ...this.commonNodeEnv(settings.controlPlaneEndpoint.split(":")[0], bundleUrl),
+                ...this.commonNodeEnv(settings.controlPlaneEndpoint.split(":")[0], bundle),
                 NODE_NAME: "",
                 NODE_LABELS: nodeLabelsValue(group.labels),
                 NODE_TAINTS: nodeTaintsValue(group.taints),
@@ -351,7 +359,7 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
             },
             workerJoinConfig: renderJoinWorkerConfig(settings),
             sizeKeys: [`nodeGroups.${groupName}.labels`, `nodeGroups.${groupName}.taints`],
-        });
+        };
     }
 
     /** The stdin files of a control-plane node (all secret material travels only here). */
@@ -423,7 +431,7 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
     }
 
     /** node.env values every node shares (none of them secret). */
-    private commonNodeEnv(apiIp: string, bundleUrl: string): Omit<NodeEnv, "ROLE" | "NODE_NAME" | "NODE_LABELS" | "NODE_TAINTS"> {
+    private commonNodeEnv(apiIp: string, bundle: BundleRef): Omit<NodeEnv, "ROLE" | "NODE_NAME" | "NODE_LABELS" | "NODE_TAINTS"> {
         const a = this.args;
         return {
             CLUSTER_NAME: a.environment,
@@ -438,8 +446,8 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
             AWS_REGION: ZCOMPUTE_REGION,
             CLOUD_API_INSECURE: a.cloudApiInsecure ? "true" : "false",
             CLOUD_API_CA_BUNDLE: a.rootCaCert ? SYSTEM_CA_BUNDLE : "",
-            BUNDLE_URL: bundleUrl,
-            BUNDLE_SHA256: this.bundleSha256,
+            BUNDLE_URL: bundle.url,
+            BUNDLE_SHA256: bundle.sha256,
         };
     }
 }

@@ -170,8 +170,10 @@ try_join() {
 
 # upload_cluster_config: every join into a running cluster. kubeadm join renders the control-plane
 # static pods from the cluster's kubeadm-config, so this program's current ClusterConfiguration
-# (and kubelet config: a new release, audit, encryption, SANs) goes up first. The admin credential for that is minted here from the CA key this node just
-# received, used once and removed. Idempotent: uploading the same configuration again is a no-op.
+# (and kubelet config: a new release, audit, encryption, SANs) goes up first. The admin
+# credential for that is minted here from the CA key this node just received, used once and
+# removed. Idempotent: uploading the same configuration again is a no-op. The file itself goes
+# with kubeadm.yaml once kubeadm ran (and at exit on every path).
 upload_cluster_config() {
     local cluster_config="${KUBERNETES_ETC}/zadara/kubeadm-cluster.yaml"
     if [[ ! -s $cluster_config ]]; then
@@ -185,7 +187,7 @@ upload_cluster_config() {
         rm -rf "$dir"
         fail "could not upload the current cluster configuration (kubeadm init phase upload-config all)"
     fi
-    rm -rf "$dir" "$cluster_config"
+    rm -rf "$dir"
     log "uploaded the current cluster configuration"
 }
 
