@@ -182,6 +182,6 @@ export const kubeconfig = pulumi.secret(cluster.kubeconfig);
 export const addonReleases = addons.releases;
 /** What the next `pulumi up` compares its configuration with (written once every node passed its gate). */
 export const lifecycle: pulumi.Output<LifecycleState> = pulumi
-    .all([previousLifecycle, cluster.bootstrapped])
-    .apply((): LifecycleState => ({ initialized: true, settings: currentLifecycle }));
+    .all([previousLifecycle, cluster.bootstrapped, cluster.controlPlaneNodes])
+    .apply(([, , controlPlaneNodes]): LifecycleState => ({ initialized: true, settings: currentLifecycle, controlPlaneNodes }));
 export const healthGate = workerRolls.healthGate.stdout;

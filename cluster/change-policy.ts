@@ -15,12 +15,15 @@ export interface ChangePolicy {
     safePath?: string;
     /** The value is exported in the `lifecycle` output and compared at the next preview. */
     tracked?: boolean;
-    /** A change that this key's kind allows in general may still be refused (e.g. skipping a minor). */
-    refuse?: (from: LifecycleValue, to: LifecycleValue) => { reason: string; safePath: string } | undefined;
+    /**
+     * A change that this key's kind allows in general may still be refused (e.g. skipping a
+     * minor, or a combination with another key's change: `settings` has both sides).
+     */
+    refuse?: (from: LifecycleValue, to: LifecycleValue, settings: SettingsChange) => { reason: string; safePath: string } | undefined;
 }
 
 const CONTROL_PLANE_ROLL =
-    "control plane: node 1 → n, one at a time (new node joins and passes its gate; the old nodes leave etcd one at a time at the end, highest first)";
+    "control plane: node 1 → n, one at a time (a new node joins and passes its gate, then the instance it replaced is cordoned, drained and leaves etcd, then the next node)";
 const WORKER_ROLL = "node groups: each group rolls (surge, Ready, drain one old node, terminate; maxSurge/maxUnavailable)";
 const ALL_NODES_ROLL = `${CONTROL_PLANE_ROLL}; then ${WORKER_ROLL}`;
 const BASTION_REPLACED = `the bastion is replaced and gets a new private address, which control-plane user data names (boot bundle URL): ${CONTROL_PLANE_ROLL}; workers are untouched (new instances use the new address); the program's SSH steps use the new bastion`;
@@ -33,11 +36,32 @@ export function minorOf(version: LifecycleValue): number | undefined {
     return match ? Number(match[1]) : undefined;
 }
 
-/** One minor per `up`, never down: kubeadm's upgrade rule and the API server version skew. */
-function eksdVersionStep(from: LifecycleValue, to: LifecycleValue): { reason: string; safePath: string } | undefined {
+/** Both sides of the tracked settings of one `pulumi up`. */
+export interface SettingsChange {
+    previous: Record<string, LifecycleValue>;
+    current: Record<string, LifecycleValue>;
+}
+
+/**
+ * One minor per `up`, never down: kubeadm's upgrade rule and the API server version skew. And
+ * no control-plane node removed in the upgrading `up`: a removed node leaves at the end of the
+ * update, so its old API server would still run when the workers roll.
+ */
+function eksdVersionStep(from: LifecycleValue, to: LifecycleValue, settings: SettingsChange): { reason: string; safePath: string } | undefined {
     const old = minorOf(from);
     const next = minorOf(to);
-    if (old === undefined || next === undefined || next === old || next === old + 1) {
+    if (old === undefined || next === undefined || next === old) {
+        return undefined;
+    }
+    if (next === old + 1) {
+        const countBefore = settings.previous.controlPlaneCount;
+        const countAfter = settings.current.controlPlaneCount;
+        if (typeof countBefore === "number" && typeof countAfter === "number" && countAfter < countBefore) {
+            return {
+                reason: `it comes with controlPlaneCount ${countBefore} → ${countAfter}: a removed control-plane node leaves at the end of the update, so its ${String(from)} API server would still serve while the workers roll to ${String(to)}.`,
+                safePath: `pulumi config set eksdVersion ${String(from)} (and that minor's AMIs) && pulumi up (removes the nodes); then pulumi config set eksdVersion ${String(to)} (with its AMIs) && pulumi up`,
+            };
+        }
         return undefined;
     }
     if (next < old) {
@@ -49,9 +73,7 @@ function eksdVersionStep(from: LifecycleValue, to: LifecycleValue): { reason: st
     const steps = Array.from({ length: next - old }, (_, i) => `1.${old + i + 1}`);
     return {
         reason: "EKS-D (kubeadm) upgrades go one minor per `pulumi up`; skipping a minor breaks the API server and kubelet version skew.",
-        safePath: steps
-            .map((minor) => `pulumi config set eksdVersion ${minor} (with that minor's AMIs) && pulumi up && pulumi up (the second one rolls the workers)`)
-            .join("; then "),
+        safePath: steps.map((minor) => `pulumi config set eksdVersion ${minor} (with that minor's AMIs) && pulumi up`).join("; then "),
     };
 }
 
@@ -132,7 +154,7 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
     eksdVersion: {
         kind: "rolling",
         tracked: true,
-        effect: `one minor up (or the same minor): the first new-version node uploads the new ClusterConfiguration, ${CONTROL_PLANE_ROLL}; then \`kubeadm init phase addon\` (kube-proxy, CoreDNS) on the last node, the control-plane role's policies and the add-ons move to the new pins; on the next \`pulumi up\` (once no older API server runs) ${WORKER_ROLL}. Skipping a minor or going down is refused`,
+        effect: `one minor up (or the same minor), in one \`pulumi up\`: the first new-version node uploads the new ClusterConfiguration, ${CONTROL_PLANE_ROLL}; then \`kubeadm init phase addon\` (kube-proxy, CoreDNS) on the last node, the control-plane role's policies and the add-ons move to the new pins; then ${WORKER_ROLL}. Skipping a minor, going down, or removing control-plane nodes in the same \`up\` is refused`,
         refuse: eksdVersionStep,
     },
     kubernetesVersion: {
@@ -171,7 +193,10 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
     adminCredentialValidityDays: { kind: "in-place", effect: "the admin client certificate (and the kubeconfig output) is re-issued; nothing else changes" },
 
     // Nodes
-    nodeKeyName: { kind: "rolling", effect: ALL_NODES_ROLL },
+    nodeKeyName: {
+        kind: "rolling",
+        effect: `control plane: node 1 → n, one at a time (a new node joins and passes its gate); the replaced instances accept only the old key, so they leave etcd one at a time at the end of the update, highest first (Pulumi's delete runs with the old key it stored); then ${WORKER_ROLL}`,
+    },
     nodeSshUser: { kind: "in-place", effect: "the program's SSH steps use the new user" },
     nodeSshPrivateKey: { kind: "in-place", effect: "the program's SSH steps use the new key" },
     workerAmiId: { kind: "rolling", effect: WORKER_ROLL },
@@ -260,7 +285,7 @@ export function refusedChanges(previous: LifecycleState | undefined, current: Re
         if (policy.kind === "refused") {
             why = { reason: `${policy.effect}.`, safePath: policy.safePath ?? "" };
         } else {
-            why = policy.refuse?.(from, to);
+            why = policy.refuse?.(from, to, { previous: previous.settings, current });
         }
         if (why) {
             refused.push({

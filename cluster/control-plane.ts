@@ -1,8 +1,10 @@
 // Control-plane nodes and their place behind the API load balancer, as one dependency chain:
 // node i = instance -> target-group attachment -> `<node>-bootstrap` Command (create: init or
-// join + health gate; delete: node-leave.sh), and node i+1 depends on node i's bootstrap. Pulumi
-// therefore creates nodes one at a time and deletes replaced or removed ones one at a time in
-// reverse order, each after its etcd member left (docs/lifecycle.md has the full sequence).
+// join + health gate; delete: node-leave.sh) -> `<node>-retire-replaced` Command (when the
+// instance replaced one: node-leave.sh on the old instance), and node i+1 depends on node i's
+// retire step. Pulumi therefore replaces nodes one at a time, each old node leaving right after
+// its successor joined, and deletes removed nodes one at a time in reverse order, each after its
+// etcd member left (docs/lifecycle.md has the full sequence).
 // Only standalone nodes: a node an ASG starts on its own could neither receive the secrets nor
 // keep that order, so config and the component refuse `controlPlaneMode: asg`.
 import * as aws from "@pulumi/aws";
@@ -11,6 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { clusterTagKey, resourceTags, Tags } from "../infra/tags";
 import { API_PORT } from "./api-endpoint";
 import { nodeConnection, NodeSshArgs } from "./kubeconfig";
+import type { LifecycleNode } from "./lifecycle-state";
 import { shellSingleQuote } from "./node-env";
 import { scriptForStdin } from "./stdin-scripts";
 
@@ -146,17 +149,64 @@ export interface ControlPlaneBootInput {
 export interface LifecycleDecision {
     /** The cluster exists: node 0 joins like the others instead of running `kubeadm init`. */
     initialized: boolean;
+    /** The control-plane instances the last update left, by node name (empty when not recorded). */
+    previousNodes: Record<string, LifecycleNode>;
 }
 
 /** SSH to a control-plane node through the bastion, without the node's address. */
 export type NodeSshSettings = Omit<NodeSshArgs, "host">;
 
-/** The delete of a node's bootstrap Command: node-leave.sh (with lib.sh and drain-node.sh) run as root on that node. */
-export function nodeLeaveCommand(nodeName: string, drainTimeoutSeconds: number): string {
+/**
+ * node-leave.sh (with lib.sh and drain-node.sh) run as root on the leaving node: the delete of
+ * its bootstrap Command, and the retire step of a replaced node (which names the instance it
+ * must run on, because the old address may belong to another instance by then).
+ */
+export function nodeLeaveCommand(nodeName: string, drainTimeoutSeconds: number, expectedInstanceId?: string): string {
     const script = Buffer.from(scriptForStdin(["drain-node.sh", "node-leave.sh"])).toString("base64");
-    const env = `NODE_NAME=${shellSingleQuote(nodeName)} DRAIN_TIMEOUT=${shellSingleQuote(String(drainTimeoutSeconds))}`;
+    const env = [`SLOT_NAME=${shellSingleQuote(nodeName)}`, `DRAIN_TIMEOUT=${shellSingleQuote(String(drainTimeoutSeconds))}`];
+    if (expectedInstanceId !== undefined) {
+        env.push(`EXPECTED_INSTANCE_ID=${shellSingleQuote(expectedInstanceId)}`);
+    }
     // The delete gets no stdin: the script travels base64-encoded in the command itself.
-    return `echo '${script}' | base64 -d | sudo -n env ${env} bash -s`;
+    return `echo '${script}' | base64 -d | sudo -n env ${env.join(" ")} bash -s`;
+}
+
+/** What the retire step of a node runs when it has no replaced instance to retire now. */
+export function nothingToRetireCommand(nodeName: string, why = "no replaced instance to retire"): string {
+    return `echo ${shellSingleQuote(`${nodeName}: ${why}`)} >&2`;
+}
+
+/** `<ssh user>@<key pair name>`: the login a node started with accepts (recorded per node). */
+export function sshAccessOf(user: string, keyName: string): string {
+    return `${user}@${keyName}`;
+}
+
+/**
+ * Where and what a node's retire step runs, from the previous state and the node's instance.
+ * Nothing to retire: no recorded instance, the same instance, or one that only accepts another
+ * login (a new key pair or user; Pulumi's delete at the end of the update still has the old
+ * one, so that node leaves then).
+ */
+export function retirePlan(
+    nodeName: string,
+    current: { instanceId: string; privateIp: string; sshAccess: string },
+    previousNodes: Record<string, LifecycleNode>,
+    drainTimeoutSeconds: number,
+): { host: string; command: string } {
+    const previous = previousNodes[nodeName] as LifecycleNode | undefined;
+    if (previous === undefined || previous.instanceId === current.instanceId) {
+        return { host: current.privateIp, command: nothingToRetireCommand(nodeName) };
+    }
+    if (previous.sshAccess !== undefined && previous.sshAccess !== current.sshAccess) {
+        return {
+            host: current.privateIp,
+            command: nothingToRetireCommand(
+                nodeName,
+                `the replaced instance ${previous.instanceId} accepts only ${previous.sshAccess}; it leaves at the end of the update`,
+            ),
+        };
+    }
+    return { host: previous.privateIp, command: nodeLeaveCommand(nodeName, drainTimeoutSeconds, previous.instanceId) };
 }
 
 /**
@@ -176,6 +226,8 @@ export class ControlPlane {
     readonly instances: aws.ec2.Instance[] = [];
     /** `<node>-bootstrap` Commands, in chain order. */
     readonly bootstraps: command.remote.Command[] = [];
+    /** `<node>-retire-replaced` Commands, in chain order: the next node waits for them. */
+    readonly retirements: command.remote.Command[] = [];
     /** `<env>-upgrade-addons`: CoreDNS/kube-proxy of the release, after the last node (standalone). */
     readonly upgradeAddons?: command.remote.Command;
     readonly targetGroup: aws.lb.TargetGroup;
@@ -183,6 +235,8 @@ export class ControlPlane {
     readonly attachments: aws.lb.TargetGroupAttachment[] = [];
     readonly instanceIds: pulumi.Output<string[]>;
     readonly privateIps: pulumi.Output<string[]>;
+    /** Instance id and private IP by node name: what the next update retires when it replaces one. */
+    readonly nodesByName: pulumi.Output<Record<string, LifecycleNode>>;
     readonly firstNode: FirstControlPlaneNode;
 
     private readonly opts: pulumi.CustomResourceOptions;
@@ -201,6 +255,9 @@ export class ControlPlane {
         }
         this.instanceIds = pulumi.all(this.instances.map((instance) => instance.id));
         this.privateIps = pulumi.all(this.instances.map((instance) => instance.privateIp));
+        this.nodesByName = pulumi
+            .all([this.instanceIds, this.privateIps])
+            .apply(([ids, ips]) => Object.fromEntries(ids.map((instanceId, index) => [standaloneNodeName(env, index), { instanceId, privateIp: ips[index] }])));
         this.firstNode = { id: this.instances[0].id, privateIp: this.instances[0].privateIp };
         this.upgradeAddons = this.addUpgradeAddons();
 
@@ -224,19 +281,20 @@ export class ControlPlane {
             ...this.attachments,
             this.listener,
             ...this.bootstraps,
+            ...this.retirements,
             ...(this.upgradeAddons ? [this.upgradeAddons] : []),
         ];
     }
 
-    /** The last node's gate passed: every node of the chain is in the cluster. */
-    get lastBootstrap(): command.remote.Command | undefined {
-        return this.bootstraps[this.bootstraps.length - 1];
+    /** The last step of the chain: every node passed its gate and every replaced node left. */
+    get lastStep(): command.remote.Command | undefined {
+        return this.retirements[this.retirements.length - 1];
     }
 
     private addStandaloneNode(index: number): void {
         const env = this.args.environment;
         const name = standaloneNodeName(env, index);
-        const previous = this.bootstraps[index - 1];
+        const previous = this.retirements[index - 1];
         // Waiting for the decision keeps a refused change from touching any node.
         const userData = pulumi.all([this.args.decision, this.args.boot.userData(name)]).apply(([, data]) => data);
         const instance = new aws.ec2.Instance(
@@ -256,7 +314,8 @@ export class ControlPlane {
             },
             standaloneInstanceOptions({
                 ...this.opts,
-                // The chain: node i+1 is created only after node i joined and passed its gate.
+                // The chain: node i+1 is created only after node i joined, passed its gate and the
+                // instance it replaced left.
                 dependsOn: [...this.args.dependsOn, ...this.args.boot.dependsOn, ...(previous ? [previous] : [])],
             }),
         );
@@ -300,6 +359,43 @@ export class ControlPlane {
                 },
             ),
         );
+        this.retirements.push(this.addRetireReplaced(name, instance, this.bootstraps[index]));
+    }
+
+    /**
+     * `<node>-retire-replaced`: once a new instance passed its gate, the instance it replaced
+     * (recorded by the last update) leaves at once, before the next node is touched: add one,
+     * remove one, like a rolling control-plane update with a surge of one. So every replaced
+     * API server is gone before the add-ons and the worker rolls (an EKS-D upgrade completes in
+     * one `up`), and etcd never holds more than one extra member. Pulumi's delete of the old
+     * instance at the end of the update then finds a node that already left.
+     */
+    private addRetireReplaced(name: string, instance: aws.ec2.Instance, gate: command.remote.Command): command.remote.Command {
+        const drainTimeout = this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS;
+        const plan = pulumi
+            .all([this.args.decision, instance.id, instance.privateIp])
+            .apply(([decision, instanceId, privateIp]) =>
+                retirePlan(
+                    name,
+                    { instanceId, privateIp, sshAccess: sshAccessOf(this.args.ssh.user, this.args.keyName) },
+                    decision.previousNodes,
+                    drainTimeout,
+                ),
+            );
+        return new command.remote.Command(
+            `${name}-retire-replaced`,
+            {
+                connection: nodeConnection({ ...this.args.ssh, host: plan.host }),
+                create: plan.command,
+                // Runs when the node's instance is new; the next update's new record changes
+                // nothing that needs running again.
+                update: nothingToRetireCommand(name),
+                triggers: [instance.id],
+                logging: "stderr",
+                addPreviousOutputInEnv: false,
+            },
+            { parent: this.args.parent, dependsOn: [gate] },
+        );
     }
 
     /**
@@ -319,11 +415,11 @@ export class ControlPlane {
         return { create: pick("create"), stdin: pulumi.secret(pick("stdin")) };
     }
 
-    /** Runs once per Kubernetes version on the last node, after every node passed its gate. */
+    /** Runs once per Kubernetes version on the last node, after every node passed its gate and every replaced node left. */
     private addUpgradeAddons(): command.remote.Command {
         const last = this.instances[this.instances.length - 1];
-        const lastBootstrap = this.lastBootstrap;
-        if (lastBootstrap === undefined) {
+        const lastStep = this.lastStep;
+        if (lastStep === undefined) {
             // The constructor adds args.count >= 1 nodes, each with its gate, before this runs.
             throw new Error(`${this.args.environment}-upgrade-addons: no control-plane node gate to wait for (controlPlaneCount ${this.args.count})`);
         }
@@ -336,7 +432,7 @@ export class ControlPlane {
                 triggers: [this.args.kubernetesVersion],
                 logging: "stderr",
             },
-            { parent: this.args.parent, dependsOn: [lastBootstrap] },
+            { parent: this.args.parent, dependsOn: [lastStep] },
         );
     }
 }

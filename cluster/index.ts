@@ -12,7 +12,7 @@ import { ControlPlane, ControlPlaneMode, LifecycleDecision } from "./control-pla
 import { DEFAULT_HARDENING, HardeningSettings } from "./hardening";
 import { ControllerChartVersions, NodeIam, NodeRole } from "./iam";
 import { CloudMetadata, nodeConnection } from "./kubeconfig";
-import type { LifecycleState } from "./lifecycle-state";
+import type { LifecycleNode, LifecycleState } from "./lifecycle-state";
 import { NodeBootstrap, sha256Hex } from "./node-bootstrap";
 import { NodeGroups } from "./node-groups";
 import { ClusterSecrets } from "./secrets";
@@ -121,8 +121,10 @@ export class EksdCluster extends pulumi.ComponentResource {
     readonly apiEndpointPublic: pulumi.Output<string | undefined>;
     /** Admin kubeconfig (secret, short-lived client certificate); its server is the public endpoint when the API is public. */
     readonly kubeconfig: pulumi.Output<string>;
-    /** True once every control-plane node passed its gate (what the `lifecycle` output waits for). */
+    /** True once every control-plane node passed its gate and every replaced one left (what the `lifecycle` output waits for). */
     readonly bootstrapped: pulumi.Output<boolean>;
+    /** Control-plane instance id and private IP by node name (recorded in the `lifecycle` output). */
+    readonly controlPlaneNodes: pulumi.Output<Record<string, LifecycleNode>>;
     /** The cloud API URL as seen from inside the VMs (metadata `cluster_url`). */
     readonly cloudApiUrl: pulumi.Output<string>;
     /** Undefined when an existing instance profile was given. */
@@ -181,6 +183,7 @@ export class EksdCluster extends pulumi.ComponentResource {
         const kubernetesVersion = args.kubernetesVersion;
         const decision: pulumi.Output<LifecycleDecision> = pulumi.output(args.previousLifecycle).apply((previous) => ({
             initialized: previous?.initialized === true,
+            previousNodes: previous?.controlPlaneNodes ?? {},
         }));
         const ssh = {
             user: args.ssh.nodeUser,
@@ -298,8 +301,9 @@ export class EksdCluster extends pulumi.ComponentResource {
         });
         // The Kubernetes provider (add-ons) waits for the change checks like the nodes do.
         const kubeconfig = pulumi.secret(pulumi.all([decision, admin.kubeconfig]).apply(([, text]) => text));
-        const lastGate = controlPlane.lastBootstrap;
-        this.bootstrapped = lastGate ? lastGate.stdout.apply(() => true) : pulumi.output(true);
+        const lastStep = controlPlane.lastStep;
+        this.bootstrapped = lastStep ? lastStep.stdout.apply(() => true) : pulumi.output(true);
+        this.controlPlaneNodes = controlPlane.nodesByName;
 
         this.controlPlaneInstanceIds = controlPlane.instanceIds;
         this.controlPlanePrivateIps = controlPlane.privateIps;

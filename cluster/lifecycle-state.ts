@@ -9,12 +9,25 @@ export const LIFECYCLE_OUTPUT = "lifecycle";
 /** A compared setting: a config value as the program used it. */
 export type LifecycleValue = string | number | boolean;
 
+/** A control-plane instance the last update left in the cluster. */
+export interface LifecycleNode {
+    instanceId: string;
+    privateIp: string;
+    /** `<ssh user>@<key pair name>` it was started with: the only login it accepts. */
+    sshAccess?: string;
+}
+
 /** What the stack exports as `lifecycle` after a successful `pulumi up`. */
 export interface LifecycleState {
     /** The cluster was created (node 0 ran `kubeadm init` and passed its gate). */
     initialized: true;
     /** Compared settings, keyed by config key name (see cluster/change-policy.ts). */
     settings: Record<string, LifecycleValue>;
+    /**
+     * The control-plane instances, keyed by node name (`<env>-master-sa-<n>`): a replaced node
+     * is retired right after its successor passed its gate. Absent in states of older versions.
+     */
+    controlPlaneNodes?: Record<string, LifecycleNode>;
 }
 
 /** `<organization>/<project>/<stack>`: the stack this program runs for. */
@@ -37,7 +50,26 @@ export function parseLifecycleState(value: unknown): LifecycleState | undefined 
             settings[key] = item;
         }
     }
-    return { initialized: true, settings };
+    const nodes = parseLifecycleNodes(candidate.controlPlaneNodes);
+    return nodes === undefined ? { initialized: true, settings } : { initialized: true, settings, controlPlaneNodes: nodes };
+}
+
+/** Only entries with a string instance id and private IP; anything else reads as no record. */
+function parseLifecycleNodes(value: unknown): Record<string, LifecycleNode> | undefined {
+    if (typeof value !== "object" || value === null) {
+        return undefined;
+    }
+    const nodes: Record<string, LifecycleNode> = {};
+    for (const [name, item] of Object.entries(value as Record<string, unknown>)) {
+        const node = item as Record<string, unknown> | null;
+        if (typeof node === "object" && node !== null && typeof node.instanceId === "string" && typeof node.privateIp === "string") {
+            nodes[name] = { instanceId: node.instanceId, privateIp: node.privateIp };
+            if (typeof node.sshAccess === "string") {
+                nodes[name].sshAccess = node.sshAccess;
+            }
+        }
+    }
+    return nodes;
 }
 
 /**

@@ -178,6 +178,17 @@ describe("bootstrap.sh", () => {
         });
     });
 
+    it("reads the instance metadata with a session token where the instance requires one (requireMetadataTokens)", () => {
+        const run = runControlPlanePrepare(true, { STUB_IMDS_TOKEN: "imds-session-token" });
+        assert.equal(run.code, 0, run.stderr);
+        const kubelet = fs.readFileSync(inRoot(run, ROOT_PATHS.kubeletDefaults), "utf8");
+        assert.match(kubelet, new RegExp(`--node-ip=${LOCAL_IP} .*--provider-id=aws:///symphony/${INSTANCE_ID}`));
+        assert.ok(
+            callsOf(run, "curl").some((c) => c.includes("-X PUT") && c.includes("/latest/api/token")),
+            "asks for a token first",
+        );
+    });
+
     it("without a root CA in the bundle, trusts nothing extra", () => {
         check(runControlPlanePrepare(false), (run) => {
             assert.equal(run.code, 0, run.stderr);

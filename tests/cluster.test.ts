@@ -238,10 +238,14 @@ describe("control-plane bootstrap commands", () => {
             assert.equal(secretOrPlain(connection.proxy as Record<string, unknown>).host, "203.0.113.5");
             assert.ok(command.dependencies.includes(resource(INSTANCE, name).urn));
             if (index > 0) {
-                // The chain: this node's instance is created only after the previous node's gate.
+                // The chain: this node's instance is created only after the previous node's gate
+                // and retire step (which depends on that gate).
                 assert.ok(
-                    resource(INSTANCE, name).dependencies.includes(resource(COMMAND, `${names[index - 1]}-bootstrap`).urn),
+                    resource(INSTANCE, name).dependencies.includes(resource(COMMAND, `${names[index - 1]}-retire-replaced`).urn),
                     `${name} waits for the previous node`,
+                );
+                assert.ok(
+                    resource(COMMAND, `${names[index - 1]}-retire-replaced`).dependencies.includes(resource(COMMAND, `${names[index - 1]}-bootstrap`).urn),
                 );
             }
             assert.ok(resource(INSTANCE, name).dependencies.includes(resource(COMMAND, "dev-boot-bundle").urn), "the bundle is published first");

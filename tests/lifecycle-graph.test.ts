@@ -8,10 +8,10 @@ import * as pulumi from "@pulumi/pulumi";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { group, makeCluster, optionsOf, recorded, secretValue, valueOf } from "./helpers/cluster-fixture";
-import { controlPlaneSteps, dependsOn, Graph, graphOf, simulateUpdate, Step } from "./helpers/update-simulator";
+import { controlPlaneSteps, dependsOn, Graph, graphOf, memberCounts, simulateUpdate, Step } from "./helpers/update-simulator";
 import { settle } from "../tools/mock-engine";
 import { decodeUserData } from "../cluster/cloud-init";
-import { CONTROL_PLANE_REPLACE_ON_CHANGES, nodeLeaveCommand } from "../cluster/control-plane";
+import { CONTROL_PLANE_REPLACE_ON_CHANGES, nodeLeaveCommand, nothingToRetireCommand, retirePlan } from "../cluster/control-plane";
 import type { EksdClusterArgs } from "../cluster";
 import { CHANGE_POLICY } from "../cluster/change-policy";
 
@@ -110,8 +110,12 @@ function userDataSettings(graph: Graph, resource: { inputs: Record<string, unkno
         .join("ENV");
 }
 
-/** The properties every change must keep. */
-function assertOneAtATime(steps: Step[], label: string): void {
+/**
+ * The properties every change must keep: one control-plane step at a time, an instance deleted
+ * only after its node left, and etcd never more than one member above the larger of the old and
+ * new sizes nor below the smaller (add one, remove one).
+ */
+function assertOneAtATime(steps: Step[], label: string, sizes: { before: number; after: number; replaced: Set<string> }): void {
     const cp = controlPlaneSteps(steps);
     const byWave = new Map<number, Step[]>();
     for (const step of cp) {
@@ -125,10 +129,14 @@ function assertOneAtATime(steps: Step[], label: string): void {
         const leave = cp.find((s) => s.op === "delete" && s.name === `${step.name}-bootstrap`);
         assert.ok(leave && leave.wave < step.wave, `${label}: ${step.name} is deleted without leaving first`);
     }
-    // Every join comes before every leave (surge first), so quorum never shrinks below the old size.
-    const lastJoin = Math.max(0, ...cp.filter((s) => s.op === "create" && s.type === COMMAND).map((s) => s.wave));
-    const firstLeave = Math.min(Infinity, ...cp.filter((s) => s.op === "delete" && s.type === COMMAND).map((s) => s.wave));
-    assert.ok(lastJoin < firstLeave, `${label}: a node leaves before all new nodes joined`);
+    const counts = memberCounts(steps, sizes.before, sizes.replaced);
+    const low = Math.min(sizes.before, sizes.after);
+    const high = Math.max(sizes.before, sizes.after) + 1;
+    assert.ok(
+        counts.every((count) => count >= low && count <= high),
+        `${label}: etcd member counts ${counts.join(" -> ")} leave ${low}..${high}`,
+    );
+    assert.equal(counts.length === 0 ? sizes.before : counts[counts.length - 1], sizes.after, `${label}: members at the end`);
 }
 
 function sequence(steps: Step[]): string[] {
@@ -179,8 +187,56 @@ describe("control-plane chain (graph)", () => {
             assert.match(script, /"\$ETCD_MEMBERSHIP" leave "\$NODE_NAME"/);
             assert.match(script, /etcd-membership\.sh/);
             assert.match(script, /^drain_node\(\) \{/m, "drain-node.sh travels with it");
-            assert.match(String(boot.inputs.delete), new RegExp(`sudo -n env NODE_NAME='${fullName}'`));
+            assert.match(String(boot.inputs.delete), new RegExp(`sudo -n env SLOT_NAME='${fullName}'`));
+            assert.doesNotMatch(String(boot.inputs.delete), /NODE_NAME=/, "the Node / etcd member name is the host's, not the Name tag");
         }
+    });
+
+    it("gives every node a retire step after its gate that the next node waits for", async () => {
+        const graph = await build("lcbase");
+        const nodes = nodeNames(graph);
+        for (let i = 0; i < nodes.length; i++) {
+            const retire = `${nodes[i]}-retire-replaced`;
+            const fullName = `${graph.environment}-${nodes[i]}`;
+            assert.ok(graph.deps.get(retire)!.includes(`${nodes[i]}-bootstrap`), `${retire} does not wait for the gate`);
+            assert.deepEqual(graph.byName.get(retire)!.inputs.triggers, [graph.byName.get(nodes[i])!.id]);
+            // A new cluster has no previous instances: nothing to retire, on the node itself.
+            assert.equal(graph.byName.get(retire)!.inputs.create, nothingToRetireCommand(fullName));
+            assert.equal(graph.byName.get(retire)!.inputs.update, nothingToRetireCommand(fullName));
+            assert.equal(graph.byName.get(retire)!.inputs.delete, undefined);
+            if (i + 1 < nodes.length) {
+                assert.ok(graph.deps.get(nodes[i + 1])!.includes(retire), `${nodes[i + 1]} does not wait for ${retire}`);
+            }
+        }
+        assert.ok(graph.deps.get("upgrade-addons")!.includes(`${nodes[nodes.length - 1]}-retire-replaced`));
+    });
+});
+
+describe("retire step of a replaced control-plane node", () => {
+    const previous = { "dev-master-sa-2": { instanceId: "i-0old2", privateIp: "10.0.1.12", sshAccess: "ubuntu@nodes" } };
+    const replacement = { instanceId: "i-0new2", privateIp: "10.0.1.22", sshAccess: "ubuntu@nodes" };
+
+    it("runs node-leave.sh on the previous instance's address, pinned to that instance", () => {
+        const plan = retirePlan("dev-master-sa-2", replacement, previous, 600);
+        assert.equal(plan.host, "10.0.1.12");
+        assert.equal(plan.command, nodeLeaveCommand("dev-master-sa-2", 600, "i-0old2"));
+        assert.match(plan.command, /sudo -n env SLOT_NAME='dev-master-sa-2' DRAIN_TIMEOUT='600' EXPECTED_INSTANCE_ID='i-0old2' bash -s$/);
+        // A state written before the login was recorded: the login is assumed unchanged.
+        const { sshAccess: _unused, ...older } = previous["dev-master-sa-2"];
+        assert.equal(retirePlan("dev-master-sa-2", replacement, { "dev-master-sa-2": older }, 600).host, "10.0.1.12");
+    });
+
+    it("does nothing, on the node itself, when the instance is the recorded one or none is recorded", () => {
+        const same = retirePlan("dev-master-sa-2", { ...replacement, instanceId: "i-0old2", privateIp: "10.0.1.12" }, previous, 600);
+        assert.deepEqual(same, { host: "10.0.1.12", command: nothingToRetireCommand("dev-master-sa-2") });
+        const added = retirePlan("dev-master-sa-4", { ...replacement, instanceId: "i-0new4", privateIp: "10.0.1.14" }, previous, 600);
+        assert.deepEqual(added, { host: "10.0.1.14", command: nothingToRetireCommand("dev-master-sa-4") });
+    });
+
+    it("leaves a replaced instance that only accepts the previous login to the end-of-update delete", () => {
+        const plan = retirePlan("dev-master-sa-2", { ...replacement, sshAccess: "ubuntu@nodes-2026" }, previous, 600);
+        assert.equal(plan.host, "10.0.1.22");
+        assert.match(plan.command, /the replaced instance i-0old2 accepts only ubuntu@nodes; it leaves at the end of the update/);
     });
 });
 
@@ -188,28 +244,64 @@ describe("day-2 changes roll the control plane one node at a time (graph)", () =
     it("count 1 -> 3 -> 5: new nodes join one at a time after the last one", async () => {
         const [c1, c3, c5] = await Promise.all([build("lcc1", {}, 1), build("lcbase", {}, 3), build("lcc5", {}, 5)]);
         const up13 = simulateUpdate(c1, c3, new Set());
-        assertOneAtATime(up13, "1->3");
-        assert.deepEqual(sequence(up13), ["create master-sa-2", "create master-sa-2-bootstrap", "create master-sa-3", "create master-sa-3-bootstrap"]);
+        assertOneAtATime(up13, "1->3", { before: 1, after: 3, replaced: new Set() });
+        assert.deepEqual(sequence(up13), [
+            "create master-sa-2",
+            "create master-sa-2-bootstrap",
+            "create master-sa-2-retire-replaced",
+            "create master-sa-3",
+            "create master-sa-3-bootstrap",
+            "create master-sa-3-retire-replaced",
+        ]);
         const up35 = simulateUpdate(c3, c5, new Set());
-        assertOneAtATime(up35, "3->5");
-        assert.deepEqual(sequence(up35), ["create master-sa-4", "create master-sa-4-bootstrap", "create master-sa-5", "create master-sa-5-bootstrap"]);
+        assertOneAtATime(up35, "3->5", { before: 3, after: 5, replaced: new Set() });
+        assert.deepEqual(sequence(up35), [
+            "create master-sa-4",
+            "create master-sa-4-bootstrap",
+            "create master-sa-4-retire-replaced",
+            "create master-sa-5",
+            "create master-sa-5-bootstrap",
+            "create master-sa-5-retire-replaced",
+        ]);
     });
 
     it("count 5 -> 3 -> 1: the highest-numbered nodes leave one at a time, highest first", async () => {
         const [c1, c3, c5] = await Promise.all([build("lcc1", {}, 1), build("lcbase", {}, 3), build("lcc5", {}, 5)]);
         const down53 = simulateUpdate(c5, c3, new Set());
-        assertOneAtATime(down53, "5->3");
-        assert.deepEqual(sequence(down53), ["delete master-sa-5-bootstrap", "delete master-sa-5", "delete master-sa-4-bootstrap", "delete master-sa-4"]);
+        assertOneAtATime(down53, "5->3", { before: 5, after: 3, replaced: new Set() });
+        assert.deepEqual(sequence(down53), [
+            "delete master-sa-5-retire-replaced",
+            "delete master-sa-5-bootstrap",
+            "delete master-sa-5",
+            "delete master-sa-4-retire-replaced",
+            "delete master-sa-4-bootstrap",
+            "delete master-sa-4",
+        ]);
         const down31 = simulateUpdate(c3, c1, new Set());
-        assertOneAtATime(down31, "3->1");
-        assert.deepEqual(sequence(down31), ["delete master-sa-3-bootstrap", "delete master-sa-3", "delete master-sa-2-bootstrap", "delete master-sa-2"]);
+        assertOneAtATime(down31, "3->1", { before: 3, after: 1, replaced: new Set() });
+        assert.deepEqual(sequence(down31), [
+            "delete master-sa-3-retire-replaced",
+            "delete master-sa-3-bootstrap",
+            "delete master-sa-3",
+            "delete master-sa-2-retire-replaced",
+            "delete master-sa-2-bootstrap",
+            "delete master-sa-2",
+        ]);
     });
 
     it("pulumi up --replace of one node: the new node joins, then the old one leaves; the others are untouched", async () => {
         const base = await build("lcbase");
         const steps = simulateUpdate(base, base, new Set(["master-sa-2"]));
-        assertOneAtATime(steps, "--replace master-sa-2");
-        assert.deepEqual(sequence(steps), ["create master-sa-2", "create master-sa-2-bootstrap", "delete master-sa-2-bootstrap", "delete master-sa-2"]);
+        assertOneAtATime(steps, "--replace master-sa-2", { before: 3, after: 3, replaced: new Set(["master-sa-2"]) });
+        // The old node leaves in the retire step; its old bootstrap's delete then finds it gone.
+        assert.deepEqual(sequence(steps), [
+            "create master-sa-2",
+            "create master-sa-2-bootstrap",
+            "create master-sa-2-retire-replaced",
+            "delete master-sa-2-retire-replaced",
+            "delete master-sa-2-bootstrap",
+            "delete master-sa-2",
+        ]);
     });
 
     const changes: Array<[string, string, Partial<EksdClusterArgs>, string[]]> = [
@@ -241,28 +333,35 @@ describe("day-2 changes roll the control plane one node at a time (graph)", () =
         ],
     ];
     for (const [what, environment, overrides, expected] of changes) {
-        it(`${what}: every node is replaced, new ones surge one at a time, old ones leave one at a time`, async () => {
+        it(`${what}: every node is replaced one at a time, each old node leaving right after its successor joined`, async () => {
             const base = await build("lcbase");
             const next = await build(environment, what === "subnet" ? { network: await subnetNetwork(environment) } : overrides);
             for (const node of nodeNames(base)) {
                 assert.deepEqual(replacingChanges(base, next, node), expected, `${what}: ${node}`);
             }
             const steps = simulateUpdate(base, next, allReplaced(base));
-            assertOneAtATime(steps, what);
+            assertOneAtATime(steps, what, { before: 3, after: 3, replaced: allReplaced(base) });
             assert.deepEqual(sequence(steps), [
                 "create master-sa-1",
                 "create master-sa-1-bootstrap",
+                "create master-sa-1-retire-replaced",
                 "create master-sa-2",
                 "create master-sa-2-bootstrap",
+                "create master-sa-2-retire-replaced",
                 "create master-sa-3",
                 "create master-sa-3-bootstrap",
+                "create master-sa-3-retire-replaced",
+                "delete master-sa-3-retire-replaced",
                 "delete master-sa-3-bootstrap",
                 "delete master-sa-3",
+                "delete master-sa-2-retire-replaced",
                 "delete master-sa-2-bootstrap",
                 "delete master-sa-2",
+                "delete master-sa-1-retire-replaced",
                 "delete master-sa-1-bootstrap",
                 "delete master-sa-1",
             ]);
+            assert.deepEqual(memberCounts(steps, 3, allReplaced(base)), [4, 3, 4, 3, 4, 3]);
         });
     }
 
@@ -273,8 +372,9 @@ describe("day-2 changes roll the control plane one node at a time (graph)", () =
         assert.notDeepEqual(next.byName.get("upgrade-addons")!.inputs.triggers, base.byName.get("upgrade-addons")!.inputs.triggers);
         const steps = simulateUpdate(base, next, new Set([...allReplaced(base), "upgrade-addons"]));
         const addons = steps.find((s) => s.name === "upgrade-addons" && s.op === "create")!;
-        const lastJoin = steps.find((s) => s.name === "master-sa-3-bootstrap" && s.op === "create")!;
-        assert.ok(addons.wave > lastJoin.wave);
+        const lastRetire = steps.find((s) => s.name === "master-sa-3-retire-replaced" && s.op === "create")!;
+        // Every old API server left before CoreDNS/kube-proxy, the add-ons and the worker rolls move on.
+        assert.ok(addons.wave > lastRetire.wave);
         assert.match(String(next.byName.get("upgrade-addons")!.inputs.create), /kubeadm init phase addon coredns --config/);
     });
 });
@@ -342,7 +442,7 @@ describe("every rolling key of the change table does what the table says (graph)
             assert.deepEqual(replaced, rollsControlPlane ? nodeNames(base) : [], `${key}: control-plane nodes replaced`);
             if (rollsControlPlane) {
                 const steps = simulateUpdate(base, next, allReplaced(base));
-                assertOneAtATime(steps, key);
+                assertOneAtATime(steps, key, { before: 3, after: 3, replaced: allReplaced(base) });
             }
             const before = rollInputs.get("lcbase")!;
             const after = rollInputs.get(environment)!;

@@ -12,7 +12,7 @@ import { runStubbedBash } from "./helpers/stubbed-bash";
 import { CONFIG_KEYS } from "../config/schema";
 import { CHANGE_POLICY, refusedChanges, renderChangeTable, TRACKED_KEYS } from "../cluster/change-policy";
 import { ADMIN_GROUP, ADMIN_USER, earlyRenewalHours, validateAdminValidityDays } from "../cluster/admin-credential";
-import { parseLifecycleState } from "../cluster/lifecycle-state";
+import { LifecycleState, parseLifecycleState } from "../cluster/lifecycle-state";
 import { scriptForStdin } from "../cluster/stdin-scripts";
 import { replaceSection } from "../tools/config-docs";
 
@@ -68,6 +68,15 @@ describe("previous-state checks", () => {
         assert.equal(parseLifecycleState(undefined), undefined);
         assert.equal(parseLifecycleState({ settings: {} }), undefined, "not initialized");
         assert.deepEqual(parseLifecycleState({ initialized: true, settings: { a: 1, b: { x: 1 } } }), state({ a: 1 }));
+        assert.deepEqual(
+            parseLifecycleState({
+                initialized: true,
+                settings: {},
+                controlPlaneNodes: { "dev-master-sa-1": { instanceId: "i-1", privateIp: "10.0.0.1" }, "dev-master-sa-2": { instanceId: 2 } },
+            }),
+            { ...state({}), controlPlaneNodes: { "dev-master-sa-1": { instanceId: "i-1", privateIp: "10.0.0.1" } } },
+            "only well-formed node records",
+        );
     });
 
     it("refuses every refused key with its name, old and new value and the safe path", () => {
@@ -92,6 +101,26 @@ describe("previous-state checks", () => {
         assert.deepEqual(refusedChanges(state({ kubernetesVersion: "v1.30.13-eks-1-30-40" }), { kubernetesVersion: "v1.30.14-eks-1-30-44" }), []);
     });
 
+    it("refuses an upgrade that also removes control-plane nodes (their old API servers would outlive the worker roll)", () => {
+        const both = refusedChanges(state({ eksdVersion: "1.30", controlPlaneCount: 5 }), { eksdVersion: "1.31", controlPlaneCount: 3 });
+        assert.equal(both.length, 1);
+        assert.equal(both[0].key, "eksdVersion");
+        assert.match(
+            both[0].message,
+            /eksdVersion: change from "1.30" to "1.31" is refused on a running cluster: it comes with controlPlaneCount 5 → 3: .* Safe path: pulumi config set eksdVersion 1\.30 .*&& pulumi up \(removes the nodes\); then pulumi config set eksdVersion 1\.31/,
+        );
+        assert.deepEqual(
+            refusedChanges(state({ eksdVersion: "1.30", controlPlaneCount: 3 }), { eksdVersion: "1.31", controlPlaneCount: 5 }),
+            [],
+            "adding nodes is fine",
+        );
+        assert.deepEqual(
+            refusedChanges(state({ eksdVersion: "1.31", controlPlaneCount: 5 }), { eksdVersion: "1.31", controlPlaneCount: 3 }),
+            [],
+            "removing alone is fine",
+        );
+    });
+
     it("fails the plan with every refused change's message when the previous state says so, and registers no node", () => {
         const refusedKeys = Object.entries(CHANGE_POLICY)
             .filter(([, p]) => p.kind === "refused")
@@ -107,15 +136,28 @@ describe("previous-state checks", () => {
         assert.doesNotMatch(run.stdout, /master-sa-1/);
     });
 
-    it("plans an allowed upgrade from the previous minor and exports the new lifecycle state", () => {
-        const previous = { lifecycle: state({ eksdVersion: "1.29", kubernetesVersion: "v1.29.15-eks-1-29-60", controlPlaneCount: 1, environment: "dev" }) };
-        const run = runPlan(["--stack", "dev", "--previous", tmpFile("previous.json", JSON.stringify(previous))]);
+    it("plans an allowed upgrade from the previous minor, retires the recorded instance, and exports the new lifecycle state", () => {
+        const previous = {
+            lifecycle: {
+                ...state({ eksdVersion: "1.29", kubernetesVersion: "v1.29.15-eks-1-29-60", controlPlaneCount: 1, environment: "dev" }),
+                controlPlaneNodes: { "dev-master-sa-1": { instanceId: "i-0old1", privateIp: "192.168.2.5" } },
+            },
+        };
+        const run = runPlan(["--stack", "dev", "--show-secrets", "--previous", tmpFile("previous.json", JSON.stringify(previous))]);
         assert.equal(run.code, 0, run.stderr);
-        const lifecycle = run.plan!.outputs.lifecycle as { initialized: boolean; settings: Record<string, unknown> };
+        const lifecycle = run.plan!.outputs.lifecycle as LifecycleState;
         assert.equal(lifecycle.initialized, true);
         assert.equal(lifecycle.settings.eksdVersion, "1.30");
         assert.equal(lifecycle.settings.environment, "dev");
+        const current = lifecycle.controlPlaneNodes?.["dev-master-sa-1"];
+        assert.ok(current && /^i-/.test(current.instanceId) && current.instanceId !== "i-0old1", JSON.stringify(lifecycle.controlPlaneNodes));
         assert.ok(run.plan!.resources.some((r) => r.name === "dev-upgrade-addons"));
+        // The old 1.29 instance leaves right after the new one passed its gate, before the add-ons.
+        const retire = run.plan!.resources.find((r) => r.name === "dev-master-sa-1-retire-replaced");
+        assert.ok(retire, "no retire step");
+        const inputs = retire.inputs as { create: string; connection: { host: string } };
+        assert.match(inputs.create, /EXPECTED_INSTANCE_ID='i-0old1' bash -s$/);
+        assert.equal(inputs.connection.host, "192.168.2.5");
     });
 });
 
@@ -160,30 +202,49 @@ describe("admin credential", () => {
 describe("node-leave.sh", () => {
     const script = tmpFile("node-leave.sh", scriptForStdin(["node-leave.sh"]));
 
-    function leave(options: { cpNodes?: number; drain?: string; etcd?: string; registered?: boolean } = {}) {
+    interface LeaveOptions {
+        cpNodes?: number;
+        drain?: string;
+        etcd?: string;
+        registered?: boolean;
+        curl?: string;
+        env?: Record<string, string>;
+        files?: Record<string, string>;
+    }
+
+    function leave(options: LeaveOptions = {}) {
         const cpNodes = options.cpNodes ?? 3;
         return runStubbedBash(script, {
-            env: { NODE_NAME: "dev-master-sa-3", DRAIN_TIMEOUT: "300", POLL_INTERVAL: "0", ETCD_MEMBERSHIP: "etcd-membership.sh", DRAIN_NODE: "drain-node.sh" },
+            env: {
+                SLOT_NAME: "dev-master-sa-3",
+                DRAIN_TIMEOUT: "300",
+                POLL_INTERVAL: "0",
+                ETCD_MEMBERSHIP: "etcd-membership.sh",
+                DRAIN_NODE: "drain-node.sh",
+                ...options.env,
+            },
             rootEnv: {
                 KUBERNETES_ETC: "etc/kubernetes",
                 MANIFESTS_DIR: "etc/kubernetes/manifests",
                 ZADARA_ETC: "etc/kubernetes/zadara",
+                STATE_DIR: "var/lib/zadara-eksd",
                 LOG_FILE: "var/log/leave.log",
                 SCRIPTS_DIR: "lib",
             },
-            files: { "etc/kubernetes/manifests/kube-apiserver.yaml": "kind: Pod\n", "etc/kubernetes/admin.conf": "x\n" },
             stubs: {
                 kubectl: `case "$*" in
-                    *"get node dev-master-sa-3"*) ${options.registered === false ? "exit 1" : "echo node/dev-master-sa-3"} ;;
+                    *"get node ip-10-0-1-13"*) ${options.registered === false ? "exit 1" : "echo node/ip-10-0-1-13"} ;;
                     *"get nodes -l"*) for i in $(seq 1 ${cpNodes}); do echo node/dev-master-sa-$i; done ;;
                     *) exit 0 ;;
                 esac`,
                 "drain-node.sh": options.drain ?? "exit 0",
                 "etcd-membership.sh": options.etcd ?? 'echo "removed member $2" >&2',
-                curl: "exit 7",
+                curl: options.curl ?? "exit 7",
+                hostname: "echo IP-10-0-1-13",
                 systemctl: "exit 0",
                 sleep: "exit 0",
             },
+            files: { "etc/kubernetes/manifests/kube-apiserver.yaml": "kind: Pod\n", "etc/kubernetes/admin.conf": "x\n", ...options.files },
         });
     }
 
@@ -193,32 +254,37 @@ describe("node-leave.sh", () => {
         const relevant = run.calls.filter((c) => /^(drain-node\.sh|etcd-membership\.sh|systemctl|kubectl .*delete)/.test(c));
         assert.deepEqual(
             relevant.map((c) => c.split(" ").slice(0, 2).join(" ")),
-            ["drain-node.sh dev-master-sa-3", "etcd-membership.sh leave", "systemctl stop", "kubectl --kubeconfig"],
+            ["drain-node.sh ip-10-0-1-13", "etcd-membership.sh leave", "systemctl stop", "kubectl --kubeconfig", "kubectl --kubeconfig"],
         );
+        assert.ok(
+            run.calls.some((c) => c.includes("delete pods --all-namespaces --field-selector spec.nodeName=ip-10-0-1-13 --force")),
+            "the mirror pods of the stopped kubelet are deleted",
+        );
+        assert.ok(fs.existsSync(path.join(run.root, "var/lib/zadara-eksd/left-cluster")), "the left marker is written");
         assert.match(
             run.calls.find((c) => c.startsWith("drain-node.sh"))!,
-            /dev-master-sa-3 300$/,
+            /ip-10-0-1-13 300$/,
         );
         assert.match(
             run.calls.find((c) => c.startsWith("kubectl") && c.includes("delete"))!,
-            /delete node dev-master-sa-3 --ignore-not-found/,
+            /delete node ip-10-0-1-13 --ignore-not-found/,
         );
         assert.ok(!fs.existsSync(path.join(run.root, "etc/kubernetes/manifests/kube-apiserver.yaml")), "the API server manifest is parked");
-        assert.match(run.stderr, /dev-master-sa-3 left the cluster/);
+        assert.match(run.stderr, /ip-10-0-1-13 left the cluster/);
     });
 
     it("keeps the node serving and exits 3 when etcd refuses the removal", () => {
-        const run = leave({ etcd: "echo 'refused: removing dev-master-sa-3 leaves 1 of 3 healthy voters' >&2; exit 3" });
+        const run = leave({ etcd: "echo 'refused: removing ip-10-0-1-13 leaves 1 of 3 healthy voters' >&2; exit 3" });
         assert.equal(run.code, 3);
-        assert.match(run.stderr, /refused: removing dev-master-sa-3/);
-        assert.match(run.stderr, /etcd refused to remove dev-master-sa-3.*run pulumi up again/);
+        assert.match(run.stderr, /refused: removing ip-10-0-1-13/);
+        assert.match(run.stderr, /etcd refused to remove ip-10-0-1-13.*run pulumi up again/);
         assert.ok(fs.existsSync(path.join(run.root, "etc/kubernetes/manifests/kube-apiserver.yaml")), "the API server is back");
-        assert.ok(run.calls.some((c) => c.startsWith("kubectl") && c.includes("uncordon dev-master-sa-3")));
+        assert.ok(run.calls.some((c) => c.startsWith("kubectl") && c.includes("uncordon ip-10-0-1-13")));
         assert.ok(!run.calls.some((c) => c.startsWith("systemctl")), "the kubelet keeps running");
     });
 
     it("stops with exit 4 when the drain times out, leaving etcd untouched", () => {
-        const run = leave({ drain: "echo 'drain of dev-master-sa-3 timed out; blocked by pod default/db-0' >&2; exit 4" });
+        const run = leave({ drain: "echo 'drain of ip-10-0-1-13 timed out; blocked by pod default/db-0' >&2; exit 4" });
         assert.equal(run.code, 4);
         assert.match(run.stderr, /blocked by pod default\/db-0/);
         assert.ok(!run.calls.some((c) => c.startsWith("etcd-membership.sh")));
@@ -234,21 +300,23 @@ describe("node-leave.sh", () => {
     it("drains with drain-node.sh's drain_node when sent together (as the delete command does)", () => {
         const joined = tmpFile("node-leave-joined.sh", scriptForStdin(["drain-node.sh", "node-leave.sh"]));
         const run = runStubbedBash(joined, {
-            env: { NODE_NAME: "dev-master-sa-2", POLL_INTERVAL: "0", ETCD_MEMBERSHIP: "etcd-membership.sh" },
+            env: { SLOT_NAME: "dev-master-sa-2", POLL_INTERVAL: "0", ETCD_MEMBERSHIP: "etcd-membership.sh" },
             rootEnv: {
                 KUBERNETES_ETC: "etc/kubernetes",
                 MANIFESTS_DIR: "etc/kubernetes/manifests",
                 ZADARA_ETC: "etc/kubernetes/zadara",
+                STATE_DIR: "var/lib/zadara-eksd",
                 LOG_FILE: "var/log/leave.log",
             },
             files: { "etc/kubernetes/manifests/kube-apiserver.yaml": "kind: Pod\n" },
             stubs: {
                 kubectl: `case "$*" in
                     *"get nodes -l"*) printf 'node/a\\nnode/b\\nnode/c\\n' ;;
-                    *"get node dev-master-sa-2 -o jsonpath"*) echo True ;;
+                    *"get node ip-10-0-1-12 -o jsonpath"*) echo True ;;
                     *) exit 0 ;;
                 esac`,
                 "etcd-membership.sh": "exit 0",
+                hostname: "echo ip-10-0-1-12",
                 curl: "exit 7",
                 systemctl: "exit 0",
                 sleep: "exit 0",
@@ -256,15 +324,58 @@ describe("node-leave.sh", () => {
         });
         assert.equal(run.code, 0, run.stderr);
         assert.ok(
-            run.calls.some((c) => /^kubectl .*drain dev-master-sa-2 --ignore-daemonsets --delete-emptydir-data --timeout=600s/.test(c)),
+            run.calls.some((c) => /^kubectl .*drain ip-10-0-1-12 --ignore-daemonsets --delete-emptydir-data --timeout=600s/.test(c)),
             run.calls.join("\n"),
         );
-        assert.ok(run.calls.some((c) => c.startsWith("etcd-membership.sh leave dev-master-sa-2")));
+        assert.ok(run.calls.some((c) => c.startsWith("etcd-membership.sh leave ip-10-0-1-12")));
     });
 
     it("still removes the etcd member of a node that never registered", () => {
         const run = leave({ registered: false });
         assert.equal(run.code, 0, run.stderr);
-        assert.ok(run.calls.some((c) => c.startsWith("etcd-membership.sh leave dev-master-sa-3")));
+        assert.ok(run.calls.some((c) => c.startsWith("etcd-membership.sh leave ip-10-0-1-13")));
+    });
+    it("names the Node and etcd member by the host name, never by the instance's Name tag", () => {
+        const run = leave();
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stderr, /leaving node: dev-master-sa-3 = Node and etcd member ip-10-0-1-13/);
+        assert.ok(run.calls.some((c) => c === "etcd-membership.sh leave ip-10-0-1-13"));
+        assert.ok(!run.calls.some((c) => c.includes("dev-master-sa")), run.calls.join("\n"));
+    });
+
+    it("does nothing on a node that already left (a retired node's later delete)", () => {
+        const run = leave({ files: { "var/lib/zadara-eksd/left-cluster": "2026-12-04T10:00:00Z\n" } });
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stderr, /ip-10-0-1-13 already left the cluster \(2026-12-04T10:00:00Z\): nothing to do/);
+        assert.ok(!run.calls.some((c) => /^(drain-node\.sh|etcd-membership\.sh|systemctl)/.test(c)));
+        assert.ok(fs.existsSync(path.join(run.root, "etc/kubernetes/manifests/kube-apiserver.yaml")));
+    });
+
+    // IMDSv2: a token first (the instance requires one), then the instance id with it.
+    const metadataCurl = (instanceId: string) => `case "$*" in
+        *"-X PUT"*"/latest/api/token"*) printf TOKEN ;;
+        *"X-aws-ec2-metadata-token: TOKEN"*"/latest/meta-data/instance-id"*) printf '%s' '${instanceId}' ;;
+        *) exit 22 ;;
+    esac`;
+
+    it("leaves when it runs on the expected instance (metadata read with a session token)", () => {
+        const run = leave({ env: { EXPECTED_INSTANCE_ID: "i-0old" }, curl: metadataCurl("i-0old") });
+        assert.equal(run.code, 0, run.stderr);
+        assert.ok(run.calls.some((c) => c === "etcd-membership.sh leave ip-10-0-1-13"));
+    });
+
+    it("touches nothing when its address now belongs to another instance", () => {
+        const run = leave({ env: { EXPECTED_INSTANCE_ID: "i-0old" }, curl: metadataCurl("i-0new") });
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stderr, /this address now belongs to instance i-0new, not i-0old: that node is gone, nothing to do here/);
+        assert.ok(!run.calls.some((c) => /^(drain-node\.sh|etcd-membership\.sh|systemctl)/.test(c)));
+        assert.ok(!run.calls.some((c) => c.startsWith("kubectl")));
+    });
+
+    it("fails without touching the node when the instance metadata does not answer", () => {
+        const run = leave({ env: { EXPECTED_INSTANCE_ID: "i-0old" }, curl: "exit 7" });
+        assert.equal(run.code, 1);
+        assert.match(run.stderr, /cannot read this node's instance id/);
+        assert.ok(!run.calls.some((c) => /^(drain-node\.sh|etcd-membership\.sh|systemctl|kubectl)/.test(c)));
     });
 });

@@ -219,10 +219,6 @@ etcd_member_healthy() {
     etcdctl_local endpoint health >/dev/null 2>&1
 }
 
-k8s_node_name() {
-    hostname
-}
-
 # node_ready: the Node is registered; Ready is required once any node is Ready (before the
 # CNI is installed, after the control plane, no node can be).
 node_ready() {

@@ -284,8 +284,15 @@ cron_job_start() {
 # Instance metadata and the cloud API
 # ---------------------------------------------------------------------------------------------
 
+# metadata_get <path>: IMDSv2 (a session token, required when the instance was started with
+# requireMetadataTokens), falling back to a plain GET where the cloud has no token endpoint.
 metadata_get() {
-    curl -sf --max-time 5 "${METADATA_URL}/latest/meta-data/$1"
+    local token
+    if token=$(curl -sf --max-time 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" "${METADATA_URL}/latest/api/token") && [[ -n $token ]]; then
+        curl -sf --max-time 5 -H "X-aws-ec2-metadata-token: ${token}" "${METADATA_URL}/latest/meta-data/$1"
+    else
+        curl -sf --max-time 5 "${METADATA_URL}/latest/meta-data/$1"
+    fi
 }
 
 instance_id() {
@@ -294,6 +301,12 @@ instance_id() {
 
 local_ipv4() {
     metadata_get local-ipv4
+}
+
+# k8s_node_name: this node's Kubernetes Node name, which kubeadm also gives its etcd member:
+# the host name, lower-cased (kubeadm's default; the program sets no nodeRegistration.name).
+k8s_node_name() {
+    hostname | tr '[:upper:]' '[:lower:]'
 }
 
 # Sets CLOUD_API_URL from field cluster_url of the OpenStack-style metadata (unless preset).

@@ -1,28 +1,35 @@
 #!/usr/bin/env bash
 # node-leave.sh - takes a control-plane node out of the cluster before its instance is deleted.
-# Runs on the leaving node itself (the `delete` of its `<node>-bootstrap` Command, through the
-# bastion, as root), one node at a time because the Commands form a dependency chain:
+# Runs on the leaving node itself, through the bastion, as root: as the `create` of a replaced
+# node's `<node>-retire-replaced` Command (right after its successor passed its gate) and as the
+# `delete` of its `<node>-bootstrap` Command (a removed node, or a replaced one that is still in
+# the cluster). The Commands form one dependency chain, so one node leaves at a time:
 #   1. cordon and drain it (drain-node.sh's drain_node when sent along or installed, else
 #      kubectl drain with a timeout)
 #   2. stop its kube-apiserver, so the API load balancer stops routing to it
 #   3. remove its etcd member through a healthy peer: `etcd-membership.sh leave <node>`
 #      (moves leadership away first; refused with exit 3 when it would break quorum)
-#   4. stop its kubelet and delete its Node object
+#   4. stop its kubelet, delete its Node object and the pods bound to it
+# The node's Kubernetes name (= its etcd member name) is its host name (k8s_node_name), never
+# the instance's Name tag: old and new instances of one slot share the tag.
 # A refusal or failure leaves the node serving (API server back, uncordoned) and exits non-zero,
-# so `pulumi up` fails on this step with the reason and the next `up` retries it.
-# The last control-plane node (only `pulumi destroy` gets there) has nobody to hand over to:
-# it is left as it is.
+# so `pulumi up` fails on this step with the reason and the next `up` retries it. A node that
+# already left (marker $STATE_DIR/left-cluster) has nothing to do. The last control-plane node
+# (only `pulumi destroy` gets there) has nobody to hand over to: it is left as it is.
 #
 # Environment
-#   NODE_NAME         the leaving node (= its etcd member name)                       (required)
-#   DRAIN_TIMEOUT     seconds for the drain (default 600)
-#   API_STOP_TIMEOUT  seconds for the local API server to stop answering (default 120)
-#   SCRIPTS_DIR       where drain-node.sh / etcd-membership.sh are installed
-#                     (default /usr/local/lib/zadara-eksd)
-#   DRAIN_NODE        drain command (default $SCRIPTS_DIR/drain-node.sh; kubectl drain when absent)
-#   ETCD_MEMBERSHIP   membership command (default $SCRIPTS_DIR/etcd-membership.sh)
-#   ADMIN_KUBECONFIG  default $KUBERNETES_ETC/admin.conf (its server is the load balancer)
-#   LOCAL_API_URL     default https://127.0.0.1:6443
+#   SLOT_NAME            the program's name of the node, e.g. dev-master-sa-2 (messages only)
+#   EXPECTED_INSTANCE_ID when set, the instance this must run on: on any other instance (the
+#                        address was reused) nothing is done
+#   K8S_NODE_NAME        the Node / etcd member name (default: k8s_node_name, the host name)
+#   DRAIN_TIMEOUT        seconds for the drain (default 600)
+#   API_STOP_TIMEOUT     seconds for the local API server to stop answering (default 120)
+#   SCRIPTS_DIR          where drain-node.sh / etcd-membership.sh are installed
+#                        (default /usr/local/lib/zadara-eksd)
+#   DRAIN_NODE           drain command (default $SCRIPTS_DIR/drain-node.sh; kubectl drain when absent)
+#   ETCD_MEMBERSHIP      membership command (default $SCRIPTS_DIR/etcd-membership.sh)
+#   ADMIN_KUBECONFIG     default $KUBERNETES_ETC/admin.conf (its server is the load balancer)
+#   LOCAL_API_URL        default https://127.0.0.1:6443
 # Exit status: 0 left (or nothing to do), 1 error, 3 etcd refused the removal, 4 drain timed out.
 
 set -Eeuo pipefail
@@ -31,7 +38,9 @@ LOG_FILE="${LOG_FILE:-/var/log/zadara-eksd-node-leave.log}"
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-NODE_NAME="${NODE_NAME:-}"
+SLOT_NAME="${SLOT_NAME:-}"
+EXPECTED_INSTANCE_ID="${EXPECTED_INSTANCE_ID:-}"
+NODE_NAME=""
 DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-600}"
 API_STOP_TIMEOUT="${API_STOP_TIMEOUT:-120}"
 SCRIPTS_DIR="${SCRIPTS_DIR:-/usr/local/lib/zadara-eksd}"
@@ -40,6 +49,7 @@ LOCAL_API_URL="${LOCAL_API_URL:-https://127.0.0.1:6443}"
 DRAIN_NODE="${DRAIN_NODE:-${SCRIPTS_DIR}/drain-node.sh}"
 ETCD_MEMBERSHIP="${ETCD_MEMBERSHIP:-${SCRIPTS_DIR}/etcd-membership.sh}"
 PARKED_DIR="${ZADARA_ETC}/left-manifests"
+LEFT_MARKER="${STATE_DIR}/left-cluster"
 POLL_INTERVAL="${POLL_INTERVAL:-2}"
 
 kube() {
@@ -81,9 +91,39 @@ delete_node_object() {
     kube delete node "$NODE_NAME" --ignore-not-found --wait=false >/dev/null
 }
 
+# The kubelet is stopped: nothing deletes the node's mirror pods (kube-apiserver, etcd, ...) but
+# the pod garbage collector, later. Deleting them now keeps the old API server's version out of
+# the worker roll's skew check.
+delete_bound_pods() {
+    kube delete pods --all-namespaces --field-selector "spec.nodeName=${NODE_NAME}" --force --grace-period=0 --wait=false >/dev/null 2>&1 ||
+        log "could not delete the pods bound to ${NODE_NAME}; the pod garbage collector removes them"
+}
+
+# identify: which node this is, and whether it is the one the program means.
+identify() {
+    NODE_NAME=${K8S_NODE_NAME:-$(k8s_node_name)}
+    [[ -n $NODE_NAME ]] || fail "cannot tell this node's name (hostname printed nothing)"
+    if [[ -n $SLOT_NAME ]]; then
+        log "leaving node: ${SLOT_NAME} = Node and etcd member ${NODE_NAME}"
+    fi
+    if [[ -z $EXPECTED_INSTANCE_ID ]]; then
+        return 0
+    fi
+    local actual
+    actual=$(instance_id) || fail "cannot read this node's instance id from the instance metadata"
+    if [[ $actual != "$EXPECTED_INSTANCE_ID" ]]; then
+        log "this address now belongs to instance ${actual}, not ${EXPECTED_INSTANCE_ID}: that node is gone, nothing to do here (the etcd watchdog removes a member that died without leaving)"
+        exit 0
+    fi
+}
+
 main() {
-    [[ -n $NODE_NAME ]] || fail "NODE_NAME is not set"
     need_seconds DRAIN_TIMEOUT API_STOP_TIMEOUT
+    identify
+    if [[ -f $LEFT_MARKER ]]; then
+        log "${NODE_NAME} already left the cluster ($(cat "$LEFT_MARKER")): nothing to do"
+        return 0
+    fi
     local rc=0 count
 
     if ! kube get node "$NODE_NAME" -o name >/dev/null 2>&1; then
@@ -123,10 +163,13 @@ main() {
         fail "${ETCD_MEMBERSHIP} leave ${NODE_NAME} failed (exit ${rc}); the node keeps serving"
     fi
 
-    log "step 4/4: stop the kubelet and delete the Node object ${NODE_NAME}"
+    log "step 4/4: stop the kubelet, delete the Node object ${NODE_NAME} and its pods"
     systemctl stop kubelet || log "could not stop the kubelet; continuing"
     wait_until 120 "the Node object ${NODE_NAME} to be deleted" delete_node_object ||
         fail "could not delete the Node object ${NODE_NAME} through the load balancer"
+    delete_bound_pods
+    mkdir -p "$STATE_DIR"
+    date -u +%Y-%m-%dT%H:%M:%SZ >"$LEFT_MARKER"
     log "${NODE_NAME} left the cluster"
 }
 

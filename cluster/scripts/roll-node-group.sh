@@ -332,9 +332,10 @@ roll_finish() {
 }
 
 # roll_skew_allows: new kubelets may join only when no API server is of an older minor (kubelet
-# is never newer than the API server). During an EKS-D upgrade the replaced control-plane nodes
-# leave at the END of the `pulumi up`, so their old API servers still run when the roll would
-# start: the roll then waits for the next `up` (its Command runs on every `up`).
+# is never newer than the API server). During an EKS-D upgrade each replaced control-plane node
+# leaves right after its successor joined, so by the time the roll runs every API server is new.
+# A replaced node the program could not retire early (the stack's last update recorded no
+# control-plane nodes) leaves at the END of the `up`: the roll then waits for the next `up`.
 roll_skew_allows() {
     if [[ -z $KUBELET_MINOR ]]; then
         return 0
@@ -351,7 +352,7 @@ roll_skew_allows() {
         fi
     done <<<"$images"
     if [[ -n $oldest ]]; then
-        log "not rolling ${ASG_NAME} yet: an API server still runs ${oldest}, older than the new kubelets (${KUBELET_MINOR}); the replaced control-plane nodes leave at the end of this update - run pulumi up again to roll the workers"
+        log "not rolling ${ASG_NAME} yet: an API server still runs ${oldest}, older than the new kubelets (${KUBELET_MINOR}); the control-plane nodes this update replaced without retiring them first leave at its end - run pulumi up again to roll the workers"
         return 1
     fi
 }

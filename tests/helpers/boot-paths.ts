@@ -132,15 +132,32 @@ function nodeFiles(env: Record<string, string>, role: "control-plane" | "worker"
 
 // Stub for curl: instance metadata, the cloud's meta_data.json and the API /ping.
 // The API answers once $TEST_ROOT/.api-up exists (created by `kubeadm init`) or after
-// STUB_API_UP_AFTER polls ("0": always; unset: never).
+// STUB_API_UP_AFTER polls ("0": always; unset: never). With STUB_IMDS_TOKEN set, the metadata
+// service requires that session token (IMDSv2, as with requireMetadataTokens); without it, it
+// has no token endpoint (zCompute today).
 const CURL_STUB = `
 url=""
 for arg in "$@"; do
     case $arg in http*) url=$arg ;; esac
 done
 case $url in
-    */latest/meta-data/instance-id) printf '%s' "\${STUB_INSTANCE_ID:-${INSTANCE_ID}}" ;;
-    */latest/meta-data/local-ipv4) printf '%s' "\${STUB_LOCAL_IP:-${LOCAL_IP}}" ;;
+    */latest/api/token)
+        case " $* " in
+            *" -X PUT "*) if [ -n "\${STUB_IMDS_TOKEN:-}" ]; then printf '%s' "$STUB_IMDS_TOKEN"; else exit 22; fi ;;
+            *) exit 22 ;;
+        esac ;;
+    */latest/meta-data/*)
+        if [ -n "\${STUB_IMDS_TOKEN:-}" ]; then
+            case "$*" in
+                *"X-aws-ec2-metadata-token: $STUB_IMDS_TOKEN"*) ;;
+                *) exit 22 ;;
+            esac
+        fi
+        case $url in
+            */instance-id) printf '%s' "\${STUB_INSTANCE_ID:-${INSTANCE_ID}}" ;;
+            */local-ipv4) printf '%s' "\${STUB_LOCAL_IP:-${LOCAL_IP}}" ;;
+            *) exit 22 ;;
+        esac ;;
     */openstack/latest/meta_data.json) printf '{"uuid": "x", "cluster_url": "https://cloud.example.com/"}' ;;
     */ping)
         polls=$(( $(cat "$TEST_ROOT/.api-polls" 2>/dev/null || echo 0) + 1 ))
@@ -233,10 +250,10 @@ function runOnFakeClock(script: string, options: StubbedRunOptions): StubbedRun 
 // ---------------------------------------------------------------------------------------------
 
 /** A control-plane node at boot: prepares only (no secret, no kubeadm). */
-export function runControlPlanePrepare(rootCa = true): StubbedRun {
+export function runControlPlanePrepare(rootCa = true, env: Record<string, string> = {}): StubbedRun {
     return runOnFakeClock("bootstrap.sh", {
         stubs: stubs({ "update-ca-certificates": NOOP_STUB }),
-        env: baseEnv(),
+        env: baseEnv(env),
         files: nodeFiles({}, "control-plane", { rootCa }),
     });
 }

@@ -90,5 +90,32 @@ export function simulateUpdate(before: Graph, after: Graph, replaced: Set<string
 
 /** Steps that change etcd membership or a control-plane instance. */
 export function controlPlaneSteps(steps: Step[]): Step[] {
-    return steps.filter((s) => /^master-sa-\d+(-bootstrap)?$/.test(s.name));
+    return steps.filter((s) => /^master-sa-\d+(-bootstrap|-retire-replaced)?$/.test(s.name));
+}
+
+/**
+ * The etcd member count after each control-plane step: a created bootstrap joins a member; the
+ * created retire step of a replaced node takes its old instance out; an old bootstrap's delete
+ * takes its node out unless that node was retired already. `replaced`: node names whose instance
+ * is replaced.
+ */
+export function memberCounts(steps: Step[], initialMembers: number, replaced: Set<string>): number[] {
+    let members = initialMembers;
+    const retired = new Set<string>();
+    const counts: number[] = [];
+    for (const step of controlPlaneSteps(steps)) {
+        const node = step.name.replace(/-(bootstrap|retire-replaced)$/, "");
+        if (step.op === "create" && step.name.endsWith("-bootstrap")) {
+            members++;
+        } else if (step.op === "create" && step.name.endsWith("-retire-replaced") && replaced.has(node)) {
+            members--;
+            retired.add(node);
+        } else if (step.op === "delete" && step.name.endsWith("-bootstrap") && !retired.has(node)) {
+            members--;
+        } else {
+            continue;
+        }
+        counts.push(members);
+    }
+    return counts;
 }

@@ -23,7 +23,7 @@ const ETCD_REMOVE_TIMEOUT_SECONDS = 30;
 const CONTROL_PLANE_NODES = 3;
 const GROUPS = 2;
 const WORKERS_PER_GROUP = 3;
-/** Control plane, per node: create, join, gate, leave (the lifecycle chain). */
+/** Control plane, per node: create, join, gate, then the replaced node leaves (the lifecycle chain). */
 const CONTROL_PLANE_STEPS_PER_NODE = 4;
 /** Workers, per node with maxSurge 1: surge, wait Ready, drain, terminate. */
 const WORKER_STEPS_PER_NODE = 4;
@@ -57,7 +57,7 @@ export function benchRolls(): Promise<Record<string, number | string>> {
     const kubeCalls = run.calls.filter((call) => call.startsWith("kubectl ")).length;
 
     return Promise.resolve({
-        "roll: serialised steps, control plane (3 nodes x create/join/gate/leave)": CONTROL_PLANE_NODES * CONTROL_PLANE_STEPS_PER_NODE,
+        "roll: serialised steps, control plane (3 nodes x create/join/gate/old node leaves)": CONTROL_PLANE_NODES * CONTROL_PLANE_STEPS_PER_NODE,
         "roll: serialised steps, workers (2 x 3 nodes x surge/ready/drain/terminate)": workers * WORKER_STEPS_PER_NODE,
         "roll: serialised steps, health gate": 1,
         "roll: worst-case wait budget, workers (s)": workerBudget,
