@@ -18,6 +18,21 @@ function typesOf(run: ReturnType<typeof runPlan>): string[] {
     return run.plan!.resources.map((r) => r.type);
 }
 
+/** Transitive dependency test over a plan's recorded resources (a resource also waits for its provider). */
+function dependencyCheck(run: ReturnType<typeof runPlan>): (from: string, target: string) => boolean {
+    const byUrn = new Map(run.plan!.resources.map((r) => [r.urn, r]));
+    const dependsOn = (from: string, target: string, seen = new Set<string>()): boolean => {
+        if (seen.has(from)) {
+            return false;
+        }
+        seen.add(from);
+        const resource = byUrn.get(from);
+        const deps = [...(resource?.dependencies ?? []), ...(resource?.provider ? [resource.provider] : [])];
+        return deps.includes(target) || deps.some((d) => dependsOn(d, target, seen));
+    };
+    return (from, target) => dependsOn(from, target);
+}
+
 describe("offline plan", () => {
     const dev = runPlan(["--stack", "dev"]);
     const prod = runPlan(["--stack", "prod", ...secretArgs]);
@@ -105,19 +120,40 @@ describe("offline plan", () => {
                 r.type === "command:remote:Command" ||
                 r.type === "pulumi:providers:kubernetes",
         );
-        const byUrn = new Map(resources.map((r) => [r.urn, r]));
-        const dependsOn = (from: string, target: string, seen = new Set<string>()): boolean => {
-            if (seen.has(from)) {
-                return false;
-            }
-            seen.add(from);
-            const deps = byUrn.get(from)?.dependencies ?? [];
-            return deps.includes(target) || deps.some((d) => dependsOn(d, target, seen));
-        };
+        const dependsOn = dependencyCheck(dev);
         for (const user of users) {
             for (const piece of plumbing) {
                 assert.ok(dependsOn(user.urn, piece.urn), `${user.name} does not depend on ${piece.name}`);
             }
+        }
+    });
+
+    it("orders an update: control-plane chain (each replaced node retired), node add-ons, releases, worker rolls, health gate", () => {
+        const resources = prod.plan!.resources;
+        const dependsOn = dependencyCheck(prod);
+        const named = (name: string) => {
+            const found = resources.find((r) => r.name === name);
+            assert.ok(found, `no ${name} in the plan`);
+            return found;
+        };
+        const lastRetire = named("prod-master-sa-3-retire-replaced");
+        const upgradeAddons = named("prod-upgrade-addons");
+        assert.ok(dependsOn(upgradeAddons.urn, lastRetire.urn), "CoreDNS/kube-proxy move after every old API server left");
+        const releases = resources.filter((r) => r.type === "kubernetes:helm.sh/v3:Release");
+        assert.ok(releases.length >= 4);
+        for (const release of releases) {
+            assert.ok(dependsOn(release.urn, upgradeAddons.urn), `${release.name} does not wait for the control plane`);
+        }
+        const rolls = resources.filter((r) => r.type === "command:remote:Command" && r.name.endsWith("-roll"));
+        assert.ok(rolls.length >= 1);
+        for (const roll of rolls) {
+            for (const release of releases) {
+                assert.ok(dependsOn(roll.urn, release.urn), `${roll.name} does not wait for ${release.name}`);
+            }
+        }
+        const health = named("prod-health");
+        for (const roll of rolls) {
+            assert.ok(dependsOn(health.urn, roll.urn), `the health gate does not wait for ${roll.name}`);
         }
     });
 

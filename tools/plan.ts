@@ -30,6 +30,8 @@ export interface PlanResource {
     parent: string | null;
     custom: boolean;
     dependencies: string[];
+    /** URN of the explicit provider (a resource waits for it too); null for a default provider. */
+    provider: string | null;
     inputs: unknown;
 }
 
@@ -148,6 +150,7 @@ function toPlanResources(recorded: RecordedResource[], showSecrets: boolean): Pl
         parent: r.parent ?? null,
         custom: r.custom,
         dependencies: r.dependencies,
+        provider: r.provider === undefined ? null : r.provider.slice(0, r.provider.lastIndexOf("::")),
         inputs: redactSecrets(r.inputs, showSecrets),
     }));
 }
