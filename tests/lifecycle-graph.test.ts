@@ -143,6 +143,16 @@ function sequence(steps: Step[]): string[] {
     return controlPlaneSteps(steps).map((s) => `${s.op} ${s.name}`);
 }
 
+/** The steps of node n's chain link when it is created: instance, bootstrap (join), retire step. */
+function created(...nodes: number[]): string[] {
+    return nodes.flatMap((n) => [`create master-sa-${n}`, `create master-sa-${n}-bootstrap`, `create master-sa-${n}-retire-replaced`]);
+}
+
+/** ... and when it is deleted, in reverse dependency order: retire step, bootstrap (leave), instance. */
+function deleted(...nodes: number[]): string[] {
+    return nodes.flatMap((n) => [`delete master-sa-${n}-retire-replaced`, `delete master-sa-${n}-bootstrap`, `delete master-sa-${n}`]);
+}
+
 function allReplaced(graph: Graph): Set<string> {
     return new Set(nodeNames(graph));
 }
@@ -245,48 +255,20 @@ describe("day-2 changes roll the control plane one node at a time (graph)", () =
         const [c1, c3, c5] = await Promise.all([build("lcc1", {}, 1), build("lcbase", {}, 3), build("lcc5", {}, 5)]);
         const up13 = simulateUpdate(c1, c3, new Set());
         assertOneAtATime(up13, "1->3", { before: 1, after: 3, replaced: new Set() });
-        assert.deepEqual(sequence(up13), [
-            "create master-sa-2",
-            "create master-sa-2-bootstrap",
-            "create master-sa-2-retire-replaced",
-            "create master-sa-3",
-            "create master-sa-3-bootstrap",
-            "create master-sa-3-retire-replaced",
-        ]);
+        assert.deepEqual(sequence(up13), created(2, 3));
         const up35 = simulateUpdate(c3, c5, new Set());
         assertOneAtATime(up35, "3->5", { before: 3, after: 5, replaced: new Set() });
-        assert.deepEqual(sequence(up35), [
-            "create master-sa-4",
-            "create master-sa-4-bootstrap",
-            "create master-sa-4-retire-replaced",
-            "create master-sa-5",
-            "create master-sa-5-bootstrap",
-            "create master-sa-5-retire-replaced",
-        ]);
+        assert.deepEqual(sequence(up35), created(4, 5));
     });
 
     it("count 5 -> 3 -> 1: the highest-numbered nodes leave one at a time, highest first", async () => {
         const [c1, c3, c5] = await Promise.all([build("lcc1", {}, 1), build("lcbase", {}, 3), build("lcc5", {}, 5)]);
         const down53 = simulateUpdate(c5, c3, new Set());
         assertOneAtATime(down53, "5->3", { before: 5, after: 3, replaced: new Set() });
-        assert.deepEqual(sequence(down53), [
-            "delete master-sa-5-retire-replaced",
-            "delete master-sa-5-bootstrap",
-            "delete master-sa-5",
-            "delete master-sa-4-retire-replaced",
-            "delete master-sa-4-bootstrap",
-            "delete master-sa-4",
-        ]);
+        assert.deepEqual(sequence(down53), deleted(5, 4));
         const down31 = simulateUpdate(c3, c1, new Set());
         assertOneAtATime(down31, "3->1", { before: 3, after: 1, replaced: new Set() });
-        assert.deepEqual(sequence(down31), [
-            "delete master-sa-3-retire-replaced",
-            "delete master-sa-3-bootstrap",
-            "delete master-sa-3",
-            "delete master-sa-2-retire-replaced",
-            "delete master-sa-2-bootstrap",
-            "delete master-sa-2",
-        ]);
+        assert.deepEqual(sequence(down31), deleted(3, 2));
     });
 
     it("pulumi up --replace of one node: the new node joins, then the old one leaves; the others are untouched", async () => {
@@ -294,14 +276,7 @@ describe("day-2 changes roll the control plane one node at a time (graph)", () =
         const steps = simulateUpdate(base, base, new Set(["master-sa-2"]));
         assertOneAtATime(steps, "--replace master-sa-2", { before: 3, after: 3, replaced: new Set(["master-sa-2"]) });
         // The old node leaves in the retire step; its old bootstrap's delete then finds it gone.
-        assert.deepEqual(sequence(steps), [
-            "create master-sa-2",
-            "create master-sa-2-bootstrap",
-            "create master-sa-2-retire-replaced",
-            "delete master-sa-2-retire-replaced",
-            "delete master-sa-2-bootstrap",
-            "delete master-sa-2",
-        ]);
+        assert.deepEqual(sequence(steps), [...created(2), ...deleted(2)]);
     });
 
     const changes: Array<[string, string, Partial<EksdClusterArgs>, string[]]> = [
@@ -341,26 +316,8 @@ describe("day-2 changes roll the control plane one node at a time (graph)", () =
             }
             const steps = simulateUpdate(base, next, allReplaced(base));
             assertOneAtATime(steps, what, { before: 3, after: 3, replaced: allReplaced(base) });
-            assert.deepEqual(sequence(steps), [
-                "create master-sa-1",
-                "create master-sa-1-bootstrap",
-                "create master-sa-1-retire-replaced",
-                "create master-sa-2",
-                "create master-sa-2-bootstrap",
-                "create master-sa-2-retire-replaced",
-                "create master-sa-3",
-                "create master-sa-3-bootstrap",
-                "create master-sa-3-retire-replaced",
-                "delete master-sa-3-retire-replaced",
-                "delete master-sa-3-bootstrap",
-                "delete master-sa-3",
-                "delete master-sa-2-retire-replaced",
-                "delete master-sa-2-bootstrap",
-                "delete master-sa-2",
-                "delete master-sa-1-retire-replaced",
-                "delete master-sa-1-bootstrap",
-                "delete master-sa-1",
-            ]);
+            // Old node n leaves in new node n's retire step; the deletes at the end find them gone.
+            assert.deepEqual(sequence(steps), [...created(1, 2, 3), ...deleted(3, 2, 1)]);
             assert.deepEqual(memberCounts(steps, 3, allReplaced(base)), [4, 3, 4, 3, 4, 3]);
         });
     }

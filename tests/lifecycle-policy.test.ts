@@ -201,6 +201,14 @@ describe("admin credential", () => {
 
 describe("node-leave.sh", () => {
     const script = tmpFile("node-leave.sh", scriptForStdin(["node-leave.sh"]));
+    /** The node's directories, under the test root. */
+    const LEAVE_ROOT_ENV = {
+        KUBERNETES_ETC: "etc/kubernetes",
+        MANIFESTS_DIR: "etc/kubernetes/manifests",
+        ZADARA_ETC: "etc/kubernetes/zadara",
+        STATE_DIR: "var/lib/zadara-eksd",
+        LOG_FILE: "var/log/leave.log",
+    };
 
     interface LeaveOptions {
         cpNodes?: number;
@@ -223,14 +231,7 @@ describe("node-leave.sh", () => {
                 DRAIN_NODE: "drain-node.sh",
                 ...options.env,
             },
-            rootEnv: {
-                KUBERNETES_ETC: "etc/kubernetes",
-                MANIFESTS_DIR: "etc/kubernetes/manifests",
-                ZADARA_ETC: "etc/kubernetes/zadara",
-                STATE_DIR: "var/lib/zadara-eksd",
-                LOG_FILE: "var/log/leave.log",
-                SCRIPTS_DIR: "lib",
-            },
+            rootEnv: { ...LEAVE_ROOT_ENV, SCRIPTS_DIR: "lib" },
             stubs: {
                 kubectl: `case "$*" in
                     *"get node ip-10-0-1-13"*) ${options.registered === false ? "exit 1" : "echo node/ip-10-0-1-13"} ;;
@@ -301,13 +302,7 @@ describe("node-leave.sh", () => {
         const joined = tmpFile("node-leave-joined.sh", scriptForStdin(["drain-node.sh", "node-leave.sh"]));
         const run = runStubbedBash(joined, {
             env: { SLOT_NAME: "dev-master-sa-2", POLL_INTERVAL: "0", ETCD_MEMBERSHIP: "etcd-membership.sh" },
-            rootEnv: {
-                KUBERNETES_ETC: "etc/kubernetes",
-                MANIFESTS_DIR: "etc/kubernetes/manifests",
-                ZADARA_ETC: "etc/kubernetes/zadara",
-                STATE_DIR: "var/lib/zadara-eksd",
-                LOG_FILE: "var/log/leave.log",
-            },
+            rootEnv: LEAVE_ROOT_ENV,
             files: { "etc/kubernetes/manifests/kube-apiserver.yaml": "kind: Pod\n" },
             stubs: {
                 kubectl: `case "$*" in
