@@ -3,10 +3,12 @@
 // succeeds and every earlier key reads back. Fails (does not skip) when etcd is missing.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { EtcdCluster, etcdMissing } from "./helpers/etcd-cluster";
 import { removeRunRoot, runStubbedBash, StubbedRun } from "./helpers/stubbed-bash";
+import { scriptForStdin } from "../cluster/stdin-scripts";
 
 const SCRIPTS = path.resolve(__dirname, "../cluster/scripts");
 const SCRIPT = path.join(SCRIPTS, "etcd-membership.sh");
@@ -49,6 +51,57 @@ function membership(cluster: EtcdCluster, args: string[], options: { local?: str
 
 function ok(run: StubbedRun, what: string): StubbedRun {
     assert.equal(run.code, 0, `${what} should succeed:\n${run.stderr}`);
+    return run;
+}
+
+/** The script a retire step (or a bootstrap delete) sends: lib.sh + drain-node.sh + node-leave.sh. */
+const LEAVE_SCRIPT = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-leave-")), "node-leave.sh");
+fs.writeFileSync(LEAVE_SCRIPT, scriptForStdin(["drain-node.sh", "node-leave.sh"]));
+after(() => fs.rmSync(path.dirname(LEAVE_SCRIPT), { recursive: true, force: true }));
+
+/**
+ * node-leave.sh as a retire step runs it on the leaving node: the real etcd-membership.sh against
+ * the real member (its local endpoint), kubectl/systemctl/curl stubbed (Node registered among 3
+ * control-plane nodes, drain succeeds, the local API server stops answering). `files`: the
+ * node's files (default: its kube-apiserver manifest).
+ */
+function nodeLeave(
+    cluster: EtcdCluster,
+    name: string,
+    files: Record<string, string> = { "etc/kubernetes/manifests/kube-apiserver.yaml": "kind: Pod\n" },
+): StubbedRun {
+    const run = runStubbedBash(LEAVE_SCRIPT, {
+        hostTools: ["etcdctl"],
+        env: {
+            SLOT_NAME: `slot-of-${name}`,
+            ETCDCTL_API: "3",
+            ETCD_ENDPOINTS: cluster.member(name).clientUrl,
+            ETCD_DIAL_TIMEOUT: "1s",
+            ETCD_COMMAND_TIMEOUT: "2s",
+            ETCD_MEMBERSHIP: SCRIPT,
+            POLL_INTERVAL: "0.2",
+        },
+        rootEnv: {
+            KUBERNETES_ETC: "etc/kubernetes",
+            MANIFESTS_DIR: "etc/kubernetes/manifests",
+            ZADARA_ETC: "etc/kubernetes/zadara",
+            STATE_DIR: "var/lib/zadara-eksd",
+            LOG_FILE: "leave.log",
+        },
+        files,
+        stubs: {
+            hostname: `echo ${name}`,
+            kubectl: `case "$*" in
+                *"get nodes -l"*) printf 'node/a\\nnode/b\\nnode/c\\n' ;;
+                *"get node ${name} -o jsonpath"*) echo True ;;
+                *) exit 0 ;;
+            esac`,
+            systemctl: "exit 0",
+            curl: "exit 7",
+        },
+        timeoutMs: 120_000,
+    });
+    runs.push(run);
     return run;
 }
 
@@ -117,6 +170,31 @@ describe("etcd-membership.sh with real etcd", { concurrency: false }, () => {
             assert.equal(cluster.memberList().length, 3);
         }
         assert.deepEqual(names(cluster), ["a2", "b2", "c2"]);
+    });
+
+    it("retire steps: node-leave.sh takes each old member out right after its successor joined; a repeat is a no-op", async () => {
+        const cluster = newCluster();
+        await cluster.startNew(["r1", "r2", "r3"]);
+        for (const [old, replacement] of [
+            ["r1", "n1"],
+            ["r2", "n2"],
+            ["r3", "n3"],
+        ]) {
+            await addMember(cluster, replacement);
+            await cluster.writeAndCheck(`${replacement} joined`);
+            assert.equal(cluster.memberList().length, 4, "one extra member at most");
+            const leave = ok(nodeLeave(cluster, old), `node-leave.sh on ${old}`);
+            assert.match(leave.stderr, new RegExp(`leaving node: slot-of-${old} = Node and etcd member ${old}`));
+            assert.match(leave.stderr, new RegExp(`etcd member ${old} \\([0-9a-f]+\\) left the cluster`));
+            const marker = "var/lib/zadara-eksd/left-cluster";
+            assert.ok(fs.existsSync(path.join(leave.root, marker)));
+            await cluster.stop(old);
+            await cluster.writeAndCheck(`${old} retired`);
+            // Pulumi's delete of the old bootstrap step at the end of the update: nothing left to do.
+            const again = ok(nodeLeave(cluster, old, { [marker]: fs.readFileSync(path.join(leave.root, marker), "utf8") }), `node-leave.sh again on ${old}`);
+            assert.match(again.stderr, new RegExp(`${old} already left the cluster`));
+        }
+        assert.deepEqual(names(cluster), ["n1", "n2", "n3"]);
     });
 
     it("replaces all three: three new members join one by one (6 members), then the old ones leave one by one", async () => {
