@@ -255,9 +255,12 @@ export class ControlPlane {
         }
         this.instanceIds = pulumi.all(this.instances.map((instance) => instance.id));
         this.privateIps = pulumi.all(this.instances.map((instance) => instance.privateIp));
+        const sshAccess = sshAccessOf(args.ssh.user, args.keyName);
         this.nodesByName = pulumi
             .all([this.instanceIds, this.privateIps])
-            .apply(([ids, ips]) => Object.fromEntries(ids.map((instanceId, index) => [standaloneNodeName(env, index), { instanceId, privateIp: ips[index] }])));
+            .apply(([ids, ips]) =>
+                Object.fromEntries(ids.map((instanceId, index) => [standaloneNodeName(env, index), { instanceId, privateIp: ips[index], sshAccess }])),
+            );
         this.firstNode = { id: this.instances[0].id, privateIp: this.instances[0].privateIp };
         this.upgradeAddons = this.addUpgradeAddons();
 

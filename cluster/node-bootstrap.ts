@@ -311,16 +311,10 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
     }
 
     /**
-     * sha256 of everything that makes a group's instances what they are, except the join token:
-     * a token rotation changes the launch configuration but must not roll running nodes.
-     */
-    workerRollFingerprint(groupName: string, group: NodeGroupConfig): pulumi.Output<string> {
-        return this.workerBuildInputs(groupName, group).apply(sha256Hex);
-    }
-
-    /**
-     * What workerRollFingerprint hashes (JSON, no secret; tests compare it between stacks): the
-     * launch configuration's cloud-config with the token blanked and, instead of the whole
+     * What a group's instances are built from, except the join token (a token rotation changes
+     * the launch configuration but must not roll running nodes); EksdCluster hashes it, with the
+     * key pair and instance profile, into the group's roll fingerprint. JSON, no secret (tests
+     * compare it between stacks): the launch configuration's cloud-config with the token blanked and, instead of the whole
      * bundle's address and sha256, the sha256 of the worker's own bundle files (a new bastion or
      * a control-plane-only script must not roll workers).
      */

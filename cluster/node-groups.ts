@@ -2,7 +2,6 @@
 // `nodeGroups` map. The cluster autoscaler owns the group sizes once they exist.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { createHash } from "node:crypto";
 import type { NodeGroupConfig, Taint } from "../model";
 import { clusterTagKey, resourceTags, Tags } from "../infra/tags";
 import { asgTags, CAPACITY_TIMEOUT, HEALTH_CHECK_GRACE_SECONDS, launchConfigurationOptions } from "./asg";
@@ -33,34 +32,23 @@ export function nodeGroupAsgName(environment: string, groupName: string): string
     return `${environment}-${groupName}`;
 }
 
-/** kubelet --node-labels value: "k=v,k2=v2". */
+/**
+ * kubelet --node-labels value: "k=v,k2=v2", sorted: the order in the config means nothing, and
+ * a reordered map must not change the user data (that would roll the group).
+ */
 export function nodeLabelsValue(labels: Record<string, string>): string {
     return Object.entries(labels)
         .map(([key, value]) => `${key}=${value}`)
+        .sort()
         .join(",");
 }
 
-/** kubelet --register-with-taints value: "k=v:Effect,k2:Effect". */
+/** kubelet --register-with-taints value: "k=v:Effect,k2:Effect", sorted like the labels. */
 export function nodeTaintsValue(taints: Taint[]): string {
-    return taints.map((taint) => `${taint.key}${taint.value ? `=${taint.value}` : ""}:${taint.effect}`).join(",");
-}
-
-/**
- * Hash of what needs new instances of a group: image, type, volume, Kubernetes release, labels
- * and taints (kubelet flags at registration). Its change is what triggers the group's roll.
- * Left out on purpose: the join token and other user-data parts that are renewed without
- * needing new nodes, and sizes (the autoscaler's business).
- */
-export function nodeGroupRollFingerprint(group: NodeGroupConfig, kubernetesVersion: string): string {
-    const canonical = {
-        amiId: group.amiId,
-        instanceType: group.instanceType,
-        volumeSize: group.volumeSize,
-        kubernetesVersion,
-        labels: Object.entries(group.labels).sort(([a], [b]) => a.localeCompare(b)),
-        taints: group.taints.map((taint) => [taint.key, taint.value ?? "", taint.effect]).sort((a, b) => a.join("=").localeCompare(b.join("="))),
-    };
-    return createHash("sha256").update(JSON.stringify(canonical)).digest("hex").slice(0, 20);
+    return taints
+        .map((taint) => `${taint.key}${taint.value ? `=${taint.value}` : ""}:${taint.effect}`)
+        .sort()
+        .join(",");
 }
 
 /** Tags of a worker group: instance tags + autoscaler discovery and node templates. */

@@ -9,7 +9,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { NodeGroupConfig } from "../model";
 import { shellSingleQuote } from "./node-env";
-import { nodeGroupAsgName, nodeGroupRollFingerprint } from "./node-groups";
+import { nodeGroupAsgName } from "./node-groups";
 import { scriptForStdin } from "./stdin-scripts";
 
 /** Per group: how many nodes above / below the desired capacity, and the drain budget. */
@@ -37,8 +37,8 @@ export const HEALTH_SCRIPTS = ["health-gate.sh"];
 export interface WorkerRollGroup extends RollSettings {
     asgName: pulumi.Input<string>;
     /**
-     * What the group's instances are built from (EksdCluster.workerRollFingerprints, or
-     * nodeGroupRollFingerprint without a cluster): the roll replaces instances when it changes.
+     * What the group's instances are built from (EksdCluster.workerRollFingerprints): the roll
+     * replaces instances when it changes.
      */
     fingerprint: pulumi.Input<string>;
     /** Minor of the kubelets the new instances run ("1.31"): the roll waits for no older API server. */
@@ -76,11 +76,11 @@ export function workerRollGroups(
     environment: string,
     groups: Record<string, RollableNodeGroup>,
     kubernetesVersion: string,
-    fingerprints?: Record<string, pulumi.Input<string>>,
+    fingerprints: Record<string, pulumi.Input<string>>,
 ): Record<string, WorkerRollGroup> {
     const result: Record<string, WorkerRollGroup> = {};
     for (const [name, group] of Object.entries(groups)) {
-        const fingerprint = fingerprints === undefined ? nodeGroupRollFingerprint(group, kubernetesVersion) : fingerprints[name];
+        const fingerprint = fingerprints[name] as pulumi.Input<string> | undefined;
         if (fingerprint === undefined) {
             throw new Error(`WorkerRolls: no roll fingerprint for node group ${name}`);
         }

@@ -402,7 +402,7 @@ describe("rendered cloud-config per role", () => {
         assert.notEqual(v131.BUNDLE_SHA256, first.BUNDLE_SHA256, "the root CA is part of the bundle");
         const gpu = envOf(nodes.gpuWorker);
         assert.equal(gpu.ROLE, "worker");
-        assert.equal(gpu.NODE_LABELS, "example.com/team=ml,accelerator=gpu");
+        assert.equal(gpu.NODE_LABELS, "accelerator=gpu,example.com/team=ml", "sorted: the config order does not change the user data");
         assert.equal(gpu.NODE_TAINTS, "dedicated=gpu:NoSchedule,spot:PreferNoSchedule");
         for (const env of [first, gpu]) {
             assert.ok(!Object.keys(env).some((key) => /BACKUP_(ACCESS|SECRET)|ACCESS_KEY|SECRET/.test(key)));

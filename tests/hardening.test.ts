@@ -240,7 +240,7 @@ describe("worker join token", () => {
         }
     });
 
-    it("workerRollFingerprint hashes the launch input with the token blanked: a rotation changes the launch configuration, never the roll trigger", async () => {
+    it("the roll fingerprint hashes the launch input with the token blanked: a rotation changes the launch configuration, never the roll trigger", async () => {
         const { dev } = await buildClusters();
         const workers = group();
         const userData = decodeUserData(String(secretValue(resource("aws:ec2/launchConfiguration:LaunchConfiguration", "dev-workers").inputs.userDataBase64)));
@@ -251,9 +251,9 @@ describe("worker join token", () => {
         // The launch configuration's cloud-config, token and bundle address aside.
         const neutral = (text: string) => text.replace(/^(\s*BUNDLE_(?:URL|SHA256)=).*$/gm, "$1");
         assert.equal(neutral(cloudConfig).replace("tokenx.placeholderxxxxx", token), neutral(userData));
-        const expected = await valueOf(dev.boot.workerRollFingerprint("workers", workers));
-        assert.equal(expected, sha256Hex(inputs));
-        const other = await valueOf(dev.boot.workerRollFingerprint("workers", { ...workers, amiId: "ami-0other" }));
-        assert.notEqual(other, expected, "a new AMI still rolls");
+        // The fingerprint hashes exactly that launch input, with the key pair and instance profile.
+        const rollInputs = await valueOf(dev.workerRollInputs.workers);
+        assert.equal((JSON.parse(rollInputs) as { launch: string }).launch, inputs);
+        assert.equal(await valueOf(dev.workerRollFingerprints.workers), sha256Hex(rollInputs).slice(0, 20));
     });
 });

@@ -421,6 +421,69 @@ describe("every rolling key of the change table does what the table says (graph)
     });
 });
 
+/** A group with labels and taints, so their changes and their order can be tried. */
+function labelledGroup(overrides: Partial<ReturnType<typeof group>> = {}): ReturnType<typeof group> {
+    return group({
+        labels: { team: "web", tier: "front" },
+        taints: [
+            { key: "dedicated", value: "web", effect: "NoSchedule" },
+            { key: "spot", effect: "PreferNoSchedule" },
+        ],
+        ...overrides,
+    });
+}
+
+describe("the worker roll fingerprint follows what needs new instances (graph)", () => {
+    const base = () => build("lwbase", { nodeGroups: { workers: labelledGroup() } });
+    const rollOf = async (environment: string, workers: ReturnType<typeof group>, overrides: Partial<EksdClusterArgs> = {}) => {
+        await Promise.all([base(), build(environment, { ...overrides, nodeGroups: { workers } })]);
+        return { before: rollInputs.get("lwbase")!.workers, after: rollInputs.get(environment)!.workers };
+    };
+
+    const rolling: Array<[string, ReturnType<typeof group>, Partial<EksdClusterArgs>?]> = [
+        ["amiId", labelledGroup({ amiId: "ami-0worker02" })],
+        ["instanceType", labelledGroup({ instanceType: "z16.xlarge" })],
+        ["volumeSize", labelledGroup({ volumeSize: 200 })],
+        ["a label removed", labelledGroup({ labels: { team: "web" } })],
+        ["a label value", labelledGroup({ labels: { team: "web", tier: "back" } })],
+        ["taints removed", labelledGroup({ taints: [] })],
+        [
+            "a taint effect",
+            labelledGroup({
+                taints: [
+                    { key: "dedicated", value: "web", effect: "NoExecute" },
+                    { key: "spot", effect: "PreferNoSchedule" },
+                ],
+            }),
+        ],
+        ["a patch release", labelledGroup(), { kubernetesVersion: "v1.30.14-eks-1-30-59" }],
+    ];
+    for (const [index, [what, workers, overrides]] of rolling.entries()) {
+        it(`rolls the group for ${what}`, async () => {
+            const { before, after } = await rollOf(`lwroll${index}`, workers, overrides);
+            assert.notEqual(after, before, `${what} must change the roll inputs`);
+        });
+    }
+
+    it("does not roll for sizes, cooldown, roll settings or the order of labels and taints", async () => {
+        const same = labelledGroup({
+            minSize: 0,
+            desiredSize: 5,
+            maxSize: 9,
+            cooldown: 300,
+            maxSurge: 2,
+            drainTimeoutSeconds: 120,
+            labels: { tier: "front", team: "web" },
+            taints: [
+                { key: "spot", effect: "PreferNoSchedule" },
+                { key: "dedicated", value: "web", effect: "NoSchedule" },
+            ],
+        });
+        const { before, after } = await rollOf("lwsame", same);
+        assert.equal(after, before);
+    });
+});
+
 async function dnsDomainNetwork(environment: string): Promise<EksdClusterArgs["network"]> {
     const { makeArgs } = await import("./helpers/cluster-fixture");
     const args = await makeArgs(`${environment}net`);

@@ -151,6 +151,7 @@ describe("previous-state checks", () => {
         assert.equal(lifecycle.settings.environment, "dev");
         const current = lifecycle.controlPlaneNodes?.["dev-master-sa-1"];
         assert.ok(current && /^i-/.test(current.instanceId) && current.instanceId !== "i-0old1", JSON.stringify(lifecycle.controlPlaneNodes));
+        assert.match(current.sshAccess ?? "", /^[a-z][a-z0-9_-]*@.+$/, "the login the instance accepts is recorded");
         assert.ok(run.plan!.resources.some((r) => r.name === "dev-upgrade-addons"));
         // The old 1.29 instance leaves right after the new one passed its gate, before the add-ons.
         const retire = run.plan!.resources.find((r) => r.name === "dev-master-sa-1-retire-replaced");

@@ -1,12 +1,11 @@
 // WorkerRolls in the plan graph (the real program under the offline plan tool): every group's
 // roll runs after the add-ons and after its group's resources, groups roll one at a time, the
-// health gate comes last; the roll trigger follows what needs new instances and nothing else.
+// health gate comes last. What changes the roll trigger: tests/lifecycle-graph.test.ts.
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import type { NodeGroupConfig } from "../model";
-import { nodeGroupRollFingerprint } from "../cluster/node-groups";
 import { scriptForStdin } from "../cluster/stdin-scripts";
 import {
     DEFAULT_ROLL_SETTINGS,
@@ -42,62 +41,18 @@ function group(overrides: Partial<NodeGroupConfig> = {}): NodeGroupConfig {
     };
 }
 
-describe("roll fingerprint", () => {
-    const base = nodeGroupRollFingerprint(group(), KUBERNETES_VERSION);
-
-    it("changes with every input that needs new instances", () => {
-        const changed: Array<[string, string]> = [
-            ["amiId", nodeGroupRollFingerprint(group({ amiId: "ami-0worker02" }), KUBERNETES_VERSION)],
-            ["instanceType", nodeGroupRollFingerprint(group({ instanceType: "z16.xlarge" }), KUBERNETES_VERSION)],
-            ["volumeSize", nodeGroupRollFingerprint(group({ volumeSize: 200 }), KUBERNETES_VERSION)],
-            ["labels", nodeGroupRollFingerprint(group({ labels: { team: "web" } }), KUBERNETES_VERSION)],
-            ["label value", nodeGroupRollFingerprint(group({ labels: { team: "web", tier: "back" } }), KUBERNETES_VERSION)],
-            ["taints", nodeGroupRollFingerprint(group({ taints: [] }), KUBERNETES_VERSION)],
-            [
-                "taint effect",
-                nodeGroupRollFingerprint(
-                    group({
-                        taints: [
-                            { key: "dedicated", value: "web", effect: "NoExecute" },
-                            { key: "spot", effect: "PreferNoSchedule" },
-                        ],
-                    }),
-                    KUBERNETES_VERSION,
-                ),
-            ],
-            ["EKS-D minor", nodeGroupRollFingerprint(group(), "v1.31.14-eks-1-31-40")],
-            ["EKS-D patch release", nodeGroupRollFingerprint(group(), "v1.30.14-eks-1-30-45")],
-        ];
-        for (const [what, fingerprint] of changed) {
-            assert.notEqual(fingerprint, base, `${what} must change the fingerprint`);
-        }
-        assert.equal(new Set(changed.map(([, f]) => f)).size, changed.length);
-    });
-
-    it("stays the same for sizes, cooldown and the order of labels and taints", () => {
-        assert.equal(nodeGroupRollFingerprint(group({ minSize: 0, desiredSize: 5, maxSize: 9, cooldown: 300 }), KUBERNETES_VERSION), base);
-        const reordered = group({
-            labels: { tier: "front", team: "web" },
-            taints: [
-                { key: "spot", effect: "PreferNoSchedule" },
-                { key: "dedicated", value: "web", effect: "NoSchedule" },
-            ],
-        });
-        assert.equal(nodeGroupRollFingerprint(reordered, KUBERNETES_VERSION), base);
-    });
-});
-
 describe("workerRollGroups and the roll command", () => {
     it("defaults to maxSurge 1, maxUnavailable 0, drain timeout 600 s, and takes a group's own settings", () => {
         const groups = workerRollGroups(
             "dev",
             { workers: group(), batch: { ...group(), maxSurge: 3, maxUnavailable: 1, drainTimeoutSeconds: 120 } },
             KUBERNETES_VERSION,
+            { workers: "fingerprint-workers", batch: "fingerprint-batch" },
         );
         assert.deepEqual(DEFAULT_ROLL_SETTINGS, { maxSurge: 1, maxUnavailable: 0, drainTimeoutSeconds: 600 });
         assert.deepEqual(groups.workers, {
             asgName: "dev-workers",
-            fingerprint: nodeGroupRollFingerprint(group(), KUBERNETES_VERSION),
+            fingerprint: "fingerprint-workers",
             kubeletMinor: KUBERNETES_VERSION.slice(1).split(".").slice(0, 2).join("."),
             ...DEFAULT_ROLL_SETTINGS,
         });
@@ -114,6 +69,10 @@ describe("workerRollGroups and the roll command", () => {
         );
     });
 
+    it("refuses a group without a roll fingerprint", () => {
+        assert.throws(() => workerRollGroups("dev", { workers: group() }, KUBERNETES_VERSION, {}), /no roll fingerprint for node group workers/);
+    });
+
     it("puts settings on the command line, quoted, and the script on stdin", () => {
         assert.equal(
             stdinScriptCommand({ ASG_NAME: "dev-workers", EMPTY: "", UNSET: undefined, ODD: "it's" }),
@@ -128,7 +87,7 @@ describe("workerRollGroups and the roll command", () => {
     });
 
     it("refuses a group that could never replace a node, before registering anything", () => {
-        const groups = workerRollGroups("dev", { workers: { ...group(), maxSurge: 0, maxUnavailable: 0 } }, KUBERNETES_VERSION);
+        const groups = workerRollGroups("dev", { workers: { ...group(), maxSurge: 0, maxUnavailable: 0 } }, KUBERNETES_VERSION, { workers: "f" });
         assert.throws(
             () => new WorkerRolls("dev-worker-rolls", { environment: "dev", connection: { host: "h" }, groups, dependsOn: [] }),
             /nodeGroups\.workers: maxSurge and maxUnavailable are both 0/,
