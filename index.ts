@@ -5,6 +5,7 @@ import { EksdAddons } from "./addons";
 import { resolveVersions } from "./addons/versions";
 import { EksdCluster } from "./cluster";
 import { approvedPrevious } from "./cluster/change-policy";
+import { standaloneNodeName } from "./cluster/control-plane";
 import type { ControllerChartVersions } from "./cluster/iam";
 import { LifecycleState, LifecycleValue, readPreviousLifecycle } from "./cluster/lifecycle-state";
 import { WorkerRolls, workerRollGroups } from "./cluster/worker-rolls";
@@ -68,7 +69,10 @@ function controllerCharts(stack: StackModel): ControllerChartVersions {
 
 // The previous state of this stack; a refused change fails the preview (cluster/change-policy.ts).
 const currentLifecycle = lifecycleSettings(config);
-const previousLifecycle = approvedPrevious(readPreviousLifecycle(), currentLifecycle);
+const previousLifecycle = approvedPrevious(
+    readPreviousLifecycle((index) => standaloneNodeName(env, index)),
+    currentLifecycle,
+);
 
 const provider = createZComputeProvider(`${env}-zcompute`, {
     apiUrl: config.cloud.apiUrl,

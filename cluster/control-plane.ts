@@ -181,6 +181,13 @@ export function sshAccessOf(user: string, keyName: string): string {
     return `${user}@${keyName}`;
 }
 
+/** Where and what a node's retire step runs; `retires`: the replaced instance it takes out. */
+export interface RetirePlan {
+    host: string;
+    command: string;
+    retires?: string;
+}
+
 /**
  * Where and what a node's retire step runs, from the previous state and the node's instance.
  * Nothing to retire: no recorded instance, the same instance, or one that only accepts another
@@ -192,7 +199,7 @@ export function retirePlan(
     current: { instanceId: string; privateIp: string; sshAccess: string },
     previousNodes: Record<string, LifecycleNode>,
     drainTimeoutSeconds: number,
-): { host: string; command: string } {
+): RetirePlan {
     const previous = previousNodes[nodeName] as LifecycleNode | undefined;
     if (previous === undefined || previous.instanceId === current.instanceId) {
         return { host: current.privateIp, command: nothingToRetireCommand(nodeName) };
@@ -206,8 +213,29 @@ export function retirePlan(
             ),
         };
     }
-    return { host: previous.privateIp, command: nodeLeaveCommand(nodeName, drainTimeoutSeconds, previous.instanceId) };
+    return { host: previous.privateIp, command: nodeLeaveCommand(nodeName, drainTimeoutSeconds, previous.instanceId), retires: previous.instanceId };
 }
+
+/**
+ * The plan, unless the instance it would retire no longer runs. The record is written only by
+ * a successful update: after a failed one, Pulumi deletes the old halves it left (running their
+ * leave) at the start of the next update, so the recorded instance may be gone by the time its
+ * successor passed its gate. Asked then (the step waits for that gate), not at program start.
+ */
+export async function liveRetirePlan(
+    plan: RetirePlan,
+    nodeName: string,
+    currentIp: string,
+    instanceRuns: (instanceId: string) => Promise<boolean>,
+): Promise<RetirePlan> {
+    if (plan.retires === undefined || (await instanceRuns(plan.retires))) {
+        return plan;
+    }
+    return { host: currentIp, command: nothingToRetireCommand(nodeName, `the replaced instance ${plan.retires} is gone already`) };
+}
+
+/** Instance states in which a replaced node may still be in the cluster. */
+const LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped"];
 
 /**
  * `kubeadm init phase addon` with the new release's configuration (CoreDNS, and kube-proxy when
@@ -375,14 +403,13 @@ export class ControlPlane {
      */
     private addRetireReplaced(name: string, instance: aws.ec2.Instance, gate: command.remote.Command): command.remote.Command {
         const drainTimeout = this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS;
+        const current = { sshAccess: sshAccessOf(this.args.ssh.user, this.args.keyName) };
+        // After the gate (its id): by then Pulumi has deleted what a failed update left behind.
         const plan = pulumi
-            .all([this.args.decision, instance.id, instance.privateIp])
+            .all([this.args.decision, instance.id, instance.privateIp, gate.id])
             .apply(([decision, instanceId, privateIp]) =>
-                retirePlan(
-                    name,
-                    { instanceId, privateIp, sshAccess: sshAccessOf(this.args.ssh.user, this.args.keyName) },
-                    decision.previousNodes,
-                    drainTimeout,
+                liveRetirePlan(retirePlan(name, { ...current, instanceId, privateIp }, decision.previousNodes, drainTimeout), name, privateIp, (id) =>
+                    this.instanceRuns(id),
                 ),
             );
         return new command.remote.Command(
@@ -416,6 +443,15 @@ export class ControlPlane {
                 .all([this.args.decision, fresh[field], running[field]])
                 .apply(([decision, freshValue, runningValue]) => (decision.initialized ? runningValue : freshValue));
         return { create: pick("create"), stdin: pulumi.secret(pick("stdin")) };
+    }
+
+    /** Whether the cloud still runs (or has stopped, not terminated) this instance. */
+    private async instanceRuns(instanceId: string): Promise<boolean> {
+        const found = await aws.ec2.getInstances(
+            { filters: [{ name: "instance-id", values: [instanceId] }], instanceStateNames: LIVE_INSTANCE_STATES },
+            { provider: this.args.provider },
+        );
+        return found.ids.includes(instanceId);
     }
 
     /** Runs once per Kubernetes version on the last node, after every node passed its gate and every replaced node left. */

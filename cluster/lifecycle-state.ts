@@ -72,12 +72,47 @@ function parseLifecycleNodes(value: unknown): Record<string, LifecycleNode> | un
     return nodes;
 }
 
+/** Stack outputs that listed the control-plane instances, in node order, before `lifecycle` recorded them. */
+export const INSTANCE_ID_OUTPUT = "controlPlaneInstanceIds";
+export const PRIVATE_IP_OUTPUT = "controlPlanePrivateIps";
+
+/**
+ * A state written by an earlier version has no `controlPlaneNodes`: they are taken from the
+ * stack's instance-id and private-IP outputs (node i = `nodeNameOf(i)`), so that version's
+ * replaced nodes are retired early too. The login they accept is not known: assumed unchanged.
+ */
+export function withListedNodes(
+    state: LifecycleState | undefined,
+    instanceIds: unknown,
+    privateIps: unknown,
+    nodeNameOf: (index: number) => string,
+): LifecycleState | undefined {
+    if (state === undefined || state.controlPlaneNodes !== undefined || !Array.isArray(instanceIds) || !Array.isArray(privateIps)) {
+        return state;
+    }
+    const nodes: Record<string, LifecycleNode> = {};
+    instanceIds.forEach((instanceId, index) => {
+        const privateIp: unknown = privateIps[index];
+        if (typeof instanceId === "string" && typeof privateIp === "string") {
+            nodes[nodeNameOf(index)] = { instanceId, privateIp };
+        }
+    });
+    return { ...state, controlPlaneNodes: nodes };
+}
+
 /**
  * Reads the previous `lifecycle` output through a StackReference to this very stack. The
  * reference is read during preview too, so refusals based on it fail the preview. On the first
- * `up` the stack has no outputs: undefined.
+ * `up` the stack has no outputs: undefined. `nodeNameOf` names control-plane node i for states
+ * of earlier versions (withListedNodes).
  */
-export function readPreviousLifecycle(opts?: pulumi.CustomResourceOptions): pulumi.Output<LifecycleState | undefined> {
+export function readPreviousLifecycle(nodeNameOf: (index: number) => string, opts?: pulumi.CustomResourceOptions): pulumi.Output<LifecycleState | undefined> {
     const self = new pulumi.StackReference("lifecycle-previous-state", { name: selfStackName() }, opts);
-    return pulumi.unsecret(self.getOutput(LIFECYCLE_OUTPUT)).apply(parseLifecycleState);
+    return pulumi
+        .all([
+            pulumi.unsecret(self.getOutput(LIFECYCLE_OUTPUT)),
+            pulumi.unsecret(self.getOutput(INSTANCE_ID_OUTPUT)),
+            pulumi.unsecret(self.getOutput(PRIVATE_IP_OUTPUT)),
+        ])
+        .apply(([lifecycle, instanceIds, privateIps]) => withListedNodes(parseLifecycleState(lifecycle), instanceIds, privateIps, nodeNameOf));
 }

@@ -86,6 +86,8 @@ function nodeLeave(
             MANIFESTS_DIR: "etc/kubernetes/manifests",
             ZADARA_ETC: "etc/kubernetes/zadara",
             STATE_DIR: "var/lib/zadara-eksd",
+            CRON_FILE: "etc/cron.d/zadara-eksd",
+            SCRIPTS_DIR: "usr/local/lib/zadara-eksd",
             LOG_FILE: "leave.log",
         },
         files,

@@ -11,7 +11,7 @@ import { group, makeCluster, optionsOf, recorded, secretValue, valueOf } from ".
 import { controlPlaneSteps, dependsOn, Graph, graphOf, memberCounts, simulateUpdate, Step } from "./helpers/update-simulator";
 import { settle } from "../tools/mock-engine";
 import { decodeUserData } from "../cluster/cloud-init";
-import { CONTROL_PLANE_REPLACE_ON_CHANGES, nodeLeaveCommand, nothingToRetireCommand, retirePlan } from "../cluster/control-plane";
+import { CONTROL_PLANE_REPLACE_ON_CHANGES, liveRetirePlan, nodeLeaveCommand, nothingToRetireCommand, retirePlan } from "../cluster/control-plane";
 import type { EksdClusterArgs } from "../cluster";
 import { CHANGE_POLICY } from "../cluster/change-policy";
 
@@ -241,6 +241,22 @@ describe("retire step of a replaced control-plane node", () => {
         assert.deepEqual(same, { host: "10.0.1.12", command: nothingToRetireCommand("dev-master-sa-2") });
         const added = retirePlan("dev-master-sa-4", { ...replacement, instanceId: "i-0new4", privateIp: "10.0.1.14" }, previous, 600);
         assert.deepEqual(added, { host: "10.0.1.14", command: nothingToRetireCommand("dev-master-sa-4") });
+    });
+
+    it("retires nothing when the replaced instance is gone already (a failed update's leftovers were deleted first)", async () => {
+        const plan = retirePlan("dev-master-sa-2", replacement, previous, 600);
+        assert.equal(plan.retires, "i-0old2");
+        const asked: string[] = [];
+        const live = await liveRetirePlan(plan, "dev-master-sa-2", replacement.privateIp, (id) => {
+            asked.push(id);
+            return Promise.resolve(true);
+        });
+        assert.deepEqual(live, plan);
+        const gone = await liveRetirePlan(plan, "dev-master-sa-2", replacement.privateIp, () => Promise.resolve(false));
+        assert.deepEqual(gone, { host: "10.0.1.22", command: nothingToRetireCommand("dev-master-sa-2", "the replaced instance i-0old2 is gone already") });
+        const nothing = retirePlan("dev-master-sa-4", { ...replacement, instanceId: "i-0new4" }, previous, 600);
+        assert.deepEqual(await liveRetirePlan(nothing, "dev-master-sa-4", "10.0.1.14", () => Promise.reject(new Error("not asked"))), nothing);
+        assert.deepEqual(asked, ["i-0old2"]);
     });
 
     it("leaves a replaced instance that only accepts the previous login to the end-of-update delete", () => {

@@ -12,7 +12,7 @@ import { runStubbedBash } from "./helpers/stubbed-bash";
 import { CONFIG_KEYS } from "../config/schema";
 import { CHANGE_POLICY, refusedChanges, renderChangeTable, TRACKED_KEYS } from "../cluster/change-policy";
 import { ADMIN_GROUP, ADMIN_USER, earlyRenewalHours, validateAdminValidityDays } from "../cluster/admin-credential";
-import { LifecycleState, parseLifecycleState } from "../cluster/lifecycle-state";
+import { LifecycleState, parseLifecycleState, withListedNodes } from "../cluster/lifecycle-state";
 import { scriptForStdin } from "../cluster/stdin-scripts";
 import { replaceSection } from "../tools/config-docs";
 
@@ -68,6 +68,16 @@ describe("previous-state checks", () => {
         assert.equal(parseLifecycleState(undefined), undefined);
         assert.equal(parseLifecycleState({ settings: {} }), undefined, "not initialized");
         assert.deepEqual(parseLifecycleState({ initialized: true, settings: { a: 1, b: { x: 1 } } }), state({ a: 1 }));
+        // A state of an earlier version: the nodes come from the instance outputs, in node order.
+        const listed = withListedNodes(state({}), ["i-1", "i-2"], ["10.0.0.1", "10.0.0.2"], (i) => `dev-master-sa-${i + 1}`);
+        assert.deepEqual(listed?.controlPlaneNodes, {
+            "dev-master-sa-1": { instanceId: "i-1", privateIp: "10.0.0.1" },
+            "dev-master-sa-2": { instanceId: "i-2", privateIp: "10.0.0.2" },
+        });
+        const recorded = { ...state({}), controlPlaneNodes: {} };
+        assert.equal(withListedNodes(recorded, ["i-1"], ["10.0.0.1"], String), recorded, "a recorded list wins");
+        assert.equal(withListedNodes(undefined, ["i-1"], ["10.0.0.1"], String), undefined, "no state: a new cluster");
+        assert.deepEqual(withListedNodes(state({}), undefined, undefined, String), state({}), "nothing listed");
         assert.deepEqual(
             parseLifecycleState({
                 initialized: true,
@@ -134,6 +144,21 @@ describe("previous-state checks", () => {
         }
         assert.match(run.stderr, /zadara-eksd:eksdVersion: change from "1.28" to "1.30" is refused/);
         assert.doesNotMatch(run.stdout, /master-sa-1/);
+    });
+
+    it("retires the instances a state of an earlier version listed in its instance outputs", () => {
+        const previous = {
+            lifecycle: state({ eksdVersion: "1.29", kubernetesVersion: "v1.29.15-eks-1-29-60", controlPlaneCount: 1, environment: "dev" }),
+            controlPlaneInstanceIds: ["i-0legacy1"],
+            controlPlanePrivateIps: ["192.168.2.7"],
+        };
+        const run = runPlan(["--stack", "dev", "--show-secrets", "--previous", tmpFile("previous-legacy.json", JSON.stringify(previous))]);
+        assert.equal(run.code, 0, run.stderr);
+        const retire = run.plan!.resources.find((r) => r.name === "dev-master-sa-1-retire-replaced");
+        assert.ok(retire, "no retire step");
+        const inputs = retire.inputs as { create: string; connection: { host: string } };
+        assert.match(inputs.create, /EXPECTED_INSTANCE_ID='i-0legacy1' bash -s$/);
+        assert.equal(inputs.connection.host, "192.168.2.7");
     });
 
     it("plans an allowed upgrade from the previous minor, retires the recorded instance, and exports the new lifecycle state", () => {
@@ -208,6 +233,7 @@ describe("node-leave.sh", () => {
         MANIFESTS_DIR: "etc/kubernetes/manifests",
         ZADARA_ETC: "etc/kubernetes/zadara",
         STATE_DIR: "var/lib/zadara-eksd",
+        CRON_FILE: "etc/cron.d/zadara-eksd",
         LOG_FILE: "var/log/leave.log",
     };
 
@@ -246,7 +272,13 @@ describe("node-leave.sh", () => {
                 systemctl: "exit 0",
                 sleep: "exit 0",
             },
-            files: { "etc/kubernetes/manifests/kube-apiserver.yaml": "kind: Pod\n", "etc/kubernetes/admin.conf": "x\n", ...options.files },
+            files: {
+                "etc/kubernetes/manifests/kube-apiserver.yaml": "kind: Pod\n",
+                "etc/kubernetes/admin.conf": "x\n",
+                "etc/cron.d/zadara-eksd": "# cron\n",
+                "lib/etcd-membership.sh": "# the real one\n",
+                ...options.files,
+            },
         });
     }
 
@@ -263,6 +295,12 @@ describe("node-leave.sh", () => {
             "the mirror pods of the stopped kubelet are deleted",
         );
         assert.ok(fs.existsSync(path.join(run.root, "var/lib/zadara-eksd/left-cluster")), "the left marker is written");
+        assert.ok(!fs.existsSync(path.join(run.root, "etc/cron.d/zadara-eksd")), "the maintenance cron jobs are gone");
+        assert.match(
+            fs.readFileSync(path.join(run.root, "lib/etcd-membership.sh"), "utf8"),
+            /this node left the cluster \(.*\): no etcd membership change from here/,
+            "the node's membership tool is disabled",
+        );
         assert.match(
             run.calls.find((c) => c.startsWith("drain-node.sh"))!,
             /ip-10-0-1-13 300$/,
@@ -339,6 +377,16 @@ describe("node-leave.sh", () => {
         assert.ok(!run.calls.some((c) => c.includes("dev-master-sa")), run.calls.join("\n"));
     });
 
+    it("only finishes step 4 once the etcd member is gone (a re-run after a later failure): no drain, no restore", () => {
+        const run = leave({ files: { "var/lib/zadara-eksd/left-etcd": "2026-12-04T10:00:00Z\n" } });
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stderr, /ip-10-0-1-13 left etcd already \(2026-12-04T10:00:00Z\): finishing the leave/);
+        assert.ok(!run.calls.some((c) => /^(drain-node\.sh|etcd-membership\.sh)/.test(c) || c.includes("uncordon")));
+        assert.ok(fs.existsSync(path.join(run.root, "etc/kubernetes/manifests/kube-apiserver.yaml")), "nothing moved back or away");
+        assert.ok(run.calls.some((c) => c.includes("delete node ip-10-0-1-13")));
+        assert.ok(fs.existsSync(path.join(run.root, "var/lib/zadara-eksd/left-cluster")));
+    });
+
     it("does nothing on a node that already left (a retired node's later delete)", () => {
         const run = leave({ files: { "var/lib/zadara-eksd/left-cluster": "2026-12-04T10:00:00Z\n" } });
         assert.equal(run.code, 0, run.stderr);
@@ -356,6 +404,18 @@ describe("node-leave.sh", () => {
 
     it("leaves when it runs on the expected instance (metadata read with a session token)", () => {
         const run = leave({ env: { EXPECTED_INSTANCE_ID: "i-0old" }, curl: metadataCurl("i-0old") });
+        assert.equal(run.code, 0, run.stderr);
+        assert.ok(run.calls.some((c) => c === "etcd-membership.sh leave ip-10-0-1-13"));
+    });
+
+    it("reads the metadata without a token where the service answers the token request with something else", () => {
+        const pageThenPlain = `case "$*" in
+            *"-X PUT"*) printf '<html><body>Not Found</body></html>' ;;
+            *"X-aws-ec2-metadata-token"*) exit 22 ;;
+            *"/latest/meta-data/instance-id"*) printf i-0old ;;
+            *) exit 22 ;;
+        esac`;
+        const run = leave({ env: { EXPECTED_INSTANCE_ID: "i-0old" }, curl: pageThenPlain });
         assert.equal(run.code, 0, run.stderr);
         assert.ok(run.calls.some((c) => c === "etcd-membership.sh leave ip-10-0-1-13"));
     });

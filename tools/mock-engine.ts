@@ -282,6 +282,12 @@ export function mockCall(token: string, inputs: Record<string, any>): Record<str
             };
         }
         case "aws:ec2/getInstances:getInstances": {
+            // Asked for instance ids: each of them still runs.
+            const byId = (inputs.filters ?? []).find((f: { name: string }) => f.name === "instance-id");
+            if (byId) {
+                const ids = (byId.values ?? []).map(String);
+                return { id: "us-east-1", ids, privateIps: ids.map((id: string) => `192.168.2.${octetFrom(id)}`), publicIps: ids.map(() => "") };
+            }
             // Two running members, listed out of numeric IP order (as a cloud may list them).
             const seed = JSON.stringify(inputs.filters ?? []);
             const ids = [`i-${hexFrom(`${seed}/a`, 17)}`, `i-${hexFrom(`${seed}/b`, 17)}`];

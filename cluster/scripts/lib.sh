@@ -288,7 +288,9 @@ cron_job_start() {
 # requireMetadataTokens), falling back to a plain GET where the cloud has no token endpoint.
 metadata_get() {
     local token
-    if token=$(curl -sf --max-time 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" "${METADATA_URL}/latest/api/token") && [[ -n $token ]]; then
+    # Only a token-shaped answer is used: a service without IMDSv2 may answer the PUT with a page.
+    if token=$(curl -sf --max-time 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" "${METADATA_URL}/latest/api/token") &&
+        [[ $token =~ ^[A-Za-z0-9_=+/-]+$ ]]; then
         curl -sf --max-time 5 -H "X-aws-ec2-metadata-token: ${token}" "${METADATA_URL}/latest/meta-data/$1"
     else
         curl -sf --max-time 5 "${METADATA_URL}/latest/meta-data/$1"

@@ -13,8 +13,10 @@
 # The node's Kubernetes name (= its etcd member name) is its host name (k8s_node_name), never
 # the instance's Name tag: old and new instances of one slot share the tag.
 # A refusal or failure leaves the node serving (API server back, uncordoned) and exits non-zero,
-# so `pulumi up` fails on this step with the reason and the next `up` retries it. A node that
-# already left (marker $STATE_DIR/left-cluster) has nothing to do. The last control-plane node
+# so `pulumi up` fails on this step with the reason and the next `up` retries it. Once its etcd
+# member is gone (marker $STATE_DIR/left-etcd) the node never serves again: its cron jobs and
+# membership tool are disabled and a re-run only finishes step 4. A node that left completely
+# (marker $STATE_DIR/left-cluster) has nothing to do. The last control-plane node
 # (only `pulumi destroy` gets there) has nobody to hand over to: it is left as it is.
 #
 # Environment
@@ -30,6 +32,7 @@
 #   ETCD_MEMBERSHIP      membership command (default $SCRIPTS_DIR/etcd-membership.sh)
 #   ADMIN_KUBECONFIG     default $KUBERNETES_ETC/admin.conf (its server is the load balancer)
 #   LOCAL_API_URL        default https://127.0.0.1:6443
+#   STATE_DIR, CRON_FILE the markers' directory and the maintenance cron file (lib.sh defaults)
 # Exit status: 0 left (or nothing to do), 1 error, 3 etcd refused the removal, 4 drain timed out.
 
 set -Eeuo pipefail
@@ -50,6 +53,7 @@ DRAIN_NODE="${DRAIN_NODE:-${SCRIPTS_DIR}/drain-node.sh}"
 ETCD_MEMBERSHIP="${ETCD_MEMBERSHIP:-${SCRIPTS_DIR}/etcd-membership.sh}"
 PARKED_DIR="${ZADARA_ETC}/left-manifests"
 LEFT_MARKER="${STATE_DIR}/left-cluster"
+LEFT_ETCD_MARKER="${STATE_DIR}/left-etcd"
 POLL_INTERVAL="${POLL_INTERVAL:-2}"
 
 kube() {
@@ -117,22 +121,16 @@ identify() {
     fi
 }
 
-main() {
-    need_seconds DRAIN_TIMEOUT API_STOP_TIMEOUT
-    identify
-    if [[ -f $LEFT_MARKER ]]; then
-        log "${NODE_NAME} already left the cluster ($(cat "$LEFT_MARKER")): nothing to do"
-        return 0
-    fi
+# Steps 1-3; returns 1 when this is the last control-plane node (nothing to leave to).
+leave_etcd() {
     local rc=0 count
-
     if ! kube get node "$NODE_NAME" -o name >/dev/null 2>&1; then
         log "node ${NODE_NAME} is not registered (never joined, or already deleted): removing its etcd member if any"
     else
         count=$(control_plane_node_count)
         if ((count <= 1)); then
             log "${NODE_NAME} is the last control-plane node: nothing can take over, leaving it as it is (cluster destroy)"
-            return 0
+            return 1
         fi
         log "step 1/4: cordon and drain ${NODE_NAME} (timeout ${DRAIN_TIMEOUT}s)"
         drain || rc=$?
@@ -162,13 +160,41 @@ main() {
         restore_node
         fail "${ETCD_MEMBERSHIP} leave ${NODE_NAME} failed (exit ${rc}); the node keeps serving"
     fi
+    # From here on the node cannot serve again: a re-run only finishes step 4.
+    mkdir -p "$STATE_DIR"
+    date -u +%Y-%m-%dT%H:%M:%SZ >"$LEFT_ETCD_MARKER"
+}
+
+# A node out of etcd must not change the cluster any more: its maintenance cron jobs go, and its
+# membership tool answers "nothing to do" (also for a delete step stored by an earlier version
+# of the program, which calls it by path).
+disable_node_tools() {
+    rm -f "$CRON_FILE"
+    if [[ -f "${SCRIPTS_DIR}/etcd-membership.sh" ]]; then
+        printf '#!/usr/bin/env bash\necho "this node left the cluster (%s): no etcd membership change from here" >&2\n' "$(cat "$LEFT_ETCD_MARKER")" \
+            >"${SCRIPTS_DIR}/etcd-membership.sh"
+    fi
+}
+
+main() {
+    need_seconds DRAIN_TIMEOUT API_STOP_TIMEOUT
+    identify
+    if [[ -f $LEFT_MARKER ]]; then
+        log "${NODE_NAME} already left the cluster ($(cat "$LEFT_MARKER")): nothing to do"
+        return 0
+    fi
+    if [[ -f $LEFT_ETCD_MARKER ]]; then
+        log "${NODE_NAME} left etcd already ($(cat "$LEFT_ETCD_MARKER")): finishing the leave"
+    elif ! leave_etcd; then
+        return 0
+    fi
+    disable_node_tools
 
     log "step 4/4: stop the kubelet, delete the Node object ${NODE_NAME} and its pods"
     systemctl stop kubelet || log "could not stop the kubelet; continuing"
     wait_until 120 "the Node object ${NODE_NAME} to be deleted" delete_node_object ||
         fail "could not delete the Node object ${NODE_NAME} through the load balancer"
     delete_bound_pods
-    mkdir -p "$STATE_DIR"
     date -u +%Y-%m-%dT%H:%M:%SZ >"$LEFT_MARKER"
     log "${NODE_NAME} left the cluster"
 }
