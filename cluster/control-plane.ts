@@ -409,7 +409,7 @@ export class ControlPlane {
             .all([this.args.decision, instance.id, instance.privateIp, gate.id])
             .apply(([decision, instanceId, privateIp]) =>
                 liveRetirePlan(retirePlan(name, { ...current, instanceId, privateIp }, decision.previousNodes, drainTimeout), name, privateIp, (id) =>
-                    this.instanceRuns(id),
+                    this.instanceRuns(id, instanceId),
                 ),
             );
         return new command.remote.Command(
@@ -445,10 +445,14 @@ export class ControlPlane {
         return { create: pick("create"), stdin: pulumi.secret(pick("stdin")) };
     }
 
-    /** Whether the cloud still runs (or has stopped, not terminated) this instance. */
-    private async instanceRuns(instanceId: string): Promise<boolean> {
+    /**
+     * Whether the cloud still runs (or has stopped, not terminated) `instanceId`. The query also
+     * names `runningId` (the new node, which runs): the provider's instances lookup fails on an
+     * empty result instead of returning none.
+     */
+    private async instanceRuns(instanceId: string, runningId: string): Promise<boolean> {
         const found = await aws.ec2.getInstances(
-            { filters: [{ name: "instance-id", values: [instanceId] }], instanceStateNames: LIVE_INSTANCE_STATES },
+            { filters: [{ name: "instance-id", values: [instanceId, runningId] }], instanceStateNames: LIVE_INSTANCE_STATES },
             { provider: this.args.provider },
         );
         return found.ids.includes(instanceId);

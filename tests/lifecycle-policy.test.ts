@@ -146,6 +146,21 @@ describe("previous-state checks", () => {
         assert.doesNotMatch(run.stdout, /master-sa-1/);
     });
 
+    it("retires nothing when the recorded instance no longer exists (the query also names the running new node)", () => {
+        const previous = {
+            lifecycle: {
+                ...state({ eksdVersion: "1.29", kubernetesVersion: "v1.29.15-eks-1-29-60", controlPlaneCount: 1, environment: "dev" }),
+                controlPlaneNodes: { "dev-master-sa-1": { instanceId: "i-0gone1", privateIp: "192.168.2.5" } },
+            },
+        };
+        const run = runPlan(["--stack", "dev", "--show-secrets", "--previous", tmpFile("previous-gone.json", JSON.stringify(previous))]);
+        assert.equal(run.code, 0, run.stderr);
+        const retire = run.plan!.resources.find((r) => r.name === "dev-master-sa-1-retire-replaced");
+        const inputs = retire?.inputs as { create: string; connection: { host: string } };
+        assert.match(inputs.create, /dev-master-sa-1: the replaced instance i-0gone1 is gone already/);
+        assert.notEqual(inputs.connection.host, "192.168.2.5", "runs on the new node, not the old address");
+    });
+
     it("retires the instances a state of an earlier version listed in its instance outputs", () => {
         const previous = {
             lifecycle: state({ eksdVersion: "1.29", kubernetesVersion: "v1.29.15-eks-1-29-60", controlPlaneCount: 1, environment: "dev" }),
@@ -242,6 +257,7 @@ describe("node-leave.sh", () => {
         drain?: string;
         etcd?: string;
         registered?: boolean;
+        apiDown?: boolean;
         curl?: string;
         env?: Record<string, string>;
         files?: Record<string, string>;
@@ -261,7 +277,13 @@ describe("node-leave.sh", () => {
             rootEnv: { ...LEAVE_ROOT_ENV, SCRIPTS_DIR: "lib" },
             stubs: {
                 kubectl: `case "$*" in
-                    *"get node ip-10-0-1-13"*) ${options.registered === false ? "exit 1" : "echo node/ip-10-0-1-13"} ;;
+                    *"get node ip-10-0-1-13"*) ${
+                        options.registered === false
+                            ? `echo 'Error from server (NotFound): nodes "ip-10-0-1-13" not found' >&2; exit 1`
+                            : options.apiDown
+                              ? "echo 'Unable to connect to the server: dial tcp 192.168.2.250:6443: i/o timeout' >&2; exit 1"
+                              : "echo node/ip-10-0-1-13"
+                    } ;;
                     *"get nodes -l"*) for i in $(seq 1 ${cpNodes}); do echo node/dev-master-sa-$i; done ;;
                     *) exit 0 ;;
                 esac`,
@@ -301,6 +323,7 @@ describe("node-leave.sh", () => {
             /this node left the cluster \(.*\): no etcd membership change from here/,
             "the node's membership tool is disabled",
         );
+        assert.equal(fs.statSync(path.join(run.root, "lib/etcd-membership.sh")).mode & 0o111, 0o111, "and still runs when called by path");
         assert.match(
             run.calls.find((c) => c.startsWith("drain-node.sh"))!,
             /ip-10-0-1-13 300$/,
@@ -362,6 +385,18 @@ describe("node-leave.sh", () => {
             run.calls.join("\n"),
         );
         assert.ok(run.calls.some((c) => c.startsWith("etcd-membership.sh leave ip-10-0-1-12")));
+    });
+
+    it("stops before changing anything when the API cannot say whether the Node exists", () => {
+        const run = leave({ apiDown: true });
+        assert.equal(run.code, 1);
+        assert.match(
+            run.stderr,
+            /cannot look up Node ip-10-0-1-13 through the API \(Unable to connect to the server.*\); nothing changed, the node keeps serving/,
+        );
+        assert.ok(!run.calls.some((c) => /^(drain-node\.sh|etcd-membership\.sh|systemctl)/.test(c)));
+        assert.ok(fs.existsSync(path.join(run.root, "etc/kubernetes/manifests/kube-apiserver.yaml")));
+        assert.ok(!fs.existsSync(path.join(run.root, "var/lib/zadara-eksd/left-etcd")));
     });
 
     it("still removes the etcd member of a node that never registered", () => {

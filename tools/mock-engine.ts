@@ -282,10 +282,14 @@ export function mockCall(token: string, inputs: Record<string, any>): Record<str
             };
         }
         case "aws:ec2/getInstances:getInstances": {
-            // Asked for instance ids: each of them still runs.
+            // Asked for instance ids: each runs, except ids starting with `i-0gone` (terminated).
+            // Like the pinned provider, an empty result is an error, not an empty list.
             const byId = (inputs.filters ?? []).find((f: { name: string }) => f.name === "instance-id");
             if (byId) {
-                const ids = (byId.values ?? []).map(String);
+                const ids = (byId.values ?? []).map(String).filter((id: string) => !id.startsWith("i-0gone"));
+                if (ids.length === 0) {
+                    throw new Error("Your query returned no results. Please change your search criteria and try again.");
+                }
                 return { id: "us-east-1", ids, privateIps: ids.map((id: string) => `192.168.2.${octetFrom(id)}`), publicIps: ids.map(() => "") };
             }
             // Two running members, listed out of numeric IP order (as a cloud may list them).

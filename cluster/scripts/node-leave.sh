@@ -121,16 +121,23 @@ identify() {
     fi
 }
 
-# Steps 1-3; returns 1 when this is the last control-plane node (nothing to leave to).
+# Steps 1-3. Sets LAST_NODE=true (and changes nothing) on the last control-plane node. Called
+# as a plain statement: under `!` or `||` bash would ignore `set -e` inside it.
+LAST_NODE=false
 leave_etcd() {
-    local rc=0 count
-    if ! kube get node "$NODE_NAME" -o name >/dev/null 2>&1; then
+    local rc=0 count lookup
+    # Only "not found" means unregistered; an API that does not answer stops the leave here.
+    if ! lookup=$(kube get node "$NODE_NAME" -o name 2>&1); then
+        if [[ $lookup != *NotFound* && $lookup != *"not found"* ]]; then
+            fail "cannot look up Node ${NODE_NAME} through the API (${lookup}); nothing changed, the node keeps serving"
+        fi
         log "node ${NODE_NAME} is not registered (never joined, or already deleted): removing its etcd member if any"
     else
         count=$(control_plane_node_count)
         if ((count <= 1)); then
             log "${NODE_NAME} is the last control-plane node: nothing can take over, leaving it as it is (cluster destroy)"
-            return 1
+            LAST_NODE=true
+            return 0
         fi
         log "step 1/4: cordon and drain ${NODE_NAME} (timeout ${DRAIN_TIMEOUT}s)"
         drain || rc=$?
@@ -169,10 +176,14 @@ leave_etcd() {
 # membership tool answers "nothing to do" (also for a delete step stored by an earlier version
 # of the program, which calls it by path).
 disable_node_tools() {
+    local tool="${SCRIPTS_DIR}/etcd-membership.sh"
     rm -f "$CRON_FILE"
-    if [[ -f "${SCRIPTS_DIR}/etcd-membership.sh" ]]; then
+    if [[ -f $tool ]]; then
+        # Replaced by rename: a watchdog run that started earlier keeps reading the old file.
         printf '#!/usr/bin/env bash\necho "this node left the cluster (%s): no etcd membership change from here" >&2\n' "$(cat "$LEFT_ETCD_MARKER")" \
-            >"${SCRIPTS_DIR}/etcd-membership.sh"
+            >"${tool}.left"
+        chmod 755 "${tool}.left"
+        mv -f "${tool}.left" "$tool"
     fi
 }
 
@@ -185,8 +196,11 @@ main() {
     fi
     if [[ -f $LEFT_ETCD_MARKER ]]; then
         log "${NODE_NAME} left etcd already ($(cat "$LEFT_ETCD_MARKER")): finishing the leave"
-    elif ! leave_etcd; then
-        return 0
+    else
+        leave_etcd
+        if [[ $LAST_NODE == true ]]; then
+            return 0
+        fi
     fi
     disable_node_tools
 
