@@ -146,59 +146,42 @@ describe("previous-state checks", () => {
         assert.doesNotMatch(run.stdout, /master-sa-1/);
     });
 
-    it("retires nothing when the recorded instance no longer exists (the query also names the running new node)", () => {
-        const previous = {
-            lifecycle: {
-                ...state({ eksdVersion: "1.29", kubernetesVersion: "v1.29.15-eks-1-29-60", controlPlaneCount: 1, environment: "dev" }),
-                controlPlaneNodes: { "dev-master-sa-1": { instanceId: "i-0gone1", privateIp: "192.168.2.5" } },
-            },
-        };
-        const run = runPlan(["--stack", "dev", "--show-secrets", "--previous", tmpFile("previous-gone.json", JSON.stringify(previous))]);
-        assert.equal(run.code, 0, run.stderr);
-        const retire = run.plan!.resources.find((r) => r.name === "dev-master-sa-1-retire-replaced");
-        const inputs = retire?.inputs as { create: string; connection: { host: string } };
-        assert.match(inputs.create, /dev-master-sa-1: the replaced instance i-0gone1 is gone already/);
-        assert.notEqual(inputs.connection.host, "192.168.2.5", "runs on the new node, not the old address");
-    });
-
-    it("retires the instances a state of an earlier version listed in its instance outputs", () => {
-        const previous = {
-            lifecycle: state({ eksdVersion: "1.29", kubernetesVersion: "v1.29.15-eks-1-29-60", controlPlaneCount: 1, environment: "dev" }),
-            controlPlaneInstanceIds: ["i-0legacy1"],
-            controlPlanePrivateIps: ["192.168.2.7"],
-        };
-        const run = runPlan(["--stack", "dev", "--show-secrets", "--previous", tmpFile("previous-legacy.json", JSON.stringify(previous))]);
+    /** A 1.29 cluster (one node) upgraded to the dev stack's 1.30; extra: the previous outputs' rest. */
+    function upgradePlan(file: string, nodes: Record<string, unknown> | undefined, extra: Record<string, unknown> = {}) {
+        const upgradeFrom = state({ eksdVersion: "1.29", kubernetesVersion: "v1.29.15-eks-1-29-60", controlPlaneCount: 1, environment: "dev" });
+        const previous = { lifecycle: nodes ? { ...upgradeFrom, controlPlaneNodes: nodes } : upgradeFrom, ...extra };
+        const run = runPlan(["--stack", "dev", "--show-secrets", "--previous", tmpFile(file, JSON.stringify(previous))]);
         assert.equal(run.code, 0, run.stderr);
         const retire = run.plan!.resources.find((r) => r.name === "dev-master-sa-1-retire-replaced");
         assert.ok(retire, "no retire step");
-        const inputs = retire.inputs as { create: string; connection: { host: string } };
-        assert.match(inputs.create, /EXPECTED_INSTANCE_ID='i-0legacy1' bash -s$/);
-        assert.equal(inputs.connection.host, "192.168.2.7");
+        return { plan: run.plan!, retire: retire.inputs as { create: string; connection: { host: string } } };
+    }
+
+    it("retires nothing when the recorded instance no longer exists (the query also names the running new node)", () => {
+        const { retire } = upgradePlan("previous-gone.json", { "dev-master-sa-1": { instanceId: "i-0gone1", privateIp: "192.168.2.5" } });
+        assert.match(retire.create, /dev-master-sa-1: the replaced instance i-0gone1 is gone already/);
+        assert.notEqual(retire.connection.host, "192.168.2.5", "runs on the new node, not the old address");
+    });
+
+    it("retires the instances a state of an earlier version listed in its instance outputs", () => {
+        const { retire } = upgradePlan("previous-legacy.json", undefined, { controlPlaneInstanceIds: ["i-0legacy1"], controlPlanePrivateIps: ["192.168.2.7"] });
+        assert.match(retire.create, /EXPECTED_INSTANCE_ID='i-0legacy1' bash -s$/);
+        assert.equal(retire.connection.host, "192.168.2.7");
     });
 
     it("plans an allowed upgrade from the previous minor, retires the recorded instance, and exports the new lifecycle state", () => {
-        const previous = {
-            lifecycle: {
-                ...state({ eksdVersion: "1.29", kubernetesVersion: "v1.29.15-eks-1-29-60", controlPlaneCount: 1, environment: "dev" }),
-                controlPlaneNodes: { "dev-master-sa-1": { instanceId: "i-0old1", privateIp: "192.168.2.5" } },
-            },
-        };
-        const run = runPlan(["--stack", "dev", "--show-secrets", "--previous", tmpFile("previous.json", JSON.stringify(previous))]);
-        assert.equal(run.code, 0, run.stderr);
-        const lifecycle = run.plan!.outputs.lifecycle as LifecycleState;
+        const { plan, retire } = upgradePlan("previous.json", { "dev-master-sa-1": { instanceId: "i-0old1", privateIp: "192.168.2.5" } });
+        const lifecycle = plan.outputs.lifecycle as LifecycleState;
         assert.equal(lifecycle.initialized, true);
         assert.equal(lifecycle.settings.eksdVersion, "1.30");
         assert.equal(lifecycle.settings.environment, "dev");
         const current = lifecycle.controlPlaneNodes?.["dev-master-sa-1"];
         assert.ok(current && /^i-/.test(current.instanceId) && current.instanceId !== "i-0old1", JSON.stringify(lifecycle.controlPlaneNodes));
         assert.match(current.sshAccess ?? "", /^[a-z][a-z0-9_-]*@.+$/, "the login the instance accepts is recorded");
-        assert.ok(run.plan!.resources.some((r) => r.name === "dev-upgrade-addons"));
+        assert.ok(plan.resources.some((r) => r.name === "dev-upgrade-addons"));
         // The old 1.29 instance leaves right after the new one passed its gate, before the add-ons.
-        const retire = run.plan!.resources.find((r) => r.name === "dev-master-sa-1-retire-replaced");
-        assert.ok(retire, "no retire step");
-        const inputs = retire.inputs as { create: string; connection: { host: string } };
-        assert.match(inputs.create, /EXPECTED_INSTANCE_ID='i-0old1' bash -s$/);
-        assert.equal(inputs.connection.host, "192.168.2.5");
+        assert.match(retire.create, /EXPECTED_INSTANCE_ID='i-0old1' bash -s$/);
+        assert.equal(retire.connection.host, "192.168.2.5");
     });
 });
 
