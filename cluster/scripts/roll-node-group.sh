@@ -334,8 +334,8 @@ roll_finish() {
 # roll_skew_allows: new kubelets may join only when no API server is of an older minor (kubelet
 # is never newer than the API server). During an EKS-D upgrade each replaced control-plane node
 # leaves right after its successor joined, so by the time the roll runs every API server is new.
-# A replaced node the program could not retire early (the stack's last update recorded no
-# control-plane nodes) leaves at the END of the `up`: the roll then waits for the next `up`.
+# A replaced node the program did not retire early (it accepts only a previous login) leaves at
+# the END of the `up`: the roll then waits for the next `up`.
 roll_skew_allows() {
     if [[ -z $KUBELET_MINOR ]]; then
         return 0
