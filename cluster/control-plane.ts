@@ -268,9 +268,12 @@ export class ControlPlane {
     readonly firstNode: FirstControlPlaneNode;
 
     private readonly opts: pulumi.CustomResourceOptions;
+    /** The login every node of this update accepts (recorded per node, compared by the retire plan). */
+    private readonly sshAccess: string;
 
     constructor(private readonly args: ControlPlaneArgs) {
         this.opts = { provider: args.provider, parent: args.parent };
+        this.sshAccess = sshAccessOf(args.ssh.user, args.keyName);
         const env = args.environment;
 
         this.targetGroup = new aws.lb.TargetGroup(`${env}-api`, apiTargetGroupArgs(env, args.vpcId, args.nameSuffix, args.tags), this.opts);
@@ -283,7 +286,7 @@ export class ControlPlane {
         }
         this.instanceIds = pulumi.all(this.instances.map((instance) => instance.id));
         this.privateIps = pulumi.all(this.instances.map((instance) => instance.privateIp));
-        const sshAccess = sshAccessOf(args.ssh.user, args.keyName);
+        const sshAccess = this.sshAccess;
         this.nodesByName = pulumi
             .all([this.instanceIds, this.privateIps])
             .apply(([ids, ips]) =>
@@ -403,7 +406,7 @@ export class ControlPlane {
      */
     private addRetireReplaced(name: string, instance: aws.ec2.Instance, gate: command.remote.Command): command.remote.Command {
         const drainTimeout = this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS;
-        const current = { sshAccess: sshAccessOf(this.args.ssh.user, this.args.keyName) };
+        const current = { sshAccess: this.sshAccess };
         // After the gate (its id): by then Pulumi has deleted what a failed update left behind.
         const plan = pulumi
             .all([this.args.decision, instance.id, instance.privateIp, gate.id])
