@@ -1,29 +1,23 @@
-// The README's generated tables must match config/schema.ts, the newcomer commands must be the
-// ones package.json really has, and every relative link in README.md and docs/ must land on a
+// The generated tables of docs/reference.md must match the code, the README's newcomer commands
+// must be the ones package.json really has, and every relative link in README.md and docs/ must land on a
 // file and, when it names one, a heading.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { renderReadme } from "../tools/config-docs";
+import { REFERENCE_DOC, renderReference } from "../tools/config-docs";
 import { CONFIG_KEYS } from "../config/schema";
 
 const root = path.resolve(__dirname, "..");
 const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+const reference = fs.readFileSync(REFERENCE_DOC, "utf8");
 
-describe("README", () => {
-    it("config reference and migration tables are generated from the loader's schema", () => {
-        assert.equal(readme, renderReadme(readme), "README.md is stale: run `npm run docs`");
+describe("docs/reference.md", () => {
+    it("config reference, migration and change tables are generated from the code", () => {
+        assert.equal(reference, renderReference(reference), "docs/reference.md is stale: run `npm run docs`");
         for (const definition of CONFIG_KEYS) {
-            assert.ok(readme.includes(`| \`${definition.key}\` |`), `README misses ${definition.key}`);
+            assert.ok(reference.includes(`| \`${definition.key}\` |`), `docs/reference.md misses ${definition.key}`);
         }
-    });
-
-    it("shows the two newcomer commands that package.json defines", () => {
-        const scripts = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).scripts as Record<string, string>;
-        assert.ok(readme.includes("npm ci && npm run plan -- --stack dev"));
-        assert.ok(readme.includes("npm test"));
-        assert.ok(scripts.plan && scripts.test && scripts.bench);
     });
 
     it("maps the reference's Terraform variables", () => {
@@ -37,7 +31,23 @@ describe("README", () => {
             "install_kasten_k10",
             "backup_rotation",
         ]) {
-            assert.ok(readme.includes(`\`${variable}\``), `migration table misses ${variable}`);
+            assert.ok(reference.includes(`\`${variable}\``), `migration table misses ${variable}`);
+        }
+    });
+});
+
+describe("README", () => {
+    it("shows the two newcomer commands that package.json defines", () => {
+        const scripts = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).scripts as Record<string, string>;
+        assert.ok(readme.includes("npm ci && npm run plan -- --stack dev"));
+        assert.ok(readme.includes("npm test"));
+        assert.ok(scripts.plan && scripts.test && scripts.bench);
+    });
+
+    it("is the user's path: short, and every required config key is explained", () => {
+        assert.ok(readme.split("\n").length <= 260, `README.md has ${readme.split("\n").length} lines: move reference material to docs/`);
+        for (const definition of CONFIG_KEYS.filter((d) => d.required)) {
+            assert.ok(readme.includes(`\`${definition.key}\``), `README does not say where ${definition.key} comes from`);
         }
     });
 });

@@ -1,7 +1,7 @@
-// Generates the README's config reference and Terraform migration tables and the editor JSON
-// Schema (schema/stack-config.schema.json) from config/schema.ts, and the README's change table
-// from cluster/change-policy.ts, so none can drift from the code (tests/readme.test.ts,
-// tests/config-schema-file.test.ts, tests/lifecycle-policy.test.ts).
+// Generates the config reference and Terraform migration tables of docs/reference.md and the
+// editor JSON Schema (schema/stack-config.schema.json) from config/schema.ts, and the change
+// table of docs/reference.md from cluster/change-policy.ts, so none can drift from the code
+// (tests/readme.test.ts, tests/config-schema-file.test.ts, tests/lifecycle-policy.test.ts).
 //
 //   npm run docs        rewrites the generated sections and the schema file
 import * as fs from "node:fs";
@@ -10,7 +10,8 @@ import { renderChangeTable } from "../cluster/change-policy";
 import { stackFileJsonSchema } from "../config/json-schema";
 import { CONFIG_KEYS, ConfigKeyDefinition } from "../config/schema";
 
-const README = path.resolve(__dirname, "..", "README.md");
+/** The document that holds the generated tables. */
+export const REFERENCE_DOC = path.resolve(__dirname, "..", "docs", "reference.md");
 export const JSON_SCHEMA_FILE = path.resolve(__dirname, "..", "schema", "stack-config.schema.json");
 
 /** The schema file's text exactly as `npm run docs` writes it. */
@@ -72,7 +73,7 @@ export function replaceSection(document: string, name: string, body: string): st
     return `${document.slice(0, from + start.length)}\n${body}\n${document.slice(to)}`;
 }
 
-export function renderReadme(document: string): string {
+export function renderReference(document: string): string {
     const withConfig = replaceSection(document, "config-table", renderConfigTable());
     const withMigration = replaceSection(withConfig, "migration-table", renderMigrationTable());
     return replaceSection(withMigration, "change-table", renderChangeTable());
@@ -91,7 +92,20 @@ function writeIfChanged(file: string, text: string): void {
     console.log(`${name}: updated`);
 }
 
+const USAGE = `usage: npm run docs
+rewrites the generated tables of docs/reference.md (config keys, Terraform migration, change table)
+and schema/stack-config.schema.json from config/schema.ts and cluster/change-policy.ts`;
+
 if (require.main === module) {
-    writeIfChanged(README, renderReadme(fs.readFileSync(README, "utf8")));
+    const args = process.argv.slice(2);
+    if (args.includes("--help") || args.includes("-h")) {
+        console.log(USAGE);
+        process.exit(0);
+    }
+    if (args.length > 0) {
+        console.error(`unknown argument "${args[0]}"\n${USAGE}`);
+        process.exit(2);
+    }
+    writeIfChanged(REFERENCE_DOC, renderReference(fs.readFileSync(REFERENCE_DOC, "utf8")));
     writeIfChanged(JSON_SCHEMA_FILE, renderJsonSchema());
 }
