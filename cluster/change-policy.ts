@@ -4,6 +4,7 @@
 // behaviour and the enforced one are the same data.
 import * as pulumi from "@pulumi/pulumi";
 import type { LifecycleState, LifecycleValue } from "./lifecycle-state";
+import { controlPlaneNodeBudgetSeconds, formatDuration, workerGroupBudgetSeconds } from "./roll-budget";
 
 export type ChangeKind = "in-place" | "rolling" | "refused";
 
@@ -329,12 +330,39 @@ function cell(text: string): string {
     return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 
-/** The README's change table: one row per key, in table order. */
+/** Which nodes a change of the key replaces: the expensive part of a change, shown before it happens. */
+export type ReplacedNodes = "none" | "control-plane" | "workers" | "all";
+
+export function replacedNodes(policy: ChangePolicy): ReplacedNodes {
+    if (policy.kind !== "rolling") {
+        return "none";
+    }
+    // Every control-plane roll text starts with this phrase (nodeKeyName's differs only after it).
+    const controlPlane = policy.effect.includes("control plane: node 1 → n, one at a time (a new node joins and passes its gate");
+    const workers = policy.effect.includes(WORKER_ROLL);
+    return controlPlane && workers ? "all" : controlPlane ? "control-plane" : workers ? "workers" : "none";
+}
+
+const REPLACED_TEXT: Record<ReplacedNodes, string> = {
+    none: "—",
+    "control-plane": "every control-plane node",
+    workers: "every worker of the affected groups",
+    all: "every control-plane node, then every worker",
+};
+
+/** The change table: one row per key, in table order, after a line with the per-node worst cases. */
 export function renderChangeTable(): string {
-    const lines = ["| key | change on a running cluster | what `pulumi up` does |", "|---|---|---|"];
+    const lines = [
+        `Worst case a replaced node can hold \`pulumi up\` (the sum of its bounded waits, from the constants the nodes get): ` +
+            `${formatDuration(controlPlaneNodeBudgetSeconds())} per control-plane node, ${formatDuration(workerGroupBudgetSeconds(1))} per worker ` +
+            `(maxSurge 1). A healthy node takes minutes.`,
+        "",
+        "| key | change on a running cluster | nodes replaced | what `pulumi up` does |",
+        "|---|---|---|---|",
+    ];
     for (const [key, policy] of Object.entries(CHANGE_POLICY)) {
         const what = policy.kind === "refused" ? `refused at preview: ${policy.effect}. Safe path: ${policy.safePath}` : policy.effect;
-        lines.push(`| \`${key}\` | ${policy.kind} | ${cell(what)} |`);
+        lines.push(`| \`${key}\` | ${policy.kind} | ${REPLACED_TEXT[replacedNodes(policy)]} | ${cell(what)} |`);
     }
     return lines.join("\n");
 }

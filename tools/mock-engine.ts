@@ -20,6 +20,8 @@ export interface RecordedResource {
     /** Inputs as the engine received them; secret values are still wrapped. */
     inputs: Record<string, unknown>;
     dependencies: string[];
+    /** The resources whose outputs flow into an input (dependsOn-only ordering excluded). */
+    inputDependencies: string[];
     id: string | undefined;
     /** Provider reference `<provider urn>::<provider id>`; undefined for the default provider. */
     provider: string | undefined;
@@ -363,6 +365,12 @@ export function startMockEngine(options: MockEngineOptions): RecordedResource[] 
             }
             if (!err && response) {
                 const inputs = pulumi.runtime.deserializeProperties(request.getObject());
+                const inputDependencies = new Set<string>();
+                request.getPropertydependenciesMap().forEach((deps: any) => {
+                    for (const urn of deps.getUrnsList() as string[]) {
+                        inputDependencies.add(urn);
+                    }
+                });
                 recorded.push({
                     urn: response.getUrn(),
                     type: request.getType(),
@@ -371,6 +379,7 @@ export function startMockEngine(options: MockEngineOptions): RecordedResource[] 
                     custom: request.getCustom(),
                     inputs,
                     dependencies: request.getDependenciesList(),
+                    inputDependencies: [...inputDependencies],
                     id: response.getId() || undefined,
                     provider: request.getProvider() || undefined,
                 });

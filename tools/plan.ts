@@ -2,14 +2,18 @@
 // shows what `pulumi up` would create. Nothing is deployed and no cloud is contacted.
 //
 //   npm run plan -- --stack dev [--config key=value]... [--secret key=value]... [--json file] [--show-secrets]
-//                   [--previous outputs.json]   (the stack's last outputs, e.g. `pulumi stack output --json`:
-//                                                shows what a day-2 change does, or why it is refused)
+//                   [--previous file]   the stack's previous state: a plan JSON written by --json, `pulumi stack
+//                                       export`, or `pulumi stack output --json --show-secrets`. The day-2 rules
+//                                       run (a refused change exits 1); with resources in the file, every
+//                                       resource is shown as created, updated, replaced or deleted.
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigValidationError, loadStackConfig, PROJECT_NAME } from "../config";
 import { RecordedResource, redactSecrets, settle, startMockEngine } from "./mock-engine";
 import { Override, parseOverride, resolveStackConfig } from "./stack-config";
+import { diffResources, parsePreviousState, PreviousState, renderChanges, ResourceChange, summarize, ChangeSummary } from "./plan-diff";
+import { describeSettingChanges, SettingChange } from "./plan-settings";
 
 interface PlanOptions {
     stack: string;
@@ -32,6 +36,8 @@ export interface PlanResource {
     dependencies: string[];
     /** URN of the explicit provider (a resource waits for it too); null for a default provider. */
     provider: string | null;
+    /** The resources whose outputs flow into an input (a subset of dependencies). */
+    inputDependencies: string[];
     inputs: unknown;
 }
 
@@ -40,10 +46,30 @@ export interface PlanDocument {
     project: string;
     resources: PlanResource[];
     outputs: Record<string, unknown>;
+    /** With --previous: what kind of file it was. */
+    previousKind?: PreviousState["kind"];
+    /** With --previous holding resources: every resource's action. */
+    changes?: ResourceChange[];
+    summary?: ChangeSummary;
+    /** With --previous: the tracked settings that changed, what each does and what it costs. */
+    settingChanges?: SettingChange[];
 }
 
-const USAGE =
-    "usage: npm run plan -- --stack <name> [--config key=value]... [--secret key=value]... [--json <file>] [--previous <outputs.json>] [--show-secrets] [--quiet]";
+const USAGE = `usage: npm run plan -- --stack <name> [--config key=value]... [--secret key=value]... [--json <file>] [--previous <file>] [--show-secrets] [--quiet]
+
+Runs the program under Pulumi's mock engine with the stack's configuration (Pulumi.<name>.yaml plus
+the overrides) and prints what \`pulumi up\` would create. Nothing is deployed, no cloud is contacted.
+
+  --stack, -s <name>      the stack (default dev)
+  --config, -c key=value  like \`pulumi config set\`; a dotted key acts like --path
+  --secret key=value      like \`pulumi config set --secret\`
+  --json <file>           also write the plan as JSON (keep it: it can be the next run's --previous)
+  --previous <file>       the stack's previous state: a plan JSON, \`pulumi stack export\`, or
+                          \`pulumi stack output --json --show-secrets\`; shows what each resource does
+                          and refuses what a running cluster cannot take (exit 1)
+  --show-secrets          show secret values instead of "[secret]"
+  --quiet, -q             print nothing but errors (the JSON file is still written)
+  --help, -h              this text`;
 
 function parseArguments(argv: string[]): PlanOptions {
     const options: PlanOptions = { stack: "dev", overrides: [], showSecrets: false, quiet: false, stats: false };
@@ -96,13 +122,19 @@ function parseArguments(argv: string[]): PlanOptions {
     return options;
 }
 
-/** `{ "lifecycle": {...}, ... }` as `pulumi stack output --json --show-secrets` prints it. */
-function readPreviousOutputs(file: string): Record<string, unknown> {
-    const parsed: unknown = JSON.parse(fs.readFileSync(path.resolve(file), "utf8"));
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-        throw new Error(`--previous ${file}: expected a JSON object of stack outputs`);
+/** The previous-state file, of any accepted kind; a missing or unreadable file is an error. */
+function readPreviousState(file: string): PreviousState {
+    const resolved = path.resolve(file);
+    if (!fs.existsSync(resolved)) {
+        throw new Error(`--previous ${file}: no such file (get one with \`pulumi stack export > ${file}\`)`);
     }
-    return parsed as Record<string, unknown>;
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(fs.readFileSync(resolved, "utf8"));
+    } catch (error) {
+        throw new Error(`--previous ${file}: not JSON (${(error as Error).message})`, { cause: error });
+    }
+    return parsePreviousState(parsed, file);
 }
 
 /** The message of a refused change, or undefined when the `lifecycle` output resolves. */
@@ -150,6 +182,7 @@ function toPlanResources(recorded: RecordedResource[], showSecrets: boolean): Pl
         parent: r.parent ?? null,
         custom: r.custom,
         dependencies: r.dependencies,
+        inputDependencies: r.inputDependencies,
         provider: r.provider === undefined ? null : r.provider.slice(0, r.provider.lastIndexOf("::")),
         inputs: redactSecrets(r.inputs, showSecrets),
     }));
@@ -191,6 +224,43 @@ export function renderTree(plan: PlanDocument): string {
     return lines.join("\n");
 }
 
+function asInputs(value: unknown): Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/** The day-2 part of the output: changed settings with their cost, then every resource's action. */
+function renderPreviousComparison(plan: PlanDocument, kind: PreviousState["kind"]): string {
+    const lines: string[] = [];
+    const settings = plan.settingChanges ?? [];
+    lines.push(settings.length === 0 ? "Changed settings: none of the tracked settings changed" : "Changed settings (what each does on the running cluster):");
+    for (const change of settings) {
+        lines.push(`  ${change.key}: ${JSON.stringify(change.from)} → ${JSON.stringify(change.to)}  [${change.kind}]`);
+        if (change.cost) {
+            lines.push(`      ${change.cost}`);
+        }
+        lines.push(`      ${change.effect}`);
+    }
+    lines.push(
+        "",
+        "Always shown as changes (by design): each worker group's roll step and the health gate run on every `up`;",
+        "they do nothing unless a node must change, and the gate checks the whole cluster each time.",
+        "",
+    );
+    if (kind === "outputs" || !plan.changes) {
+        lines.push("Per-resource actions: the --previous file holds outputs only; give `pulumi stack export` or a plan JSON to see them.");
+        return lines.join("\n");
+    }
+    lines.push(`Per resource, against the previous ${kind === "plan" ? "plan" : "stack export"} (as \`pulumi preview\` would show it):`);
+    lines.push(renderChanges(plan.changes));
+    const rolled = plan.changes
+        .filter((c) => c.action === "replace" && c.type === "aws:ec2/instance:Instance" && /-master-sa-\d+$/.test(c.name))
+        .map((c) => c.name);
+    const groups = plan.changes.filter((c) => c.action === "replace" && c.type === "aws:ec2/launchConfiguration:LaunchConfiguration").map((c) => c.name);
+    lines.push(`Control-plane nodes replaced, one at a time: ${rolled.length > 0 ? rolled.join(", ") : "none"}`);
+    lines.push(`Worker groups rolled (new launch configuration): ${groups.length > 0 ? groups.join(", ") : "none"}`);
+    return lines.join("\n");
+}
+
 async function main(): Promise<number> {
     let options: PlanOptions;
     let input;
@@ -219,14 +289,20 @@ async function main(): Promise<number> {
         throw error;
     }
 
-    let previousOutputs: Record<string, unknown> | undefined;
+    let previous: PreviousState | undefined;
     try {
-        previousOutputs = options.previousFile ? readPreviousOutputs(options.previousFile) : undefined;
+        previous = options.previousFile ? readPreviousState(options.previousFile) : undefined;
     } catch (error) {
         console.error(`error: ${(error as Error).message}`);
         return 2;
     }
-    const recorded = startMockEngine({ project: PROJECT_NAME, stack: input.stack, config: input.values, secretKeys: input.secretKeys, previousOutputs });
+    const recorded = startMockEngine({
+        project: PROJECT_NAME,
+        stack: input.stack,
+        config: input.values,
+        secretKeys: input.secretKeys,
+        previousOutputs: previous?.outputs,
+    });
     // Keep the program's own progress lines (pulumi.log) visible but apart from the tree.
     const exports = (await import("../index")) as Record<string, unknown>;
     // A change the previous state refuses fails the preview with its messages (exit 1).
@@ -244,12 +320,26 @@ async function main(): Promise<number> {
         outputs: await resolveOutputs(exports, options.showSecrets),
     };
     await settle();
+    if (previous) {
+        plan.previousKind = previous.kind;
+        plan.settingChanges = describeSettingChanges(previous.outputs.lifecycle, plan.outputs.lifecycle);
+        if (previous.resources) {
+            plan.changes = diffResources(
+                previous.resources,
+                plan.resources.map((r) => ({ urn: r.urn, type: r.type, name: r.name, inputs: asInputs(r.inputs), dependencies: r.inputDependencies })),
+            );
+            plan.summary = summarize(plan.changes);
+        }
+    }
 
     if (!options.quiet) {
         if (input.placeholders.length > 0) {
             console.log(`note: offline placeholders stand in for secrets not set in this stack: ${input.placeholders.map((k) => k.split(":")[1]).join(", ")}`);
         }
         console.log(renderTree(plan));
+        if (previous) {
+            console.log(`\n${renderPreviousComparison(plan, previous.kind)}`);
+        }
     }
     if (options.jsonFile) {
         const file = path.resolve(options.jsonFile);

@@ -5,20 +5,8 @@
 // many cloud and Kubernetes API calls it makes per node).
 import { removeRunRoot } from "../../tests/helpers/stubbed-bash";
 import { fakeGroup, runRoll } from "../../tests/helpers/roll-fake";
-import {
-    DEFAULT_ROLL_SETTINGS,
-    DRAIN_CLIENT_MARGIN_SECONDS,
-    HEALTH_TIMEOUT_SECONDS,
-    NODE_READY_TIMEOUT_SECONDS,
-    TERMINATE_TIMEOUT_SECONDS,
-} from "../../cluster/worker-rolls";
-import { CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS } from "../../cluster/control-plane";
-import { BUNDLE_INSTALL_WAIT_SECONDS, JOIN_TIMEOUT_SECONDS, MIN_API_WAIT_SECONDS } from "../../cluster/node-bootstrap";
-
-/** control-plane-up.sh GATE_TIMEOUT default: the token apply and each of the three gate checks. */
-const GATE_TIMEOUT_SECONDS = 600;
-/** etcd-membership.sh REMOVE_TIMEOUT default: the removal, then the member leaving the list. */
-const ETCD_REMOVE_TIMEOUT_SECONDS = 30;
+import { HEALTH_TIMEOUT_SECONDS } from "../../cluster/worker-rolls";
+import { controlPlaneNodeBudgetSeconds, workerGroupBudgetSeconds } from "../../cluster/roll-budget";
 
 const CONTROL_PLANE_NODES = 3;
 const GROUPS = 2;
@@ -30,20 +18,8 @@ const WORKER_STEPS_PER_NODE = 4;
 
 export function benchRolls(): Promise<Record<string, number | string>> {
     const workers = GROUPS * WORKERS_PER_GROUP;
-    const { maxSurge, drainTimeoutSeconds } = DEFAULT_ROLL_SETTINGS;
-    // With maxSurge s a batch of s nodes shares one Ready wait; drains and terminations stay one by one.
-    const batches = GROUPS * Math.ceil(WORKERS_PER_GROUP / maxSurge);
-    const perNodeBudget = drainTimeoutSeconds + DRAIN_CLIENT_MARGIN_SECONDS + TERMINATE_TIMEOUT_SECONDS;
-    const workerBudget = batches * NODE_READY_TIMEOUT_SECONDS + workers * perNodeBudget;
-    // Per control-plane node: bundle installed, API wait, join retries, token apply, three gate
-    // checks; then the old node's leave: drain and the etcd removal.
-    const controlPlanePerNode =
-        BUNDLE_INSTALL_WAIT_SECONDS +
-        MIN_API_WAIT_SECONDS +
-        JOIN_TIMEOUT_SECONDS +
-        4 * GATE_TIMEOUT_SECONDS +
-        CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS +
-        2 * ETCD_REMOVE_TIMEOUT_SECONDS;
+    const workerBudget = GROUPS * workerGroupBudgetSeconds(WORKERS_PER_GROUP);
+    const controlPlanePerNode = controlPlaneNodeBudgetSeconds();
 
     const group = fakeGroup({ count: WORKERS_PER_GROUP });
     const run = runRoll(group);
