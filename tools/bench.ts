@@ -19,8 +19,19 @@ interface PlanSample {
     resources: number;
 }
 
+const BENCH_USAGE = `usage: npm run bench [-- --runs N]
+Benchmark (not a test): plan time and memory, boot paths, etcd rolls, cleanup, roll budgets.
+Prints a table and writes bench.json. --runs: plan runs per figure (default 5).`;
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    console.log(BENCH_USAGE);
+    process.exit(0);
+}
 const runsArg = process.argv.indexOf("--runs");
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
+if (!Number.isInteger(RUNS) || RUNS < 1) {
+    console.error(`--runs: expected a whole number of at least 1, got ${String(process.argv[runsArg + 1])}\n${BENCH_USAGE}`);
+    process.exit(2);
+}
 
 function median(values: number[]): number {
     const sorted = [...values].sort((a, b) => a - b);

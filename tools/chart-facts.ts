@@ -142,6 +142,12 @@ export function readCommittedFacts(chart: string, version: string): ChartFacts |
 }
 
 function main(argv: string[]): number {
+    if (argv.includes("--help") || argv.includes("-h")) {
+        process.stdout.write(
+            "usage: npm run chart-facts -- <charts dir> [--check]\nderives addons/chart-facts/*.json from chart values, schemas and key lists; --check only reports stale files\n",
+        );
+        return 0;
+    }
     const chartsDir = argv.find((a) => !a.startsWith("--"));
     const check = argv.includes("--check");
     if (!chartsDir || !fs.existsSync(chartsDir)) {

@@ -9,9 +9,19 @@ set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
 fix=false
+for arg in "$@"; do
+    if [ "$arg" = "--help" ] || [ "$arg" = "-h" ]; then
+        set -- --help
+    fi
+done
 case "${1:-}" in
     "") ;;
     --fix) fix=true ;;
+    --help | -h)
+        echo "usage: npm run lint | npm run fix    (tools/lint.sh [--fix])"
+        echo "ESLint (type-aware), Prettier and shellcheck; --fix rewrites what they can fix"
+        exit 0
+        ;;
     *)
         echo "usage: $0 [--fix]" >&2
         exit 2

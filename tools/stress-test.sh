@@ -10,6 +10,10 @@
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
+if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
+    echo "usage: npm run test:stress [-- runs [test files...]]   (default 3 runs of tests/*.test.ts under CPU load)"
+    exit 0
+fi
 runs="${1:-3}"
 shift $(($# > 0 ? 1 : 0))
 files=("$@")
