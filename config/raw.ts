@@ -76,8 +76,8 @@ export function unknownKeyProblems(values: Record<string, string>): string[] {
             }
             const guess = nearest(name, names);
             const hint = guess
-                ? `did you mean "${guess}"? Fix: pulumi config mv ${name} ${guess}`
-                : `Fix: remove it (pulumi config rm ${name}); see the README's config reference`;
+                ? `did you mean "${guess}"? Fix: pulumi config set ${guess} <value> && pulumi config rm ${name}`
+                : `Fix: remove it (pulumi config rm ${name}); see docs/reference.md for the keys`;
             problems.push(`${PROJECT_NAME}:${name}: is not a known setting (likely a typo): ${hint}`);
         } else if (!OTHER_NAMESPACES.has(namespace) && editDistance(namespace, PROJECT_NAME) <= 3) {
             const target = names.includes(name) ? name : (nearest(name, names) ?? name);
