@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { REFERENCE_DOC, renderReference } from "../tools/config-docs";
+import { CONTRIBUTING_DOC, REFERENCE_DOC, renderReference, replaceSection } from "../tools/config-docs";
+import { readBenchFigures, renderBenchTable } from "../tools/bench-figures";
 import { CONFIG_KEYS } from "../config/schema";
 
 const root = path.resolve(__dirname, "..");
@@ -33,6 +34,13 @@ describe("docs/reference.md", () => {
         ]) {
             assert.ok(reference.includes(`\`${variable}\``), `migration table misses ${variable}`);
         }
+    });
+});
+
+describe("docs/contributing.md", () => {
+    it("quotes the benchmark figures exactly as recorded by npm run bench -- --record", () => {
+        const text = fs.readFileSync(CONTRIBUTING_DOC, "utf8");
+        assert.equal(replaceSection(text, "bench-table", renderBenchTable(readBenchFigures())), text, "the benchmark table is stale: run `npm run docs`");
     });
 });
 

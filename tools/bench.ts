@@ -12,6 +12,7 @@ import { benchEtcd } from "./bench/etcd";
 import { benchRolls } from "./bench/rolls";
 import { benchCleanup } from "./bench/cleanup";
 import { REPO_ROOT } from "./stack-config";
+import { BENCH_FIGURES_FILE, BenchFigures } from "./bench-figures";
 
 interface PlanSample {
     wallMs: number;
@@ -19,9 +20,10 @@ interface PlanSample {
     resources: number;
 }
 
-const BENCH_USAGE = `usage: npm run bench [-- --runs N]
+const BENCH_USAGE = `usage: npm run bench [-- --runs N] [--record]
 Benchmark (not a test): plan time and memory, boot paths, etcd rolls, cleanup, roll budgets.
-Prints a table and writes bench.json. --runs: plan runs per figure (default 5).`;
+Prints a table and writes bench.json. --runs: plan runs per figure (default 5).
+--record also writes docs/bench-figures.json, the figures the docs quote (then npm run docs).`;
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
     console.log(BENCH_USAGE);
     process.exit(0);
@@ -163,6 +165,11 @@ async function main(): Promise<void> {
     };
     fs.writeFileSync(path.join(REPO_ROOT, "bench.json"), `${JSON.stringify(report, null, 2)}\n`);
     console.log("\nwrote bench.json");
+    if (process.argv.includes("--record")) {
+        const figures: BenchFigures = { machine, runs: RUNS, rows: rows.map(([name, value, note]) => ({ name, value, note })) };
+        fs.writeFileSync(BENCH_FIGURES_FILE, `${JSON.stringify(figures, null, 2)}\n`);
+        console.log(`wrote ${path.relative(process.cwd(), BENCH_FIGURES_FILE)}: run npm run docs to quote it`);
+    }
 }
 
 main().catch((error: unknown) => {

@@ -9,9 +9,12 @@ import * as path from "node:path";
 import { renderChangeTable } from "../cluster/change-policy";
 import { stackFileJsonSchema } from "../config/json-schema";
 import { CONFIG_KEYS, ConfigKeyDefinition } from "../config/schema";
+import { readBenchFigures, renderBenchTable } from "./bench-figures";
 
 /** The document that holds the generated tables. */
 export const REFERENCE_DOC = path.resolve(__dirname, "..", "docs", "reference.md");
+/** The contributor guide quotes the recorded benchmark figures. */
+export const CONTRIBUTING_DOC = path.resolve(__dirname, "..", "docs", "contributing.md");
 export const JSON_SCHEMA_FILE = path.resolve(__dirname, "..", "schema", "stack-config.schema.json");
 
 /** The schema file's text exactly as `npm run docs` writes it. */
@@ -94,7 +97,8 @@ function writeIfChanged(file: string, text: string): void {
 
 const USAGE = `usage: npm run docs
 rewrites the generated tables of docs/reference.md (config keys, Terraform migration, change table)
-and schema/stack-config.schema.json from config/schema.ts and cluster/change-policy.ts`;
+and schema/stack-config.schema.json from config/schema.ts and cluster/change-policy.ts, and the
+benchmark table of docs/contributing.md from docs/bench-figures.json`;
 
 if (require.main === module) {
     const args = process.argv.slice(2);
@@ -107,5 +111,6 @@ if (require.main === module) {
         process.exit(2);
     }
     writeIfChanged(REFERENCE_DOC, renderReference(fs.readFileSync(REFERENCE_DOC, "utf8")));
+    writeIfChanged(CONTRIBUTING_DOC, replaceSection(fs.readFileSync(CONTRIBUTING_DOC, "utf8"), "bench-table", renderBenchTable(readBenchFigures())));
     writeIfChanged(JSON_SCHEMA_FILE, renderJsonSchema());
 }
