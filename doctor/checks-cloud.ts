@@ -185,9 +185,12 @@ export const describeFiltersCheck: DoctorCheck = {
     },
 };
 
-/** `arn:...:loadbalancer/net/<name>/<id>` → `ELB net/<name>/<id>` (cluster/api-endpoint.ts). */
+/**
+ * `arn:...:loadbalancer/net/<name>/<id>` → `ELB net/<name>/<id>` (cluster/api-endpoint.ts). The
+ * type segment is taken from the ARN as the cloud wrote it (moto writes `app/` for NLBs too).
+ */
 function interfaceDescription(arn: string): string | undefined {
-    const match = /loadbalancer\/(net\/[^/]+\/[^/]+)$/.exec(arn);
+    const match = /loadbalancer\/((?:net|app)\/[^/]+\/[^/]+)$/.exec(arn);
     return match ? `ELB ${match[1]}` : undefined;
 }
 
@@ -206,8 +209,16 @@ export const nlbInterfaceCheck: DoctorCheck = {
         const missing: string[] = [];
         for (const nlb of nlbs) {
             const description = interfaceDescription(nlb.arn);
-            if (!description || (await cloud.networkInterfaceIdsByDescription(description)).length === 0) {
-                missing.push(nlb.name);
+            try {
+                if (!description || (await cloud.networkInterfaceIdsByDescription(description)).length === 0) {
+                    missing.push(nlb.name);
+                }
+            } catch (error) {
+                return {
+                    status: "fails",
+                    detail: `a description filter is refused: ${error instanceof Error ? error.message : String(error)}`,
+                    programAction: "the API address lookup and the cleanup's interface sweep cannot list by description",
+                };
             }
         }
         return missing.length === 0
