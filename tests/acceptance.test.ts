@@ -354,3 +354,24 @@ describe("npm run acceptance (command line)", () => {
         assert.equal(await cli([]), 2);
     });
 });
+
+describe(".github/workflows/acceptance.yml", () => {
+    it("runs npm run acceptance nightly on a self-hosted runner, one run at a time, with credentials from GitHub secrets", async () => {
+        const YAML = await import("yaml");
+        const text = fs.readFileSync(path.join(__dirname, "..", ".github/workflows/acceptance.yml"), "utf8");
+        const workflow = YAML.parse(text) as {
+            on: { schedule: Array<{ cron: string }> };
+            concurrency: { "cancel-in-progress": boolean };
+            jobs: { acceptance: { "runs-on": string[]; steps: Array<{ run?: string; env?: Record<string, string> }> } };
+        };
+        assert.equal(workflow.on.schedule.length, 1);
+        assert.match(workflow.on.schedule[0].cron, /^\d+ \d+ \* \* \*$/);
+        assert.equal(workflow.concurrency["cancel-in-progress"], false);
+        assert.ok(workflow.jobs.acceptance["runs-on"].includes("self-hosted"));
+        const step = workflow.jobs.acceptance.steps.find((s) => s.run?.includes("npm run acceptance --"));
+        assert.ok(step, "a step runs npm run acceptance");
+        for (const name of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PULUMI_ACCESS_TOKEN"]) {
+            assert.match(step.env?.[name] ?? "", /^\$\{\{ secrets\.[A-Z_]+ \}\}$/, name);
+        }
+    });
+});
