@@ -14,7 +14,7 @@ import type { StackModel } from "../model";
 import { isInUse } from "../cleanup/errors";
 import { CloudCallError } from "../cleanup/cloud";
 import { DoctorCloud, errorCode } from "./cloud";
-import type { Clock } from "./types";
+import type { Clock } from "../cleanup/types";
 
 /** The bastion's boot bundle server port (infra/network.ts opens it to the VPC). */
 export const BUNDLE_PORT = 8089;

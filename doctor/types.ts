@@ -46,6 +46,3 @@ export interface DoctorCheck {
     needed(stack: StackModel): boolean;
     run(context: CheckContext): Promise<CheckOutcome>;
 }
-
-/** Time as the doctor sees it (the --deep wait); tests pass a fake one. */
-export type { Clock } from "../cleanup/types";

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ConfigValidationError, loadStackConfig } from "../config";
 import { doctorRecordFileName, parseDoctorRecord, retirePathOf, withCloudFacts } from "../config/cloud-facts";
-import { doctorRecord, writeDoctorRecord } from "../doctor/record";
+import { doctorRecord, writeDoctorRecord } from "../tools/doctor-record";
 import { formatTable } from "../doctor/report";
 import { exitCodeOf } from "../doctor/run";
 import { checkTls } from "../doctor/tls";

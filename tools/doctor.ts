@@ -7,14 +7,13 @@
 // Credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, as `npm run cleanup` takes them.
 // Exit codes: 0 nothing the stack needs fails, 1 something it needs fails (or --deep left
 // something behind), 2 bad input (nothing was called).
-import { systemClock } from "../cleanup/types";
+import { Clock, systemClock } from "../cleanup/types";
 import { loadStackConfig } from "../config";
 import { DeepProbe, DEFAULT_DEEP_TIMEOUT_SECONDS } from "../doctor/deep";
 import { DoctorCloud } from "../doctor/cloud";
-import { doctorRecord, writeDoctorRecord } from "../doctor/record";
+import { doctorRecord, writeDoctorRecord } from "./doctor-record";
 import { formatJson, formatTable } from "../doctor/report";
 import { exitCodeOf, runChecks } from "../doctor/run";
-import type { Clock } from "../doctor/types";
 import type { StackModel } from "../model";
 import { parseCleanupArguments, resolveTarget, UsageError } from "./cleanup";
 import { Override, parseOverride, REPO_ROOT, resolveStackConfig } from "./stack-config";

@@ -3,7 +3,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DOCTOR_RECORD_FORMAT, DoctorRecord, doctorRecordFileName, doctorRecordSchema } from "../config/cloud-facts";
-import type { DoctorRow } from "./types";
+import type { DoctorRow } from "../doctor/types";
 
 export function doctorRecord(stack: string, endpoint: string, deep: boolean, rows: DoctorRow[], now: Date): DoctorRecord {
     return doctorRecordSchema.parse({
