@@ -59,12 +59,12 @@ export async function liveClusterChecks(outputs: Record<string, unknown>, sleep:
         (await core.listNode()).items.filter((n) => (n.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"));
 
     return {
-        async healthGate(out) {
+        healthGate(out) {
             const gate = out.healthGate;
             if (typeof gate !== "string" || gate.trim() === "") {
-                throw new Error("the stack's healthGate output is empty: the health gate did not run");
+                return Promise.reject(new Error("the stack's healthGate output is empty: the health gate did not run"));
             }
-            return `health gate: ${gate.trim().split("\n").at(-1)}`;
+            return Promise.resolve(`health gate: ${gate.trim().split("\n").at(-1)}`);
         },
         async nodesReady() {
             const nodes = (await core.listNode()).items;

@@ -29,8 +29,7 @@ export const doctorRecordSchema = z
 
 export type DoctorRecord = z.output<typeof doctorRecordSchema>;
 
-const asFact = (value: z.output<typeof status> | undefined): boolean | undefined =>
-    value === "holds" ? true : value === "fails" ? false : undefined;
+const asFact = (value: z.output<typeof status> | undefined): boolean | undefined => (value === "holds" ? true : value === "fails" ? false : undefined);
 
 /** Validates the record's text; every problem names the file, the field and the fix. */
 export function parseDoctorRecord(text: string, file: string, stack: string): DoctorRecord {
@@ -43,9 +42,7 @@ export function parseDoctorRecord(text: string, file: string, stack: string): Do
     }
     const result = doctorRecordSchema.safeParse(json);
     if (!result.success) {
-        throw new ConfigValidationError(
-            result.error.issues.map((issue) => `${file}: ${issue.path.join(".") || "(top level)"}: ${issue.message}. ${fix}`),
-        );
+        throw new ConfigValidationError(result.error.issues.map((issue) => `${file}: ${issue.path.join(".") || "(top level)"}: ${issue.message}. ${fix}`));
     }
     if (result.data.stack !== stack) {
         throw new ConfigValidationError([`${file}: recorded for stack "${result.data.stack}", not "${stack}". ${fix}`]);

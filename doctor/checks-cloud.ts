@@ -40,7 +40,9 @@ export const credentialsCheck: DoctorCheck = {
             return {
                 status: refused ? "fails" : "cannot-tell",
                 detail: error instanceof Error ? error.message : String(error),
-                programAction: refused ? "every call of the provider fails: fix the keys" : "STS did not answer; the provider skips this check (skipCredentialsValidation)",
+                programAction: refused
+                    ? "every call of the provider fails: fix the keys"
+                    : "STS did not answer; the provider skips this check (skipCredentialsValidation)",
             };
         }
     },
@@ -76,7 +78,7 @@ export const providerCaCheck: DoctorCheck = {
     configKey: "rootCaCert",
     docs: "docs/doctor.md#provider-ca-trust",
     needed: (stack) => stack.cloud.rootCaCert !== undefined && !stack.cloud.insecure,
-    async run({ stack, env }) {
+    run({ stack, env }) {
         if (!stack.cloud.rootCaCert || stack.cloud.insecure) {
             return { status: "holds", detail: "no private CA to trust (rootCaCert unset or insecure: true)", programAction: "nothing to pass to the provider" };
         }
@@ -93,8 +95,10 @@ export const metadataOptionsCheck: DoctorCheck = {
     configKey: "requireMetadataTokens",
     docs: "docs/boot.md#unverified-on-zcompute",
     needed: (stack) => stack.hardening.requireMetadataTokens,
-    async run({ deep, stack }) {
-        const setting = stack.hardening.requireMetadataTokens ? "requireMetadataTokens: true sends them" : "requireMetadataTokens is false: no metadataOptions are sent";
+    run({ deep, stack }) {
+        const setting = stack.hardening.requireMetadataTokens
+            ? "requireMetadataTokens: true sends them"
+            : "requireMetadataTokens is false: no metadataOptions are sent";
         if (!deep || deep.metadataOptionsAccepted === undefined) {
             return deepOnly("whether RunInstances takes metadataOptions", setting);
         }
@@ -114,7 +118,7 @@ export const metadataInstanceIdCheck: DoctorCheck = {
     configKey: "-",
     docs: "README.md#known-limits",
     needed: never,
-    async run({ deep }) {
+    run({ deep }) {
         const early = "replaced control-plane nodes retire early, one at a time (the retire step's identity check)";
         if (!deep?.instanceId || deep.metadataInstanceId === undefined) {
             return deepOnly("its metadata", "the retire step decides per node; when the ids differ, replaced nodes leave at the end of the update");
@@ -124,7 +128,8 @@ export const metadataInstanceIdCheck: DoctorCheck = {
             : {
                   status: "fails",
                   detail: `metadata says "${deep.metadataInstanceId}", the API ${deep.instanceId}`,
-                  programAction: "every retire step says the address belongs to another instance and does nothing; replaced nodes leave at the end of the update",
+                  programAction:
+                      "every retire step says the address belongs to another instance and does nothing; replaced nodes leave at the end of the update",
               };
     },
 };
@@ -135,13 +140,17 @@ export const hostnameCheck: DoctorCheck = {
     configKey: "-",
     docs: "docs/lifecycle.md#which-node-leaves",
     needed: never,
-    async run({ deep }) {
+    run({ deep }) {
         if (!deep?.instanceId || deep.hostname === undefined) {
             return deepOnly("its host name", "Node and etcd member names are the host name the image sets");
         }
         const dns = (deep.privateDnsName ?? "").split(".")[0];
         if (!dns) {
-            return { status: "cannot-tell", detail: `host name "${deep.hostname}"; the API reports no private DNS name to compare`, programAction: "names nodes by host name" };
+            return {
+                status: "cannot-tell",
+                detail: `host name "${deep.hostname}"; the API reports no private DNS name to compare`,
+                programAction: "names nodes by host name",
+            };
         }
         return deep.hostname.split(".")[0] === dns
             ? { status: "holds", detail: `host name "${deep.hostname}" matches the private DNS name`, programAction: "names nodes by host name" }
@@ -181,7 +190,11 @@ export const describeFiltersCheck: DoctorCheck = {
         const match = await cloud.instancesByIdFilter([live.id], LIVE_STATES);
         return match.length === 1 && match[0].id === live.id
             ? { status: "holds", detail: `returned exactly ${live.id} for its id, nothing for an absent one`, programAction: action }
-            : { status: "fails", detail: `asked for ${live.id}, got [${match.map((i) => i.id).join(", ")}]`, programAction: `${action}: it would get a wrong answer` };
+            : {
+                  status: "fails",
+                  detail: `asked for ${live.id}, got [${match.map((i) => i.id).join(", ")}]`,
+                  programAction: `${action}: it would get a wrong answer`,
+              };
     },
 };
 
@@ -204,7 +217,11 @@ export const nlbInterfaceCheck: DoctorCheck = {
         const action = "finds the API NLB's addresses (certificate SANs) and stray interfaces (cleanup) by this description";
         const nlbs = (await cloud.loadBalancers()).filter((lb) => lb.type === "network");
         if (nlbs.length === 0) {
-            return { status: "cannot-tell", detail: "no network load balancer exists to look at: run again after the first `pulumi up`", programAction: action };
+            return {
+                status: "cannot-tell",
+                detail: "no network load balancer exists to look at: run again after the first `pulumi up`",
+                programAction: action,
+            };
         }
         const missing: string[] = [];
         for (const nlb of nlbs) {
@@ -240,7 +257,11 @@ export const classicElbPathCheck: DoctorCheck = {
     async run({ cloud }) {
         try {
             const elbs = await cloud.classicElbs();
-            return { status: "holds", detail: `DescribeLoadBalancers (2012-06-01) answered: ${elbs.length} classic ELB(s)`, programAction: "the cleanup removes the cloud controller's classic ELBs" };
+            return {
+                status: "holds",
+                detail: `DescribeLoadBalancers (2012-06-01) answered: ${elbs.length} classic ELB(s)`,
+                programAction: "the cleanup removes the cloud controller's classic ELBs",
+            };
         } catch (error) {
             return {
                 status: "fails",
@@ -257,7 +278,7 @@ export const inUseCodesCheck: DoctorCheck = {
     configKey: "-",
     docs: "docs/cleanup.md#unverified-on-zcompute-check-on-a-first-real-deployment",
     needed: never,
-    async run({ deep }) {
+    run({ deep }) {
         const action = "the cleanup retries in-use resources until its deadline and treats other codes as failures";
         if (!deep?.instanceId || (deep.inUseCode === undefined && !deep.inUseDeleted)) {
             return deepOnly("the code for a security group in use", action);
@@ -286,7 +307,11 @@ export const asgLaunchConfigurationCheck: DoctorCheck = {
         const action = "worker rolls pick the instances whose launch configuration is not the group's current one";
         const instances = await cloud.asgInstances();
         if (instances.length === 0) {
-            return { status: "cannot-tell", detail: "no auto-scaling group instance exists to look at: run again after the first `pulumi up`", programAction: action };
+            return {
+                status: "cannot-tell",
+                detail: "no auto-scaling group instance exists to look at: run again after the first `pulumi up`",
+                programAction: action,
+            };
         }
         const without = instances.filter((i) => !i.launchConfigurationName);
         return without.length === 0
@@ -305,7 +330,7 @@ export const terminateDecrementCheck: DoctorCheck = {
     configKey: "-",
     docs: "docs/rolls.md#not-verified-on-zcompute-yet",
     needed: never,
-    async run() {
+    run() {
         return {
             status: "cannot-tell",
             detail: "checking it needs an auto-scaling group of its own; `npm run acceptance` proves it with a worker roll",
@@ -320,14 +345,22 @@ export const bundlePortCheck: DoctorCheck = {
     configKey: "-",
     docs: "docs/boot.md#unverified-on-zcompute",
     needed: always,
-    async run({ deep }) {
+    run({ deep }) {
         const action = "control-plane nodes fetch the boot bundle from the bastion on 8089";
         if (!deep || deep.bundlePortRuleAccepted === undefined) {
             return deepOnly("whether the rule is accepted (it adds one to a temporary group)", action);
         }
         return deep.bundlePortRuleAccepted
-            ? { status: "holds", detail: "AuthorizeSecurityGroupIngress tcp 8089 accepted; the bastion's python3 service itself is checked by the boot", programAction: action }
-            : { status: "fails", detail: `refused: ${deep.bundlePortError ?? "?"}`, programAction: "nodes cannot fetch the boot bundle: the bootstrap steps time out" };
+            ? {
+                  status: "holds",
+                  detail: "AuthorizeSecurityGroupIngress tcp 8089 accepted; the bastion's python3 service itself is checked by the boot",
+                  programAction: action,
+              }
+            : {
+                  status: "fails",
+                  detail: `refused: ${deep.bundlePortError ?? "?"}`,
+                  programAction: "nodes cannot fetch the boot bundle: the bootstrap steps time out",
+              };
     },
 };
 
@@ -337,7 +370,7 @@ export const iamConditionKeysCheck: DoctorCheck = {
     configKey: "controlPlaneInstanceProfile / workerInstanceProfile",
     docs: "README.md#iam",
     needed: never,
-    async run() {
+    run() {
         return {
             status: "cannot-tell",
             detail: "only a call from a node's role shows whether a condition is enforced; the acceptance run exercises the controllers with these policies",

@@ -5,7 +5,7 @@ import type { CheckOutcome, DoctorCheck } from "./types";
 
 /** `1.30`, `1.30.4`, `v1.30.4-eks-1-30-20` → `1.30`. */
 export function minorOf(text: string): string | undefined {
-    const match = /(?:^|[^\d])(1\.\d{2})(?:[.\-]|$)/.exec(text);
+    const match = /(?:^|[^\d])(1\.\d{2})(?:[.-]|$)/.exec(text);
     return match ? match[1] : undefined;
 }
 
@@ -82,7 +82,11 @@ export const keyPairsCheck: DoctorCheck = {
         }
         return missing.length === 0
             ? { status: "holds", detail: `key pair(s) ${names.join(", ")} exist`, programAction: "instances start with these key pairs" }
-            : { status: "fails", detail: `no key pair named ${missing.join(", ")}`, programAction: "instances cannot start: import the key pair or change the key" };
+            : {
+                  status: "fails",
+                  detail: `no key pair named ${missing.join(", ")}`,
+                  programAction: "instances cannot start: import the key pair or change the key",
+              };
     },
 };
 
@@ -94,7 +98,11 @@ export const instanceTypesCheck: DoctorCheck = {
     needed: () => true,
     async run({ stack, cloud }) {
         const types = [
-            ...new Set([stack.bastion.instanceType, stack.cluster.controlPlane.instanceType, ...Object.values(stack.cluster.nodeGroups).map((g) => g.instanceType)]),
+            ...new Set([
+                stack.bastion.instanceType,
+                stack.cluster.controlPlane.instanceType,
+                ...Object.values(stack.cluster.nodeGroups).map((g) => g.instanceType),
+            ]),
         ];
         let known: Set<string>;
         try {
@@ -109,7 +117,11 @@ export const instanceTypesCheck: DoctorCheck = {
         const missing = types.filter((t) => !known.has(t));
         return missing.length === 0
             ? { status: "holds", detail: `${types.join(", ")} exist`, programAction: "instances start with these types" }
-            : { status: "fails", detail: `unknown instance type(s): ${missing.join(", ")}`, programAction: "an unknown type fails at the first instance of it" };
+            : {
+                  status: "fails",
+                  detail: `unknown instance type(s): ${missing.join(", ")}`,
+                  programAction: "an unknown type fails at the first instance of it",
+              };
     },
 };
 

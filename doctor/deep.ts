@@ -139,7 +139,7 @@ export class DeepProbe {
         try {
             return await run();
         } catch (error) {
-            throw new Error(`${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+            throw new Error(`${what} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
         }
     }
 
@@ -166,7 +166,9 @@ export class DeepProbe {
                 this.args.cloud.ec2.send(
                     new EC2.AuthorizeSecurityGroupIngressCommand({
                         GroupId: groupId,
-                        IpPermissions: [{ IpProtocol: "tcp", FromPort: BUNDLE_PORT, ToPort: BUNDLE_PORT, IpRanges: [{ CidrIp: this.args.stack.network.vpcCidr }] }],
+                        IpPermissions: [
+                            { IpProtocol: "tcp", FromPort: BUNDLE_PORT, ToPort: BUNDLE_PORT, IpRanges: [{ CidrIp: this.args.stack.network.vpcCidr }] },
+                        ],
                     }),
                 ),
             );

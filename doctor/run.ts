@@ -9,7 +9,13 @@ import type { DoctorCheck, DoctorRow } from "./types";
 
 export const ALL_CHECKS: DoctorCheck[] = [...CLOUD_CHECKS, ...STACK_CHECKS];
 
-export async function runChecks(stack: StackModel, cloud: DoctorCloud, env: NodeJS.ProcessEnv, deep?: DeepProbeResult, checks = ALL_CHECKS): Promise<DoctorRow[]> {
+export async function runChecks(
+    stack: StackModel,
+    cloud: DoctorCloud,
+    env: NodeJS.ProcessEnv,
+    deep?: DeepProbeResult,
+    checks = ALL_CHECKS,
+): Promise<DoctorRow[]> {
     const rows: DoctorRow[] = [];
     for (const check of checks) {
         const row = { id: check.id, assumption: check.assumption, configKey: check.configKey, needed: check.needed(stack), docs: check.docs };

@@ -17,7 +17,8 @@ export function checkTls(baseUrl: string, caCert: string | undefined, timeoutMs 
     const port = Number(url.port || 443);
     return new Promise((resolve) => {
         const socket = tls.connect({ host: url.hostname, port, servername: url.hostname, ca: caCert, rejectUnauthorized: false, timeout: timeoutMs }, () => {
-            const issuer = socket.getPeerCertificate().issuer?.CN ?? "?";
+            const cn: string | string[] | undefined = socket.getPeerCertificate().issuer?.CN;
+            const issuer = Array.isArray(cn) ? cn.join(", ") : (cn ?? "?");
             const error = socket.authorizationError;
             socket.end();
             resolve(
@@ -30,6 +31,6 @@ export function checkTls(baseUrl: string, caCert: string | undefined, timeoutMs 
             socket.destroy();
             resolve({ result: "unreachable", detail: `no TLS answer from ${url.host} within ${timeoutMs / 1000} s` });
         });
-        socket.on("error", (error) => resolve({ result: "unreachable", detail: `cannot connect to ${url.host}: ${error.message}` }));
+        socket.on("error", (error: Error) => resolve({ result: "unreachable", detail: `cannot connect to ${url.host}: ${error.message}` }));
     });
 }

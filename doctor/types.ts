@@ -44,5 +44,6 @@ export interface DoctorCheck {
     docs: string;
     /** Whether this stack needs it to hold (may depend on the stack's settings). */
     needed(stack: StackModel): boolean;
-    run(context: CheckContext): Promise<CheckOutcome>;
+    /** Checks that need no call answer at once. */
+    run(context: CheckContext): CheckOutcome | Promise<CheckOutcome>;
 }

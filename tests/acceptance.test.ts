@@ -72,17 +72,18 @@ function fake(options: FakeOptions = {}) {
         loadBalancerAnswers: check("loadBalancerAnswers"),
         volumeBoundAndSnapshotted: check("volumeBoundAndSnapshotted"),
         autoscalerAddsNode: check("autoscalerAddsNode"),
-        removeTestObjects: async () => {
+        removeTestObjects: () => {
             events.push("remove test objects");
+            return Promise.resolve();
         },
     };
     let probeRuns = 0;
     const deps: AcceptanceDependencies = {
         clock,
         log: () => undefined,
-        doctor: async () => {
+        doctor: () => {
             events.push("doctor");
-            return options.doctorCode ?? 0;
+            return Promise.resolve(options.doctorCode ?? 0);
         },
         stack: {
             async up(onOutput) {
@@ -109,36 +110,39 @@ function fake(options: FakeOptions = {}) {
                     throw new Error("destroy failed: a security group is in use");
                 }
             },
-            async cancel() {
+            cancel() {
                 events.push("cancel");
                 cancelled?.();
+                return Promise.resolve();
             },
-            getConfig: async (key) => config.get(key),
-            setConfig: async (key, value) => {
+            getConfig: (key) => Promise.resolve(config.get(key)),
+            setConfig: (key, value) => {
                 events.push(`set ${key}=${value}`);
                 config.set(key, value);
+                return Promise.resolve();
             },
-            removeConfig: async (key) => {
+            removeConfig: (key) => {
                 events.push(`remove ${key}`);
                 config.delete(key);
+                return Promise.resolve();
             },
         },
-        cluster: async () => cluster,
-        probe: async (): Promise<WriteProbe> => {
+        cluster: () => Promise.resolve(cluster),
+        probe: (): Promise<WriteProbe> => {
             probeRuns += 1;
             const run = probeRuns;
-            return {
+            return Promise.resolve({
                 start: () => events.push(`probe start ${run}`),
-                stop: async () => {
+                stop: () => {
                     events.push(`probe stop ${run}`);
-                    return { writes: 100, failures: run * 3, longestOutageMs: run * 2500 };
+                    return Promise.resolve({ writes: 100, failures: run * 3, longestOutageMs: run * 2500 });
                 },
-            };
+            });
         },
-        cleanupDryRun: async () => {
+        cleanupDryRun: () => {
             events.push("cleanup --dry-run");
             const found = options.cleanupFinds ?? [];
-            return { code: found.length ? 1 : 0, found };
+            return Promise.resolve({ code: found.length ? 1 : 0, found });
         },
     };
     return { deps, events, config, clock };
@@ -148,7 +152,10 @@ const upgrade = { eksdVersion: "1.35", controlPlaneAmiId: "ami-00000000000000135
 
 async function runFake(options: FakeOptions = {}, withUpgrade = true) {
     const f = fake(options);
-    const report = await new AcceptanceRun({ stackName: "dev", upgrade: withUpgrade ? upgrade : undefined, upgradeSkipReason: "no target", timeouts: DEFAULT_TIMEOUTS }, f.deps).run();
+    const report = await new AcceptanceRun(
+        { stackName: "dev", upgrade: withUpgrade ? upgrade : undefined, upgradeSkipReason: "no target", timeouts: DEFAULT_TIMEOUTS },
+        f.deps,
+    ).run();
     return { ...f, report, status: Object.fromEntries(report.phases.map((p) => [p.name, p.status])) };
 }
 
@@ -200,10 +207,13 @@ describe("acceptance driver (injected workspace)", () => {
         );
         assert.deepEqual(report.writeOutages, { "day 2: control plane 1 → 3": 2.5, "day 2: EKS-D upgrade to 1.35": 5 });
         assert.deepEqual(report.left, []);
-        assert.deepEqual([...config], [
-            ["controlPlaneCount", "1"],
-            ["eksdVersion", "1.34"],
-        ]);
+        assert.deepEqual(
+            [...config],
+            [
+                ["controlPlaneCount", "1"],
+                ["eksdVersion", "1.34"],
+            ],
+        );
         const table = formatReport(report);
         assert.equal(table[0], "acceptance of stack dev: PASSED");
         assert.ok(table.includes("API write outage during day 2: control plane 1 → 3: 2.5 s"), table.join("\n"));
@@ -279,9 +289,7 @@ describe("acceptance driver (injected workspace)", () => {
 });
 
 describe("npm run acceptance (command line)", () => {
-    const noDependencies = async (): Promise<AcceptanceDependencies> => {
-        throw new Error("must not be reached");
-    };
+    const noDependencies = (): Promise<AcceptanceDependencies> => Promise.reject(new Error("must not be reached"));
 
     it("skips with exit 0 and says what is missing: no Pulumi CLI, no credentials", async () => {
         const out: string[] = [];
@@ -328,7 +336,7 @@ describe("npm run acceptance (command line)", () => {
                 out: (l) => out.push(l),
                 err: () => undefined,
                 pulumiOnPath: () => true,
-                dependencies: async () => f.deps,
+                dependencies: () => Promise.resolve(f.deps),
             });
             assert.equal(code, 1);
             assert.equal(out[0], "acceptance of stack dev: FAILED");

@@ -99,7 +99,9 @@ describe("doctor against a moto zCompute (read-only)", () => {
 
     it("credentials: a key the cloud refuses fails and the doctor exits 1", async () => {
         proxy.faults.push((c) =>
-            c.action === "GetCallerIdentity" ? { status: 403, code: "InvalidClientTokenId", message: "The security token included in the request is invalid" } : undefined,
+            c.action === "GetCallerIdentity"
+                ? { status: 403, code: "InvalidClientTokenId", message: "The security token included in the request is invalid" }
+                : undefined,
         );
         const run = await doctor();
         assert.match(status(run, "credentials"), /^fails: .*InvalidClientTokenId/);
@@ -175,7 +177,14 @@ describe("doctor against a moto zCompute (read-only)", () => {
     });
 
     it("images, key pairs, instance types: what does not exist fails, each naming the key", async () => {
-        const run = await doctor(["--config", "workerAmiId=ami-0000000000000abcd", "--config", "nodeKeyName=nobodys-key", "--config", "bastionInstanceType=z9.huge"]);
+        const run = await doctor([
+            "--config",
+            "workerAmiId=ami-0000000000000abcd",
+            "--config",
+            "nodeKeyName=nobodys-key",
+            "--config",
+            "bastionInstanceType=z9.huge",
+        ]);
         assert.match(status(run, "images"), /^fails: ami-0000000000000abcd \(nodeGroups\.workers\.amiId\) does not exist/);
         assert.match(status(run, "key-pairs"), /^fails: no key pair named nobodys-key/);
         assert.match(status(run, "instance-types"), /^fails: unknown instance type\(s\): z9\.huge/);

@@ -191,7 +191,14 @@ describe("doctor --deep on moto", () => {
         );
         const stack = loadStackConfig({ stack: "dev", values: input.values, secretKeys: input.secretKeys, env: ENV });
         try {
-            const result = await new DeepProbe({ stack, cloud, clock: new FakeClock(), signal: controller.signal, timeoutSeconds: 60, log: () => undefined }).run();
+            const result = await new DeepProbe({
+                stack,
+                cloud,
+                clock: new FakeClock(),
+                signal: controller.signal,
+                timeoutSeconds: 60,
+                log: () => undefined,
+            }).run();
             assert.match(result.error ?? "", /interrupted/);
             assert.ok(result.instanceId, "the instance had started");
             assert.deepEqual(result.leftovers, []);

@@ -49,10 +49,28 @@ before(async () => {
     openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.pem", "-days", "2", "-subj", "/CN=another root"]);
     openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
     fs.writeFileSync(path.join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-    openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext"]);
+    openssl([
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
     caPem = fs.readFileSync(path.join(dir, "ca.pem"), "utf8");
     otherCaPem = fs.readFileSync(path.join(dir, "other.pem"), "utf8");
-    server = https.createServer({ key: fs.readFileSync(path.join(dir, "server.key")), cert: fs.readFileSync(path.join(dir, "server.pem")) }, (_req, res) => res.end("ok"));
+    server = https.createServer({ key: fs.readFileSync(path.join(dir, "server.key")), cert: fs.readFileSync(path.join(dir, "server.pem")) }, (_req, res) =>
+        res.end("ok"),
+    );
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     serverUrl = `https://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
 });
@@ -81,7 +99,10 @@ describe("provider CA trust (provider 4.7.0 reads AWS_CA_BUNDLE only)", () => {
         assert.equal(providerCaBundleProblem(caPem, true, {}, read), undefined);
         assert.match(providerCaBundleProblem(caPem, false, {}, read) ?? "", /AWS_CA_BUNDLE is not set.*Fix: npm run ca-bundle/);
         assert.match(providerCaBundleProblem(caPem, false, { [CA_BUNDLE_ENV]: path.join(dir, "missing.pem") }, read) ?? "", /cannot be read/);
-        assert.match(providerCaBundleProblem(caPem, false, { [CA_BUNDLE_ENV]: path.join(dir, "other.pem") }, read) ?? "", /does not contain the certificate in rootCaCert/);
+        assert.match(
+            providerCaBundleProblem(caPem, false, { [CA_BUNDLE_ENV]: path.join(dir, "other.pem") }, read) ?? "",
+            /does not contain the certificate in rootCaCert/,
+        );
         const bundle = path.join(dir, "bundle.pem");
         fs.writeFileSync(bundle, providerCaBundle(caPem));
         assert.equal(providerCaBundleProblem(caPem, false, { [CA_BUNDLE_ENV]: bundle }, read), undefined);
@@ -96,7 +117,10 @@ describe("provider CA trust (provider 4.7.0 reads AWS_CA_BUNDLE only)", () => {
         const text = fs.readFileSync(file, "utf8");
         assert.ok(text.startsWith(caPem.trim()), "the stack's CA first");
         assert.ok((text.match(/BEGIN CERTIFICATE/g) ?? []).length > 50, "then the public roots (AWS_CA_BUNDLE replaces the system store)");
-        assert.equal(providerCaBundleProblem(caPem, false, { [CA_BUNDLE_ENV]: file }, (f) => fs.readFileSync(f, "utf8")), undefined);
+        assert.equal(
+            providerCaBundleProblem(caPem, false, { [CA_BUNDLE_ENV]: file }, (f) => fs.readFileSync(f, "utf8")),
+            undefined,
+        );
     });
 
     it("npm run ca-bundle answers --help with exit 0 and refuses bad input with exit 2", () => {
@@ -142,14 +166,20 @@ describe("the recorded result feeds back into the config", () => {
             () => withCloudFacts(stackWith(["requireMetadataTokens=true"]), text, file),
             (error: unknown) =>
                 error instanceof ConfigValidationError &&
-                /zadara-eksd:requireMetadataTokens: true, but doctor\.dev\.json .* refuses metadataOptions.*Fix: pulumi config set requireMetadataTokens false/.test(error.message),
+                /zadara-eksd:requireMetadataTokens: true, but doctor\.dev\.json .* refuses metadataOptions.*Fix: pulumi config set requireMetadataTokens false/.test(
+                    error.message,
+                ),
         );
     });
 
     it("without a record nothing changes; cannot-tell leaves a fact unknown", () => {
         const stack = stackWith(["requireMetadataTokens=true"]);
         assert.equal(withCloudFacts(stack, undefined, "doctor.dev.json"), stack);
-        const unknown = withCloudFacts(stack, JSON.stringify(doctorRecord("dev", "https://c", false, [row("metadata-options", "cannot-tell")], now)), "doctor.dev.json");
+        const unknown = withCloudFacts(
+            stack,
+            JSON.stringify(doctorRecord("dev", "https://c", false, [row("metadata-options", "cannot-tell")], now)),
+            "doctor.dev.json",
+        );
         assert.equal(unknown.cloud.facts?.metadataOptionsAccepted, undefined);
         assert.match(retirePathOf(unknown.cloud.facts), /no doctor record/);
         assert.match(retirePathOf({ source: "f", checkedAt: "t", metadataInstanceIdMatches: false }), /end of the update/);

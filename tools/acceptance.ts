@@ -90,7 +90,9 @@ export function parseAcceptanceArguments(argv: string[]): AcceptanceCliOptions {
     }
     if (minor !== undefined || controlPlaneAmiId !== undefined || workerAmiId !== undefined) {
         if (minor === undefined || controlPlaneAmiId === undefined || workerAmiId === undefined) {
-            throw new UsageError("an upgrade needs all three: --upgrade-to <minor> --upgrade-control-plane-ami <ami> --upgrade-worker-ami <ami> (images of that minor)");
+            throw new UsageError(
+                "an upgrade needs all three: --upgrade-to <minor> --upgrade-control-plane-ami <ami> --upgrade-worker-ami <ami> (images of that minor)",
+            );
         }
         if (!SUPPORTED_EKSD_MINORS.includes(minor)) {
             throw new UsageError(`--upgrade-to ${minor} is not a supported EKS-D minor (${SUPPORTED_EKSD_MINORS.join(", ")})`);
@@ -141,11 +143,11 @@ export const realClock: AcceptanceClock = {
 
 export interface AcceptanceCliDependencies {
     env: NodeJS.ProcessEnv;
-    out(line: string): void;
-    err(line: string): void;
-    pulumiOnPath(env: NodeJS.ProcessEnv): boolean;
+    out: (line: string) => void;
+    err: (line: string) => void;
+    pulumiOnPath: (env: NodeJS.ProcessEnv) => boolean;
     /** The live dependencies (tests pass fakes). */
-    dependencies(options: AcceptanceCliOptions, log: (line: string) => void): Promise<AcceptanceDependencies>;
+    dependencies: (options: AcceptanceCliOptions, log: (line: string) => void) => Promise<AcceptanceDependencies>;
 }
 
 export async function runAcceptanceCli(argv: string[], deps: AcceptanceCliDependencies): Promise<number> {

@@ -35,7 +35,15 @@ export interface DoctorCliOptions {
 }
 
 export function parseDoctorArguments(argv: string[]): DoctorCliOptions {
-    const o: DoctorCliOptions = { stack: "", overrides: [], deep: false, deepTimeoutSeconds: DEFAULT_DEEP_TIMEOUT_SECONDS, json: false, record: false, help: false };
+    const o: DoctorCliOptions = {
+        stack: "",
+        overrides: [],
+        deep: false,
+        deepTimeoutSeconds: DEFAULT_DEEP_TIMEOUT_SECONDS,
+        json: false,
+        record: false,
+        help: false,
+    };
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
         const next = () => {
@@ -132,11 +140,7 @@ export async function runDoctorCli(argv: string[], deps: DoctorDependencies): Pr
         }
         // The cleanup's resolution: credentials from the environment, endpoint, CA and insecure from the stack.
         const cleanupArgs = ["--stack", options.stack, ...options.overrides.flatMap((o) => ["--config", `${o.key}=${o.value}`])];
-        target = resolveTarget(
-            { ...parseCleanupArguments(cleanupArgs), endpointUrl: options.endpointUrl },
-            deps.env,
-            root,
-        );
+        target = resolveTarget({ ...parseCleanupArguments(cleanupArgs), endpointUrl: options.endpointUrl }, deps.env, root);
         stack = stackModel(options, deps.env, root, target.baseUrl);
     } catch (error) {
         if (error instanceof UsageError) {
