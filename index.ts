@@ -1,6 +1,8 @@
 // The stack: config → ZadaraNetwork → EksdCluster → EksdAddons. This is the only module that
 // reads stack configuration; the components get typed arguments.
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { EksdAddons } from "./addons";
 import { resolveVersions } from "./addons/versions";
 import { EksdCluster } from "./cluster";
@@ -10,7 +12,9 @@ import type { ControllerChartVersions } from "./cluster/iam";
 import { LifecycleState, LifecycleValue, readPreviousLifecycle } from "./cluster/lifecycle-state";
 import { WorkerRolls, workerRollGroups } from "./cluster/worker-rolls";
 import { ConfigValidationError, loadStackConfig, secretKeysFromEnvironment } from "./config";
+import { doctorRecordFileName, retirePathOf, withCloudFacts } from "./config/cloud-facts";
 import { createZComputeProvider, ZadaraNetwork } from "./infra";
+import { providerCaBundleProblem } from "./infra/provider-ca";
 import type { StackModel } from "./model";
 
 /**
@@ -19,12 +23,16 @@ import type { StackModel } from "./model";
  */
 function readConfig(): StackModel {
     try {
-        return loadStackConfig({
+        const stack = loadStackConfig({
             stack: pulumi.getStack(),
             values: pulumi.runtime.allConfig(),
             secretKeys: secretKeysFromEnvironment(process.env),
             env: process.env,
         });
+        // The doctor's recorded answers for this cloud, committed beside the stack file (docs/doctor.md).
+        const recordFile = doctorRecordFileName(stack.stack);
+        const recordPath = path.join(__dirname, recordFile);
+        return withCloudFacts(stack, fs.existsSync(recordPath) ? fs.readFileSync(recordPath, "utf8") : undefined, recordFile);
     } catch (error) {
         // RunError prints the message without a stack trace: the list of problems is the message.
         if (error instanceof ConfigValidationError) {
@@ -41,6 +49,13 @@ void pulumi.log.info(
         `${config.cluster.controlPlane.count} control-plane node(s), node groups ${Object.keys(config.cluster.nodeGroups).join(", ")}, ` +
         `${config.addons.cni} CNI, API ${config.network.apiPublic ? "public" : "internal"}`,
 );
+void pulumi.log.info(`cloud: ${retirePathOf(config.cloud.facts)}`);
+// The provider process trusts only what AWS_CA_BUNDLE names (infra/provider-ca.ts). A warning, not
+// an error: the offline plan and previews without a cloud need no bundle.
+const caProblem = providerCaBundleProblem(config.cloud.rootCaCert, config.cloud.insecure, process.env, (file) => fs.readFileSync(file, "utf8"));
+if (caProblem) {
+    void pulumi.log.warn(caProblem);
+}
 
 /** The settings a running cluster cannot simply take a new value of (cluster/change-policy.ts). */
 function lifecycleSettings(stack: StackModel): Record<string, LifecycleValue> {

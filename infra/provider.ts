@@ -2,6 +2,7 @@
 // /api/v2/aws/<service>, always in region us-east-1, often behind a self-signed certificate.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { zcomputeServiceUrl } from "./service-url";
 
 export const ZCOMPUTE_REGION = "us-east-1";
 
@@ -15,10 +16,7 @@ export interface ZComputeProviderArgs {
     insecure: boolean;
 }
 
-/** `<api>/api/v2/aws/<service>`: where zCompute serves one AWS API. */
-export function zcomputeServiceUrl(apiUrl: string, service: string): string {
-    return `${apiUrl.replace(/\/+$/, "")}/api/v2/aws/${service}`;
-}
+export { zcomputeServiceUrl };
 
 /** The AWS endpoints a zCompute cloud serves, keyed as the provider's `endpoints` block. */
 export function zcomputeEndpoints(apiUrl: string): Record<string, string> {

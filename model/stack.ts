@@ -2,6 +2,7 @@
 // config/ builds one StackModel; index.ts hands its parts to the components as typed Args.
 // Components import these types from model/, never from config/ (one-way data flow).
 import type * as pulumi from "@pulumi/pulumi";
+import type { CloudFactsModel } from "./cloud-facts";
 import type { CniChoice, ControlPlaneMode, TaintEffect, VolumeType } from "./constants";
 
 export interface Taint {
@@ -60,6 +61,8 @@ export interface CloudModel {
     secretKey?: pulumi.Output<string>;
     insecure: boolean;
     rootCaCert?: string;
+    /** The recorded doctor answers (doctor.<stack>.json), when the stack has one. */
+    facts?: CloudFactsModel;
 }
 
 export interface BastionModel {

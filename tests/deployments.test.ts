@@ -171,7 +171,10 @@ describe("Pulumi Deployments settings files", () => {
                 const { settings } = loadSettings(stack);
                 assert.match(settings.sourceContext.git.repoUrl, /^https:\/\/.+\.git$/);
                 assert.match(settings.sourceContext.git.branch, /^refs\/heads\//);
-                assert.deepEqual(settings.operationContext.preRunCommands, ["npm ci"]);
+                assert.deepEqual(settings.operationContext.preRunCommands, [
+                    "npm ci",
+                    `npm run ca-bundle -- --stack ${stack} --out ${settings.operationContext.environmentVariables.AWS_CA_BUNDLE}`,
+                ]);
                 assert.equal(settings.operationContext.options.skipInstallDependencies, true);
                 assert.equal(settings.operationContext.options.deleteAfterDestroy, false);
                 assert.equal(settings.operationContext.environmentVariables.AWS_REGION, "us-east-1");
