@@ -17,7 +17,7 @@ const documents = [
         .map((f) => path.join("docs", f)),
 ];
 const texts = documents.map((file) => ({ file, text: fs.readFileSync(path.join(root, file), "utf8") }));
-const keys = new Set(CONFIG_KEYS.map((d) => d.key));
+const keys = new Set<string>(CONFIG_KEYS.map((d) => d.key));
 
 describe("commands in README.md and docs/", () => {
     it("every `pulumi config set|rm` names a config key the program reads", () => {
