@@ -88,8 +88,8 @@ export class EtcdCluster {
         return member;
     }
 
-    /** Starts an allocated member; `initialCluster` is `name=peerUrl,...`. */
-    startMember(name: string, initialCluster: string, state: "new" | "existing"): EtcdMember {
+    /** Starts an allocated member; `initialCluster` is `name=peerUrl,...`; `extraArgs` e.g. --force-new-cluster. */
+    startMember(name: string, initialCluster: string, state: "new" | "existing", extraArgs: string[] = []): EtcdMember {
         const member = this.member(name);
         const log = fs.openSync(`${member.dataDir}.log`, "a");
         member.process = spawn(
@@ -126,6 +126,7 @@ export class EtcdCluster {
                 "zap",
                 "--log-level",
                 "warn",
+                ...extraArgs,
             ],
             { stdio: ["ignore", log, log] },
         );
