@@ -18,15 +18,7 @@ import type { NodeGroupConfig } from "../model";
 import { BUNDLE_PORT } from "../infra/network";
 import { ZCOMPUTE_REGION } from "../infra/provider";
 import { API_PORT } from "./api-endpoint";
-import {
-    buildUserData,
-    CONTROL_PLANE_CRON_JOBS,
-    NodeCloudConfig,
-    NODE_SCRIPTS_DIR,
-    readScriptSource,
-    renderCloudConfig,
-    renderCronFile,
-} from "./cloud-init";
+import { buildUserData, CONTROL_PLANE_CRON_JOBS, NodeCloudConfig, NODE_SCRIPTS_DIR, readScriptSource, renderCloudConfig, renderCronFile } from "./cloud-init";
 import type { NodeRole } from "./iam";
 import { CRON_FILE_NAME, NODE_FILES, nodeFileNames } from "./node-files";
 import { auditPolicy, encryptionConfiguration, HardeningSettings, renderYaml } from "./hardening";

@@ -47,7 +47,11 @@ export const NODE_FILES: NodeFile[] = [
     },
     { name: "etcd-backup.sh", roles: CONTROL_PLANE, calledBy: [{ kind: "cron", schedule: "17 */2 * * *", why: "etcd snapshot + EBS snapshot every 2 h" }] },
     { name: "etcd-watchdog.sh", roles: CONTROL_PLANE, calledBy: [{ kind: "cron", schedule: "*/2 * * * *", why: "drop etcd members of vanished instances" }] },
-    { name: "renew-certs.sh", roles: CONTROL_PLANE, calledBy: [{ kind: "cron", schedule: "37 3 * * 0", why: "renew kubeadm certificates before they expire" }] },
+    {
+        name: "renew-certs.sh",
+        roles: CONTROL_PLANE,
+        calledBy: [{ kind: "cron", schedule: "37 3 * * 0", why: "renew kubeadm certificates before they expire" }],
+    },
     {
         name: "etcd-membership.sh",
         roles: CONTROL_PLANE,

@@ -487,7 +487,10 @@ describe("etcd-membership.sh with real etcd", { concurrency: false }, () => {
         // 3 of 4 healthy: removing u1 would leave 2 of 3, a bare majority that etcd grows no further.
         const refused = membership(cluster, ["leave", "u1"], { local: "u1" });
         assert.equal(refused.code, 3, refused.stderr);
-        assert.match(refused.stderr, /REFUSED: cannot remove u1 \([0-9a-f]+\): voter u2 \([0-9a-f]+\) is unhealthy.*remove it first: etcd-membership\.sh leave u2/);
+        assert.match(
+            refused.stderr,
+            /REFUSED: cannot remove u1 \([0-9a-f]+\): voter u2 \([0-9a-f]+\) is unhealthy.*remove it first: etcd-membership\.sh leave u2/,
+        );
         assert.equal(cluster.memberList().length, 4, "no member was removed");
         ok(membership(cluster, ["leave", "u2"]), "leave of the unhealthy member first");
         await cluster.writeAndCheck("u2 removed");

@@ -189,7 +189,12 @@ describe("node-file manifest: every path a node runs is delivered to it", () => 
             return files;
         };
         const problems = missingCallees(callersOfPlan(), withoutMembership);
-        for (const caller of ["delete of Command dev-master-sa-1-bootstrap", "Command dev-health", "Command dev-master-sa-1-retire-replaced", "etcd-watchdog.sh on a control-plane node"]) {
+        for (const caller of [
+            "delete of Command dev-master-sa-1-bootstrap",
+            "Command dev-health",
+            "Command dev-master-sa-1-retire-replaced",
+            "etcd-watchdog.sh on a control-plane node",
+        ]) {
             assert.ok(
                 problems.includes(`${caller} calls etcd-membership.sh, which is not delivered to control-plane nodes`),
                 `${caller} not reported:\n${problems.join("\n")}`,
@@ -203,7 +208,9 @@ describe("node-file manifest: every path a node runs is delivered to it", () => 
             .filter((r) => r.type === COMMAND)
             .map((r) => ({
                 name: r.name,
-                text: ["create", "update", "delete", "stdin"].map((field) => (r.inputs[field] === undefined ? "" : expandEmbedded(plain(r.inputs[field])))).join("\n"),
+                text: ["create", "update", "delete", "stdin"]
+                    .map((field) => (r.inputs[field] === undefined ? "" : expandEmbedded(plain(r.inputs[field]))))
+                    .join("\n"),
             }))
             .concat(commandsOutsideFixture());
         for (const file of NODE_FILES) {
@@ -214,7 +221,9 @@ describe("node-file manifest: every path a node runs is delivered to it", () => 
             }
             for (const caller of file.calledBy) {
                 if (caller.kind === "script") {
-                    const text = bundle[caller.script] ?? userDataOfPlan().flatMap((d) => d.config.write_files.filter((f) => f.path.endsWith(`/${caller.script}`)))[0]?.content;
+                    const text =
+                        bundle[caller.script] ??
+                        userDataOfPlan().flatMap((d) => d.config.write_files.filter((f) => f.path.endsWith(`/${caller.script}`)))[0]?.content;
                     assert.ok(text !== undefined, `${file.name}: its caller ${caller.script} is not delivered`);
                     assert.ok(text.includes(file.name), `${file.name}: ${caller.script} does not call it`);
                 } else if (caller.kind === "command") {
@@ -226,7 +235,10 @@ describe("node-file manifest: every path a node runs is delivered to it", () => 
                         `${file.name}: no ${caller.command} Command calls it`,
                     );
                 } else {
-                    assert.match(bundle["zadara-eksd.cron"], new RegExp(`^${caller.schedule.replace(/\*/g, "\\*")} root ${NODE_SCRIPTS_DIR}/${file.name} `, "m"));
+                    assert.match(
+                        bundle["zadara-eksd.cron"],
+                        new RegExp(`^${caller.schedule.replace(/\*/g, "\\*")} root ${NODE_SCRIPTS_DIR}/${file.name} `, "m"),
+                    );
                 }
             }
         }

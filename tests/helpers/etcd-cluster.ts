@@ -77,7 +77,10 @@ function signedCertificate(dir: string, name: string, ip: string | undefined, us
     openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", `/CN=${name}`, "-keyout", key, "-out", `${name}.csr`], dir);
     const ext = [`extendedKeyUsage=${usage}`, ...(ip ? [`subjectAltName=IP:${ip},IP:127.0.0.1`] : [])].join("\n");
     fs.writeFileSync(path.join(dir, `${name}.ext`), `${ext}\n`);
-    openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", `${name}.ext`, "-out", cert], dir);
+    openssl(
+        ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", `${name}.ext`, "-out", cert],
+        dir,
+    );
     return { cert, key };
 }
 
@@ -99,7 +102,26 @@ export class EtcdCluster {
         if (options.tls) {
             const dir = path.join(this.root, "pki");
             fs.mkdirSync(dir);
-            openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=etcd-ca", "-keyout", "ca.key", "-out", "ca.crt"], dir);
+            openssl(
+                [
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                    "-nodes",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=etcd-ca",
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.crt",
+                ],
+                dir,
+            );
             const client = signedCertificate(dir, "client", undefined, "clientAuth");
             this.pki = { caCert: path.join(dir, "ca.crt"), caKey: path.join(dir, "ca.key"), clientCert: client.cert, clientKey: client.key };
         }

@@ -139,7 +139,10 @@ function prepareNode(cluster: EtcdCluster, name: string): string {
         fs.writeFileSync(path.join(root, NODE_SCRIPTS, file), content, { mode: 0o755 });
     }
     fs.mkdirSync(path.join(root, "etc/kubernetes/zadara"), { recursive: true });
-    fs.writeFileSync(path.join(root, "etc/kubernetes/zadara/node.env"), nodeEnv({ NODE_NAME: name, POLL_INTERVAL: "2", API_WAIT_TIMEOUT: "60", JOIN_TIMEOUT: "120", BOOT_PREPARED_TIMEOUT: "10" }));
+    fs.writeFileSync(
+        path.join(root, "etc/kubernetes/zadara/node.env"),
+        nodeEnv({ NODE_NAME: name, POLL_INTERVAL: "2", API_WAIT_TIMEOUT: "60", JOIN_TIMEOUT: "120", BOOT_PREPARED_TIMEOUT: "10" }),
+    );
     fs.mkdirSync(path.join(root, "var/lib/zadara-eksd"), { recursive: true });
     fs.writeFileSync(path.join(root, "var/lib/zadara-eksd/boot-prepared"), "done\n");
     return root;
