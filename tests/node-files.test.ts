@@ -11,7 +11,7 @@ import type { NodeRole } from "../cluster/iam";
 import { bundleFiles, roleBundleFiles } from "../cluster/node-bootstrap";
 import { NODE_FILES, nodeFileNames } from "../cluster/node-files";
 import { isSecretValue } from "../tools/mock-engine";
-import { retirePlan } from "../cluster/control-plane";
+import { nodeLeaveCommand } from "../cluster/control-plane";
 import { HEALTH_SCRIPTS, ROLL_SCRIPTS } from "../cluster/worker-rolls";
 import { scriptForStdin } from "../cluster/stdin-scripts";
 
@@ -117,17 +117,11 @@ const OTHER_ROLE_BRANCH: Record<string, string[]> = { "bootstrap.sh on a worker 
 /**
  * Remote Commands the cluster fixture's plans do not hold: the worker roll and health gate
  * (built by index.ts, on control-plane node 0) and a retire step with an instance to retire
- * (needs a previous state).
+ * (needs a previous state; it sends the same leave script as a bootstrap's delete).
  */
 function commandsOutsideFixture(): Array<{ name: string; text: string }> {
-    const retire = retirePlan(
-        "dev-master-sa-1",
-        { instanceId: "i-new", privateIp: "192.168.2.20", sshAccess: "ubuntu@key" },
-        { "dev-master-sa-1": { instanceId: "i-old", privateIp: "192.168.2.10", sshAccess: "ubuntu@key" } },
-        600,
-    );
     return [
-        { name: "dev-master-sa-1-retire-replaced", text: expandEmbedded(retire.command) },
+        { name: "dev-master-sa-1-retire-replaced", text: expandEmbedded(nodeLeaveCommand("dev-master-sa-1", 600, "i-old")) },
         { name: "dev-health", text: scriptForStdin(HEALTH_SCRIPTS) },
         { name: "dev-workers-roll", text: scriptForStdin(ROLL_SCRIPTS) },
     ];
