@@ -534,3 +534,30 @@ describe("etcd-membership.sh with real etcd", { concurrency: false }, () => {
         assert.match(healthy.run.stderr, /the cluster has quorum \(2 of 2 voters healthy\): nothing to recover/);
     });
 });
+
+describe("etcd-membership.sh: how a node finds the members", () => {
+    it("asks the local member, then the cached client URLs, then the manifest's peers on kubeadm's client port; caches what it found", () => {
+        const member = (n: number) => `10${n}, started, cp-${n}, https://10.0.0.${n}:2380, https://10.0.0.${n}:2379, false`;
+        const run = runStubbedBash(SCRIPT, {
+            args: ["list"],
+            // Only cp-3 answers (the local member and cp-1 are down).
+            stubs: {
+                etcdctl: `case "$*" in *"--endpoints=https://10.0.0.3:2379 "*"member list"*) printf '%s\\n' '${member(1)}' '${member(3)}' ;; *) exit 1 ;; esac`,
+            },
+            env: { ETCDCTL_API: "3", POLL_INTERVAL: "0.2" },
+            rootEnv: { KUBERNETES_ETC: "etc/kubernetes", STATE_DIR: "var/lib/zadara-eksd", LOG_FILE: "membership.log" },
+            files: {
+                "var/lib/zadara-eksd/etcd-endpoints": "https://10.0.0.1:2379\n",
+                "etc/kubernetes/manifests/etcd.yaml": "    - --initial-cluster=cp-1=https://10.0.0.1:2380,cp-3=https://10.0.0.3:2380\n",
+            },
+        });
+        runs.push(run);
+        assert.equal(run.code, 0, run.stderr);
+        assert.deepEqual(
+            run.calls.filter((c) => c.includes("member list")).map((c) => /--endpoints=(\S+)/.exec(c)?.[1]),
+            ["https://127.0.0.1:2379", "https://10.0.0.1:2379", "https://10.0.0.3:2379"],
+        );
+        assert.match(run.stdout, /^cp-3 +103 +started/m);
+        assert.equal(fs.readFileSync(path.join(run.root, "var/lib/zadara-eksd/etcd-endpoints"), "utf8"), "https://10.0.0.1:2379\nhttps://10.0.0.3:2379\n");
+    });
+});

@@ -88,7 +88,9 @@ default_endpoints() {
     local list=$ETCD_LOCAL_ENDPOINT url peers entry
     if [[ -s $ETCD_ENDPOINTS_FILE ]]; then
         while read -r url; do
-            [[ -n $url ]] && list+=",${url}"
+            if [[ -n $url && ",${list}," != *",${url},"* ]]; then
+                list+=",${url}"
+            fi
         done <"$ETCD_ENDPOINTS_FILE"
     fi
     if [[ -f "${MANIFESTS_DIR}/etcd.yaml" ]]; then
@@ -97,7 +99,7 @@ default_endpoints() {
         IFS=',' read -r -a entries <<<"$peers"
         for entry in "${entries[@]}"; do
             url=${entry#*=}
-            if [[ $url == *":${KUBEADM_ETCD_PEER_PORT}" ]]; then
+            if [[ $url == *":${KUBEADM_ETCD_PEER_PORT}" && ",${list}," != *",${url%:*}:${KUBEADM_ETCD_CLIENT_PORT},"* ]]; then
                 list+=",${url%:*}:${KUBEADM_ETCD_CLIENT_PORT}"
             fi
         done
