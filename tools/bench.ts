@@ -2,7 +2,7 @@
 // script paths with instant stubs, fixed sleeps left in scripts, real-etcd rolls, the destroy
 // cleanup on moto and the roll budgets. Prints a table and writes bench.json.
 //
-//   npm run bench [-- --runs 5]
+//   npm run bench [-- --runs 5] [--etcd-runs 1]
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -19,8 +19,28 @@ interface PlanSample {
     resources: number;
 }
 
+const USAGE = `npm run bench [-- --runs N] [--etcd-runs M]
+  Prints a table and writes bench.json: offline plan time and memory (median of N runs, default 5),
+  boot-script paths, fixed sleeps, the real-etcd roll of 3 members through the nodes' scripts
+  against bare etcdctl (median of M pairs, default 1), the destroy cleanup on moto, roll budgets.`;
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    console.log(USAGE);
+    process.exit(0);
+}
+
 const runsArg = process.argv.indexOf("--runs");
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
+const etcdRunsArg = process.argv.indexOf("--etcd-runs");
+const ETCD_RUNS = etcdRunsArg > 0 ? Number(process.argv[etcdRunsArg + 1]) : 1;
+for (const [flag, value] of [
+    ["--runs", RUNS],
+    ["--etcd-runs", ETCD_RUNS],
+] as const) {
+    if (!Number.isInteger(value) || value < 1) {
+        console.error(`${flag} must be a whole number of at least 1, got ${String(value)}\n${USAGE}`);
+        process.exit(2);
+    }
+}
 
 function median(values: number[]): number {
     const sorted = [...values].sort((a, b) => a - b);
@@ -96,7 +116,7 @@ async function main(): Promise<void> {
     const groups = [1, 10, 50].map((count) => ({ count, ...planMedian(["--stack", "dev", "--config", nodeGroupsConfig(count)], groupRuns) }));
     const boot = runBootPaths();
     const sleeps = fixedSleepSeconds();
-    const etcd = await benchEtcd();
+    const etcd = await benchEtcd(ETCD_RUNS);
 
     const cleanup = await benchCleanup();
 
