@@ -51,7 +51,8 @@
 #   REMOVE_TIMEOUT        seconds during which etcd may refuse a removal as "unhealthy cluster"
 #                         (a fresh leader), until the member is gone from the list [30]
 #   ADD_TIMEOUT           same for member add (etcd wants every voter connected for 5 s) [60]
-#   POLL_INTERVAL         seconds between two polls [2]
+#   POLL_INTERVAL         seconds between two polls [0.5: each poll is one short etcdctl call, and
+#                         etcd refuses changes for ~5 s after a start or an election]
 # Works with etcdctl 3.4, 3.5 and 3.6 (only their common flags and output formats are used);
 # without etcdctl on the node it runs the one inside the etcd static pod (crictl exec).
 # Log: /var/log/zadara-eksd-etcd-membership.log (and stderr). The status table goes to stdout.
@@ -72,7 +73,7 @@ ETCD_COMMAND_TIMEOUT="${ETCD_COMMAND_TIMEOUT:-5s}"
 LEADER_MOVE_TIMEOUT="${LEADER_MOVE_TIMEOUT:-30}"
 REMOVE_TIMEOUT="${REMOVE_TIMEOUT:-30}"
 ADD_TIMEOUT="${ADD_TIMEOUT:-60}"
-POLL_INTERVAL="${POLL_INTERVAL:-2}"
+POLL_INTERVAL="${POLL_INTERVAL:-0.5}"
 
 readonly EXIT_REFUSED=3
 readonly EXIT_NOT_MEMBER=4

@@ -166,14 +166,15 @@ identify() {
 LAST_NODE=false
 leave_etcd() {
     local rc=0 count lookup
-    discover_etcd_endpoints
     # Only "not found" means unregistered; an API that does not answer stops the leave here.
     if ! lookup=$(kube get node "$NODE_NAME" -o name 2>&1); then
         if [[ $lookup != *NotFound* && $lookup != *"not found"* ]]; then
             fail "cannot look up Node ${NODE_NAME} through the API (${lookup}); nothing changed, the node keeps serving"
         fi
         log "node ${NODE_NAME} is not registered (never joined, or already deleted): removing its etcd member if any"
+        discover_etcd_endpoints
     else
+        discover_etcd_endpoints
         count=$(control_plane_node_count)
         if ((count <= 1)); then
             log "${NODE_NAME} is the last control-plane node: nothing can take over, leaving it as it is (cluster destroy)"
