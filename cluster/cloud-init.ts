@@ -10,6 +10,9 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import * as YAML from "yaml";
 import { NodeRole } from "./iam";
 import { NodeEnv, renderNodeEnv } from "./node-env";
+import { CronJob, cronJobs, NVME_UNIT_NAME } from "./node-files";
+
+export type { CronJob };
 
 /** Our limit for user data as sent (gzip): a quarter of EC2's 16,384 bytes. */
 export const USER_DATA_LIMIT_BYTES = 4096;
@@ -20,34 +23,16 @@ export const NODE_SCRIPTS_DIR = "/usr/local/lib/zadara-eksd";
 export const ZADARA_ETC = "/etc/kubernetes/zadara";
 export const KUBERNETES_PKI = "/etc/kubernetes/pki";
 export const CRON_FILE = "/etc/cron.d/zadara-eksd";
-export const NVME_UNIT = "zadara-nvme-mount.service";
+export const NVME_UNIT = NVME_UNIT_NAME;
 export const LOADER_SCRIPT = "loader.sh";
 export const WORKER_JOIN_FILE = "kubeadm-join-worker.yaml";
 
 /**
- * Scripts of the boot bundle a node of each role uses (the bundle holds the union).
- * kubeconfig-wait.sh is not among them: it runs over SSH (stdin).
+ * Control-plane maintenance, from the node-file manifest; each script logs to its own
+ * /var/log/zadara-eksd-*.log. No certificate re-upload: joins get the shared certificates from
+ * the program.
  */
-export const ROLE_SCRIPTS: Record<NodeRole, string[]> = {
-    "control-plane": ["lib.sh", "bootstrap.sh", "control-plane-up.sh", "nvme-mount.sh", "etcd-backup.sh", "etcd-watchdog.sh", "renew-certs.sh"],
-    worker: ["lib.sh", "bootstrap.sh", "nvme-mount.sh"],
-};
-
-export interface CronJob {
-    schedule: string;
-    script: string;
-    why: string;
-}
-
-/**
- * Control-plane maintenance; each script logs to its own /var/log/zadara-eksd-*.log. No
- * certificate re-upload: joins get the shared certificates from the program.
- */
-export const CONTROL_PLANE_CRON_JOBS: CronJob[] = [
-    { schedule: "17 */2 * * *", script: "etcd-backup.sh", why: "etcd snapshot + EBS snapshot every 2 h" },
-    { schedule: "*/2 * * * *", script: "etcd-watchdog.sh", why: "drop etcd members of vanished instances" },
-    { schedule: "37 3 * * 0", script: "renew-certs.sh", why: "renew kubeadm certificates before they expire" },
-];
+export const CONTROL_PLANE_CRON_JOBS: CronJob[] = cronJobs();
 
 export interface NodeCloudConfig {
     role: NodeRole;

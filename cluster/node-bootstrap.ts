@@ -18,17 +18,9 @@ import type { NodeGroupConfig } from "../model";
 import { BUNDLE_PORT } from "../infra/network";
 import { ZCOMPUTE_REGION } from "../infra/provider";
 import { API_PORT } from "./api-endpoint";
-import {
-    buildUserData,
-    CONTROL_PLANE_CRON_JOBS,
-    NodeCloudConfig,
-    NODE_SCRIPTS_DIR,
-    NVME_UNIT,
-    readScriptSource,
-    renderCloudConfig,
-    renderCronFile,
-    ROLE_SCRIPTS,
-} from "./cloud-init";
+import { buildUserData, CONTROL_PLANE_CRON_JOBS, NodeCloudConfig, NODE_SCRIPTS_DIR, readScriptSource, renderCloudConfig, renderCronFile } from "./cloud-init";
+import type { NodeRole } from "./iam";
+import { CRON_FILE_NAME, NODE_FILES, nodeFileNames } from "./node-files";
 import { auditPolicy, encryptionConfiguration, HardeningSettings, renderYaml } from "./hardening";
 import {
     KubeadmSettings,
@@ -45,7 +37,7 @@ import type { ControlPlaneBootInput, ControlPlaneNodeBoot } from "./control-plan
 
 /** Where the bastion keeps the bundles it serves (its bundle server's directory). */
 export const BASTION_BUNDLE_DIR = "/var/lib/zadara-eksd/bundles";
-export const CRON_BUNDLE_NAME = "zadara-eksd.cron";
+export const CRON_BUNDLE_NAME = CRON_FILE_NAME;
 export const ROOT_CA_BUNDLE_NAME = "root-ca.crt";
 /** Ubuntu's system bundle, which holds the root CA once bootstrap.sh trusted it. */
 const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
@@ -104,20 +96,21 @@ interface BundleRef {
     sha256: string;
 }
 
-/** The bundle files a worker uses: its scripts, the NVMe unit and the root CA (no control-plane script or cron file). */
-function workerBundleFiles(all: Record<string, string>): Record<string, string> {
-    const used = new Set([...ROLE_SCRIPTS.worker, NVME_UNIT, ROOT_CA_BUNDLE_NAME]);
+/**
+ * The bundle files a node of `role` installs: its files of the node-file manifest and the root
+ * CA. Control-plane nodes fetch the whole bundle, workers a bundle of their own share.
+ */
+export function roleBundleFiles(role: NodeRole, all: Record<string, string>): Record<string, string> {
+    const used = new Set([...nodeFileNames(role), ROOT_CA_BUNDLE_NAME]);
     return Object.fromEntries(Object.entries(all).filter(([name]) => used.has(name)));
 }
 
-/** Every file of the boot bundle: the scripts of both roles, the NVMe unit, the cron file, the root CA. */
+/** Every file of the boot bundle: the node-file manifest (cluster/node-files.ts) and the root CA. */
 export function bundleFiles(rootCaCert: string | undefined): Record<string, string> {
     const files: Record<string, string> = {};
-    for (const name of new Set([...ROLE_SCRIPTS["control-plane"], ...ROLE_SCRIPTS.worker])) {
-        files[name] = readScriptSource(name);
+    for (const file of NODE_FILES) {
+        files[file.name] = file.generated === true ? renderCronFile(CONTROL_PLANE_CRON_JOBS) : readScriptSource(file.name);
     }
-    files[NVME_UNIT] = readScriptSource(NVME_UNIT);
-    files[CRON_BUNDLE_NAME] = renderCronFile(CONTROL_PLANE_CRON_JOBS);
     if (rootCaCert) {
         files[ROOT_CA_BUNDLE_NAME] = rootCaCert.endsWith("\n") ? rootCaCert : `${rootCaCert}\n`;
     }
@@ -250,7 +243,7 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
         const files = bundleFiles(args.rootCaCert);
         this.bundle = renderBundle(files);
         this.bundleSha256 = sha256Hex(this.bundle);
-        this.workerBundleSha256 = sha256Hex(renderBundle(workerBundleFiles(files)));
+        this.workerBundleSha256 = sha256Hex(renderBundle(roleBundleFiles("worker", files)));
         this.bundleUrl = pulumi.interpolate`http://${args.bastion.privateIp}:${BUNDLE_PORT}/${bundleFileName(this.bundleSha256)}`;
         this.publishCommand = new command.remote.Command(
             `${args.environment}-boot-bundle`,

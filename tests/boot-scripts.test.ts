@@ -363,7 +363,10 @@ describe("control-plane-up.sh", () => {
             assert.equal(run.code, 1);
             assert.match(run.stderr, /zadara-eksd control-plane-up FAILED on dev-master-sa-1/);
             assert.match(run.stderr, /^phase: health gate: local etcd member healthy$/m);
-            assert.match(run.stderr, /^reason: the etcd member on this node is not healthy after 2s$/m);
+            assert.match(
+                run.stderr,
+                /^reason: the etcd member on this node is not healthy after 2s\. If etcd lost its quorum .* the surviving one, on its node: sudo \S+\/etcd-membership\.sh recover <its member name> --confirm \(docs\/etcd\.md, 'Quorum lost'\); then run pulumi up again$/m,
+            );
             const tail = run.stderr.slice(run.stderr.indexOf("---- last 40 lines of"));
             const lines = tail.trim().split("\n").slice(1);
             assert.equal(lines.length, 40, tail);

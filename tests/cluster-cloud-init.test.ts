@@ -20,12 +20,12 @@ import {
     readScriptSource,
     renderCloudConfig,
     renderCronFile,
-    ROLE_SCRIPTS,
     USER_DATA_LIMIT_BYTES,
     userDataSize,
 } from "../cluster/cloud-init";
 import { DEFAULT_HARDENING } from "../cluster/hardening";
 import { kubeadmApiVersion, KubeadmSettings, renderInitConfig, renderJoinControlPlaneConfig, renderJoinWorkerConfig } from "../cluster/kubeadm";
+import { allNodeFileNames, nodeFileNames } from "../cluster/node-files";
 import { bundleFiles, CRON_BUNDLE_NAME, renderBundle, ROOT_CA_BUNDLE_NAME, sha256Hex } from "../cluster/node-bootstrap";
 import { NodeEnv, renderNodeEnv } from "../cluster/node-env";
 import { BOOTSTRAP_TOKEN_PATTERN, caCertHashOf } from "../cluster/secrets";
@@ -241,7 +241,7 @@ describe("kubeadm configuration", () => {
 describe("boot bundle", () => {
     it("holds every script of both roles whole, the NVMe unit, the cron file and the root CA only when given", () => {
         const withCa = bundleFiles(ROOT_CA);
-        for (const name of new Set([...ROLE_SCRIPTS["control-plane"], ...ROLE_SCRIPTS.worker, "zadara-nvme-mount.service"])) {
+        for (const name of allNodeFileNames().filter((n) => n !== CRON_BUNDLE_NAME)) {
             assert.equal(withCa[name], readScriptSource(name), name);
         }
         assert.equal(withCa[ROOT_CA_BUNDLE_NAME], ROOT_CA);
@@ -263,7 +263,7 @@ describe("boot bundle", () => {
             ],
         );
         for (const job of CONTROL_PLANE_CRON_JOBS) {
-            assert.ok(ROLE_SCRIPTS["control-plane"].includes(job.script), `${job.script} is not in the bundle`);
+            assert.ok(nodeFileNames("control-plane").includes(job.script), `${job.script} is not in the bundle`);
         }
     });
 

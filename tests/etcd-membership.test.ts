@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { EtcdCluster, etcdMissing } from "./helpers/etcd-cluster";
-import { removeRunRoot, runStubbedBash, StubbedRun } from "./helpers/stubbed-bash";
+import { removeRunRoot, runStubbedBash, runStubbedBashAsync, StubbedRun } from "./helpers/stubbed-bash";
 import { scriptForStdin } from "../cluster/stdin-scripts";
 
 const SCRIPTS = path.resolve(__dirname, "../cluster/scripts");
@@ -42,7 +42,7 @@ function membership(cluster: EtcdCluster, args: string[], options: { local?: str
             PROGRESS_INTERVAL: "5",
             ...options.env,
         },
-        rootEnv: { KUBERNETES_ETC: "etc/kubernetes", LOG_FILE: "membership.log" },
+        rootEnv: { KUBERNETES_ETC: "etc/kubernetes", STATE_DIR: "var/lib/zadara-eksd", LOG_FILE: "membership.log" },
         timeoutMs: 120_000,
     });
     runs.push(run);
@@ -60,22 +60,29 @@ fs.writeFileSync(LEAVE_SCRIPT, scriptForStdin(["drain-node.sh", "node-leave.sh"]
 after(() => fs.rmSync(path.dirname(LEAVE_SCRIPT), { recursive: true, force: true }));
 
 /**
- * node-leave.sh as a retire step runs it on the leaving node: the real etcd-membership.sh against
- * the real member (its local endpoint), kubectl/systemctl/curl stubbed (Node registered among 3
- * control-plane nodes, drain succeeds, the local API server stops answering). `files`: the
- * node's files (default: its kube-apiserver manifest).
+ * node-leave.sh as a retire step runs it on the leaving node: the real etcd-membership.sh with
+ * the node's own member as its local endpoint and no ETCD_ENDPOINTS (so it finds the others the
+ * way a node does: the client URLs the API lists for the etcd static pods); kubectl/systemctl/
+ * curl stubbed (Node registered among 3 control-plane nodes, the local API server stops
+ * answering; the drain fails when `drainFails`). `files`: the node's files (default: its
+ * kube-apiserver manifest).
  */
 function nodeLeave(
     cluster: EtcdCluster,
     name: string,
     files: Record<string, string> = { "etc/kubernetes/manifests/kube-apiserver.yaml": "kind: Pod\n" },
+    options: { drainFails?: boolean } = {},
 ): StubbedRun {
+    const peers = [...cluster.members.values()]
+        .filter((m) => m.name !== name)
+        .map((m) => m.clientUrl)
+        .join(",");
     const run = runStubbedBash(LEAVE_SCRIPT, {
         hostTools: ["etcdctl"],
         env: {
             SLOT_NAME: `slot-of-${name}`,
             ETCDCTL_API: "3",
-            ETCD_ENDPOINTS: cluster.member(name).clientUrl,
+            ETCD_LOCAL_ENDPOINT: cluster.member(name).clientUrl,
             ETCD_DIAL_TIMEOUT: "1s",
             ETCD_COMMAND_TIMEOUT: "2s",
             ETCD_MEMBERSHIP: SCRIPT,
@@ -96,6 +103,8 @@ function nodeLeave(
             kubectl: `case "$*" in
                 *"get nodes -l"*) printf 'node/a\\nnode/b\\nnode/c\\n' ;;
                 *"get node ${name} -o jsonpath"*) echo True ;;
+                *"get pods -n kube-system -l component=etcd"*) printf '%s,' ${peers.split(",").join(" ")} ;;
+                *" drain "*) ${options.drainFails ? "echo 'cannot evict pod default/db-0' >&2; exit 1" : "exit 0"} ;;
                 *) exit 0 ;;
             esac`,
             systemctl: "exit 0",
@@ -124,6 +133,84 @@ async function removeMember(cluster: EtcdCluster, name: string): Promise<Stubbed
     const run = ok(membership(cluster, ["leave", name], { local: name }), `leave ${name}`);
     await cluster.stop(name);
     return run;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A kubeadm etcd static-pod manifest for `name` (what recover edits). */
+function etcdManifest(cluster: EtcdCluster, name: string): string {
+    const member = cluster.member(name);
+    return [
+        "apiVersion: v1",
+        "kind: Pod",
+        "metadata: {name: etcd, namespace: kube-system}",
+        "spec:",
+        "  containers:",
+        "  - command:",
+        "    - etcd",
+        `    - --advertise-client-urls=${member.clientUrl}`,
+        `    - --initial-cluster=${name}=${member.peerUrl}`,
+        `    - --name=${name}`,
+        "",
+    ].join("\n");
+}
+
+/**
+ * `etcd-membership.sh recover <name> ...` on the survivor's node while the test plays its
+ * kubelet: whenever the etcd manifest changes, the member restarts with the manifest's flags.
+ * Returns the run and the restarts seen ("force" with --force-new-cluster, "plain" without).
+ */
+async function recoverWithKubelet(cluster: EtcdCluster, name: string, args: string[]): Promise<{ run: StubbedRun; restarts: string[] }> {
+    let root = "";
+    let running = "plain";
+    let busy = false;
+    const restarts: string[] = [];
+    const manifest = "etc/kubernetes/manifests/etcd.yaml";
+    const kubelet = async () => {
+        if (root === "" || busy || !fs.existsSync(path.join(root, manifest))) {
+            return;
+        }
+        const wanted = fs.readFileSync(path.join(root, manifest), "utf8").includes("--force-new-cluster") ? "force" : "plain";
+        if (wanted === running) {
+            return;
+        }
+        busy = true;
+        await cluster.stop(name);
+        const member = cluster.member(name);
+        cluster.startMember(name, `${name}=${member.peerUrl}`, "existing", wanted === "force" ? ["--force-new-cluster"] : []);
+        running = wanted;
+        restarts.push(wanted);
+        busy = false;
+    };
+    const timer = setInterval(() => void kubelet(), 100);
+    try {
+        const run = await runStubbedBashAsync(SCRIPT, {
+            args: ["recover", name, ...args],
+            hostTools: ["etcdctl"],
+            env: {
+                ETCDCTL_API: "3",
+                ETCD_LOCAL_ENDPOINT: cluster.member(name).clientUrl,
+                ETCD_DIAL_TIMEOUT: "1s",
+                ETCD_COMMAND_TIMEOUT: "2s",
+                POLL_INTERVAL: "0.2",
+                RECOVER_TIMEOUT: "60",
+            },
+            rootEnv: { KUBERNETES_ETC: "etc/kubernetes", MANIFESTS_DIR: "etc/kubernetes/manifests", STATE_DIR: "var/lib/zadara-eksd", LOG_FILE: "recover.log" },
+            files: { [manifest]: etcdManifest(cluster, name) },
+            timeoutMs: 180_000,
+            onStart: (started) => {
+                root = started;
+            },
+        });
+        runs.push(run);
+        // The kubelet also acts on the last change (the manifest put back without the flag).
+        for (let i = 0; i < 100 && (busy || (fs.existsSync(path.join(root, manifest)) && restarts.length > 0 && running !== "plain")); i++) {
+            await pause(100);
+        }
+        return { run, restarts };
+    } finally {
+        clearInterval(timer);
+    }
 }
 
 function names(cluster: EtcdCluster): string[] {
@@ -358,5 +445,119 @@ describe("etcd-membership.sh with real etcd", { concurrency: false }, () => {
         assert.deepEqual(names(cluster), ["w1", "w2"]);
         await cluster.writeAndCheck("watchdog removed w3");
         fs.rmSync(path.join(run.root, "state"), { recursive: true, force: true });
+    });
+    it("a leave cut after its member removal is re-run to the end through the other members; its API server stays parked", async () => {
+        const cluster = newCluster();
+        await cluster.startNew(["c1", "c2", "c3"]);
+        // The cut: the removal went through, the marker was never written; the member stopped.
+        ok(membership(cluster, ["leave", "c3"], { local: "c3" }), "member removal of c3");
+        await cluster.stop("c3");
+        await cluster.writeAndCheck("c3 removed");
+        const parked = { "etc/kubernetes/zadara/left-manifests/kube-apiserver.yaml": "kind: Pod\n" };
+        // A re-run whose drain fails must not put the API server back on a node out of etcd.
+        const blocked = nodeLeave(cluster, "c3", parked, { drainFails: true });
+        assert.equal(blocked.code, 4, blocked.stderr);
+        assert.match(blocked.stderr, /not restoring the kube-apiserver of c3: its etcd membership is gone/);
+        assert.ok(!fs.existsSync(path.join(blocked.root, "etc/kubernetes/manifests/kube-apiserver.yaml")));
+        const rerun = ok(nodeLeave(cluster, "c3", parked), "node-leave.sh re-run on c3");
+        assert.match(rerun.stderr, /etcd member c3 is not a member \(already removed\): nothing to do/);
+        assert.ok(fs.existsSync(path.join(rerun.root, "var/lib/zadara-eksd/left-cluster")), "the leave finished");
+        assert.ok(!fs.existsSync(path.join(rerun.root, "etc/kubernetes/manifests/kube-apiserver.yaml")), "the API server stays parked");
+        assert.deepEqual(names(cluster), ["c1", "c2"]);
+        await cluster.writeAndCheck("c3 left");
+    });
+
+    it("a node whose own etcd member is down leaves through its peers", async () => {
+        const cluster = newCluster();
+        await cluster.startNew(["e1", "e2", "e3"]);
+        await cluster.stop("e1", "SIGKILL");
+        const run = ok(nodeLeave(cluster, "e1"), "node-leave.sh on e1 with its etcd down");
+        assert.match(run.stderr, /etcd member e1 \([0-9a-f]+\) left the cluster/);
+        assert.ok(fs.existsSync(path.join(run.root, "var/lib/zadara-eksd/left-cluster")));
+        assert.deepEqual(names(cluster), ["e2", "e3"]);
+        await cluster.writeAndCheck("e1 left while down");
+    });
+
+    it("keeps failure tolerance: with an unhealthy voter no healthy one leaves; the unhealthy one goes first, then the roll goes on", async () => {
+        const cluster = newCluster();
+        await cluster.startNew(["u1", "u2", "u3"]);
+        await addMember(cluster, "u4"); // a roll's new node joined: 4 voters
+        await cluster.stop("u2", "SIGKILL");
+        await cluster.writeAndCheck("u2 died");
+        // 3 of 4 healthy: removing u1 would leave 2 of 3, a bare majority that etcd grows no further.
+        const refused = membership(cluster, ["leave", "u1"], { local: "u1" });
+        assert.equal(refused.code, 3, refused.stderr);
+        assert.match(
+            refused.stderr,
+            /REFUSED: cannot remove u1 \([0-9a-f]+\): voter u2 \([0-9a-f]+\) is unhealthy.*remove it first: etcd-membership\.sh leave u2/,
+        );
+        assert.equal(cluster.memberList().length, 4, "no member was removed");
+        ok(membership(cluster, ["leave", "u2"]), "leave of the unhealthy member first");
+        await cluster.writeAndCheck("u2 removed");
+        await removeMember(cluster, "u1");
+        await cluster.writeAndCheck("u1 left");
+        await addMember(cluster, "u5");
+        await cluster.writeAndCheck("u5 joined");
+        assert.deepEqual(names(cluster), ["u3", "u4", "u5"]);
+    });
+
+    it("count 1 -> 3 window: node 2 dies after joining, quorum is lost; recover rebuilds from the survivor and the cluster grows again", async () => {
+        const cluster = newCluster();
+        await cluster.startNew(["f1"]);
+        await addMember(cluster, "f2");
+        await cluster.writeAndCheck("two voters");
+        await cluster.stop("f2", "SIGKILL");
+        await assert.rejects(cluster.writeAndCheck("no quorum", 1), /failed 1 times/);
+
+        const status = membership(cluster, ["status"], { local: "f1" });
+        assert.equal(status.code, 1);
+        assert.match(status.stderr, /etcd has NO QUORUM.*etcd-membership\.sh recover <its member name> --confirm/);
+
+        const unconfirmed = await recoverWithKubelet(cluster, "f1", []);
+        assert.equal(unconfirmed.run.code, 3, unconfirmed.run.stderr);
+        assert.match(unconfirmed.run.stderr, /recover makes f1 a one-member cluster and drops every other member.*etcd-membership\.sh recover f1 --confirm/);
+        assert.deepEqual(unconfirmed.restarts, [], "nothing changed");
+
+        const recovered = await recoverWithKubelet(cluster, "f1", ["--confirm"]);
+        assert.equal(recovered.run.code, 0, recovered.run.stderr);
+        assert.deepEqual(recovered.restarts, ["force", "plain"], "once with --force-new-cluster, then without it");
+        assert.equal(fs.readFileSync(path.join(recovered.run.root, "etc/kubernetes/manifests/etcd.yaml"), "utf8"), etcdManifest(cluster, "f1"));
+        assert.deepEqual(names(cluster), ["f1"]);
+        await cluster.writeAndCheck("recovered"); // and every key acknowledged before reads back
+        await addMember(cluster, "f3");
+        await cluster.writeAndCheck("f3 joined");
+        assert.deepEqual(names(cluster), ["f1", "f3"]);
+
+        // With quorum there is nothing to recover.
+        const healthy = await recoverWithKubelet(cluster, "f1", ["--confirm"]);
+        assert.equal(healthy.run.code, 3, healthy.run.stderr);
+        assert.match(healthy.run.stderr, /the cluster has quorum \(2 of 2 voters healthy\): nothing to recover/);
+    });
+});
+
+describe("etcd-membership.sh: how a node finds the members", () => {
+    it("asks the local member, then the cached client URLs, then the manifest's peers on kubeadm's client port; caches what it found", () => {
+        const member = (n: number) => `10${n}, started, cp-${n}, https://10.0.0.${n}:2380, https://10.0.0.${n}:2379, false`;
+        const run = runStubbedBash(SCRIPT, {
+            args: ["list"],
+            // Only cp-3 answers (the local member and cp-1 are down).
+            stubs: {
+                etcdctl: `case "$*" in *"--endpoints=https://10.0.0.3:2379 "*"member list"*) printf '%s\\n' '${member(1)}' '${member(3)}' ;; *) exit 1 ;; esac`,
+            },
+            env: { ETCDCTL_API: "3", POLL_INTERVAL: "0.2" },
+            rootEnv: { KUBERNETES_ETC: "etc/kubernetes", STATE_DIR: "var/lib/zadara-eksd", LOG_FILE: "membership.log" },
+            files: {
+                "var/lib/zadara-eksd/etcd-endpoints": "https://10.0.0.1:2379\n",
+                "etc/kubernetes/manifests/etcd.yaml": "    - --initial-cluster=cp-1=https://10.0.0.1:2380,cp-3=https://10.0.0.3:2380\n",
+            },
+        });
+        runs.push(run);
+        assert.equal(run.code, 0, run.stderr);
+        assert.deepEqual(
+            run.calls.filter((c) => c.includes("member list")).map((c) => /--endpoints=(\S+)/.exec(c)?.[1]),
+            ["https://127.0.0.1:2379", "https://10.0.0.1:2379", "https://10.0.0.3:2379"],
+        );
+        assert.match(run.stdout, /^cp-3 +103 +started/m);
+        assert.equal(fs.readFileSync(path.join(run.root, "var/lib/zadara-eksd/etcd-endpoints"), "utf8"), "https://10.0.0.1:2379\nhttps://10.0.0.3:2379\n");
     });
 });

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
-import { ROLE_SCRIPTS } from "../cluster/cloud-init";
+import { allNodeFileNames } from "../cluster/node-files";
 import { runStubbedBash, StubbedRun } from "./helpers/stubbed-bash";
 
 const SCRIPT = path.resolve(__dirname, "../cluster/scripts/etcd-restore.sh");
@@ -139,7 +139,7 @@ describe("etcd-restore.sh", () => {
         const result = spawnSync("shellcheck", ["-x", path.basename(SCRIPT)], { cwd: path.dirname(SCRIPT), encoding: "utf8" });
         assert.equal(result.status, 0, result.stdout + result.stderr);
         assert.match(fs.readFileSync(SCRIPT, "utf8"), /^source "\$LIB"$/m);
-        assert.ok(!Object.values(ROLE_SCRIPTS).some((scripts) => scripts.includes("etcd-restore.sh")));
+        assert.ok(!allNodeFileNames().includes("etcd-restore.sh"));
     });
 
     it("stops the static pods, restores into a new data dir, swaps it in and waits for the API", () => {

@@ -194,7 +194,8 @@ describe("control-plane chain (graph)", () => {
             assert.equal(instanceOptions.ignoreChanges, undefined);
             assert.equal(optionsOf(COMMAND, `${fullName}-bootstrap`).deleteBeforeReplace, false);
             const script = Buffer.from(/echo '([^']+)'/.exec(String(boot.inputs.delete))![1], "base64").toString();
-            assert.match(script, /"\$ETCD_MEMBERSHIP" leave "\$NODE_NAME"/);
+            assert.match(script, /etcd_membership leave "\$NODE_NAME"/);
+            assert.match(script, /"\$ETCD_MEMBERSHIP" "\$@"/);
             assert.match(script, /etcd-membership\.sh/);
             assert.match(script, /^drain_node\(\) \{/m, "drain-node.sh travels with it");
             assert.match(String(boot.inputs.delete), new RegExp(`sudo -n env SLOT_NAME='${fullName}'`));

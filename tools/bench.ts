@@ -2,7 +2,7 @@
 // script paths with instant stubs, fixed sleeps left in scripts, real-etcd rolls, the destroy
 // cleanup on moto and the roll budgets. Prints a table and writes bench.json.
 //
-//   npm run bench [-- --runs 5]
+//   npm run bench [-- --runs 5] [--etcd-runs 1]
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -20,19 +20,28 @@ interface PlanSample {
     resources: number;
 }
 
-const BENCH_USAGE = `usage: npm run bench [-- --runs N] [--record]
-Benchmark (not a test): plan time and memory, boot paths, etcd rolls, cleanup, roll budgets.
-Prints a table and writes bench.json. --runs: plan runs per figure (default 5).
---record also writes docs/bench-figures.json, the figures the docs quote (then npm run docs).`;
+const USAGE = `usage: npm run bench [-- --runs N] [--etcd-runs M] [--record]
+  Prints a table and writes bench.json: offline plan time and memory (median of N runs, default 5),
+  boot-script paths, fixed sleeps, the real-etcd roll of 3 members through the nodes' scripts
+  against bare etcdctl (median of M pairs, default 1), the destroy cleanup on moto, roll budgets.
+  --record also writes docs/bench-figures.json, the figures the docs quote (then npm run docs).`;
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
-    console.log(BENCH_USAGE);
+    console.log(USAGE);
     process.exit(0);
 }
+
 const runsArg = process.argv.indexOf("--runs");
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
-if (!Number.isInteger(RUNS) || RUNS < 1) {
-    console.error(`--runs: expected a whole number of at least 1, got ${String(process.argv[runsArg + 1])}\n${BENCH_USAGE}`);
-    process.exit(2);
+const etcdRunsArg = process.argv.indexOf("--etcd-runs");
+const ETCD_RUNS = etcdRunsArg > 0 ? Number(process.argv[etcdRunsArg + 1]) : 1;
+for (const [flag, value] of [
+    ["--runs", RUNS],
+    ["--etcd-runs", ETCD_RUNS],
+] as const) {
+    if (!Number.isInteger(value) || value < 1) {
+        console.error(`${flag} must be a whole number of at least 1, got ${String(value)}\n${USAGE}`);
+        process.exit(2);
+    }
 }
 
 function median(values: number[]): number {
@@ -109,7 +118,7 @@ async function main(): Promise<void> {
     const groups = [1, 10, 50].map((count) => ({ count, ...planMedian(["--stack", "dev", "--config", nodeGroupsConfig(count)], groupRuns) }));
     const boot = runBootPaths();
     const sleeps = fixedSleepSeconds();
-    const etcd = await benchEtcd();
+    const etcd = await benchEtcd(ETCD_RUNS);
 
     const cleanup = await benchCleanup();
 

@@ -235,7 +235,7 @@ node_ready() {
 health_gate() {
     STEP="health gate: local etcd member healthy"
     wait_until "$GATE_TIMEOUT" "the local etcd member to report healthy" etcd_member_healthy ||
-        fail "the etcd member on this node is not healthy after ${GATE_TIMEOUT}s"
+        fail "the etcd member on this node is not healthy after ${GATE_TIMEOUT}s. If etcd lost its quorum (e.g. two members, one of them down: the window of a 1->3 scale-up) and the lost members are gone for good, rebuild from the surviving one, on its node: sudo ${NODE_SCRIPTS_DIR}/etcd-membership.sh recover <its member name> --confirm (docs/etcd.md, 'Quorum lost'); then run pulumi up again"
     STEP="health gate: API through the load balancer"
     wait_until "$GATE_TIMEOUT" "the API through the load balancer (https://${API_HOST}:${API_PORT})" api_answers ||
         fail "the API does not answer through the load balancer https://${API_HOST}:${API_PORT} after ${GATE_TIMEOUT}s; check the target group"

@@ -11,13 +11,20 @@
 #   etcd-membership.sh add <name> <peer-url> [--learner]
 #                                                      member add (repair and tests; kubeadm join
 #                                                      adds members itself)
-# Exit codes: 0 done (or nothing to do), 3 refused because it is unsafe, 1 error.
+#   etcd-membership.sh is-member <name|id>             exit 0 listed, 4 not listed, 1 unknown
+#   etcd-membership.sh recover <name> --confirm        quorum lost: restart this node's member
+#                                                      <name> with --force-new-cluster (one-member
+#                                                      cluster from its data), then without it
+# Exit codes: 0 done (or nothing to do), 3 refused because it is unsafe, 4 not a member, 1 error.
 #
 # Safety rules (etcd's runtime reconfiguration guide):
 #   - one membership change at a time: a learner that is not promoted yet, or a member that
 #     was added but never started, is a change in flight; any other change is refused;
 #   - a removal must leave a healthy majority of the remaining voters, and the cluster must
 #     have a healthy majority now (the removal itself is committed by the old configuration);
+#   - while a voter is unhealthy, no healthy voter is removed: the unhealthy one goes first
+#     (etcd refuses every member add while too few voters are connected, so removing a healthy
+#     one would leave the cluster unable to grow back and without failure tolerance);
 #   - the last member is never removed; when the leaving member leads, leadership moves to a
 #     healthy voter first, and the removal is sent through a healthy peer;
 #   - an absent member is a no-op success, so an interrupted run can simply be repeated.
@@ -25,8 +32,16 @@
 # (the program chains control-plane changes one after the other).
 #
 # Environment (defaults in brackets)
-#   ETCD_ENDPOINTS        comma-separated client URLs used to discover the members
-#                         [https://127.0.0.1:2379, the local member]
+#   ETCD_ENDPOINTS        comma-separated client URLs used to discover the members [the local
+#                         member https://127.0.0.1:2379, then the members' client URLs cached
+#                         by the last run (ETCD_ENDPOINTS_FILE), then the peers of the etcd
+#                         manifest's --initial-cluster on kubeadm's client port]: a node whose
+#                         own member is gone or down still reaches the others
+#   ETCD_EXTRA_ENDPOINTS  more client URLs to try after those (node-leave.sh passes the ones the
+#                         API lists for the etcd static pods)
+#   ETCD_ENDPOINTS_FILE   the cache of the members' client URLs [$STATE_DIR/etcd-endpoints]
+#   ETCD_LOCAL_ENDPOINT   this node's member, for recover [https://127.0.0.1:2379]
+#   RECOVER_TIMEOUT       seconds for each restart of the local member during recover [300]
 #   ETCD_PKI              directory of the etcd client certificates [$KUBERNETES_ETC/pki/etcd];
 #                         ca.crt with healthcheck-client.crt/key (or server.crt/key)
 #   ETCD_TLS              auto (flags when ca.crt exists) | on | off [auto]
@@ -36,7 +51,8 @@
 #   REMOVE_TIMEOUT        seconds during which etcd may refuse a removal as "unhealthy cluster"
 #                         (a fresh leader), until the member is gone from the list [30]
 #   ADD_TIMEOUT           same for member add (etcd wants every voter connected for 5 s) [60]
-#   POLL_INTERVAL         seconds between two polls [2]
+#   POLL_INTERVAL         seconds between two polls [0.5: each poll is one short etcdctl call, and
+#                         etcd refuses changes for ~5 s after a start or an election]
 # Works with etcdctl 3.4, 3.5 and 3.6 (only their common flags and output formats are used);
 # without etcdctl on the node it runs the one inside the etcd static pod (crictl exec).
 # Log: /var/log/zadara-eksd-etcd-membership.log (and stderr). The status table goes to stdout.
@@ -47,7 +63,9 @@ LOG_FILE="${LOG_FILE:-/var/log/zadara-eksd-etcd-membership.log}"
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ETCD_ENDPOINTS="${ETCD_ENDPOINTS:-https://127.0.0.1:2379}"
+ETCD_LOCAL_ENDPOINT="${ETCD_LOCAL_ENDPOINT:-https://127.0.0.1:2379}"
+ETCD_ENDPOINTS_FILE="${ETCD_ENDPOINTS_FILE:-${STATE_DIR}/etcd-endpoints}"
+RECOVER_TIMEOUT="${RECOVER_TIMEOUT:-300}"
 ETCD_PKI="${ETCD_PKI:-${KUBERNETES_ETC}/pki/etcd}"
 ETCD_TLS="${ETCD_TLS:-auto}"
 ETCD_DIAL_TIMEOUT="${ETCD_DIAL_TIMEOUT:-2s}"
@@ -55,9 +73,52 @@ ETCD_COMMAND_TIMEOUT="${ETCD_COMMAND_TIMEOUT:-5s}"
 LEADER_MOVE_TIMEOUT="${LEADER_MOVE_TIMEOUT:-30}"
 REMOVE_TIMEOUT="${REMOVE_TIMEOUT:-30}"
 ADD_TIMEOUT="${ADD_TIMEOUT:-60}"
-POLL_INTERVAL="${POLL_INTERVAL:-2}"
+POLL_INTERVAL="${POLL_INTERVAL:-0.5}"
 
 readonly EXIT_REFUSED=3
+readonly EXIT_NOT_MEMBER=4
+readonly RECOVER_HINT="sudo /usr/local/lib/zadara-eksd/etcd-membership.sh recover <its member name> --confirm (docs/etcd.md, 'Quorum lost')"
+# kubeadm's etcd ports (cmd/kubeadm/app/constants: EtcdListenClientPort, EtcdListenPeerPort).
+readonly KUBEADM_ETCD_CLIENT_PORT=2379
+readonly KUBEADM_ETCD_PEER_PORT=2380
+
+# default_endpoints: the local member first, then every member another run saw, then the peers
+# the etcd manifest was started with. A leave cut after its member removal, or run while the
+# local member is down, reaches the rest of the cluster through them.
+default_endpoints() {
+    local list=$ETCD_LOCAL_ENDPOINT url peers entry
+    if [[ -s $ETCD_ENDPOINTS_FILE ]]; then
+        while read -r url; do
+            if [[ -n $url && ",${list}," != *",${url},"* ]]; then
+                list+=",${url}"
+            fi
+        done <"$ETCD_ENDPOINTS_FILE"
+    fi
+    if [[ -f "${MANIFESTS_DIR}/etcd.yaml" ]]; then
+        peers=$(sed -n 's/^[[:space:]]*-[[:space:]]*--initial-cluster=\(.*\)$/\1/p' "${MANIFESTS_DIR}/etcd.yaml" | head -n 1 | tr -d "\"'")
+        local -a entries=()
+        IFS=',' read -r -a entries <<<"$peers"
+        for entry in "${entries[@]}"; do
+            url=${entry#*=}
+            if [[ $url == *":${KUBEADM_ETCD_PEER_PORT}" && ",${list}," != *",${url%:*}:${KUBEADM_ETCD_CLIENT_PORT},"* ]]; then
+                list+=",${url%:*}:${KUBEADM_ETCD_CLIENT_PORT}"
+            fi
+        done
+    fi
+    echo "$list"
+}
+ETCD_ENDPOINTS="${ETCD_ENDPOINTS:-$(default_endpoints)}${ETCD_EXTRA_ENDPOINTS:+,${ETCD_EXTRA_ENDPOINTS}}"
+
+# remember_endpoints: caches the members' client URLs for the next run (best effort).
+remember_endpoints() {
+    local text
+    text=$(printf '%s\n' "${M_CLIENT[@]}" | grep . | sort -u) || return 0
+    if [[ -f $ETCD_ENDPOINTS_FILE && $(cat "$ETCD_ENDPOINTS_FILE" 2>/dev/null) == "$text" ]]; then
+        return 0
+    fi
+    { mkdir -p "$(dirname "$ETCD_ENDPOINTS_FILE")" && printf '%s\n' "$text" >"${ETCD_ENDPOINTS_FILE}.new" &&
+        mv -f "${ETCD_ENDPOINTS_FILE}.new" "$ETCD_ENDPOINTS_FILE"; } 2>/dev/null || true
+}
 
 # refuse <reason>: the change would be unsafe; nothing was changed.
 refuse() {
@@ -125,7 +186,8 @@ load_members() {
         M_LEARNER+=("${learner:-false}")
         M_HEALTHY+=(false)
     done <<<"$output"
-    ((${#M_ID[@]} > 0))
+    ((${#M_ID[@]} > 0)) || return 1
+    remember_endpoints
 }
 
 # load_health: `endpoint health` of every started member at once (etcdctl checks them in
@@ -261,6 +323,20 @@ removal_verdict() {
         echo "cannot remove ${who}: ${healthy_after} of the ${remaining} remaining voters would be healthy, a majority needs ${need_after}"
         return 1
     fi
+    # Zero margin: with an unhealthy voter left behind, etcd refuses every member add until it
+    # is back or removed, so the roll could not go on. The unhealthy one goes first.
+    local j unhealthy=""
+    if [[ ${M_HEALTHY[i]} == true ]]; then
+        for j in "${!M_ID[@]}"; do
+            if ((j != i)) && [[ ${M_LEARNER[j]} != true && ${M_HEALTHY[j]} != true ]]; then
+                unhealthy+="${unhealthy:+, }$(describe "$j")"
+            fi
+        done
+    fi
+    if [[ -n $unhealthy ]]; then
+        echo "cannot remove ${who}: voter ${unhealthy} is unhealthy, and removing a healthy voter first would leave no failure tolerance (etcd then refuses new members). Bring it back, or when its instance is gone remove it first: etcd-membership.sh leave ${unhealthy%% (*} (the etcd watchdog does this for vanished instances)"
+        return 1
+    fi
     return 0
 }
 
@@ -311,6 +387,9 @@ cmd_status() {
     done
     if [[ -n $problem ]]; then
         log "etcd is not fully healthy: ${problem} (${HEALTHY_VOTERS} of ${VOTERS} voters healthy)"
+        if ((HEALTHY_VOTERS < VOTERS / 2 + 1)); then
+            log "etcd has NO QUORUM. When the unhealthy members are gone for good, rebuild from a surviving one, on its node: ${RECOVER_HINT}"
+        fi
         return 1
     fi
 }
@@ -527,14 +606,94 @@ cmd_wait_healthy() {
         fail "etcd member ${name} is not healthy after ${timeout}s: ${LAST_STATE:-no answer}"
 }
 
+# cmd_is_member <name|id>: exit 0 when listed, EXIT_NOT_MEMBER when not, 1 when nobody answers.
+cmd_is_member() {
+    load_members || fail "no etcd endpoint answers 'member list' (tried ${ETCD_ENDPOINTS})"
+    if find_member "$1" >/dev/null; then
+        log "etcd member $1 is listed"
+        return 0
+    fi
+    log "$1 is not an etcd member"
+    exit "$EXIT_NOT_MEMBER"
+}
+
+# ---------------------------------------------------------------------------------------------
+# recover: quorum lost, rebuild from the surviving member (etcd's disaster recovery guide:
+# --force-new-cluster keeps the member's data and drops every other member)
+# ---------------------------------------------------------------------------------------------
+
+RECOVER_BACKUP=""
+
+# local_single_member <name>: the local member answers, lists only itself and is healthy.
+local_single_member() {
+    local output
+    output=$(ectl "$ETCD_LOCAL_ENDPOINT" member list 2>/dev/null) || return 1
+    [[ $(grep -c . <<<"$output") == 1 && $output == *", $1, "* ]] || return 1
+    ectl "$ETCD_LOCAL_ENDPOINT" endpoint health >/dev/null 2>&1
+}
+
+manifest_has_force_flag() {
+    grep -q -- '--force-new-cluster' "${MANIFESTS_DIR}/etcd.yaml"
+}
+
+# put_back_manifest: the manifest as it was (kubelet restarts etcd without the flag).
+put_back_manifest() {
+    if [[ -n $RECOVER_BACKUP && -f $RECOVER_BACKUP ]]; then
+        cp -f "$RECOVER_BACKUP" "${MANIFESTS_DIR}/.etcd.yaml.recover" &&
+            mv -f "${MANIFESTS_DIR}/.etcd.yaml.recover" "${MANIFESTS_DIR}/etcd.yaml"
+    fi
+}
+
+cmd_recover() {
+    local name=$1 confirmed=$2 manifest="${MANIFESTS_DIR}/etcd.yaml" own lost="" i
+    [[ -f $manifest ]] || fail "recover runs on the surviving control-plane node: ${manifest} is missing here"
+    own=$(sed -n 's/^[[:space:]]*-[[:space:]]*--name=\(.*\)$/\1/p' "$manifest" | head -n 1 | tr -d "\"'")
+    [[ $own == "$name" ]] || refuse "this node's etcd member is '${own}', not '${name}': run recover on the node of ${name}"
+    if load_members; then
+        load_health
+        if ((HEALTHY_VOTERS >= VOTERS / 2 + 1)); then
+            refuse "the cluster has quorum (${HEALTHY_VOTERS} of ${VOTERS} voters healthy): nothing to recover; remove dead members with leave"
+        fi
+        for i in "${!M_ID[@]}"; do
+            [[ ${M_NAME[i]} == "$name" ]] || lost+="${lost:+, }$(describe "$i")"
+        done
+    fi
+    if [[ $confirmed != true ]]; then
+        refuse "recover makes ${name} a one-member cluster and drops every other member (${lost:-unknown}). Run it only when those members are gone for good (their instances terminated or never coming back), never while they may still run apart from this node; then: etcd-membership.sh recover ${name} --confirm"
+    fi
+    log "recovering etcd from ${name}: dropping ${lost:-the other members}"
+    mkdir -p "$STATE_DIR"
+    RECOVER_BACKUP="${STATE_DIR}/etcd.yaml.before-recover"
+    # Outside the manifest folder: the kubelet runs every file in it.
+    cp -f "$manifest" "$RECOVER_BACKUP"
+    trap 'put_back_manifest; fail "recover stopped at line ${LINENO}; the etcd manifest is as it was"' ERR
+    awk '{ print } /^[[:space:]]*-[[:space:]]*etcd[[:space:]]*$/ && !done { sub(/etcd[[:space:]]*$/, "--force-new-cluster"); print; done = 1 }' \
+        "$RECOVER_BACKUP" >"${MANIFESTS_DIR}/.etcd.yaml.recover"
+    mv -f "${MANIFESTS_DIR}/.etcd.yaml.recover" "$manifest"
+    manifest_has_force_flag || { put_back_manifest; fail "could not add --force-new-cluster to ${manifest} (no '- etcd' command line)"; }
+    log "step 1/2: the kubelet restarts etcd with --force-new-cluster"
+    if ! wait_until "$RECOVER_TIMEOUT" "etcd member ${name} to run alone" local_single_member "$name"; then
+        put_back_manifest
+        fail "etcd member ${name} did not come back as a one-member cluster within ${RECOVER_TIMEOUT}s; the manifest is as it was"
+    fi
+    log "step 2/2: the kubelet restarts etcd without the flag (a later restart must not drop members again)"
+    put_back_manifest
+    # The flag acts only when etcd starts: from here on every (re)start reads the manifest
+    # without it, and the member keeps its one-member cluster.
+    wait_until "$RECOVER_TIMEOUT" "etcd member ${name} to answer again" local_single_member "$name" ||
+        fail "etcd member ${name} does not answer after its restart without --force-new-cluster"
+    trap - ERR
+    log "etcd runs as a one-member cluster on ${name}. Next: pulumi up replaces or re-joins the lost control-plane nodes (a lost node whose instance still exists: pulumi up --replace <its instance URN>)"
+}
+
 usage() {
-    sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 1
 }
 
 main() {
     trap 'fail "unexpected error at line ${LINENO}"' ERR
-    need_seconds POLL_INTERVAL LEADER_MOVE_TIMEOUT REMOVE_TIMEOUT ADD_TIMEOUT
+    need_seconds POLL_INTERVAL LEADER_MOVE_TIMEOUT REMOVE_TIMEOUT ADD_TIMEOUT RECOVER_TIMEOUT
     local command=${1:-}
     shift || true
     case $command in
@@ -562,6 +721,14 @@ main() {
             [[ $# == 2 || ($# == 3 && $3 == --learner) ]] || usage
             [[ $2 =~ ^https?:// ]] || fail "add: peer URL must start with http:// or https://, got '$2'"
             cmd_add "$1" "$2" "$([[ ${3:-} == --learner ]] && echo true || echo false)"
+            ;;
+        is-member)
+            (($# == 1)) || usage
+            cmd_is_member "$1"
+            ;;
+        recover)
+            [[ $# == 1 || ($# == 2 && $2 == --confirm) ]] || usage
+            cmd_recover "$1" "$([[ ${2:-} == --confirm ]] && echo true || echo false)"
             ;;
         *) usage ;;
     esac

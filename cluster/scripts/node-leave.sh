@@ -18,6 +18,10 @@
 # membership tool are disabled and a re-run only finishes step 4. A node that left completely
 # (marker $STATE_DIR/left-cluster) has nothing to do. The last control-plane node
 # (only `pulumi destroy` gets there) has nobody to hand over to: it is left as it is.
+# etcd is reached through every member (the local one, the client URLs the API lists for the
+# etcd static pods, those cached on the node): a leave cut after its member removal can be
+# re-run, and a node whose own etcd is down can leave. Its API server is put back only while its
+# member is still listed.
 #
 # Environment
 #   SLOT_NAME            the program's name of the node, e.g. dev-master-sa-2 (messages only)
@@ -64,9 +68,45 @@ local_api_stopped() {
     ! curl -sk -o /dev/null --max-time 3 "${LOCAL_API_URL}/livez"
 }
 
-# Puts the API server back and uncordons: the node keeps serving after a refused leave.
+# etcd_membership <args...>: the membership tool, also told the members' client URLs the API
+# knows (a leave re-run after its member removal, or with the local etcd down, has no local
+# member to ask).
+etcd_membership() {
+    ETCD_EXTRA_ENDPOINTS="${ETCD_EXTRA_ENDPOINTS:-${API_ETCD_ENDPOINTS}}" "$ETCD_MEMBERSHIP" "$@"
+}
+
+# The client URLs kubeadm annotates its etcd static pods with (kubeadm constants:
+# EtcdAdvertiseClientUrlsAnnotationKey), through the load balancer; best effort.
+API_ETCD_ENDPOINTS=""
+discover_etcd_endpoints() {
+    local urls
+    urls=$(kube get pods -n kube-system -l component=etcd,tier=control-plane \
+        -o jsonpath='{range .items[*]}{.metadata.annotations.kubeadm\.kubernetes\.io/etcd\.advertise-client-urls}{","}{end}' 2>/dev/null) || urls=""
+    API_ETCD_ENDPOINTS=$(tr ',' '\n' <<<"$urls" | grep -E '^https?://' | sort -u | paste -sd, -) || API_ETCD_ENDPOINTS=""
+}
+
+# membership_state: "member", "gone" (not listed) or "unknown" (nobody answers).
+membership_state() {
+    local rc=0
+    etcd_membership is-member "$NODE_NAME" >/dev/null 2>&1 </dev/null || rc=$?
+    case $rc in
+        0) echo member ;;
+        4) echo gone ;;
+        *) echo unknown ;;
+    esac
+}
+
+# Puts the API server back and uncordons: the node keeps serving after a refused leave. Never
+# on a node whose etcd member is gone (a leave cut after the removal) or cannot be confirmed:
+# its API server would serve from a member that is no longer in the cluster.
 restore_node() {
     if [[ -f "${PARKED_DIR}/kube-apiserver.yaml" ]]; then
+        local state
+        state=$(membership_state)
+        if [[ $state != member ]]; then
+            log "not restoring the kube-apiserver of ${NODE_NAME}: its etcd membership is ${state}"
+            return 0
+        fi
         mv "${PARKED_DIR}/kube-apiserver.yaml" "${MANIFESTS_DIR}/kube-apiserver.yaml" || true
         log "restored ${MANIFESTS_DIR}/kube-apiserver.yaml"
     fi
@@ -132,7 +172,9 @@ leave_etcd() {
             fail "cannot look up Node ${NODE_NAME} through the API (${lookup}); nothing changed, the node keeps serving"
         fi
         log "node ${NODE_NAME} is not registered (never joined, or already deleted): removing its etcd member if any"
+        discover_etcd_endpoints
     else
+        discover_etcd_endpoints
         count=$(control_plane_node_count)
         if ((count <= 1)); then
             log "${NODE_NAME} is the last control-plane node: nothing can take over, leaving it as it is (cluster destroy)"
@@ -158,7 +200,11 @@ leave_etcd() {
 
     log "step 3/4: remove the etcd member ${NODE_NAME}"
     rc=0
-    "$ETCD_MEMBERSHIP" leave "$NODE_NAME" || rc=$?
+    etcd_membership leave "$NODE_NAME" || rc=$?
+    if ((rc != 0)) && [[ $(membership_state) == gone ]]; then
+        log "the leave exited ${rc}, but etcd no longer lists ${NODE_NAME}: its removal went through"
+        rc=0
+    fi
     if ((rc == 3)); then
         restore_node
         log "FAILED: etcd refused to remove ${NODE_NAME} (see above): removing it would break quorum. The node keeps serving; restore the unhealthy members, then run pulumi up again"

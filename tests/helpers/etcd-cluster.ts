@@ -14,7 +14,18 @@ export interface EtcdMember {
     clientUrl: string;
     peerUrl: string;
     dataDir: string;
+    /** TLS clusters: the member's certificate (server, peer and client use, its IP as SAN) and key. */
+    cert?: string;
+    key?: string;
     process?: ChildProcess;
+}
+
+/** A cluster's own CA and a client certificate signed by it (TLS clusters). */
+export interface EtcdPki {
+    caCert: string;
+    caKey: string;
+    clientCert: string;
+    clientKey: string;
 }
 
 /** Why real etcd cannot run here (tools missing), or undefined when it can. */
@@ -52,19 +63,73 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 let nextAddress = 10 + (process.pid % 200);
 
+function openssl(args: string[], cwd: string): void {
+    const result = spawnSync("openssl", args, { cwd, encoding: "utf8" });
+    if (result.status !== 0) {
+        throw new Error(`openssl ${args.join(" ")} failed: ${result.stderr}`);
+    }
+}
+
+/** An EC key and a certificate for `name` signed by the CA in `dir` (SANs: `ip`, and 127.0.0.1: peers dial from the loopback source address, which etcd checks against the peer certificate). */
+function signedCertificate(dir: string, name: string, ip: string | undefined, usage: string): { cert: string; key: string } {
+    const key = path.join(dir, `${name}.key`);
+    const cert = path.join(dir, `${name}.crt`);
+    openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", `/CN=${name}`, "-keyout", key, "-out", `${name}.csr`], dir);
+    const ext = [`extendedKeyUsage=${usage}`, ...(ip ? [`subjectAltName=IP:${ip},IP:127.0.0.1`] : [])].join("\n");
+    fs.writeFileSync(path.join(dir, `${name}.ext`), `${ext}\n`);
+    openssl(
+        ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", `${name}.ext`, "-out", cert],
+        dir,
+    );
+    return { cert, key };
+}
+
 export class EtcdCluster {
     readonly root: string;
     readonly members = new Map<string, EtcdMember>();
+    /** Set for TLS clusters (`new EtcdCluster({ tls: true })`): https URLs, client certificates required. */
+    readonly pki?: EtcdPki;
     private readonly keys = new Map<string, string>();
     private writes = 0;
 
-    constructor() {
+    constructor(options: { tls?: boolean } = {}) {
         const reason = etcdMissing();
         if (reason) {
             throw new Error(reason);
         }
         this.root = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-etcd-"));
         liveClusters.add(this);
+        if (options.tls) {
+            const dir = path.join(this.root, "pki");
+            fs.mkdirSync(dir);
+            openssl(
+                [
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                    "-nodes",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=etcd-ca",
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.crt",
+                ],
+                dir,
+            );
+            const client = signedCertificate(dir, "client", undefined, "clientAuth");
+            this.pki = { caCert: path.join(dir, "ca.crt"), caKey: path.join(dir, "ca.key"), clientCert: client.cert, clientKey: client.key };
+        }
+    }
+
+    /** etcdctl's TLS flags for this cluster (none without TLS). */
+    tlsFlags(): string[] {
+        return this.pki ? [`--cacert=${this.pki.caCert}`, `--cert=${this.pki.clientCert}`, `--key=${this.pki.clientKey}`] : [];
     }
 
     /** Reserves an address, ports and a data directory for a member that is not started yet. */
@@ -77,21 +142,34 @@ export class EtcdCluster {
         while (peerPort === clientPort) {
             peerPort = await freePort(ip);
         }
+        const scheme = this.pki ? "https" : "http";
         const member: EtcdMember = {
             name,
             ip,
-            clientUrl: `http://${ip}:${clientPort}`,
-            peerUrl: `http://${ip}:${peerPort}`,
+            clientUrl: `${scheme}://${ip}:${clientPort}`,
+            peerUrl: `${scheme}://${ip}:${peerPort}`,
             dataDir: path.join(this.root, name),
         };
+        if (this.pki) {
+            const { cert, key } = signedCertificate(path.join(this.root, "pki"), name, ip, "serverAuth,clientAuth");
+            member.cert = cert;
+            member.key = key;
+        }
         this.members.set(name, member);
         return member;
     }
 
-    /** Starts an allocated member; `initialCluster` is `name=peerUrl,...`. */
-    startMember(name: string, initialCluster: string, state: "new" | "existing"): EtcdMember {
+    /** Starts an allocated member; `initialCluster` is `name=peerUrl,...`; `extraArgs` e.g. --force-new-cluster. */
+    startMember(name: string, initialCluster: string, state: "new" | "existing", extraArgs: string[] = []): EtcdMember {
         const member = this.member(name);
         const log = fs.openSync(`${member.dataDir}.log`, "a");
+        const tls =
+            this.pki && member.cert && member.key
+                ? [
+                      ...["--cert-file", member.cert, "--key-file", member.key, "--trusted-ca-file", this.pki.caCert, "--client-cert-auth"],
+                      ...["--peer-cert-file", member.cert, "--peer-key-file", member.key, "--peer-trusted-ca-file", this.pki.caCert, "--peer-client-cert-auth"],
+                  ]
+                : [];
         member.process = spawn(
             hostToolPath("etcd")!,
             [
@@ -126,6 +204,8 @@ export class EtcdCluster {
                 "zap",
                 "--log-level",
                 "warn",
+                ...tls,
+                ...extraArgs,
             ],
             { stdio: ["ignore", log, log] },
         );
@@ -180,7 +260,7 @@ export class EtcdCluster {
     }
 
     etcdctl(args: string[], endpoints = this.endpoints()): SpawnSyncReturns<string> {
-        return spawnSync(hostToolPath("etcdctl")!, [`--endpoints=${endpoints}`, "--dial-timeout=2s", "--command-timeout=5s", ...args], {
+        return spawnSync(hostToolPath("etcdctl")!, [`--endpoints=${endpoints}`, "--dial-timeout=2s", "--command-timeout=5s", ...this.tlsFlags(), ...args], {
             encoding: "utf8",
             env: { ...process.env, ETCDCTL_API: "3" },
             timeout: 30_000,

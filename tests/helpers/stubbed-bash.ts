@@ -1,6 +1,6 @@
 // Runs a real shell script under bash with stub commands first on PATH, so boot and
 // operations scripts are exercised end to end without a cloud, a kubelet or root.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -153,7 +153,15 @@ export const NOOP_STUB = "exit 0";
 const liveRoots = new Set<string>();
 process.once("exit", () => liveRoots.forEach((root) => fs.rmSync(root, { recursive: true, force: true })));
 
-export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = {}): StubbedRun {
+interface PreparedRun {
+    root: string;
+    callLog: string;
+    command: string[];
+    env: Record<string, string>;
+}
+
+/** The run's root, stubs, tools and files; the command line and environment of the script. */
+function prepareRun(scriptPath: string, options: StubbedRunOptions): PreparedRun {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-sh-"));
     liveRoots.add(root);
     const stubDir = path.join(root, ".stubs");
@@ -181,7 +189,6 @@ export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = 
         rootEnv[name] = path.join(root, relative);
     }
 
-    const started = process.hrtime.bigint();
     // The launcher records its PID and execs the script under it (same PID) for SCRIPT_PID_FILE.
     const launcher = 'printf "%s" "$$" > "$1"; shift; exec "$@"';
     const bash = hostToolPath("bash") ?? "bash";
@@ -190,33 +197,61 @@ export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = 
         command.unshift(hostToolPath("timeout") ?? "timeout", "-s", "TERM", String(options.termAfterSeconds));
     }
     command[0] = hostToolPath(command[0]) ?? command[0];
-    const result = spawnSync(command[0], command.slice(1), {
+    const env = {
+        PATH: `${stubDir}:${toolDir}`,
+        HOME: root,
+        TEST_ROOT: root,
+        TMPDIR: tmpDir,
+        LANG: "C.UTF-8",
+        ...rootEnv,
+        ...options.env,
+    };
+    return { root, callLog, command, env };
+}
+
+function finishRun(prepared: PreparedRun, code: number | null, stdout: string, stderr: string, started: bigint): StubbedRun {
+    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const calls = fs
+        .readFileSync(prepared.callLog, "utf8")
+        .split("\n")
+        .filter((line) => line.length > 0);
+    return { code: code ?? -1, stdout, stderr, calls, root: prepared.root, elapsedMs };
+}
+
+export function runStubbedBash(scriptPath: string, options: StubbedRunOptions = {}): StubbedRun {
+    const prepared = prepareRun(scriptPath, options);
+    const started = process.hrtime.bigint();
+    const result = spawnSync(prepared.command[0], prepared.command.slice(1), {
         encoding: "utf8",
         input: options.stdin ?? "",
         timeout: options.timeoutMs ?? 30_000,
-        env: {
-            PATH: `${stubDir}:${toolDir}`,
-            HOME: root,
-            TEST_ROOT: root,
-            TMPDIR: tmpDir,
-            LANG: "C.UTF-8",
-            ...rootEnv,
-            ...options.env,
-        },
+        env: prepared.env,
     });
-    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
-    const calls = fs
-        .readFileSync(callLog, "utf8")
-        .split("\n")
-        .filter((line) => line.length > 0);
-    return {
-        code: result.status ?? -1,
-        stdout: result.stdout ?? "",
-        stderr: result.stderr ?? "",
-        calls,
-        root,
-        elapsedMs,
-    };
+    return finishRun(prepared, result.status, result.stdout ?? "", result.stderr ?? "", started);
+}
+
+/**
+ * runStubbedBash without blocking the event loop: the test acts while the script runs (e.g.
+ * plays the kubelet that restarts a static pod when the script changes its manifest).
+ * `root` is known before the script ends, through `onStart`.
+ */
+export function runStubbedBashAsync(scriptPath: string, options: StubbedRunOptions & { onStart?: (root: string) => void } = {}): Promise<StubbedRun> {
+    const prepared = prepareRun(scriptPath, options);
+    options.onStart?.(prepared.root);
+    const started = process.hrtime.bigint();
+    return new Promise((resolve) => {
+        const child = spawn(prepared.command[0], prepared.command.slice(1), { env: prepared.env, stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "",
+            stderr = "";
+        child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+        const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
+        child.on("close", (code) => {
+            clearTimeout(timer);
+            resolve(finishRun(prepared, code, stdout, stderr, started));
+        });
+        child.stdin.end(options.stdin ?? "");
+    });
 }
 
 /** Deletes the temporary root of a finished run. */
