@@ -10,6 +10,7 @@
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
 import { clusterTagKey, resourceTags, Tags } from "../infra/tags";
 import { API_PORT } from "./api-endpoint";
 import { nodeConnection, NodeSshArgs } from "./kubeconfig";
@@ -65,6 +66,29 @@ export interface FirstControlPlaneNode {
 }
 
 export const CONTROL_PLANE_COOLDOWN_SECONDS = 180;
+
+/**
+ * Former names of control-plane resources, keyed by the current name with `{env}` for the
+ * environment and `{n}` for the node number (e.g. `{env}-master-sa-{n}-bootstrap`); values use
+ * the same placeholders. Each becomes an alias, so a rename keeps the resource. Without one, a
+ * URN change is a create plus a delete at the end of the update, and the old bootstrap Command's
+ * delete would run node-leave.sh on a live node. No control-plane resource was renamed or
+ * re-parented so far; tests/control-plane-urns.test.ts fails when a recorded URN disappears
+ * without an alias here.
+ */
+export const CONTROL_PLANE_FORMER_NAMES: Record<string, string[]> = {};
+
+/** The aliases of control-plane resource `name` (node number `nodeNumber` where it has one). */
+export function controlPlaneAliases(
+    environment: string,
+    name: string,
+    nodeNumber?: number,
+    formerNames: Record<string, string[]> = CONTROL_PLANE_FORMER_NAMES,
+): pulumi.Alias[] {
+    const fill = (template: string) => template.split("{env}").join(environment).split("{n}").join(String(nodeNumber ?? ""));
+    const key = Object.keys(formerNames).find((template) => fill(template) === name);
+    return key === undefined ? [] : formerNames[key].map((former) => ({ name: fill(former) }));
+}
 
 export function standaloneNodeName(environment: string, index: number): string {
     return `${environment}-master-sa-${index + 1}`;
@@ -157,18 +181,59 @@ export interface LifecycleDecision {
 export type NodeSshSettings = Omit<NodeSshArgs, "host">;
 
 /**
- * node-leave.sh (with lib.sh and drain-node.sh) run as root on the leaving node: the delete of
- * its bootstrap Command, and the retire step of a replaced node (which names the instance it
- * must run on, because the old address may belong to another instance by then).
+ * Where a node records which bootstrap Command runs it (`bootstrapOwnerToken`): written by every
+ * create and update of that Command, compared by its delete.
  */
-export function nodeLeaveCommand(nodeName: string, drainTimeoutSeconds: number, expectedInstanceId?: string): string {
+export const BOOTSTRAP_OWNER_FILE = "/var/lib/zadara-eksd/bootstrap-owner";
+
+/**
+ * Identifies one bootstrap Command by its URN's parts (the parent's URN and its name): a rename
+ * or re-parent (a new URN: Pulumi creates the new Command, then deletes the old one at the end)
+ * gives another token. sha256, so it quotes safely and says nothing about the stack.
+ */
+export function bootstrapOwnerToken(parentUrn: string, commandName: string): string {
+    return createHash("sha256").update(`${parentUrn}::${commandName}`, "utf8").digest("hex");
+}
+
+/** Runs before the bootstrap script: this Command owns the node from now on. */
+export function claimNodeCommand(ownerToken: string): string {
+    const dir = BOOTSTRAP_OWNER_FILE.slice(0, BOOTSTRAP_OWNER_FILE.lastIndexOf("/"));
+    return `sudo -n install -d -m 755 ${dir} && echo ${shellSingleQuote(ownerToken)} | sudo -n tee ${BOOTSTRAP_OWNER_FILE} >/dev/null`;
+}
+
+/** Who must leave, and who asks: the retire step names only the instance; a bootstrap delete also names itself. */
+export interface LeaveIdentity {
+    /** The instance the leave must run on: on any other (the address was reused) nothing is done. */
+    expectedInstanceId?: string;
+    /** The bootstrap Command that asks (its delete): a node another bootstrap Command claimed since does not leave. */
+    ownerToken?: string;
+}
+
+/**
+ * node-leave.sh (with lib.sh and drain-node.sh) run as root on the leaving node: the delete of
+ * its bootstrap Command, and the retire step of a replaced node. Both name the instance (the
+ * old address may belong to another instance by then, e.g. after `pulumi refresh` dropped a
+ * terminated one); the delete also names its Command, so the old Command of a renamed or
+ * re-parented bootstrap step does not take out the node its successor just claimed.
+ */
+export function nodeLeaveCommand(nodeName: string, drainTimeoutSeconds: number, identity: LeaveIdentity = {}): string {
     const script = Buffer.from(scriptForStdin(["drain-node.sh", "node-leave.sh"])).toString("base64");
     const env = [`SLOT_NAME=${shellSingleQuote(nodeName)}`, `DRAIN_TIMEOUT=${shellSingleQuote(String(drainTimeoutSeconds))}`];
-    if (expectedInstanceId !== undefined) {
-        env.push(`EXPECTED_INSTANCE_ID=${shellSingleQuote(expectedInstanceId)}`);
+    if (identity.expectedInstanceId !== undefined) {
+        env.push(`EXPECTED_INSTANCE_ID=${shellSingleQuote(identity.expectedInstanceId)}`);
     }
     // The delete gets no stdin: the script travels base64-encoded in the command itself.
-    return `echo '${script}' | base64 -d | sudo -n env ${env.join(" ")} bash -s`;
+    const leave = `echo '${script}' | base64 -d | sudo -n env ${env.join(" ")} bash -s`;
+    if (identity.ownerToken === undefined) {
+        return leave;
+    }
+    // A node without the file was bootstrapped by an older program version: it leaves as before.
+    const claimedElsewhere = shellSingleQuote(`${nodeName}: another bootstrap step claimed this node since (a renamed or re-parented one): not leaving`);
+    return [
+        `owner=$(sudo -n cat ${BOOTSTRAP_OWNER_FILE} 2>/dev/null || true);`,
+        `if [ -n "$owner" ] && [ "$owner" != ${shellSingleQuote(identity.ownerToken)} ]; then echo ${claimedElsewhere} >&2;`,
+        `else ${leave}; fi`,
+    ].join(" ");
 }
 
 /** What the retire step of a node runs when it has no replaced instance to retire now. */
@@ -213,14 +278,21 @@ export function retirePlan(
             ),
         };
     }
-    return { host: previous.privateIp, command: nodeLeaveCommand(nodeName, drainTimeoutSeconds, previous.instanceId), retires: previous.instanceId };
+    return {
+        host: previous.privateIp,
+        command: nodeLeaveCommand(nodeName, drainTimeoutSeconds, { expectedInstanceId: previous.instanceId }),
+        retires: previous.instanceId,
+    };
 }
 
 /**
  * The plan, unless the instance it would retire no longer runs. The record is written only by
- * a successful update: after a failed one, Pulumi deletes the old halves it left (running their
- * leave) at the start of the next update, so the recorded instance may be gone by the time its
- * successor passed its gate. Asked then (the step waits for that gate), not at program start.
+ * a successful update: after a failed one, the old halves it left stay in state as pending
+ * deletes, and the engine deletes them (running their leave) at the END of the next update
+ * (pulumi/pulumi#11027, Pulumi 3.46+; Pulumi.yaml requires a newer CLI), so the recorded
+ * instance normally still runs when this step asks; it may be gone when it was terminated by
+ * hand or by a cloud failure. Asked once the successor passed its gate (this step waits for
+ * it), not at program start.
  */
 export async function liveRetirePlan(
     plan: RetirePlan,
@@ -276,7 +348,10 @@ export class ControlPlane {
         this.sshAccess = sshAccessOf(args.ssh.user, args.keyName);
         const env = args.environment;
 
-        this.targetGroup = new aws.lb.TargetGroup(`${env}-api`, apiTargetGroupArgs(env, args.vpcId, args.nameSuffix, args.tags), this.opts);
+        this.targetGroup = new aws.lb.TargetGroup(`${env}-api`, apiTargetGroupArgs(env, args.vpcId, args.nameSuffix, args.tags), {
+            ...this.opts,
+            aliases: controlPlaneAliases(env, `${env}-api`),
+        });
 
         if (args.mode !== "standalone") {
             throw new Error(`controlPlaneMode "${args.mode}" is not supported: only standalone control-plane nodes receive their secrets from the program`);
@@ -303,7 +378,7 @@ export class ControlPlane {
                 protocol: "TCP",
                 defaultActions: [{ type: "forward", targetGroupArn: this.targetGroup.arn }],
             },
-            this.opts,
+            { ...this.opts, aliases: controlPlaneAliases(env, `${env}-api`) },
         );
     }
 
@@ -348,6 +423,7 @@ export class ControlPlane {
             },
             standaloneInstanceOptions({
                 ...this.opts,
+                aliases: controlPlaneAliases(env, name, index + 1),
                 // The chain: node i+1 is created only after node i joined, passed its gate and the
                 // instance it replaced left.
                 dependsOn: [...this.args.dependsOn, ...this.args.boot.dependsOn, ...(previous ? [previous] : [])],
@@ -362,23 +438,31 @@ export class ControlPlane {
                 targetId: instance.id,
                 port: API_PORT,
             },
-            this.opts,
+            { ...this.opts, aliases: controlPlaneAliases(env, `${name}-api`, index + 1) },
         );
         this.attachments.push(attachment);
 
         const boot = this.bootCommandFor(name, index);
+        const bootstrapName = `${name}-bootstrap`;
+        const owner = urnWithoutDependency(this.args.parent).then((parentUrn) => bootstrapOwnerToken(parentUrn, bootstrapName));
+        const create = pulumi.interpolate`${owner.then(claimNodeCommand)} && ${boot.create}`;
+        const drainTimeout = this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS;
         this.bootstraps.push(
             new command.remote.Command(
-                `${name}-bootstrap`,
+                bootstrapName,
                 {
                     connection: nodeConnection({ ...this.args.ssh, host: instance.privateIp }),
-                    create: boot.create,
+                    create,
                     stdin: boot.stdin,
                     // An input change (a rotated worker token, a new encryption key) runs the same script:
                     // on a node already in the cluster it only places the new files, applies the token
                     // and passes the gate again. The chain keeps these updates one node at a time.
-                    update: boot.create,
-                    delete: nodeLeaveCommand(name, this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS),
+                    update: create,
+                    // Stored with the instance id and this Command's identity: the engine runs it with
+                    // these stored inputs, also after a refresh dropped the instance or a rename.
+                    delete: pulumi
+                        .all([instance.id, owner])
+                        .apply(([expectedInstanceId, ownerToken]) => nodeLeaveCommand(name, drainTimeout, { expectedInstanceId, ownerToken })),
                     // A new instance is a new node: bootstrap it (and let the old one leave).
                     triggers: [instance.id],
                     logging: "stderr",
@@ -386,6 +470,7 @@ export class ControlPlane {
                 },
                 {
                     parent: this.args.parent,
+                    aliases: controlPlaneAliases(env, bootstrapName, index + 1),
                     // Deleted before its attachment and instance: the node leaves while it still runs.
                     dependsOn: [instance, attachment],
                     deleteBeforeReplace: false,
@@ -393,7 +478,7 @@ export class ControlPlane {
                 },
             ),
         );
-        this.retirements.push(this.addRetireReplaced(name, instance, this.bootstraps[index]));
+        this.retirements.push(this.addRetireReplaced(name, index, instance, this.bootstraps[index]));
     }
 
     /**
@@ -404,10 +489,11 @@ export class ControlPlane {
      * one `up`), and etcd never holds more than one extra member. Pulumi's delete of the old
      * instance at the end of the update then finds a node that already left.
      */
-    private addRetireReplaced(name: string, instance: aws.ec2.Instance, gate: command.remote.Command): command.remote.Command {
+    private addRetireReplaced(name: string, index: number, instance: aws.ec2.Instance, gate: command.remote.Command): command.remote.Command {
         const drainTimeout = this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS;
         const current = { sshAccess: this.sshAccess };
-        // After the gate (its id): by then Pulumi has deleted what a failed update left behind.
+        // After the gate (its id): the existence check is as late as possible. A failed
+        // update's leftovers are deleted only at the END of this update (Pulumi 3.46+).
         const plan = pulumi
             .all([this.args.decision, instance.id, instance.privateIp, gate.id])
             .apply(([decision, instanceId, privateIp]) =>
@@ -427,7 +513,7 @@ export class ControlPlane {
                 logging: "stderr",
                 addPreviousOutputInEnv: false,
             },
-            { parent: this.args.parent, dependsOn: [gate] },
+            { parent: this.args.parent, dependsOn: [gate], aliases: controlPlaneAliases(this.args.environment, `${name}-retire-replaced`, index + 1) },
         );
     }
 
@@ -478,9 +564,27 @@ export class ControlPlane {
                 triggers: [this.args.kubernetesVersion],
                 logging: "stderr",
             },
-            { parent: this.args.parent, dependsOn: [lastStep] },
+            {
+                parent: this.args.parent,
+                dependsOn: [lastStep],
+                aliases: controlPlaneAliases(this.args.environment, `${this.args.environment}-upgrade-addons`),
+            },
         );
     }
+}
+
+/**
+ * A resource's URN as a plain promise. Used as an input, `parent.urn` would make the child
+ * depend on its parent component, i.e. on all the component's children including itself (a
+ * cycle); the URN is only a name here, not something to wait for.
+ */
+function urnWithoutDependency(resource: pulumi.Resource): Promise<string> {
+    return new Promise((resolve) => {
+        resource.urn.apply((urn) => {
+            resolve(urn);
+            return urn;
+        });
+    });
 }
 
 /** Numeric IPv4 order, as `sort -t . -k1,1n -k2,2n -k3,3n -k4,4n` in the boot scripts. */
