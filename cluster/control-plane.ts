@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { clusterTagKey, resourceTags, Tags } from "../infra/tags";
 import { API_PORT } from "./api-endpoint";
 import { nodeConnection, NodeSshArgs } from "./kubeconfig";
-import type { LifecycleNode } from "./lifecycle-state";
+import { LifecycleNode, NODE_LOGIN_KEYS_OUTPUT } from "./lifecycle-state";
 import { shellSingleQuote } from "./node-env";
 import { scriptForStdin } from "./stdin-scripts";
 
@@ -50,6 +50,8 @@ export interface ControlPlaneArgs {
     ssh: NodeSshSettings;
     /** From the previous state; rejects (fails the preview) when a change is refused. */
     decision: pulumi.Output<LifecycleDecision>;
+    /** Private keys of the previous logins, by login (secret; previous state `nodeLoginKeys`). */
+    previousLoginKeys?: pulumi.Input<Record<string, string>>;
     /** Exact Kubernetes tag: the add-on upgrade step re-runs when it changes. */
     kubernetesVersion: string;
     /** kubeadm InitConfiguration + ClusterConfiguration of this release (secret). */
@@ -246,18 +248,28 @@ export function sshAccessOf(user: string, keyName: string): string {
     return `${user}@${keyName}`;
 }
 
-/** Where and what a node's retire step runs; `retires`: the replaced instance it takes out. */
+/** The ssh user of a `<user>@<key pair name>` login. */
+export function sshUserOf(sshAccess: string): string {
+    return sshAccess.slice(0, sshAccess.indexOf("@"));
+}
+
+/**
+ * Where and what a node's retire step runs; `retires`: the replaced instance it takes out;
+ * `login`: the previous login it connects with, when that instance accepts only that one (a
+ * new key pair or user: its private key comes from the previous state, `nodeLoginKeys`).
+ */
 export interface RetirePlan {
     host: string;
     command: string;
     retires?: string;
+    login?: string;
 }
 
 /**
  * Where and what a node's retire step runs, from the previous state and the node's instance.
- * Nothing to retire: no recorded instance, the same instance, or one that only accepts another
- * login (a new key pair or user; Pulumi's delete at the end of the update still has the old
- * one, so that node leaves then).
+ * Nothing to retire: no recorded instance, or the same instance. A replaced instance that
+ * accepts only the previous login is reached with that login (add one, remove one, also for a
+ * key-pair change; `loginChangeRefusal` stops the preview when its key is not recorded).
  */
 export function retirePlan(
     nodeName: string,
@@ -269,20 +281,40 @@ export function retirePlan(
     if (previous === undefined || previous.instanceId === current.instanceId) {
         return { host: current.privateIp, command: nothingToRetireCommand(nodeName) };
     }
-    if (previous.sshAccess !== undefined && previous.sshAccess !== current.sshAccess) {
-        return {
-            host: current.privateIp,
-            command: nothingToRetireCommand(
-                nodeName,
-                `the replaced instance ${previous.instanceId} accepts only ${previous.sshAccess}; it leaves at the end of the update`,
-            ),
-        };
-    }
-    return {
+    const plan: RetirePlan = {
         host: previous.privateIp,
         command: nodeLeaveCommand(nodeName, drainTimeoutSeconds, { expectedInstanceId: previous.instanceId }),
         retires: previous.instanceId,
     };
+    if (previous.sshAccess !== undefined && previous.sshAccess !== current.sshAccess) {
+        plan.login = previous.sshAccess;
+    }
+    return plan;
+}
+
+/**
+ * The refusal (at preview) of a login change the program cannot follow: the recorded nodes
+ * accept only a login whose private key the previous state does not hold (a state written
+ * before `nodeLoginKeys` existed). Without it, every replaced node would leave only at the end
+ * of the update, and etcd would grow by one member per node meanwhile.
+ */
+export function loginChangeRefusal(previousNodes: Record<string, LifecycleNode>, currentAccess: string, recordedLogins: string[]): string | undefined {
+    const unreachable = [
+        ...new Set(
+            Object.values(previousNodes)
+                .map((node) => node.sshAccess)
+                .filter((access): access is string => access !== undefined && access !== currentAccess && !recordedLogins.includes(access)),
+        ),
+    ];
+    if (unreachable.length === 0) {
+        return undefined;
+    }
+    return (
+        `zadara-eksd:nodeKeyName / nodeSshUser: change from ${unreachable.join(", ")} to ${currentAccess} is refused on a running cluster: ` +
+        `the control-plane nodes accept only ${unreachable.join(", ")}, and the stack's previous outputs hold no private key for it ` +
+        `(output ${NODE_LOGIN_KEYS_OUTPUT}, written from this program version on), so the replaced nodes could leave etcd only at the end of the update. ` +
+        `Safe path: set nodeKeyName, nodeSshUser and nodeSshPrivateKey back to the previous login and run pulumi up once (it records the key), then change them again and run pulumi up.`
+    );
 }
 
 /**
@@ -337,6 +369,8 @@ export class ControlPlane {
     readonly privateIps: pulumi.Output<string[]>;
     /** Instance id and private IP by node name: what the next update retires when it replaces one. */
     readonly nodesByName: pulumi.Output<Record<string, LifecycleNode>>;
+    /** The nodes' login and its private key (secret): what the next update reaches them with. */
+    readonly loginKeys: pulumi.Output<Record<string, string>>;
     readonly firstNode: FirstControlPlaneNode;
 
     private readonly opts: pulumi.CustomResourceOptions;
@@ -367,6 +401,7 @@ export class ControlPlane {
             .apply(([ids, ips]) =>
                 Object.fromEntries(ids.map((instanceId, index) => [standaloneNodeName(env, index), { instanceId, privateIp: ips[index], sshAccess }])),
             );
+        this.loginKeys = pulumi.secret(pulumi.output(args.ssh.privateKey).apply((key) => ({ [sshAccess]: key })));
         this.firstNode = { id: this.instances[0].id, privateIp: this.instances[0].privateIp };
         this.upgradeAddons = this.addUpgradeAddons();
 
@@ -501,10 +536,25 @@ export class ControlPlane {
                     this.instanceRuns(id, instanceId),
                 ),
             );
+        // A replaced node that accepts only the previous login is reached with it (its key from
+        // the previous state); otherwise the current login.
+        const previousKeys = pulumi.output(this.args.previousLoginKeys ?? {});
+        const privateKey = pulumi.all([plan, previousKeys, this.args.ssh.privateKey]).apply(([p, keys, currentKey]) => {
+            if (p.login === undefined) {
+                return currentKey;
+            }
+            const key = keys[p.login] as string | undefined;
+            if (key === undefined) {
+                // loginChangeRefusal stops the preview before this; a state changed since then lands here.
+                throw new Error(`${name}-retire-replaced: no private key for ${p.login} in the previous state (${NODE_LOGIN_KEYS_OUTPUT})`);
+            }
+            return key;
+        });
+        const connection = nodeConnection({ ...this.args.ssh, host: plan.host, privateKey });
         return new command.remote.Command(
             `${name}-retire-replaced`,
             {
-                connection: nodeConnection({ ...this.args.ssh, host: plan.host }),
+                connection: { ...connection, user: plan.apply((p) => (p.login === undefined ? this.args.ssh.user : sshUserOf(p.login))) },
                 create: plan.command,
                 // Runs when the node's instance is new; the next update's new record changes
                 // nothing that needs running again.

@@ -101,18 +101,44 @@ export function withListedNodes(
 }
 
 /**
- * Reads the previous `lifecycle` output through a StackReference to this very stack. The
- * reference is read during preview too, so refusals based on it fail the preview. On the first
- * `up` the stack has no outputs: undefined. `nodeNameOf` names control-plane node i for states
- * of earlier versions (withListedNodes).
+ * Stack output (a Pulumi secret) with the private key of the login the control-plane nodes
+ * accept, keyed by that login (`<ssh user>@<key pair name>`, as `LifecycleNode.sshAccess`): after
+ * a key-pair or user change the next update still reaches the replaced nodes (their retire step)
+ * with the previous login, so a login change is add one, remove one like any other roll.
  */
-export function readPreviousLifecycle(nodeNameOf: (index: number) => string, opts?: pulumi.CustomResourceOptions): pulumi.Output<LifecycleState | undefined> {
+export const NODE_LOGIN_KEYS_OUTPUT = "nodeLoginKeys";
+
+/** Only string values: anything else reads as no recorded key. */
+export function parseLoginKeys(value: unknown): Record<string, string> {
+    if (typeof value !== "object" || value === null) {
+        return {};
+    }
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+}
+
+/** What the last successful update of this stack left for the next one. */
+export interface PreviousState {
+    /** The checked-later lifecycle record (plain: it holds no secret). */
+    lifecycle: pulumi.Output<LifecycleState | undefined>;
+    /** Private keys of the recorded logins (secret). */
+    loginKeys: pulumi.Output<Record<string, string>>;
+}
+
+/**
+ * Reads the previous outputs through a StackReference to this very stack. The reference is read
+ * during preview too, so refusals based on it fail the preview. On the first `up` the stack has
+ * no outputs: no lifecycle, no keys. `nodeNameOf` names control-plane node i for states of
+ * earlier versions (withListedNodes).
+ */
+export function readPreviousState(nodeNameOf: (index: number) => string, opts?: pulumi.CustomResourceOptions): PreviousState {
     const self = new pulumi.StackReference("lifecycle-previous-state", { name: selfStackName() }, opts);
-    return pulumi
+    const lifecycle = pulumi
         .all([
             pulumi.unsecret(self.getOutput(LIFECYCLE_OUTPUT)),
             pulumi.unsecret(self.getOutput(INSTANCE_ID_OUTPUT)),
             pulumi.unsecret(self.getOutput(PRIVATE_IP_OUTPUT)),
         ])
         .apply(([lifecycle, instanceIds, privateIps]) => withListedNodes(parseLifecycleState(lifecycle), instanceIds, privateIps, nodeNameOf));
+    const loginKeys = pulumi.secret(self.getOutput(NODE_LOGIN_KEYS_OUTPUT).apply(parseLoginKeys));
+    return { lifecycle, loginKeys };
 }

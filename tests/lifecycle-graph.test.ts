@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as YAML from "yaml";
 import { group, makeCluster, optionsOf, recorded, secretValue, valueOf } from "./helpers/cluster-fixture";
-import { controlPlaneSteps, dependsOn, Graph, graphOf, memberCounts, simulateUpdate, Step } from "./helpers/update-simulator";
+import { controlPlaneSteps, dependsOn, Graph, graphOf, memberCounts, retiringNodes, simulateUpdate, Step } from "./helpers/update-simulator";
 import { settle } from "../tools/mock-engine";
 import { decodeUserData } from "../cluster/cloud-init";
 import {
@@ -19,9 +19,11 @@ import {
     claimNodeCommand,
     CONTROL_PLANE_REPLACE_ON_CHANGES,
     liveRetirePlan,
+    loginChangeRefusal,
     nodeLeaveCommand,
     nothingToRetireCommand,
     retirePlan,
+    sshUserOf,
 } from "../cluster/control-plane";
 import type { EksdClusterArgs } from "../cluster";
 import { CHANGE_POLICY, refusedChanges } from "../cluster/change-policy";
@@ -126,7 +128,7 @@ function userDataSettings(graph: Graph, resource: { inputs: Record<string, unkno
  * only after its node left, and etcd never more than one member above the larger of the old and
  * new sizes nor below the smaller (add one, remove one).
  */
-function assertOneAtATime(steps: Step[], label: string, sizes: { before: number; after: number; replaced: Set<string> }): void {
+function assertOneAtATime(steps: Step[], label: string, sizes: { before: number; after: number; retiring: Set<string> }): void {
     const cp = controlPlaneSteps(steps);
     const byWave = new Map<number, Step[]>();
     for (const step of cp) {
@@ -140,7 +142,7 @@ function assertOneAtATime(steps: Step[], label: string, sizes: { before: number;
         const leave = cp.find((s) => s.op === "delete" && s.name === `${step.name}-bootstrap`);
         assert.ok(leave && leave.wave < step.wave, `${label}: ${step.name} is deleted without leaving first`);
     }
-    const counts = memberCounts(steps, sizes.before, sizes.replaced);
+    const counts = memberCounts(steps, sizes.before, sizes.retiring);
     const low = Math.min(sizes.before, sizes.after);
     const high = Math.max(sizes.before, sizes.after) + 1;
     assert.ok(
@@ -162,6 +164,14 @@ function created(...nodes: number[]): string[] {
 /** ... and when it is deleted, in reverse dependency order: retire step, bootstrap (leave), instance. */
 function deleted(...nodes: number[]): string[] {
     return nodes.flatMap((n) => [`delete master-sa-${n}-retire-replaced`, `delete master-sa-${n}-bootstrap`, `delete master-sa-${n}`]);
+}
+
+/** The login the fixture's nodes accept, recorded with its key by the previous update. */
+const RECORDED_LOGINS = ["ubuntu@nodes-key"];
+
+/** The nodes whose retire step really leaves, by the program's retirePlan (the simulator counts only those). */
+function retiring(before: Graph, after: Graph, replaced: Set<string>, recordedLogins = RECORDED_LOGINS): Set<string> {
+    return retiringNodes(before, after, replaced, "ubuntu", recordedLogins);
 }
 
 function allReplaced(graph: Graph): Set<string> {
@@ -276,10 +286,24 @@ describe("retire step of a replaced control-plane node", () => {
         assert.deepEqual(asked, ["i-0old2"]);
     });
 
-    it("leaves a replaced instance that only accepts the previous login to the end-of-update delete", () => {
+    it("reaches a replaced instance that accepts only the previous login with that login (a key-pair change is add one, remove one)", () => {
         const plan = retirePlan("dev-master-sa-2", { ...replacement, sshAccess: "ubuntu@nodes-2026" }, previous, 600);
-        assert.equal(plan.host, "10.0.1.22");
-        assert.match(plan.command, /the replaced instance i-0old2 accepts only ubuntu@nodes; it leaves at the end of the update/);
+        assert.equal(plan.host, "10.0.1.12");
+        assert.equal(plan.retires, "i-0old2");
+        assert.equal(plan.login, "ubuntu@nodes");
+        assert.equal(plan.command, nodeLeaveCommand("dev-master-sa-2", 600, { expectedInstanceId: "i-0old2" }));
+        assert.equal(sshUserOf("core@key@2026"), "core");
+        // Same login: the current connection.
+        assert.equal(retirePlan("dev-master-sa-2", replacement, previous, 600).login, undefined);
+    });
+
+    it("refuses a login change at preview when the previous state holds no key for the previous login", () => {
+        const nodes = { ...previous, "dev-master-sa-1": { instanceId: "i-0old1", privateIp: "10.0.1.11", sshAccess: "ubuntu@nodes" } };
+        assert.equal(loginChangeRefusal(nodes, "ubuntu@nodes", []), undefined, "no change");
+        assert.equal(loginChangeRefusal(nodes, "ubuntu@nodes-2026", ["ubuntu@nodes"]), undefined, "the key is recorded");
+        assert.equal(loginChangeRefusal({ "dev-master-sa-2": { instanceId: "i-0old2", privateIp: "10.0.1.12" } }, "ubuntu@nodes-2026", []), undefined, "older record");
+        const refusal = loginChangeRefusal(nodes, "ubuntu@nodes-2026", []);
+        assert.match(refusal ?? "", /change from ubuntu@nodes to ubuntu@nodes-2026 is refused on a running cluster: .*nodeLoginKeys.* Safe path: /);
     });
 });
 
@@ -287,27 +311,27 @@ describe("day-2 changes roll the control plane one node at a time (graph)", () =
     it("count 1 -> 3 -> 5: new nodes join one at a time after the last one", async () => {
         const [c1, c3, c5] = await Promise.all([build("lcc1", {}, 1), build("lcbase", {}, 3), build("lcc5", {}, 5)]);
         const up13 = simulateUpdate(c1, c3, new Set());
-        assertOneAtATime(up13, "1->3", { before: 1, after: 3, replaced: new Set() });
+        assertOneAtATime(up13, "1->3", { before: 1, after: 3, retiring: new Set() });
         assert.deepEqual(sequence(up13), created(2, 3));
         const up35 = simulateUpdate(c3, c5, new Set());
-        assertOneAtATime(up35, "3->5", { before: 3, after: 5, replaced: new Set() });
+        assertOneAtATime(up35, "3->5", { before: 3, after: 5, retiring: new Set() });
         assert.deepEqual(sequence(up35), created(4, 5));
     });
 
     it("count 5 -> 3 -> 1: the highest-numbered nodes leave one at a time, highest first", async () => {
         const [c1, c3, c5] = await Promise.all([build("lcc1", {}, 1), build("lcbase", {}, 3), build("lcc5", {}, 5)]);
         const down53 = simulateUpdate(c5, c3, new Set());
-        assertOneAtATime(down53, "5->3", { before: 5, after: 3, replaced: new Set() });
+        assertOneAtATime(down53, "5->3", { before: 5, after: 3, retiring: new Set() });
         assert.deepEqual(sequence(down53), deleted(5, 4));
         const down31 = simulateUpdate(c3, c1, new Set());
-        assertOneAtATime(down31, "3->1", { before: 3, after: 1, replaced: new Set() });
+        assertOneAtATime(down31, "3->1", { before: 3, after: 1, retiring: new Set() });
         assert.deepEqual(sequence(down31), deleted(3, 2));
     });
 
     it("pulumi up --replace of one node: the new node joins, then the old one leaves; the others are untouched", async () => {
         const base = await build("lcbase");
         const steps = simulateUpdate(base, base, new Set(["master-sa-2"]));
-        assertOneAtATime(steps, "--replace master-sa-2", { before: 3, after: 3, replaced: new Set(["master-sa-2"]) });
+        assertOneAtATime(steps, "--replace master-sa-2", { before: 3, after: 3, retiring: retiring(base, base, new Set(["master-sa-2"])) });
         // The old node leaves in the retire step; its old bootstrap's delete then finds it gone.
         assert.deepEqual(sequence(steps), [...created(2), ...deleted(2)]);
     });
@@ -347,12 +371,20 @@ describe("day-2 changes roll the control plane one node at a time (graph)", () =
                 assert.deepEqual(replacingChanges(base, next, node), expected, `${what}: ${node}`);
             }
             const steps = simulateUpdate(base, next, allReplaced(base));
-            assertOneAtATime(steps, what, { before: 3, after: 3, replaced: allReplaced(base) });
+            assertOneAtATime(steps, what, { before: 3, after: 3, retiring: retiring(base, next, allReplaced(base)) });
             // Old node n leaves in new node n's retire step; the deletes at the end find them gone.
             assert.deepEqual(sequence(steps), [...created(1, 2, 3), ...deleted(3, 2, 1)]);
-            assert.deepEqual(memberCounts(steps, 3, allReplaced(base)), [4, 3, 4, 3, 4, 3]);
+            assert.deepEqual(memberCounts(steps, 3, retiring(base, next, allReplaced(base))), [4, 3, 4, 3, 4, 3]);
         });
     }
+
+    it("key pair without a recorded previous key: the leaves could not connect (4, 5, 6 members), which is why the preview refuses it", async () => {
+        const [base, next] = await Promise.all([build("lcbase"), build("lckey")]);
+        const steps = simulateUpdate(base, next, allReplaced(base));
+        assert.deepEqual(retiring(base, next, allReplaced(base), []), new Set());
+        assert.deepEqual(memberCounts(steps, 3, retiring(base, next, allReplaced(base), [])), [4, 5, 6, 5, 4, 3]);
+        assert.deepEqual(memberCounts(steps, 3, retiring(base, next, allReplaced(base))), [4, 3, 4, 3, 4, 3]);
+    });
 
     it("subnet: refused at preview on a running cluster (not a rolling replacement)", () => {
         const previous = { initialized: true as const, settings: { privateSubnetCidr: "10.0.1.0/24" } };
@@ -449,7 +481,7 @@ describe("every rolling key of the change table does what the table says (graph)
             assert.deepEqual(replaced, rollsControlPlane ? nodeNames(base) : [], `${key}: control-plane nodes replaced`);
             if (rollsControlPlane) {
                 const steps = simulateUpdate(base, next, allReplaced(base));
-                assertOneAtATime(steps, key, { before: 3, after: 3, replaced: allReplaced(base) });
+                assertOneAtATime(steps, key, { before: 3, after: 3, retiring: retiring(base, next, allReplaced(base)) });
             }
             const before = rollInputs.get("lcbase")!;
             const after = rollInputs.get(environment)!;

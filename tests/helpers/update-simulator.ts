@@ -4,6 +4,8 @@
 // the end, a resource only after everything that depended on it in the old graph was deleted.
 // Steps whose predecessors are all done run in parallel: the same "wave".
 import type { RecordedResource } from "../../tools/mock-engine";
+import { retirePlan } from "../../cluster/control-plane";
+import type { LifecycleNode } from "../../cluster/lifecycle-state";
 
 export interface Step {
     op: "create" | "delete";
@@ -94,12 +96,42 @@ export function controlPlaneSteps(steps: Step[]): Step[] {
 }
 
 /**
- * The etcd member count after each control-plane step: a created bootstrap joins a member; the
- * created retire step of a replaced node takes its old instance out; an old bootstrap's delete
- * takes its node out unless that node was retired already. `replaced`: node names whose instance
- * is replaced.
+ * The nodes (names without the environment) whose retire step really takes the old instance out,
+ * decided by the program's own retirePlan from the recorded graphs: the previous record is the
+ * old graph's instances and logins, the current one the new graph's (a replaced instance gets a
+ * new id). A plan that needs a previous login whose key is not in `recordedLogins` would not
+ * connect (the preview refuses it): that leave does not happen, so it is not counted.
  */
-export function memberCounts(steps: Step[], initialMembers: number, replaced: Set<string>): number[] {
+export function retiringNodes(before: Graph, after: Graph, replaced: Set<string>, sshUser: string, recordedLogins: string[]): Set<string> {
+    const env = before.environment;
+    const login = (graph: Graph, node: string) => `${sshUser}@${String(graph.byName.get(node)?.inputs.keyName)}`;
+    const previousNodes: Record<string, LifecycleNode> = {};
+    for (const [name, resource] of before.byName) {
+        if (resource.type === "aws:ec2/instance:Instance" && /^master-sa-\d+$/.test(name)) {
+            previousNodes[`${env}-${name}`] = { instanceId: String(resource.id), privateIp: `ip-of-${name}`, sshAccess: login(before, name) };
+        }
+    }
+    const retiring = new Set<string>();
+    for (const name of replaced) {
+        const next = after.byName.get(name);
+        if (next === undefined) {
+            continue;
+        }
+        const current = { instanceId: `${String(next.id)}-new`, privateIp: `new-ip-of-${name}`, sshAccess: login(after, name) };
+        const plan = retirePlan(`${env}-${name}`, current, previousNodes, 600);
+        if (plan.retires !== undefined && (plan.login === undefined || recordedLogins.includes(plan.login))) {
+            retiring.add(name);
+        }
+    }
+    return retiring;
+}
+
+/**
+ * The etcd member count after each control-plane step: a created bootstrap joins a member; the
+ * created retire step of a node in `retiring` (see retiringNodes) takes its old instance out; an
+ * old bootstrap's delete takes its node out unless that node was retired already.
+ */
+export function memberCounts(steps: Step[], initialMembers: number, retiring: Set<string>): number[] {
     let members = initialMembers;
     const retired = new Set<string>();
     const counts: number[] = [];
@@ -107,7 +139,7 @@ export function memberCounts(steps: Step[], initialMembers: number, replaced: Se
         const node = step.name.replace(/-(bootstrap|retire-replaced)$/, "");
         if (step.op === "create" && step.name.endsWith("-bootstrap")) {
             members++;
-        } else if (step.op === "create" && step.name.endsWith("-retire-replaced") && replaced.has(node)) {
+        } else if (step.op === "create" && step.name.endsWith("-retire-replaced") && retiring.has(node)) {
             members--;
             retired.add(node);
         } else if (step.op === "delete" && step.name.endsWith("-bootstrap") && !retired.has(node)) {
