@@ -1,8 +1,9 @@
 // Control-plane nodes and their place behind the API load balancer, as one dependency chain:
 // node i = instance -> target-group attachment -> `<node>-bootstrap` Command (create: init or
-// join + health gate; delete: node-leave.sh) -> `<node>-retire-replaced` Command (when the
-// instance replaced one: node-leave.sh on the old instance), and node i+1 depends on node i's
-// retire step. Pulumi therefore replaces nodes one at a time, each old node leaving right after
+// join + health gate; delete: node-leave.sh) -> `<node>-membership` Command (replaced
+// delete-before-replace with the instance: its delete is the replaced instance's leave) ->
+// `<node>-retire-replaced` Command (node-leave.sh on the instance the last successful update
+// recorded, for states without a membership step), and node i+1 depends on node i's retire step. Pulumi therefore replaces nodes one at a time, each old node leaving right after
 // its successor joined, and deletes removed nodes one at a time in reverse order, each after its
 // etcd member left (docs/lifecycle.md has the full sequence).
 // Only standalone nodes: a node an ASG starts on its own could neither receive the secrets nor
@@ -238,6 +239,11 @@ export function nodeLeaveCommand(nodeName: string, drainTimeoutSeconds: number, 
     ].join(" ");
 }
 
+/** What a node's membership step runs: nothing but a note (its delete is the leave). */
+export function memberNoteCommand(nodeName: string, instanceId: string): string {
+    return `echo ${shellSingleQuote(`${nodeName}: instance ${instanceId} is in the cluster; this step's delete takes it out`)} >&2`;
+}
+
 /** What the retire step of a node runs when it has no replaced instance to retire now. */
 export function nothingToRetireCommand(nodeName: string, why = "no replaced instance to retire"): string {
     return `echo ${shellSingleQuote(`${nodeName}: ${why}`)} >&2`;
@@ -358,6 +364,8 @@ export class ControlPlane {
     readonly instances: aws.ec2.Instance[] = [];
     /** `<node>-bootstrap` Commands, in chain order. */
     readonly bootstraps: command.remote.Command[] = [];
+    /** `<node>-membership` Commands, in chain order: replaced delete-before-replace, their delete is the leave. */
+    readonly memberships: command.remote.Command[] = [];
     /** `<node>-retire-replaced` Commands, in chain order: the next node waits for them. */
     readonly retirements: command.remote.Command[] = [];
     /** `<env>-upgrade-addons`: CoreDNS/kube-proxy of the release, after the last node (standalone). */
@@ -425,6 +433,7 @@ export class ControlPlane {
             ...this.attachments,
             this.listener,
             ...this.bootstraps,
+            ...this.memberships,
             ...this.retirements,
             ...(this.upgradeAddons ? [this.upgradeAddons] : []),
         ];
@@ -513,24 +522,70 @@ export class ControlPlane {
                 },
             ),
         );
-        this.retirements.push(this.addRetireReplaced(name, index, instance, this.bootstraps[index]));
+        this.memberships.push(this.addMembership(name, index, instance, this.bootstraps[index]));
+        this.retirements.push(this.addRetireReplaced(name, index, instance, this.bootstraps[index], this.memberships[index]));
     }
 
     /**
-     * `<node>-retire-replaced`: once a new instance passed its gate, the instance it replaced
-     * (recorded by the last update) leaves at once, before the next node is touched: add one,
-     * remove one, like a rolling control-plane update with a surge of one. So every replaced
-     * API server is gone before the add-ons and the worker rolls (an EKS-D upgrade completes in
-     * one `up`), and etcd never holds more than one extra member. Pulumi's delete of the old
-     * instance at the end of the update then finds a node that already left.
+     * `<node>-membership`: stands for this instance's place in etcd; its delete is the instance's
+     * leave, stored (as Pulumi stores every Command's inputs) with this instance's address, id
+     * and the login it accepts. Its trigger is the instance id and it is replaced
+     * delete-before-replace: when a new instance replaces this one, the engine deletes the old
+     * step right after the new node's gate (this step waits for it), so the node leaves that
+     * Pulumi's state says is in the cluster, before the next node is touched. That holds after
+     * a failed update too (the state then names the instances the failed update added, which the
+     * `lifecycle` record of the last successful update does not), and after a key-pair change
+     * (the stored login is the old one). A removed node's step is deleted at the end, before its
+     * bootstrap step and instance. Only `dependsOn` edges lead here, so no dependent is replaced
+     * with it (pulumi/pulumi step_generator.go, calculateDependentReplacements).
      */
-    private addRetireReplaced(name: string, index: number, instance: aws.ec2.Instance, gate: command.remote.Command): command.remote.Command {
+    private addMembership(name: string, index: number, instance: aws.ec2.Instance, gate: command.remote.Command): command.remote.Command {
+        const drainTimeout = this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS;
+        const noted = instance.id.apply((id) => memberNoteCommand(name, id));
+        return new command.remote.Command(
+            `${name}-membership`,
+            {
+                connection: nodeConnection({ ...this.args.ssh, host: instance.privateIp }),
+                create: noted,
+                update: noted,
+                delete: instance.id.apply((expectedInstanceId) => nodeLeaveCommand(name, drainTimeout, { expectedInstanceId })),
+                triggers: [instance.id],
+                logging: "stderr",
+                addPreviousOutputInEnv: false,
+            },
+            {
+                parent: this.args.parent,
+                dependsOn: [gate],
+                deleteBeforeReplace: true,
+                aliases: controlPlaneAliases(this.args.environment, `${name}-membership`, index + 1),
+            },
+        );
+    }
+
+    /**
+     * `<node>-retire-replaced`: once a new instance passed its gate and the membership step was
+     * replaced, the instance the last successful update recorded leaves too, before the next
+     * node is touched: add one, remove one, like a rolling control-plane update with a surge of
+     * one. The membership step's delete normally took that node out already (the leave then
+     * finds nothing to do); this step covers states written before membership steps existed,
+     * whose first roll has no stored leave to run. So every replaced API server is gone before
+     * the add-ons and the worker rolls (an EKS-D upgrade completes in one `up`), and etcd never
+     * holds more than one extra member. Pulumi's delete of the old instance at the end of the
+     * update then finds a node that already left.
+     */
+    private addRetireReplaced(
+        name: string,
+        index: number,
+        instance: aws.ec2.Instance,
+        gate: command.remote.Command,
+        membership: command.remote.Command,
+    ): command.remote.Command {
         const drainTimeout = this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS;
         const current = { sshAccess: this.sshAccess };
         // After the gate (its id): the existence check is as late as possible. A failed
         // update's leftovers are deleted only at the END of this update (Pulumi 3.46+).
         const plan = pulumi
-            .all([this.args.decision, instance.id, instance.privateIp, gate.id])
+            .all([this.args.decision, instance.id, instance.privateIp, membership.id])
             .apply(([decision, instanceId, privateIp]) =>
                 liveRetirePlan(retirePlan(name, { ...current, instanceId, privateIp }, decision.previousNodes, drainTimeout), name, privateIp, (id) =>
                     this.instanceRuns(id, instanceId),
@@ -563,7 +618,13 @@ export class ControlPlane {
                 logging: "stderr",
                 addPreviousOutputInEnv: false,
             },
-            { parent: this.args.parent, dependsOn: [gate], aliases: controlPlaneAliases(this.args.environment, `${name}-retire-replaced`, index + 1) },
+            {
+                parent: this.args.parent,
+                // The gate directly too: at the end of an update the old retire step is deleted
+                // before the old bootstrap step, not beside it.
+                dependsOn: [gate, membership],
+                aliases: controlPlaneAliases(this.args.environment, `${name}-retire-replaced`, index + 1),
+            },
         );
     }
 

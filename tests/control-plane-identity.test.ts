@@ -14,7 +14,7 @@ import { BOOTSTRAP_OWNER_FILE, bootstrapOwnerToken, claimNodeCommand, controlPla
 
 const FIXTURE = path.join(__dirname, "fixtures", "control-plane-urns.json");
 const ENV = "urnrec";
-const CONTROL_PLANE_NAME = new RegExp(`^${ENV}-(master-sa-\\d+(-api|-bootstrap|-retire-replaced)?|api|upgrade-addons)$`);
+const CONTROL_PLANE_NAME = new RegExp(`^${ENV}-(master-sa-\\d+(-api|-bootstrap|-membership|-retire-replaced)?|api|upgrade-addons)$`);
 
 /** `{env}` for the environment: the fixture holds the URNs of a 5-node control plane. */
 function neutral(urn: string): string {

@@ -20,6 +20,7 @@ import {
     CONTROL_PLANE_REPLACE_ON_CHANGES,
     liveRetirePlan,
     loginChangeRefusal,
+    memberNoteCommand,
     nodeLeaveCommand,
     nothingToRetireCommand,
     retirePlan,
@@ -156,13 +157,42 @@ function sequence(steps: Step[]): string[] {
     return controlPlaneSteps(steps).map((s) => `${s.op} ${s.name}`);
 }
 
-/** The steps of node n's chain link when it is created: instance, bootstrap (join), retire step. */
+/** The steps of node n's chain link when it is created: instance, bootstrap (join), membership, retire step. */
 function created(...nodes: number[]): string[] {
-    return nodes.flatMap((n) => [`create master-sa-${n}`, `create master-sa-${n}-bootstrap`, `create master-sa-${n}-retire-replaced`]);
+    return nodes.flatMap((n) => [
+        `create master-sa-${n}`,
+        `create master-sa-${n}-bootstrap`,
+        `create master-sa-${n}-membership`,
+        `create master-sa-${n}-retire-replaced`,
+    ]);
 }
 
-/** ... and when it is deleted, in reverse dependency order: retire step, bootstrap (leave), instance. */
+/**
+ * ... when its instance is replaced: the new instance joins, then the old membership step is
+ * deleted in line (delete-before-replace: the old node leaves) before the new one is created.
+ */
+function replacedInLine(...nodes: number[]): string[] {
+    return nodes.flatMap((n) => [
+        `create master-sa-${n}`,
+        `create master-sa-${n}-bootstrap`,
+        `delete master-sa-${n}-membership`,
+        `create master-sa-${n}-membership`,
+        `create master-sa-${n}-retire-replaced`,
+    ]);
+}
+
+/** ... when it is deleted, in reverse dependency order: retire step, membership (leave), bootstrap, instance. */
 function deleted(...nodes: number[]): string[] {
+    return nodes.flatMap((n) => [
+        `delete master-sa-${n}-retire-replaced`,
+        `delete master-sa-${n}-membership`,
+        `delete master-sa-${n}-bootstrap`,
+        `delete master-sa-${n}`,
+    ]);
+}
+
+/** ... and the old halves of a replaced node at the end (its membership step went in line). */
+function deletedAfterReplace(...nodes: number[]): string[] {
     return nodes.flatMap((n) => [`delete master-sa-${n}-retire-replaced`, `delete master-sa-${n}-bootstrap`, `delete master-sa-${n}`]);
 }
 
@@ -226,6 +256,24 @@ describe("control-plane chain (graph)", () => {
             assert.match(script, /^drain_node\(\) \{/m, "drain-node.sh travels with it");
             assert.match(String(boot.inputs.delete), new RegExp(`sudo -n env SLOT_NAME='${fullName}'`));
             assert.doesNotMatch(String(boot.inputs.delete), /NODE_NAME=/, "the Node / etcd member name is the host's, not the Name tag");
+        }
+    });
+
+    it("gives every node a membership step, replaced delete-before-replace, whose delete is its instance's leave", async () => {
+        const graph = await build("lcbase");
+        for (const node of nodeNames(graph)) {
+            const fullName = `${graph.environment}-${node}`;
+            const membership = graph.byName.get(`${node}-membership`)!;
+            const instanceId = graph.byName.get(node)!.id!;
+            // Stored with the instance it stands for: the engine runs it with the old inputs (address, login).
+            assert.equal(membership.inputs.delete, nodeLeaveCommand(fullName, 600, { expectedInstanceId: instanceId }));
+            assert.equal(membership.inputs.create, memberNoteCommand(fullName, instanceId));
+            assert.deepEqual(membership.inputs.triggers, [instanceId]);
+            assert.equal((membership.inputs.connection as { host: string }).host, (graph.byName.get(`${node}-bootstrap`)!.inputs.connection as { host: string }).host);
+            const options = optionsOf(COMMAND, `${fullName}-membership`);
+            assert.equal(options.deleteBeforeReplace, true, "the old node leaves in line, right after its successor's gate");
+            assert.ok(graph.deps.get(`${node}-membership`)!.includes(`${node}-bootstrap`), "after the gate");
+            assert.ok(graph.deps.get(`${node}-retire-replaced`)!.includes(`${node}-membership`), "the retire step (and the next node) wait for it");
         }
     });
 
@@ -333,7 +381,7 @@ describe("day-2 changes roll the control plane one node at a time (graph)", () =
         const steps = simulateUpdate(base, base, new Set(["master-sa-2"]));
         assertOneAtATime(steps, "--replace master-sa-2", { before: 3, after: 3, retiring: retiring(base, base, new Set(["master-sa-2"])) });
         // The old node leaves in the retire step; its old bootstrap's delete then finds it gone.
-        assert.deepEqual(sequence(steps), [...created(2), ...deleted(2)]);
+        assert.deepEqual(sequence(steps), [...replacedInLine(2), ...deletedAfterReplace(2)]);
     });
 
     const changes: Array<[string, string, Partial<EksdClusterArgs>, string[]]> = [
@@ -373,17 +421,20 @@ describe("day-2 changes roll the control plane one node at a time (graph)", () =
             const steps = simulateUpdate(base, next, allReplaced(base));
             assertOneAtATime(steps, what, { before: 3, after: 3, retiring: retiring(base, next, allReplaced(base)) });
             // Old node n leaves in new node n's retire step; the deletes at the end find them gone.
-            assert.deepEqual(sequence(steps), [...created(1, 2, 3), ...deleted(3, 2, 1)]);
+            assert.deepEqual(sequence(steps), [...replacedInLine(1, 2, 3), ...deletedAfterReplace(3, 2, 1)]);
             assert.deepEqual(memberCounts(steps, 3, retiring(base, next, allReplaced(base))), [4, 3, 4, 3, 4, 3]);
         });
     }
 
-    it("key pair without a recorded previous key: the leaves could not connect (4, 5, 6 members), which is why the preview refuses it", async () => {
-        const [base, next] = await Promise.all([build("lcbase"), build("lckey")]);
+    it("key pair: the membership step's stored (old) login makes each old node leave in line; a state without membership steps needs the recorded key", async () => {
+        const [base, next] = await Promise.all([build("lcbase"), build("lckey", { nodeKeyName: "other-key" })]);
         const steps = simulateUpdate(base, next, allReplaced(base));
+        assert.deepEqual(memberCounts(steps, 3, retiring(base, next, allReplaced(base), [])), [4, 3, 4, 3, 4, 3]);
+        // A state of an earlier version has no membership step to delete: only the retire step
+        // can take the old node out early, and it needs the previous login's key.
         assert.deepEqual(retiring(base, next, allReplaced(base), []), new Set());
-        assert.deepEqual(memberCounts(steps, 3, retiring(base, next, allReplaced(base), [])), [4, 5, 6, 5, 4, 3]);
-        assert.deepEqual(memberCounts(steps, 3, retiring(base, next, allReplaced(base))), [4, 3, 4, 3, 4, 3]);
+        assert.deepEqual(memberCounts(steps, 3, retiring(base, next, allReplaced(base), []), false), [4, 5, 6, 5, 4, 3]);
+        assert.deepEqual(memberCounts(steps, 3, retiring(base, next, allReplaced(base)), false), [4, 3, 4, 3, 4, 3]);
     });
 
     it("subnet: refused at preview on a running cluster (not a rolling replacement)", () => {
