@@ -88,7 +88,12 @@ export function controlPlaneAliases(
     nodeNumber?: number,
     formerNames: Record<string, string[]> = CONTROL_PLANE_FORMER_NAMES,
 ): pulumi.Alias[] {
-    const fill = (template: string) => template.split("{env}").join(environment).split("{n}").join(String(nodeNumber ?? ""));
+    const fill = (template: string) =>
+        template
+            .split("{env}")
+            .join(environment)
+            .split("{n}")
+            .join(String(nodeNumber ?? ""));
     const key = Object.keys(formerNames).find((template) => fill(template) === name);
     return key === undefined ? [] : formerNames[key].map((former) => ({ name: fill(former) }));
 }

@@ -221,7 +221,7 @@ export function controlPlaneUpBody(mode: "init" | "join", paths: ControlPlaneUpP
         `if [ "$rc" -ne 0 ] && [ ! -e ${paths.bootComplete} ]; then`,
         `echo "cleanup: this node never passed its gate; taking it out of the cluster again (Node object, kubeadm reset: its etcd member)" >&2;`,
         `kubectl --kubeconfig ${paths.adminKubeconfig} --request-timeout=20s delete node --ignore-not-found "${nodeName}" >&2 || true;`,
-        "if kubeadm reset -f >&2; then echo \"cleanup: done; a re-run joins this node again\" >&2;",
+        'if kubeadm reset -f >&2; then echo "cleanup: done; a re-run joins this node again" >&2;',
         `else echo "cleanup FAILED: kubeadm reset -f; if this node's etcd member is still listed, remove it from a healthy control-plane node: ${paths.scriptsDir}/etcd-membership.sh leave ${nodeName}" >&2; fi;`,
         'fi; exit "$rc"',
     ].join(" ");

@@ -269,7 +269,10 @@ describe("control-plane chain (graph)", () => {
             assert.equal(membership.inputs.delete, nodeLeaveCommand(fullName, 600, { expectedInstanceId: instanceId }));
             assert.equal(membership.inputs.create, memberNoteCommand(fullName, instanceId));
             assert.deepEqual(membership.inputs.triggers, [instanceId]);
-            assert.equal((membership.inputs.connection as { host: string }).host, (graph.byName.get(`${node}-bootstrap`)!.inputs.connection as { host: string }).host);
+            assert.equal(
+                (membership.inputs.connection as { host: string }).host,
+                (graph.byName.get(`${node}-bootstrap`)!.inputs.connection as { host: string }).host,
+            );
             const options = optionsOf(COMMAND, `${fullName}-membership`);
             assert.equal(options.deleteBeforeReplace, true, "the old node leaves in line, right after its successor's gate");
             assert.ok(graph.deps.get(`${node}-membership`)!.includes(`${node}-bootstrap`), "after the gate");
@@ -349,7 +352,11 @@ describe("retire step of a replaced control-plane node", () => {
         const nodes = { ...previous, "dev-master-sa-1": { instanceId: "i-0old1", privateIp: "10.0.1.11", sshAccess: "ubuntu@nodes" } };
         assert.equal(loginChangeRefusal(nodes, "ubuntu@nodes", []), undefined, "no change");
         assert.equal(loginChangeRefusal(nodes, "ubuntu@nodes-2026", ["ubuntu@nodes"]), undefined, "the key is recorded");
-        assert.equal(loginChangeRefusal({ "dev-master-sa-2": { instanceId: "i-0old2", privateIp: "10.0.1.12" } }, "ubuntu@nodes-2026", []), undefined, "older record");
+        assert.equal(
+            loginChangeRefusal({ "dev-master-sa-2": { instanceId: "i-0old2", privateIp: "10.0.1.12" } }, "ubuntu@nodes-2026", []),
+            undefined,
+            "older record",
+        );
         const refusal = loginChangeRefusal(nodes, "ubuntu@nodes-2026", []);
         assert.match(refusal ?? "", /change from ubuntu@nodes to ubuntu@nodes-2026 is refused on a running cluster: .*nodeLoginKeys.* Safe path: /);
     });
@@ -460,7 +467,6 @@ describe("day-2 changes roll the control plane one node at a time (graph)", () =
         assert.match(String(next.byName.get("upgrade-addons")!.inputs.create), /kubeadm init phase addon coredns --config/);
     });
 });
-
 
 /**
  * One representative change per "rolling" key of the change table, as the config loader hands it

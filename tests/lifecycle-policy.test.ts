@@ -187,10 +187,16 @@ describe("previous-state checks", () => {
 
     it("refuses a login change at preview when the previous state holds no key for the previous login", () => {
         const upgradeFrom = state({ eksdVersion: "1.30", controlPlaneCount: 1, environment: "dev" });
-        const lifecycle = { ...upgradeFrom, controlPlaneNodes: { "dev-master-sa-1": { instanceId: "i-0old1", privateIp: "192.168.2.5", sshAccess: "admin@old-keypair" } } };
+        const lifecycle = {
+            ...upgradeFrom,
+            controlPlaneNodes: { "dev-master-sa-1": { instanceId: "i-0old1", privateIp: "192.168.2.5", sshAccess: "admin@old-keypair" } },
+        };
         const run = runPlan(["--stack", "dev", "--previous", tmpFile("previous-nokey.json", JSON.stringify({ lifecycle }))]);
         assert.equal(run.code, 1, run.stderr);
-        assert.match(run.stderr, /nodeKeyName \/ nodeSshUser: change from admin@old-keypair to .* is refused on a running cluster: .*nodeLoginKeys.* Safe path: /);
+        assert.match(
+            run.stderr,
+            /nodeKeyName \/ nodeSshUser: change from admin@old-keypair to .* is refused on a running cluster: .*nodeLoginKeys.* Safe path: /,
+        );
         assert.doesNotMatch(run.stdout, /master-sa-1/);
     });
 
@@ -202,7 +208,11 @@ describe("previous-state checks", () => {
         ] as const) {
             const run = runPlan(["--stack", "dev", "--previous", tmpFile(file, JSON.stringify(previous))]);
             assert.equal(run.code, 1, `${file}: ${run.stderr}`);
-            assert.match(run.stderr, /the stack's previous state has (no|an unreadable) `lifecycle` output.* planned as a new one .*Safe path: restore the stack's last good state/, file);
+            assert.match(
+                run.stderr,
+                /the stack's previous state has (no|an unreadable) `lifecycle` output.* planned as a new one .*Safe path: restore the stack's last good state/,
+                file,
+            );
             assert.doesNotMatch(run.stdout, /master-sa-1/, file);
         }
         assert.equal(previousStateProblem([], undefined), undefined, "no outputs: a new stack");
