@@ -9,7 +9,7 @@ import { EksdCluster } from "./cluster";
 import { approvedPrevious } from "./cluster/change-policy";
 import { standaloneNodeName } from "./cluster/control-plane";
 import type { ControllerChartVersions } from "./cluster/iam";
-import { LifecycleState, LifecycleValue, readPreviousLifecycle } from "./cluster/lifecycle-state";
+import { LifecycleState, LifecycleValue, readPreviousState } from "./cluster/lifecycle-state";
 import { WorkerRolls, workerRollGroups } from "./cluster/worker-rolls";
 import { ConfigValidationError, loadStackConfig, secretKeysFromEnvironment } from "./config";
 import { doctorRecordFileName, retirePathOf, withCloudFacts } from "./config/cloud-facts";
@@ -84,10 +84,8 @@ function controllerCharts(stack: StackModel): ControllerChartVersions {
 
 // The previous state of this stack; a refused change fails the preview (cluster/change-policy.ts).
 const currentLifecycle = lifecycleSettings(config);
-const previousLifecycle = approvedPrevious(
-    readPreviousLifecycle((index) => standaloneNodeName(env, index)),
-    currentLifecycle,
-);
+const previousState = readPreviousState((index) => standaloneNodeName(env, index));
+const previousLifecycle = approvedPrevious(previousState.lifecycle, currentLifecycle);
 
 const provider = createZComputeProvider(`${env}-zcompute`, {
     apiUrl: config.cloud.apiUrl,
@@ -148,6 +146,7 @@ const cluster = new EksdCluster(`${env}-cluster`, {
     // Nodes need the network's rules and routes while they run; destroy removes them first.
     dependsOn: [network],
     previousLifecycle,
+    previousLoginKeys: previousState.loginKeys,
 });
 
 const addons = new EksdAddons(`${env}-addons`, {
@@ -204,3 +203,5 @@ export const lifecycle: pulumi.Output<LifecycleState> = pulumi
     .all([previousLifecycle, cluster.bootstrapped, cluster.controlPlaneNodes])
     .apply(([, , controlPlaneNodes]): LifecycleState => ({ initialized: true, settings: currentLifecycle, controlPlaneNodes }));
 export const healthGate = workerRolls.healthGate.stdout;
+/** The control-plane login's private key (secret): how the next update reaches nodes it replaces after a key-pair change. */
+export const nodeLoginKeys = pulumi.secret(cluster.nodeLoginKeys);

@@ -1,8 +1,9 @@
 // Control-plane nodes and their place behind the API load balancer, as one dependency chain:
 // node i = instance -> target-group attachment -> `<node>-bootstrap` Command (create: init or
-// join + health gate; delete: node-leave.sh) -> `<node>-retire-replaced` Command (when the
-// instance replaced one: node-leave.sh on the old instance), and node i+1 depends on node i's
-// retire step. Pulumi therefore replaces nodes one at a time, each old node leaving right after
+// join + health gate; delete: node-leave.sh) -> `<node>-membership` Command (replaced
+// delete-before-replace with the instance: its delete is the replaced instance's leave) ->
+// `<node>-retire-replaced` Command (node-leave.sh on the instance the last successful update
+// recorded, for states without a membership step), and node i+1 depends on node i's retire step. Pulumi therefore replaces nodes one at a time, each old node leaving right after
 // its successor joined, and deletes removed nodes one at a time in reverse order, each after its
 // etcd member left (docs/lifecycle.md has the full sequence).
 // Only standalone nodes: a node an ASG starts on its own could neither receive the secrets nor
@@ -10,10 +11,11 @@
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
 import { clusterTagKey, resourceTags, Tags } from "../infra/tags";
 import { API_PORT } from "./api-endpoint";
 import { nodeConnection, NodeSshArgs } from "./kubeconfig";
-import type { LifecycleNode } from "./lifecycle-state";
+import { LifecycleNode, NODE_LOGIN_KEYS_OUTPUT } from "./lifecycle-state";
 import { shellSingleQuote } from "./node-env";
 import { scriptForStdin } from "./stdin-scripts";
 
@@ -49,6 +51,8 @@ export interface ControlPlaneArgs {
     ssh: NodeSshSettings;
     /** From the previous state; rejects (fails the preview) when a change is refused. */
     decision: pulumi.Output<LifecycleDecision>;
+    /** Private keys of the previous logins, by login (secret; previous state `nodeLoginKeys`). */
+    previousLoginKeys?: pulumi.Input<Record<string, string>>;
     /** Exact Kubernetes tag: the add-on upgrade step re-runs when it changes. */
     kubernetesVersion: string;
     /** kubeadm InitConfiguration + ClusterConfiguration of this release (secret). */
@@ -65,6 +69,34 @@ export interface FirstControlPlaneNode {
 }
 
 export const CONTROL_PLANE_COOLDOWN_SECONDS = 180;
+
+/**
+ * Former names of control-plane resources, keyed by the current name with `{env}` for the
+ * environment and `{n}` for the node number (e.g. `{env}-master-sa-{n}-bootstrap`); values use
+ * the same placeholders. Each becomes an alias, so a rename keeps the resource. Without one, a
+ * URN change is a create plus a delete at the end of the update, and the old bootstrap Command's
+ * delete would run node-leave.sh on a live node. No control-plane resource was renamed or
+ * re-parented so far; tests/control-plane-urns.test.ts fails when a recorded URN disappears
+ * without an alias here.
+ */
+export const CONTROL_PLANE_FORMER_NAMES: Record<string, string[]> = {};
+
+/** The aliases of control-plane resource `name` (node number `nodeNumber` where it has one). */
+export function controlPlaneAliases(
+    environment: string,
+    name: string,
+    nodeNumber?: number,
+    formerNames: Record<string, string[]> = CONTROL_PLANE_FORMER_NAMES,
+): pulumi.Alias[] {
+    const fill = (template: string) =>
+        template
+            .split("{env}")
+            .join(environment)
+            .split("{n}")
+            .join(String(nodeNumber ?? ""));
+    const key = Object.keys(formerNames).find((template) => fill(template) === name);
+    return key === undefined ? [] : formerNames[key].map((former) => ({ name: fill(former) }));
+}
 
 export function standaloneNodeName(environment: string, index: number): string {
     return `${environment}-master-sa-${index + 1}`;
@@ -157,18 +189,64 @@ export interface LifecycleDecision {
 export type NodeSshSettings = Omit<NodeSshArgs, "host">;
 
 /**
- * node-leave.sh (with lib.sh and drain-node.sh) run as root on the leaving node: the delete of
- * its bootstrap Command, and the retire step of a replaced node (which names the instance it
- * must run on, because the old address may belong to another instance by then).
+ * Where a node records which bootstrap Command runs it (`bootstrapOwnerToken`): written by every
+ * create and update of that Command, compared by its delete.
  */
-export function nodeLeaveCommand(nodeName: string, drainTimeoutSeconds: number, expectedInstanceId?: string): string {
+export const BOOTSTRAP_OWNER_FILE = "/var/lib/zadara-eksd/bootstrap-owner";
+
+/**
+ * Identifies one bootstrap Command by its URN's parts (the parent's URN and its name): a rename
+ * or re-parent (a new URN: Pulumi creates the new Command, then deletes the old one at the end)
+ * gives another token. sha256, so it quotes safely and says nothing about the stack.
+ */
+export function bootstrapOwnerToken(parentUrn: string, commandName: string): string {
+    return createHash("sha256").update(`${parentUrn}::${commandName}`, "utf8").digest("hex");
+}
+
+/** Runs before the bootstrap script: this Command owns the node from now on. */
+export function claimNodeCommand(ownerToken: string): string {
+    const dir = BOOTSTRAP_OWNER_FILE.slice(0, BOOTSTRAP_OWNER_FILE.lastIndexOf("/"));
+    return `sudo -n install -d -m 755 ${dir} && echo ${shellSingleQuote(ownerToken)} | sudo -n tee ${BOOTSTRAP_OWNER_FILE} >/dev/null`;
+}
+
+/** Who must leave, and who asks: the retire step names only the instance; a bootstrap delete also names itself. */
+export interface LeaveIdentity {
+    /** The instance the leave must run on: on any other (the address was reused) nothing is done. */
+    expectedInstanceId?: string;
+    /** The bootstrap Command that asks (its delete): a node another bootstrap Command claimed since does not leave. */
+    ownerToken?: string;
+}
+
+/**
+ * node-leave.sh (with lib.sh and drain-node.sh) run as root on the leaving node: the delete of
+ * its bootstrap Command, and the retire step of a replaced node. Both name the instance (the
+ * old address may belong to another instance by then, e.g. after `pulumi refresh` dropped a
+ * terminated one); the delete also names its Command, so the old Command of a renamed or
+ * re-parented bootstrap step does not take out the node its successor just claimed.
+ */
+export function nodeLeaveCommand(nodeName: string, drainTimeoutSeconds: number, identity: LeaveIdentity = {}): string {
     const script = Buffer.from(scriptForStdin(["drain-node.sh", "node-leave.sh"])).toString("base64");
     const env = [`SLOT_NAME=${shellSingleQuote(nodeName)}`, `DRAIN_TIMEOUT=${shellSingleQuote(String(drainTimeoutSeconds))}`];
-    if (expectedInstanceId !== undefined) {
-        env.push(`EXPECTED_INSTANCE_ID=${shellSingleQuote(expectedInstanceId)}`);
+    if (identity.expectedInstanceId !== undefined) {
+        env.push(`EXPECTED_INSTANCE_ID=${shellSingleQuote(identity.expectedInstanceId)}`);
     }
     // The delete gets no stdin: the script travels base64-encoded in the command itself.
-    return `echo '${script}' | base64 -d | sudo -n env ${env.join(" ")} bash -s`;
+    const leave = `echo '${script}' | base64 -d | sudo -n env ${env.join(" ")} bash -s`;
+    if (identity.ownerToken === undefined) {
+        return leave;
+    }
+    // A node without the file was bootstrapped by an older program version: it leaves as before.
+    const claimedElsewhere = shellSingleQuote(`${nodeName}: another bootstrap step claimed this node since (a renamed or re-parented one): not leaving`);
+    return [
+        `owner=$(sudo -n cat ${BOOTSTRAP_OWNER_FILE} 2>/dev/null || true);`,
+        `if [ -n "$owner" ] && [ "$owner" != ${shellSingleQuote(identity.ownerToken)} ]; then echo ${claimedElsewhere} >&2;`,
+        `else ${leave}; fi`,
+    ].join(" ");
+}
+
+/** What a node's membership step runs: nothing but a note (its delete is the leave). */
+export function memberNoteCommand(nodeName: string, instanceId: string): string {
+    return `echo ${shellSingleQuote(`${nodeName}: instance ${instanceId} is in the cluster; this step's delete takes it out`)} >&2`;
 }
 
 /** What the retire step of a node runs when it has no replaced instance to retire now. */
@@ -181,18 +259,28 @@ export function sshAccessOf(user: string, keyName: string): string {
     return `${user}@${keyName}`;
 }
 
-/** Where and what a node's retire step runs; `retires`: the replaced instance it takes out. */
+/** The ssh user of a `<user>@<key pair name>` login. */
+export function sshUserOf(sshAccess: string): string {
+    return sshAccess.slice(0, sshAccess.indexOf("@"));
+}
+
+/**
+ * Where and what a node's retire step runs; `retires`: the replaced instance it takes out;
+ * `login`: the previous login it connects with, when that instance accepts only that one (a
+ * new key pair or user: its private key comes from the previous state, `nodeLoginKeys`).
+ */
 export interface RetirePlan {
     host: string;
     command: string;
     retires?: string;
+    login?: string;
 }
 
 /**
  * Where and what a node's retire step runs, from the previous state and the node's instance.
- * Nothing to retire: no recorded instance, the same instance, or one that only accepts another
- * login (a new key pair or user; Pulumi's delete at the end of the update still has the old
- * one, so that node leaves then).
+ * Nothing to retire: no recorded instance, or the same instance. A replaced instance that
+ * accepts only the previous login is reached with that login (add one, remove one, also for a
+ * key-pair change; `loginChangeRefusal` stops the preview when its key is not recorded).
  */
 export function retirePlan(
     nodeName: string,
@@ -204,23 +292,50 @@ export function retirePlan(
     if (previous === undefined || previous.instanceId === current.instanceId) {
         return { host: current.privateIp, command: nothingToRetireCommand(nodeName) };
     }
+    const plan: RetirePlan = {
+        host: previous.privateIp,
+        command: nodeLeaveCommand(nodeName, drainTimeoutSeconds, { expectedInstanceId: previous.instanceId }),
+        retires: previous.instanceId,
+    };
     if (previous.sshAccess !== undefined && previous.sshAccess !== current.sshAccess) {
-        return {
-            host: current.privateIp,
-            command: nothingToRetireCommand(
-                nodeName,
-                `the replaced instance ${previous.instanceId} accepts only ${previous.sshAccess}; it leaves at the end of the update`,
-            ),
-        };
+        plan.login = previous.sshAccess;
     }
-    return { host: previous.privateIp, command: nodeLeaveCommand(nodeName, drainTimeoutSeconds, previous.instanceId), retires: previous.instanceId };
+    return plan;
+}
+
+/**
+ * The refusal (at preview) of a login change the program cannot follow: the recorded nodes
+ * accept only a login whose private key the previous state does not hold (a state written
+ * before `nodeLoginKeys` existed). Without it, every replaced node would leave only at the end
+ * of the update, and etcd would grow by one member per node meanwhile.
+ */
+export function loginChangeRefusal(previousNodes: Record<string, LifecycleNode>, currentAccess: string, recordedLogins: string[]): string | undefined {
+    const unreachable = [
+        ...new Set(
+            Object.values(previousNodes)
+                .map((node) => node.sshAccess)
+                .filter((access): access is string => access !== undefined && access !== currentAccess && !recordedLogins.includes(access)),
+        ),
+    ];
+    if (unreachable.length === 0) {
+        return undefined;
+    }
+    return (
+        `zadara-eksd:nodeKeyName / nodeSshUser: change from ${unreachable.join(", ")} to ${currentAccess} is refused on a running cluster: ` +
+        `the control-plane nodes accept only ${unreachable.join(", ")}, and the stack's previous outputs hold no private key for it ` +
+        `(output ${NODE_LOGIN_KEYS_OUTPUT}, written from this program version on), so the replaced nodes could leave etcd only at the end of the update. ` +
+        `Safe path: set nodeKeyName, nodeSshUser and nodeSshPrivateKey back to the previous login and run pulumi up once (it records the key), then change them again and run pulumi up.`
+    );
 }
 
 /**
  * The plan, unless the instance it would retire no longer runs. The record is written only by
- * a successful update: after a failed one, Pulumi deletes the old halves it left (running their
- * leave) at the start of the next update, so the recorded instance may be gone by the time its
- * successor passed its gate. Asked then (the step waits for that gate), not at program start.
+ * a successful update: after a failed one, the old halves it left stay in state as pending
+ * deletes, and the engine deletes them (running their leave) at the END of the next update
+ * (pulumi/pulumi#11027, Pulumi 3.46+; Pulumi.yaml requires a newer CLI), so the recorded
+ * instance normally still runs when this step asks; it may be gone when it was terminated by
+ * hand or by a cloud failure. Asked once the successor passed its gate (this step waits for
+ * it), not at program start.
  */
 export async function liveRetirePlan(
     plan: RetirePlan,
@@ -254,6 +369,8 @@ export class ControlPlane {
     readonly instances: aws.ec2.Instance[] = [];
     /** `<node>-bootstrap` Commands, in chain order. */
     readonly bootstraps: command.remote.Command[] = [];
+    /** `<node>-membership` Commands, in chain order: replaced delete-before-replace, their delete is the leave. */
+    readonly memberships: command.remote.Command[] = [];
     /** `<node>-retire-replaced` Commands, in chain order: the next node waits for them. */
     readonly retirements: command.remote.Command[] = [];
     /** `<env>-upgrade-addons`: CoreDNS/kube-proxy of the release, after the last node (standalone). */
@@ -265,6 +382,8 @@ export class ControlPlane {
     readonly privateIps: pulumi.Output<string[]>;
     /** Instance id and private IP by node name: what the next update retires when it replaces one. */
     readonly nodesByName: pulumi.Output<Record<string, LifecycleNode>>;
+    /** The nodes' login and its private key (secret): what the next update reaches them with. */
+    readonly loginKeys: pulumi.Output<Record<string, string>>;
     readonly firstNode: FirstControlPlaneNode;
 
     private readonly opts: pulumi.CustomResourceOptions;
@@ -276,7 +395,10 @@ export class ControlPlane {
         this.sshAccess = sshAccessOf(args.ssh.user, args.keyName);
         const env = args.environment;
 
-        this.targetGroup = new aws.lb.TargetGroup(`${env}-api`, apiTargetGroupArgs(env, args.vpcId, args.nameSuffix, args.tags), this.opts);
+        this.targetGroup = new aws.lb.TargetGroup(`${env}-api`, apiTargetGroupArgs(env, args.vpcId, args.nameSuffix, args.tags), {
+            ...this.opts,
+            aliases: controlPlaneAliases(env, `${env}-api`),
+        });
 
         if (args.mode !== "standalone") {
             throw new Error(`controlPlaneMode "${args.mode}" is not supported: only standalone control-plane nodes receive their secrets from the program`);
@@ -292,6 +414,7 @@ export class ControlPlane {
             .apply(([ids, ips]) =>
                 Object.fromEntries(ids.map((instanceId, index) => [standaloneNodeName(env, index), { instanceId, privateIp: ips[index], sshAccess }])),
             );
+        this.loginKeys = pulumi.secret(pulumi.output(args.ssh.privateKey).apply((key) => ({ [sshAccess]: key })));
         this.firstNode = { id: this.instances[0].id, privateIp: this.instances[0].privateIp };
         this.upgradeAddons = this.addUpgradeAddons();
 
@@ -303,7 +426,7 @@ export class ControlPlane {
                 protocol: "TCP",
                 defaultActions: [{ type: "forward", targetGroupArn: this.targetGroup.arn }],
             },
-            this.opts,
+            { ...this.opts, aliases: controlPlaneAliases(env, `${env}-api`) },
         );
     }
 
@@ -315,6 +438,7 @@ export class ControlPlane {
             ...this.attachments,
             this.listener,
             ...this.bootstraps,
+            ...this.memberships,
             ...this.retirements,
             ...(this.upgradeAddons ? [this.upgradeAddons] : []),
         ];
@@ -348,6 +472,7 @@ export class ControlPlane {
             },
             standaloneInstanceOptions({
                 ...this.opts,
+                aliases: controlPlaneAliases(env, name, index + 1),
                 // The chain: node i+1 is created only after node i joined, passed its gate and the
                 // instance it replaced left.
                 dependsOn: [...this.args.dependsOn, ...this.args.boot.dependsOn, ...(previous ? [previous] : [])],
@@ -362,23 +487,31 @@ export class ControlPlane {
                 targetId: instance.id,
                 port: API_PORT,
             },
-            this.opts,
+            { ...this.opts, aliases: controlPlaneAliases(env, `${name}-api`, index + 1) },
         );
         this.attachments.push(attachment);
 
         const boot = this.bootCommandFor(name, index);
+        const bootstrapName = `${name}-bootstrap`;
+        const owner = urnWithoutDependency(this.args.parent).then((parentUrn) => bootstrapOwnerToken(parentUrn, bootstrapName));
+        const create = pulumi.interpolate`${owner.then(claimNodeCommand)} && ${boot.create}`;
+        const drainTimeout = this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS;
         this.bootstraps.push(
             new command.remote.Command(
-                `${name}-bootstrap`,
+                bootstrapName,
                 {
                     connection: nodeConnection({ ...this.args.ssh, host: instance.privateIp }),
-                    create: boot.create,
+                    create,
                     stdin: boot.stdin,
                     // An input change (a rotated worker token, a new encryption key) runs the same script:
                     // on a node already in the cluster it only places the new files, applies the token
                     // and passes the gate again. The chain keeps these updates one node at a time.
-                    update: boot.create,
-                    delete: nodeLeaveCommand(name, this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS),
+                    update: create,
+                    // Stored with the instance id and this Command's identity: the engine runs it with
+                    // these stored inputs, also after a refresh dropped the instance or a rename.
+                    delete: pulumi
+                        .all([instance.id, owner])
+                        .apply(([expectedInstanceId, ownerToken]) => nodeLeaveCommand(name, drainTimeout, { expectedInstanceId, ownerToken })),
                     // A new instance is a new node: bootstrap it (and let the old one leave).
                     triggers: [instance.id],
                     logging: "stderr",
@@ -386,6 +519,7 @@ export class ControlPlane {
                 },
                 {
                     parent: this.args.parent,
+                    aliases: controlPlaneAliases(env, bootstrapName, index + 1),
                     // Deleted before its attachment and instance: the node leaves while it still runs.
                     dependsOn: [instance, attachment],
                     deleteBeforeReplace: false,
@@ -393,32 +527,94 @@ export class ControlPlane {
                 },
             ),
         );
-        this.retirements.push(this.addRetireReplaced(name, instance, this.bootstraps[index]));
+        this.memberships.push(this.addMembership(name, index, instance, this.bootstraps[index]));
+        this.retirements.push(this.addRetireReplaced(name, index, instance, this.bootstraps[index], this.memberships[index]));
     }
 
     /**
-     * `<node>-retire-replaced`: once a new instance passed its gate, the instance it replaced
-     * (recorded by the last update) leaves at once, before the next node is touched: add one,
-     * remove one, like a rolling control-plane update with a surge of one. So every replaced
-     * API server is gone before the add-ons and the worker rolls (an EKS-D upgrade completes in
-     * one `up`), and etcd never holds more than one extra member. Pulumi's delete of the old
-     * instance at the end of the update then finds a node that already left.
+     * `<node>-membership`: stands for this instance's place in etcd; its delete is the instance's
+     * leave, stored (as Pulumi stores every Command's inputs) with this instance's address, id
+     * and the login it accepts. Its trigger is the instance id and it is replaced
+     * delete-before-replace: when a new instance replaces this one, the engine deletes the old
+     * step right after the new node's gate (this step waits for it), so the node leaves that
+     * Pulumi's state says is in the cluster, before the next node is touched. That holds after
+     * a failed update too (the state then names the instances the failed update added, which the
+     * `lifecycle` record of the last successful update does not), and after a key-pair change
+     * (the stored login is the old one). A removed node's step is deleted at the end, before its
+     * bootstrap step and instance. Only `dependsOn` edges lead here, so no dependent is replaced
+     * with it (pulumi/pulumi step_generator.go, calculateDependentReplacements).
      */
-    private addRetireReplaced(name: string, instance: aws.ec2.Instance, gate: command.remote.Command): command.remote.Command {
+    private addMembership(name: string, index: number, instance: aws.ec2.Instance, gate: command.remote.Command): command.remote.Command {
+        const drainTimeout = this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS;
+        const noted = instance.id.apply((id) => memberNoteCommand(name, id));
+        return new command.remote.Command(
+            `${name}-membership`,
+            {
+                connection: nodeConnection({ ...this.args.ssh, host: instance.privateIp }),
+                create: noted,
+                update: noted,
+                delete: instance.id.apply((expectedInstanceId) => nodeLeaveCommand(name, drainTimeout, { expectedInstanceId })),
+                triggers: [instance.id],
+                logging: "stderr",
+                addPreviousOutputInEnv: false,
+            },
+            {
+                parent: this.args.parent,
+                dependsOn: [gate],
+                deleteBeforeReplace: true,
+                aliases: controlPlaneAliases(this.args.environment, `${name}-membership`, index + 1),
+            },
+        );
+    }
+
+    /**
+     * `<node>-retire-replaced`: once a new instance passed its gate and the membership step was
+     * replaced, the instance the last successful update recorded leaves too, before the next
+     * node is touched: add one, remove one, like a rolling control-plane update with a surge of
+     * one. The membership step's delete normally took that node out already (the leave then
+     * finds nothing to do); this step covers states written before membership steps existed,
+     * whose first roll has no stored leave to run. So every replaced API server is gone before
+     * the add-ons and the worker rolls (an EKS-D upgrade completes in one `up`), and etcd never
+     * holds more than one extra member. Pulumi's delete of the old instance at the end of the
+     * update then finds a node that already left.
+     */
+    private addRetireReplaced(
+        name: string,
+        index: number,
+        instance: aws.ec2.Instance,
+        gate: command.remote.Command,
+        membership: command.remote.Command,
+    ): command.remote.Command {
         const drainTimeout = this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS;
         const current = { sshAccess: this.sshAccess };
-        // After the gate (its id): by then Pulumi has deleted what a failed update left behind.
+        // After the gate (its id): the existence check is as late as possible. A failed
+        // update's leftovers are deleted only at the END of this update (Pulumi 3.46+).
         const plan = pulumi
-            .all([this.args.decision, instance.id, instance.privateIp, gate.id])
+            .all([this.args.decision, instance.id, instance.privateIp, membership.id])
             .apply(([decision, instanceId, privateIp]) =>
                 liveRetirePlan(retirePlan(name, { ...current, instanceId, privateIp }, decision.previousNodes, drainTimeout), name, privateIp, (id) =>
                     this.instanceRuns(id, instanceId),
                 ),
             );
+        // A replaced node that accepts only the previous login is reached with it (its key from
+        // the previous state); otherwise the current login.
+        const previousKeys = pulumi.output(this.args.previousLoginKeys ?? {});
+        const privateKey = pulumi.all([plan, previousKeys, this.args.ssh.privateKey]).apply(([p, keys, currentKey]) => {
+            if (p.login === undefined) {
+                return currentKey;
+            }
+            const key = keys[p.login] as string | undefined;
+            if (key === undefined) {
+                // loginChangeRefusal stops the preview before this; a state changed since then lands here.
+                throw new Error(`${name}-retire-replaced: no private key for ${p.login} in the previous state (${NODE_LOGIN_KEYS_OUTPUT})`);
+            }
+            return key;
+        });
+        const connection = nodeConnection({ ...this.args.ssh, host: plan.host, privateKey });
         return new command.remote.Command(
             `${name}-retire-replaced`,
             {
-                connection: nodeConnection({ ...this.args.ssh, host: plan.host }),
+                connection: { ...connection, user: plan.apply((p) => (p.login === undefined ? this.args.ssh.user : sshUserOf(p.login))) },
                 create: plan.command,
                 // Runs when the node's instance is new; the next update's new record changes
                 // nothing that needs running again.
@@ -427,7 +623,13 @@ export class ControlPlane {
                 logging: "stderr",
                 addPreviousOutputInEnv: false,
             },
-            { parent: this.args.parent, dependsOn: [gate] },
+            {
+                parent: this.args.parent,
+                // The gate directly too: at the end of an update the old retire step is deleted
+                // before the old bootstrap step, not beside it.
+                dependsOn: [gate, membership],
+                aliases: controlPlaneAliases(this.args.environment, `${name}-retire-replaced`, index + 1),
+            },
         );
     }
 
@@ -478,9 +680,27 @@ export class ControlPlane {
                 triggers: [this.args.kubernetesVersion],
                 logging: "stderr",
             },
-            { parent: this.args.parent, dependsOn: [lastStep] },
+            {
+                parent: this.args.parent,
+                dependsOn: [lastStep],
+                aliases: controlPlaneAliases(this.args.environment, `${this.args.environment}-upgrade-addons`),
+            },
         );
     }
+}
+
+/**
+ * A resource's URN as a plain promise. Used as an input, `parent.urn` would make the child
+ * depend on its parent component, i.e. on all the component's children including itself (a
+ * cycle); the URN is only a name here, not something to wait for.
+ */
+function urnWithoutDependency(resource: pulumi.Resource): Promise<string> {
+    return new Promise((resolve) => {
+        resource.urn.apply((urn) => {
+            resolve(urn);
+            return urn;
+        });
+    });
 }
 
 /** Numeric IPv4 order, as `sort -t . -k1,1n -k2,2n -k3,3n -k4,4n` in the boot scripts. */

@@ -8,7 +8,7 @@ import type { NodeGroupConfig } from "../model";
 import { ENVIRONMENT_NAME_PATTERN, Tags } from "../infra/tags";
 import { API_PORT, ApiEndpoint } from "./api-endpoint";
 import { AdminCredential, DEFAULT_ADMIN_VALIDITY_DAYS } from "./admin-credential";
-import { ControlPlane, ControlPlaneMode, LifecycleDecision } from "./control-plane";
+import { ControlPlane, ControlPlaneMode, LifecycleDecision, loginChangeRefusal, sshAccessOf } from "./control-plane";
 import { DEFAULT_HARDENING, HardeningSettings } from "./hardening";
 import { ControllerChartVersions, NodeIam, NodeRole } from "./iam";
 import { CloudMetadata, nodeConnection } from "./kubeconfig";
@@ -101,6 +101,8 @@ export interface EksdClusterArgs extends ClusterSettings {
      * Undefined: a new cluster.
      */
     previousLifecycle?: pulumi.Input<LifecycleState | undefined>;
+    /** Private keys of the previous node logins (secret; the stack's `nodeLoginKeys` output). */
+    previousLoginKeys?: pulumi.Input<Record<string, string>>;
     /** Milliseconds since the epoch (tests pick the token rotation window). */
     now?: () => number;
 }
@@ -125,6 +127,8 @@ export class EksdCluster extends pulumi.ComponentResource {
     readonly bootstrapped: pulumi.Output<boolean>;
     /** Control-plane instance id and private IP by node name (recorded in the `lifecycle` output). */
     readonly controlPlaneNodes: pulumi.Output<Record<string, LifecycleNode>>;
+    /** The control-plane nodes' login and its private key (secret; the `nodeLoginKeys` output). */
+    readonly nodeLoginKeys: pulumi.Output<Record<string, string>>;
     /** The cloud API URL as seen from inside the VMs (metadata `cluster_url`). */
     readonly cloudApiUrl: pulumi.Output<string>;
     /** Undefined when an existing instance profile was given. */
@@ -181,10 +185,18 @@ export class EksdCluster extends pulumi.ComponentResource {
         });
 
         const kubernetesVersion = args.kubernetesVersion;
-        const decision: pulumi.Output<LifecycleDecision> = pulumi.output(args.previousLifecycle).apply((previous) => ({
-            initialized: previous?.initialized === true,
-            previousNodes: previous?.controlPlaneNodes ?? {},
-        }));
+        // Only the names of the recorded logins: the decision (and what waits for it, e.g. the
+        // user data) must not become secret.
+        const recordedLogins = pulumi.unsecret(pulumi.output(args.previousLoginKeys ?? {}).apply((keys) => Object.keys(keys)));
+        const decision: pulumi.Output<LifecycleDecision> = pulumi.all([args.previousLifecycle, recordedLogins]).apply(([previous, logins]) => {
+            const previousNodes = previous?.controlPlaneNodes ?? {};
+            const refusal = loginChangeRefusal(previousNodes, sshAccessOf(args.ssh.nodeUser, args.nodeKeyName), logins);
+            if (refusal !== undefined) {
+                // A RunError: the preview shows the message, not a stack trace.
+                throw new pulumi.RunError(refusal);
+            }
+            return { initialized: previous?.initialized === true, previousNodes };
+        });
         const ssh = {
             user: args.ssh.nodeUser,
             privateKey: args.ssh.nodePrivateKey,
@@ -241,6 +253,7 @@ export class EksdCluster extends pulumi.ComponentResource {
             requireMetadataTokens: hardening.requireMetadataTokens,
             ssh,
             decision,
+            previousLoginKeys: args.previousLoginKeys,
             kubernetesVersion,
             kubeadmInitConfig: this.boot.initConfig(),
             dependsOn: [...controlPlaneIam.resources, ...this.networkDependencies(), ...this.boot.dependsOn],
@@ -304,6 +317,7 @@ export class EksdCluster extends pulumi.ComponentResource {
         const lastStep = controlPlane.lastStep;
         this.bootstrapped = lastStep ? lastStep.stdout.apply(() => true) : pulumi.output(true);
         this.controlPlaneNodes = controlPlane.nodesByName;
+        this.nodeLoginKeys = controlPlane.loginKeys;
 
         this.controlPlaneInstanceIds = controlPlane.instanceIds;
         this.controlPlanePrivateIps = controlPlane.privateIps;

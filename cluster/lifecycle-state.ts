@@ -72,6 +72,38 @@ function parseLifecycleNodes(value: unknown): Record<string, LifecycleNode> | un
     return nodes;
 }
 
+/** Where the last good state is, and how to check it before anything changes. */
+const RESTORE_STATE =
+    "Safe path: restore the stack's last good state (pulumi stack history; pulumi stack export --version <n> --file good.json; " +
+    "pulumi stack import --file good.json), check it offline (pulumi stack output --json --show-secrets > previous.json; " +
+    "npm run plan -- --stack <stack> --previous previous.json), then run pulumi preview again.";
+
+/**
+ * Why the previous outputs cannot be trusted, or undefined. Outputs are written only by a
+ * successful update, so any output means the cluster was built: without a readable `lifecycle`
+ * record it would be planned as a new cluster (node 1 with `kubeadm init`, no day-2 refusal).
+ * No output at all is a stack whose first `up` has not succeeded yet: a new cluster.
+ */
+export function previousStateProblem(outputNames: string[], lifecycle: unknown): string | undefined {
+    if (outputNames.length === 0) {
+        return undefined;
+    }
+    const why =
+        lifecycle === undefined || lifecycle === null
+            ? `has no \`${LIFECYCLE_OUTPUT}\` output`
+            : parseLifecycleState(lifecycle) === undefined
+              ? `has an unreadable \`${LIFECYCLE_OUTPUT}\` output (not { initialized: true, settings: {...} })`
+              : undefined;
+    if (why === undefined) {
+        return undefined;
+    }
+    return (
+        `zadara-eksd: the stack's previous state ${why}, but it has outputs (${outputNames.join(", ")}) of a successful update: ` +
+        `the cluster runs, and without the record it would be planned as a new one (node 1 with kubeadm init, every day-2 check skipped). ` +
+        RESTORE_STATE
+    );
+}
+
 /** Stack outputs that listed the control-plane instances, in node order, before `lifecycle` recorded them. */
 export const INSTANCE_ID_OUTPUT = "controlPlaneInstanceIds";
 export const PRIVATE_IP_OUTPUT = "controlPlanePrivateIps";
@@ -101,18 +133,53 @@ export function withListedNodes(
 }
 
 /**
- * Reads the previous `lifecycle` output through a StackReference to this very stack. The
- * reference is read during preview too, so refusals based on it fail the preview. On the first
- * `up` the stack has no outputs: undefined. `nodeNameOf` names control-plane node i for states
- * of earlier versions (withListedNodes).
+ * Stack output (a Pulumi secret) with the private key of the login the control-plane nodes
+ * accept, keyed by that login (`<ssh user>@<key pair name>`, as `LifecycleNode.sshAccess`): after
+ * a key-pair or user change the next update still reaches the replaced nodes (their retire step)
+ * with the previous login, so a login change is add one, remove one like any other roll.
  */
-export function readPreviousLifecycle(nodeNameOf: (index: number) => string, opts?: pulumi.CustomResourceOptions): pulumi.Output<LifecycleState | undefined> {
+export const NODE_LOGIN_KEYS_OUTPUT = "nodeLoginKeys";
+
+/** Only string values: anything else reads as no recorded key. */
+export function parseLoginKeys(value: unknown): Record<string, string> {
+    if (typeof value !== "object" || value === null) {
+        return {};
+    }
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+}
+
+/** What the last successful update of this stack left for the next one. */
+export interface PreviousState {
+    /** The checked-later lifecycle record (plain: it holds no secret). */
+    lifecycle: pulumi.Output<LifecycleState | undefined>;
+    /** Private keys of the recorded logins (secret). */
+    loginKeys: pulumi.Output<Record<string, string>>;
+}
+
+/**
+ * Reads the previous outputs through a StackReference to this very stack. The reference is read
+ * during preview too, so refusals based on it fail the preview. On the first `up` the stack has
+ * no outputs: no lifecycle, no keys. `nodeNameOf` names control-plane node i for states of
+ * earlier versions (withListedNodes).
+ */
+export function readPreviousState(nodeNameOf: (index: number) => string, opts?: pulumi.CustomResourceOptions): PreviousState {
     const self = new pulumi.StackReference("lifecycle-previous-state", { name: selfStackName() }, opts);
-    return pulumi
+    // Only the names of the outputs (some are secret): whether an update ever succeeded.
+    const outputNames = pulumi.unsecret(self.outputs.apply((outputs) => Object.keys(outputs)));
+    const lifecycle = pulumi
         .all([
+            outputNames,
             pulumi.unsecret(self.getOutput(LIFECYCLE_OUTPUT)),
             pulumi.unsecret(self.getOutput(INSTANCE_ID_OUTPUT)),
             pulumi.unsecret(self.getOutput(PRIVATE_IP_OUTPUT)),
         ])
-        .apply(([lifecycle, instanceIds, privateIps]) => withListedNodes(parseLifecycleState(lifecycle), instanceIds, privateIps, nodeNameOf));
+        .apply(([names, lifecycle, instanceIds, privateIps]) => {
+            const problem = previousStateProblem(names, lifecycle);
+            if (problem !== undefined) {
+                throw new pulumi.RunError(problem);
+            }
+            return withListedNodes(parseLifecycleState(lifecycle), instanceIds, privateIps, nodeNameOf);
+        });
+    const loginKeys = pulumi.secret(self.getOutput(NODE_LOGIN_KEYS_OUTPUT).apply(parseLoginKeys));
+    return { lifecycle, loginKeys };
 }

@@ -165,22 +165,64 @@ export function renderStdinFiles(files: Partial<Record<ControlPlaneStdinFile, st
         .join("");
 }
 
+/** Paths the bootstrap command uses on the node (tests point them into a temporary root). */
+export interface ControlPlaneUpPaths {
+    scriptsDir: string;
+    /** Written by control-plane-up.sh once the node passed its gate (lib.sh STATE_DIR). */
+    bootComplete: string;
+    adminKubeconfig: string;
+}
+
+export const NODE_PATHS: ControlPlaneUpPaths = {
+    scriptsDir: NODE_SCRIPTS_DIR,
+    bootComplete: "/var/lib/zadara-eksd/boot-complete",
+    adminKubeconfig: "/etc/kubernetes/admin.conf",
+};
+
 /**
- * The command the bootstrap Command runs on the node: wait (bounded, with progress) until the
- * loader installed control-plane-up.sh, then run it as root with the stdin files.
+ * The bash the bootstrap Command runs as root: wait (bounded, with progress) until the loader
+ * installed control-plane-up.sh, then run it with the stdin files.
+ *
+ * A join that fails before the node ever passed its gate (no boot-complete marker) takes the
+ * node out again: its Node object, then `kubeadm reset -f`, which removes the node's own etcd
+ * member (kubeadm's reset phase remove-etcd-member) and its local state. A Command whose create
+ * fails is not recorded in Pulumi's state, so no delete would ever run for it: a re-run with
+ * another configuration (or a rollback) replaces the instance and terminates it at the end of
+ * the update without a leave, which would leave a dead voter in etcd. A re-run with the same
+ * configuration joins the reset node again. A node that passed its gate before (an update of
+ * a running member) is never reset here.
  */
-export function controlPlaneUpCommand(mode: "init" | "join"): string {
-    const script = `${NODE_SCRIPTS_DIR}/control-plane-up.sh`;
+export function controlPlaneUpBody(mode: "init" | "join", paths: ControlPlaneUpPaths = NODE_PATHS): string {
+    const script = `${paths.scriptsDir}/control-plane-up.sh`;
     const pauses = BUNDLE_INSTALL_WAIT_SECONDS / 5;
-    const body = [
+    const wait = [
         `for i in $(seq 1 ${pauses}); do`,
-        `if [ -x ${script} ]; then exec ${script} ${mode}; fi;`,
+        `if [ -x ${script} ]; then break; fi;`,
         `if [ $((i % 12)) -eq 0 ]; then echo "waiting for the boot bundle on this node ($((i * 5))s of ${BUNDLE_INSTALL_WAIT_SECONDS}s)" >&2; fi;`,
         "sleep 5; done;",
-        `echo "FAILED phase: wait for the boot bundle: ${script} is missing after ${BUNDLE_INSTALL_WAIT_SECONDS}s" >&2;`,
-        "cat /etc/kubernetes/zadara/BOOT_FAILED >&2 2>/dev/null; tail -n 40 /var/log/cloud-init-output.log >&2 2>/dev/null; exit 1",
+        `if [ ! -x ${script} ]; then echo "FAILED phase: wait for the boot bundle: ${script} is missing after ${BUNDLE_INSTALL_WAIT_SECONDS}s" >&2;`,
+        "cat /etc/kubernetes/zadara/BOOT_FAILED >&2 2>/dev/null; tail -n 40 /var/log/cloud-init-output.log >&2 2>/dev/null; exit 1; fi;",
+    ];
+    if (mode === "init") {
+        // A new cluster's first node: nothing else to protect, control-plane-up.sh retries itself.
+        return [...wait, `exec ${script} init`].join(" ");
+    }
+    const nodeName = "$(hostname | tr '[:upper:]' '[:lower:]')";
+    return [
+        ...wait,
+        `rc=0; ${script} join || rc=$?;`,
+        `if [ "$rc" -ne 0 ] && [ ! -e ${paths.bootComplete} ]; then`,
+        `echo "cleanup: this node never passed its gate; taking it out of the cluster again (Node object, kubeadm reset: its etcd member)" >&2;`,
+        `kubectl --kubeconfig ${paths.adminKubeconfig} --request-timeout=20s delete node --ignore-not-found "${nodeName}" >&2 || true;`,
+        'if kubeadm reset -f >&2; then echo "cleanup: done; a re-run joins this node again" >&2;',
+        `else echo "cleanup FAILED: kubeadm reset -f; if this node's etcd member is still listed, remove it from a healthy control-plane node: ${paths.scriptsDir}/etcd-membership.sh leave ${nodeName}" >&2; fi;`,
+        'fi; exit "$rc"',
     ].join(" ");
-    return `sudo bash -c ${shellSingleQuote(body)}`;
+}
+
+/** The bootstrap Command's create: controlPlaneUpBody as root. */
+export function controlPlaneUpCommand(mode: "init" | "join"): string {
+    return `sudo bash -c ${shellSingleQuote(controlPlaneUpBody(mode))}`;
 }
 
 export interface ControlPlaneBootstrapInput {

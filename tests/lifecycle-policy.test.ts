@@ -12,7 +12,7 @@ import { runStubbedBash } from "./helpers/stubbed-bash";
 import { CONFIG_KEYS } from "../config/schema";
 import { CHANGE_POLICY, refusedChanges, renderChangeTable, TRACKED_KEYS } from "../cluster/change-policy";
 import { ADMIN_GROUP, ADMIN_USER, earlyRenewalHours, validateAdminValidityDays } from "../cluster/admin-credential";
-import { LifecycleState, parseLifecycleState, withListedNodes } from "../cluster/lifecycle-state";
+import { LifecycleState, parseLifecycleState, previousStateProblem, withListedNodes } from "../cluster/lifecycle-state";
 import { scriptForStdin } from "../cluster/stdin-scripts";
 import { replaceSection } from "../tools/config-docs";
 
@@ -167,6 +167,56 @@ describe("previous-state checks", () => {
         const { retire } = upgradePlan("previous-legacy.json", undefined, { controlPlaneInstanceIds: ["i-0legacy1"], controlPlanePrivateIps: ["192.168.2.7"] });
         assert.match(retire.create, /EXPECTED_INSTANCE_ID='i-0legacy1' bash -s$/);
         assert.equal(retire.connection.host, "192.168.2.7");
+    });
+
+    it("reaches a replaced node that accepts only the previous login with that login and its recorded key", () => {
+        const previousLogin = "admin@old-keypair";
+        const nodes = { "dev-master-sa-1": { instanceId: "i-0old1", privateIp: "192.168.2.5", sshAccess: previousLogin } };
+        const { plan, retire } = upgradePlan("previous-login.json", nodes, { nodeLoginKeys: { [previousLogin]: "OLD-NODE-KEY-PEM" } });
+        const connection = retire.connection as { host: string; user: string; privateKey: string };
+        assert.equal(connection.host, "192.168.2.5");
+        assert.equal(connection.user, "admin");
+        assert.equal(connection.privateKey, "OLD-NODE-KEY-PEM");
+        assert.match(retire.create, /EXPECTED_INSTANCE_ID='i-0old1' bash -s$/);
+        // The new record: the current login and its key (a secret output).
+        const keys = plan.outputs.nodeLoginKeys as Record<string, string>;
+        const current = (plan.outputs.lifecycle as LifecycleState).controlPlaneNodes?.["dev-master-sa-1"]?.sshAccess ?? "";
+        assert.deepEqual(Object.keys(keys), [current]);
+        assert.notEqual(current, previousLogin);
+    });
+
+    it("refuses a login change at preview when the previous state holds no key for the previous login", () => {
+        const upgradeFrom = state({ eksdVersion: "1.30", controlPlaneCount: 1, environment: "dev" });
+        const lifecycle = {
+            ...upgradeFrom,
+            controlPlaneNodes: { "dev-master-sa-1": { instanceId: "i-0old1", privateIp: "192.168.2.5", sshAccess: "admin@old-keypair" } },
+        };
+        const run = runPlan(["--stack", "dev", "--previous", tmpFile("previous-nokey.json", JSON.stringify({ lifecycle }))]);
+        assert.equal(run.code, 1, run.stderr);
+        assert.match(
+            run.stderr,
+            /nodeKeyName \/ nodeSshUser: change from admin@old-keypair to .* is refused on a running cluster: .*nodeLoginKeys.* Safe path: /,
+        );
+        assert.doesNotMatch(run.stdout, /master-sa-1/);
+    });
+
+    it("stops the preview when a stack with outputs has no readable lifecycle record (not read as a new cluster)", () => {
+        for (const [file, previous] of [
+            ["previous-missing.json", { controlPlaneInstanceIds: ["i-0old1"], kubeconfig: "x" }],
+            ["previous-unreadable.json", { lifecycle: { initialized: "yes" }, controlPlaneInstanceIds: ["i-0old1"] }],
+            ["previous-null.json", { lifecycle: null }],
+        ] as const) {
+            const run = runPlan(["--stack", "dev", "--previous", tmpFile(file, JSON.stringify(previous))]);
+            assert.equal(run.code, 1, `${file}: ${run.stderr}`);
+            assert.match(
+                run.stderr,
+                /the stack's previous state has (no|an unreadable) `lifecycle` output.* planned as a new one .*Safe path: restore the stack's last good state/,
+                file,
+            );
+            assert.doesNotMatch(run.stdout, /master-sa-1/, file);
+        }
+        assert.equal(previousStateProblem([], undefined), undefined, "no outputs: a new stack");
+        assert.equal(previousStateProblem(["lifecycle"], state({ environment: "dev" })), undefined);
     });
 
     it("plans an allowed upgrade from the previous minor, retires the recorded instance, and exports the new lifecycle state", () => {
