@@ -121,7 +121,10 @@ const OTHER_ROLE_BRANCH: Record<string, string[]> = { "bootstrap.sh on a worker 
  */
 function commandsOutsideFixture(): Array<{ name: string; text: string }> {
     return [
-        { name: "dev-master-sa-1-retire-replaced", text: expandEmbedded(nodeLeaveCommand("dev-master-sa-1", 600, "i-old")) },
+        {
+            name: "dev-master-sa-1-retire-replaced",
+            text: expandEmbedded(nodeLeaveCommand("dev-master-sa-1", 600, { expectedInstanceId: "i-old", ownerToken: "dev-master-sa-1-bootstrap" })),
+        },
         { name: "dev-health", text: scriptForStdin(HEALTH_SCRIPTS) },
         { name: "dev-workers-roll", text: scriptForStdin(ROLL_SCRIPTS) },
     ];
