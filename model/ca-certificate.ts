@@ -19,12 +19,12 @@ export function rootCaProblem(text: string): string | undefined {
         return "holds a PRIVATE KEY block: only the CA certificate may be given (the key must never leave its owner)";
     }
     const blocks = [...text.matchAll(PEM_BLOCK)];
+    if (blocks.length === 0) {
+        return "is not a PEM certificate (no -----BEGIN CERTIFICATE----- block)";
+    }
     const outside = text.replace(PEM_BLOCK, "").trim();
     if (outside.length > 0) {
         return "has text outside its PEM blocks (only -----BEGIN CERTIFICATE----- blocks are accepted)";
-    }
-    if (blocks.length === 0) {
-        return "holds no PEM certificate";
     }
     if (blocks.length > ROOT_CA_MAX_CERTIFICATES) {
         return `holds ${blocks.length} certificates, above ${ROOT_CA_MAX_CERTIFICATES}`;
