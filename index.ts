@@ -105,6 +105,7 @@ const cluster = new EksdCluster(`${env}-cluster`, {
         vpcId: network.vpcId,
         privateSubnetId: network.privateSubnetId,
         clusterSecurityGroupId: network.clusterSecurityGroupId,
+        controlPlaneSecurityGroupId: network.controlPlaneSecurityGroupId,
         apiLoadBalancerArn: network.apiLoadBalancerArn,
         apiLoadBalancerId: network.apiLoadBalancerId,
         apiInternalDnsName: network.apiInternalDnsName,
@@ -153,7 +154,12 @@ const addons = new EksdAddons(`${env}-addons`, {
         accessKey: config.cloud.accessKey,
         secretKey: config.cloud.secretKey,
         keepLoadBalancerArns: [network.apiLoadBalancerArn],
-        keepSecurityGroupIds: [network.clusterSecurityGroupId, network.bastionSecurityGroupId],
+        keepSecurityGroupIds: [
+            network.clusterSecurityGroupId,
+            network.controlPlaneSecurityGroupId,
+            network.apiLoadBalancerSecurityGroupId,
+            network.bastionSecurityGroupId,
+        ],
         keepTargetGroupArns: [cluster.apiTargetGroupArn],
     },
 });

@@ -210,12 +210,12 @@ describe("policy pack over recorded plans", () => {
     it("fails any other port opened to the world, by a range or by all protocols", () => {
         only(
             weakened((resources) => {
-                Object.assign(rule(resources, "prod-network-k8s-sg-self-in"), { self: false, cidrBlocks: ["0.0.0.0/0"], protocol: "tcp", fromPort: 30000, toPort: 32767 });
+                Object.assign(rule(resources, "prod-network-worker-sg-self-in"), { self: false, cidrBlocks: ["0.0.0.0/0"], protocol: "tcp", fromPort: 30000, toPort: 32767 });
             }),
             /^\[ingress-open-to-world\] tcp port 30000 and up is open to every IPv4 address/,
         );
         const all = weakened((resources) => {
-            Object.assign(rule(resources, "prod-network-k8s-sg-self-in"), { self: false, cidrBlocks: ["0.0.0.0/0"] });
+            Object.assign(rule(resources, "prod-network-worker-sg-self-in"), { self: false, cidrBlocks: ["0.0.0.0/0"] });
         });
         assert.ok(all.some((v) => v.startsWith("[bastion-ssh-open-to-world]")) && all.some((v) => v.startsWith("[api-open-to-world]")), all.join("\n"));
         assert.ok(all.some((v) => v.startsWith("[ingress-open-to-world]")), all.join("\n"));
