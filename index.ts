@@ -160,7 +160,7 @@ const addons = new EksdAddons(`${env}-addons`, {
             network.apiLoadBalancerSecurityGroupId,
             network.bastionSecurityGroupId,
         ],
-        keepTargetGroupArns: [cluster.apiTargetGroupArn],
+        keepTargetGroupArns: [cluster.apiTargetGroupArn, network.bundleTargetGroupArn],
     },
 });
 

@@ -100,6 +100,7 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
     },
     production: { kind: "in-place", effect: "validation only" },
     acceptUnsafeProduction: { kind: "in-place", effect: "validation only" },
+    acceptUnsafeProductionRules: { kind: "in-place", effect: "validation only" },
     tags: { kind: "in-place", effect: "tags updated in place (ASG tags propagate to new instances only)" },
 
     // Network

@@ -184,6 +184,11 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
     /** The bastion's EIP. */
     public readonly bastionPublicIp: pulumi.Output<string>;
     public readonly bastionPrivateIp: pulumi.Output<string>;
+    /**
+     * Boot bundles reach the nodes through the API load balancer's port BUNDLE_PORT (forwarded
+     * to the bastion): its target group, kept by the destroy cleanup.
+     */
+    public readonly bundleTargetGroupArn: pulumi.Output<string>;
     /** Undefined when the VPC is brought by the user. */
     public readonly natGatewayId: pulumi.Output<string> | undefined;
 
@@ -226,6 +231,7 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
         const bastion = this.createBastion(subnets, groups.bastion);
         this.bastionPublicIp = bastion.eip.publicIp;
         this.bastionPrivateIp = bastion.instance.privateIp;
+        this.bundleTargetGroupArn = this.createBundlePath(loadBalancer, bastion.instance, groups);
 
         this.registerOutputs({
             vpcId: this.vpcId,
@@ -241,6 +247,7 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
             apiInternalDnsName: this.apiInternalDnsName,
             bastionPublicIp: this.bastionPublicIp,
             bastionPrivateIp: this.bastionPrivateIp,
+            bundleTargetGroupArn: this.bundleTargetGroupArn,
             natGatewayId: this.natGatewayId,
         });
     }
@@ -641,6 +648,67 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
         );
 
         return { instance, eip };
+    }
+
+    /**
+     * The bundle path: the API NLB forwards BUNDLE_PORT to the bastion. Nodes name the NLB's
+     * private address (already in their user data as the API endpoint, and stable for the
+     * cluster's life), so a replaced bastion changes this target, not any user data: patching
+     * or replacing the bastion no longer rolls the control plane or the workers.
+     */
+    private createBundlePath(loadBalancer: aws.lb.LoadBalancer, bastion: aws.ec2.Instance, groups: SecurityGroupIds): pulumi.Output<string> {
+        const env = this.args.environment;
+        // zCompute keeps a deleted target group's name for minutes: a random suffix per VPC.
+        const suffix = new random.RandomId(this.childName("bundle-tg-suffix"), { byteLength: LB_SUFFIX_BYTES, keepers: { environment: env } }, { parent: this });
+        const targetGroup = new aws.lb.TargetGroup(
+            this.childName("bundle-tg"),
+            {
+                // At most 32 characters: environment (<= 20) + "-boot-" + 6.
+                name: pulumi.interpolate`${env}-boot-${suffix.hex}`,
+                port: BUNDLE_PORT,
+                protocol: "TCP",
+                targetType: "instance",
+                vpcId: this.vpcId,
+                healthCheck: { protocol: "TCP", port: "traffic-port", interval: 10, healthyThreshold: 2, unhealthyThreshold: 2 },
+                tags: this.tags(`${env}-boot-bundles`),
+            },
+            this.awsOptions(),
+        );
+        new aws.lb.Listener(
+            this.childName("bundle-listener"),
+            {
+                loadBalancerArn: loadBalancer.arn,
+                port: BUNDLE_PORT,
+                protocol: "TCP",
+                defaultActions: [{ type: "forward", targetGroupArn: targetGroup.arn }],
+            },
+            this.awsOptions(),
+        );
+        new aws.lb.TargetGroupAttachment(
+            this.childName("bundle-bastion"),
+            { targetGroupArn: targetGroup.arn, targetId: bastion.id, port: BUNDLE_PORT },
+            this.awsOptions(),
+        );
+        if (!this.args.existingVpc?.clusterSecurityGroupId) {
+            // The load balancer admits the port from the nodes only (a user's one group: theirs).
+            this.rule("k8s-sg-bundles-from-control-plane", groups.apiLoadBalancer, "ingress", "tcp", BUNDLE_PORT, {
+                sourceSecurityGroupId: groups.controlPlane,
+                description: "Boot bundles for the control-plane nodes",
+            });
+            this.rule("k8s-sg-bundles-from-workers", groups.apiLoadBalancer, "ingress", "tcp", BUNDLE_PORT, {
+                sourceSecurityGroupId: groups.worker,
+                description: "Boot bundles for the workers",
+            });
+        }
+        if (!this.args.existingVpc?.bastionSecurityGroupId) {
+            // The NLB keeps client addresses (the node rules on the bastion apply); a load
+            // balancer that forwards from its own address is admitted by its group.
+            this.rule("bastion-sg-bundles-from-lb", groups.bastion, "ingress", "tcp", BUNDLE_PORT, {
+                sourceSecurityGroupId: groups.apiLoadBalancer,
+                description: "Boot bundles through the API load balancer",
+            });
+        }
+        return targetGroup.arn;
     }
 
     /** An untagged security group (CreateSecurityGroup on zCompute rejects tags). */

@@ -262,9 +262,36 @@ describe("every scenario", () => {
         }
     });
 
-    it("creates no listener or target group", () => {
-        const lbChildren = recorded.filter((r) => r.type === "aws:lb/listener:Listener" || r.type === "aws:lb/targetGroup:TargetGroup");
-        assert.equal(lbChildren.length, 0);
+    it("creates no API listener or target group (the cluster does), only the boot-bundle path to the bastion", () => {
+        for (const name of Object.keys(networks)) {
+            const listeners = ofType(name, "aws:lb/listener:Listener");
+            const targetGroups = ofType(name, "aws:lb/targetGroup:TargetGroup");
+            assert.deepEqual(
+                listeners.map((l) => l.name),
+                [`${name}-bundle-listener`],
+            );
+            assert.deepEqual(
+                targetGroups.map((t) => t.name),
+                [`${name}-bundle-tg`],
+            );
+            const listener = listeners[0];
+            const targetGroup = targetGroups[0];
+            assert.equal(input(listener, "port"), 8089);
+            assert.equal(input(listener, "loadBalancerArn"), single(name, T.lb, "api-lb").id);
+            assert.deepEqual(input(listener, "defaultActions"), [{ type: "forward", targetGroupArn: targetGroup.id }]);
+            assert.equal(input(targetGroup, "port"), 8089);
+            assert.equal(input(targetGroup, "protocol"), "TCP");
+            assert.ok(input<string>(targetGroup, "name").length <= 32);
+            const attachment = single(name, "aws:lb/targetGroupAttachment:TargetGroupAttachment", "bundle-bastion");
+            assert.equal(input(attachment, "targetId"), single(name, T.instance, "bastion").id);
+            assert.equal(input(attachment, "targetGroupArn"), targetGroup.id);
+        }
+    });
+
+    it("keeps the bastion's address out of what the nodes are given: a replaced bastion only changes the target", async () => {
+        // The nodes' BUNDLE_URL names the API load balancer (cluster/node-bootstrap.ts); here
+        // the network's side: the bastion is reached only through the attachment.
+        assert.equal(await valueOf(networks.pub.bundleTargetGroupArn), single("pub", "aws:lb/targetGroup:TargetGroup", "bundle-tg").id);
     });
 
     it("gives the bastion no IMDSv2 options and no encrypted volume", () => {
@@ -418,6 +445,8 @@ describe("created VPC, public API (pub)", () => {
                 'ingress tcp 6443-6443 ["203.0.113.0/24","198.51.100.7/32"]',
                 "ingress tcp 6443-6443 control-plane-sg",
                 "ingress tcp 6443-6443 worker-sg",
+                "ingress tcp 8089-8089 control-plane-sg",
+                "ingress tcp 8089-8089 worker-sg",
                 'egress -1 0-0 ["0.0.0.0/0"]',
             ]),
         );
@@ -518,6 +547,8 @@ describe("created VPC, public API (pub)", () => {
             assert.equal(input(rule, "securityGroupId"), single("pub", T.sg, "bastion-sg").id);
             assert.equal(input(rule, "sourceSecurityGroupId"), single("pub", T.sg, group).id);
         }
+        // Through the API load balancer (its health checks, or a balancer that forwards from its own address).
+        assert.equal(input(single("pub", T.sgRule, "bastion-sg-bundles-from-lb"), "sourceSecurityGroupId"), single("pub", T.sg, "k8s-sg").id);
     });
 
     it("writes a bastion cloud-config that the real cloud-init schema check accepts", () => {
@@ -575,6 +606,8 @@ describe("created VPC, internal API (int)", () => {
                 "ingress tcp 6443-6443 bastion-sg",
                 "ingress tcp 6443-6443 control-plane-sg",
                 "ingress tcp 6443-6443 worker-sg",
+                "ingress tcp 8089-8089 control-plane-sg",
+                "ingress tcp 8089-8089 worker-sg",
                 'egress -1 0-0 ["0.0.0.0/0"]',
             ]),
         );
