@@ -253,7 +253,7 @@ function productionProblems(v: ValidValues, has: Has, accepted: readonly Product
         problem(
             "cloud-api-tls-unverified",
             "insecure",
-            "true skips TLS verification of the cloud API on a production stack (anyone on the path can read the cloud credentials). Fix: pulumi config set rootCaCert -- \"$(cat root-ca.pem)\" and pulumi config set insecure false",
+            'true skips TLS verification of the cloud API on a production stack (anyone on the path can read the cloud credentials). Fix: pulumi config set rootCaCert -- "$(cat root-ca.pem)" and pulumi config set insecure false',
         );
     }
     if (v.controlPlaneCount !== undefined && v.controlPlaneCount < 3) {

@@ -398,7 +398,10 @@ export const CONFIG_SCHEMAS = {
             .superRefine((text, ctx) => {
                 const problem = rootCaProblem(text);
                 if (problem) {
-                    ctx.addIssue({ code: "custom", message: `${problem}. Fix: pulumi config set rootCaCert -- "$(cat root-ca.pem)" with the root CA certificate only` });
+                    ctx.addIssue({
+                        code: "custom",
+                        message: `${problem}. Fix: pulumi config set rootCaCert -- "$(cat root-ca.pem)" with the root CA certificate only`,
+                    });
                 }
             })
             .optional(),
@@ -429,7 +432,8 @@ export const CONFIG_SCHEMAS = {
         group: "naming",
         example: "true",
         defaultText: "true for stacks named `prod*`",
-        description: "Marks a production stack: the production rules (docs/security-production.md) refuse world-open SSH or API, TLS unverified, one control-plane node and every hardening switch off.",
+        description:
+            "Marks a production stack: the production rules (docs/security-production.md) refuse world-open SSH or API, TLS unverified, one control-plane node and every hardening switch off.",
     }),
     acceptUnsafeProduction: key(boolean(false), {
         group: "naming",

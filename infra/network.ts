@@ -451,7 +451,13 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
             // changing an NLB's groups replaces it, and with it the API address every node and
             // kubeconfig uses.
             apiLoadBalancer: this.securityGroup("k8s-sg", `${env}-k8s-sg`, "Kubernetes nodes and API load balancer", vpcId, true).id,
-            controlPlane: this.securityGroup("control-plane-sg", `${env}-control-plane-sg`, "Kubernetes control plane: etcd and controllers among themselves", vpcId, true).id,
+            controlPlane: this.securityGroup(
+                "control-plane-sg",
+                `${env}-control-plane-sg`,
+                "Kubernetes control plane: etcd and controllers among themselves",
+                vpcId,
+                true,
+            ).id,
             // The load balancer controller and the CCM add rules to this group (it carries the
             // cluster tag); revoking them on delete lets destroy remove it.
             worker: this.securityGroup("worker-sg", `${env}-worker-sg`, "Kubernetes workers", vpcId, true).id,
@@ -659,7 +665,11 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
     private createBundlePath(loadBalancer: aws.lb.LoadBalancer, bastion: aws.ec2.Instance, groups: SecurityGroupIds): pulumi.Output<string> {
         const env = this.args.environment;
         // zCompute keeps a deleted target group's name for minutes: a random suffix per VPC.
-        const suffix = new random.RandomId(this.childName("bundle-tg-suffix"), { byteLength: LB_SUFFIX_BYTES, keepers: { environment: env } }, { parent: this });
+        const suffix = new random.RandomId(
+            this.childName("bundle-tg-suffix"),
+            { byteLength: LB_SUFFIX_BYTES, keepers: { environment: env } },
+            { parent: this },
+        );
         const targetGroup = new aws.lb.TargetGroup(
             this.childName("bundle-tg"),
             {

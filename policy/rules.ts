@@ -104,16 +104,18 @@ function familiesText(families: AddressFamily[]): string {
 }
 
 /** For each group, the families whose every address may reach `port` over `protocol`. */
-function worldOpen(permissions: readonly Ingress[], port: number, protocol: "tcp" | "udp"): Array<{ group: string; families: AddressFamily[]; cidrs: string[] }> {
+function worldOpen(
+    permissions: readonly Ingress[],
+    port: number,
+    protocol: "tcp" | "udp",
+): Array<{ group: string; families: AddressFamily[]; cidrs: string[] }> {
     const byGroup = new Map<string, string[]>();
     for (const p of permissions) {
         if ((p.protocol === protocol || p.protocol === "all") && p.fromPort <= port && port <= p.toPort) {
             byGroup.set(p.group, [...(byGroup.get(p.group) ?? []), ...p.cidrs]);
         }
     }
-    return [...byGroup.entries()]
-        .map(([group, cidrs]) => ({ group, cidrs, families: openFamilies(cidrs) }))
-        .filter((entry) => entry.families.length > 0);
+    return [...byGroup.entries()].map(([group, cidrs]) => ({ group, cidrs, families: openFamilies(cidrs) })).filter((entry) => entry.families.length > 0);
 }
 
 function portPolicy(name: ProductionRuleId, port: number, what: string, fix: string): ProductionPolicy {

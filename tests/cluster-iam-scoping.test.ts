@@ -41,7 +41,7 @@ function exceptions(): Map<string, string> {
 
 function upstreamStatements(owner: PolicyOwner, minor: string): PolicyStatement[] {
     if (owner === "etcdBackup") {
-        return etcdBackupPolicy.Statement as PolicyStatement[];
+        return etcdBackupPolicy.Statement;
     }
     const charts = chartsOf(minor);
     return CONTROLLER_POLICIES[owner][policyVersionFor(owner, charts[owner])].Statement as PolicyStatement[];
@@ -169,7 +169,9 @@ describe("IAM scoped to the cluster, statement by statement", () => {
             Null: { "aws:RequestTag/elbv2.k8s.aws/cluster": "true" },
             StringEquals: { "aws:ResourceTag/elbv2.k8s.aws/cluster": "prod" },
         });
-        assert.deepEqual(tightenCondition({ StringEquals: { "ec2:CreateAction": ["CreateVolume"] } }, "prod"), { StringEquals: { "ec2:CreateAction": ["CreateVolume"] } });
+        assert.deepEqual(tightenCondition({ StringEquals: { "ec2:CreateAction": ["CreateVolume"] } }, "prod"), {
+            StringEquals: { "ec2:CreateAction": ["CreateVolume"] },
+        });
     });
 
     it("refuses an upstream write it has no scope for (a new chart version must be reviewed)", () => {
@@ -183,6 +185,9 @@ describe("IAM scoped to the cluster, statement by statement", () => {
         const prod = JSON.stringify(policyDocumentsFor("control-plane", chartsOf("1.30"), "prod"));
         assert.ok(prod.includes("kubernetes.io/cluster/prod") && !prod.includes("kubernetes.io/cluster/dev"));
         const document: PolicyDocument = policyDocumentsFor("worker", chartsOf("1.30"), "prod").node;
-        assert.ok(document.Statement.every((s) => list(s.Action).every(isReadAction)), "workers are read-only");
+        assert.ok(
+            document.Statement.every((s) => list(s.Action).every(isReadAction)),
+            "workers are read-only",
+        );
     });
 });

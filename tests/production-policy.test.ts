@@ -23,7 +23,13 @@ describe("address coverage", () => {
         assert.equal(coversAddressSpace(["128.0.0.0/1", "0.0.0.0/2", "64.0.0.0/2"], "ipv4"), true);
         const slash8s = Array.from({ length: 256 }, (_, i) => `${i}.0.0.0/8`);
         assert.equal(coversAddressSpace(slash8s, "ipv4"), true);
-        assert.equal(coversAddressSpace(slash8s.filter((c) => c !== "77.0.0.0/8"), "ipv4"), false);
+        assert.equal(
+            coversAddressSpace(
+                slash8s.filter((c) => c !== "77.0.0.0/8"),
+                "ipv4",
+            ),
+            false,
+        );
         assert.equal(coversAddressSpace(["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2"], "ipv4"), true);
         assert.equal(coversAddressSpace(["0.0.0.0/1", "128.0.0.0/2"], "ipv4"), false);
         assert.equal(coversAddressSpace(["10.0.0.0/8", "198.51.100.0/24"], "ipv4"), false);
@@ -55,7 +61,11 @@ describe("production guard of the stack config", () => {
     });
 
     it("refuses a world split in two, for SSH and for the API", () => {
-        const problems = problemsWith({ ...prodBase, bastionSshCidrs: '["0.0.0.0/1", "128.0.0.0/1"]', apiAllowedCidrs: '["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/1"]' });
+        const problems = problemsWith({
+            ...prodBase,
+            bastionSshCidrs: '["0.0.0.0/1", "128.0.0.0/1"]',
+            apiAllowedCidrs: '["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/1"]',
+        });
         expectProblem(problems, "bastionSshCidrs", "opens bastion SSH to the world", "every IPv4 address", "bastion-ssh-open-to-world");
         expectProblem(problems, "apiAllowedCidrs", "opens the Kubernetes API to the world", "api-open-to-world");
         // An internal API is not the world's.
@@ -105,8 +115,40 @@ describe("rootCaCert parsed as CA certificates", () => {
             const run = spawnSync("openssl", args, { cwd: dir, encoding: "utf8", env: { PATH: "/usr/bin:/bin", OPENSSL_CONF: "/dev/null" } });
             assert.equal(run.status, 0, run.stderr);
         };
-        openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=root", "-addext", "basicConstraints=critical,CA:TRUE", "-keyout", "ca.key", "-out", "ca.crt"]);
-        openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=server", "-addext", "basicConstraints=critical,CA:FALSE", "-keyout", "leaf.key", "-out", "leaf.crt"]);
+        openssl([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=root",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ]);
+        openssl([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=server",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.crt",
+        ]);
         for (const name of ["ca.key", "ca.crt", "leaf.crt"]) {
             pem[name] = fs.readFileSync(path.join(dir, name), "utf8");
         }
@@ -129,9 +171,17 @@ describe("rootCaCert parsed as CA certificates", () => {
         expectProblem(problemsWith({ rootCaCert: pem["leaf.crt"] }), "rootCaCert", "not a CA certificate", "CN=server");
         expectProblem(problemsWith({ rootCaCert: `junk ${pem["ca.crt"]}` }), "rootCaCert", "outside its PEM blocks");
         expectProblem(problemsWith({ rootCaCert: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----" }), "rootCaCert", "not a parseable");
-        expectProblem(problemsWith({ rootCaCert: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----" }), "rootCaCert", "PUBLIC KEY, not a CERTIFICATE");
+        expectProblem(
+            problemsWith({ rootCaCert: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----" }),
+            "rootCaCert",
+            "PUBLIC KEY, not a CERTIFICATE",
+        );
         expectProblem(problemsWith({ rootCaCert: "not a pem" }), "rootCaCert", "not a PEM certificate");
-        expectProblem(problemsWith({ rootCaCert: pem["ca.crt"].repeat(Math.ceil(ROOT_CA_MAX_CHARS / pem["ca.crt"].length) + 1) }), "rootCaCert", "characters, above");
+        expectProblem(
+            problemsWith({ rootCaCert: pem["ca.crt"].repeat(Math.ceil(ROOT_CA_MAX_CHARS / pem["ca.crt"].length) + 1) }),
+            "rootCaCert",
+            "characters, above",
+        );
     });
 });
 
@@ -210,7 +260,13 @@ describe("policy pack over recorded plans", () => {
     it("fails any other port opened to the world, by a range or by all protocols", () => {
         only(
             weakened((resources) => {
-                Object.assign(rule(resources, "prod-network-worker-sg-self-in"), { self: false, cidrBlocks: ["0.0.0.0/0"], protocol: "tcp", fromPort: 30000, toPort: 32767 });
+                Object.assign(rule(resources, "prod-network-worker-sg-self-in"), {
+                    self: false,
+                    cidrBlocks: ["0.0.0.0/0"],
+                    protocol: "tcp",
+                    fromPort: 30000,
+                    toPort: 32767,
+                });
             }),
             /^\[ingress-open-to-world\] tcp port 30000 and up is open to every IPv4 address/,
         );
@@ -218,7 +274,10 @@ describe("policy pack over recorded plans", () => {
             Object.assign(rule(resources, "prod-network-worker-sg-self-in"), { self: false, cidrBlocks: ["0.0.0.0/0"] });
         });
         assert.ok(all.some((v) => v.startsWith("[bastion-ssh-open-to-world]")) && all.some((v) => v.startsWith("[api-open-to-world]")), all.join("\n"));
-        assert.ok(all.some((v) => v.startsWith("[ingress-open-to-world]")), all.join("\n"));
+        assert.ok(
+            all.some((v) => v.startsWith("[ingress-open-to-world]")),
+            all.join("\n"),
+        );
     });
 
     it("fails an inline ingress block of a security group", () => {
@@ -244,7 +303,10 @@ describe("policy pack over recorded plans", () => {
     it("fails fewer than 3 control-plane instances", () => {
         only(
             weakened((resources) => {
-                resources.splice(resources.findIndex((r) => r.name === "prod-master-sa-3"), 1);
+                resources.splice(
+                    resources.findIndex((r) => r.name === "prod-master-sa-3"),
+                    1,
+                );
             }),
             /^\[single-control-plane\] 2 control-plane instance\(s\)/,
         );
@@ -255,11 +317,18 @@ describe("policy pack over recorded plans", () => {
         assert.match(stdout.dev, /dev is not a production stack/);
         // The program's acknowledgement does not silence the pack (the platform team's view).
         const fail = runPlan([
-            "--stack", "prod", "--quiet", "--policy",
-            "--config", "acceptUnsafeProduction=true",
-            "--config", "insecure=true",
-            "--config", "bastionSshCidrs[0]=0.0.0.0/1",
-            "--config", "bastionSshCidrs[1]=128.0.0.0/1",
+            "--stack",
+            "prod",
+            "--quiet",
+            "--policy",
+            "--config",
+            "acceptUnsafeProduction=true",
+            "--config",
+            "insecure=true",
+            "--config",
+            "bastionSshCidrs[0]=0.0.0.0/1",
+            "--config",
+            "bastionSshCidrs[1]=128.0.0.0/1",
         ]);
         assert.equal(fail.code, 1, fail.stdout);
         assert.match(fail.stderr, /\[bastion-ssh-open-to-world\] SSH \(22\) is open to every IPv4 address/);
