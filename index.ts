@@ -118,6 +118,7 @@ const cluster = new EksdCluster(`${env}-cluster`, {
         vpcId: network.vpcId,
         privateSubnetId: network.privateSubnetId,
         clusterSecurityGroupId: network.clusterSecurityGroupId,
+        controlPlaneSecurityGroupId: network.controlPlaneSecurityGroupId,
         apiLoadBalancerArn: network.apiLoadBalancerArn,
         apiLoadBalancerId: network.apiLoadBalancerId,
         apiInternalDnsName: network.apiInternalDnsName,
@@ -167,8 +168,13 @@ const addons = new EksdAddons(`${env}-addons`, {
         accessKey: config.cloud.accessKey,
         secretKey: config.cloud.secretKey,
         keepLoadBalancerArns: [network.apiLoadBalancerArn],
-        keepSecurityGroupIds: [network.clusterSecurityGroupId, network.bastionSecurityGroupId],
-        keepTargetGroupArns: [cluster.apiTargetGroupArn],
+        keepSecurityGroupIds: [
+            network.clusterSecurityGroupId,
+            network.controlPlaneSecurityGroupId,
+            network.apiLoadBalancerSecurityGroupId,
+            network.bastionSecurityGroupId,
+        ],
+        keepTargetGroupArns: [cluster.apiTargetGroupArn, network.bundleTargetGroupArn],
     },
 });
 

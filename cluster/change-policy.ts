@@ -27,7 +27,8 @@ const CONTROL_PLANE_ROLL =
     "control plane: node 1 → n, one at a time (a new node joins and passes its gate, then the instance it replaced is cordoned, drained and leaves etcd, then the next node)";
 const WORKER_ROLL = "node groups: each group rolls (surge, Ready, drain one old node, terminate; maxSurge/maxUnavailable)";
 const ALL_NODES_ROLL = `${CONTROL_PLANE_ROLL}; then ${WORKER_ROLL}`;
-const BASTION_REPLACED = `the bastion is replaced and gets a new private address, which control-plane user data names (boot bundle URL): ${CONTROL_PLANE_ROLL}; workers are untouched (new instances use the new address); the program's SSH steps use the new bastion`;
+const BASTION_REPLACED =
+    "the bastion is replaced (new private address, bundles uploaded to it again, the bundle target group follows it); node user data names the API load balancer, not the bastion: cluster nodes are untouched; the program's SSH steps use the new bastion";
 const NEW_CLUSTER =
     "Build a new stack beside this one (pulumi stack init), move the workloads (e.g. Velero/Kasten backup and restore), then destroy the old stack.";
 
@@ -101,6 +102,7 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
     },
     production: { kind: "in-place", effect: "validation only" },
     acceptUnsafeProduction: { kind: "in-place", effect: "validation only" },
+    acceptUnsafeProductionRules: { kind: "in-place", effect: "validation only" },
     tags: { kind: "in-place", effect: "tags updated in place (ASG tags propagate to new instances only)" },
 
     // Network
@@ -141,12 +143,12 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
     apiAllowedCidrs: { kind: "in-place", effect: "security-group rules updated in place" },
 
     // Bastion
-    bastionAmiId: { kind: "rolling", effect: BASTION_REPLACED },
+    bastionAmiId: { kind: "in-place", effect: BASTION_REPLACED },
     bastionInstanceType: {
         kind: "in-place",
         effect: "the bastion is stopped and started with the new type (a short SSH outage, same addresses); cluster nodes are untouched",
     },
-    bastionKeyName: { kind: "rolling", effect: BASTION_REPLACED },
+    bastionKeyName: { kind: "in-place", effect: BASTION_REPLACED },
     bastionSshUser: { kind: "in-place", effect: "the program's SSH steps use the new user" },
     bastionSshPrivateKey: { kind: "in-place", effect: "the program's SSH steps use the new key" },
     bastionSshCidrs: { kind: "in-place", effect: "security-group rules updated in place" },

@@ -1,7 +1,9 @@
 // IAM for the two node roles. The cloud controllers (CCM, EBS CSI controller, load balancer
 // controller, cluster autoscaler) and the etcd backup run on control-plane nodes, so only that
-// role gets their permissions; workers get what a kubelet needs. The statements are the
-// upstream example policies at the add-on versions we install (see iam-policies/SOURCES.md).
+// role gets their permissions; workers get what a kubelet needs (reads only). The statements
+// are the upstream example policies at the add-on versions we install (see
+// iam-policies/SOURCES.md), scoped to this cluster by ./iam-scoping.ts: unused actions dropped,
+// every write conditioned on this cluster's tags except the listed exceptions.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { compareVersions } from "../model/version-order";
@@ -16,6 +18,7 @@ import clusterAutoscalerPolicy9370 from "./iam-policies/cluster-autoscaler-full-
 import clusterAutoscalerPolicy9380 from "./iam-policies/cluster-autoscaler-full-9.38.0.json";
 import clusterAutoscalerPolicy9590 from "./iam-policies/cluster-autoscaler-full-9.59.0.json";
 import etcdBackupPolicy from "./iam-policies/etcd-backup.json";
+import { PolicyOwner, scopeStatements } from "./iam-scoping";
 
 export type NodeRole = "control-plane" | "worker";
 
@@ -64,30 +67,36 @@ export function policyVersionFor(controller: keyof ControllerChartVersions, char
     return atOrBelow.length > 0 ? atOrBelow[atOrBelow.length - 1] : known[0];
 }
 
-function controllerPolicy(controller: keyof ControllerChartVersions, chartVersion: string): PolicyDocument {
+function controllerPolicy(controller: keyof ControllerChartVersions, chartVersion: string, environment: string): PolicyDocument {
     const data = CONTROLLER_POLICIES[controller][policyVersionFor(controller, chartVersion)];
     if (data === undefined) {
         throw new Error(`no IAM policy data for ${controller} ${chartVersion}`);
     }
-    return document(data.Statement);
+    return scoped(controller, data.Statement, environment);
+}
+
+/** The upstream statements scoped to the cluster `environment` names. */
+function scoped(owner: PolicyOwner, statements: object[], environment: string): PolicyDocument {
+    return { Version: POLICY_VERSION, Statement: scopeStatements(owner, document(statements).Statement, environment) };
 }
 
 /**
  * The policy documents of one role, keyed by purpose. One managed policy per purpose because
  * the union for the control plane (~9 KB) exceeds the 6,144-character limit of one policy.
  */
-export function policyDocumentsFor(role: NodeRole, charts: ControllerChartVersions): Record<string, PolicyDocument> {
+export function policyDocumentsFor(role: NodeRole, charts: ControllerChartVersions, environment: string): Record<string, PolicyDocument> {
+    // The node policy grants reads only (tests/cluster-iam.test.ts): nothing to scope.
     const node = document(ccmNodePolicy.Statement);
     if (role === "worker") {
         return { node };
     }
     return {
         node: node,
-        "cloud-controller": controllerPolicy("ccm", charts.ccm),
-        "ebs-csi": controllerPolicy("ebsCsi", charts.ebsCsi),
-        "load-balancer-controller": controllerPolicy("loadBalancerController", charts.loadBalancerController),
-        "cluster-autoscaler": controllerPolicy("autoscaler", charts.autoscaler),
-        "etcd-backup": document(etcdBackupPolicy.Statement),
+        "cloud-controller": controllerPolicy("ccm", charts.ccm, environment),
+        "ebs-csi": controllerPolicy("ebsCsi", charts.ebsCsi, environment),
+        "load-balancer-controller": controllerPolicy("loadBalancerController", charts.loadBalancerController, environment),
+        "cluster-autoscaler": controllerPolicy("autoscaler", charts.autoscaler, environment),
+        "etcd-backup": scoped("etcdBackup", etcdBackupPolicy.Statement, environment),
     };
 }
 
@@ -147,7 +156,7 @@ export class NodeIam {
         );
         this.resources.push(role);
 
-        for (const [purpose, policyDocument] of Object.entries(policyDocumentsFor(args.role, args.controllerCharts))) {
+        for (const [purpose, policyDocument] of Object.entries(policyDocumentsFor(args.role, args.controllerCharts, args.environment))) {
             const policy = new aws.iam.Policy(
                 `${baseName}-${purpose}-policy`,
                 {

@@ -21,7 +21,10 @@ import { EKSD_RELEASES } from "./versions";
 export interface EksdClusterNetwork {
     vpcId: pulumi.Input<string>;
     privateSubnetId: pulumi.Input<string>;
+    /** The workers' group (it carries the cluster tag). */
     clusterSecurityGroupId: pulumi.Input<string>;
+    /** The control plane's own group; the workers' group when absent. */
+    controlPlaneSecurityGroupId?: pulumi.Input<string>;
     apiLoadBalancerArn: pulumi.Input<string>;
     apiLoadBalancerId: pulumi.Input<string>;
     /** `elb-<id>.<dnsDomain>`. */
@@ -239,7 +242,7 @@ export class EksdCluster extends pulumi.ComponentResource {
             parent: this,
             vpcId: args.network.vpcId,
             privateSubnetId: args.network.privateSubnetId,
-            clusterSecurityGroupId: args.network.clusterSecurityGroupId,
+            clusterSecurityGroupId: args.network.controlPlaneSecurityGroupId ?? args.network.clusterSecurityGroupId,
             apiLoadBalancerArn: args.network.apiLoadBalancerArn,
             count: args.controlPlane.count,
             mode: args.controlPlane.mode,

@@ -286,7 +286,9 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
         this.bundle = renderBundle(files);
         this.bundleSha256 = sha256Hex(this.bundle);
         this.workerBundleSha256 = sha256Hex(renderBundle(roleBundleFiles("worker", files)));
-        this.bundleUrl = pulumi.interpolate`http://${args.bastion.privateIp}:${BUNDLE_PORT}/${bundleFileName(this.bundleSha256)}`;
+        // Through the API load balancer (infra/network.ts createBundlePath), not the bastion's own
+        // address: a replaced bastion leaves every node's user data as it is.
+        this.bundleUrl = pulumi.interpolate`http://${args.apiPrivateIp}:${BUNDLE_PORT}/${bundleFileName(this.bundleSha256)}`;
         this.publishCommand = new command.remote.Command(
             `${args.environment}-boot-bundle`,
             {

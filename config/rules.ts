@@ -1,6 +1,8 @@
 // Rules across keys: they run on the keys that passed the schema (a key that failed already
 // has its own message), so one run still reports every problem.
+import { openFamilies } from "../model/address-coverage";
 import { cidrContains, cidrsOverlap, Ipv4Cidr, parseIpv4Cidr } from "../model/cidr";
+import { PRODUCTION_RULES, ProductionRuleId } from "../model/production-rules";
 import { EKSD_RELEASES } from "../cluster/versions";
 import {
     GROUP_NAME_PATTERN,
@@ -205,26 +207,71 @@ export function crossKeyProblems(v: ValidValues, has: (key: keyof StackConfigVal
         }
     }
 
-    // Production safety.
-    if (context.production && has("acceptUnsafeProduction") && !v.acceptUnsafeProduction) {
-        const acknowledge = "or, to accept the risk, pulumi config set acceptUnsafeProduction true";
-        if (v.bastionSshCidrs?.includes("0.0.0.0/0")) {
-            problem(
-                "bastionSshCidrs",
-                `opens bastion SSH to the world (0.0.0.0/0) on a production stack. Fix: pulumi config set --path 'bastionSshCidrs[0]' <your office CIDR>, ${acknowledge}`,
-            );
+    // Production safety: every weakening is refused unless acknowledged, all at once
+    // (acceptUnsafeProduction) or rule by rule (acceptUnsafeProductionRules).
+    if (context.production && has("acceptUnsafeProduction") && has("acceptUnsafeProductionRules") && !v.acceptUnsafeProduction) {
+        problems.push(...productionProblems(v, has, v.acceptUnsafeProductionRules ?? []));
+    }
+    return problems;
+}
+
+/** How a production rule is acknowledged, for the end of its message. */
+function acknowledgement(rule: ProductionRuleId): string {
+    return `or, to accept this risk, pulumi config set --path 'acceptUnsafeProductionRules[0]' ${rule} (acceptUnsafeProduction true accepts every rule)`;
+}
+
+/** World-open in words: "every IPv4 address" (0.0.0.0/0 written in any number of CIDRs). */
+function worldOpenText(cidrs: readonly string[]): string | undefined {
+    const families = openFamilies(cidrs);
+    return families.length === 0 ? undefined : `every ${families.map((f) => (f === "ipv4" ? "IPv4" : "IPv6")).join(" and ")} address`;
+}
+
+function productionProblems(v: ValidValues, has: Has, accepted: readonly ProductionRuleId[]): string[] {
+    const problems: string[] = [];
+    const problem = (rule: ProductionRuleId, key: string, message: string) => {
+        if (!accepted.includes(rule)) {
+            problems.push(`${PROJECT_NAME}:${key}: ${message}, ${acknowledgement(rule)}`);
         }
-        if (v.apiPublic && v.apiAllowedCidrs?.includes("0.0.0.0/0")) {
-            problem(
-                "apiAllowedCidrs",
-                `opens the Kubernetes API to the world on a production stack. Fix: pulumi config set apiPublic false, or list your CIDRs in apiAllowedCidrs, ${acknowledge}`,
-            );
-        }
-        if (v.controlPlaneCount !== undefined && v.controlPlaneCount < 3) {
-            problem(
-                "controlPlaneCount",
-                `${v.controlPlaneCount} control-plane node(s) cannot survive a node loss on a production stack. Fix: pulumi config set controlPlaneCount 3, ${acknowledge}`,
-            );
+    };
+    const ssh = has("bastionSshCidrs") && v.bastionSshCidrs ? worldOpenText(v.bastionSshCidrs) : undefined;
+    if (ssh) {
+        problem(
+            "bastion-ssh-open-to-world",
+            "bastionSshCidrs",
+            `opens bastion SSH to the world on a production stack: ${JSON.stringify(v.bastionSshCidrs)} together cover ${ssh}. Fix: pulumi config set --path 'bastionSshCidrs[0]' <your office CIDR>`,
+        );
+    }
+    const api = has("apiAllowedCidrs") && v.apiPublic && v.apiAllowedCidrs ? worldOpenText(v.apiAllowedCidrs) : undefined;
+    if (api) {
+        problem(
+            "api-open-to-world",
+            "apiAllowedCidrs",
+            `opens the Kubernetes API to the world on a production stack: ${JSON.stringify(v.apiAllowedCidrs)} together cover ${api}. Fix: list your CIDRs in apiAllowedCidrs, or pulumi config set apiPublic false`,
+        );
+    }
+    if (has("insecure") && v.insecure) {
+        problem(
+            "cloud-api-tls-unverified",
+            "insecure",
+            'true skips TLS verification of the cloud API on a production stack (anyone on the path can read the cloud credentials). Fix: pulumi config set rootCaCert -- "$(cat root-ca.pem)" and pulumi config set insecure false',
+        );
+    }
+    if (v.controlPlaneCount !== undefined && v.controlPlaneCount < 3) {
+        problem(
+            "single-control-plane",
+            "controlPlaneCount",
+            `${v.controlPlaneCount} control-plane node(s) cannot survive a node loss on a production stack. Fix: pulumi config set controlPlaneCount 3`,
+        );
+    }
+    const switches: Array<[ProductionRuleId, "auditLog" | "secretsEncryption" | "kubeletHardening" | "apiServerProfiling", boolean]> = [
+        ["audit-log-off", "auditLog", true],
+        ["secrets-encryption-off", "secretsEncryption", true],
+        ["kubelet-hardening-off", "kubeletHardening", true],
+        ["profiling-on", "apiServerProfiling", false],
+    ];
+    for (const [rule, key, safe] of switches) {
+        if (has(key) && v[key] !== undefined && v[key] !== safe) {
+            problem(rule, key, `${String(v[key])} weakens a production stack (${PRODUCTION_RULES[rule]}). Fix: pulumi config set ${key} ${String(safe)}`);
         }
     }
     return problems;

@@ -10,8 +10,10 @@ import { z } from "zod";
 import { ADDON_NAMES } from "../addons/versions";
 import * as eksdVersions from "../cluster/versions";
 import { ENVIRONMENT_NAME_PATTERN } from "../infra/tags";
+import { rootCaProblem } from "../model/ca-certificate";
 import { isIpv4Address, networkOf, parseIpv4Cidr } from "../model/cidr";
 import { CNI_CHOICES, CONTROL_PLANE_MODES, TAINT_EFFECTS, VOLUME_TYPES } from "../model/constants";
+import { PRODUCTION_RULE_IDS } from "../model/production-rules";
 
 export const PROJECT_NAME = "zadara-eksd";
 
@@ -390,11 +392,19 @@ export const CONFIG_SCHEMAS = {
         description: "Skip TLS verification of the zCompute API (self-signed clouds without a CA file).",
     }),
     rootCaCert: key(
-        pattern(
-            /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/,
-            "a PEM certificate",
-            'pulumi config set rootCaCert -- "$(cat root-ca.pem)"',
-        ).optional(),
+        // Parsed (model/ca-certificate.ts); the message never repeats the value (it may hold a key).
+        z
+            .string()
+            .superRefine((text, ctx) => {
+                const problem = rootCaProblem(text);
+                if (problem) {
+                    ctx.addIssue({
+                        code: "custom",
+                        message: `${problem}. Fix: pulumi config set rootCaCert -- "$(cat root-ca.pem)" with the root CA certificate only`,
+                    });
+                }
+            })
+            .optional(),
         {
             group: "cloud",
             example: '-- "$(cat root-ca.pem)"',
@@ -422,12 +432,18 @@ export const CONFIG_SCHEMAS = {
         group: "naming",
         example: "true",
         defaultText: "true for stacks named `prod*`",
-        description: "Marks a production stack: open SSH, a world-open API and a single control-plane node are refused.",
+        description:
+            "Marks a production stack: the production rules (docs/security-production.md) refuse world-open SSH or API, TLS unverified, one control-plane node and every hardening switch off.",
     }),
     acceptUnsafeProduction: key(boolean(false), {
         group: "naming",
         example: "true",
-        description: "Explicitly accept the settings that `production` refuses (documented risk).",
+        description: "Explicitly accept every setting that `production` refuses (documented risk); prefer `acceptUnsafeProductionRules`.",
+    }),
+    acceptUnsafeProductionRules: key(z.array(z.enum(PRODUCTION_RULE_IDS)).default([]), {
+        group: "naming",
+        example: "--path 'acceptUnsafeProductionRules[0]' single-control-plane",
+        description: `Production rules accepted one by one (documented risk): ${PRODUCTION_RULE_IDS.map((id) => `\`${id}\``).join(", ")}.`,
     }),
     tags: key(tagsSchema("tags").default({}), {
         group: "naming",

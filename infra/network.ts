@@ -67,6 +67,20 @@ export const API_PORT = 6443;
 export const BUNDLE_PORT = 8089;
 export const BUNDLE_SERVER_DIR = "/var/lib/zadara-eksd/bundles";
 export const BUNDLE_SERVER_UNIT = "zadara-eksd-bundles.service";
+/**
+ * What workers may send to control-plane nodes besides the API: the CNIs' node-to-node
+ * transport (flannel and cilium VXLAN, calico IPIP, BGP and typha, cilium health and hubble).
+ * Nothing else: etcd (2379/2380), kube-controller-manager (10257), kube-scheduler (10259) and
+ * the control plane's kubelet (10250) are not reachable from workers or their pods.
+ */
+export const CNI_TRANSPORT: ReadonlyArray<{ name: string; protocol: string; port: number; description: string }> = [
+    { name: "vxlan", protocol: "udp", port: 8472, description: "VXLAN overlay (flannel, cilium) from workers" },
+    { name: "ipip", protocol: "4", port: 0, description: "IP-in-IP overlay (calico) from workers" },
+    { name: "bgp", protocol: "tcp", port: 179, description: "BGP (calico) from workers" },
+    { name: "typha", protocol: "tcp", port: 5473, description: "calico typha from workers" },
+    { name: "cilium-health", protocol: "tcp", port: 4240, description: "cilium health checks from workers" },
+    { name: "hubble", protocol: "tcp", port: 4244, description: "hubble peer service from workers" },
+];
 /** ELBv2 names are at most 32 characters. */
 const MAX_LB_NAME_LENGTH = 32;
 /** Bytes of the API NLB name suffix (6 hex characters). */
@@ -141,8 +155,10 @@ interface SubnetIds {
 }
 
 interface SecurityGroupIds {
-    clusterSecurityGroupId: pulumi.Output<string>;
-    bastionSecurityGroupId: pulumi.Output<string>;
+    apiLoadBalancer: pulumi.Output<string>;
+    controlPlane: pulumi.Output<string>;
+    worker: pulumi.Output<string>;
+    bastion: pulumi.Output<string>;
 }
 
 interface Bastion {
@@ -154,7 +170,10 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
     public readonly vpcId: pulumi.Output<string>;
     public readonly publicSubnetId: pulumi.Output<string>;
     public readonly privateSubnetId: pulumi.Output<string>;
+    /** The nodes' group that carries the cluster tag (CCM and LBC add their rules here): the workers'. */
     public readonly clusterSecurityGroupId: pulumi.Output<string>;
+    public readonly controlPlaneSecurityGroupId: pulumi.Output<string>;
+    public readonly apiLoadBalancerSecurityGroupId: pulumi.Output<string>;
     public readonly bastionSecurityGroupId: pulumi.Output<string>;
     public readonly apiLoadBalancerArn: pulumi.Output<string>;
     /** Last segment of the NLB's ARN. */
@@ -165,6 +184,11 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
     /** The bastion's EIP. */
     public readonly bastionPublicIp: pulumi.Output<string>;
     public readonly bastionPrivateIp: pulumi.Output<string>;
+    /**
+     * Boot bundles reach the nodes through the API load balancer's port BUNDLE_PORT (forwarded
+     * to the bastion): its target group, kept by the destroy cleanup.
+     */
+    public readonly bundleTargetGroupArn: pulumi.Output<string>;
     /** Undefined when the VPC is brought by the user. */
     public readonly natGatewayId: pulumi.Output<string> | undefined;
 
@@ -192,25 +216,30 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
         this.publicSubnetId = subnets.publicSubnetId;
         this.privateSubnetId = subnets.privateSubnetId;
         this.natGatewayId = subnets.natGatewayId;
-        this.clusterSecurityGroupId = groups.clusterSecurityGroupId;
-        this.bastionSecurityGroupId = groups.bastionSecurityGroupId;
+        this.clusterSecurityGroupId = groups.worker;
+        this.controlPlaneSecurityGroupId = groups.controlPlane;
+        this.apiLoadBalancerSecurityGroupId = groups.apiLoadBalancer;
+        this.bastionSecurityGroupId = groups.bastion;
 
-        const loadBalancer = this.createApiLoadBalancer(subnets, groups.clusterSecurityGroupId);
+        const loadBalancer = this.createApiLoadBalancer(subnets, groups.apiLoadBalancer);
         this.apiLoadBalancerArn = loadBalancer.arn;
         this.apiLoadBalancerId = loadBalancer.arn.apply(loadBalancerIdFromArn);
         this.apiLoadBalancerDnsName = loadBalancer.dnsName;
         // zCompute's internal DNS names an NLB `elb-<lb id>.<DHCP domain>` inside the VPC.
         this.apiInternalDnsName = pulumi.interpolate`elb-${this.apiLoadBalancerId}.${args.dnsDomain}`;
 
-        const bastion = this.createBastion(subnets, groups.bastionSecurityGroupId);
+        const bastion = this.createBastion(subnets, groups.bastion);
         this.bastionPublicIp = bastion.eip.publicIp;
         this.bastionPrivateIp = bastion.instance.privateIp;
+        this.bundleTargetGroupArn = this.createBundlePath(loadBalancer, bastion.instance, groups);
 
         this.registerOutputs({
             vpcId: this.vpcId,
             publicSubnetId: this.publicSubnetId,
             privateSubnetId: this.privateSubnetId,
             clusterSecurityGroupId: this.clusterSecurityGroupId,
+            controlPlaneSecurityGroupId: this.controlPlaneSecurityGroupId,
+            apiLoadBalancerSecurityGroupId: this.apiLoadBalancerSecurityGroupId,
             bastionSecurityGroupId: this.bastionSecurityGroupId,
             apiLoadBalancerArn: this.apiLoadBalancerArn,
             apiLoadBalancerId: this.apiLoadBalancerId,
@@ -218,6 +247,7 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
             apiInternalDnsName: this.apiInternalDnsName,
             bastionPublicIp: this.bastionPublicIp,
             bastionPrivateIp: this.bastionPrivateIp,
+            bundleTargetGroupArn: this.bundleTargetGroupArn,
             natGatewayId: this.natGatewayId,
         });
     }
@@ -373,9 +403,10 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
     }
 
     /**
-     * Default SG (created VPC only), bastion SG and Kubernetes SG. Rules of the bastion and
-     * Kubernetes SGs are separate SecurityGroupRule resources (never inline, so the two styles
-     * cannot fight over the same group); SGs the user brings are used as they are.
+     * Default SG (created VPC only), bastion SG and one group each for the API load balancer,
+     * the control plane and the workers. Rules are separate SecurityGroupRule resources (never
+     * inline, so the two styles cannot fight over the same group); SGs the user brings are used
+     * as they are (one cluster group for the load balancer and every node).
      */
     private createSecurityGroups(vpcId: pulumi.Output<string>, existing?: ExistingVpcConfig, createdVpc?: aws.ec2.Vpc): SecurityGroupIds {
         const env = this.args.environment;
@@ -409,63 +440,153 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
             this.rule("bastion-sg-all-out", bastionSecurityGroupId, "egress", ALL_PROTOCOLS, 0, { cidrBlocks: [ANYWHERE], description: "All traffic out" });
         }
 
-        let clusterSecurityGroupId: pulumi.Output<string>;
         if (existing?.clusterSecurityGroupId) {
-            clusterSecurityGroupId = pulumi.output(existing.clusterSecurityGroupId);
-        } else {
-            // The load balancer controller adds rules to this SG; revoking them on delete lets
-            // destroy remove it.
-            const clusterGroup = this.securityGroup("k8s-sg", `${env}-k8s-sg`, "Kubernetes nodes and API load balancer", vpcId, true);
-            clusterSecurityGroupId = clusterGroup.id;
-            this.rule("k8s-sg-self-in", clusterSecurityGroupId, "ingress", ALL_PROTOCOLS, 0, {
-                self: true,
-                description: "All traffic between cluster members",
-            });
-            this.rule("k8s-sg-ssh-from-bastion", clusterSecurityGroupId, "ingress", "tcp", SSH_PORT, {
-                sourceSecurityGroupId: bastionSecurityGroupId,
-                description: "SSH from the bastion",
-            });
-            // Public API: from the internet CIDRs given. Internal API: the NLB only has a private
-            // address, so the same list admits in-VPC or VPN clients (e.g. a self-hosted agent).
-            if (this.args.apiAllowedCidrs.length > 0) {
-                this.rule("k8s-sg-api-in", clusterSecurityGroupId, "ingress", "tcp", API_PORT, {
-                    cidrBlocks: this.args.apiAllowedCidrs,
-                    description: "Kubernetes API from the allowed CIDRs",
-                });
-            }
-            if (!this.args.apiPublic) {
-                // Internal API: the nodes and the NLB already reach 6443 through the self rule.
-                // The bastion is the way in from outside (SSH tunnel); an SG reference works in
-                // bring-your-own mode too, where the VPC's CIDR is not known without a lookup.
-                this.rule("k8s-sg-api-from-bastion", clusterSecurityGroupId, "ingress", "tcp", API_PORT, {
-                    sourceSecurityGroupId: bastionSecurityGroupId,
-                    description: "Kubernetes API from the bastion",
-                });
-            }
-            this.rule("k8s-sg-all-out", clusterSecurityGroupId, "egress", ALL_PROTOCOLS, 0, { cidrBlocks: [ANYWHERE], description: "All traffic out" });
+            // The user's one group serves the load balancer and every node, as they set it up.
+            const id = pulumi.output(existing.clusterSecurityGroupId);
+            this.clusterTag(id);
+            return { apiLoadBalancer: id, controlPlane: id, worker: id, bastion: bastionSecurityGroupId };
         }
+        const groups = {
+            // The NLB keeps the group it was created with (k8s-sg, name and description kept):
+            // changing an NLB's groups replaces it, and with it the API address every node and
+            // kubeconfig uses.
+            apiLoadBalancer: this.securityGroup("k8s-sg", `${env}-k8s-sg`, "Kubernetes nodes and API load balancer", vpcId, true).id,
+            controlPlane: this.securityGroup(
+                "control-plane-sg",
+                `${env}-control-plane-sg`,
+                "Kubernetes control plane: etcd and controllers among themselves",
+                vpcId,
+                true,
+            ).id,
+            // The load balancer controller and the CCM add rules to this group (it carries the
+            // cluster tag); revoking them on delete lets destroy remove it.
+            worker: this.securityGroup("worker-sg", `${env}-worker-sg`, "Kubernetes workers", vpcId, true).id,
+            bastion: bastionSecurityGroupId,
+        };
+        this.apiLoadBalancerRules(groups);
+        this.controlPlaneRules(groups);
+        this.workerRules(groups);
 
         if (!existing?.bastionSecurityGroupId) {
             // Nodes fetch their boot bundle from the bastion (a bastion SG brought by the user
-            // needs the same rule; see docs).
-            this.rule("bastion-sg-bundles-from-k8s", bastionSecurityGroupId, "ingress", "tcp", BUNDLE_PORT, {
-                sourceSecurityGroupId: clusterSecurityGroupId,
-                description: "Boot bundles for the cluster nodes",
+            // needs the same rules; see docs).
+            this.rule("bastion-sg-bundles-from-control-plane", bastionSecurityGroupId, "ingress", "tcp", BUNDLE_PORT, {
+                sourceSecurityGroupId: groups.controlPlane,
+                description: "Boot bundles for the control-plane nodes",
+            });
+            this.rule("bastion-sg-bundles-from-workers", bastionSecurityGroupId, "ingress", "tcp", BUNDLE_PORT, {
+                sourceSecurityGroupId: groups.worker,
+                description: "Boot bundles for the workers",
             });
         }
 
-        // CCM and LBC find the cluster's SG by this tag; zCompute only accepts it after creation.
+        // The workers' group, never the control plane's: neither controller nor the tag-scoped
+        // IAM (cluster/iam-scoping.ts) can then open the control plane.
+        this.clusterTag(groups.worker);
+        return groups;
+    }
+
+    /**
+     * CCM and LBC find the nodes' SG by the cluster tag (one group of an instance may carry it).
+     * zCompute only accepts the tag after creation.
+     */
+    private clusterTag(securityGroupId: pulumi.Output<string>): void {
         new aws.ec2.Tag(
             this.childName("k8s-sg-cluster-tag"),
             {
-                resourceId: clusterSecurityGroupId,
-                key: clusterTagKey(env),
+                resourceId: securityGroupId,
+                key: clusterTagKey(this.args.environment),
                 value: "shared",
             },
             this.awsOptions(),
         );
+    }
 
-        return { clusterSecurityGroupId, bastionSecurityGroupId };
+    /** The API load balancer: 6443 from the allowed CIDRs, the nodes and (internal API) the bastion. */
+    private apiLoadBalancerRules(groups: SecurityGroupIds): void {
+        // Public API: from the internet CIDRs given. Internal API: the NLB only has a private
+        // address, so the same list admits in-VPC or VPN clients (e.g. a self-hosted agent).
+        if (this.args.apiAllowedCidrs.length > 0) {
+            this.rule("k8s-sg-api-in", groups.apiLoadBalancer, "ingress", "tcp", API_PORT, {
+                cidrBlocks: this.args.apiAllowedCidrs,
+                description: "Kubernetes API from the allowed CIDRs",
+            });
+        }
+        // kubeadm's control-plane endpoint is the NLB's private address: every node calls it.
+        this.rule("k8s-sg-api-from-control-plane", groups.apiLoadBalancer, "ingress", "tcp", API_PORT, {
+            sourceSecurityGroupId: groups.controlPlane,
+            description: "Kubernetes API from the control-plane nodes",
+        });
+        this.rule("k8s-sg-api-from-workers", groups.apiLoadBalancer, "ingress", "tcp", API_PORT, {
+            sourceSecurityGroupId: groups.worker,
+            description: "Kubernetes API from the workers",
+        });
+        if (!this.args.apiPublic) {
+            // Internal API: the bastion is the way in from outside (SSH tunnel); an SG reference
+            // works in bring-your-own mode too, where the VPC's CIDR is not known without a lookup.
+            this.rule("k8s-sg-api-from-bastion", groups.apiLoadBalancer, "ingress", "tcp", API_PORT, {
+                sourceSecurityGroupId: groups.bastion,
+                description: "Kubernetes API from the bastion",
+            });
+        }
+        this.rule("k8s-sg-all-out", groups.apiLoadBalancer, "egress", ALL_PROTOCOLS, 0, { cidrBlocks: [ANYWHERE], description: "All traffic out" });
+    }
+
+    /**
+     * The control plane: everything among its own nodes (etcd 2379/2380, 10250, 10257, 10259
+     * stay there); from workers only the API and the CNI's node-to-node transport; the API also
+     * from the load balancer and, as the NLB keeps client addresses, from the allowed CIDRs.
+     */
+    private controlPlaneRules(groups: SecurityGroupIds): void {
+        this.rule("control-plane-sg-self-in", groups.controlPlane, "ingress", ALL_PROTOCOLS, 0, {
+            self: true,
+            description: "All traffic between control-plane nodes (etcd peers and clients among others)",
+        });
+        this.rule("control-plane-sg-ssh-from-bastion", groups.controlPlane, "ingress", "tcp", SSH_PORT, {
+            sourceSecurityGroupId: groups.bastion,
+            description: "SSH from the bastion",
+        });
+        this.rule("control-plane-sg-api-from-lb", groups.controlPlane, "ingress", "tcp", API_PORT, {
+            sourceSecurityGroupId: groups.apiLoadBalancer,
+            description: "Kubernetes API through the load balancer",
+        });
+        this.rule("control-plane-sg-api-from-workers", groups.controlPlane, "ingress", "tcp", API_PORT, {
+            sourceSecurityGroupId: groups.worker,
+            description: "Kubernetes API from workers (kubernetes Service endpoints)",
+        });
+        if (this.args.apiAllowedCidrs.length > 0) {
+            this.rule("control-plane-sg-api-in", groups.controlPlane, "ingress", "tcp", API_PORT, {
+                cidrBlocks: this.args.apiAllowedCidrs,
+                description: "Kubernetes API from the allowed CIDRs (the NLB keeps client addresses)",
+            });
+        }
+        if (!this.args.apiPublic) {
+            this.rule("control-plane-sg-api-from-bastion", groups.controlPlane, "ingress", "tcp", API_PORT, {
+                sourceSecurityGroupId: groups.bastion,
+                description: "Kubernetes API from the bastion",
+            });
+        }
+        for (const transport of CNI_TRANSPORT) {
+            this.rule(`control-plane-sg-${transport.name}-from-workers`, groups.controlPlane, "ingress", transport.protocol, transport.port, {
+                sourceSecurityGroupId: groups.worker,
+                description: transport.description,
+            });
+        }
+        this.rule("control-plane-sg-all-out", groups.controlPlane, "egress", ALL_PROTOCOLS, 0, { cidrBlocks: [ANYWHERE], description: "All traffic out" });
+    }
+
+    /** Workers: everything among themselves and from the control plane (kubelet 10250, webhooks, CNI). */
+    private workerRules(groups: SecurityGroupIds): void {
+        this.rule("worker-sg-self-in", groups.worker, "ingress", ALL_PROTOCOLS, 0, { self: true, description: "All traffic between workers" });
+        this.rule("worker-sg-from-control-plane", groups.worker, "ingress", ALL_PROTOCOLS, 0, {
+            sourceSecurityGroupId: groups.controlPlane,
+            description: "All traffic from the control plane (kubelet, webhooks, CNI)",
+        });
+        this.rule("worker-sg-ssh-from-bastion", groups.worker, "ingress", "tcp", SSH_PORT, {
+            sourceSecurityGroupId: groups.bastion,
+            description: "SSH from the bastion",
+        });
+        this.rule("worker-sg-all-out", groups.worker, "egress", ALL_PROTOCOLS, 0, { cidrBlocks: [ANYWHERE], description: "All traffic out" });
     }
 
     /** The Kubernetes API NLB; its listener and target groups belong to the cluster component. */
@@ -533,6 +654,71 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
         );
 
         return { instance, eip };
+    }
+
+    /**
+     * The bundle path: the API NLB forwards BUNDLE_PORT to the bastion. Nodes name the NLB's
+     * private address (already in their user data as the API endpoint, and stable for the
+     * cluster's life), so a replaced bastion changes this target, not any user data: patching
+     * or replacing the bastion no longer rolls the control plane or the workers.
+     */
+    private createBundlePath(loadBalancer: aws.lb.LoadBalancer, bastion: aws.ec2.Instance, groups: SecurityGroupIds): pulumi.Output<string> {
+        const env = this.args.environment;
+        // zCompute keeps a deleted target group's name for minutes: a random suffix per VPC.
+        const suffix = new random.RandomId(
+            this.childName("bundle-tg-suffix"),
+            { byteLength: LB_SUFFIX_BYTES, keepers: { environment: env } },
+            { parent: this },
+        );
+        const targetGroup = new aws.lb.TargetGroup(
+            this.childName("bundle-tg"),
+            {
+                // At most 32 characters: environment (<= 20) + "-boot-" + 6.
+                name: pulumi.interpolate`${env}-boot-${suffix.hex}`,
+                port: BUNDLE_PORT,
+                protocol: "TCP",
+                targetType: "instance",
+                vpcId: this.vpcId,
+                healthCheck: { protocol: "TCP", port: "traffic-port", interval: 10, healthyThreshold: 2, unhealthyThreshold: 2 },
+                tags: this.tags(`${env}-boot-bundles`),
+            },
+            this.awsOptions(),
+        );
+        new aws.lb.Listener(
+            this.childName("bundle-listener"),
+            {
+                loadBalancerArn: loadBalancer.arn,
+                port: BUNDLE_PORT,
+                protocol: "TCP",
+                defaultActions: [{ type: "forward", targetGroupArn: targetGroup.arn }],
+            },
+            this.awsOptions(),
+        );
+        new aws.lb.TargetGroupAttachment(
+            this.childName("bundle-bastion"),
+            { targetGroupArn: targetGroup.arn, targetId: bastion.id, port: BUNDLE_PORT },
+            this.awsOptions(),
+        );
+        if (!this.args.existingVpc?.clusterSecurityGroupId) {
+            // The load balancer admits the port from the nodes only (a user's one group: theirs).
+            this.rule("k8s-sg-bundles-from-control-plane", groups.apiLoadBalancer, "ingress", "tcp", BUNDLE_PORT, {
+                sourceSecurityGroupId: groups.controlPlane,
+                description: "Boot bundles for the control-plane nodes",
+            });
+            this.rule("k8s-sg-bundles-from-workers", groups.apiLoadBalancer, "ingress", "tcp", BUNDLE_PORT, {
+                sourceSecurityGroupId: groups.worker,
+                description: "Boot bundles for the workers",
+            });
+        }
+        if (!this.args.existingVpc?.bastionSecurityGroupId) {
+            // The NLB keeps client addresses (the node rules on the bastion apply); a load
+            // balancer that forwards from its own address is admitted by its group.
+            this.rule("bastion-sg-bundles-from-lb", groups.bastion, "ingress", "tcp", BUNDLE_PORT, {
+                sourceSecurityGroupId: groups.apiLoadBalancer,
+                description: "Boot bundles through the API load balancer",
+            });
+        }
+        return targetGroup.arn;
     }
 
     /** An untagged security group (CreateSecurityGroup on zCompute rejects tags). */

@@ -390,7 +390,10 @@ describe("rendered cloud-config per role", () => {
         assert.equal(first.CLOUD_API_CA_BUNDLE, "/etc/ssl/certs/ca-certificates.crt");
         assert.equal(first.BUNDLE_SHA256, dev.boot.bundleSha256);
         assert.equal(first.BUNDLE_SHA256, sha256Hex(dev.boot.bundle));
-        assert.equal(first.BUNDLE_URL, `http://192.168.0.10:8089/bundle-${dev.boot.bundleSha256}.txt`);
+        // Through the API load balancer, never the bastion's own address (192.168.0.10 here):
+        // a replaced bastion must not change any node's user data.
+        assert.equal(first.BUNDLE_URL, `http://192.168.2.250:8089/bundle-${dev.boot.bundleSha256}.txt`);
+        assert.ok(!Object.values(first).some((value) => String(value).includes("192.168.0.10")), "node.env names the bastion");
         for (const key of ["LEADER_ELECTION", "IS_LEADER", "ASG_NAME"]) {
             assert.equal(first[key], undefined, `${key} is gone with the leader election`);
         }

@@ -199,13 +199,14 @@ describe("Pulumi Deployments settings files", () => {
         });
     }
 
-    it("deploys dev on every commit but never prod; both preview pull requests", () => {
+    it("deploys dev on every commit but never prod; only dev previews pull requests (never pull-request code with prod credentials)", () => {
         const dev = loadSettings("dev").settings.gitHub;
         const prod = loadSettings("prod").settings.gitHub;
         assert.equal(dev.deployCommits, true);
         assert.equal(prod.deployCommits, false);
         assert.equal(dev.previewPullRequests, true);
-        assert.equal(prod.previewPullRequests, true);
+        assert.equal(prod.previewPullRequests, false);
+        assert.equal(prod.deployPullRequest, undefined, "a pull request deployed onto prod runs its code with prod credentials");
         assert.ok(prod.paths.includes("Pulumi.prod.yaml") && !prod.paths.includes("Pulumi.dev.yaml"));
     });
 });
@@ -315,5 +316,52 @@ describe(".github/workflows/pulumi.yml", () => {
             }
         }
         assert.doesNotMatch(text, AWS_ACCESS_KEY);
+    });
+
+    /** Every `secrets.NAME` a job reads. */
+    function secretsOf(job: Job): string[] {
+        return [...JSON.stringify(job).matchAll(/secrets\.([A-Za-z_]+)/g)].map((m) => m[1]);
+    }
+
+    it("never triggers on pull_request_target (base-branch secrets for pull-request code)", () => {
+        assert.deepEqual(Object.keys(workflow.on).sort(), ["pull_request", "push"]);
+        assert.doesNotMatch(text, /pull_request_target/);
+    });
+
+    it("reads secrets only inside a GitHub environment, and the tests read none", () => {
+        assert.deepEqual(secretsOf(workflow.jobs.test), []);
+        for (const [name, job] of Object.entries(workflow.jobs)) {
+            if (secretsOf(job).length > 0) {
+                assert.ok(job.environment, `${name} reads secrets outside an environment`);
+            }
+        }
+    });
+
+    it("previews pull requests with read-only credentials from <stack>-preview, never with the update's", () => {
+        const preview = workflow.jobs.preview;
+        assert.equal(preview.environment, "${{ github.base_ref == 'prod' && 'prod-preview' || 'dev-preview' }}");
+        assert.match(preview.if ?? "", /head\.repo\.full_name == github\.repository/, "fork pull requests are not previewed");
+        assert.deepEqual(secretsOf(preview).sort(), ["PULUMI_READ_TOKEN", "ZCOMPUTE_READONLY_ACCESS_KEY_ID", "ZCOMPUTE_READONLY_SECRET_ACCESS_KEY"]);
+        const upSecrets = new Set(secretsOf(workflow.jobs.up));
+        assert.deepEqual(
+            secretsOf(preview).filter((secret) => upSecrets.has(secret)),
+            [],
+            "the preview must not name a secret of the update",
+        );
+        assert.deepEqual(preview.permissions, { contents: "read", "pull-requests": "write" });
+    });
+
+    it("updates prod only behind the prod environment, and runs the policy pack on both operations", () => {
+        const up = workflow.jobs.up;
+        assert.equal(up.environment, "${{ github.ref_name == 'prod' && 'prod' || 'dev' }}");
+        assert.deepEqual(secretsOf(up).sort(), ["PULUMI_ACCESS_TOKEN", "ZCOMPUTE_ACCESS_KEY_ID", "ZCOMPUTE_SECRET_ACCESS_KEY"]);
+        for (const name of ["preview", "up"]) {
+            const step = workflow.jobs[name].steps.find((s) => s.uses?.startsWith("pulumi/actions@"));
+            assert.equal(step?.with?.policyPacks, "policy", `${name} runs the policy pack`);
+        }
+        assert.ok(fs.existsSync(path.join(ROOT, "policy", "PulumiPolicy.yaml")));
+        // The header tells where the credentials belong.
+        assert.match(text, /never as repository secrets/);
+        assert.match(text, /prod: required reviewers, deployment branches: prod only/);
     });
 });

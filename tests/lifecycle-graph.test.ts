@@ -491,7 +491,8 @@ const ROLLING_KEY_CHANGES: Record<string, Partial<EksdClusterArgs>> = {
     kubeletHardening: { hardening: { kubeletHardening: false } },
     apiServerProfiling: { hardening: { apiServerProfiling: true } },
     etcdBackupRotation: { etcdBackupRotation: 50 },
-    // A replaced bastion has a new private address (the fixture's is 192.168.0.10).
+    // A replaced bastion has a new private address (the fixture's is 192.168.0.10); no node
+    // names it (the bundle comes through the API load balancer): nothing rolls.
     bastionAmiId: { network: undefined },
     bastionKeyName: { network: undefined },
 };

@@ -97,6 +97,39 @@ function tagsOf(resource: RecordedResource): Record<string, string> {
     return (resource.inputs.tags ?? {}) as Record<string, string>;
 }
 
+/** The rules of one group as comparable lines: "ingress tcp 22-22 from <source>". */
+function rulesOf(name: string, sgSuffix: string): Set<string> {
+    const sg = single(name, T.sg, sgSuffix);
+    const names = Object.fromEntries(["k8s-sg", "control-plane-sg", "worker-sg", "bastion-sg"].map((suffix) => [single(name, T.sg, suffix).id, suffix]));
+    return new Set(
+        ofType(name, T.sgRule)
+            .filter((r) => input(r, "securityGroupId") === sg.id)
+            .map((r) => {
+                const source = input(r, "self") ? "self" : input<string | undefined>(r, "sourceSecurityGroupId");
+                const from = source === undefined ? JSON.stringify(input(r, "cidrBlocks")) : (names[source] ?? source);
+                return `${input<string>(r, "type")} ${input<string>(r, "protocol")} ${input<number>(r, "fromPort")}-${input<number>(r, "toPort")} ${from}`;
+            }),
+    );
+}
+
+/** Whether a group admits TCP `port` from a source group (self included) or from any CIDR. */
+function admits(name: string, target: string, port: number, source: string): boolean {
+    const targetId = single(name, T.sg, target).id;
+    const sourceId = source === "cidr" ? undefined : single(name, T.sg, source).id;
+    return ofType(name, T.sgRule).some((r) => {
+        if (input(r, "securityGroupId") !== targetId || input(r, "type") !== "ingress") {
+            return false;
+        }
+        const protocol = input<string>(r, "protocol");
+        const covers = protocol === "-1" || (protocol === "tcp" && input<number>(r, "fromPort") <= port && port <= input<number>(r, "toPort"));
+        const from =
+            source === "cidr"
+                ? input(r, "cidrBlocks") !== undefined
+                : (input(r, "self") === true && targetId === sourceId) || input(r, "sourceSecurityGroupId") === sourceId;
+        return covers && from;
+    });
+}
+
 before(async () => {
     mod = await import("../infra/network");
     const aws = await import("@pulumi/aws");
@@ -193,14 +226,14 @@ describe("every scenario", () => {
         }
     });
 
-    it("tags the Kubernetes SG with the cluster tag after creation", () => {
+    it("tags the workers' SG (never the control plane's) with the cluster tag after creation", () => {
         for (const [name, env] of [
             ["pub", "dev"],
             ["int", "a-very-long-env-name"],
             ["byo", "byo"],
         ]) {
             const tag = single(name, T.tag, "k8s-sg-cluster-tag");
-            const sg = single(name, T.sg, "k8s-sg");
+            const sg = single(name, T.sg, "worker-sg");
             assert.equal(input(tag, "resourceId"), sg.id);
             assert.equal(input(tag, "key"), `kubernetes.io/cluster/${env}`);
             assert.equal(input(tag, "value"), "shared");
@@ -229,9 +262,36 @@ describe("every scenario", () => {
         }
     });
 
-    it("creates no listener or target group", () => {
-        const lbChildren = recorded.filter((r) => r.type === "aws:lb/listener:Listener" || r.type === "aws:lb/targetGroup:TargetGroup");
-        assert.equal(lbChildren.length, 0);
+    it("creates no API listener or target group (the cluster does), only the boot-bundle path to the bastion", () => {
+        for (const name of Object.keys(networks)) {
+            const listeners = ofType(name, "aws:lb/listener:Listener");
+            const targetGroups = ofType(name, "aws:lb/targetGroup:TargetGroup");
+            assert.deepEqual(
+                listeners.map((l) => l.name),
+                [`${name}-bundle-listener`],
+            );
+            assert.deepEqual(
+                targetGroups.map((t) => t.name),
+                [`${name}-bundle-tg`],
+            );
+            const listener = listeners[0];
+            const targetGroup = targetGroups[0];
+            assert.equal(input(listener, "port"), 8089);
+            assert.equal(input(listener, "loadBalancerArn"), single(name, T.lb, "api-lb").id);
+            assert.deepEqual(input(listener, "defaultActions"), [{ type: "forward", targetGroupArn: targetGroup.id }]);
+            assert.equal(input(targetGroup, "port"), 8089);
+            assert.equal(input(targetGroup, "protocol"), "TCP");
+            assert.ok(input<string>(targetGroup, "name").length <= 32);
+            const attachment = single(name, "aws:lb/targetGroupAttachment:TargetGroupAttachment", "bundle-bastion");
+            assert.equal(input(attachment, "targetId"), single(name, T.instance, "bastion").id);
+            assert.equal(input(attachment, "targetGroupArn"), targetGroup.id);
+        }
+    });
+
+    it("keeps the bastion's address out of what the nodes are given: a replaced bastion only changes the target", async () => {
+        // The nodes' BUNDLE_URL names the API load balancer (cluster/node-bootstrap.ts); here
+        // the network's side: the bastion is reached only through the attachment.
+        assert.equal(await valueOf(networks.pub.bundleTargetGroupArn), single("pub", "aws:lb/targetGroup:TargetGroup", "bundle-tg").id);
     });
 
     it("gives the bastion no IMDSv2 options and no encrypted volume", () => {
@@ -378,32 +438,68 @@ describe("created VPC, public API (pub)", () => {
         );
     });
 
-    it("gives the Kubernetes SG: all from itself, SSH from the bastion SG, 6443 from the allowed CIDRs, all egress", () => {
-        const k8sSg = single("pub", T.sg, "k8s-sg");
-        const bastionSg = single("pub", T.sg, "bastion-sg");
-        const rules = ofType("pub", T.sgRule).filter((r) => input(r, "securityGroupId") === k8sSg.id);
-        const summary = rules.map((r) => ({
-            type: input(r, "type"),
-            protocol: input(r, "protocol"),
-            fromPort: input(r, "fromPort"),
-            toPort: input(r, "toPort"),
-            source: input(r, "self") ? "self" : (input(r, "sourceSecurityGroupId") ?? input(r, "cidrBlocks")),
-        }));
+    it("gives the API load balancer's SG (k8s-sg): 6443 from the allowed CIDRs and the nodes, all egress", () => {
         assert.deepEqual(
-            new Set(summary.map((s) => JSON.stringify(s))),
-            new Set(
-                [
-                    { type: "ingress", protocol: "-1", fromPort: 0, toPort: 0, source: "self" },
-                    { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, source: bastionSg.id },
-                    { type: "ingress", protocol: "tcp", fromPort: 6443, toPort: 6443, source: ["203.0.113.0/24", "198.51.100.7/32"] },
-                    { type: "egress", protocol: "-1", fromPort: 0, toPort: 0, source: ["0.0.0.0/0"] },
-                ].map((s) => JSON.stringify(s)),
-            ),
+            rulesOf("pub", "k8s-sg"),
+            new Set([
+                'ingress tcp 6443-6443 ["203.0.113.0/24","198.51.100.7/32"]',
+                "ingress tcp 6443-6443 control-plane-sg",
+                "ingress tcp 6443-6443 worker-sg",
+                "ingress tcp 8089-8089 control-plane-sg",
+                "ingress tcp 8089-8089 worker-sg",
+                'egress -1 0-0 ["0.0.0.0/0"]',
+            ]),
         );
     });
 
-    it("revokes the Kubernetes SG's rules on delete", () => {
-        assert.equal(input(single("pub", T.sg, "k8s-sg"), "revokeRulesOnDelete"), true);
+    it("gives the control plane's SG: all among itself, from workers only the API and the CNI transport", () => {
+        assert.deepEqual(
+            rulesOf("pub", "control-plane-sg"),
+            new Set([
+                "ingress -1 0-0 self",
+                "ingress tcp 22-22 bastion-sg",
+                "ingress tcp 6443-6443 k8s-sg",
+                "ingress tcp 6443-6443 worker-sg",
+                'ingress tcp 6443-6443 ["203.0.113.0/24","198.51.100.7/32"]',
+                "ingress udp 8472-8472 worker-sg",
+                "ingress 4 0-0 worker-sg",
+                "ingress tcp 179-179 worker-sg",
+                "ingress tcp 5473-5473 worker-sg",
+                "ingress tcp 4240-4240 worker-sg",
+                "ingress tcp 4244-4244 worker-sg",
+                'egress -1 0-0 ["0.0.0.0/0"]',
+            ]),
+        );
+    });
+
+    it("gives the workers' SG: all among themselves and from the control plane, SSH from the bastion", () => {
+        assert.deepEqual(
+            rulesOf("pub", "worker-sg"),
+            new Set(["ingress -1 0-0 self", "ingress -1 0-0 control-plane-sg", "ingress tcp 22-22 bastion-sg", 'egress -1 0-0 ["0.0.0.0/0"]']),
+        );
+    });
+
+    it("keeps etcd (2379/2380) between control-plane nodes and 10250/10257/10259 away from workers, the load balancer, the bastion and any CIDR", () => {
+        for (const name of ["pub", "int", "byo"]) {
+            for (const port of [2379, 2380, 10250, 10257, 10259]) {
+                for (const source of ["worker-sg", "k8s-sg", "bastion-sg", "cidr"]) {
+                    assert.equal(admits(name, "control-plane-sg", port, source), false, `${name}: control plane admits ${port} from ${source}`);
+                }
+            }
+            assert.equal(admits(name, "control-plane-sg", 2379, "control-plane-sg"), true, `${name}: etcd clients among control-plane nodes`);
+            assert.equal(admits(name, "control-plane-sg", 2380, "control-plane-sg"), true, `${name}: etcd peers`);
+            // The API server reaches every kubelet; workers reach the API.
+            assert.equal(admits(name, "worker-sg", 10250, "control-plane-sg"), true, `${name}: kubelet from the control plane`);
+            assert.equal(admits(name, "control-plane-sg", 6443, "worker-sg"), true);
+            assert.equal(admits(name, "k8s-sg", 6443, "worker-sg"), true);
+            assert.equal(admits(name, "worker-sg", 10250, "cidr"), false, `${name}: worker kubelet from a CIDR`);
+        }
+    });
+
+    it("revokes the Kubernetes SGs' rules on delete", () => {
+        for (const suffix of ["k8s-sg", "control-plane-sg", "worker-sg"]) {
+            assert.equal(input(single("pub", T.sg, suffix), "revokeRulesOnDelete"), true, suffix);
+        }
     });
 
     it("creates an internet-facing NLB in the public subnet with the Kubernetes SG", () => {
@@ -440,12 +536,19 @@ describe("created VPC, public API (pub)", () => {
             ["systemctl", "daemon-reload"],
             ["systemctl", "enable", "--now", "zadara-eksd-bundles.service"],
         ]);
-        const rule = single("pub", T.sgRule, "bastion-sg-bundles-from-k8s");
-        assert.equal(input(rule, "type"), "ingress");
-        assert.equal(input(rule, "fromPort"), 8089);
-        assert.equal(input(rule, "toPort"), 8089);
-        assert.equal(input(rule, "securityGroupId"), single("pub", T.sg, "bastion-sg").id);
-        assert.equal(input(rule, "sourceSecurityGroupId"), single("pub", T.sg, "k8s-sg").id);
+        for (const [suffix, group] of [
+            ["control-plane", "control-plane-sg"],
+            ["workers", "worker-sg"],
+        ]) {
+            const rule = single("pub", T.sgRule, `bastion-sg-bundles-from-${suffix}`);
+            assert.equal(input(rule, "type"), "ingress");
+            assert.equal(input(rule, "fromPort"), 8089);
+            assert.equal(input(rule, "toPort"), 8089);
+            assert.equal(input(rule, "securityGroupId"), single("pub", T.sg, "bastion-sg").id);
+            assert.equal(input(rule, "sourceSecurityGroupId"), single("pub", T.sg, group).id);
+        }
+        // Through the API load balancer (its health checks, or a balancer that forwards from its own address).
+        assert.equal(input(single("pub", T.sgRule, "bastion-sg-bundles-from-lb"), "sourceSecurityGroupId"), single("pub", T.sg, "k8s-sg").id);
     });
 
     it("writes a bastion cloud-config that the real cloud-init schema check accepts", () => {
@@ -476,7 +579,9 @@ describe("created VPC, public API (pub)", () => {
         assert.equal(await valueOf(net.vpcId), single("pub", T.vpc, "vpc").id);
         assert.equal(await valueOf(net.publicSubnetId), single("pub", T.subnet, "public-subnet").id);
         assert.equal(await valueOf(net.privateSubnetId), single("pub", T.subnet, "private-subnet").id);
-        assert.equal(await valueOf(net.clusterSecurityGroupId), single("pub", T.sg, "k8s-sg").id);
+        assert.equal(await valueOf(net.clusterSecurityGroupId), single("pub", T.sg, "worker-sg").id);
+        assert.equal(await valueOf(net.controlPlaneSecurityGroupId), single("pub", T.sg, "control-plane-sg").id);
+        assert.equal(await valueOf(net.apiLoadBalancerSecurityGroupId), single("pub", T.sg, "k8s-sg").id);
         assert.equal(await valueOf(net.bastionSecurityGroupId), single("pub", T.sg, "bastion-sg").id);
         assert.ok(net.natGatewayId);
         assert.equal(await valueOf(net.natGatewayId), single("pub", T.nat, "nat").id);
@@ -493,18 +598,20 @@ describe("created VPC, internal API (int)", () => {
         assert.deepEqual(input(lb, "subnets"), [single("int", T.subnet, "private-subnet").id]);
     });
 
-    it("opens 6443 from the bastion SG and the allowed in-VPC/VPN CIDRs only", () => {
-        const k8sSg = single("int", T.sg, "k8s-sg");
-        const apiRules = ofType("int", T.sgRule).filter((r) => input(r, "securityGroupId") === k8sSg.id && input(r, "fromPort") === 6443);
-        assert.equal(apiRules.length, 2);
-        for (const rule of apiRules) {
-            assert.equal(input(rule, "type"), "ingress");
-            assert.equal(input(rule, "protocol"), "tcp");
-        }
-        const fromBastion = apiRules.find((r) => r.inputs.sourceSecurityGroupId !== undefined)!;
-        assert.equal(input(fromBastion, "sourceSecurityGroupId"), single("int", T.sg, "bastion-sg").id);
-        const fromCidrs = apiRules.find((r) => r.inputs.cidrBlocks !== undefined)!;
-        assert.deepEqual(input(fromCidrs, "cidrBlocks"), ["10.8.0.0/16"]);
+    it("opens 6443 on the load balancer from the bastion SG, the nodes and the allowed in-VPC/VPN CIDRs only", () => {
+        assert.deepEqual(
+            rulesOf("int", "k8s-sg"),
+            new Set([
+                'ingress tcp 6443-6443 ["10.8.0.0/16"]',
+                "ingress tcp 6443-6443 bastion-sg",
+                "ingress tcp 6443-6443 control-plane-sg",
+                "ingress tcp 6443-6443 worker-sg",
+                "ingress tcp 8089-8089 control-plane-sg",
+                "ingress tcp 8089-8089 worker-sg",
+                'egress -1 0-0 ["0.0.0.0/0"]',
+            ]),
+        );
+        assert.ok(rulesOf("int", "control-plane-sg").has("ingress tcp 6443-6443 bastion-sg"));
     });
 
     it("has the same bastion user data without a root CA", () => {
@@ -535,7 +642,7 @@ describe("bring your own VPC (byo, byosg)", () => {
     });
 
     it("tags the given subnets for CCM/LBC, one Tag per key", () => {
-        const subnetTags = ofType("byo", T.tag).filter((t) => input(t, "resourceId") !== single("byo", T.sg, "k8s-sg").id);
+        const subnetTags = ofType("byo", T.tag).filter((t) => input(t, "resourceId") !== single("byo", T.sg, "worker-sg").id);
         const seen = subnetTags.map((t) => `${input<string>(t, "resourceId")} ${input<string>(t, "key")}=${input<string>(t, "value")}`).sort();
         assert.deepEqual(
             seen,
@@ -549,7 +656,7 @@ describe("bring your own VPC (byo, byosg)", () => {
     });
 
     it("creates the missing SGs in the given VPC", () => {
-        for (const suffix of ["bastion-sg", "k8s-sg"]) {
+        for (const suffix of ["bastion-sg", "k8s-sg", "control-plane-sg", "worker-sg"]) {
             assert.equal(input(single("byo", T.sg, suffix), "vpcId"), EXISTING.vpcId);
         }
     });
@@ -562,6 +669,11 @@ describe("bring your own VPC (byo, byosg)", () => {
         assert.equal(input(tag, "key"), "kubernetes.io/cluster/byosg");
         assert.deepEqual(input(single("byosg", T.instance, "bastion"), "vpcSecurityGroupIds"), ["sg-0dddddddddddddddd"]);
         assert.deepEqual(input(single("byosg", T.lb, "api-lb"), "securityGroups"), ["sg-0cccccccccccccccc"]);
+        // The user's one group serves the load balancer and every node.
+        const net = networks.byosg;
+        return Promise.all([net.controlPlaneSecurityGroupId, net.apiLoadBalancerSecurityGroupId, net.clusterSecurityGroupId].map(valueOf)).then((ids) =>
+            assert.deepEqual(ids, ["sg-0cccccccccccccccc", "sg-0cccccccccccccccc", "sg-0cccccccccccccccc"]),
+        );
     });
 
     it("still creates the NLB and the bastion in the given subnets", () => {

@@ -6,10 +6,13 @@
 //                                       export`, or `pulumi stack output --json --show-secrets`. The day-2 rules
 //                                       run (a refused change exits 1); with resources in the file, every
 //                                       resource is shown as created, updated, replaced or deleted.
+//                   [--policy]   (runs the production policy pack, policy/rules.ts, over the planned
+//                                 resources of a production stack; exit 1 on a violation)
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigValidationError, loadStackConfig, PROJECT_NAME } from "../config";
+import { evaluateProductionPolicies, PRODUCTION_POLICIES } from "../policy/rules";
 import { RecordedResource, redactSecrets, settle, startMockEngine } from "./mock-engine";
 import { Override, parseOverride, resolveStackConfig } from "./stack-config";
 import { diffResources, parsePreviousState, PreviousState, renderChanges, ResourceChange, summarize, ChangeSummary } from "./plan-diff";
@@ -25,6 +28,8 @@ interface PlanOptions {
     quiet: boolean;
     /** Print resource usage as a last JSON line on stderr (for the benchmark). */
     stats: boolean;
+    /** Evaluate the production policy pack over the plan. */
+    policy: boolean;
 }
 
 export interface PlanResource {
@@ -55,7 +60,7 @@ export interface PlanDocument {
     settingChanges?: SettingChange[];
 }
 
-const USAGE = `usage: npm run plan -- --stack <name> [--config key=value]... [--secret key=value]... [--json <file>] [--previous <file>] [--show-secrets] [--quiet]
+const USAGE = `usage: npm run plan -- --stack <name> [--config key=value]... [--secret key=value]... [--json <file>] [--previous <file>] [--show-secrets] [--quiet] [--policy]
 
 Runs the program under Pulumi's mock engine with the stack's configuration (Pulumi.<name>.yaml plus
 the overrides) and prints what \`pulumi up\` would create. Nothing is deployed, no cloud is contacted.
@@ -69,10 +74,11 @@ the overrides) and prints what \`pulumi up\` would create. Nothing is deployed, 
                           and refuses what a running cluster cannot take (exit 1)
   --show-secrets          show secret values instead of "[secret]"
   --quiet, -q             print nothing but errors (the JSON file is still written)
+  --policy                run the production policy pack (policy/) over the planned resources; exit 1 on a violation
   --help, -h              this text`;
 
 function parseArguments(argv: string[]): PlanOptions {
-    const options: PlanOptions = { stack: "dev", overrides: [], showSecrets: false, quiet: false, stats: false };
+    const options: PlanOptions = { stack: "dev", overrides: [], showSecrets: false, quiet: false, stats: false, policy: false };
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
         const next = () => {
@@ -109,6 +115,9 @@ function parseArguments(argv: string[]): PlanOptions {
                 break;
             case "--stats":
                 options.stats = true;
+                break;
+            case "--policy":
+                options.policy = true;
                 break;
             case "--help":
             case "-h":
@@ -273,8 +282,9 @@ async function main(): Promise<number> {
     }
 
     // Validate before anything is registered, exactly as the program will.
+    let production: boolean;
     try {
-        loadStackConfig({ stack: input.stack, values: input.values, secretKeys: input.secretKeys, env: process.env });
+        production = loadStackConfig({ stack: input.stack, values: input.values, secretKeys: input.secretKeys, env: process.env }).production;
     } catch (error) {
         if (error instanceof ConfigValidationError) {
             // Point at the stack file line of each key the file sets (overrides have none).
@@ -352,7 +362,27 @@ async function main(): Promise<number> {
     if (options.stats) {
         console.error(JSON.stringify({ resources: plan.resources.length, maxRssKb: process.resourceUsage().maxRSS }));
     }
-    return 0;
+    return options.policy ? reportPolicies(plan, production) : 0;
+}
+
+/** The policy pack over the plan, as `pulumi preview --policy-pack policy` would run it. */
+function reportPolicies(plan: PlanDocument, production: boolean): number {
+    if (!production) {
+        console.log(`\npolicy: ${plan.stack} is not a production stack; the production policies do not apply`);
+        return 0;
+    }
+    const violations = evaluateProductionPolicies(
+        plan.resources.map((r) => ({ type: r.type, name: r.name, props: (r.inputs ?? {}) as Record<string, unknown> })),
+    );
+    if (violations.length === 0) {
+        console.log(`\npolicy: ${PRODUCTION_POLICIES.length} production policies passed`);
+        return 0;
+    }
+    console.error(`policy: ${violations.length} mandatory violation(s):`);
+    for (const violation of violations) {
+        console.error(`  - [${violation.policy}] ${violation.message}`);
+    }
+    return 1;
 }
 
 main().then(
