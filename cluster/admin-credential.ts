@@ -1,13 +1,17 @@
-// The stack's admin credential: a client certificate signed by the cluster CA in the group
-// kubeadm binds to cluster-admin (`kubeadm:cluster-admins`, 1.29+), valid for a few days and
-// re-issued by `pulumi up` inside its renewal window. Unlike super-admin.conf (system:masters,
-// one year, cannot be revoked by RBAC) access ends when the certificate expires or when the
-// group binding is removed.
+// The stack's admin credential: a client certificate signed by the cluster CA, with a new key
+// for every issue, in a group of its own (ADMIN_GROUP) that its own ClusterRoleBinding binds
+// to cluster-admin. Not kubeadm's `kubeadm:cluster-admins`: the nodes' admin.conf is in that
+// group, so removing it to revoke this credential would break the node scripts. Unlike
+// super-admin.conf (system:masters, one year, cannot be revoked by RBAC) access ends when the
+// certificate expires or when the binding is deleted (docs/security.md).
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { stringify } from "yaml";
+import { tokenWindow } from "./secrets";
 
-export const ADMIN_GROUP = "kubeadm:cluster-admins";
+export const ADMIN_GROUP = "zadara-eksd:cluster-admins";
+/** The ClusterRoleBinding of ADMIN_GROUP; control-plane-up.sh applies it (cluster-rbac.yaml). */
+export const ADMIN_BINDING = "zadara-eksd:cluster-admins";
 export const ADMIN_USER = "zadara-eksd-admin";
 export const DEFAULT_ADMIN_VALIDITY_DAYS = 7;
 export const MAX_ADMIN_VALIDITY_DAYS = 30;
@@ -18,6 +22,17 @@ export const MAX_ADMIN_VALIDITY_DAYS = 30;
  */
 export function earlyRenewalHours(validityDays: number): number {
     return Math.max(24, Math.floor((validityDays * 24) / 2));
+}
+
+/** The binding that gives ADMIN_GROUP cluster-admin: deleting it revokes every admin credential at once. */
+export function adminClusterRoleBinding(): Record<string, unknown> {
+    return {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRoleBinding",
+        metadata: { name: ADMIN_BINDING, labels: { "app.kubernetes.io/managed-by": "zadara-eksd" } },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+        subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: ADMIN_GROUP }],
+    };
 }
 
 export function validateAdminValidityDays(days: number): void {
@@ -57,6 +72,8 @@ export interface AdminCredentialArgs {
     server: pulumi.Input<string>;
     validityDays: number;
     parent: pulumi.Resource;
+    /** Milliseconds since the epoch; injectable so that tests pick the issue window. */
+    now?: () => number;
 }
 
 export class AdminCredential {
@@ -68,9 +85,13 @@ export class AdminCredential {
         validateAdminValidityDays(args.validityDays);
         const opts: pulumi.CustomResourceOptions = { parent: args.parent };
         const env = args.environment;
-        const key = new tls.PrivateKey(`${env}-admin-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
+        // A new key for every issue: the issue window (half the validity) is in the key's name, so
+        // a new window replaces key, request and certificate (the old ones are deleted at the end
+        // of the update). A certificate re-signed over the same key would outlive a leaked key.
+        const window = tokenWindow((args.now ?? Date.now)(), args.validityDays * 24);
+        const key = new tls.PrivateKey(`${env}-admin-key-w${window.index}`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
         const request = new tls.CertRequest(
-            `${env}-admin-csr`,
+            `${env}-admin-csr-w${window.index}`,
             {
                 privateKeyPem: key.privateKeyPem,
                 subject: { commonName: ADMIN_USER, organization: ADMIN_GROUP },
@@ -78,7 +99,7 @@ export class AdminCredential {
             opts,
         );
         this.certificate = new tls.LocallySignedCert(
-            `${env}-admin-cert`,
+            `${env}-admin-cert-w${window.index}`,
             {
                 certRequestPem: request.certRequestPem,
                 caCertPem: args.caCertPem,
@@ -87,7 +108,8 @@ export class AdminCredential {
                 earlyRenewalHours: earlyRenewalHours(args.validityDays),
                 allowedUses: ["digital_signature", "key_encipherment", "client_auth"],
             },
-            opts,
+            // The certificate is a credential's half: a secret output, like the key.
+            { ...opts, additionalSecretOutputs: ["certPem"] },
         );
         this.kubeconfig = pulumi.secret(
             pulumi.all([args.server, args.caCertPem, this.certificate.certPem, key.privateKeyPem]).apply(([server, caCertPem, clientCertPem, clientKeyPem]) =>

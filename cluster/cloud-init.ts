@@ -21,6 +21,8 @@ export const ZADARA_ETC = "/etc/kubernetes/zadara";
 export const KUBERNETES_PKI = "/etc/kubernetes/pki";
 export const CRON_FILE = "/etc/cron.d/zadara-eksd";
 export const NVME_UNIT = "zadara-nvme-mount.service";
+/** Runs metadata-guard.sh at every boot, before containerd and the kubelet. */
+export const METADATA_GUARD_UNIT = "zadara-metadata-guard.service";
 export const LOADER_SCRIPT = "loader.sh";
 export const WORKER_JOIN_FILE = "kubeadm-join-worker.yaml";
 
@@ -29,8 +31,18 @@ export const WORKER_JOIN_FILE = "kubeadm-join-worker.yaml";
  * kubeconfig-wait.sh is not among them: it runs over SSH (stdin).
  */
 export const ROLE_SCRIPTS: Record<NodeRole, string[]> = {
-    "control-plane": ["lib.sh", "bootstrap.sh", "control-plane-up.sh", "nvme-mount.sh", "etcd-backup.sh", "etcd-watchdog.sh", "renew-certs.sh"],
-    worker: ["lib.sh", "bootstrap.sh", "nvme-mount.sh"],
+    "control-plane": [
+        "lib.sh",
+        "bootstrap.sh",
+        "control-plane-up.sh",
+        "nvme-mount.sh",
+        "metadata-guard.sh",
+        "etcd-backup.sh",
+        "etcd-watchdog.sh",
+        "renew-certs.sh",
+        "csr-approver.sh",
+    ],
+    worker: ["lib.sh", "bootstrap.sh", "nvme-mount.sh", "metadata-guard.sh"],
 };
 
 export interface CronJob {
@@ -47,6 +59,7 @@ export const CONTROL_PLANE_CRON_JOBS: CronJob[] = [
     { schedule: "17 */2 * * *", script: "etcd-backup.sh", why: "etcd snapshot + EBS snapshot every 2 h" },
     { schedule: "*/2 * * * *", script: "etcd-watchdog.sh", why: "drop etcd members of vanished instances" },
     { schedule: "37 3 * * 0", script: "renew-certs.sh", why: "renew kubeadm certificates before they expire" },
+    { schedule: "* * * * *", script: "csr-approver.sh", why: "approve kubelet certificates by cloud identity" },
 ];
 
 export interface NodeCloudConfig {

@@ -8,6 +8,7 @@ import type { NodeGroupConfig } from "../model";
 import { ENVIRONMENT_NAME_PATTERN, Tags } from "../infra/tags";
 import { API_PORT, ApiEndpoint } from "./api-endpoint";
 import { AdminCredential, DEFAULT_ADMIN_VALIDITY_DAYS } from "./admin-credential";
+import { JoinTokens } from "./join-tokens";
 import { ControlPlane, ControlPlaneMode, LifecycleDecision } from "./control-plane";
 import { DEFAULT_HARDENING, HardeningSettings } from "./hardening";
 import { ControllerChartVersions, NodeIam, NodeRole } from "./iam";
@@ -163,6 +164,7 @@ export class EksdCluster extends pulumi.ComponentResource {
             environment: env,
             parent: this,
             workerJoinTokenTtlHours: args.workerJoinTokenTtlHours ?? DEFAULT_WORKER_JOIN_TOKEN_TTL_HOURS,
+            nodeGroupNames: Object.keys(args.nodeGroups),
             secretsEncryptionKeyVersion: args.secretsEncryptionKeyVersion ?? 1,
             now: args.now,
         });
@@ -298,6 +300,14 @@ export class EksdCluster extends pulumi.ComponentResource {
                 .apply(([publicIp, privateIp]) => `https://${args.apiPublic && publicIp ? publicIp : privateIp}:${API_PORT}`),
             validityDays: args.adminCredentialValidityDays ?? DEFAULT_ADMIN_VALIDITY_DAYS,
             parent: this,
+            now: args.now,
+        });
+        const joinTokens = new JoinTokens({
+            environment: env,
+            connection: this.firstNodeConnection,
+            secrets: this.boot.joinTokenSecrets(),
+            parent: this,
+            dependsOn: [...firstGate, ...this.networkDependencies()],
         });
         // The Kubernetes provider (add-ons) waits for the change checks like the nodes do.
         const kubeconfig = pulumi.secret(pulumi.all([decision, admin.kubeconfig]).apply(([, text]) => text));
@@ -314,7 +324,7 @@ export class EksdCluster extends pulumi.ComponentResource {
         this.controlPlaneRoleName = controlPlaneIam.roleName;
         this.workerRoleName = workerIam.roleName;
         this.caCertHash = this.secrets.caCertHash;
-        this.nodes = [...controlPlane.resources, ...nodeGroups.resources, metadata.metadataCommand];
+        this.nodes = [...controlPlane.resources, ...nodeGroups.resources, metadata.metadataCommand, joinTokens.command];
 
         this.registerOutputs({
             controlPlaneInstanceIds: this.controlPlaneInstanceIds,

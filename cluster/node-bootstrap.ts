@@ -6,10 +6,12 @@
 //   any node that uses it is created. Old bundles stay: launch configurations still name them.
 // - User data: a small cloud-config loader (cloud-init.ts) that downloads the bundle, refuses
 //   it unless its sha256 matches, installs it and runs bootstrap.sh. Workers also carry their
-//   JoinConfiguration with the expiring node-bootstrap token; control-plane nodes only prepare.
+//   JoinConfiguration with their node group's expiring join token; control-plane nodes only prepare.
 // - Control-plane nodes: a `<node>-bootstrap` Command per node (through the bastion) sends the
 //   CAs, the service-account key, the kubeadm config, the audit policy, the encryption config
-//   and the worker token Secret on stdin (a Pulumi secret) and runs control-plane-up.sh.
+//   and the cluster RBAC on stdin (a Pulumi secret) and runs control-plane-up.sh. Nothing in
+//   that stdin changes with a token rotation, so CA keys travel only when a node joins or the
+//   cluster configuration changes; the worker tokens go to the cluster through join-tokens.ts.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
@@ -21,6 +23,7 @@ import { API_PORT } from "./api-endpoint";
 import {
     buildUserData,
     CONTROL_PLANE_CRON_JOBS,
+    METADATA_GUARD_UNIT,
     NodeCloudConfig,
     NODE_SCRIPTS_DIR,
     NVME_UNIT,
@@ -29,7 +32,15 @@ import {
     renderCronFile,
     ROLE_SCRIPTS,
 } from "./cloud-init";
-import { auditPolicy, encryptionConfiguration, HardeningSettings, renderYaml } from "./hardening";
+import {
+    admissionConfiguration,
+    auditPolicy,
+    authenticationConfiguration,
+    encryptionConfiguration,
+    HardeningSettings,
+    limitsAnonymousPaths,
+    renderYaml,
+} from "./hardening";
 import {
     KubeadmSettings,
     renderClusterWideConfig,
@@ -41,6 +52,7 @@ import {
 import { NodeEnv, shellSingleQuote } from "./node-env";
 import { nodeLabelsValue, nodeTaintsValue } from "./node-groups";
 import { bootstrapTokenSecret, ClusterSecrets } from "./secrets";
+import { adminClusterRoleBinding } from "./admin-credential";
 import type { ControlPlaneBootInput, ControlPlaneNodeBoot } from "./control-plane";
 
 /** Where the bastion keeps the bundles it serves (its bundle server's directory). */
@@ -69,9 +81,11 @@ export const CONTROL_PLANE_STDIN_FILES = [
     "pki/etcd/ca.crt",
     "pki/etcd/ca.key",
     "zadara/kubeadm.yaml",
-    "zadara/bootstrap-token.yaml",
+    "zadara/cluster-rbac.yaml",
     "audit/audit-policy.yaml",
     "encryption/encryption-config.yaml",
+    "apiserver/admission-config.yaml",
+    "apiserver/authentication-config.yaml",
     // EKS-D upgrade: the new release's ClusterConfiguration, uploaded before the join.
     "zadara/kubeadm-cluster.yaml",
 ] as const;
@@ -106,7 +120,7 @@ interface BundleRef {
 
 /** The bundle files a worker uses: its scripts, the NVMe unit and the root CA (no control-plane script or cron file). */
 function workerBundleFiles(all: Record<string, string>): Record<string, string> {
-    const used = new Set([...ROLE_SCRIPTS.worker, NVME_UNIT, ROOT_CA_BUNDLE_NAME]);
+    const used = new Set([...ROLE_SCRIPTS.worker, NVME_UNIT, METADATA_GUARD_UNIT, ROOT_CA_BUNDLE_NAME]);
     return Object.fromEntries(Object.entries(all).filter(([name]) => used.has(name)));
 }
 
@@ -117,6 +131,7 @@ export function bundleFiles(rootCaCert: string | undefined): Record<string, stri
         files[name] = readScriptSource(name);
     }
     files[NVME_UNIT] = readScriptSource(NVME_UNIT);
+    files[METADATA_GUARD_UNIT] = readScriptSource(METADATA_GUARD_UNIT);
     files[CRON_BUNDLE_NAME] = renderCronFile(CONTROL_PLANE_CRON_JOBS);
     if (rootCaCert) {
         files[ROOT_CA_BUNDLE_NAME] = rootCaCert.endsWith("\n") ? rootCaCert : `${rootCaCert}\n`;
@@ -301,11 +316,11 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
         return pulumi.secret(this.kubeadmSettings().apply(renderInitConfig));
     }
 
-    /** Worker user data (a secret: it holds the expiring node-bootstrap token). */
+    /** Worker user data (a secret: it holds the group's expiring join token). */
     workerUserData(groupName: string, group: NodeGroupConfig): pulumi.Output<string> {
         return pulumi.secret(
             pulumi
-                .all([this.kubeadmSettings(), this.bundleUrl])
+                .all([this.kubeadmSettings(this.joinToken(groupName)), this.bundleUrl])
                 .apply(([settings, bundleUrl]) => this.renderWorkerUserData(groupName, group, settings, bundleUrl)),
         );
     }
@@ -327,6 +342,28 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
                 cloudConfig: renderCloudConfig(this.workerCloudConfig(groupName, group, placeholderSettings, { url: "", sha256: this.workerBundleSha256 })),
             }),
         );
+    }
+
+    /**
+     * The bootstrap-token Secrets of every node group, one YAML document each (secret): what
+     * the join-tokens Command applies. Only these change when the tokens rotate.
+     */
+    joinTokenSecrets(): pulumi.Output<string> {
+        const groups = Object.keys(this.args.secrets.joinTokens).sort();
+        const expires = this.args.secrets.bootstrapTokenExpires;
+        return pulumi.secret(
+            pulumi
+                .all(groups.map((groupName) => this.joinToken(groupName)))
+                .apply((tokens) => tokens.map((token, i) => YAML.stringify(bootstrapTokenSecret(token, expires, groups[i]))).join("---\n")),
+        );
+    }
+
+    private joinToken(groupName: string): pulumi.Output<string> {
+        const token = this.args.secrets.joinTokens[groupName];
+        if (token === undefined) {
+            throw new Error(`node group ${groupName} has no join token`);
+        }
+        return token;
     }
 
     /** kubeadm settings with the token blanked: for hashes and plain (non-secret) user data. */
@@ -383,8 +420,12 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
                     "pki/etcd/ca.crt": etcdCert,
                     "pki/etcd/ca.key": etcdKey,
                     "zadara/kubeadm.yaml": mode === "init" ? renderInitConfig(settings) : renderJoinControlPlaneConfig(settings),
-                    "zadara/bootstrap-token.yaml": YAML.stringify(bootstrapTokenSecret(settings.bootstrapToken, settings.bootstrapTokenExpires)),
+                    "zadara/cluster-rbac.yaml": YAML.stringify(adminClusterRoleBinding()),
+                    "apiserver/admission-config.yaml": renderYaml(admissionConfiguration()),
                 };
+                if (limitsAnonymousPaths(settings.kubernetesMinor)) {
+                    files["apiserver/authentication-config.yaml"] = renderYaml(authenticationConfiguration());
+                }
                 if (uploadClusterConfig && mode === "join") {
                     files["zadara/kubeadm-cluster.yaml"] = renderInitConfig(settings);
                 }
@@ -398,10 +439,13 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
             });
     }
 
-    /** Everything kubeadm needs, once the API address and the secrets are known. */
-    private kubeadmSettings(): pulumi.Output<KubeadmSettings> {
+    /**
+     * Everything kubeadm needs, once the API address and the secrets are known. Without a
+     * group's token (control-plane files), the placeholder: those files never hold a token.
+     */
+    private kubeadmSettings(token: pulumi.Input<string> = TOKEN_PLACEHOLDER): pulumi.Output<KubeadmSettings> {
         return pulumi
-            .all([this.args.apiPrivateIp, this.args.certSans, this.args.secrets.bootstrapToken, this.args.secrets.caCertHash])
+            .all([this.args.apiPrivateIp, this.args.certSans, token, this.args.secrets.caCertHash])
             .apply(([apiIp, certSans, token, caCertHash]) => this.settingsFrom(apiIp, certSans, token, caCertHash));
     }
 

@@ -367,13 +367,11 @@ kubectl_admin() {
     kubectl --kubeconfig "${KUBERNETES_ETC}/admin.conf" --request-timeout="${KUBECTL_TIMEOUT:-30s}" "$@"
 }
 
-# publish_admin_kubeconfig: copies super-admin.conf (1.29+, written by kubeadm init only) or
-# admin.conf to $ZADARA_ETC/kubeconfig, mode 600, replacing the old file atomically.
+# publish_admin_kubeconfig: copies admin.conf (group kubeadm:cluster-admins, revocable by
+# RBAC) to $ZADARA_ETC/kubeconfig, mode 600, replacing the old file atomically. Never
+# super-admin.conf: control-plane-up.sh removes it.
 publish_admin_kubeconfig() {
     local source="${KUBERNETES_ETC}/admin.conf"
-    if minor_at_least 29 && [[ -s "${KUBERNETES_ETC}/super-admin.conf" ]]; then
-        source="${KUBERNETES_ETC}/super-admin.conf"
-    fi
     if [[ ! -s $source ]]; then
         fail "${source} is missing or empty"
     fi
