@@ -169,6 +169,15 @@ describe("bootstrap.sh", () => {
             assert.equal(fs.readFileSync(inRoot(run, ROOT_PATHS.caTrustDir, "zadara-eksd-root-ca.crt"), "utf8"), "FAKE ROOT CA\n");
             assert.ok(callsOf(run, "systemctl").includes("systemctl enable --now zadara-nvme-mount.service"));
             assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.systemdDir, "zadara-nvme-mount.service")));
+            // The metadata guard is on before kubeadm could start a kubelet, and on every boot.
+            assert.ok(callsOf(run, "systemctl").includes("systemctl enable --now zadara-metadata-guard.service"));
+            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.systemdDir, "zadara-metadata-guard.service")));
+            // protectKernelDefaults: the kubelet's own values, loaded now and at every boot.
+            const sysctl = fs.readFileSync(inRoot(run, ROOT_PATHS.sysctlDir, "90-zadara-eksd-kubelet.conf"), "utf8");
+            for (const setting of ["vm.overcommit_memory = 1", "vm.panic_on_oom = 0", "kernel.panic = 10", "kernel.panic_on_oops = 1"]) {
+                assert.ok(sysctl.includes(`${setting}\n`), setting);
+            }
+            assert.ok(callsOf(run, "sysctl").some((call) => call.endsWith("90-zadara-eksd-kubelet.conf")));
             assert.equal(fs.readFileSync(inRoot(run, ROOT_PATHS.cronFile), "utf8"), "# cron\n");
             assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-prepared")));
             assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")), false);
@@ -262,7 +271,7 @@ describe("bootstrap.sh", () => {
 describe("control-plane-up.sh", () => {
     const pki = (run: StubbedRun, name: string) => inRoot(run, ROOT_PATHS.kubernetesEtc, name);
 
-    it("init: places the stdin files (keys 0600), runs kubeadm init, publishes the kubeconfig, applies the token, passes the gate", () => {
+    it("init: places the stdin files (keys 0600), runs kubeadm init, publishes the kubeconfig, applies the RBAC, removes the blanket auto-approval and super-admin.conf, passes the gate", () => {
         check(runControlPlaneUp({ mode: "init" }), (run) => {
             assert.equal(run.code, 0, run.stderr);
             for (const [name, content] of Object.entries(CONTROL_PLANE_STDIN)) {
@@ -276,8 +285,10 @@ describe("control-plane-up.sh", () => {
             const config = pki(run, "zadara/kubeadm.yaml");
             assert.deepEqual(callsOf(run, "kubeadm"), [`kubeadm init --config ${config} --skip-token-print`]);
             assert.equal(fs.existsSync(config), false, "the kubeadm config (with the token) is removed");
-            assert.equal(fs.existsSync(pki(run, "zadara/bootstrap-token.yaml")), false);
-            assert.ok(callsOf(run, "kubectl").some((call) => call.includes(" apply -f ") && call.endsWith("bootstrap-token.yaml")));
+            assert.ok(callsOf(run, "kubectl").some((call) => call.includes(" apply -f ") && call.endsWith("cluster-rbac.yaml")));
+            assert.ok(callsOf(run, "kubectl").some((call) => call.endsWith("delete clusterrolebinding kubeadm:node-autoapprove-bootstrap --ignore-not-found")));
+            assert.equal(fs.existsSync(pki(run, "super-admin.conf")), false, "super-admin.conf is not kept on node 1");
+            assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), sampleKubeconfig("kubernetes-admin"));
             assert.ok(callsOf(run, "etcdctl").some((call) => call.includes("endpoint health")));
             assert.ok(fs.existsSync(zadaraFile(run, "kubeconfig.ready")));
             assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")));
@@ -296,6 +307,34 @@ describe("control-plane-up.sh", () => {
             const firstJoin = run.calls.findIndex((call) => call.startsWith("kubeadm join"));
             assert.equal(run.calls.slice(0, firstJoin).filter((call) => call.includes("/ping")).length, 9, "counted polls: up on the 9th");
             assert.equal(fs.readFileSync(pki(run, "pki/etcd/ca.key"), "utf8"), "FAKE ETCD KEY\n");
+        });
+    });
+
+    it("join: mints its own short join token with the received CA and puts it in place of the placeholder; no token on a command line", () => {
+        const stdin = stdinOf({
+            ...CONTROL_PLANE_STDIN,
+            "zadara/kubeadm.yaml": "kind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    token: cpjoin.placeholder000000\n",
+        });
+        check(runControlPlaneUp({ mode: "join", stdin, env: { STUB_API_UP_AFTER: "0", STUB_KEEP_JOIN_CONFIG: "1" } }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            const kubeadm = callsOf(run, "kubeadm");
+            assert.match(kubeadm[0], /^kubeadm token create --kubeconfig \S+\/kubeconfig --ttl 30m --description zadara-eksd control-plane join of dev-master-sa-1$/);
+            assert.match(kubeadm[1], /^kubeadm join --config /);
+            const signing = callsOf(run, "openssl").find((call) => call.startsWith("openssl x509"))!;
+            assert.ok(signing.includes(`-CAkey ${pki(run, "pki/ca.key")}`) && signing.includes("-days 1"), signing);
+            assert.ok(callsOf(run, "openssl").some((call) => call.includes("/O=kubeadm:cluster-admins/CN=zadara-eksd-join:dev-master-sa-1")));
+            assert.equal(fs.readFileSync(inRoot(run, ".join-config-seen"), "utf8").includes("token: abc123.0123456789abcdef"), true, "kubeadm join saw the minted token");
+            assert.ok(!run.calls.some((call) => call.includes("0123456789abcdef")), "the token is on no command line");
+            assert.match(run.stderr, /minted a join token valid for 30m/);
+        });
+    });
+
+    it("join: refuses to go on when no token could be minted", () => {
+        const stdin = stdinOf({ ...CONTROL_PLANE_STDIN, "zadara/kubeadm.yaml": "kind: JoinConfiguration\ntoken: cpjoin.placeholder000000\n" });
+        check(runControlPlaneUp({ mode: "join", stdin, env: { STUB_API_UP_AFTER: "0", STUB_MINTED_TOKEN: "" } }), (run) => {
+            assert.notEqual(run.code, 0);
+            assert.match(run.stderr, /kubeadm token create printed no token/);
+            assert.equal(callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm join")).length, 0);
         });
     });
 
@@ -604,7 +643,8 @@ describe("renew-certs.sh", () => {
             assert.equal(lockCalls(run, "delete").length, 1);
             assert.equal(fs.existsSync(inRoot(run, ".lock")), false, "lock released");
             assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "renew-certs.pending")), false);
-            assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), sampleKubeconfig("kubernetes-super-admin"));
+            assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), sampleKubeconfig("kubernetes-admin"));
+            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "super-admin.conf")), false, "the renewed super-admin.conf is not kept");
         });
     });
 
@@ -688,7 +728,7 @@ describe("renew-certs.sh", () => {
                 );
             }
             assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "renew-certs.pending")), false);
-            assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), "old super-admin.conf\n");
+            assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), "old admin.conf\n");
         });
     });
 });

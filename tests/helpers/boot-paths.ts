@@ -25,6 +25,7 @@ export const ROOT_PATHS = {
     systemdDir: "etc/systemd/system",
     cronFile: "etc/cron.d/zadara-eksd",
     caTrustDir: "usr/local/share/ca-certificates",
+    sysctlDir: "etc/sysctl.d",
     secretsRunDir: "run/zadara-eksd/secrets",
 };
 
@@ -41,6 +42,7 @@ const ROOT_ENV: Record<string, string> = {
     SYSTEMD_DIR: ROOT_PATHS.systemdDir,
     CRON_FILE: ROOT_PATHS.cronFile,
     CA_TRUST_DIR: ROOT_PATHS.caTrustDir,
+    SYSCTL_DIR: ROOT_PATHS.sysctlDir,
     SECRETS_RUN_DIR: ROOT_PATHS.secretsRunDir,
 };
 
@@ -123,6 +125,7 @@ function nodeFiles(env: Record<string, string>, role: "control-plane" | "worker"
         files[`${ROOT_PATHS.zadaraEtc}/kubeadm-join-worker.yaml`] = WORKER_JOIN_CONFIG;
     }
     files[`${ROOT_PATHS.nodeScriptsDir}/zadara-nvme-mount.service`] = fs.readFileSync(scriptPath("zadara-nvme-mount.service"), "utf8");
+    files[`${ROOT_PATHS.nodeScriptsDir}/zadara-metadata-guard.service`] = fs.readFileSync(scriptPath("zadara-metadata-guard.service"), "utf8");
     files[`${ROOT_PATHS.nodeScriptsDir}/zadara-eksd.cron`] = "# cron\n";
     if (options.rootCa) {
         files[`${ROOT_PATHS.nodeScriptsDir}/root-ca.crt`] = "FAKE ROOT CA\n";
@@ -199,8 +202,10 @@ case "$1 $2" in
             echo "error execution phase preflight: couldn't validate the identity of the API Server" >&2
             exit 1
         fi
+        if [ -n "\${STUB_KEEP_JOIN_CONFIG:-}" ]; then cat "\${3}" > "$TEST_ROOT/.join-config-seen"; fi
         case "$*" in *control-plane* | */zadara/kubeadm.yaml) printf '%s' "$STUB_ADMIN_CONF" > "$KUBERNETES_ETC/admin.conf" ;; esac ;;
     "reset "*) rm -rf "$KUBERNETES_ETC/pki" ;;
+    "token create") printf '%s\n' "\${STUB_MINTED_TOKEN-abc123.0123456789abcdef}" ;;
     "certs check-expiration")
         cat <<EOF
 CERTIFICATE                EXPIRES                  RESIDUAL TIME   CERTIFICATE AUTHORITY   EXTERNALLY MANAGED
@@ -223,6 +228,8 @@ function stubs(extra: Record<string, string> = {}): Record<string, string> {
         curl: CURL_STUB,
         kubeadm: KUBEADM_STUB,
         systemctl: NOOP_STUB,
+        sysctl: NOOP_STUB,
+        openssl: NOOP_STUB,
         hostname: "echo dev-master-sa-1",
         ...extra,
     };
@@ -321,7 +328,7 @@ export const CONTROL_PLANE_STDIN: Record<string, string> = {
     "pki/etcd/ca.crt": "FAKE ETCD CERT\n",
     "pki/etcd/ca.key": "FAKE ETCD KEY\n",
     "zadara/kubeadm.yaml": "apiVersion: kubeadm.k8s.io/v1beta3\nkind: InitConfiguration\n",
-    "zadara/bootstrap-token.yaml": "apiVersion: v1\nkind: Secret\n",
+    "zadara/cluster-rbac.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n",
     "audit/audit-policy.yaml": "apiVersion: audit.k8s.io/v1\nkind: Policy\n",
     "encryption/encryption-config.yaml": "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n",
 };
