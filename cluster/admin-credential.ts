@@ -13,15 +13,18 @@ export const ADMIN_GROUP = "zadara-eksd:cluster-admins";
 /** The ClusterRoleBinding of ADMIN_GROUP; control-plane-up.sh applies it (cluster-rbac.yaml). */
 export const ADMIN_BINDING = "zadara-eksd:cluster-admins";
 export const ADMIN_USER = "zadara-eksd-admin";
-export const DEFAULT_ADMIN_VALIDITY_DAYS = 7;
-export const MAX_ADMIN_VALIDITY_DAYS = 30;
+/** Hours, not days: a leaked kubeconfig is worth little by the next working day. */
+export const DEFAULT_ADMIN_VALIDITY_HOURS = 8;
+export const MIN_ADMIN_VALIDITY_HOURS = 2;
+export const MAX_ADMIN_VALIDITY_HOURS = 720;
 
 /**
- * Hours before expiry at which `pulumi up` issues a new certificate: half the validity, at least
- * a day, so a credential handed to the Kubernetes provider always outlives the run that uses it.
+ * Hours before expiry at which the certificate counts as due: half the validity. The issue
+ * window (half the validity, in the resource names) replaces key and certificate at the same
+ * point, so a credential handed to the Kubernetes provider has at least half its validity left.
  */
-export function earlyRenewalHours(validityDays: number): number {
-    return Math.max(24, Math.floor((validityDays * 24) / 2));
+export function earlyRenewalHours(validityHours: number): number {
+    return Math.floor(validityHours / 2);
 }
 
 /** The binding that gives ADMIN_GROUP cluster-admin: deleting it revokes every admin credential at once. */
@@ -35,9 +38,11 @@ export function adminClusterRoleBinding(): Record<string, unknown> {
     };
 }
 
-export function validateAdminValidityDays(days: number): void {
-    if (!Number.isInteger(days) || days < 1 || days > MAX_ADMIN_VALIDITY_DAYS) {
-        throw new Error(`adminCredentialValidityDays must be a whole number of days from 1 to ${MAX_ADMIN_VALIDITY_DAYS}, got ${days}`);
+export function validateAdminValidityHours(hours: number): void {
+    if (!Number.isInteger(hours) || hours < MIN_ADMIN_VALIDITY_HOURS || hours > MAX_ADMIN_VALIDITY_HOURS) {
+        throw new Error(
+            `adminCredentialValidityHours must be a whole number of hours from ${MIN_ADMIN_VALIDITY_HOURS} to ${MAX_ADMIN_VALIDITY_HOURS}, got ${hours}`,
+        );
     }
 }
 
@@ -70,7 +75,7 @@ export interface AdminCredentialArgs {
     caKeyPem: pulumi.Input<string>;
     /** `https://host:6443` the kubeconfig points at. */
     server: pulumi.Input<string>;
-    validityDays: number;
+    validityHours: number;
     parent: pulumi.Resource;
     /** Milliseconds since the epoch; injectable so that tests pick the issue window. */
     now?: () => number;
@@ -82,13 +87,13 @@ export class AdminCredential {
     readonly kubeconfig: pulumi.Output<string>;
 
     constructor(args: AdminCredentialArgs) {
-        validateAdminValidityDays(args.validityDays);
+        validateAdminValidityHours(args.validityHours);
         const opts: pulumi.CustomResourceOptions = { parent: args.parent };
         const env = args.environment;
         // A new key for every issue: the issue window (half the validity) is in the key's name, so
         // a new window replaces key, request and certificate (the old ones are deleted at the end
         // of the update). A certificate re-signed over the same key would outlive a leaked key.
-        const window = tokenWindow((args.now ?? Date.now)(), args.validityDays * 24);
+        const window = tokenWindow((args.now ?? Date.now)(), args.validityHours);
         const key = new tls.PrivateKey(`${env}-admin-key-w${window.index}`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
         const request = new tls.CertRequest(
             `${env}-admin-csr-w${window.index}`,
@@ -104,8 +109,8 @@ export class AdminCredential {
                 certRequestPem: request.certRequestPem,
                 caCertPem: args.caCertPem,
                 caPrivateKeyPem: pulumi.secret(args.caKeyPem),
-                validityPeriodHours: args.validityDays * 24,
-                earlyRenewalHours: earlyRenewalHours(args.validityDays),
+                validityPeriodHours: args.validityHours,
+                earlyRenewalHours: earlyRenewalHours(args.validityHours),
                 allowedUses: ["digital_signature", "key_encipherment", "client_auth"],
             },
             // The certificate is a credential's half: a secret output, like the key.

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { NodeGroupConfig } from "../model";
 import { ENVIRONMENT_NAME_PATTERN, Tags } from "../infra/tags";
 import { API_PORT, ApiEndpoint } from "./api-endpoint";
-import { AdminCredential, DEFAULT_ADMIN_VALIDITY_DAYS } from "./admin-credential";
+import { AdminCredential, DEFAULT_ADMIN_VALIDITY_HOURS } from "./admin-credential";
 import { JoinTokens } from "./join-tokens";
 import { ControlPlane, ControlPlaneMode, LifecycleDecision } from "./control-plane";
 import { DEFAULT_HARDENING, HardeningSettings } from "./hardening";
@@ -58,7 +58,7 @@ export interface ClusterSettings {
     kubeconfigTimeoutMinutes: number;
     etcdBackupRotation: number;
     /** Validity of the admin client certificate in the kubeconfig output, 1..30 days (default 7). */
-    adminCredentialValidityDays?: number;
+    adminCredentialValidityHours?: number;
     /** Hardening switches (each on by default except profiling and metadata tokens). */
     hardening?: Partial<HardeningSettings>;
     /** `workerJoinTokenTtlHours` [24; 168 with the autoscaler]. */
@@ -298,7 +298,7 @@ export class EksdCluster extends pulumi.ComponentResource {
             server: pulumi
                 .all([this.api.publicIp, this.api.privateIp])
                 .apply(([publicIp, privateIp]) => `https://${args.apiPublic && publicIp ? publicIp : privateIp}:${API_PORT}`),
-            validityDays: args.adminCredentialValidityDays ?? DEFAULT_ADMIN_VALIDITY_DAYS,
+            validityHours: args.adminCredentialValidityHours ?? DEFAULT_ADMIN_VALIDITY_HOURS,
             parent: this,
             now: args.now,
         });

@@ -619,10 +619,11 @@ export const CONFIG_SCHEMAS = {
         example: "25",
         description: "How long `pulumi up` waits for the first control-plane node to publish the kubeconfig (1 to 180).",
     }),
-    adminCredentialValidityDays: key(z.int().min(1).max(30).default(7), {
+    adminCredentialValidityHours: key(z.int().min(2).max(720).default(8), {
         group: "cluster",
-        example: "7",
-        description: "Validity of the admin client certificate in the exported kubeconfig, days (1 to 30); renewed by `pulumi up` before it expires.",
+        example: "8",
+        description:
+            "Validity of the admin client certificate in the exported kubeconfig, hours (2 to 720); `pulumi up` issues a new key and certificate once half of it has passed.",
     }),
     workerJoinTokenTtlHours: key(z.int().min(1).max(8760).optional(), {
         group: "cluster",

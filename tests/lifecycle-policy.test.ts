@@ -11,7 +11,7 @@ import { runPlan } from "./helpers/plan-cli";
 import { runStubbedBash } from "./helpers/stubbed-bash";
 import { CONFIG_KEYS } from "../config/schema";
 import { CHANGE_POLICY, refusedChanges, renderChangeTable, TRACKED_KEYS } from "../cluster/change-policy";
-import { ADMIN_GROUP, ADMIN_USER, adminClusterRoleBinding, earlyRenewalHours, validateAdminValidityDays } from "../cluster/admin-credential";
+import { ADMIN_GROUP, ADMIN_USER, adminClusterRoleBinding, earlyRenewalHours, validateAdminValidityHours } from "../cluster/admin-credential";
 import { LifecycleState, parseLifecycleState, withListedNodes } from "../cluster/lifecycle-state";
 import { scriptForStdin } from "../cluster/stdin-scripts";
 import { replaceSection } from "../tools/config-docs";
@@ -205,8 +205,8 @@ describe("admin credential", () => {
         assert.ok(resource("tls:index/privateKey:PrivateKey", `dev-admin-key-w${window}`), "the key is named by the same issue window");
         assert.ok(optionsOf("tls:index/locallySignedCert:LocallySignedCert", `dev-admin-cert-w${window}`).additionalSecretOutputs?.includes("certPem"));
         const cert = resource("tls:index/locallySignedCert:LocallySignedCert", `dev-admin-cert-w${window}`).inputs;
-        assert.equal(cert.validityPeriodHours, 7 * 24);
-        assert.equal(cert.earlyRenewalHours, earlyRenewalHours(7));
+        assert.equal(cert.validityPeriodHours, 8, "hours, not days, by default");
+        assert.equal(cert.earlyRenewalHours, earlyRenewalHours(8));
         assert.ok(Number(cert.earlyRenewalHours) < Number(cert.validityPeriodHours));
         assert.deepEqual(cert.allowedUses, ["digital_signature", "key_encipherment", "client_auth"]);
         assert.equal(resource("tls:index/privateKey:PrivateKey", `dev-admin-key-w${window}`).inputs.algorithm, "ECDSA");
@@ -227,12 +227,12 @@ describe("admin credential", () => {
     });
 
     it("accepts a validity of 1 to 30 days and renews inside the last half (at least a day)", () => {
-        assert.doesNotThrow(() => validateAdminValidityDays(1));
-        assert.doesNotThrow(() => validateAdminValidityDays(30));
-        assert.throws(() => validateAdminValidityDays(31), /adminCredentialValidityDays must be a whole number of days from 1 to 30, got 31/);
-        assert.throws(() => validateAdminValidityDays(0), /got 0/);
-        assert.equal(earlyRenewalHours(7), 84);
-        assert.equal(earlyRenewalHours(1), 24);
+        assert.doesNotThrow(() => validateAdminValidityHours(2));
+        assert.doesNotThrow(() => validateAdminValidityHours(720));
+        assert.throws(() => validateAdminValidityHours(721), /adminCredentialValidityHours must be a whole number of hours from 2 to 720, got 721/);
+        assert.throws(() => validateAdminValidityHours(1), /got 1/);
+        assert.equal(earlyRenewalHours(8), 4);
+        assert.equal(earlyRenewalHours(720), 360);
     });
 });
 
