@@ -122,6 +122,7 @@ const cluster = new EksdCluster(`${env}-cluster`, {
     rootCaCert: config.cloud.rootCaCert,
     cloudApiInsecure: config.cloud.insecure,
     controllerCharts: controllerCharts(config),
+    ebsCsiCredentials: config.addons.ebsCsi,
     hardening: {
         auditLog: config.hardening.auditLog,
         secretsEncryption: config.hardening.secretsEncryption,
@@ -145,6 +146,7 @@ const addons = new EksdAddons(`${env}-addons`, {
     rootCaCert: config.cloud.rootCaCert,
     ...config.addons,
     etcdBackupExport,
+    ebsCsiCredentials: cluster.ebsCsiCredentials,
     // The API, SSH and egress paths must outlive the add-ons and the destroy cleanup.
     dependsOn: [...cluster.nodes, network],
     cleanup: {

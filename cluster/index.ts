@@ -9,9 +9,10 @@ import { ENVIRONMENT_NAME_PATTERN, Tags } from "../infra/tags";
 import { API_PORT, ApiEndpoint } from "./api-endpoint";
 import { AdminCredential, DEFAULT_ADMIN_VALIDITY_HOURS } from "./admin-credential";
 import { JoinTokens } from "./join-tokens";
+import { AccessKeyPair, ControllerCredentials } from "./controller-credentials";
 import { ControlPlane, ControlPlaneMode, LifecycleDecision } from "./control-plane";
 import { DEFAULT_HARDENING, HardeningSettings } from "./hardening";
-import { ControllerChartVersions, NodeIam, NodeRole } from "./iam";
+import { ControllerChartVersions, NodeIam, NodeRole, policyDocumentsFor } from "./iam";
 import { CloudMetadata, nodeConnection } from "./kubeconfig";
 import type { LifecycleNode, LifecycleState } from "./lifecycle-state";
 import { NodeBootstrap, sha256Hex } from "./node-bootstrap";
@@ -90,6 +91,8 @@ export interface EksdClusterArgs extends ClusterSettings {
      * balancer controller, autoscaler): the role gets their upstream policies at these versions.
      */
     controllerCharts: ControllerChartVersions;
+    /** The EBS CSI add-on is installed: its controller gets credentials of its own (controller-credentials.ts). */
+    ebsCsiCredentials?: boolean;
     /**
      * What nodes need for as long as they run, beyond the ids above: security-group rules,
      * routes, DHCP options (typically the ZadaraNetwork component). Nodes and the SSH commands
@@ -133,6 +136,8 @@ export class EksdCluster extends pulumi.ComponentResource {
     readonly workerRoleName: pulumi.Output<string | undefined>;
     /** `sha256:<hex>` pin of the cluster CA. */
     readonly caCertHash: pulumi.Output<string>;
+    /** The EBS CSI controller's own access key (secret), when `ebsCsiCredentials`. */
+    readonly ebsCsiCredentials?: AccessKeyPair;
     /**
      * Per node group, a hash of everything its instances are built from (launch configuration
      * without the join token, key pair, instance profile, kubelet configuration): WorkerRolls
@@ -302,6 +307,16 @@ export class EksdCluster extends pulumi.ComponentResource {
             parent: this,
             now: args.now,
         });
+        if (args.ebsCsiCredentials) {
+            this.ebsCsiCredentials = new ControllerCredentials({
+                environment: env,
+                controller: "ebs-csi",
+                policy: policyDocumentsFor("control-plane", args.controllerCharts)["ebs-csi"],
+                nameSuffix: this.secrets.nameSuffix,
+                provider: args.provider,
+                parent: this,
+            });
+        }
         const joinTokens = new JoinTokens({
             environment: env,
             connection: this.firstNodeConnection,

@@ -151,6 +151,19 @@ describe("csr-approver.sh: node client certificates only for a running, not yet 
         });
     });
 
+    it("two pending join requests for one booting instance's name: both refused (one of them is not the instance)", () => {
+        const request = () => certificateRequest("/O=system:nodes/CN=system:node:ip-192-168-2-22");
+        const csrs: Csr[] = [
+            { name: "csr-first", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: request() },
+            { name: "csr-second", signer: CLIENT_SIGNER, user: "system:bootstrap:def456", request: request() },
+        ];
+        check(runApprover(csrs), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.deepEqual(decisions(run), { "csr-first": "deny", "csr-second": "deny" });
+            assert.match(run.stderr, /2 pending requests ask for node ip-192-168-2-22/);
+        });
+    });
+
     it("serving certificates: only the node itself, only its own names and addresses", () => {
         const serving = (name: string, alt: string) => certificateRequest(`/O=system:nodes/CN=system:node:${name}`, alt);
         const csrs: Csr[] = [

@@ -37,6 +37,8 @@ AUTOAPPROVE_BINDING="kubeadm:node-autoapprove-bootstrap"
 declare -A INSTANCE_BY_NAME=()
 declare -A IP_OF=()
 declare -A DNS_OF=()
+# Pending join requests per requested subject CN: two for one name in a run are both denied.
+declare -A CLIENT_REQUESTS=()
 APPROVED=0
 DENIED=0
 
@@ -128,6 +130,10 @@ decide_client() {
         deny "$csr" "${requester} asks for node ${name}, which is no running instance of cluster ${CLUSTER_NAME}"
         return 0
     fi
+    if ((${CLIENT_REQUESTS[$name]:-0} > 1)); then
+        deny "$csr" "${CLIENT_REQUESTS[$name]} pending requests ask for node ${name}: one of them is not the instance"
+        return 0
+    fi
     node_exists "$name" || state=$?
     case $state in
         0) deny "$csr" "${requester} asks for node ${name}, which has already joined (a joined node renews with its own certificate)" ;;
@@ -190,7 +196,16 @@ main() {
     fi
     resolve_cloud_api || fail "could not read cluster_url from ${METADATA_URL}/openstack/latest/meta_data.json"
     read_instances || fail "could not list the instances of cluster ${CLUSTER_NAME}; ${#pending[@]} requests stay pending"
-    local item
+    local item fields cn
+    for item in "${pending[@]}"; do
+        IFS='|' read -r csr signer requester request <<<"$item"
+        # Only well-formed node subjects count (the others are denied for their shape).
+        if [[ $signer == "$CLIENT_SIGNER" ]] && fields=$(csr_subject "$request") && [[ $fields == system:node:?*"|system:nodes|1" ]]; then
+            cn=${fields%%|*}
+            cn=${cn#system:node:}
+            CLIENT_REQUESTS[$cn]=$((${CLIENT_REQUESTS[$cn]:-0} + 1))
+        fi
+    done
     for item in "${pending[@]}"; do
         IFS='|' read -r csr signer requester request <<<"$item"
         if [[ $signer == "$CLIENT_SIGNER" ]]; then
