@@ -87,7 +87,13 @@ export function auditPolicy(): Record<string, unknown> {
             // themselves a record of what happened. Nothing sensitive is in any of them.
             { level: "None", nonResourceURLs: ["/healthz*", "/livez*", "/readyz*", "/version"] },
             { level: "None", verbs: ["get", "update", "watch", "list"], resources: [{ group: "coordination.k8s.io", resources: ["leases"] }] },
-            { level: "None", resources: [{ group: "", resources: ["events"] }, { group: "events.k8s.io", resources: ["events"] }] },
+            {
+                level: "None",
+                resources: [
+                    { group: "", resources: ["events"] },
+                    { group: "events.k8s.io", resources: ["events"] },
+                ],
+            },
             { level: "Metadata", resources: [{ group: "", resources: ["secrets", "configmaps", "serviceaccounts/token"] }] },
             { level: "Metadata", resources: [{ group: "authentication.k8s.io", resources: ["tokenreviews"] }] },
             { level: "Metadata", resources: [{ group: "authorization.k8s.io", resources: ["subjectaccessreviews", "selfsubjectaccessreviews"] }] },

@@ -318,12 +318,19 @@ describe("control-plane-up.sh", () => {
         check(runControlPlaneUp({ mode: "join", stdin, env: { STUB_API_UP_AFTER: "0", STUB_KEEP_JOIN_CONFIG: "1" } }), (run) => {
             assert.equal(run.code, 0, run.stderr);
             const kubeadm = callsOf(run, "kubeadm");
-            assert.match(kubeadm[0], /^kubeadm token create --kubeconfig \S+\/kubeconfig --ttl 30m --description zadara-eksd control-plane join of dev-master-sa-1$/);
+            assert.match(
+                kubeadm[0],
+                /^kubeadm token create --kubeconfig \S+\/kubeconfig --ttl 30m --description zadara-eksd control-plane join of dev-master-sa-1$/,
+            );
             assert.match(kubeadm[1], /^kubeadm join --config /);
             const signing = callsOf(run, "openssl").find((call) => call.startsWith("openssl x509"))!;
             assert.ok(signing.includes(`-CAkey ${pki(run, "pki/ca.key")}`) && signing.includes("-days 1"), signing);
             assert.ok(callsOf(run, "openssl").some((call) => call.includes("/O=kubeadm:cluster-admins/CN=zadara-eksd-join:dev-master-sa-1")));
-            assert.equal(fs.readFileSync(inRoot(run, ".join-config-seen"), "utf8").includes("token: abc123.0123456789abcdef"), true, "kubeadm join saw the minted token");
+            assert.equal(
+                fs.readFileSync(inRoot(run, ".join-config-seen"), "utf8").includes("token: abc123.0123456789abcdef"),
+                true,
+                "kubeadm join saw the minted token",
+            );
             assert.ok(!run.calls.some((call) => call.includes("0123456789abcdef")), "the token is on no command line");
             assert.match(run.stderr, /minted a join token valid for 30m/);
         });

@@ -168,7 +168,11 @@ describe("kubeadm configuration per minor", () => {
             assert.equal(api["tls-min-version"], "VersionTLS12");
             assert.equal(api["tls-cipher-suites"], TLS_CIPHER_SUITES.join(","));
             assert.equal(api["admission-control-config-file"], ADMISSION_CONFIG_FILE);
-            assert.equal(api["anonymous-auth"], undefined, "anonymous requests are limited by the authentication config, not cut (the API server's own probes)");
+            assert.equal(
+                api["anonymous-auth"],
+                undefined,
+                "anonymous requests are limited by the authentication config, not cut (the API server's own probes)",
+            );
             assert.equal(api["authentication-config"], Number(minor.split(".")[1]) >= 32 ? AUTHENTICATION_CONFIG_FILE : undefined);
             assert.ok(ADMISSION_CONFIG_FILE.startsWith(`${mounts["apiserver-config"].mountPath}/`));
             assert.equal(mounts["apiserver-config"].readOnly, true);

@@ -9,7 +9,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
+import { buildClusters, optionsOf, resource, resourcesOf } from "./helpers/cluster-fixture";
 import { hostToolPath, removeRunRoot, runStubbedBash, StubbedRun } from "./helpers/stubbed-bash";
+import { policyDocumentsFor } from "../cluster/iam";
 
 const SCRIPTS_DIR = path.join(__dirname, "..", "cluster", "scripts");
 const OPENSSL = hostToolPath("openssl");
@@ -71,7 +73,14 @@ function runApprover(csrs: Csr[], options: { binding?: boolean; awsFails?: boole
     const listing = csrs.map((c) => `${c.name}|${c.signer}|${c.user}|${c.conditions ?? ""}|${c.request}`).join("\n") + "\n";
     const instances = INSTANCES.map((fields) => fields.join("\t")).join("\n");
     const files: Record<string, string> = {
-        "etc/kubernetes/zadara/node.env": ["ROLE='control-plane'", "CLUSTER_NAME='dev'", "NODE_NAME='dev-master-sa-1'", "API_HOST='192.168.2.250'", "KUBERNETES_MINOR='1.33'", ""].join("\n"),
+        "etc/kubernetes/zadara/node.env": [
+            "ROLE='control-plane'",
+            "CLUSTER_NAME='dev'",
+            "NODE_NAME='dev-master-sa-1'",
+            "API_HOST='192.168.2.250'",
+            "KUBERNETES_MINOR='1.33'",
+            "",
+        ].join("\n"),
         "var/lib/zadara-eksd/boot-complete": "done\n",
         "csrs.txt": listing,
     };
@@ -114,101 +123,161 @@ function decisions(run: StubbedRun): Record<string, string> {
     return found;
 }
 
-describe("csr-approver.sh: node client certificates only for a running, not yet joined instance", { skip: OPENSSL ? false : "openssl is not installed" }, () => {
-    it("refuses a worker token asking for another node's name (a control-plane node, a joined worker, an unknown name); approves the booting instance's own", () => {
-        const node = (name: string) => certificateRequest(`/O=system:nodes/CN=system:node:${name}`);
-        const csrs: Csr[] = [
-            { name: "csr-own", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: node("ip-192-168-2-22") },
-            { name: "csr-control-plane", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: node("ip-192-168-2-11") },
-            { name: "csr-joined-worker", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: node("ip-192-168-2-21") },
-            { name: "csr-unknown", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: node("attacker-node") },
-            { name: "csr-masters", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: certificateRequest("/O=system:masters/CN=system:node:ip-192-168-2-22") },
-            {
-                name: "csr-two-groups",
-                signer: CLIENT_SIGNER,
-                user: WORKER_TOKEN_USER,
-                request: certificateRequest("/O=system:nodes/O=system:masters/CN=system:node:ip-192-168-2-22"),
-            },
-        ];
-        check(runApprover(csrs, { binding: true }), (run) => {
-            assert.equal(run.code, 0, run.stderr);
-            assert.deepEqual(decisions(run), {
-                "csr-own": "approve",
-                "csr-control-plane": "deny",
-                "csr-joined-worker": "deny",
-                "csr-unknown": "deny",
-                "csr-masters": "deny",
-                "csr-two-groups": "deny",
+describe(
+    "csr-approver.sh: node client certificates only for a running, not yet joined instance",
+    { skip: OPENSSL ? false : "openssl is not installed" },
+    () => {
+        it("refuses a worker token asking for another node's name (a control-plane node, a joined worker, an unknown name); approves the booting instance's own", () => {
+            const node = (name: string) => certificateRequest(`/O=system:nodes/CN=system:node:${name}`);
+            const csrs: Csr[] = [
+                { name: "csr-own", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: node("ip-192-168-2-22") },
+                { name: "csr-control-plane", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: node("ip-192-168-2-11") },
+                { name: "csr-joined-worker", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: node("ip-192-168-2-21") },
+                { name: "csr-unknown", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: node("attacker-node") },
+                {
+                    name: "csr-masters",
+                    signer: CLIENT_SIGNER,
+                    user: WORKER_TOKEN_USER,
+                    request: certificateRequest("/O=system:masters/CN=system:node:ip-192-168-2-22"),
+                },
+                {
+                    name: "csr-two-groups",
+                    signer: CLIENT_SIGNER,
+                    user: WORKER_TOKEN_USER,
+                    request: certificateRequest("/O=system:nodes/O=system:masters/CN=system:node:ip-192-168-2-22"),
+                },
+            ];
+            check(runApprover(csrs, { binding: true }), (run) => {
+                assert.equal(run.code, 0, run.stderr);
+                assert.deepEqual(decisions(run), {
+                    "csr-own": "approve",
+                    "csr-control-plane": "deny",
+                    "csr-joined-worker": "deny",
+                    "csr-unknown": "deny",
+                    "csr-masters": "deny",
+                    "csr-two-groups": "deny",
+                });
+                assert.match(run.stderr, /DENIED csr-control-plane: system:bootstrap:abc123 asks for node ip-192-168-2-11, which has already joined/);
+                assert.match(run.stderr, /DENIED csr-unknown: .*attacker-node, which is no running instance of cluster dev/);
+                assert.match(run.stderr, /approved csr-own: node ip-192-168-2-22 is instance i-0wk2, running, not joined yet/);
+                // The cloud lookup is this cluster's running instances only.
+                const lookup = run.calls.find((call) => call.startsWith("aws "))!;
+                assert.ok(
+                    lookup.includes("Name=tag:kubernetes.io/cluster/dev,Values=owned") && lookup.includes("Name=instance-state-name,Values=running"),
+                    lookup,
+                );
+                // kubeadm's blanket auto-approval came back (an upgrade): removed again.
+                assert.ok(run.calls.some((call) => call.endsWith("delete clusterrolebinding kubeadm:node-autoapprove-bootstrap --ignore-not-found")));
             });
-            assert.match(run.stderr, /DENIED csr-control-plane: system:bootstrap:abc123 asks for node ip-192-168-2-11, which has already joined/);
-            assert.match(run.stderr, /DENIED csr-unknown: .*attacker-node, which is no running instance of cluster dev/);
-            assert.match(run.stderr, /approved csr-own: node ip-192-168-2-22 is instance i-0wk2, running, not joined yet/);
-            // The cloud lookup is this cluster's running instances only.
-            const lookup = run.calls.find((call) => call.startsWith("aws "))!;
-            assert.ok(lookup.includes("Name=tag:kubernetes.io/cluster/dev,Values=owned") && lookup.includes("Name=instance-state-name,Values=running"), lookup);
-            // kubeadm's blanket auto-approval came back (an upgrade): removed again.
-            assert.ok(run.calls.some((call) => call.endsWith("delete clusterrolebinding kubeadm:node-autoapprove-bootstrap --ignore-not-found")));
         });
-    });
 
-    it("two pending join requests for one booting instance's name: both refused (one of them is not the instance)", () => {
-        const request = () => certificateRequest("/O=system:nodes/CN=system:node:ip-192-168-2-22");
-        const csrs: Csr[] = [
-            { name: "csr-first", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: request() },
-            { name: "csr-second", signer: CLIENT_SIGNER, user: "system:bootstrap:def456", request: request() },
-        ];
-        check(runApprover(csrs), (run) => {
-            assert.equal(run.code, 0, run.stderr);
-            assert.deepEqual(decisions(run), { "csr-first": "deny", "csr-second": "deny" });
-            assert.match(run.stderr, /2 pending requests ask for node ip-192-168-2-22/);
-        });
-    });
-
-    it("serving certificates: only the node itself, only its own names and addresses", () => {
-        const serving = (name: string, alt: string) => certificateRequest(`/O=system:nodes/CN=system:node:${name}`, alt);
-        const csrs: Csr[] = [
-            { name: "serve-own", signer: SERVING_SIGNER, user: "system:node:ip-192-168-2-21", request: serving("ip-192-168-2-21", "DNS:ip-192-168-2-21,IP:192.168.2.21") },
-            {
-                name: "serve-foreign-ip",
-                signer: SERVING_SIGNER,
-                user: "system:node:ip-192-168-2-21",
-                request: serving("ip-192-168-2-21", "DNS:ip-192-168-2-21,IP:192.168.2.11"),
-            },
-            { name: "serve-foreign-dns", signer: SERVING_SIGNER, user: "system:node:ip-192-168-2-21", request: serving("ip-192-168-2-21", "DNS:kubernetes.default.svc") },
-            { name: "serve-other-node", signer: SERVING_SIGNER, user: "system:node:ip-192-168-2-21", request: serving("ip-192-168-2-11", "IP:192.168.2.11") },
-            { name: "serve-not-joined", signer: SERVING_SIGNER, user: "system:node:ip-192-168-2-22", request: serving("ip-192-168-2-22", "IP:192.168.2.22") },
-            // Not ours to decide: another signer, a node client renewal, a request already decided.
-            { name: "other-signer", signer: "kubernetes.io/kube-apiserver-client", user: "alice", request: serving("x", "DNS:x") },
-            { name: "renewal", signer: CLIENT_SIGNER, user: "system:node:ip-192-168-2-21", request: certificateRequest("/O=system:nodes/CN=system:node:ip-192-168-2-21") },
-            { name: "decided", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: "", conditions: "Approved" },
-        ];
-        check(runApprover(csrs), (run) => {
-            assert.equal(run.code, 0, run.stderr);
-            assert.deepEqual(decisions(run), {
-                "serve-own": "approve",
-                "serve-foreign-ip": "deny",
-                "serve-foreign-dns": "deny",
-                "serve-other-node": "deny",
+        it("two pending join requests for one booting instance's name: both refused (one of them is not the instance)", () => {
+            const request = () => certificateRequest("/O=system:nodes/CN=system:node:ip-192-168-2-22");
+            const csrs: Csr[] = [
+                { name: "csr-first", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: request() },
+                { name: "csr-second", signer: CLIENT_SIGNER, user: "system:bootstrap:def456", request: request() },
+            ];
+            check(runApprover(csrs), (run) => {
+                assert.equal(run.code, 0, run.stderr);
+                assert.deepEqual(decisions(run), { "csr-first": "deny", "csr-second": "deny" });
+                assert.match(run.stderr, /2 pending requests ask for node ip-192-168-2-22/);
             });
-            assert.match(run.stderr, /serve-foreign-ip: node ip-192-168-2-21 \(instance i-0wk1, 192\.168\.2\.21\) asks for IP Address:192\.168\.2\.11/);
-            assert.match(run.stderr, /Node ip-192-168-2-22 is not registered \(yet\); serve-not-joined stays pending/);
         });
-    });
 
-    it("without the cloud lookup, decides nothing (requests stay pending) and says why", () => {
-        const csrs: Csr[] = [{ name: "csr-own", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: certificateRequest("/O=system:nodes/CN=system:node:ip-192-168-2-22") }];
-        check(runApprover(csrs, { awsFails: true }), (run) => {
-            assert.notEqual(run.code, 0);
-            assert.deepEqual(decisions(run), {});
-            assert.match(run.stderr, /could not list the instances of cluster dev; 1 requests stay pending/);
+        it("serving certificates: only the node itself, only its own names and addresses", () => {
+            const serving = (name: string, alt: string) => certificateRequest(`/O=system:nodes/CN=system:node:${name}`, alt);
+            const csrs: Csr[] = [
+                {
+                    name: "serve-own",
+                    signer: SERVING_SIGNER,
+                    user: "system:node:ip-192-168-2-21",
+                    request: serving("ip-192-168-2-21", "DNS:ip-192-168-2-21,IP:192.168.2.21"),
+                },
+                {
+                    name: "serve-foreign-ip",
+                    signer: SERVING_SIGNER,
+                    user: "system:node:ip-192-168-2-21",
+                    request: serving("ip-192-168-2-21", "DNS:ip-192-168-2-21,IP:192.168.2.11"),
+                },
+                {
+                    name: "serve-foreign-dns",
+                    signer: SERVING_SIGNER,
+                    user: "system:node:ip-192-168-2-21",
+                    request: serving("ip-192-168-2-21", "DNS:kubernetes.default.svc"),
+                },
+                {
+                    name: "serve-other-node",
+                    signer: SERVING_SIGNER,
+                    user: "system:node:ip-192-168-2-21",
+                    request: serving("ip-192-168-2-11", "IP:192.168.2.11"),
+                },
+                {
+                    name: "serve-not-joined",
+                    signer: SERVING_SIGNER,
+                    user: "system:node:ip-192-168-2-22",
+                    request: serving("ip-192-168-2-22", "IP:192.168.2.22"),
+                },
+                // Not ours to decide: another signer, a node client renewal, a request already decided.
+                { name: "other-signer", signer: "kubernetes.io/kube-apiserver-client", user: "alice", request: serving("x", "DNS:x") },
+                {
+                    name: "renewal",
+                    signer: CLIENT_SIGNER,
+                    user: "system:node:ip-192-168-2-21",
+                    request: certificateRequest("/O=system:nodes/CN=system:node:ip-192-168-2-21"),
+                },
+                { name: "decided", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: "", conditions: "Approved" },
+            ];
+            check(runApprover(csrs), (run) => {
+                assert.equal(run.code, 0, run.stderr);
+                assert.deepEqual(decisions(run), {
+                    "serve-own": "approve",
+                    "serve-foreign-ip": "deny",
+                    "serve-foreign-dns": "deny",
+                    "serve-other-node": "deny",
+                });
+                assert.match(run.stderr, /serve-foreign-ip: node ip-192-168-2-21 \(instance i-0wk1, 192\.168\.2\.21\) asks for IP Address:192\.168\.2\.11/);
+                assert.match(run.stderr, /Node ip-192-168-2-22 is not registered \(yet\); serve-not-joined stays pending/);
+            });
         });
-    });
 
-    it("with nothing pending, calls no cloud API", () => {
-        check(runApprover([]), (run) => {
-            assert.equal(run.code, 0, run.stderr);
-            assert.ok(!run.calls.some((call) => call.startsWith("aws ")));
+        it("without the cloud lookup, decides nothing (requests stay pending) and says why", () => {
+            const csrs: Csr[] = [
+                {
+                    name: "csr-own",
+                    signer: CLIENT_SIGNER,
+                    user: WORKER_TOKEN_USER,
+                    request: certificateRequest("/O=system:nodes/CN=system:node:ip-192-168-2-22"),
+                },
+            ];
+            check(runApprover(csrs, { awsFails: true }), (run) => {
+                assert.notEqual(run.code, 0);
+                assert.deepEqual(decisions(run), {});
+                assert.match(run.stderr, /could not list the instances of cluster dev; 1 requests stay pending/);
+            });
         });
+
+        it("with nothing pending, calls no cloud API", () => {
+            check(runApprover([]), (run) => {
+                assert.equal(run.code, 0, run.stderr);
+                assert.ok(!run.calls.some((call) => call.startsWith("aws ")));
+            });
+        });
+    },
+);
+
+describe("the EBS CSI controller's own credentials", () => {
+    it("an IAM user holding exactly the EBS CSI upstream policy, its access key a secret; none without the add-on", async () => {
+        const { intl } = await buildClusters();
+        const user = resource("aws:iam/user:User", "intl-ebs-csi").inputs;
+        assert.equal(user.path, "/zadara-eksd/");
+        assert.equal(user.tags, undefined, "zCompute does not support IAM resource tags");
+        const policy = JSON.parse(String(resource("aws:iam/userPolicy:UserPolicy", "intl-ebs-csi").inputs.policy));
+        // The fixture's chart versions: the same document the node role carries for EBS CSI.
+        const charts = { ccm: "0.0.11", ebsCsi: "2.33.0", loadBalancerController: "1.7.2", autoscaler: "9.37.0" };
+        assert.deepEqual(policy, JSON.parse(JSON.stringify(policyDocumentsFor("control-plane", charts)["ebs-csi"])));
+        assert.ok(optionsOf("aws:iam/accessKey:AccessKey", "intl-ebs-csi-key").additionalSecretOutputs?.includes("secret"));
+        assert.ok(intl.ebsCsiCredentials, "the key pair is handed to the add-ons");
+        assert.equal(resourcesOf("aws:iam/user:User", "dev-").length, 0, "no user when the add-on is off");
     });
 });
 
@@ -227,7 +296,10 @@ describe("metadata-guard.sh (nft and iptables stubbed)", () => {
             assert.deepEqual(run.calls, ["nft -f -"]);
             const ruleset = fs.readFileSync(path.join(run.root, ".ruleset"), "utf8");
             // Declared, deleted, declared again: one transaction, never a doubled rule.
-            assert.match(ruleset, /^table inet zadara_eksd_metadata_guard\ndelete table inet zadara_eksd_metadata_guard\ntable inet zadara_eksd_metadata_guard \{/);
+            assert.match(
+                ruleset,
+                /^table inet zadara_eksd_metadata_guard\ndelete table inet zadara_eksd_metadata_guard\ntable inet zadara_eksd_metadata_guard \{/,
+            );
             for (const hook of ["prerouting", "forward"]) {
                 assert.match(ruleset, new RegExp(`type filter hook ${hook} priority -400; policy accept;\\n\\s+ip daddr 169\\.254\\.169\\.254 counter drop`));
             }
