@@ -185,6 +185,8 @@ export const controlPlaneInstanceIds = cluster.controlPlaneInstanceIds;
 export const controlPlanePrivateIps = cluster.controlPlanePrivateIps;
 export const nodeGroupAsgNames = cluster.nodeGroupAsgNames;
 export const kubeconfig = pulumi.secret(cluster.kubeconfig);
+/** Decrypts exported etcd snapshots (docs/etcd.md); a secret. */
+export const etcdBackupKey = pulumi.secret(cluster.etcdBackupKey);
 export const addonReleases = addons.releases;
 /** What the next `pulumi up` compares its configuration with (written once every node passed its gate). */
 export const lifecycle: pulumi.Output<LifecycleState> = pulumi

@@ -56,7 +56,7 @@ export interface CronJob {
  * certificate re-upload: joins get the shared certificates from the program.
  */
 export const CONTROL_PLANE_CRON_JOBS: CronJob[] = [
-    { schedule: "17 */2 * * *", script: "etcd-backup.sh", why: "etcd snapshot + EBS snapshot every 2 h" },
+    { schedule: "17 */2 * * *", script: "etcd-backup.sh", why: "etcd snapshot (+ encrypted export) every 2 h, no disk snapshot" },
     { schedule: "*/2 * * * *", script: "etcd-watchdog.sh", why: "drop etcd members of vanished instances" },
     { schedule: "37 3 * * 0", script: "renew-certs.sh", why: "renew kubeadm certificates before they expire" },
     { schedule: "* * * * *", script: "csr-approver.sh", why: "approve kubelet certificates by cloud identity" },

@@ -136,6 +136,8 @@ export class EksdCluster extends pulumi.ComponentResource {
     readonly workerRoleName: pulumi.Output<string | undefined>;
     /** `sha256:<hex>` pin of the cluster CA. */
     readonly caCertHash: pulumi.Output<string>;
+    /** The key exported etcd snapshots are encrypted with (secret): needed to restore one. */
+    readonly etcdBackupKey: pulumi.Output<string>;
     /** The EBS CSI controller's own access key (secret), when `ebsCsiCredentials`. */
     readonly ebsCsiCredentials?: AccessKeyPair;
     /**
@@ -339,6 +341,7 @@ export class EksdCluster extends pulumi.ComponentResource {
         this.controlPlaneRoleName = controlPlaneIam.roleName;
         this.workerRoleName = workerIam.roleName;
         this.caCertHash = this.secrets.caCertHash;
+        this.etcdBackupKey = this.secrets.backupExportKey;
         this.nodes = [...controlPlane.resources, ...nodeGroups.resources, metadata.metadataCommand, joinTokens.command];
 
         this.registerOutputs({

@@ -82,6 +82,7 @@ export const CONTROL_PLANE_STDIN_FILES = [
     "pki/etcd/ca.key",
     "zadara/kubeadm.yaml",
     "zadara/cluster-rbac.yaml",
+    "zadara/backup-export.key",
     "audit/audit-policy.yaml",
     "encryption/encryption-config.yaml",
     "apiserver/admission-config.yaml",
@@ -406,10 +407,11 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
             s.frontProxyCa.keyPem,
             s.etcdCa.certPem,
             s.etcdCa.keyPem,
+            s.backupExportKey,
         ]);
         return pulumi
             .all([this.kubeadmSettings(), pki, s.encryptionKeys])
-            .apply(([settings, [caCert, caKey, saKey, saPub, fpCert, fpKey, etcdCert, etcdKey], encryptionKeys]) => {
+            .apply(([settings, [caCert, caKey, saKey, saPub, fpCert, fpKey, etcdCert, etcdKey, backupKey], encryptionKeys]) => {
                 const files: Partial<Record<ControlPlaneStdinFile, string>> = {
                     "pki/ca.crt": caCert,
                     "pki/ca.key": caKey,
@@ -421,6 +423,7 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
                     "pki/etcd/ca.key": etcdKey,
                     "zadara/kubeadm.yaml": mode === "init" ? renderInitConfig(settings) : renderJoinControlPlaneConfig(settings),
                     "zadara/cluster-rbac.yaml": YAML.stringify(adminClusterRoleBinding()),
+                    "zadara/backup-export.key": `${backupKey}\n`,
                     "apiserver/admission-config.yaml": renderYaml(admissionConfiguration()),
                 };
                 if (limitsAnonymousPaths(settings.kubernetesMinor)) {

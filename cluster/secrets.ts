@@ -110,6 +110,11 @@ export class ClusterSecrets {
     readonly encryptionKeys: pulumi.Output<{ name: string; secret: string }[]>;
     /** `sha256:<hex>` of the CA public key; not a secret. */
     readonly caCertHash: pulumi.Output<string>;
+    /**
+     * The key etcd-backup.sh encrypts exported etcd snapshots with (a passphrase for openssl's
+     * AES-256 with PBKDF2), secret; the `etcdBackupKey` stack output, needed to restore one.
+     */
+    readonly backupExportKey: pulumi.Output<string>;
     /** Short random suffix for cloud names that must not collide after a destroy. */
     readonly nameSuffix: pulumi.Output<string>;
 
@@ -154,6 +159,9 @@ export class ClusterSecrets {
                 }),
             ),
         );
+
+        const backupKey = new random.RandomPassword(`${env}-etcd-backup-key`, { length: 48, special: false }, opts);
+        this.backupExportKey = pulumi.secret(backupKey.result);
 
         const suffix = new random.RandomString(`${env}-name-suffix`, lowercaseAlphanumeric(6), opts);
         this.nameSuffix = suffix.result;

@@ -704,7 +704,7 @@ export const CONFIG_SCHEMAS = {
         example: "100",
         terraformVariable: "backup_rotation",
         description:
-            "EBS snapshots of control-plane volumes, and exported snapshots per host, kept by the 2-hourly etcd backup; 0 disables EBS snapshots and keeps every export.",
+            "Exported (encrypted) etcd snapshots per host kept by the 2-hourly etcd backup; 0 keeps every export. No disk is snapshotted: a control-plane disk holds every CA key.",
     }),
     etcdBackupBucket: key(
         pattern(

@@ -16,6 +16,7 @@ import {
     ourExportSecret,
     REFERENCE_EXPORT_KEYS,
     CONTROL_PLANE_STDIN,
+    EXPORT_KEY,
     runApiNeverUp,
     runBootPaths,
     runControlPlanePrepare,
@@ -33,7 +34,7 @@ import {
     SCRIPTS_DIR,
     STATIC_PODS,
 } from "./helpers/boot-paths";
-import { removeRunRoot, StubbedRun } from "./helpers/stubbed-bash";
+import { hostToolPath, removeRunRoot, StubbedRun } from "./helpers/stubbed-bash";
 
 const UNSAFE_FLAG = "--discovery-token-unsafe-skip-ca-verification";
 
@@ -448,36 +449,40 @@ describe("control-plane-up.sh", () => {
 });
 
 describe("etcd-backup.sh", () => {
-    it("saves a snapshot, takes a tagged EBS snapshot and keeps the newest N", () => {
+    it("saves a snapshot and takes no disk snapshot (a control-plane disk holds every CA key)", () => {
         check(runEtcdBackup({ rotation: "3" }), (run) => {
             assert.equal(run.code, 0, run.stderr);
             const snapshot = inRoot(run, ROOT_PATHS.etcdBackupDir, `etcd_backup_dev-master-sa-1_${INSTANCE_ID}.db`);
             assert.equal(fs.readFileSync(snapshot, "utf8"), "etcd snapshot data");
             assert.equal(fs.statSync(snapshot).mode & 0o777, 0o600);
-            assert.ok(run.calls.some((call) => call.includes("/api/v2/aws/ec2 ec2 create-snapshot --volume-id vol-0boot")));
-            assert.ok(run.calls.some((call) => call.includes("create-tags --resources snap-new --tags Key=managed-by,Value=dev")));
-            const deleted = run.calls
-                .filter((call) => call.includes("delete-snapshot"))
-                .map((call) => call.split(" ").pop())
-                .sort();
-            assert.deepEqual(deleted, ["snap-2", "snap-oldest"]);
+            assert.ok(!run.calls.some((call) => call.includes("ec2 ")), "no EC2 call at all: no volume, no snapshot");
             assert.ok(!run.calls.some((call) => call.includes("s3 cp")));
         });
     });
 
-    it("skips EBS snapshots when ETCD_BACKUP_ROTATION is 0", () => {
-        check(runEtcdBackup({ rotation: "0" }), (run) => {
-            assert.equal(run.code, 0, run.stderr);
-            assert.ok(!run.calls.some((call) => call.includes("create-snapshot") || call.includes("describe-snapshots")));
-        });
-    });
-
-    it("exports to object storage when the secret exists, credentials only in the aws environment", () => {
+    it("exports to object storage when the secret exists, encrypted with the program's key, credentials only in the aws environment", () => {
         check(runEtcdBackup({ secret: ourExportSecret(), rotation: "0" }), (run) => {
             assert.equal(run.code, 0, run.stderr);
             const copies = run.calls.filter((call) => call.startsWith("aws s3 cp"));
             assert.equal(copies.length, 1);
-            assert.match(copies[0], /s3:\/\/etcd-backups\/dev\/etcd_backup_dev-master-sa-1_i-0123abcd_\d{8}T\d{6}Z\.db/);
+            assert.match(copies[0], /s3:\/\/etcd-backups\/dev\/etcd_backup_dev-master-sa-1_i-0123abcd_\d{8}T\d{6}Z\.db\.enc/);
+            // What left the node is not the snapshot, and the documented command restores it.
+            const exported = fs.readFileSync(inRoot(run, ".exported"));
+            assert.ok(!exported.toString("latin1").includes("etcd snapshot data"), "the export is encrypted");
+            const keyFile = inRoot(run, "export.key");
+            fs.writeFileSync(keyFile, `${EXPORT_KEY}\n`);
+            const decrypt = spawnSync(
+                hostToolPath("openssl") ?? "openssl",
+                ["enc", "-d", "-aes-256-cbc", "-pbkdf2", "-iter", "200000", "-pass", `file:${keyFile}`, "-in", inRoot(run, ".exported")],
+                { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } },
+            );
+            assert.equal(decrypt.status, 0, decrypt.stderr);
+            assert.equal(decrypt.stdout, "etcd snapshot data");
+            assert.equal(
+                fs.existsSync(`${inRoot(run, ROOT_PATHS.etcdBackupDir, `etcd_backup_dev-master-sa-1_${INSTANCE_ID}.db`)}.enc`),
+                false,
+                "no encrypted copy left behind",
+            );
             assert.match(copies[0], /--endpoint-url https:\/\/ngos\.example\.com:1061/);
             assert.equal(fs.readFileSync(inRoot(run, ".s3-credentials"), "utf8"), "credentials-ok\n");
             assert.ok(!run.calls.some((call) => call.includes("s3api")), "no export rotation when ETCD_BACKUP_ROTATION is 0");
@@ -511,14 +516,18 @@ describe("etcd-backup.sh", () => {
         });
     });
 
-    it("a failed local snapshot is a problem, not the end: the EBS snapshot is still taken, the run exits non-zero", () => {
+    it("without the program's key, exports nothing rather than an unencrypted snapshot", () => {
+        check(runEtcdBackup({ secret: ourExportSecret(), noExportKey: true }), (run) => {
+            assert.notEqual(run.code, 0);
+            assert.match(run.stderr, /backup-export\.key is missing: refusing to export an unencrypted etcd snapshot/);
+            assert.ok(!run.calls.some((call) => call.includes("s3 cp")));
+        });
+    });
+
+    it("a failed local snapshot is a problem: nothing new to export, the run exits non-zero", () => {
         check(runEtcdBackup({ snapshotFails: true, secret: ourExportSecret() }), (run) => {
             assert.notEqual(run.code, 0);
             assert.match(run.stderr, /ERROR: etcdctl snapshot save failed/);
-            assert.ok(
-                run.calls.some((call) => call.includes("create-snapshot --volume-id vol-0boot")),
-                "EBS snapshot still taken",
-            );
             assert.ok(!run.calls.some((call) => call.includes("s3 cp")), "nothing new to export");
             assert.match(run.stderr, /backup finished with 1 problem/);
         });

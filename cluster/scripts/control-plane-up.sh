@@ -13,6 +13,7 @@
 #   zadara/kubeadm-cluster.yaml       joins into a running cluster: the init configuration whose
 #                                     ClusterConfiguration is uploaded before kubeadm join
 #   zadara/cluster-rbac.yaml          the admin credential's ClusterRoleBinding (applied on every run)
+#   zadara/backup-export.key          the key etcd-backup.sh encrypts exported snapshots with
 #   audit/audit-policy.yaml           kube-apiserver audit policy        (auditLog)
 #   encryption/encryption-config.yaml Secrets encryption at rest         (secretsEncryption)
 #   apiserver/admission-config.yaml   Pod Security Admission defaults
@@ -53,7 +54,7 @@ AUTOAPPROVE_BINDING="kubeadm:node-autoapprove-bootstrap"
 ALLOWED_FILES=(
     pki/ca.crt pki/ca.key pki/sa.key pki/sa.pub pki/front-proxy-ca.crt pki/front-proxy-ca.key
     pki/etcd/ca.crt pki/etcd/ca.key
-    zadara/kubeadm.yaml zadara/cluster-rbac.yaml
+    zadara/kubeadm.yaml zadara/cluster-rbac.yaml zadara/backup-export.key
     audit/audit-policy.yaml encryption/encryption-config.yaml
     apiserver/admission-config.yaml apiserver/authentication-config.yaml
     zadara/kubeadm-cluster.yaml

@@ -447,6 +447,7 @@ case "$*" in
         printf '2024-01-03T10:00:00.000Z\\tsnap-3\\n' ;;
     *delete-snapshot*) ;;
     *"s3 cp"*)
+        for arg in "$@"; do case $arg in /*) cp "$arg" "$TEST_ROOT/.exported" ;; esac; done
         if [ "$AWS_ACCESS_KEY_ID" = "$STUB_EXPECT_KEY_ID" ] && [ "$AWS_SECRET_ACCESS_KEY" = "$STUB_EXPECT_SECRET" ]; then
             echo credentials-ok > "$TEST_ROOT/.s3-credentials"
         else
@@ -486,7 +487,12 @@ export interface EtcdBackupOptions {
     /** No etcdctl on the node: the etcd container's one is used through crictl. */
     etcdctlInContainerOnly?: boolean;
     nodeEnv?: Record<string, string>;
+    /** The program's export key is not on the node. */
+    noExportKey?: boolean;
 }
+
+/** The export key control-plane-up.sh places (the program's `etcdBackupKey`). */
+export const EXPORT_KEY = "Zk3p9Qx7Lm2Wv8Rt4Yb6Nc1Hd5Jf0Gs3Ka7Ue9Io2Pl4Mn8";
 
 export function ourExportSecret(): Record<string, string> {
     return { ...EXPORT_CREDENTIALS };
@@ -502,16 +508,23 @@ export function runEtcdBackup(options: EtcdBackupOptions = {}): StubbedRun {
     if (options.snapshotFails) {
         env.STUB_SNAPSHOT_FAILS = "yes";
     }
+    // The real openssl encrypts the export (no stub), when the host has it.
     const extra: Record<string, string> = { aws: BACKUP_AWS_STUB, kubectl: BACKUP_KUBECTL_STUB };
+    const files = bootedControlPlaneFiles({ ETCD_BACKUP_ROTATION: options.rotation ?? "3", ...options.nodeEnv });
+    if (!options.noExportKey) {
+        files[`${ROOT_PATHS.zadaraEtc}/backup-export.key`] = `${EXPORT_KEY}\n`;
+    }
     if (options.etcdctlInContainerOnly) {
         extra.crictl = CRICTL_ETCD_STUB;
     } else {
         extra.etcdctl = ETCDCTL_BACKUP_STUB;
     }
+    const { openssl: _noStub, ...withoutOpenssl } = stubs(extra);
     return run("etcd-backup.sh", {
-        stubs: stubs(extra),
+        stubs: withoutOpenssl,
+        hostTools: ["openssl"],
         env,
-        files: bootedControlPlaneFiles({ ETCD_BACKUP_ROTATION: options.rotation ?? "3", ...options.nodeEnv }),
+        files,
     });
 }
 
