@@ -22,9 +22,10 @@ const WORKER_TOKEN_USER = "system:bootstrap:abc123";
 
 /** Instances of the cluster as `describe-instances --output text` prints them. */
 const INSTANCES = [
-    ["i-0cp1", "192.168.2.11", "ip-192-168-2-11.symphony.local"], // control plane, joined
-    ["i-0wk1", "192.168.2.21", "ip-192-168-2-21.symphony.local"], // worker, joined
-    ["i-0wk2", "192.168.2.22", "ip-192-168-2-22.symphony.local"], // worker, booting (not joined)
+    ["i-0cp1", "192.168.2.11", "ip-192-168-2-11.symphony.local", "dev-master-sa-1"], // control plane, joined
+    ["i-0cp2", "192.168.2.12", "None", "dev-master-sa-2"], // control plane, joining (named by its Name tag)
+    ["i-0wk1", "192.168.2.21", "ip-192-168-2-21.symphony.local", "dev-workers"], // worker, joined
+    ["i-0wk2", "192.168.2.22", "ip-192-168-2-22.symphony.local", "dev-workers"], // worker, booting (not joined)
 ];
 const JOINED_NODES = ["ip-192-168-2-11", "ip-192-168-2-21"];
 
@@ -131,6 +132,9 @@ describe(
             const node = (name: string) => certificateRequest(`/O=system:nodes/CN=system:node:${name}`);
             const csrs: Csr[] = [
                 { name: "csr-own", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: node("ip-192-168-2-22") },
+                { name: "csr-joining-master", signer: CLIENT_SIGNER, user: "system:bootstrap:cpj001", request: node("dev-master-sa-2") },
+                // A Name tag several instances share names none of them.
+                { name: "csr-group-name", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: node("dev-workers") },
                 { name: "csr-control-plane", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: node("ip-192-168-2-11") },
                 { name: "csr-joined-worker", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: node("ip-192-168-2-21") },
                 { name: "csr-unknown", signer: CLIENT_SIGNER, user: WORKER_TOKEN_USER, request: node("attacker-node") },
@@ -151,6 +155,8 @@ describe(
                 assert.equal(run.code, 0, run.stderr);
                 assert.deepEqual(decisions(run), {
                     "csr-own": "approve",
+                    "csr-joining-master": "approve",
+                    "csr-group-name": "deny",
                     "csr-control-plane": "deny",
                     "csr-joined-worker": "deny",
                     "csr-unknown": "deny",

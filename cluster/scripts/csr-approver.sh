@@ -19,8 +19,10 @@
 #     instance of this cluster and every DNS name / IP address asked for is that instance's.
 #   Anything else that fails a rule is denied; other signers and requesters are left alone.
 #
-# An instance's names: its instance id, its private DNS name and that name's first label, and
-# ip-a-b-c-d from its private IP (the forms a node's hostname, and so its Node name, takes).
+# An instance's names: its instance id, its private DNS name and that name's first label,
+# ip-a-b-c-d from its private IP, and its Name tag when no other running instance of the
+# cluster has it (control-plane nodes: <env>-master-sa-<n>) - the forms a node's host name, and
+# so its Node name, takes.
 # Log: /var/log/zadara-eksd-csr-approver.log. Parameters: $ZADARA_ETC/node.env (lib.sh).
 
 set -Eeuo pipefail
@@ -43,12 +45,24 @@ APPROVED=0
 DENIED=0
 
 read_instances() {
-    local listing id ip dns
+    local listing id ip dns tag
+    local -A tagged=() tag_count=()
     listing=$(cloud_aws ec2 describe-instances \
         --filters "Name=tag:kubernetes.io/cluster/${CLUSTER_NAME},Values=owned" "Name=instance-state-name,Values=running" \
-        --query "Reservations[].Instances[].[InstanceId,PrivateIpAddress,PrivateDnsName]" \
+        --query "Reservations[].Instances[].[InstanceId,PrivateIpAddress,PrivateDnsName,Tags[?Key=='Name']|[0].Value]" \
         --output text) || return 1
-    while read -r id ip dns; do
+    while read -r id ip dns tag; do
+        [[ $id == i-* && -n $ip && -n ${tag:-} && $tag != None ]] || continue
+        tag=${tag,,}
+        tag_count[$tag]=$((${tag_count[$tag]:-0} + 1))
+        tagged[$tag]=$id
+    done <<<"$listing"
+    for tag in "${!tagged[@]}"; do
+        if ((tag_count[$tag] == 1)); then
+            INSTANCE_BY_NAME[$tag]=${tagged[$tag]}
+        fi
+    done
+    while read -r id ip dns _; do
         [[ $id == i-* && -n $ip ]] || continue
         [[ $dns == None ]] && dns=""
         IP_OF[$id]=$ip

@@ -19,7 +19,7 @@
 #   POLL_INTERVAL         seconds between two polls, fractions allowed (default 2)
 #   METADATA_TIMEOUT      seconds to wait for the instance metadata service (default 300)
 #   BOOT_PREPARED_TIMEOUT seconds control-plane-up.sh waits for the loader's boot-prepared (900)
-#   ETCD_BACKUP_ROTATION  EBS snapshots of the boot volume to keep; 0 disables them (default 0)
+#   ETCD_BACKUP_ROTATION  exported etcd snapshots of this host to keep; 0 keeps all (default 0)
 #   ENVIRONMENT           value of the managed-by tag put on EBS snapshots
 #   AWS_REGION            region for the cloud API (default us-east-1)
 #   CLOUD_API_INSECURE    true to skip TLS verification of the cloud API (default false)
