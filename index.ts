@@ -136,6 +136,7 @@ const cluster = new EksdCluster(`${env}-cluster`, {
     rootCaCert: config.cloud.rootCaCert,
     cloudApiInsecure: config.cloud.insecure,
     controllerCharts: controllerCharts(config),
+    ebsCsiCredentials: config.addons.ebsCsi,
     hardening: {
         auditLog: config.hardening.auditLog,
         secretsEncryption: config.hardening.secretsEncryption,
@@ -160,6 +161,7 @@ const addons = new EksdAddons(`${env}-addons`, {
     rootCaCert: config.cloud.rootCaCert,
     ...config.addons,
     etcdBackupExport,
+    ebsCsiCredentials: cluster.ebsCsiCredentials,
     // The API, SSH and egress paths must outlive the add-ons and the destroy cleanup.
     dependsOn: [...cluster.nodes, network],
     cleanup: {
@@ -203,6 +205,8 @@ export const controlPlaneInstanceIds = cluster.controlPlaneInstanceIds;
 export const controlPlanePrivateIps = cluster.controlPlanePrivateIps;
 export const nodeGroupAsgNames = cluster.nodeGroupAsgNames;
 export const kubeconfig = pulumi.secret(cluster.kubeconfig);
+/** Decrypts exported etcd snapshots (docs/etcd.md); a secret. */
+export const etcdBackupKey = pulumi.secret(cluster.etcdBackupKey);
 export const addonReleases = addons.releases;
 /** What the next `pulumi up` compares its configuration with (written once every node passed its gate). */
 export const lifecycle: pulumi.Output<LifecycleState> = pulumi

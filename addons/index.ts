@@ -23,6 +23,7 @@ import {
     calicoValues,
     ccmValues,
     ciliumValues,
+    EBS_CSI_SECRET,
     ebsCsiValues,
     flannelValues,
     kastenValues,
@@ -75,6 +76,11 @@ export interface EksdAddonsArgs extends AddonChoices {
     /** PEM of the cloud's root CA; when unset, pods mount the node's CA bundle instead. */
     rootCaCert?: string;
     etcdBackupExport?: EtcdBackupExportArgs;
+    /**
+     * The EBS CSI controller's own access key: pods cannot reach the instance metadata service
+     * (and so no node role), and its chart cannot run the controller with host network.
+     */
+    ebsCsiCredentials?: { accessKeyId: pulumi.Input<string>; secretAccessKey: pulumi.Input<string> };
     /** What the add-ons need first, e.g. the cluster's nodes; also makes destroy remove add-ons first. */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
     /**
@@ -171,7 +177,8 @@ export class EksdAddons extends pulumi.ComponentResource {
         let ebsCsi: pulumi.Resource | undefined;
         if (args.ebsCsi) {
             const snapshotter = this.installSnapshotController([ccm]);
-            ebsCsi = this.installRelease("ebsCsi", ebsCsiValues, [ccm, ...snapshotter]);
+            const credentials = args.ebsCsiCredentials ? [this.installEbsCsiCredentials(args.ebsCsiCredentials)] : [];
+            ebsCsi = this.installRelease("ebsCsi", ebsCsiValues, [ccm, ...snapshotter, ...credentials]);
             this.snapshotterTag = this.versions.snapshotController;
             this.storageClassName = STORAGE_CLASS_NAME;
             this.volumeSnapshotClassName = SNAPSHOT_CLASS_NAME;
@@ -363,6 +370,23 @@ export class EksdAddons extends pulumi.ComponentResource {
                 file: externalSnapshotterUrl(tag, file),
             },
             this.childOptions(dependsOn),
+        );
+    }
+
+    /** The Secret the EBS CSI chart reads its controller's credentials from (awsAccessSecret). */
+    private installEbsCsiCredentials(credentials: { accessKeyId: pulumi.Input<string>; secretAccessKey: pulumi.Input<string> }): k8s.core.v1.Secret {
+        const stringData = pulumi.all([credentials.accessKeyId, credentials.secretAccessKey]).apply(([keyId, accessKey]) => ({
+            [EBS_CSI_SECRET.keyId]: keyId,
+            [EBS_CSI_SECRET.accessKey]: accessKey,
+        }));
+        return new k8s.core.v1.Secret(
+            `${this.resourceName}-ebs-csi-credentials`,
+            {
+                metadata: { name: EBS_CSI_SECRET.name, namespace: "kube-system" },
+                type: "Opaque",
+                stringData: pulumi.secret(stringData),
+            },
+            this.childOptions(),
         );
     }
 

@@ -23,6 +23,8 @@ export const CA_BUNDLE_PATH = "/etc/ssl/certs/ca-certificates.crt";
 export const STORAGE_CLASS_NAME = "ebs-sc";
 export const SNAPSHOT_CLASS_NAME = "ebs-vsc";
 export const INGRESS_CLASS_NAME = "alb";
+/** Where the EBS CSI controller reads its own access key (the chart's awsAccessSecret). */
+export const EBS_CSI_SECRET = { name: "aws-secret", keyId: "key_id", accessKey: "access_key" };
 
 /** Where the CA bundle mounted into the cloud controllers comes from. */
 export type CaBundleSource = "configMap" | "hostPath";
@@ -172,6 +174,8 @@ export function ccmValues(s: AddonSettings): PlainObject {
 export function ebsCsiValues(s: AddonSettings): PlainObject {
     const sidecarArgs = ["--timeout=60s", "--retry-interval-start=4s"];
     return {
+        // Its own access key (controller-credentials.ts): pods never reach instance metadata.
+        awsAccessSecret: { ...EBS_CSI_SECRET },
         sidecars: {
             provisioner: { additionalArgs: [...sidecarArgs] },
             attacher: { additionalArgs: [...sidecarArgs] },
@@ -248,6 +252,13 @@ export function loadBalancerControllerValues(s: AddonSettings): PlainObject {
         ingressClassConfig: { default: true },
         // A VPC has one availability zone on zCompute; ALBs normally demand two subnets.
         controllerConfig: { featureGates: { ALBSingleSubnet: true } },
+        // Host network on the control plane: the node role's credentials from instance metadata,
+        // which pods cannot reach (metadata-guard.sh). ClusterFirstWithHostNet keeps cluster DNS.
+        hostNetwork: true,
+        dnsPolicy: "ClusterFirstWithHostNet",
+        // On host network two replicas cannot share a node (webhook port 9443): with one
+        // control-plane node a second replica would never schedule. One leader works anyway.
+        replicaCount: 1,
         nodeSelector: { ...CONTROL_PLANE_NODE_SELECTOR },
         tolerations: controlPlaneTolerations(),
         extraVolumes: [caBundleVolume(s.caBundle)],
@@ -269,6 +280,9 @@ export function autoscalerValues(s: AddonSettings): PlainObject {
             "scale-down-unneeded-time": s.autoscalerScaleDownUnneededTime,
             "scale-down-delay-after-add": s.autoscalerScaleDownDelayAfterAdd,
         },
+        // Host network on the control plane, as the load balancer controller.
+        hostNetwork: true,
+        dnsPolicy: "ClusterFirstWithHostNet",
         nodeSelector: { ...CONTROL_PLANE_NODE_SELECTOR },
         tolerations: controlPlaneTolerations(),
         extraVolumes: [cloudConfigVolume(), caBundleVolume(s.caBundle)],

@@ -1,28 +1,48 @@
-// The stack's admin credential: a client certificate signed by the cluster CA in the group
-// kubeadm binds to cluster-admin (`kubeadm:cluster-admins`, 1.29+), valid for a few days and
-// re-issued by `pulumi up` inside its renewal window. Unlike super-admin.conf (system:masters,
-// one year, cannot be revoked by RBAC) access ends when the certificate expires or when the
-// group binding is removed.
+// The stack's admin credential: a client certificate signed by the cluster CA, with a new key
+// for every issue, in a group of its own (ADMIN_GROUP) that its own ClusterRoleBinding binds
+// to cluster-admin. Not kubeadm's `kubeadm:cluster-admins`: the nodes' admin.conf is in that
+// group, so removing it to revoke this credential would break the node scripts. Unlike
+// super-admin.conf (system:masters, one year, cannot be revoked by RBAC) access ends when the
+// certificate expires or when the binding is deleted (docs/security.md).
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { stringify } from "yaml";
+import { tokenWindow } from "./secrets";
 
-export const ADMIN_GROUP = "kubeadm:cluster-admins";
+export const ADMIN_GROUP = "zadara-eksd:cluster-admins";
+/** The ClusterRoleBinding of ADMIN_GROUP; control-plane-up.sh applies it (cluster-rbac.yaml). */
+export const ADMIN_BINDING = "zadara-eksd:cluster-admins";
 export const ADMIN_USER = "zadara-eksd-admin";
-export const DEFAULT_ADMIN_VALIDITY_DAYS = 7;
-export const MAX_ADMIN_VALIDITY_DAYS = 30;
+/** Hours, not days: a leaked kubeconfig is worth little by the next working day. */
+export const DEFAULT_ADMIN_VALIDITY_HOURS = 8;
+export const MIN_ADMIN_VALIDITY_HOURS = 2;
+export const MAX_ADMIN_VALIDITY_HOURS = 720;
 
 /**
- * Hours before expiry at which `pulumi up` issues a new certificate: half the validity, at least
- * a day, so a credential handed to the Kubernetes provider always outlives the run that uses it.
+ * Hours before expiry at which the certificate counts as due: half the validity. The issue
+ * window (half the validity, in the resource names) replaces key and certificate at the same
+ * point, so a credential handed to the Kubernetes provider has at least half its validity left.
  */
-export function earlyRenewalHours(validityDays: number): number {
-    return Math.max(24, Math.floor((validityDays * 24) / 2));
+export function earlyRenewalHours(validityHours: number): number {
+    return Math.floor(validityHours / 2);
 }
 
-export function validateAdminValidityDays(days: number): void {
-    if (!Number.isInteger(days) || days < 1 || days > MAX_ADMIN_VALIDITY_DAYS) {
-        throw new Error(`adminCredentialValidityDays must be a whole number of days from 1 to ${MAX_ADMIN_VALIDITY_DAYS}, got ${days}`);
+/** The binding that gives ADMIN_GROUP cluster-admin: deleting it revokes every admin credential at once. */
+export function adminClusterRoleBinding(): Record<string, unknown> {
+    return {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRoleBinding",
+        metadata: { name: ADMIN_BINDING, labels: { "app.kubernetes.io/managed-by": "zadara-eksd" } },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+        subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: ADMIN_GROUP }],
+    };
+}
+
+export function validateAdminValidityHours(hours: number): void {
+    if (!Number.isInteger(hours) || hours < MIN_ADMIN_VALIDITY_HOURS || hours > MAX_ADMIN_VALIDITY_HOURS) {
+        throw new Error(
+            `adminCredentialValidityHours must be a whole number of hours from ${MIN_ADMIN_VALIDITY_HOURS} to ${MAX_ADMIN_VALIDITY_HOURS}, got ${hours}`,
+        );
     }
 }
 
@@ -55,8 +75,10 @@ export interface AdminCredentialArgs {
     caKeyPem: pulumi.Input<string>;
     /** `https://host:6443` the kubeconfig points at. */
     server: pulumi.Input<string>;
-    validityDays: number;
+    validityHours: number;
     parent: pulumi.Resource;
+    /** Milliseconds since the epoch; injectable so that tests pick the issue window. */
+    now?: () => number;
 }
 
 export class AdminCredential {
@@ -65,12 +87,16 @@ export class AdminCredential {
     readonly kubeconfig: pulumi.Output<string>;
 
     constructor(args: AdminCredentialArgs) {
-        validateAdminValidityDays(args.validityDays);
+        validateAdminValidityHours(args.validityHours);
         const opts: pulumi.CustomResourceOptions = { parent: args.parent };
         const env = args.environment;
-        const key = new tls.PrivateKey(`${env}-admin-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
+        // A new key for every issue: the issue window (half the validity) is in the key's name, so
+        // a new window replaces key, request and certificate (the old ones are deleted at the end
+        // of the update). A certificate re-signed over the same key would outlive a leaked key.
+        const window = tokenWindow((args.now ?? Date.now)(), args.validityHours);
+        const key = new tls.PrivateKey(`${env}-admin-key-w${window.index}`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
         const request = new tls.CertRequest(
-            `${env}-admin-csr`,
+            `${env}-admin-csr-w${window.index}`,
             {
                 privateKeyPem: key.privateKeyPem,
                 subject: { commonName: ADMIN_USER, organization: ADMIN_GROUP },
@@ -78,16 +104,17 @@ export class AdminCredential {
             opts,
         );
         this.certificate = new tls.LocallySignedCert(
-            `${env}-admin-cert`,
+            `${env}-admin-cert-w${window.index}`,
             {
                 certRequestPem: request.certRequestPem,
                 caCertPem: args.caCertPem,
                 caPrivateKeyPem: pulumi.secret(args.caKeyPem),
-                validityPeriodHours: args.validityDays * 24,
-                earlyRenewalHours: earlyRenewalHours(args.validityDays),
+                validityPeriodHours: args.validityHours,
+                earlyRenewalHours: earlyRenewalHours(args.validityHours),
                 allowedUses: ["digital_signature", "key_encipherment", "client_auth"],
             },
-            opts,
+            // The certificate is a credential's half: a secret output, like the key.
+            { ...opts, additionalSecretOutputs: ["certPem"] },
         );
         this.kubeconfig = pulumi.secret(
             pulumi.all([args.server, args.caCertPem, this.certificate.certPem, key.privateKeyPem]).apply(([server, caCertPem, clientCertPem, clientKeyPem]) =>

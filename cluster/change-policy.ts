@@ -193,7 +193,7 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
     controlPlaneAmiId: { kind: "rolling", effect: CONTROL_PLANE_ROLL },
     controlPlaneInstanceProfile: { kind: "in-place", effect: "the instance profile association of each control-plane instance is updated in place" },
     kubeconfigTimeoutMinutes: { kind: "rolling", effect: `the wait budget is part of node.env today: ${CONTROL_PLANE_ROLL}; then ${WORKER_ROLL}` },
-    adminCredentialValidityDays: { kind: "in-place", effect: "the admin client certificate (and the kubeconfig output) is re-issued; nothing else changes" },
+    adminCredentialValidityHours: { kind: "in-place", effect: "the admin client certificate (and the kubeconfig output) is re-issued; nothing else changes" },
 
     // Nodes
     nodeKeyName: {

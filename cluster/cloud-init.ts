@@ -10,7 +10,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import * as YAML from "yaml";
 import { NodeRole } from "./iam";
 import { NodeEnv, renderNodeEnv } from "./node-env";
-import { CronJob, cronJobs, NVME_UNIT_NAME } from "./node-files";
+import { CronJob, cronJobs, METADATA_GUARD_UNIT_NAME, NVME_UNIT_NAME } from "./node-files";
 
 export type { CronJob };
 
@@ -24,6 +24,8 @@ export const ZADARA_ETC = "/etc/kubernetes/zadara";
 export const KUBERNETES_PKI = "/etc/kubernetes/pki";
 export const CRON_FILE = "/etc/cron.d/zadara-eksd";
 export const NVME_UNIT = NVME_UNIT_NAME;
+/** Runs metadata-guard.sh at every boot, before containerd and the kubelet. */
+export const METADATA_GUARD_UNIT = METADATA_GUARD_UNIT_NAME;
 export const LOADER_SCRIPT = "loader.sh";
 export const WORKER_JOIN_FILE = "kubeadm-join-worker.yaml";
 

@@ -7,10 +7,12 @@ import * as pulumi from "@pulumi/pulumi";
 import type { NodeGroupConfig } from "../model";
 import { ENVIRONMENT_NAME_PATTERN, Tags } from "../infra/tags";
 import { API_PORT, ApiEndpoint } from "./api-endpoint";
-import { AdminCredential, DEFAULT_ADMIN_VALIDITY_DAYS } from "./admin-credential";
+import { AdminCredential, DEFAULT_ADMIN_VALIDITY_HOURS } from "./admin-credential";
+import { JoinTokens } from "./join-tokens";
+import { AccessKeyPair, ControllerCredentials } from "./controller-credentials";
 import { ControlPlane, ControlPlaneMode, LifecycleDecision, loginChangeRefusal, sshAccessOf } from "./control-plane";
 import { DEFAULT_HARDENING, HardeningSettings } from "./hardening";
-import { ControllerChartVersions, NodeIam, NodeRole } from "./iam";
+import { ControllerChartVersions, NodeIam, NodeRole, policyDocumentsFor } from "./iam";
 import { CloudMetadata, nodeConnection } from "./kubeconfig";
 import type { LifecycleNode, LifecycleState } from "./lifecycle-state";
 import { NodeBootstrap, sha256Hex } from "./node-bootstrap";
@@ -60,7 +62,7 @@ export interface ClusterSettings {
     kubeconfigTimeoutMinutes: number;
     etcdBackupRotation: number;
     /** Validity of the admin client certificate in the kubeconfig output, 1..30 days (default 7). */
-    adminCredentialValidityDays?: number;
+    adminCredentialValidityHours?: number;
     /** Hardening switches (each on by default except profiling and metadata tokens). */
     hardening?: Partial<HardeningSettings>;
     /** `workerJoinTokenTtlHours` [24; 168 with the autoscaler]. */
@@ -92,6 +94,8 @@ export interface EksdClusterArgs extends ClusterSettings {
      * balancer controller, autoscaler): the role gets their upstream policies at these versions.
      */
     controllerCharts: ControllerChartVersions;
+    /** The EBS CSI add-on is installed: its controller gets credentials of its own (controller-credentials.ts). */
+    ebsCsiCredentials?: boolean;
     /**
      * What nodes need for as long as they run, beyond the ids above: security-group rules,
      * routes, DHCP options (typically the ZadaraNetwork component). Nodes and the SSH commands
@@ -139,6 +143,10 @@ export class EksdCluster extends pulumi.ComponentResource {
     readonly workerRoleName: pulumi.Output<string | undefined>;
     /** `sha256:<hex>` pin of the cluster CA. */
     readonly caCertHash: pulumi.Output<string>;
+    /** The key exported etcd snapshots are encrypted with (secret): needed to restore one. */
+    readonly etcdBackupKey: pulumi.Output<string>;
+    /** The EBS CSI controller's own access key (secret), when `ebsCsiCredentials`. */
+    readonly ebsCsiCredentials?: AccessKeyPair;
     /**
      * Per node group, a hash of everything its instances are built from (launch configuration
      * without the join token, key pair, instance profile, kubelet configuration): WorkerRolls
@@ -170,6 +178,7 @@ export class EksdCluster extends pulumi.ComponentResource {
             environment: env,
             parent: this,
             workerJoinTokenTtlHours: args.workerJoinTokenTtlHours ?? DEFAULT_WORKER_JOIN_TOKEN_TTL_HOURS,
+            nodeGroupNames: Object.keys(args.nodeGroups),
             secretsEncryptionKeyVersion: args.secretsEncryptionKeyVersion ?? 1,
             now: args.now,
         });
@@ -312,8 +321,26 @@ export class EksdCluster extends pulumi.ComponentResource {
             server: pulumi
                 .all([this.api.publicIp, this.api.privateIp])
                 .apply(([publicIp, privateIp]) => `https://${args.apiPublic && publicIp ? publicIp : privateIp}:${API_PORT}`),
-            validityDays: args.adminCredentialValidityDays ?? DEFAULT_ADMIN_VALIDITY_DAYS,
+            validityHours: args.adminCredentialValidityHours ?? DEFAULT_ADMIN_VALIDITY_HOURS,
             parent: this,
+            now: args.now,
+        });
+        if (args.ebsCsiCredentials) {
+            this.ebsCsiCredentials = new ControllerCredentials({
+                environment: env,
+                controller: "ebs-csi",
+                policy: policyDocumentsFor("control-plane", args.controllerCharts, env)["ebs-csi"],
+                nameSuffix: this.secrets.nameSuffix,
+                provider: args.provider,
+                parent: this,
+            });
+        }
+        const joinTokens = new JoinTokens({
+            environment: env,
+            connection: this.firstNodeConnection,
+            secrets: this.boot.joinTokenSecrets(),
+            parent: this,
+            dependsOn: [...firstGate, ...this.networkDependencies()],
         });
         // The Kubernetes provider (add-ons) waits for the change checks like the nodes do.
         const kubeconfig = pulumi.secret(pulumi.all([decision, admin.kubeconfig]).apply(([, text]) => text));
@@ -331,7 +358,8 @@ export class EksdCluster extends pulumi.ComponentResource {
         this.controlPlaneRoleName = controlPlaneIam.roleName;
         this.workerRoleName = workerIam.roleName;
         this.caCertHash = this.secrets.caCertHash;
-        this.nodes = [...controlPlane.resources, ...nodeGroups.resources, metadata.metadataCommand];
+        this.etcdBackupKey = this.secrets.backupExportKey;
+        this.nodes = [...controlPlane.resources, ...nodeGroups.resources, metadata.metadataCommand, joinTokens.command];
 
         this.registerOutputs({
             controlPlaneInstanceIds: this.controlPlaneInstanceIds,

@@ -3,6 +3,13 @@
 // extraArgs became a list of {name, value} (v1beta3 is still read there, but deprecated).
 import * as YAML from "yaml";
 import {
+    ADMISSION_CONFIG_FILE,
+    APISERVER_CONFIG_DIR,
+    AUTHENTICATION_CONFIG_FILE,
+    CLUSTER_CA_FILE,
+    limitsAnonymousPaths,
+    TLS_CIPHER_SUITES,
+    TLS_MIN_VERSION,
     AUDIT_LOG_DIR,
     AUDIT_LOG_FILE,
     AUDIT_LOG_ROTATION,
@@ -33,7 +40,10 @@ export interface KubeadmSettings {
     podCidr: string;
     serviceCidr: string;
     certSans: string[];
-    /** The expiring node-bootstrap token (workers join with it; so do control-plane joins). */
+    /**
+     * The node group's expiring join token, for a worker's JoinConfiguration only. The init
+     * configuration carries none, a control-plane join carries CONTROL_PLANE_TOKEN_PLACEHOLDER.
+     */
     bootstrapToken: string;
     /** RFC3339 expiry of bootstrapToken. */
     bootstrapTokenExpires: string;
@@ -43,6 +53,15 @@ export interface KubeadmSettings {
 }
 
 type KubeadmDocument = Record<string, unknown>;
+
+/**
+ * Stands in for the token in a control-plane JoinConfiguration: the joining node replaces it
+ * with a token it mints itself, valid for CONTROL_PLANE_TOKEN_TTL, with the CA key it was just
+ * sent (control-plane-up.sh). No control-plane token lives in the state or in the stdin.
+ */
+export const CONTROL_PLANE_TOKEN_PLACEHOLDER = "cpjoin.placeholder000000";
+/** The one token kubeadm init creates: random (kubeadm draws it), unused, gone in 15 minutes. */
+export const INIT_TOKEN_TTL = "15m0s";
 
 export function kubeadmApiVersion(kubernetesMinor: string): string {
     const [major, minor] = kubernetesMinor.split(".").map(Number);
@@ -95,7 +114,7 @@ function clusterWideDocuments(settings: KubeadmSettings): KubeadmDocument[] {
  * uploaded to or downloaded from the cluster.
  */
 export function renderJoinControlPlaneConfig(settings: KubeadmSettings): string {
-    const join = joinConfiguration(settings);
+    const join = joinConfiguration({ ...settings, bootstrapToken: CONTROL_PLANE_TOKEN_PLACEHOLDER });
     join.controlPlane = {};
     return renderDocuments([join]);
 }
@@ -109,13 +128,15 @@ function initConfiguration(settings: KubeadmSettings): KubeadmDocument {
     return {
         apiVersion: kubeadmApiVersion(settings.kubernetesMinor),
         kind: "InitConfiguration",
-        // The same token, expiry and groups as the Secret the bootstrap command applies
-        // (secrets.ts): kubeadm would otherwise add a 24 h token of its own.
+        // With no token listed, kubeadm init would create a 24 h token. This entry has no value:
+        // kubeadm draws a random one (SetBootstrapTokensDynamicDefaults in
+        // cmd/kubeadm/app/util/config/initconfiguration.go), nobody is told it
+        // (--skip-token-print) and it expires after INIT_TOKEN_TTL. Worker tokens are per node
+        // group and applied by their own command (join-tokens.ts).
         bootstrapTokens: [
             {
-                token: settings.bootstrapToken,
-                description: "zadara-eksd node bootstrap token",
-                expires: settings.bootstrapTokenExpires,
+                description: "zadara-eksd kubeadm init token (unused)",
+                ttl: INIT_TOKEN_TTL,
                 usages: ["signing", "authentication"],
                 groups: ["system:bootstrappers:kubeadm:default-node-token"],
             },
@@ -160,8 +181,22 @@ function profilingArgs(hardening: HardeningSettings): Record<string, string> {
 /** API server flags and hostPath mounts of the audit log and encryption at rest. */
 function apiServerConfig(apiVersion: string, settings: KubeadmSettings): KubeadmDocument {
     const { hardening } = settings;
-    const args: Record<string, string> = { ...profilingArgs(hardening) };
-    const volumes: KubeadmDocument[] = [];
+    const args: Record<string, string> = {
+        ...profilingArgs(hardening),
+        "tls-min-version": TLS_MIN_VERSION,
+        "tls-cipher-suites": TLS_CIPHER_SUITES.join(","),
+        // Pod Security defaults (and, from 1.32, anonymous requests for health checks only):
+        // control-plane-up.sh receives both files on stdin (node-bootstrap.ts).
+        "admission-control-config-file": ADMISSION_CONFIG_FILE,
+    };
+    const volumes: KubeadmDocument[] = [hostPathVolume("apiserver-config", APISERVER_CONFIG_DIR, true, "DirectoryOrCreate")];
+    if (limitsAnonymousPaths(settings.kubernetesMinor)) {
+        args["authentication-config"] = AUTHENTICATION_CONFIG_FILE;
+    }
+    if (hardening.kubeletHardening) {
+        // Kubelets serve a certificate of the cluster CA (serverTLSBootstrap): verify it.
+        args["kubelet-certificate-authority"] = CLUSTER_CA_FILE;
+    }
     if (hardening.auditLog) {
         Object.assign(args, {
             "audit-policy-file": AUDIT_POLICY_FILE,
@@ -179,14 +214,7 @@ function apiServerConfig(apiVersion: string, settings: KubeadmSettings): Kubeadm
         args["encryption-provider-config-automatic-reload"] = "true";
         volumes.push(hostPathVolume("encryption-config", ENCRYPTION_CONFIG_DIR, true, "DirectoryOrCreate"));
     }
-    const apiServer: KubeadmDocument = { certSANs: [...settings.certSans] };
-    if (Object.keys(args).length > 0) {
-        apiServer.extraArgs = extraArgs(apiVersion, args);
-    }
-    if (volumes.length > 0) {
-        apiServer.extraVolumes = volumes;
-    }
-    return apiServer;
+    return { certSANs: [...settings.certSans], extraArgs: extraArgs(apiVersion, args), extraVolumes: volumes };
 }
 
 function hostPathVolume(name: string, hostPath: string, readOnly: boolean, pathType: string): KubeadmDocument {

@@ -6,10 +6,12 @@
 //   any node that uses it is created. Old bundles stay: launch configurations still name them.
 // - User data: a small cloud-config loader (cloud-init.ts) that downloads the bundle, refuses
 //   it unless its sha256 matches, installs it and runs bootstrap.sh. Workers also carry their
-//   JoinConfiguration with the expiring node-bootstrap token; control-plane nodes only prepare.
+//   JoinConfiguration with their node group's expiring join token; control-plane nodes only prepare.
 // - Control-plane nodes: a `<node>-bootstrap` Command per node (through the bastion) sends the
 //   CAs, the service-account key, the kubeadm config, the audit policy, the encryption config
-//   and the worker token Secret on stdin (a Pulumi secret) and runs control-plane-up.sh.
+//   and the cluster RBAC on stdin (a Pulumi secret) and runs control-plane-up.sh. Nothing in
+//   that stdin changes with a token rotation, so CA keys travel only when a node joins or the
+//   cluster configuration changes; the worker tokens go to the cluster through join-tokens.ts.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
@@ -21,7 +23,15 @@ import { API_PORT } from "./api-endpoint";
 import { buildUserData, CONTROL_PLANE_CRON_JOBS, NodeCloudConfig, NODE_SCRIPTS_DIR, readScriptSource, renderCloudConfig, renderCronFile } from "./cloud-init";
 import type { NodeRole } from "./iam";
 import { CRON_FILE_NAME, NODE_FILES, nodeFileNames } from "./node-files";
-import { auditPolicy, encryptionConfiguration, HardeningSettings, renderYaml } from "./hardening";
+import {
+    admissionConfiguration,
+    auditPolicy,
+    authenticationConfiguration,
+    encryptionConfiguration,
+    HardeningSettings,
+    limitsAnonymousPaths,
+    renderYaml,
+} from "./hardening";
 import {
     KubeadmSettings,
     renderClusterWideConfig,
@@ -33,6 +43,7 @@ import {
 import { NodeEnv, shellSingleQuote } from "./node-env";
 import { nodeLabelsValue, nodeTaintsValue } from "./node-groups";
 import { bootstrapTokenSecret, ClusterSecrets } from "./secrets";
+import { adminClusterRoleBinding } from "./admin-credential";
 import type { ControlPlaneBootInput, ControlPlaneNodeBoot } from "./control-plane";
 
 /** Where the bastion keeps the bundles it serves (its bundle server's directory). */
@@ -61,9 +72,12 @@ export const CONTROL_PLANE_STDIN_FILES = [
     "pki/etcd/ca.crt",
     "pki/etcd/ca.key",
     "zadara/kubeadm.yaml",
-    "zadara/bootstrap-token.yaml",
+    "zadara/cluster-rbac.yaml",
+    "zadara/backup-export.key",
     "audit/audit-policy.yaml",
     "encryption/encryption-config.yaml",
+    "apiserver/admission-config.yaml",
+    "apiserver/authentication-config.yaml",
     // EKS-D upgrade: the new release's ClusterConfiguration, uploaded before the join.
     "zadara/kubeadm-cluster.yaml",
 ] as const;
@@ -338,11 +352,11 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
         return pulumi.secret(this.kubeadmSettings().apply(renderInitConfig));
     }
 
-    /** Worker user data (a secret: it holds the expiring node-bootstrap token). */
+    /** Worker user data (a secret: it holds the group's expiring join token). */
     workerUserData(groupName: string, group: NodeGroupConfig): pulumi.Output<string> {
         return pulumi.secret(
             pulumi
-                .all([this.kubeadmSettings(), this.bundleUrl])
+                .all([this.kubeadmSettings(this.joinToken(groupName)), this.bundleUrl])
                 .apply(([settings, bundleUrl]) => this.renderWorkerUserData(groupName, group, settings, bundleUrl)),
         );
     }
@@ -364,6 +378,28 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
                 cloudConfig: renderCloudConfig(this.workerCloudConfig(groupName, group, placeholderSettings, { url: "", sha256: this.workerBundleSha256 })),
             }),
         );
+    }
+
+    /**
+     * The bootstrap-token Secrets of every node group, one YAML document each (secret): what
+     * the join-tokens Command applies. Only these change when the tokens rotate.
+     */
+    joinTokenSecrets(): pulumi.Output<string> {
+        const groups = Object.keys(this.args.secrets.joinTokens).sort();
+        const expires = this.args.secrets.bootstrapTokenExpires;
+        return pulumi.secret(
+            pulumi
+                .all(groups.map((groupName) => this.joinToken(groupName)))
+                .apply((tokens) => tokens.map((token, i) => YAML.stringify(bootstrapTokenSecret(token, expires, groups[i]))).join("---\n")),
+        );
+    }
+
+    private joinToken(groupName: string): pulumi.Output<string> {
+        const token = this.args.secrets.joinTokens[groupName];
+        if (token === undefined) {
+            throw new Error(`node group ${groupName} has no join token`);
+        }
+        return token;
     }
 
     /** kubeadm settings with the token blanked: for hashes and plain (non-secret) user data. */
@@ -406,10 +442,11 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
             s.frontProxyCa.keyPem,
             s.etcdCa.certPem,
             s.etcdCa.keyPem,
+            s.backupExportKey,
         ]);
         return pulumi
             .all([this.kubeadmSettings(), pki, s.encryptionKeys])
-            .apply(([settings, [caCert, caKey, saKey, saPub, fpCert, fpKey, etcdCert, etcdKey], encryptionKeys]) => {
+            .apply(([settings, [caCert, caKey, saKey, saPub, fpCert, fpKey, etcdCert, etcdKey, backupKey], encryptionKeys]) => {
                 const files: Partial<Record<ControlPlaneStdinFile, string>> = {
                     "pki/ca.crt": caCert,
                     "pki/ca.key": caKey,
@@ -420,8 +457,13 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
                     "pki/etcd/ca.crt": etcdCert,
                     "pki/etcd/ca.key": etcdKey,
                     "zadara/kubeadm.yaml": mode === "init" ? renderInitConfig(settings) : renderJoinControlPlaneConfig(settings),
-                    "zadara/bootstrap-token.yaml": YAML.stringify(bootstrapTokenSecret(settings.bootstrapToken, settings.bootstrapTokenExpires)),
+                    "zadara/cluster-rbac.yaml": YAML.stringify(adminClusterRoleBinding()),
+                    "zadara/backup-export.key": `${backupKey}\n`,
+                    "apiserver/admission-config.yaml": renderYaml(admissionConfiguration()),
                 };
+                if (limitsAnonymousPaths(settings.kubernetesMinor)) {
+                    files["apiserver/authentication-config.yaml"] = renderYaml(authenticationConfiguration());
+                }
                 if (uploadClusterConfig && mode === "join") {
                     files["zadara/kubeadm-cluster.yaml"] = renderInitConfig(settings);
                 }
@@ -435,10 +477,13 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
             });
     }
 
-    /** Everything kubeadm needs, once the API address and the secrets are known. */
-    private kubeadmSettings(): pulumi.Output<KubeadmSettings> {
+    /**
+     * Everything kubeadm needs, once the API address and the secrets are known. Without a
+     * group's token (control-plane files), the placeholder: those files never hold a token.
+     */
+    private kubeadmSettings(token: pulumi.Input<string> = TOKEN_PLACEHOLDER): pulumi.Output<KubeadmSettings> {
         return pulumi
-            .all([this.args.apiPrivateIp, this.args.certSans, this.args.secrets.bootstrapToken, this.args.secrets.caCertHash])
+            .all([this.args.apiPrivateIp, this.args.certSans, token, this.args.secrets.caCertHash])
             .apply(([apiIp, certSans, token, caCertHash]) => this.settingsFrom(apiIp, certSans, token, caCertHash));
     }
 

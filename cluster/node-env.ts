@@ -19,7 +19,7 @@ export interface NodeEnv {
     API_WAIT_TIMEOUT: string;
     JOIN_TIMEOUT: string;
     POLL_INTERVAL: string;
-    /** Control plane only: EBS snapshots of the boot volume the etcd backup keeps. */
+    /** Control plane only: exported etcd snapshots of this host the backup keeps (0 = all). */
     ETCD_BACKUP_ROTATION?: string;
     /**
      * Control plane only: sha256 of this release's ClusterConfiguration and kubelet configuration,

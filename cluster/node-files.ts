@@ -28,24 +28,36 @@ export interface NodeFile {
 
 export const CRON_FILE_NAME = "zadara-eksd.cron";
 export const NVME_UNIT_NAME = "zadara-nvme-mount.service";
+export const METADATA_GUARD_UNIT_NAME = "zadara-metadata-guard.service";
 
 const BOTH: NodeRole[] = ["control-plane", "worker"];
 const CONTROL_PLANE: NodeRole[] = ["control-plane"];
 
 /** Scripts that `source "$(dirname ...)/lib.sh"` from the installed directory. */
-const LIB_USERS = ["bootstrap.sh", "nvme-mount.sh", "control-plane-up.sh", "etcd-backup.sh", "etcd-watchdog.sh", "renew-certs.sh", "etcd-membership.sh"];
+const LIB_USERS = [
+    "bootstrap.sh",
+    "nvme-mount.sh",
+    "control-plane-up.sh",
+    "etcd-backup.sh",
+    "etcd-watchdog.sh",
+    "renew-certs.sh",
+    "etcd-membership.sh",
+    "csr-approver.sh",
+];
 
 export const NODE_FILES: NodeFile[] = [
     { name: "lib.sh", roles: BOTH, calledBy: LIB_USERS.map((script) => ({ kind: "script", script })) },
     { name: "bootstrap.sh", roles: BOTH, calledBy: [{ kind: "script", script: "loader.sh" }] },
     { name: "nvme-mount.sh", roles: BOTH, calledBy: [{ kind: "script", script: NVME_UNIT_NAME }] },
     { name: NVME_UNIT_NAME, roles: BOTH, calledBy: [{ kind: "script", script: "bootstrap.sh" }] },
+    { name: "metadata-guard.sh", roles: BOTH, calledBy: [{ kind: "script", script: METADATA_GUARD_UNIT_NAME }] },
+    { name: METADATA_GUARD_UNIT_NAME, roles: BOTH, calledBy: [{ kind: "script", script: "bootstrap.sh" }] },
     {
         name: "control-plane-up.sh",
         roles: CONTROL_PLANE,
         calledBy: [{ kind: "command", command: "<node>-bootstrap", note: "create/update: control-plane-up.sh init|join" }],
     },
-    { name: "etcd-backup.sh", roles: CONTROL_PLANE, calledBy: [{ kind: "cron", schedule: "17 */2 * * *", why: "etcd snapshot + EBS snapshot every 2 h" }] },
+    { name: "etcd-backup.sh", roles: CONTROL_PLANE, calledBy: [{ kind: "cron", schedule: "17 */2 * * *", why: "etcd snapshot (+ encrypted export) every 2 h, no disk snapshot" }] },
     { name: "etcd-watchdog.sh", roles: CONTROL_PLANE, calledBy: [{ kind: "cron", schedule: "*/2 * * * *", why: "drop etcd members of vanished instances" }] },
     {
         name: "renew-certs.sh",
@@ -60,7 +72,13 @@ export const NODE_FILES: NodeFile[] = [
             { kind: "command", command: "<node>-bootstrap", note: "delete: node-leave.sh on stdin calls it by path" },
             { kind: "command", command: "<node>-retire-replaced", note: "node-leave.sh on stdin calls it by path" },
             { kind: "command", command: "<env>-health", note: "health-gate.sh on stdin calls it by path" },
+            { kind: "command", command: "<node>-membership", note: "delete: node-leave.sh on stdin calls it by path" },
         ],
+    },
+    {
+        name: "csr-approver.sh",
+        roles: CONTROL_PLANE,
+        calledBy: [{ kind: "cron", schedule: "* * * * *", why: "approve kubelet certificates by cloud identity" }],
     },
     { name: CRON_FILE_NAME, roles: CONTROL_PLANE, generated: true, calledBy: [{ kind: "script", script: "bootstrap.sh" }] },
 ];

@@ -126,7 +126,7 @@ function buildModel(raw: RawStackConfig, v: StackConfigValues, environment: stri
             kubeconfigTimeoutMinutes: v.kubeconfigTimeoutMinutes,
             etcdBackupRotation: v.etcdBackupRotation,
             etcdBackupExport: etcdBackupExportOf(v),
-            adminCredentialValidityDays: v.adminCredentialValidityDays,
+            adminCredentialValidityHours: v.adminCredentialValidityHours,
             // Workers the autoscaler starts join long after `pulumi up`: a week by default.
             workerJoinTokenTtlHours: v.workerJoinTokenTtlHours ?? (v.autoscaler ? 168 : 24),
         },

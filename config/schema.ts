@@ -636,10 +636,11 @@ export const CONFIG_SCHEMAS = {
         description:
             "How long each control-plane node's bootstrap waits for the API through the load balancer, minutes (1 to 180). It is part of every node's node.env: a change rolls every node.",
     }),
-    adminCredentialValidityDays: key(z.int().min(1).max(30).default(7), {
+    adminCredentialValidityHours: key(z.int().min(2).max(720).default(8), {
         group: "cluster",
-        example: "7",
-        description: "Validity of the admin client certificate in the exported kubeconfig, days (1 to 30); renewed by `pulumi up` before it expires.",
+        example: "8",
+        description:
+            "Validity of the admin client certificate in the exported kubeconfig, hours (2 to 720); `pulumi up` issues a new key and certificate once half of it has passed.",
     }),
     workerJoinTokenTtlHours: key(z.int().min(1).max(8760).optional(), {
         group: "cluster",
@@ -720,7 +721,7 @@ export const CONFIG_SCHEMAS = {
         example: "100",
         terraformVariable: "backup_rotation",
         description:
-            "EBS snapshots of control-plane volumes, and exported snapshots per host, kept by the 2-hourly etcd backup; 0 disables EBS snapshots and keeps every export.",
+            "Exported (encrypted) etcd snapshots per host kept by the 2-hourly etcd backup; 0 keeps every export. No disk is snapshotted: a control-plane disk holds every CA key.",
     }),
     etcdBackupBucket: key(
         pattern(

@@ -107,7 +107,7 @@ export interface ClusterModel {
     etcdBackupRotation: number;
     etcdBackupExport?: EtcdBackupExportModel;
     /** Validity of the admin client certificate in the kubeconfig. */
-    adminCredentialValidityDays: number;
+    adminCredentialValidityHours: number;
     /** Lifetime of the node-bootstrap token in worker user data. */
     workerJoinTokenTtlHours: number;
 }

@@ -597,3 +597,27 @@ describe("EksdAddons under mocks: etcd backup export Secret", () => {
         assert.equal(run.ofType("kubernetes:core/v1:Secret").length, 0);
     });
 });
+
+describe("EksdAddons under mocks: controllers keep cloud credentials while pods cannot reach instance metadata", () => {
+    test("the load balancer controller and the autoscaler run with host network on the control plane (the node role)", async () => {
+        const run = await runAddons();
+        for (const release of ["aws-load-balancer-controller", "cluster-autoscaler"]) {
+            const values = valuesOf(run, release);
+            assert.equal(values.hostNetwork, true, release);
+            assert.equal(values.dnsPolicy, "ClusterFirstWithHostNet", `${release} keeps cluster DNS`);
+            assert.deepEqual(values.nodeSelector, { "node-role.kubernetes.io/control-plane": "" }, release);
+        }
+        assert.equal(valuesOf(run, "aws-load-balancer-controller").replicaCount, 1, "two host-network replicas cannot share a node");
+        assert.equal(valuesOf(run, "aws-cloud-controller-manager").hostNetworking, true);
+    });
+
+    test("the EBS CSI controller (no host-network switch in its chart) reads its own access key from kube-system/aws-secret, created before the release", async () => {
+        const run = await runAddons({ ebsCsiCredentials: { accessKeyId: "AKIDEBSCSI", secretAccessKey: "ebs-secret-key" } });
+        assert.deepEqual(valuesOf(run, "aws-ebs-csi-driver").awsAccessSecret, { name: "aws-secret", keyId: "key_id", accessKey: "access_key" });
+        const secret = run.ofType("kubernetes:core/v1:Secret").find((s) => s.inputs.metadata?.name === "aws-secret")!;
+        assert.equal(secret.inputs.metadata.namespace, "kube-system");
+        assert.ok(isSecretValue(secret.inputs.stringData), "stringData is a Pulumi secret");
+        assert.deepEqual(unwrapSecrets(secret.inputs.stringData), { key_id: "AKIDEBSCSI", access_key: "ebs-secret-key" });
+        assert.ok(run.dependsOn(run.release("aws-ebs-csi-driver")!, secret), "the release waits for its credentials");
+    });
+});

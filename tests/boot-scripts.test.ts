@@ -16,6 +16,7 @@ import {
     ourExportSecret,
     REFERENCE_EXPORT_KEYS,
     CONTROL_PLANE_STDIN,
+    EXPORT_KEY,
     runApiNeverUp,
     runBootPaths,
     runControlPlanePrepare,
@@ -33,7 +34,7 @@ import {
     SCRIPTS_DIR,
     STATIC_PODS,
 } from "./helpers/boot-paths";
-import { removeRunRoot, StubbedRun } from "./helpers/stubbed-bash";
+import { hostToolPath, removeRunRoot, StubbedRun } from "./helpers/stubbed-bash";
 
 const UNSAFE_FLAG = "--discovery-token-unsafe-skip-ca-verification";
 
@@ -169,6 +170,15 @@ describe("bootstrap.sh", () => {
             assert.equal(fs.readFileSync(inRoot(run, ROOT_PATHS.caTrustDir, "zadara-eksd-root-ca.crt"), "utf8"), "FAKE ROOT CA\n");
             assert.ok(callsOf(run, "systemctl").includes("systemctl enable --now zadara-nvme-mount.service"));
             assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.systemdDir, "zadara-nvme-mount.service")));
+            // The metadata guard is on before kubeadm could start a kubelet, and on every boot.
+            assert.ok(callsOf(run, "systemctl").includes("systemctl enable --now zadara-metadata-guard.service"));
+            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.systemdDir, "zadara-metadata-guard.service")));
+            // protectKernelDefaults: the kubelet's own values, loaded now and at every boot.
+            const sysctl = fs.readFileSync(inRoot(run, ROOT_PATHS.sysctlDir, "90-zadara-eksd-kubelet.conf"), "utf8");
+            for (const setting of ["vm.overcommit_memory = 1", "vm.panic_on_oom = 0", "kernel.panic = 10", "kernel.panic_on_oops = 1"]) {
+                assert.ok(sysctl.includes(`${setting}\n`), setting);
+            }
+            assert.ok(callsOf(run, "sysctl").some((call) => call.endsWith("90-zadara-eksd-kubelet.conf")));
             assert.equal(fs.readFileSync(inRoot(run, ROOT_PATHS.cronFile), "utf8"), "# cron\n");
             assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-prepared")));
             assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")), false);
@@ -262,7 +272,7 @@ describe("bootstrap.sh", () => {
 describe("control-plane-up.sh", () => {
     const pki = (run: StubbedRun, name: string) => inRoot(run, ROOT_PATHS.kubernetesEtc, name);
 
-    it("init: places the stdin files (keys 0600), runs kubeadm init, publishes the kubeconfig, applies the token, passes the gate", () => {
+    it("init: places the stdin files (keys 0600), runs kubeadm init, publishes the kubeconfig, applies the RBAC, removes the blanket auto-approval and super-admin.conf, passes the gate", () => {
         check(runControlPlaneUp({ mode: "init" }), (run) => {
             assert.equal(run.code, 0, run.stderr);
             for (const [name, content] of Object.entries(CONTROL_PLANE_STDIN)) {
@@ -276,8 +286,10 @@ describe("control-plane-up.sh", () => {
             const config = pki(run, "zadara/kubeadm.yaml");
             assert.deepEqual(callsOf(run, "kubeadm"), [`kubeadm init --config ${config} --skip-token-print`]);
             assert.equal(fs.existsSync(config), false, "the kubeadm config (with the token) is removed");
-            assert.equal(fs.existsSync(pki(run, "zadara/bootstrap-token.yaml")), false);
-            assert.ok(callsOf(run, "kubectl").some((call) => call.includes(" apply -f ") && call.endsWith("bootstrap-token.yaml")));
+            assert.ok(callsOf(run, "kubectl").some((call) => call.includes(" apply -f ") && call.endsWith("cluster-rbac.yaml")));
+            assert.ok(callsOf(run, "kubectl").some((call) => call.endsWith("delete clusterrolebinding kubeadm:node-autoapprove-bootstrap --ignore-not-found")));
+            assert.equal(fs.existsSync(pki(run, "super-admin.conf")), false, "super-admin.conf is not kept on node 1");
+            assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), sampleKubeconfig("kubernetes-admin"));
             assert.ok(callsOf(run, "etcdctl").some((call) => call.includes("endpoint health")));
             assert.ok(fs.existsSync(zadaraFile(run, "kubeconfig.ready")));
             assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "boot-complete")));
@@ -296,6 +308,41 @@ describe("control-plane-up.sh", () => {
             const firstJoin = run.calls.findIndex((call) => call.startsWith("kubeadm join"));
             assert.equal(run.calls.slice(0, firstJoin).filter((call) => call.includes("/ping")).length, 9, "counted polls: up on the 9th");
             assert.equal(fs.readFileSync(pki(run, "pki/etcd/ca.key"), "utf8"), "FAKE ETCD KEY\n");
+        });
+    });
+
+    it("join: mints its own short join token with the received CA and puts it in place of the placeholder; no token on a command line", () => {
+        const stdin = stdinOf({
+            ...CONTROL_PLANE_STDIN,
+            "zadara/kubeadm.yaml": "kind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    token: cpjoin.placeholder000000\n",
+        });
+        check(runControlPlaneUp({ mode: "join", stdin, env: { STUB_API_UP_AFTER: "0", STUB_KEEP_JOIN_CONFIG: "1" } }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            const kubeadm = callsOf(run, "kubeadm");
+            assert.match(
+                kubeadm[0],
+                /^kubeadm token create --kubeconfig \S+\/kubeconfig --ttl 30m --description zadara-eksd control-plane join of dev-master-sa-1$/,
+            );
+            assert.match(kubeadm[1], /^kubeadm join --config /);
+            const signing = callsOf(run, "openssl").find((call) => call.startsWith("openssl x509"))!;
+            assert.ok(signing.includes(`-CAkey ${pki(run, "pki/ca.key")}`) && signing.includes("-days 1"), signing);
+            assert.ok(callsOf(run, "openssl").some((call) => call.includes("/O=kubeadm:cluster-admins/CN=zadara-eksd-join:dev-master-sa-1")));
+            assert.equal(
+                fs.readFileSync(inRoot(run, ".join-config-seen"), "utf8").includes("token: abc123.0123456789abcdef"),
+                true,
+                "kubeadm join saw the minted token",
+            );
+            assert.ok(!run.calls.some((call) => call.includes("0123456789abcdef")), "the token is on no command line");
+            assert.match(run.stderr, /minted a join token valid for 30m/);
+        });
+    });
+
+    it("join: refuses to go on when no token could be minted", () => {
+        const stdin = stdinOf({ ...CONTROL_PLANE_STDIN, "zadara/kubeadm.yaml": "kind: JoinConfiguration\ntoken: cpjoin.placeholder000000\n" });
+        check(runControlPlaneUp({ mode: "join", stdin, env: { STUB_API_UP_AFTER: "0", STUB_MINTED_TOKEN: "" } }), (run) => {
+            assert.notEqual(run.code, 0);
+            assert.match(run.stderr, /kubeadm token create printed no token/);
+            assert.equal(callsOf(run, "kubeadm").filter((call) => call.startsWith("kubeadm join")).length, 0);
         });
     });
 
@@ -405,36 +452,40 @@ describe("control-plane-up.sh", () => {
 });
 
 describe("etcd-backup.sh", () => {
-    it("saves a snapshot, takes a tagged EBS snapshot and keeps the newest N", () => {
+    it("saves a snapshot and takes no disk snapshot (a control-plane disk holds every CA key)", () => {
         check(runEtcdBackup({ rotation: "3" }), (run) => {
             assert.equal(run.code, 0, run.stderr);
             const snapshot = inRoot(run, ROOT_PATHS.etcdBackupDir, `etcd_backup_dev-master-sa-1_${INSTANCE_ID}.db`);
             assert.equal(fs.readFileSync(snapshot, "utf8"), "etcd snapshot data");
             assert.equal(fs.statSync(snapshot).mode & 0o777, 0o600);
-            assert.ok(run.calls.some((call) => call.includes("/api/v2/aws/ec2 ec2 create-snapshot --volume-id vol-0boot")));
-            assert.ok(run.calls.some((call) => call.includes("create-tags --resources snap-new --tags Key=managed-by,Value=dev")));
-            const deleted = run.calls
-                .filter((call) => call.includes("delete-snapshot"))
-                .map((call) => call.split(" ").pop())
-                .sort();
-            assert.deepEqual(deleted, ["snap-2", "snap-oldest"]);
+            assert.ok(!run.calls.some((call) => call.includes("ec2 ")), "no EC2 call at all: no volume, no snapshot");
             assert.ok(!run.calls.some((call) => call.includes("s3 cp")));
         });
     });
 
-    it("skips EBS snapshots when ETCD_BACKUP_ROTATION is 0", () => {
-        check(runEtcdBackup({ rotation: "0" }), (run) => {
-            assert.equal(run.code, 0, run.stderr);
-            assert.ok(!run.calls.some((call) => call.includes("create-snapshot") || call.includes("describe-snapshots")));
-        });
-    });
-
-    it("exports to object storage when the secret exists, credentials only in the aws environment", () => {
+    it("exports to object storage when the secret exists, encrypted with the program's key, credentials only in the aws environment", () => {
         check(runEtcdBackup({ secret: ourExportSecret(), rotation: "0" }), (run) => {
             assert.equal(run.code, 0, run.stderr);
             const copies = run.calls.filter((call) => call.startsWith("aws s3 cp"));
             assert.equal(copies.length, 1);
-            assert.match(copies[0], /s3:\/\/etcd-backups\/dev\/etcd_backup_dev-master-sa-1_i-0123abcd_\d{8}T\d{6}Z\.db/);
+            assert.match(copies[0], /s3:\/\/etcd-backups\/dev\/etcd_backup_dev-master-sa-1_i-0123abcd_\d{8}T\d{6}Z\.db\.enc/);
+            // What left the node is not the snapshot, and the documented command restores it.
+            const exported = fs.readFileSync(inRoot(run, ".exported"));
+            assert.ok(!exported.toString("latin1").includes("etcd snapshot data"), "the export is encrypted");
+            const keyFile = inRoot(run, "export.key");
+            fs.writeFileSync(keyFile, `${EXPORT_KEY}\n`);
+            const decrypt = spawnSync(
+                hostToolPath("openssl") ?? "openssl",
+                ["enc", "-d", "-aes-256-cbc", "-pbkdf2", "-iter", "200000", "-pass", `file:${keyFile}`, "-in", inRoot(run, ".exported")],
+                { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } },
+            );
+            assert.equal(decrypt.status, 0, decrypt.stderr);
+            assert.equal(decrypt.stdout, "etcd snapshot data");
+            assert.equal(
+                fs.existsSync(`${inRoot(run, ROOT_PATHS.etcdBackupDir, `etcd_backup_dev-master-sa-1_${INSTANCE_ID}.db`)}.enc`),
+                false,
+                "no encrypted copy left behind",
+            );
             assert.match(copies[0], /--endpoint-url https:\/\/ngos\.example\.com:1061/);
             assert.equal(fs.readFileSync(inRoot(run, ".s3-credentials"), "utf8"), "credentials-ok\n");
             assert.ok(!run.calls.some((call) => call.includes("s3api")), "no export rotation when ETCD_BACKUP_ROTATION is 0");
@@ -468,14 +519,18 @@ describe("etcd-backup.sh", () => {
         });
     });
 
-    it("a failed local snapshot is a problem, not the end: the EBS snapshot is still taken, the run exits non-zero", () => {
+    it("without the program's key, exports nothing rather than an unencrypted snapshot", () => {
+        check(runEtcdBackup({ secret: ourExportSecret(), noExportKey: true }), (run) => {
+            assert.notEqual(run.code, 0);
+            assert.match(run.stderr, /backup-export\.key is missing: refusing to export an unencrypted etcd snapshot/);
+            assert.ok(!run.calls.some((call) => call.includes("s3 cp")));
+        });
+    });
+
+    it("a failed local snapshot is a problem: nothing new to export, the run exits non-zero", () => {
         check(runEtcdBackup({ snapshotFails: true, secret: ourExportSecret() }), (run) => {
             assert.notEqual(run.code, 0);
             assert.match(run.stderr, /ERROR: etcdctl snapshot save failed/);
-            assert.ok(
-                run.calls.some((call) => call.includes("create-snapshot --volume-id vol-0boot")),
-                "EBS snapshot still taken",
-            );
             assert.ok(!run.calls.some((call) => call.includes("s3 cp")), "nothing new to export");
             assert.match(run.stderr, /backup finished with 1 problem/);
         });
@@ -607,7 +662,8 @@ describe("renew-certs.sh", () => {
             assert.equal(lockCalls(run, "delete").length, 1);
             assert.equal(fs.existsSync(inRoot(run, ".lock")), false, "lock released");
             assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "renew-certs.pending")), false);
-            assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), sampleKubeconfig("kubernetes-super-admin"));
+            assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), sampleKubeconfig("kubernetes-admin"));
+            assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.kubernetesEtc, "super-admin.conf")), false, "the renewed super-admin.conf is not kept");
         });
     });
 
@@ -691,7 +747,7 @@ describe("renew-certs.sh", () => {
                 );
             }
             assert.equal(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "renew-certs.pending")), false);
-            assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), "old super-admin.conf\n");
+            assert.equal(fs.readFileSync(zadaraFile(run, "kubeconfig"), "utf8"), "old admin.conf\n");
         });
     });
 });

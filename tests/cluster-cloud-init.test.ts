@@ -24,7 +24,14 @@ import {
     userDataSize,
 } from "../cluster/cloud-init";
 import { DEFAULT_HARDENING } from "../cluster/hardening";
-import { kubeadmApiVersion, KubeadmSettings, renderInitConfig, renderJoinControlPlaneConfig, renderJoinWorkerConfig } from "../cluster/kubeadm";
+import {
+    CONTROL_PLANE_TOKEN_PLACEHOLDER,
+    kubeadmApiVersion,
+    KubeadmSettings,
+    renderInitConfig,
+    renderJoinControlPlaneConfig,
+    renderJoinWorkerConfig,
+} from "../cluster/kubeadm";
 import { allNodeFileNames, nodeFileNames } from "../cluster/node-files";
 import { bundleFiles, CRON_BUNDLE_NAME, renderBundle, ROOT_CA_BUNDLE_NAME, sha256Hex } from "../cluster/node-bootstrap";
 import { NodeEnv, renderNodeEnv } from "../cluster/node-env";
@@ -188,18 +195,19 @@ describe("kubeadm configuration", () => {
         assert.throws(() => kubeadmApiVersion("one"));
     });
 
-    it("renders InitConfiguration + ClusterConfiguration with EKS-D images, max-snapshots and an expiring node token", () => {
-        const [init, cluster] = kubeadmDocuments(renderInitConfig(settings()));
+    it("renders InitConfiguration + ClusterConfiguration with EKS-D images, max-snapshots and no token value (kubeadm draws a 15-minute one)", () => {
+        const text = renderInitConfig(settings());
+        const [init, cluster] = kubeadmDocuments(text);
         assert.equal(init.kind, "InitConfiguration");
         assert.deepEqual(init.bootstrapTokens, [
             {
-                token: "abcdef.0123456789abcdef",
-                description: "zadara-eksd node bootstrap token",
-                expires: "2026-12-04T12:00:00Z",
+                description: "zadara-eksd kubeadm init token (unused)",
+                ttl: "15m0s",
                 usages: ["signing", "authentication"],
                 groups: ["system:bootstrappers:kubeadm:default-node-token"],
             },
         ]);
+        assert.ok(!text.includes("0123456789abcdef"), "the worker token is not in the init configuration");
         assert.equal(init.certificateKey, undefined);
         assert.equal(cluster.kind, "ClusterConfiguration");
         assert.equal(cluster.apiVersion, "kubeadm.k8s.io/v1beta3");
@@ -222,17 +230,23 @@ describe("kubeadm configuration", () => {
         assert.deepEqual(cluster.etcd.local.extraArgs, [{ name: "max-snapshots", value: "60" }]);
     });
 
-    it("pins the CA in every join; control-plane joins carry no certificate key", () => {
+    it("pins the CA in every join; control-plane joins carry no certificate key and no token (the node mints one)", () => {
         const [controlPlane] = kubeadmDocuments(renderJoinControlPlaneConfig(settings()));
         const [worker] = kubeadmDocuments(renderJoinWorkerConfig(settings()));
-        for (const join of [controlPlane, worker]) {
+        const joins: Array<[Record<string, any>, string]> = [
+            [controlPlane, CONTROL_PLANE_TOKEN_PLACEHOLDER],
+            [worker, "abcdef.0123456789abcdef"],
+        ];
+        for (const [join, token] of joins) {
             assert.equal(join.kind, "JoinConfiguration");
             assert.deepEqual(join.discovery.bootstrapToken, {
                 apiServerEndpoint: "192.168.2.250:6443",
-                token: "abcdef.0123456789abcdef",
+                token,
                 caCertHashes: [`sha256:${"0".repeat(64)}`],
             });
         }
+        // control-plane-up.sh replaces exactly this text.
+        assert.match(readScriptSource("control-plane-up.sh"), new RegExp(`TOKEN_PLACEHOLDER="${CONTROL_PLANE_TOKEN_PLACEHOLDER.replace(".", "\\.")}"`));
         assert.deepEqual(controlPlane.controlPlane, {});
         assert.equal(worker.controlPlane, undefined);
     });
@@ -260,6 +274,7 @@ describe("boot bundle", () => {
                 `17 */2 * * * root ${NODE_SCRIPTS_DIR}/etcd-backup.sh`,
                 `*/2 * * * * root ${NODE_SCRIPTS_DIR}/etcd-watchdog.sh`,
                 `37 3 * * 0 root ${NODE_SCRIPTS_DIR}/renew-certs.sh`,
+                `* * * * * root ${NODE_SCRIPTS_DIR}/csr-approver.sh`,
             ],
         );
         for (const job of CONTROL_PLANE_CRON_JOBS) {
@@ -424,7 +439,7 @@ describe("rendered cloud-config per role", () => {
 
         const [init, cluster] = kubeadmDocuments(stdinFiles("dev-master-sa-1-bootstrap")["zadara/kubeadm.yaml"]);
         assert.equal(init.kind, "InitConfiguration");
-        assert.equal(init.bootstrapTokens[0].token, workerJoin.discovery.bootstrapToken.token);
+        assert.equal(init.bootstrapTokens[0].token, undefined, "kubeadm draws the init token; the program knows none");
         assert.deepEqual(cluster.apiServer.certSANs, [publicIp, "192.168.2.250", `elb-${LB_ID}`, `elb-${LB_ID}.symphony.local`]);
         const [join] = kubeadmDocuments(stdinFiles("dev-master-sa-2-bootstrap")["zadara/kubeadm.yaml"]);
         assert.equal(join.kind, "JoinConfiguration");

@@ -90,17 +90,18 @@ describe("bootstrap secrets", () => {
     it("generates the expiring token parts, the shared CAs, the SA key and the encryption key as specified", async () => {
         await buildClusters();
         for (const [name, length] of [
-            ["dev-join-token-id", 6],
-            ["dev-join-token-secret", 16],
+            ["dev-join-token-workers-id", 6],
+            ["dev-join-token-workers-secret", 16],
         ] as const) {
-            const inputs = resource("random:index/randomString:RandomString", name).inputs;
+            // RandomPassword: its result is a secret and its id is not the value (a RandomString's is).
+            const inputs = resource("random:index/randomPassword:RandomPassword", name).inputs;
             assert.equal(inputs.length, length);
             assert.equal(inputs.upper, false);
             assert.equal(inputs.special, false);
             assert.equal(inputs.lower, true);
             assert.equal(inputs.numeric, true);
-            assert.deepEqual(optionsOf("random:index/randomString:RandomString", name).additionalSecretOutputs, ["result"]);
         }
+        assert.equal(resourcesOf("random:index/randomString:RandomString", "dev-join-token").length, 0);
         assert.equal(resource("random:index/randomBytes:RandomBytes", "dev-secrets-key-v1").inputs.length, 32);
         assert.ok(!recorded.some((r) => r.name === "dev-certificate-key"), "no certificate key: nothing is uploaded to kubeadm-certs");
         for (const [keyName, certName, commonName] of [
@@ -124,23 +125,26 @@ describe("bootstrap secrets", () => {
 
     it("never shows the token, CA key, encryption key or SSH keys in plain text", async () => {
         await buildClusters();
-        const tokenId = mockOutput("random:index/randomString:RandomString", "dev-join-token-id", { length: 6 }, "result");
-        const tokenSecret = mockOutput("random:index/randomString:RandomString", "dev-join-token-secret", { length: 16 }, "result");
+        const tokenId = mockOutput("random:index/randomPassword:RandomPassword", "dev-join-token-workers-id", { length: 6 }, "result");
+        const tokenSecret = mockOutput("random:index/randomPassword:RandomPassword", "dev-join-token-workers-secret", { length: 16 }, "result");
         const encryptionKey = mockOutput("random:index/randomBytes:RandomBytes", "dev-secrets-key-v1", { length: 32 }, "base64");
         const caKey = mockOutput("tls:index/privateKey:PrivateKey", "dev-ca-key", {}, "privateKeyPem");
         const secrets = { token: `${tokenId}.${tokenSecret}`, encryptionKey, caKeyBody: caKey.split("\n")[1], BASTION_KEY, NODE_KEY };
-        // Positive control: the token is in the (secret) worker user data, the keys on the (secret) stdin.
+        // Positive control: the token is in the (secret) worker user data and the join-tokens
+        // stdin, never in a control-plane bootstrap stdin; the keys on the (secret) stdin.
         const userData = decodeUserData(String(secretValue(resource(LAUNCH_CONFIGURATION, "dev-workers").inputs.userDataBase64)));
         assert.ok(userData.includes(secrets.token));
+        assert.ok(String(secretValue(resource(COMMAND, "dev-join-tokens").inputs.stdin)).includes(tokenSecret));
         const stdin = String(secretValue(resource(COMMAND, "dev-master-sa-1-bootstrap").inputs.stdin));
         const decoded = stdin
             .split("\n")
             .filter(Boolean)
             .map((line) => Buffer.from(line.split(" ")[1], "base64").toString("utf8"))
             .join("\n");
-        for (const value of [secrets.token, secrets.encryptionKey, secrets.caKeyBody]) {
+        for (const value of [secrets.encryptionKey, secrets.caKeyBody]) {
             assert.ok(decoded.includes(value));
         }
+        assert.ok(!decoded.includes(tokenSecret), "a token rotation must not re-run the bootstrap commands");
         for (const r of recorded) {
             const visible = JSON.stringify(redactSecrets(r.inputs, false));
             for (const [what, value] of Object.entries(secrets)) {

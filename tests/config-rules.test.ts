@@ -15,7 +15,7 @@ describe("new keys: defaults", () => {
         const model = loadWith();
         const workers = model.cluster.nodeGroups.workers;
         assert.deepEqual([workers.maxSurge, workers.maxUnavailable, workers.drainTimeoutSeconds], [1, 0, 600]);
-        assert.equal(model.cluster.adminCredentialValidityDays, 7);
+        assert.equal(model.cluster.adminCredentialValidityHours, 8);
         assert.equal(model.cluster.workerJoinTokenTtlHours, 168);
         assert.equal(loadWith({ autoscaler: "false" }).cluster.workerJoinTokenTtlHours, 24);
         assert.equal(loadWith({ workerJoinTokenTtlHours: "48" }).cluster.workerJoinTokenTtlHours, 48);
@@ -34,12 +34,12 @@ describe("new keys: defaults", () => {
 describe("bounds", () => {
     it("new keys' ranges", () => {
         expectProblem(
-            problemsWith({ adminCredentialValidityDays: "31" }),
-            "adminCredentialValidityDays",
-            "31 is above the maximum 30",
-            "Fix: set it to 30 or less",
+            problemsWith({ adminCredentialValidityHours: "721" }),
+            "adminCredentialValidityHours",
+            "721 is above the maximum 720",
+            "Fix: set it to 720 or less",
         );
-        expectProblem(problemsWith({ adminCredentialValidityDays: "0" }), "adminCredentialValidityDays", "0 is below the minimum 1");
+        expectProblem(problemsWith({ adminCredentialValidityHours: "1" }), "adminCredentialValidityHours", "1 is below the minimum 2");
         expectProblem(problemsWith({ workerJoinTokenTtlHours: "8761" }), "workerJoinTokenTtlHours", "8761 is above the maximum 8760");
         expectProblem(problemsWith({ workerJoinTokenTtlHours: "0" }), "workerJoinTokenTtlHours", "0 is below the minimum 1");
         expectProblem(problemsWith({ secretsEncryptionKeyVersion: "0" }), "secretsEncryptionKeyVersion", "0 is below the minimum 1");

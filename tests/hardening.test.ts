@@ -9,6 +9,11 @@ import * as YAML from "yaml";
 import { buildClusters, group, recorded, resource, secretValue, stdinFiles, valueOf } from "./helpers/cluster-fixture";
 import { decodeUserData } from "../cluster/cloud-init";
 import {
+    ADMISSION_CONFIG_FILE,
+    admissionConfiguration,
+    AUTHENTICATION_CONFIG_FILE,
+    authenticationConfiguration,
+    TLS_CIPHER_SUITES,
     AUDIT_LOG_FILE,
     AUDIT_POLICY_FILE,
     auditPolicy,
@@ -61,10 +66,16 @@ describe("audit policy", () => {
         assert.equal(policy.apiVersion, "audit.k8s.io/v1");
         assert.equal(policy.kind, "Policy");
         assert.deepEqual(policy.omitStages, ["RequestReceived"]);
-        for (const rule of policy.rules) {
+        const none = policy.rules.filter((rule: any) => rule.level === "None");
+        for (const rule of policy.rules.slice(none.length)) {
             assert.equal(rule.level, "Metadata", JSON.stringify(rule));
         }
+        assert.deepEqual(policy.rules.slice(0, none.length), none, "the None rules come first (first match wins)");
         assert.deepEqual(policy.rules.at(-1), { level: "Metadata" }, "the catch-all is Metadata too");
+        // None only for health checks, leases and events: never a sensitive kind.
+        assert.deepEqual(none[0].nonResourceURLs, ["/healthz*", "/livez*", "/readyz*", "/version"]);
+        const silenced = none.flatMap((rule: any) => (rule.resources ?? []).flatMap((r: any) => r.resources.map((name: string) => `${r.group}/${name}`)));
+        assert.deepEqual(silenced.sort(), ["/events", "coordination.k8s.io/leases", "events.k8s.io/events"]);
         const covered = policy.rules.flatMap((rule: any) =>
             (rule.resources ?? []).flatMap((r: any) => r.resources.map((name: string) => `${r.group}/${name}`)),
         );
@@ -148,16 +159,66 @@ describe("kubeadm configuration per minor", () => {
             assert.equal(kubelet.authentication.anonymous.enabled, false);
             assert.equal(kubelet.authentication.webhook.enabled, true);
             assert.equal(kubelet.authorization.mode, "Webhook");
+            // CIS: verified kubelet serving certificates, kernel defaults, TLS floor and suites.
+            assert.equal(kubelet.serverTLSBootstrap, true);
+            assert.equal(kubelet.protectKernelDefaults, true);
+            assert.equal(kubelet.tlsMinVersion, "VersionTLS12");
+            assert.deepEqual(kubelet.tlsCipherSuites, TLS_CIPHER_SUITES);
+            assert.equal(api["kubelet-certificate-authority"], "/etc/kubernetes/pki/ca.crt");
+            assert.equal(api["tls-min-version"], "VersionTLS12");
+            assert.equal(api["tls-cipher-suites"], TLS_CIPHER_SUITES.join(","));
+            assert.equal(api["admission-control-config-file"], ADMISSION_CONFIG_FILE);
+            assert.equal(
+                api["anonymous-auth"],
+                undefined,
+                "anonymous requests are limited by the authentication config, not cut (the API server's own probes)",
+            );
+            assert.equal(api["authentication-config"], Number(minor.split(".")[1]) >= 32 ? AUTHENTICATION_CONFIG_FILE : undefined);
+            assert.ok(ADMISSION_CONFIG_FILE.startsWith(`${mounts["apiserver-config"].mountPath}/`));
+            assert.equal(mounts["apiserver-config"].readOnly, true);
         });
     }
+
+    it("every TLS 1.2 suite is ECDHE with an AEAD cipher", () => {
+        for (const suite of TLS_CIPHER_SUITES) {
+            assert.match(suite, /^TLS_ECDHE_(ECDSA|RSA)_WITH_(AES_(128|256)_GCM_SHA(256|384)|CHACHA20_POLY1305)$/);
+        }
+    });
+
+    it("Pod Security defaults: baseline enforced, restricted warned and audited, add-on namespaces exempt", () => {
+        const config = YAML.parse(renderYaml(admissionConfiguration()));
+        assert.equal(config.kind, "AdmissionConfiguration");
+        const plugin = config.plugins.find((p: any) => p.name === "PodSecurity");
+        assert.equal(plugin.configuration.kind, "PodSecurityConfiguration");
+        assert.deepEqual(plugin.configuration.defaults, {
+            enforce: "baseline",
+            "enforce-version": "latest",
+            audit: "restricted",
+            "audit-version": "latest",
+            warn: "restricted",
+            "warn-version": "latest",
+        });
+        assert.ok(plugin.configuration.exemptions.namespaces.includes("kube-system"));
+        assert.ok(!plugin.configuration.exemptions.namespaces.includes("default"));
+    });
+
+    it("anonymous requests reach only the health checks (1.32+)", () => {
+        const config = YAML.parse(renderYaml(authenticationConfiguration()));
+        assert.equal(config.kind, "AuthenticationConfiguration");
+        assert.deepEqual(config.anonymous, { enabled: true, conditions: [{ path: "/livez" }, { path: "/readyz" }, { path: "/healthz" }] });
+    });
 
     it("each measure is off by its own key", () => {
         const off = { auditLog: false, secretsEncryption: false, kubeletHardening: false, apiServerProfiling: true };
         const docs = documents(renderInitConfig(settings("1.31", off)));
         assert.equal(docs.length, 2, "no KubeletConfiguration: kubeadm's defaults");
         const cluster = docs[1];
-        assert.equal(cluster.apiServer.extraArgs, undefined);
-        assert.equal(cluster.apiServer.extraVolumes, undefined);
+        // What stays is not switchable: TLS floor, Pod Security defaults and their mount.
+        assert.deepEqual(Object.keys(argsOf(cluster.apiServer.extraArgs)).sort(), ["admission-control-config-file", "tls-cipher-suites", "tls-min-version"]);
+        assert.deepEqual(
+            cluster.apiServer.extraVolumes.map((v: any) => v.name),
+            ["apiserver-config"],
+        );
         assert.deepEqual(argsOf(cluster.controllerManager.extraArgs), {});
         const auditOnly = argsOf(documents(renderInitConfig(settings("1.30", { secretsEncryption: false })))[1].apiServer.extraArgs);
         assert.ok(auditOnly["audit-log-path"] && !auditOnly["encryption-provider-config"]);
@@ -206,14 +267,14 @@ describe("worker join token", () => {
     });
 
     it("is the bootstrap-token Secret kubeadm expects: node-joining groups only, with its expiration", () => {
-        const secret = bootstrapTokenSecret("abcdef.0123456789abcdef", "2026-12-04T00:00:00Z");
+        const secret = bootstrapTokenSecret("abcdef.0123456789abcdef", "2026-12-04T00:00:00Z", "workers");
         assert.deepEqual(secret, {
             apiVersion: "v1",
             kind: "Secret",
             metadata: { name: "bootstrap-token-abcdef", namespace: "kube-system" },
             type: "bootstrap.kubernetes.io/token",
             stringData: {
-                description: "zadara-eksd worker join token (rotated by pulumi up)",
+                description: "zadara-eksd worker join token of node group workers (rotated by pulumi up)",
                 "token-id": "abcdef",
                 "token-secret": "0123456789abcdef",
                 expiration: "2026-12-04T00:00:00Z",
@@ -223,20 +284,29 @@ describe("worker join token", () => {
             },
         });
         assert.equal(NODE_BOOTSTRAP_GROUP, "system:bootstrappers:kubeadm:default-node-token");
-        assert.throws(() => bootstrapTokenSecret("ABC.def", "x"), /must look like/);
+        assert.throws(() => bootstrapTokenSecret("ABC.def", "x", "workers"), /must look like/);
     });
 
-    it("keys the token's random parts on the rotation window, and every control-plane command applies its Secret", async () => {
+    it("keys each group's token parts (RandomPassword: a secret result, never a plain id) on the rotation window; only the join-tokens command applies them", async () => {
         await buildClusters();
-        for (const part of ["dev-join-token-id", "dev-join-token-secret"]) {
-            const keepers = resource("random:index/randomString:RandomString", part).inputs.keepers as Record<string, string>;
+        for (const part of ["dev-join-token-workers-id", "dev-join-token-workers-secret"]) {
+            const keepers = resource("random:index/randomPassword:RandomPassword", part).inputs.keepers as Record<string, string>;
             assert.match(keepers.window, /^\d+$/);
             assert.equal(keepers.ttlHours, "24");
         }
-        for (const node of ["dev-master-sa-1", "dev-master-sa-2", "dev-master-sa-3"]) {
-            const token = YAML.parse(stdinFiles(`${node}-bootstrap`)["zadara/bootstrap-token.yaml"]);
+        assert.equal(recorded.filter((r) => r.type === "random:index/randomString:RandomString" && r.name.includes("join-token")).length, 0);
+        const applied = YAML.parseAllDocuments(String(secretValue(resource("command:remote:Command", "dev-join-tokens").inputs.stdin))).map((d) => d.toJS());
+        assert.ok(applied.length >= 1);
+        for (const token of applied) {
             assert.equal(token.type, "bootstrap.kubernetes.io/token");
             assert.match(token.stringData.expiration, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+        }
+        for (const node of ["dev-master-sa-1", "dev-master-sa-2", "dev-master-sa-3"]) {
+            const files = stdinFiles(`${node}-bootstrap`);
+            assert.equal(files["zadara/bootstrap-token.yaml"], undefined, `${node}: no worker token in a control-plane stdin`);
+            for (const token of applied) {
+                assert.ok(!Object.values(files).some((text) => text.includes(token.stringData["token-secret"])), `${node}: no token secret at all`);
+            }
         }
     });
 

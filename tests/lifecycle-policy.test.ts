@@ -6,12 +6,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { buildClusters, recorded, resource, valueOf } from "./helpers/cluster-fixture";
+import { buildClusters, optionsOf, recorded, resource, resourcesOf, stdinFiles, valueOf } from "./helpers/cluster-fixture";
 import { runPlan } from "./helpers/plan-cli";
 import { runStubbedBash } from "./helpers/stubbed-bash";
 import { CONFIG_KEYS } from "../config/schema";
 import { CHANGE_POLICY, refusedChanges, renderChangeTable, TRACKED_KEYS } from "../cluster/change-policy";
-import { ADMIN_GROUP, ADMIN_USER, earlyRenewalHours, validateAdminValidityDays } from "../cluster/admin-credential";
+import { ADMIN_GROUP, ADMIN_USER, adminClusterRoleBinding, earlyRenewalHours, validateAdminValidityHours } from "../cluster/admin-credential";
 import { LifecycleState, parseLifecycleState, previousStateProblem, withListedNodes } from "../cluster/lifecycle-state";
 import { scriptForStdin } from "../cluster/stdin-scripts";
 import { replaceSection } from "../tools/config-docs";
@@ -236,17 +236,30 @@ describe("previous-state checks", () => {
 });
 
 describe("admin credential", () => {
-    it("signs a short-lived client certificate in kubeadm:cluster-admins with the cluster CA", async () => {
+    it("signs a short-lived client certificate in a group of its own (not kubeadm:cluster-admins), a new key per issue window, certificate secret", async () => {
         await buildClusters();
-        const csr = resource("tls:index/certRequest:CertRequest", "dev-admin-csr").inputs;
+        const [csrResource] = resourcesOf("tls:index/certRequest:CertRequest", "dev-admin-csr-w");
+        const window = /-w(\d+)$/.exec(csrResource.name)![1];
+        const csr = csrResource.inputs;
         assert.deepEqual(csr.subject, { commonName: ADMIN_USER, organization: ADMIN_GROUP });
-        assert.equal(ADMIN_GROUP, "kubeadm:cluster-admins");
-        const cert = resource("tls:index/locallySignedCert:LocallySignedCert", "dev-admin-cert").inputs;
-        assert.equal(cert.validityPeriodHours, 7 * 24);
-        assert.equal(cert.earlyRenewalHours, earlyRenewalHours(7));
+        assert.equal(ADMIN_GROUP, "zadara-eksd:cluster-admins");
+        assert.deepEqual(adminClusterRoleBinding(), {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRoleBinding",
+            metadata: { name: "zadara-eksd:cluster-admins", labels: { "app.kubernetes.io/managed-by": "zadara-eksd" } },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "zadara-eksd:cluster-admins" }],
+        });
+        // The binding reaches the cluster with every control-plane bootstrap.
+        assert.equal(parse(stdinFiles("dev-master-sa-1-bootstrap")["zadara/cluster-rbac.yaml"]).metadata.name, "zadara-eksd:cluster-admins");
+        assert.ok(resource("tls:index/privateKey:PrivateKey", `dev-admin-key-w${window}`), "the key is named by the same issue window");
+        assert.ok(optionsOf("tls:index/locallySignedCert:LocallySignedCert", `dev-admin-cert-w${window}`).additionalSecretOutputs?.includes("certPem"));
+        const cert = resource("tls:index/locallySignedCert:LocallySignedCert", `dev-admin-cert-w${window}`).inputs;
+        assert.equal(cert.validityPeriodHours, 8, "hours, not days, by default");
+        assert.equal(cert.earlyRenewalHours, earlyRenewalHours(8));
         assert.ok(Number(cert.earlyRenewalHours) < Number(cert.validityPeriodHours));
         assert.deepEqual(cert.allowedUses, ["digital_signature", "key_encipherment", "client_auth"]);
-        assert.equal(resource("tls:index/privateKey:PrivateKey", "dev-admin-key").inputs.algorithm, "ECDSA");
+        assert.equal(resource("tls:index/privateKey:PrivateKey", `dev-admin-key-w${window}`).inputs.algorithm, "ECDSA");
         assert.equal(recorded.filter((r) => r.name.includes("super-admin")).length, 0);
     });
 
@@ -264,12 +277,12 @@ describe("admin credential", () => {
     });
 
     it("accepts a validity of 1 to 30 days and renews inside the last half (at least a day)", () => {
-        assert.doesNotThrow(() => validateAdminValidityDays(1));
-        assert.doesNotThrow(() => validateAdminValidityDays(30));
-        assert.throws(() => validateAdminValidityDays(31), /adminCredentialValidityDays must be a whole number of days from 1 to 30, got 31/);
-        assert.throws(() => validateAdminValidityDays(0), /got 0/);
-        assert.equal(earlyRenewalHours(7), 84);
-        assert.equal(earlyRenewalHours(1), 24);
+        assert.doesNotThrow(() => validateAdminValidityHours(2));
+        assert.doesNotThrow(() => validateAdminValidityHours(720));
+        assert.throws(() => validateAdminValidityHours(721), /adminCredentialValidityHours must be a whole number of hours from 2 to 720, got 721/);
+        assert.throws(() => validateAdminValidityHours(1), /got 1/);
+        assert.equal(earlyRenewalHours(8), 4);
+        assert.equal(earlyRenewalHours(720), 360);
     });
 });
 

@@ -34,6 +34,10 @@ INSTANCE_ID=""
 LOCAL_IP=""
 JOIN_ATTEMPT=0
 NVME_UNIT="zadara-nvme-mount.service"
+GUARD_UNIT="zadara-metadata-guard.service"
+# The kubelet runs with protectKernelDefaults: it refuses to start unless these are set
+# (setupKernelTunables in pkg/kubelet/cm/container_manager_linux.go).
+KERNEL_DEFAULTS_FILE="${SYSCTL_DIR:-/etc/sysctl.d}/90-zadara-eksd-kubelet.conf"
 
 on_error() {
     fail "step '${STEP}' failed (exit code $1, line $2)"
@@ -77,6 +81,25 @@ start_nvme_unit() {
     if ! systemctl enable --now "$NVME_UNIT"; then
         log "warning: ${NVME_UNIT} did not start; local NVMe disks stay unmounted"
     fi
+}
+
+# Pods must never reach the instance metadata service (role credentials; on workers the user
+# data with the group's join token). Started now, before kubeadm starts the kubelet, and at
+# every boot by its unit; a guard that cannot be installed stops the boot.
+start_metadata_guard() {
+    STEP="block pod access to instance metadata"
+    install -d -m 755 "$SYSTEMD_DIR"
+    install -m 644 "${NODE_SCRIPTS_DIR}/${GUARD_UNIT}" "${SYSTEMD_DIR}/${GUARD_UNIT}"
+    systemctl daemon-reload
+    systemctl enable --now "$GUARD_UNIT"
+}
+
+write_kernel_defaults() {
+    STEP="write the kernel settings the kubelet protects"
+    mkdir -p "$(dirname "$KERNEL_DEFAULTS_FILE")"
+    printf '%s\n' "vm.overcommit_memory = 1" "vm.panic_on_oom = 0" "kernel.panic = 10" "kernel.panic_on_oops = 1" \
+        "kernel.keys.root_maxkeys = 1000000" "kernel.keys.root_maxbytes = 25000000" >"$KERNEL_DEFAULTS_FILE"
+    run_logged sysctl -p "$KERNEL_DEFAULTS_FILE"
 }
 
 write_kubelet_defaults() {
@@ -188,7 +211,9 @@ main() {
 
     read_instance_identity
     trust_root_ca
+    start_metadata_guard
     start_nvme_unit
+    write_kernel_defaults
     write_kubelet_defaults
 
     if [[ $ROLE == control-plane ]]; then

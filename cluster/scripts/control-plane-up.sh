@@ -12,15 +12,20 @@
 #   zadara/kubeadm.yaml               kubeadm init or join configuration
 #   zadara/kubeadm-cluster.yaml       joins into a running cluster: the init configuration whose
 #                                     ClusterConfiguration is uploaded before kubeadm join
-#   zadara/bootstrap-token.yaml       the worker join token Secret (applied on every run)
+#   zadara/cluster-rbac.yaml          the admin credential's ClusterRoleBinding (applied on every run)
+#   zadara/backup-export.key          the key etcd-backup.sh encrypts exported snapshots with
 #   audit/audit-policy.yaml           kube-apiserver audit policy        (auditLog)
 #   encryption/encryption-config.yaml Secrets encryption at rest         (secretsEncryption)
+#   apiserver/admission-config.yaml   Pod Security Admission defaults
+#   apiserver/authentication-config.yaml  anonymous requests for health checks only (1.32+)
 #
 # Phases, each printed with what it waits for, the time so far and its budget:
 #   wait for boot-prepared -> receive files -> kubeadm init|join (skipped when this node is
-#   already in the cluster: then only the files are refreshed) -> apply the worker token ->
-#   health gate (local etcd member healthy, API through the load balancer, Node registered
-#   and Ready once the cluster has a CNI) -> boot-complete.
+#   already in the cluster: then only the files are refreshed; a join first mints its own
+#   short join token) -> node identity (cluster RBAC applied, kubeadm's blanket node-client
+#   auto-approval removed, super-admin.conf removed) -> health gate (local etcd member
+#   healthy, API through the load balancer, Node registered and Ready once the cluster has a
+#   CNI) -> boot-complete. No worker token travels here: a token rotation does not run this.
 # On failure: exit 1 with the failed phase and the last 40 lines of the log on stderr.
 # Parameters: $ZADARA_ETC/node.env (lib.sh); log: /var/log/zadara-eksd-control-plane-up.log.
 
@@ -39,12 +44,19 @@ JOIN_ATTEMPT=0
 INIT_ATTEMPTS="${INIT_ATTEMPTS:-3}"
 GATE_TIMEOUT="${GATE_TIMEOUT:-600}"
 KUBEADM_CONFIG=""
+# A control-plane join's kubeadm.yaml names this token; the node replaces it (mint_join_token).
+TOKEN_PLACEHOLDER="cpjoin.placeholder000000"
+JOIN_TOKEN_TTL="${JOIN_TOKEN_TTL:-30m}"
+# kubeadm's binding of every token holder to the node-client auto-approval: any holder would
+# get a certificate for any node name. csr-approver.sh approves by cloud identity instead.
+AUTOAPPROVE_BINDING="kubeadm:node-autoapprove-bootstrap"
 
 ALLOWED_FILES=(
     pki/ca.crt pki/ca.key pki/sa.key pki/sa.pub pki/front-proxy-ca.crt pki/front-proxy-ca.key
     pki/etcd/ca.crt pki/etcd/ca.key
-    zadara/kubeadm.yaml zadara/bootstrap-token.yaml
+    zadara/kubeadm.yaml zadara/cluster-rbac.yaml zadara/backup-export.key
     audit/audit-policy.yaml encryption/encryption-config.yaml
+    apiserver/admission-config.yaml apiserver/authentication-config.yaml
     zadara/kubeadm-cluster.yaml
 )
 
@@ -191,28 +203,75 @@ upload_cluster_config() {
     log "uploaded the current cluster configuration"
 }
 
+# mint_join_token: this node's own bootstrap token, valid JOIN_TOKEN_TTL, created with a
+# one-off admin client certificate signed by the CA key this node was just sent (files in a
+# 0700 directory, removed at once; the token never reaches a command line). It replaces
+# TOKEN_PLACEHOLDER in kubeadm.yaml, so the program keeps no control-plane token at all.
+mint_join_token() {
+    if ! grep -q "$TOKEN_PLACEHOLDER" "$KUBEADM_CONFIG"; then
+        return 0
+    fi
+    STEP="mint this node's join token"
+    local dir pki="${KUBERNETES_ETC}/pki" token content
+    dir=$(mktemp -d)
+    chmod 700 "$dir"
+    if ! run_logged openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "${dir}/join.key" -subj "/O=kubeadm:cluster-admins/CN=zadara-eksd-join:$(k8s_node_name)" -out "${dir}/join.csr" ||
+        ! run_logged openssl x509 -req -in "${dir}/join.csr" -CA "${pki}/ca.crt" -CAkey "${pki}/ca.key" \
+            -set_serial "0x$(openssl rand -hex 16)" -days 1 -out "${dir}/join.crt" ||
+        ! run_logged kubectl config --kubeconfig "${dir}/kubeconfig" set-cluster join --server "https://${API_HOST}:${API_PORT}" \
+            --certificate-authority "${pki}/ca.crt" --embed-certs ||
+        ! run_logged kubectl config --kubeconfig "${dir}/kubeconfig" set-credentials join --client-certificate "${dir}/join.crt" \
+            --client-key "${dir}/join.key" --embed-certs ||
+        ! run_logged kubectl config --kubeconfig "${dir}/kubeconfig" set-context join --cluster join --user join ||
+        ! run_logged kubectl config --kubeconfig "${dir}/kubeconfig" use-context join ||
+        ! token=$(kubeadm token create --kubeconfig "${dir}/kubeconfig" --ttl "$JOIN_TOKEN_TTL" \
+            --description "zadara-eksd control-plane join of $(k8s_node_name)" 2>>"$LOG_FILE"); then
+        rm -rf "$dir"
+        fail "could not mint a join token with the cluster CA (see ${LOG_FILE})"
+    fi
+    rm -rf "$dir"
+    if [[ ! $token =~ ^[a-z0-9]{6}\.[a-z0-9]{16}$ ]]; then
+        fail "kubeadm token create printed no token"
+    fi
+    content=$(<"$KUBEADM_CONFIG")
+    printf '%s\n' "${content//"$TOKEN_PLACEHOLDER"/"$token"}" >"$KUBEADM_CONFIG"
+    log "minted a join token valid for ${JOIN_TOKEN_TTL}"
+}
+
 join_cluster() {
     STEP="wait for the Kubernetes API"
     if ! wait_until "$API_WAIT_TIMEOUT" "the Kubernetes API at https://${API_HOST}:${API_PORT}" api_answers; then
         fail "the Kubernetes API at https://${API_HOST}:${API_PORT} did not answer within ${API_WAIT_TIMEOUT}s"
     fi
     upload_cluster_config
+    mint_join_token
     STEP="kubeadm join as control plane"
     if ! wait_until "$JOIN_TIMEOUT" "kubeadm join as control plane" try_join; then
         fail "kubeadm join as control plane did not succeed within ${JOIN_TIMEOUT}s (${JOIN_ATTEMPT} attempts)"
     fi
 }
 
-apply_worker_token() {
-    local manifest="${KUBERNETES_ETC}/zadara/bootstrap-token.yaml"
-    if [[ ! -s $manifest ]]; then
-        return 0
+remove_autoapprove_binding() {
+    kubectl_admin delete clusterrolebinding "$AUTOAPPROVE_BINDING" --ignore-not-found >/dev/null
+}
+
+# node_identity: on every run (kubeadm init and upgrades create the auto-approval binding
+# again; csr-approver.sh also removes it each minute). super-admin.conf (system:masters, not
+# revocable by RBAC) is not kept on the node: kubeadm advises to keep it off the machine.
+node_identity() {
+    local rbac="${KUBERNETES_ETC}/zadara/cluster-rbac.yaml"
+    if [[ -s $rbac ]]; then
+        STEP="apply the cluster RBAC"
+        if ! wait_until "$GATE_TIMEOUT" "the API to accept the cluster RBAC" kubectl_admin apply -f "$rbac"; then
+            fail "could not apply ${rbac} within ${GATE_TIMEOUT}s"
+        fi
     fi
-    STEP="apply the worker join token"
-    if ! wait_until "$GATE_TIMEOUT" "the API to accept the worker join token Secret" kubectl_admin apply -f "$manifest"; then
-        fail "could not apply the worker join token Secret within ${GATE_TIMEOUT}s"
+    STEP="remove kubeadm's node-client auto-approval"
+    if ! wait_until "$GATE_TIMEOUT" "the API to delete ClusterRoleBinding ${AUTOAPPROVE_BINDING}" remove_autoapprove_binding; then
+        fail "could not delete ClusterRoleBinding ${AUTOAPPROVE_BINDING} within ${GATE_TIMEOUT}s"
     fi
-    rm -f "$manifest"
+    rm -f "${KUBERNETES_ETC}/super-admin.conf"
 }
 
 etcd_member_healthy() {
@@ -280,7 +339,7 @@ main() {
     # kubeadm.yaml holds the join token; the kubeadm-config ConfigMap keeps the cluster's copy.
     rm -f "$KUBEADM_CONFIG" "${KUBERNETES_ETC}/zadara/kubeadm-cluster.yaml"
     publish_kubeconfig
-    apply_worker_token
+    node_identity
     health_gate
 
     STEP="write the boot-complete marker"

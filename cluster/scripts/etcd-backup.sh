@@ -4,9 +4,11 @@
 # etcd-backup.sh - etcd backup of a control-plane node, run by cron every 2 hours.
 #   1. `etcdctl snapshot save` (the node's etcdctl, else the one in the etcd static pod) to
 #      $ETCD_BACKUP_DIR/etcd_backup_<hostname>_<instance-id>.db
-#   2. EBS snapshot of the boot volume tagged managed-by=$ENVIRONMENT, keeping the newest
-#      ETCD_BACKUP_ROTATION of them (skipped when ETCD_BACKUP_ROTATION is 0)
-#   3. Copy of the etcd snapshot to S3 / NGOS, only when the Kubernetes Secret
+#   2. No disk snapshot: the root disk holds pki/ (every CA key) and the encryption key; a
+#      snapshot of it would be a copy of the whole root of trust.
+#   3. Copy of the etcd snapshot to S3 / NGOS, encrypted (AES-256, key from the program:
+#      $KUBERNETES_ETC/zadara/backup-export.key, also the `etcdBackupKey` stack output), only
+#      when the Kubernetes Secret
 #      kube-system/zadara-backup-export exists (keys accessKeyId, secretAccessKey, bucket,
 #      endpoint, region, or the reference's backup_access_key_id, backup_secret_access_key,
 #      backup_bucket, backup_endpoint, backup_region), keeping the newest ETCD_BACKUP_ROTATION
@@ -27,6 +29,9 @@ PROBLEMS=0
 SNAPSHOT_SAVED=false
 declare -A EXPORT=()
 EXPORT_OPTIONS=()
+# The program's export key (control-plane-up.sh places it, 0600) and openssl's PBKDF2 rounds.
+EXPORT_KEY_FILE="${EXPORT_KEY_FILE:-${KUBERNETES_ETC}/zadara/backup-export.key}"
+EXPORT_KDF_ITERATIONS=200000
 
 problem() {
     log "ERROR: $*"
@@ -46,62 +51,6 @@ take_local_snapshot() {
     mv -f "${target}.tmp" "$target"
     SNAPSHOT_SAVED=true
     log "etcd snapshot saved to ${target}"
-}
-
-# Prints the id of this instance's boot volume.
-boot_volume_id() {
-    local instance=$1 root_device volume
-    root_device=$(cloud_aws ec2 describe-instances --instance-ids "$instance" \
-        --query 'Reservations[0].Instances[0].RootDeviceName' --output text) || return 1
-    volume=$(cloud_aws ec2 describe-instances --instance-ids "$instance" \
-        --query "Reservations[0].Instances[0].BlockDeviceMappings[?DeviceName=='${root_device}'].Ebs.VolumeId | [0]" \
-        --output text) || return 1
-    if [[ ! $volume =~ ^vol-[A-Za-z0-9]+$ ]]; then
-        log "could not find the boot volume (root device '${root_device}', got '${volume}')"
-        return 1
-    fi
-    printf '%s\n' "$volume"
-}
-
-ebs_snapshot() {
-    local instance=$1 host=$2 volume snapshot
-    if [[ ! $ENVIRONMENT =~ ^[A-Za-z0-9._-]+$ ]]; then
-        problem "node.env: ENVIRONMENT must be set (letters, digits, . _ -) to tag EBS snapshots"
-        return 0
-    fi
-    if ! resolve_cloud_api; then
-        problem "could not read cluster_url from ${METADATA_URL}/openstack/latest/meta_data.json"
-        return 0
-    fi
-    if ! volume=$(boot_volume_id "$instance"); then
-        problem "could not find the boot volume of ${instance}"
-        return 0
-    fi
-    if ! snapshot=$(cloud_aws ec2 create-snapshot --volume-id "$volume" \
-        --description "zadara-eksd etcd backup of ${host} (${instance})" \
-        --query SnapshotId --output text); then
-        problem "create-snapshot of ${volume} failed"
-        return 0
-    fi
-    if ! cloud_aws ec2 create-tags --resources "$snapshot" \
-        --tags "Key=managed-by,Value=${ENVIRONMENT}" "Key=Name,Value=etcd-backup-${host}"; then
-        problem "could not tag snapshot ${snapshot}; it is left out of the rotation"
-        return 0
-    fi
-    log "EBS snapshot ${snapshot} of boot volume ${volume} created"
-    rotate_snapshots "$volume"
-}
-
-# Deletes all but the newest ETCD_BACKUP_ROTATION snapshots of the volume tagged managed-by.
-rotate_snapshots() {
-    local volume=$1 listing
-    if ! listing=$(cloud_aws ec2 describe-snapshots --filters "Name=volume-id,Values=${volume}" \
-        --query "Snapshots[?VolumeId=='${volume}'] | [?Tags[?Key=='managed-by' && Value=='${ENVIRONMENT}']].[StartTime,SnapshotId]" \
-        --output text); then
-        problem "could not list the snapshots of ${volume}; rotation skipped"
-        return 0
-    fi
-    rotate "$listing" cloud_aws ec2 delete-snapshot --snapshot-id
 }
 
 # rotate <"time name" lines> <delete command...>: runs the command with each name beyond the
@@ -173,11 +122,25 @@ export_snapshot() {
     elif [[ -n $CLOUD_API_CA_BUNDLE ]]; then
         EXPORT_OPTIONS+=(--ca-bundle "$CLOUD_API_CA_BUNDLE")
     fi
+    # Never an unencrypted copy off the node: without the key, no export.
+    if [[ ! -s $EXPORT_KEY_FILE ]]; then
+        problem "${EXPORT_KEY_FILE} is missing: refusing to export an unencrypted etcd snapshot"
+        return 0
+    fi
+    local encrypted="${file}.enc"
+    if ! openssl enc -aes-256-cbc -pbkdf2 -iter "$EXPORT_KDF_ITERATIONS" -salt -pass "file:${EXPORT_KEY_FILE}" \
+        -in "$file" -out "$encrypted" 2>>"$LOG_FILE"; then
+        rm -f "$encrypted"
+        problem "could not encrypt the etcd snapshot; export skipped"
+        return 0
+    fi
     local prefix="${CLUSTER_NAME}/etcd_backup_${host}_" destination
-    destination="s3://${EXPORT[bucket]}/${prefix}${instance}_$(date -u +%Y%m%dT%H%M%SZ).db"
-    if export_aws s3 cp --only-show-errors "$file" "$destination"; then
-        log "exported the etcd snapshot to ${destination}"
+    destination="s3://${EXPORT[bucket]}/${prefix}${instance}_$(date -u +%Y%m%dT%H%M%SZ).db.enc"
+    if export_aws s3 cp --only-show-errors "$encrypted" "$destination"; then
+        rm -f "$encrypted"
+        log "exported the encrypted etcd snapshot to ${destination}"
     else
+        rm -f "$encrypted"
         problem "export to ${destination} failed"
         return 0
     fi
@@ -203,11 +166,6 @@ main() {
     local target="${ETCD_BACKUP_DIR}/etcd_backup_${host}_${instance}.db"
 
     take_local_snapshot "$target"
-    if ((ETCD_BACKUP_ROTATION > 0)); then
-        ebs_snapshot "$instance" "$host"
-    else
-        log "ETCD_BACKUP_ROTATION is 0: EBS snapshots disabled"
-    fi
     export_snapshot "$target" "$host" "$instance"
     EXPORT=()
 

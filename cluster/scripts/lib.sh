@@ -19,7 +19,7 @@
 #   POLL_INTERVAL         seconds between two polls, fractions allowed (default 2)
 #   METADATA_TIMEOUT      seconds to wait for the instance metadata service (default 300)
 #   BOOT_PREPARED_TIMEOUT seconds control-plane-up.sh waits for the loader's boot-prepared (900)
-#   ETCD_BACKUP_ROTATION  EBS snapshots of the boot volume to keep; 0 disables them (default 0)
+#   ETCD_BACKUP_ROTATION  exported etcd snapshots of this host to keep; 0 keeps all (default 0)
 #   ENVIRONMENT           value of the managed-by tag put on EBS snapshots
 #   AWS_REGION            region for the cloud API (default us-east-1)
 #   CLOUD_API_INSECURE    true to skip TLS verification of the cloud API (default false)
@@ -367,13 +367,11 @@ kubectl_admin() {
     kubectl --kubeconfig "${KUBERNETES_ETC}/admin.conf" --request-timeout="${KUBECTL_TIMEOUT:-30s}" "$@"
 }
 
-# publish_admin_kubeconfig: copies super-admin.conf (1.29+, written by kubeadm init only) or
-# admin.conf to $ZADARA_ETC/kubeconfig, mode 600, replacing the old file atomically.
+# publish_admin_kubeconfig: copies admin.conf (group kubeadm:cluster-admins, revocable by
+# RBAC) to $ZADARA_ETC/kubeconfig, mode 600, replacing the old file atomically. Never
+# super-admin.conf: control-plane-up.sh removes it.
 publish_admin_kubeconfig() {
     local source="${KUBERNETES_ETC}/admin.conf"
-    if minor_at_least 29 && [[ -s "${KUBERNETES_ETC}/super-admin.conf" ]]; then
-        source="${KUBERNETES_ETC}/super-admin.conf"
-    fi
     if [[ ! -s $source ]]; then
         fail "${source} is missing or empty"
     fi

@@ -158,6 +158,8 @@ main() {
     fi
     if [[ ! -f $PENDING ]]; then
         run_logged kubeadm certs renew all || fail "kubeadm certs renew all failed"
+        # system:masters, not revocable by RBAC: never kept on a node (control-plane-up.sh).
+        rm -f "${KUBERNETES_ETC}/super-admin.conf"
         date -u +%Y-%m-%dT%H:%M:%SZ >"$PENDING"
     fi
 

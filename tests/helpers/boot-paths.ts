@@ -25,6 +25,7 @@ export const ROOT_PATHS = {
     systemdDir: "etc/systemd/system",
     cronFile: "etc/cron.d/zadara-eksd",
     caTrustDir: "usr/local/share/ca-certificates",
+    sysctlDir: "etc/sysctl.d",
     secretsRunDir: "run/zadara-eksd/secrets",
 };
 
@@ -41,6 +42,7 @@ const ROOT_ENV: Record<string, string> = {
     SYSTEMD_DIR: ROOT_PATHS.systemdDir,
     CRON_FILE: ROOT_PATHS.cronFile,
     CA_TRUST_DIR: ROOT_PATHS.caTrustDir,
+    SYSCTL_DIR: ROOT_PATHS.sysctlDir,
     SECRETS_RUN_DIR: ROOT_PATHS.secretsRunDir,
 };
 
@@ -123,6 +125,7 @@ function nodeFiles(env: Record<string, string>, role: "control-plane" | "worker"
         files[`${ROOT_PATHS.zadaraEtc}/kubeadm-join-worker.yaml`] = WORKER_JOIN_CONFIG;
     }
     files[`${ROOT_PATHS.nodeScriptsDir}/zadara-nvme-mount.service`] = fs.readFileSync(scriptPath("zadara-nvme-mount.service"), "utf8");
+    files[`${ROOT_PATHS.nodeScriptsDir}/zadara-metadata-guard.service`] = fs.readFileSync(scriptPath("zadara-metadata-guard.service"), "utf8");
     files[`${ROOT_PATHS.nodeScriptsDir}/zadara-eksd.cron`] = "# cron\n";
     if (options.rootCa) {
         files[`${ROOT_PATHS.nodeScriptsDir}/root-ca.crt`] = "FAKE ROOT CA\n";
@@ -199,8 +202,10 @@ case "$1 $2" in
             echo "error execution phase preflight: couldn't validate the identity of the API Server" >&2
             exit 1
         fi
+        if [ -n "\${STUB_KEEP_JOIN_CONFIG:-}" ]; then cat "\${3}" > "$TEST_ROOT/.join-config-seen"; fi
         case "$*" in *control-plane* | */zadara/kubeadm.yaml) printf '%s' "$STUB_ADMIN_CONF" > "$KUBERNETES_ETC/admin.conf" ;; esac ;;
     "reset "*) rm -rf "$KUBERNETES_ETC/pki" ;;
+    "token create") printf '%s\n' "\${STUB_MINTED_TOKEN-abc123.0123456789abcdef}" ;;
     "certs check-expiration")
         cat <<EOF
 CERTIFICATE                EXPIRES                  RESIDUAL TIME   CERTIFICATE AUTHORITY   EXTERNALLY MANAGED
@@ -223,6 +228,8 @@ function stubs(extra: Record<string, string> = {}): Record<string, string> {
         curl: CURL_STUB,
         kubeadm: KUBEADM_STUB,
         systemctl: NOOP_STUB,
+        sysctl: NOOP_STUB,
+        openssl: NOOP_STUB,
         hostname: "echo dev-master-sa-1",
         ...extra,
     };
@@ -321,7 +328,7 @@ export const CONTROL_PLANE_STDIN: Record<string, string> = {
     "pki/etcd/ca.crt": "FAKE ETCD CERT\n",
     "pki/etcd/ca.key": "FAKE ETCD KEY\n",
     "zadara/kubeadm.yaml": "apiVersion: kubeadm.k8s.io/v1beta3\nkind: InitConfiguration\n",
-    "zadara/bootstrap-token.yaml": "apiVersion: v1\nkind: Secret\n",
+    "zadara/cluster-rbac.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n",
     "audit/audit-policy.yaml": "apiVersion: audit.k8s.io/v1\nkind: Policy\n",
     "encryption/encryption-config.yaml": "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n",
 };
@@ -440,6 +447,7 @@ case "$*" in
         printf '2024-01-03T10:00:00.000Z\\tsnap-3\\n' ;;
     *delete-snapshot*) ;;
     *"s3 cp"*)
+        for arg in "$@"; do case $arg in /*) cp "$arg" "$TEST_ROOT/.exported" ;; esac; done
         if [ "$AWS_ACCESS_KEY_ID" = "$STUB_EXPECT_KEY_ID" ] && [ "$AWS_SECRET_ACCESS_KEY" = "$STUB_EXPECT_SECRET" ]; then
             echo credentials-ok > "$TEST_ROOT/.s3-credentials"
         else
@@ -479,7 +487,12 @@ export interface EtcdBackupOptions {
     /** No etcdctl on the node: the etcd container's one is used through crictl. */
     etcdctlInContainerOnly?: boolean;
     nodeEnv?: Record<string, string>;
+    /** The program's export key is not on the node. */
+    noExportKey?: boolean;
 }
+
+/** The export key control-plane-up.sh places (the program's `etcdBackupKey`). */
+export const EXPORT_KEY = "Zk3p9Qx7Lm2Wv8Rt4Yb6Nc1Hd5Jf0Gs3Ka7Ue9Io2Pl4Mn8";
 
 export function ourExportSecret(): Record<string, string> {
     return { ...EXPORT_CREDENTIALS };
@@ -495,16 +508,23 @@ export function runEtcdBackup(options: EtcdBackupOptions = {}): StubbedRun {
     if (options.snapshotFails) {
         env.STUB_SNAPSHOT_FAILS = "yes";
     }
+    // The real openssl encrypts the export (no stub), when the host has it.
     const extra: Record<string, string> = { aws: BACKUP_AWS_STUB, kubectl: BACKUP_KUBECTL_STUB };
+    const files = bootedControlPlaneFiles({ ETCD_BACKUP_ROTATION: options.rotation ?? "3", ...options.nodeEnv });
+    if (!options.noExportKey) {
+        files[`${ROOT_PATHS.zadaraEtc}/backup-export.key`] = `${EXPORT_KEY}\n`;
+    }
     if (options.etcdctlInContainerOnly) {
         extra.crictl = CRICTL_ETCD_STUB;
     } else {
         extra.etcdctl = ETCDCTL_BACKUP_STUB;
     }
+    const { openssl: _noStub, ...withoutOpenssl } = stubs(extra);
     return run("etcd-backup.sh", {
-        stubs: stubs(extra),
+        stubs: withoutOpenssl,
+        hostTools: ["openssl"],
         env,
-        files: bootedControlPlaneFiles({ ETCD_BACKUP_ROTATION: options.rotation ?? "3", ...options.nodeEnv }),
+        files,
     });
 }
 

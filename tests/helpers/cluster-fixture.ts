@@ -177,6 +177,7 @@ export function buildClusters(): Promise<Clusters> {
             apiPublic: false,
             controlPlane: { count: 1, mode: "standalone", instanceType: "z4.large", volumeSize: 50, amiId: "ami-0master01" },
             nodeGroups: { workers: group() },
+            ebsCsiCredentials: true,
         });
         // Wait for every output the tests read, then for the registrations they cause.
         for (const cluster of [dev, asgc, intl]) {
