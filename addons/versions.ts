@@ -15,7 +15,18 @@ export const CNI_CHOICES = ["flannel", "calico", "cilium"] as const;
 export type CniChoice = (typeof CNI_CHOICES)[number];
 
 /** Names used as keys of `addonOverrides` and of the version table. */
-export const ADDON_NAMES = ["flannel", "calico", "cilium", "ccm", "snapshotController", "ebsCsi", "loadBalancerController", "autoscaler", "kasten"] as const;
+export const ADDON_NAMES = [
+    "flannel",
+    "calico",
+    "cilium",
+    "ccm",
+    "snapshotController",
+    "ebsCsi",
+    "loadBalancerController",
+    "autoscaler",
+    "kasten",
+    "metricsServer",
+] as const;
 export type AddonName = (typeof ADDON_NAMES)[number];
 
 /** Chart version (or git tag for the snapshot controller) of every add-on. */
@@ -53,9 +64,11 @@ const FLANNEL_RANGE: KubernetesRange = {
 
 const EBS_CSI_RANGE: KubernetesRange = {
     min: "1.20",
-    // Chart.yaml kubeVersion >=1.17.0-0 (all three versions); the kubernetes-csi sidecars it runs
-    // (provisioner, attacher, resizer, snapshotter, registrar, livenessprobe) state minimum 1.20.
-    source: "aws-ebs-csi-driver Chart.yaml kubeVersion; kubernetes-csi sidecar READMEs (Min K8s Version 1.20)",
+    // Upstream states a floor only: Chart.yaml kubeVersion >=1.17.0-0 (all three versions), and the
+    // kubernetes-csi sidecars it runs (provisioner, attacher, resizer, snapshotter, registrar,
+    // livenessprobe) list minimum 1.20. No upper bound is stated anywhere, which is not a
+    // statement that every newer minor is tested: the driver's own CI runs the current minors.
+    source: "aws-ebs-csi-driver Chart.yaml kubeVersion (floor only); kubernetes-csi sidecar READMEs (Min K8s Version 1.20); no upper bound stated",
 };
 
 export const SUPPORT_RANGES: Partial<Record<AddonName, Record<string, KubernetesRange>>> = {
@@ -63,6 +76,9 @@ export const SUPPORT_RANGES: Partial<Record<AddonName, Record<string, Kubernetes
     calico: {
         // docs.tigera.io calico 3.29 "System requirements": "We test Calico v3.29 against ... v1.29 - v1.32".
         "v3.29.1": { min: "1.29", max: "1.32", source: "tigera/docs calico_versioned_docs/version-3.29 system requirements" },
+        // docs.tigera.io calico 3.31 "System requirements": tested against 1.32 - 1.35 (1.35 added
+        // after the nightly e2e runs, projectcalico discussion #11717).
+        "v3.31.7": { min: "1.32", max: "1.35", source: "tigera/docs calico 3.31 system requirements (1.32 - 1.35; projectcalico discussion #11717)" },
         // docs.tigera.io calico 3.32 "System requirements": tested against 1.34, 1.35, 1.36.
         "v3.32.1": { min: "1.34", max: "1.36", source: "tigera/docs calico_versioned_docs/version-3.32 system requirements" },
     },
@@ -82,7 +98,15 @@ export const SUPPORT_RANGES: Partial<Record<AddonName, Record<string, Kubernetes
         // docs/deploy/installation.md: "AWS Load Balancer Controller v2.5.0+ requires Kubernetes 1.22+".
         "1.7.2": { min: "1.22", source: "kubernetes-sigs/aws-load-balancer-controller docs/deploy/installation.md (v2.5.0+ requires 1.22+)" },
     },
-    // kasten 7.0.10: no Kubernetes support statement found; see KNOWN_GAPS.
+    kasten: {
+        // The chart's README, "Prerequisites": "Kubernetes 1.23 - 1.26".
+        "7.0.10": { min: "1.23", max: "1.26", source: "k10 7.0.10 chart README, Prerequisites (Kubernetes 1.23 - 1.26)" },
+    },
+    metricsServer: {
+        // metrics-server README "Compatibility Matrix" at v0.7.2 / v0.8.1: 0.7.x 1.27+, 0.8.x 1.31+.
+        "3.12.2": { min: "1.27", source: "kubernetes-sigs/metrics-server README Compatibility Matrix (0.7.x: 1.27+); chart 3.12.2 = app 0.7.2" },
+        "3.13.1": { min: "1.31", source: "kubernetes-sigs/metrics-server README Compatibility Matrix (0.8.x: 1.31+); chart 3.13.1 = app 0.8.1" },
+    },
 };
 
 /** The add-ons pinned by image: each supports exactly the minor of its image. */
@@ -122,9 +146,10 @@ export function supportRangeFor(minor: string, addon: AddonName): KubernetesRang
 
 // ---- Pins per minor ---------------------------------------------------------------------
 
-// Image tags: cluster-autoscaler images promoted to registry.k8s.io by kubernetes/k8s.io pull
-// requests #8815 (v1.32.5) and #9676 (v1.33.5, v1.34.4, v1.35.1, v1.36.0); 1.30 and 1.31 keep
-// the tag their own chart defaults to. Cloud controller manager images are listed in
+// Image tags: the cluster-autoscaler README asks for the newest release of the matching minor.
+// Newest patches per minor as reported against the kubernetes/autoscaler releases page:
+// v1.30.7, v1.31.5, v1.32.7, v1.33.6, v1.34.5, v1.35.2, v1.36.1 (earlier pins came from
+// kubernetes/k8s.io promotion pull requests #8815 and #9676). Cloud controller manager images are listed in
 // kubernetes/k8s.io registry.k8s.io/images/k8s-staging-provider-aws/images.yaml (v1.30.10,
 // v1.31.9, v1.32.8, v1.33.4, v1.34.3, v1.35.2); v1.36.1 was promoted by k8s.io #9796 (the
 // v1.36.0 build failed and was never staged).
@@ -147,9 +172,11 @@ export const VERSION_TABLE: Record<string, EksdAddonPins> = {
             // appVersion 1.30.0: the chart built for this minor.
             autoscaler: "9.37.0",
             kasten: "7.0.10",
+            // metrics-server 0.7.x: 0.8.x states 1.31+.
+            metricsServer: "3.12.2",
         },
         ccmImageTag: "v1.30.10",
-        autoscalerImageTag: "v1.30.0",
+        autoscalerImageTag: "v1.30.7",
     },
     "1.31": {
         versions: {
@@ -165,9 +192,10 @@ export const VERSION_TABLE: Record<string, EksdAddonPins> = {
             // appVersion 1.31.0: the chart built for this minor.
             autoscaler: "9.38.0",
             kasten: "7.0.10",
+            metricsServer: "3.13.1",
         },
         ccmImageTag: "v1.31.9",
-        autoscalerImageTag: "v1.31.0",
+        autoscalerImageTag: "v1.31.5",
     },
     "1.32": {
         versions: {
@@ -182,16 +210,18 @@ export const VERSION_TABLE: Record<string, EksdAddonPins> = {
             // Newest chart we hold (defaults to v1.35.0); the image is pinned to this minor.
             autoscaler: "9.59.0",
             kasten: "7.0.10",
+            metricsServer: "3.13.1",
         },
         ccmImageTag: "v1.32.8",
-        autoscalerImageTag: "v1.32.5",
+        autoscalerImageTag: "v1.32.7",
     },
     "1.33": {
         versions: {
             flannel: "v0.28.9",
-            // Gap: v3.29 is tested up to 1.32, v3.32 from 1.34; v3.30/v3.31 cover 1.33 but we hold
-            // no chart data for them. Calico says newer Kubernetes "may also work" with 3.29.
-            calico: "v3.29.1",
+            // v3.31 is tested on 1.32 - 1.35 (v3.29 stops at 1.32, v3.32 starts at 1.34). Its
+            // operator manages its own CRDs (manageCRDs), so the CRDs new in 3.31 appear on the
+            // upgrade from 1.32 although Helm never applies crds/ on upgrade.
+            calico: "v3.31.7",
             cilium: "1.19.6",
             ccm: "0.0.11",
             snapshotController: "v8.2.1",
@@ -199,9 +229,10 @@ export const VERSION_TABLE: Record<string, EksdAddonPins> = {
             loadBalancerController: "1.7.2",
             autoscaler: "9.59.0",
             kasten: "7.0.10",
+            metricsServer: "3.13.1",
         },
         ccmImageTag: "v1.33.4",
-        autoscalerImageTag: "v1.33.5",
+        autoscalerImageTag: "v1.33.6",
     },
     "1.34": {
         versions: {
@@ -215,9 +246,10 @@ export const VERSION_TABLE: Record<string, EksdAddonPins> = {
             loadBalancerController: "1.7.2",
             autoscaler: "9.59.0",
             kasten: "7.0.10",
+            metricsServer: "3.13.1",
         },
         ccmImageTag: "v1.34.3",
-        autoscalerImageTag: "v1.34.4",
+        autoscalerImageTag: "v1.34.5",
     },
     "1.35": {
         versions: {
@@ -228,12 +260,13 @@ export const VERSION_TABLE: Record<string, EksdAddonPins> = {
             snapshotController: "v8.2.1",
             ebsCsi: "2.64.0",
             loadBalancerController: "1.7.2",
-            // appVersion 1.35.0; the image moves to the newer patch v1.35.1.
+            // appVersion 1.35.0; the image moves to the newer patch v1.35.2.
             autoscaler: "9.59.0",
             kasten: "7.0.10",
+            metricsServer: "3.13.1",
         },
         ccmImageTag: "v1.35.2",
-        autoscalerImageTag: "v1.35.1",
+        autoscalerImageTag: "v1.35.2",
     },
     "1.36": {
         versions: {
@@ -247,9 +280,10 @@ export const VERSION_TABLE: Record<string, EksdAddonPins> = {
             loadBalancerController: "1.7.2",
             autoscaler: "9.59.0",
             kasten: "7.0.10",
+            metricsServer: "3.13.1",
         },
         ccmImageTag: "v1.36.1",
-        autoscalerImageTag: "v1.36.0",
+        autoscalerImageTag: "v1.36.1",
     },
 };
 
@@ -279,18 +313,61 @@ export interface KnownGap {
     reason: string;
 }
 
-const KASTEN_GAP = "no Kubernetes support statement for K10 7.0.10 found; 7.0.10 is the only K10 chart data held";
+const KASTEN_GAP = "the K10 7.0.10 chart states Kubernetes 1.23 - 1.26; no newer K10 chart has checked data here";
 
 /**
  * Every (minor, add-on) whose pin is not declared to support the minor. A test keeps this list
- * exact: a new gap fails until it is listed here, a closed one fails until it is removed.
+ * exact: a new gap fails until it is listed here, a closed one fails until it is removed. The
+ * preview warns about each gap a stack actually installs (supportWarnings).
  */
 export const KNOWN_GAPS: readonly KnownGap[] = [
-    { minor: "1.31", addon: "cilium", reason: "cilium 1.16 is tested up to 1.30 and 1.19 from 1.32; 1.17/1.18 have no chart data here" },
-    { minor: "1.33", addon: "calico", reason: "calico v3.29 is tested up to 1.32 and v3.32 from 1.34; v3.30/v3.31 have no chart data here" },
-    { minor: "1.36", addon: "cilium", reason: "cilium 1.19 is tested up to 1.35; 1.20 has no chart data here" },
+    { minor: "1.31", addon: "cilium", reason: "cilium 1.16 is tested up to 1.30 and 1.19 from 1.32; no 1.18 chart data is held here (1.18.12 would close it)" },
+    { minor: "1.36", addon: "cilium", reason: "cilium 1.19 is tested up to 1.35; no 1.20 chart data is held here (1.20.0 would close it)" },
     ...SUPPORTED_EKSD_VERSIONS.map((minor) => ({ minor, addon: "kasten" as const, reason: KASTEN_GAP })),
 ];
+
+/** What a stack installs, as far as support statements go. */
+export interface InstalledAddons {
+    cni: CniChoice;
+    ebsCsi: boolean;
+    loadBalancerController: boolean;
+    autoscaler: boolean;
+    kasten: boolean;
+    metricsServer: boolean;
+}
+
+function installedAddonNames(installed: InstalledAddons): AddonName[] {
+    const names: AddonName[] = [installed.cni, "ccm"];
+    if (installed.ebsCsi) {
+        names.push("snapshotController", "ebsCsi");
+    }
+    const optional: [boolean, AddonName][] = [
+        [installed.loadBalancerController, "loadBalancerController"],
+        [installed.autoscaler, "autoscaler"],
+        [installed.kasten, "kasten"],
+        [installed.metricsServer, "metricsServer"],
+    ];
+    return [...names, ...optional.filter(([on]) => on).map(([, name]) => name)];
+}
+
+/**
+ * One line per installed add-on whose version (pin or override) is outside its declared
+ * Kubernetes support range, or has none: printed as a preview warning with the reason.
+ */
+export function supportWarnings(minor: string, installed: InstalledAddons, versions: AddonVersions): string[] {
+    const warnings: string[] = [];
+    for (const addon of installedAddonNames(installed)) {
+        const version = versions[addon];
+        const range = addon === "ccm" || addon === "autoscaler" ? supportRangeFor(minor, addon) : SUPPORT_RANGES[addon]?.[version];
+        if (range && rangeContains(range, minor)) {
+            continue;
+        }
+        const gap = KNOWN_GAPS.find((g) => g.minor === minor && g.addon === addon && pinsFor(minor).versions[addon] === version);
+        const stated = range ? `declared for ${range.min} - ${range.max ?? "(no upper bound)"} (${range.source})` : "no Kubernetes support statement is recorded for it";
+        warnings.push(`${addon} ${version} on EKS-D ${minor} is outside its upstream support statement: ${gap ? gap.reason : stated}.`);
+    }
+    return warnings;
+}
 
 /** True when every required add-on of `minor` has a pin whose declared range contains it. */
 export function addonSetComplete(minor: string): boolean {
@@ -299,6 +376,9 @@ export function addonSetComplete(minor: string): boolean {
         return range !== undefined && rangeContains(range, minor);
     });
 }
+
+/** From this operator version on, the Calico CRDs come from their own chart (crd.projectcalico.org.v1). */
+export const CALICO_CRD_CHART_FROM = "v3.32.0";
 
 /** A stack's per add-on override: chart version and/or values merged over ours. */
 export interface AddonOverride {
@@ -370,12 +450,20 @@ export function validateOverrides(overrides: AddonOverrides): void {
 /** The versions to install: the table's pins with the stack's version overrides applied. */
 export function resolveVersions(eksdVersion: string, overrides: AddonOverrides = {}): AddonVersions {
     validateOverrides(overrides);
-    const resolved: AddonVersions = { ...pinsFor(eksdVersion).versions };
+    const pinned = pinsFor(eksdVersion).versions;
+    const resolved: AddonVersions = { ...pinned };
     for (const name of ADDON_NAMES) {
         const version = overrides[name]?.version;
         if (version) {
             resolved[name] = version;
         }
+    }
+    if (compareVersions(pinned.calico, CALICO_CRD_CHART_FROM) >= 0 && compareVersions(resolved.calico, CALICO_CRD_CHART_FROM) < 0) {
+        // The calico-crds release would go: its CRDs (and every Calico object) with it.
+        throw new Error(
+            `addonOverrides.calico.version: ${resolved.calico} is refused on EKS-D ${eksdVersion}: from ${CALICO_CRD_CHART_FROM} on the Calico CRDs belong to the calico-crds release, ` +
+                `and an older operator chart would drop it. Use ${CALICO_CRD_CHART_FROM} or newer (the pin is ${pinned.calico}), or remove the override.`,
+        );
     }
     return resolved;
 }
