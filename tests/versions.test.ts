@@ -23,6 +23,7 @@ import {
 } from "../addons/versions";
 import {
     DEFAULT_EKSD_MINOR,
+    EKSD_CATALOG,
     EKSD_RELEASES,
     END_OF_LIFE_MINORS,
     SUPPORTED_EKSD_MINORS,
@@ -48,6 +49,7 @@ const RELEASE_ADDON: Record<string, AddonName> = {
     "aws-load-balancer-controller": "loadBalancerController",
     "cluster-autoscaler": "autoscaler",
     k10: "kasten",
+    "metrics-server": "metricsServer",
 };
 
 describe("EKS-D catalog", () => {
@@ -74,16 +76,26 @@ describe("EKS-D catalog", () => {
         }
     });
 
-    test("the confirmed releases (manifest pages in the eks-distro repository)", () => {
+    test("each minor pins the newest release whose image table is recorded (cluster/eksd-releases.json)", () => {
         assert.deepEqual(Object.fromEntries(MINORS.map((m) => [m, EKSD_RELEASES[m].release])), {
             "1.30": "1-30-eks-59",
             "1.31": "1-31-eks-50",
             "1.32": "1-32-eks-43",
-            "1.33": "1-33-eks-33",
+            "1.33": "1-33-eks-35",
             "1.34": "1-34-eks-24",
             "1.35": "1-35-eks-15",
-            "1.36": "1-36-eks-9",
+            "1.36": "1-36-eks-11",
         });
+        for (const minor of MINORS) {
+            assert.ok(EKSD_RELEASES[minor].source.length > 10, `${minor} names its source`);
+        }
+    });
+
+    test("releases known to exist but not read are listed with why, never pinned", () => {
+        for (const named of EKSD_CATALOG.namedNotRead) {
+            assert.ok(named.why.length > 20, named.release);
+            assert.ok(!Object.values(EKSD_RELEASES).some((r) => r.release === named.release), named.release);
+        }
     });
 
     test("1.36 ships etcd 3.6, 1.30 - 1.35 etcd 3.5.21", () => {
@@ -147,9 +159,9 @@ describe("declared support ranges", () => {
         }
     });
 
-    test("the gaps are the known ones (cilium 1.31 and 1.36, calico 1.33, K10 everywhere)", () => {
+    test("the gaps are the known ones (cilium 1.31 and 1.36, K10 everywhere); calico 1.33 is closed by v3.31.7", () => {
         const required = KNOWN_GAPS.filter((g) => !OPTIONAL_ADDONS.includes(g.addon)).map((g) => `${g.minor} ${g.addon}`);
-        assert.deepEqual(required, ["1.31 cilium", "1.33 calico", "1.36 cilium"]);
+        assert.deepEqual(required, ["1.31 cilium", "1.36 cilium"]);
         for (const gap of KNOWN_GAPS) {
             assert.ok(gap.reason.length > 20, "each gap says why");
         }
@@ -176,7 +188,7 @@ describe("declared support ranges", () => {
 
     test("the default minor is the newest one whose add-on set is complete", () => {
         const complete = MINORS.filter(addonSetComplete);
-        assert.deepEqual(complete, ["1.30", "1.32", "1.34", "1.35"]);
+        assert.deepEqual(complete, ["1.30", "1.32", "1.33", "1.34", "1.35"]);
         assert.equal(DEFAULT_EKSD_MINOR, complete[complete.length - 1]);
     });
 
@@ -224,6 +236,7 @@ describe("add-ons plan for every minor and every CNI", () => {
                     "aws-load-balancer-controller",
                     "cluster-autoscaler",
                     "k10",
+                    "metrics-server",
                     cni,
                     ...(cni === "calico" && calicoNeedsCrdChart(pins.versions.calico) ? ["calico-crds"] : []),
                 ].sort();
