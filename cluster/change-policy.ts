@@ -246,7 +246,7 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
         tracked: true,
         effect: "StorageClass parameters are immutable: the helm upgrade of EBS CSI would change `ebs-sc`'s `type` and Kubernetes rejects it (the `ebs-sc` class is not re-created)",
         safePath:
-            "keep volumeType; for volumes of another type, create your own StorageClass (provisioner ebs.csi.aws.com, parameters.type set to the new type) and name it in the PersistentVolumeClaims, or via addonOverrides.ebsCsi.values.storageClasses add a class of another name",
+            "keep volumeType; for volumes of another type, create your own StorageClass (provisioner ebs.csi.aws.com, parameters.type set to the new type) and name it in the PersistentVolumeClaims, or list ebs-sc unchanged plus a class of another name in addonOverrides.ebsCsi.values.storageClasses (a list replaces ours)",
     },
     ebsCsi: { kind: "in-place", effect: "the release is installed or removed" },
     loadBalancerController: { kind: "in-place", effect: "the release is installed or removed" },
@@ -254,7 +254,7 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
     kasten: {
         kind: "in-place",
         tracked: true,
-        effect: "the release is installed or removed; removing it deletes K10's PersistentVolumeClaims (its catalog of restore points, jobs, logs) and the kasten-io namespace: a warning at preview says so",
+        effect: "the release is installed or removed; removing it deletes the PersistentVolumeClaims the K10 chart created (its catalog of restore points, jobs, logs): a warning at preview says so",
         warn: (from, to) =>
             from === true && to === false
                 ? "kasten: true → false uninstalls K10: its PersistentVolumeClaims (the catalog of restore points, jobs, logs) are deleted with it. Export the catalog first (K10 disaster recovery) if the restore points must stay usable."

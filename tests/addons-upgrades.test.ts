@@ -9,6 +9,8 @@ import { describe, test } from "node:test";
 import { CHART_OBJECTS } from "../addons/chart-objects";
 import { ReleasePlan, ownershipProblems } from "../addons/upgrade-ownership";
 import { CNI_CHOICES, CniChoice, SUPPORTED_EKSD_VERSIONS, VERSION_TABLE, resolveVersions } from "../addons/versions";
+import { changeWarnings, refusedChanges } from "../cluster/change-policy";
+import type { LifecycleState } from "../cluster/lifecycle-state";
 import { upgradeTarget } from "../cluster/versions";
 import { runAddons, unwrapSecrets } from "./helpers/addons-harness";
 
@@ -132,5 +134,23 @@ describe("calico day-2 hazards", () => {
             );
         }
         assert.equal(resolveVersions("1.33", { calico: { version: "v3.29.1" } }).calico, "v3.29.1", "below 1.34 nothing moves");
+    });
+});
+
+describe("storage and backup hazards on a running cluster", () => {
+    const running = (settings: Record<string, string | boolean>): LifecycleState => ({ initialized: true, settings }) as LifecycleState;
+
+    test("volumeType is refused at preview (StorageClass parameters are immutable), with a safe path", () => {
+        const refused = refusedChanges(running({ volumeType: "gp2" }), { volumeType: "gp3" });
+        assert.equal(refused.length, 1);
+        assert.match(refused[0].message, /zadara-eksd:volumeType: change from "gp2" to "gp3" is refused on a running cluster: StorageClass parameters are immutable.*Safe path: keep volumeType/);
+        assert.deepEqual(refusedChanges(undefined, { volumeType: "gp3" }), [], "a new cluster takes any type");
+    });
+
+    test("kasten true -> false goes ahead with a warning that K10's PersistentVolumeClaims are deleted; false -> true says nothing", () => {
+        assert.deepEqual(refusedChanges(running({ kasten: true }), { kasten: false }), []);
+        const [warning] = changeWarnings(running({ kasten: true }), { kasten: false });
+        assert.match(warning, /kasten: true → false uninstalls K10: its PersistentVolumeClaims .* are deleted/);
+        assert.deepEqual(changeWarnings(running({ kasten: false }), { kasten: true }), []);
     });
 });

@@ -33,7 +33,13 @@ import {
     upgradeTarget,
     upgradeTargets,
 } from "../cluster/versions";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+import { parseReleasePage } from "../cluster/eksd-catalog";
 import { readCommittedFacts } from "../tools/chart-facts";
+import { CATALOG_FILE, runCatalog } from "../tools/eksd-catalog";
 import { runAddons, unwrapSecrets } from "./helpers/addons-harness";
 
 const MINORS = ["1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36"];
@@ -252,4 +258,82 @@ describe("add-ons plan for every minor and every CNI", () => {
             });
         }
     }
+});
+
+// A release page as GitHub shows it (v1-36-eks-11: image table as "name version URI" lines) and
+// as the eks-distro repository renders it (Markdown table), shortened to the rows the catalog reads.
+const GITHUB_PAGE = `EKS Distro v1-36-eks-11 Release
+Release Manifest
+Download the release manifest here: kubernetes-1-36-eks-11.yaml
+Name Version URI
+coredns v1.14.7 public.ecr.aws/eks-distro/coredns/coredns:v1.14.7-eks-1-36-11
+etcd v3.6.12 public.ecr.aws/eks-distro/etcd-io/etcd:v3.6.12-eks-1-36-11
+kube-apiserver v1.36.5 public.ecr.aws/eks-distro/kubernetes/kube-apiserver:v1.36.5-eks-1-36-11
+`;
+const REPO_PAGE = `# EKS-D v1-37-eks-2 Release
+Download the release manifest here: [kubernetes-1-37-eks-2.yaml](https://distro.eks.amazonaws.com/kubernetes-1-37/kubernetes-1-37-eks-2.yaml)
+
+| Name | Version | URI |
+|------|---------|-----|
+| coredns | v1.14.3 | public.ecr.aws/eks-distro/coredns/coredns:v1.14.3-eks-1-37-2 |
+| etcd | v3.6.12 | public.ecr.aws/eks-distro/etcd-io/etcd:v3.6.12-eks-1-37-2 |
+| kube-apiserver | v1.37.0 | public.ecr.aws/eks-distro/kubernetes/kube-apiserver:v1.37.0-eks-1-37-2 |
+`;
+
+describe("EKS-D catalog tool (npm run eksd-catalog)", () => {
+    function tempCatalog(): string {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eksd-catalog-"));
+        const file = path.join(dir, "eksd-releases.json");
+        fs.copyFileSync(CATALOG_FILE, file);
+        return file;
+    }
+
+    test("reads both page forms: release from the manifest link, versions from the image rows", () => {
+        const source = "https://github.com/aws/eks-distro/releases/tag/v1-36-eks-11";
+        assert.deepEqual(parseReleasePage(GITHUB_PAGE, source), {
+            release: "1-36-eks-11",
+            kubernetes: "v1.36.5",
+            etcd: "v3.6.12",
+            coredns: "v1.14.7",
+            source,
+        });
+        assert.equal(parseReleasePage(REPO_PAGE, "docs/contents/releases/1-37/2/index.md").kubernetes, "v1.37.0");
+    });
+
+    test("refuses a page whose image tags belong to another release, or with rows missing", () => {
+        assert.throws(() => parseReleasePage(GITHUB_PAGE.replace("kube-apiserver:v1.36.5-eks-1-36-11", "kube-apiserver:v1.36.5-eks-1-36-9"), "p"), /kube-apiserver image tag "v1\.36\.5-eks-1-36-9" is not v1\.36\.5-eks-1-36-11/);
+        assert.throws(() => parseReleasePage(GITHUB_PAGE.replace(/^etcd .*$/m, ""), "p"), /no image row for etcd/);
+        assert.throws(() => parseReleasePage("no link", "p"), /no release manifest link/);
+    });
+
+    test("the committed catalog is valid and canonical (--check)", () => {
+        assert.deepEqual(runCatalog(["--check"]), { code: 0, out: "7 release(s) ok\n" });
+    });
+
+    test("adding a release is one added line; the newest number of the minor wins", () => {
+        const catalog = tempCatalog();
+        const page = path.join(path.dirname(catalog), "v1-37-eks-2.md");
+        fs.writeFileSync(page, REPO_PAGE);
+        const before = fs.readFileSync(catalog, "utf8").split("\n");
+        const result = runCatalog(["--catalog", catalog, "--source", "https://github.com/aws/eks-distro/releases/tag/v1-37-eks-2", page]);
+        assert.equal(result.code, 0, result.out);
+        const after = fs.readFileSync(catalog, "utf8").split("\n");
+        assert.equal(after.length, before.length + 1);
+        // The new line, and the comma the line before it gains.
+        const changed = after.filter((line) => !before.includes(line)).map((line) => line.trim());
+        assert.equal(changed.length, 2);
+        assert.equal(
+            changed[1],
+            '{ "release": "1-37-eks-2", "kubernetes": "v1.37.0", "etcd": "v3.6.12", "coredns": "v1.14.3", "source": "https://github.com/aws/eks-distro/releases/tag/v1-37-eks-2" }',
+        );
+        assert.equal(runCatalog(["--catalog", catalog, "--check"]).code, 0);
+    });
+
+    test("--help answers with exit 0 and writes nothing; bad arguments exit 2", () => {
+        const help = runCatalog(["--help"]);
+        assert.equal(help.code, 0);
+        assert.match(help.out, /^usage: npm run eksd-catalog/);
+        assert.equal(runCatalog([]).code, 2);
+        assert.equal(runCatalog(["--bogus"]).code, 2);
+    });
 });
