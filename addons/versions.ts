@@ -147,9 +147,8 @@ export function supportRangeFor(minor: string, addon: AddonName): KubernetesRang
 // ---- Pins per minor ---------------------------------------------------------------------
 
 // Image tags: the cluster-autoscaler README asks for the newest release of the matching minor.
-// Newest patches per minor as reported against the kubernetes/autoscaler releases page:
-// v1.30.7, v1.31.5, v1.32.7, v1.33.6, v1.34.5, v1.35.2, v1.36.1 (earlier pins came from
-// kubernetes/k8s.io promotion pull requests #8815 and #9676). Cloud controller manager images are listed in
+// Newest release tag per minor in kubernetes/autoscaler (cluster-autoscaler-1.XX.Y, repository
+// snapshot of 2026-08-22): v1.30.7, v1.31.5, v1.32.7, v1.33.6, v1.34.5, v1.35.2, v1.36.1. Cloud controller manager images are listed in
 // kubernetes/k8s.io registry.k8s.io/images/k8s-staging-provider-aws/images.yaml (v1.30.10,
 // v1.31.9, v1.32.8, v1.33.4, v1.34.3, v1.35.2); v1.36.1 was promoted by k8s.io #9796 (the
 // v1.36.0 build failed and was never staged).
