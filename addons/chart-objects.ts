@@ -177,7 +177,12 @@ export const CHART_OBJECTS: Record<string, Record<string, ChartObjects>> = {
         "v0.26.2": { ...NONE, source: "flannel-io/flannel chart/kube-flannel at v0.26.2" },
         "v0.28.9": { ...NONE, source: "flannel-io/flannel chart/kube-flannel at v0.28.9" },
     },
-    cilium: { "1.16.5": { ...NONE, source: "cilium/charts cilium-1.16.5.tgz" }, "1.19.6": { ...NONE, source: "cilium/charts cilium-1.19.6.tgz" } },
+    cilium: {
+        "1.16.5": { ...NONE, source: "cilium/charts cilium-1.16.5.tgz" },
+        "1.18.12": { ...NONE, source: "cilium/charts cilium-1.18.12.tgz (no crds/, no CRD or APIService template)" },
+        "1.19.6": { ...NONE, source: "cilium/charts cilium-1.19.6.tgz" },
+        "1.20.0": { ...NONE, source: "cilium/charts cilium-1.20.0.tgz (no crds/, no CRD or APIService template)" },
+    },
     "aws-cloud-controller-manager": { "0.0.11": { ...NONE, source: "kubernetes/cloud-provider-aws charts/aws-cloud-controller-manager 0.0.11" } },
     "aws-ebs-csi-driver": {
         "2.33.0": { ...NONE, source: "kubernetes-sigs/aws-ebs-csi-driver charts/aws-ebs-csi-driver 2.33.0 (snapshot CRDs come from external-snapshotter)" },

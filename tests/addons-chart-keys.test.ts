@@ -167,8 +167,8 @@ describe("the key checker itself", () => {
         assert.deepEqual(unknown, ["hostNetwork"]);
     });
 
-    test("the cilium key facts catch a misspelt key (both pinned lines)", () => {
-        for (const version of ["1.16.5", "1.19.6"]) {
+    test("the cilium key facts catch a misspelt key (every pinned line)", () => {
+        for (const version of ["1.16.5", "1.18.12", "1.19.6", "1.20.0"]) {
             const cilium = loadChartKeySource("cilium", version);
             assert.deepEqual(findUnknownKeys({ hubble: { relay: { enabled: true } } }, cilium), []);
             assert.deepEqual(findUnknownKeys({ hubble: { realy: { enabled: true } } }, cilium), ["hubble.realy"]);
@@ -184,7 +184,7 @@ describe("the key checker itself", () => {
     });
 
     test("the cilium schemas (draft-07) compile and validate", { skip: NO_UPSTREAM }, () => {
-        for (const version of ["1.16.5", "1.19.6"]) {
+        for (const version of ["1.16.5", "1.18.12", "1.19.6", "1.20.0"]) {
             const validate = schemaValidator("cilium", version);
             if (!validate) {
                 continue;
@@ -251,7 +251,7 @@ describe("CNI pods tolerate the uninitialized taint (they start before the CCM)"
     });
 
     test("cilium: agent and operator defaults cover it; Hubble gets it from us", async () => {
-        for (const version of ["1.16.5", "1.19.6"]) {
+        for (const version of ["1.16.5", "1.18.12", "1.19.6", "1.20.0"]) {
             assert.ok(tolerates(tolerationsOf("cilium", version, "tolerations"), uninitialized), version);
             assert.ok(tolerates(tolerationsOf("cilium", version, "operator.tolerations"), uninitialized), version);
             assert.ok(!tolerates(tolerationsOf("cilium", version, "hubble.relay.tolerations"), uninitialized), "default does not");

@@ -8,6 +8,7 @@ import { describe, test } from "node:test";
 
 import { CHART_OBJECTS } from "../addons/chart-objects";
 import { ReleasePlan, ownershipProblems } from "../addons/upgrade-ownership";
+import { minorSkips } from "../addons/upgrade-path";
 import { CNI_CHOICES, CniChoice, SUPPORTED_EKSD_VERSIONS, VERSION_TABLE, resolveVersions } from "../addons/versions";
 import { changeWarnings, refusedChanges } from "../cluster/change-policy";
 import type { LifecycleState } from "../cluster/lifecycle-state";
@@ -66,6 +67,24 @@ describe("upgrade ownership check: every n -> n+1, every CNI, K10 on and off", (
                 assert.ok(objects.source.length > 10, `${chart} ${version} names its source`);
             }
         }
+    });
+});
+
+describe("upgrade path of charts tested only between consecutive minors (cilium)", () => {
+    test("the only minor upgrade that skips a cilium minor is 1.30 -> 1.31 (1.16.5 -> 1.18.12, documented in docs/addons.md)", async () => {
+        const skips: string[] = [];
+        for (const [from, to] of UPGRADES) {
+            for (const skip of minorSkips(await releasesOf(from, "cilium", false), await releasesOf(to, "cilium", false))) {
+                skips.push(`${from} -> ${to}: ${skip}`);
+            }
+        }
+        assert.deepEqual(skips, ["1.30 -> 1.31: cilium 1.16.5 -> 1.18.12"]);
+    });
+
+    test("a jump of two minors is found, one minor is not", () => {
+        const cilium = (version: string): ReleasePlan => ({ releaseName: "cilium", chart: "cilium", version, takeOwnership: false, atomic: true });
+        assert.deepEqual(minorSkips([cilium("1.16.5")], [cilium("1.19.6")]), ["cilium 1.16.5 -> 1.19.6"]);
+        assert.deepEqual(minorSkips([cilium("1.19.6")], [cilium("1.20.0")]), []);
     });
 });
 

@@ -165,9 +165,9 @@ describe("declared support ranges", () => {
         }
     });
 
-    test("the gaps are the known ones (cilium 1.31 and 1.36, K10 everywhere); calico 1.33 is closed by v3.31.7", () => {
+    test("the gaps are the known ones (cilium 1.36, K10 everywhere); calico 1.33 and cilium 1.31 are closed", () => {
         const required = KNOWN_GAPS.filter((g) => !OPTIONAL_ADDONS.includes(g.addon)).map((g) => `${g.minor} ${g.addon}`);
-        assert.deepEqual(required, ["1.31 cilium", "1.36 cilium"]);
+        assert.deepEqual(required, ["1.36 cilium"]);
         for (const gap of KNOWN_GAPS) {
             assert.ok(gap.reason.length > 20, "each gap says why");
         }
@@ -194,7 +194,7 @@ describe("declared support ranges", () => {
 
     test("the default minor is the newest one whose add-on set is complete", () => {
         const complete = MINORS.filter(addonSetComplete);
-        assert.deepEqual(complete, ["1.30", "1.32", "1.33", "1.34", "1.35"]);
+        assert.deepEqual(complete, ["1.30", "1.31", "1.32", "1.33", "1.34", "1.35"]);
         assert.equal(DEFAULT_EKSD_MINOR, complete[complete.length - 1]);
     });
 
