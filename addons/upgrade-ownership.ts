@@ -58,7 +58,9 @@ export function ownershipProblems(before: ReleasePlan[], after: ReleasePlan[]): 
             if (!holder || (holder.owned && holder.releaseName === release.releaseName)) {
                 continue;
             }
-            const from = holder.owned ? `release ${holder.releaseName}` : `no release (created by ${holder.releaseName}'s crds/ folder, without Helm ownership)`;
+            const from = holder.owned
+                ? `release ${holder.releaseName}`
+                : `no release (created by ${holder.releaseName}'s crds/ folder, without Helm ownership)`;
             if (!release.takeOwnership) {
                 problems.push(`${object}: moves from ${from} to ${label} without an adoption step; Helm refuses it (invalid ownership metadata)`);
             } else if (release.atomic) {

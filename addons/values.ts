@@ -300,7 +300,12 @@ export function autoscalerValues(s: AddonSettings): PlainObject {
  * chart's default `--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname` is replaced;
  * `--kubelet-insecure-tls` is never set.
  */
-export const METRICS_SERVER_ARGS = ["--cert-dir=/tmp", "--kubelet-preferred-address-types=InternalIP", "--kubelet-use-node-status-port", "--metric-resolution=15s"];
+export const METRICS_SERVER_ARGS = [
+    "--cert-dir=/tmp",
+    "--kubelet-preferred-address-types=InternalIP",
+    "--kubelet-use-node-status-port",
+    "--metric-resolution=15s",
+];
 
 export function metricsServerValues(_s: AddonSettings): PlainObject {
     return {

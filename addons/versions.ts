@@ -368,7 +368,9 @@ export function supportWarnings(minor: string, installed: InstalledAddons, versi
             continue;
         }
         const gap = KNOWN_GAPS.find((g) => g.minor === minor && g.addon === addon && pinsFor(minor).versions[addon] === version);
-        const stated = range ? `declared for ${range.min} - ${range.max ?? "(no upper bound)"} (${range.source})` : "no Kubernetes support statement is recorded for it";
+        const stated = range
+            ? `declared for ${range.min} - ${range.max ?? "(no upper bound)"} (${range.source})`
+            : "no Kubernetes support statement is recorded for it";
         warnings.push(`${addon} ${version} on EKS-D ${minor} is outside its upstream support statement: ${gap ? gap.reason : stated}.`);
     }
     return warnings;

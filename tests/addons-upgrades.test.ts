@@ -149,7 +149,9 @@ describe("calico day-2 hazards", () => {
         for (const minor of ["1.34", "1.35", "1.36"]) {
             assert.throws(
                 () => resolveVersions(minor, { calico: { version: "v3.31.7" } }),
-                new RegExp(`addonOverrides\\.calico\\.version: v3\\.31\\.7 is refused on EKS-D ${minor.replace(".", "\\.")}.*calico-crds.*v3\\.32\\.0 or newer`),
+                new RegExp(
+                    `addonOverrides\\.calico\\.version: v3\\.31\\.7 is refused on EKS-D ${minor.replace(".", "\\.")}.*calico-crds.*v3\\.32\\.0 or newer`,
+                ),
             );
         }
         assert.equal(resolveVersions("1.33", { calico: { version: "v3.29.1" } }).calico, "v3.29.1", "below 1.34 nothing moves");
@@ -157,12 +159,15 @@ describe("calico day-2 hazards", () => {
 });
 
 describe("storage and backup hazards on a running cluster", () => {
-    const running = (settings: Record<string, string | boolean>): LifecycleState => ({ initialized: true, settings }) as LifecycleState;
+    const running = (settings: Record<string, string | boolean>): LifecycleState => ({ initialized: true, settings });
 
     test("volumeType is refused at preview (StorageClass parameters are immutable), with a safe path", () => {
         const refused = refusedChanges(running({ volumeType: "gp2" }), { volumeType: "gp3" });
         assert.equal(refused.length, 1);
-        assert.match(refused[0].message, /zadara-eksd:volumeType: change from "gp2" to "gp3" is refused on a running cluster: StorageClass parameters are immutable.*Safe path: keep volumeType/);
+        assert.match(
+            refused[0].message,
+            /zadara-eksd:volumeType: change from "gp2" to "gp3" is refused on a running cluster: StorageClass parameters are immutable.*Safe path: keep volumeType/,
+        );
         assert.deepEqual(refusedChanges(undefined, { volumeType: "gp3" }), [], "a new cluster takes any type");
     });
 

@@ -653,13 +653,25 @@ describe("EksdAddons under mocks: snapshots and support warnings", () => {
 
     test("an add-on outside its support statement is warned about at preview, with the reason", async () => {
         const cilium = await runAddons({ eksdVersion: "1.36", cni: "cilium" });
-        assert.ok(cilium.component.warnings.some((w) => /^cilium 1\.20\.0 on EKS-D 1\.36 is outside its upstream support statement: cilium 1\.19 is tested up to 1\.35/.test(w)));
+        assert.ok(
+            cilium.component.warnings.some((w) =>
+                /^cilium 1\.20\.0 on EKS-D 1\.36 is outside its upstream support statement: cilium 1\.19 is tested up to 1\.35/.test(w),
+            ),
+        );
         const kasten = await runAddons({ eksdVersion: "1.35", kasten: true, kubeletServingCertificates: "cluster-ca" });
         assert.deepEqual(kasten.component.warnings, [
             "kasten 7.0.10 on EKS-D 1.35 is outside its upstream support statement: the K10 7.0.10 chart states Kubernetes 1.23 - 1.26; no newer K10 chart has checked data here.",
         ]);
-        const override = await runAddons({ eksdVersion: "1.35", overrides: { cilium: { version: "1.16.5" } }, cni: "cilium", kubeletServingCertificates: "cluster-ca" });
-        assert.ok(override.component.warnings.some((w) => /^cilium 1\.16\.5 on EKS-D 1\.35 .*declared for 1\.27 - 1\.30/.test(w)), "an override is checked too");
+        const override = await runAddons({
+            eksdVersion: "1.35",
+            overrides: { cilium: { version: "1.16.5" } },
+            cni: "cilium",
+            kubeletServingCertificates: "cluster-ca",
+        });
+        assert.ok(
+            override.component.warnings.some((w) => /^cilium 1\.16\.5 on EKS-D 1\.35 .*declared for 1\.27 - 1\.30/.test(w)),
+            "an override is checked too",
+        );
     });
 
     test("a supported set has no warning", async () => {

@@ -301,7 +301,10 @@ describe("EKS-D catalog tool (npm run eksd-catalog)", () => {
     });
 
     test("refuses a page whose image tags belong to another release, or with rows missing", () => {
-        assert.throws(() => parseReleasePage(GITHUB_PAGE.replace("kube-apiserver:v1.36.5-eks-1-36-11", "kube-apiserver:v1.36.5-eks-1-36-9"), "p"), /kube-apiserver image tag "v1\.36\.5-eks-1-36-9" is not v1\.36\.5-eks-1-36-11/);
+        assert.throws(
+            () => parseReleasePage(GITHUB_PAGE.replace("kube-apiserver:v1.36.5-eks-1-36-11", "kube-apiserver:v1.36.5-eks-1-36-9"), "p"),
+            /kube-apiserver image tag "v1\.36\.5-eks-1-36-9" is not v1\.36\.5-eks-1-36-11/,
+        );
         assert.throws(() => parseReleasePage(GITHUB_PAGE.replace(/^etcd .*$/m, ""), "p"), /no image row for etcd/);
         assert.throws(() => parseReleasePage("no link", "p"), /no release manifest link/);
     });
