@@ -296,8 +296,9 @@ export const SUPPORTED_EKSD_VERSIONS = Object.keys(VERSION_TABLE);
  * (deploy/kubernetes/snapshot-controller/setup-snapshot-controller.yaml at the tag): upstream
  * manifests name the previous release's image. v8.2.0 deployed v8.0.1 (two lines behind its
  * CRDs); v8.2.1 deploys v8.2.0, the same 8.2 line as its CRDs and as the csi-snapshotter
- * sidecar of EBS CSI 2.39.3. Newer tags (v8.5.0, v8.6.0) move VolumeGroupSnapshot towards GA
- * and need the group snapshot CRDs we do not apply, so they are not pinned.
+ * sidecar of EBS CSI 2.39.3. Newer tags are not pinned only because they are not checked here
+ * (their client/config/crd kustomization also lists the groupsnapshot.storage.k8s.io CRDs,
+ * e.g. v8.6.0); upstream does not make plain volume snapshots depend on group snapshots.
  */
 export const SNAPSHOT_CONTROLLER_IMAGES: Record<string, string> = {
     "v8.2.0": "v8.0.1",
