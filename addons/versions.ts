@@ -388,6 +388,22 @@ export function addonSetComplete(minor: string): boolean {
 /** From this operator version on, the Calico CRDs come from their own chart (crd.projectcalico.org.v1). */
 export const CALICO_CRD_CHART_FROM = "v3.32.0";
 
+/**
+ * Why a calico version override is refused on `eksdVersion` (undefined when it is not): where the
+ * pin is v3.32+, the Calico CRDs belong to the calico-crds release, and an older operator chart
+ * would drop that release, and with it every Calico CRD and object.
+ */
+export function calicoOverrideProblem(eksdVersion: string, version: string | undefined): string | undefined {
+    const pinned = VERSION_TABLE[eksdVersion]?.versions.calico;
+    if (!version || !pinned || compareVersions(pinned, CALICO_CRD_CHART_FROM) < 0 || compareVersions(version, CALICO_CRD_CHART_FROM) >= 0) {
+        return undefined;
+    }
+    return (
+        `${version} is refused on EKS-D ${eksdVersion}: from ${CALICO_CRD_CHART_FROM} on the Calico CRDs belong to the calico-crds release, ` +
+        `and an older operator chart would drop it. Fix: use ${CALICO_CRD_CHART_FROM} or newer (the pin is ${pinned}), or remove the override`
+    );
+}
+
 /** A stack's per add-on override: chart version and/or values merged over ours. */
 export interface AddonOverride {
     version?: string;
@@ -466,12 +482,9 @@ export function resolveVersions(eksdVersion: string, overrides: AddonOverrides =
             resolved[name] = version;
         }
     }
-    if (compareVersions(pinned.calico, CALICO_CRD_CHART_FROM) >= 0 && compareVersions(resolved.calico, CALICO_CRD_CHART_FROM) < 0) {
-        // The calico-crds release would go: its CRDs (and every Calico object) with it.
-        throw new Error(
-            `addonOverrides.calico.version: ${resolved.calico} is refused on EKS-D ${eksdVersion}: from ${CALICO_CRD_CHART_FROM} on the Calico CRDs belong to the calico-crds release, ` +
-                `and an older operator chart would drop it. Use ${CALICO_CRD_CHART_FROM} or newer (the pin is ${pinned.calico}), or remove the override.`,
-        );
+    const calicoProblem = calicoOverrideProblem(eksdVersion, overrides.calico?.version);
+    if (calicoProblem) {
+        throw new Error(`addonOverrides.calico.version: ${calicoProblem}`);
     }
     return resolved;
 }

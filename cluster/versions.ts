@@ -2,12 +2,12 @@
 // The kubelet and kubeadm in the node AMIs must be of the same release; `kubernetesVersion`
 // in config overrides the tag when an AMI was baked from another release.
 //
-// The releases are data: cluster/eksd-releases.json holds each release as read from its
+// The releases are data: model/eksd-releases.json holds each release as read from its
 // upstream release page (the GitHub release v1-XX-eks-N, or the repository's rendering
 // docs/contents/releases/1-XX/N/index.md: the manifest link and every image), with its source.
 // `npm run eksd-catalog -- <page>` adds a release; the highest number of each minor is pinned.
-import catalog from "./eksd-releases.json";
-import { EksdCatalogData, EksdReleaseRecord, imageSuffix, newestPerMinor, parseReleaseName, recordProblems } from "./eksd-catalog";
+import catalog from "../model/eksd-releases.json";
+import { EksdCatalogData, EksdReleaseRecord, imageSuffix, newestPerMinor, parseReleaseName, recordProblems } from "../model/eksd-catalog";
 
 export interface EksdRelease {
     minor: string;
@@ -23,7 +23,7 @@ export interface EksdRelease {
 function toRelease(record: EksdReleaseRecord): EksdRelease {
     const problems = recordProblems(record);
     if (problems.length > 0) {
-        throw new Error(`cluster/eksd-releases.json: ${problems.join("; ")}`);
+        throw new Error(`model/eksd-releases.json: ${problems.join("; ")}`);
     }
     const suffix = imageSuffix(record.release);
     return {

@@ -14,6 +14,7 @@ import { changeWarnings, refusedChanges } from "../cluster/change-policy";
 import type { LifecycleState } from "../cluster/lifecycle-state";
 import { upgradeTarget } from "../cluster/versions";
 import { runAddons, unwrapSecrets } from "./helpers/addons-harness";
+import { expectProblem, loadWith, problemsWith } from "./helpers/config-fixture";
 
 async function releasesOf(eksdVersion: string, cni: CniChoice, kasten: boolean): Promise<ReleasePlan[]> {
     const run = await runAddons({ eksdVersion, cni, kasten });
@@ -155,6 +156,15 @@ describe("calico day-2 hazards", () => {
             );
         }
         assert.equal(resolveVersions("1.33", { calico: { version: "v3.29.1" } }).calico, "v3.29.1", "below 1.34 nothing moves");
+    });
+
+    test("the config loader reports it with the other problems, before anything is registered", () => {
+        const problems = problemsWith({ eksdVersion: "1.35", cni: "calico", addonOverrides: JSON.stringify({ calico: { version: "v3.29.1" } }) });
+        expectProblem(problems, "addonOverrides.calico.version", "v3.29.1 is refused on EKS-D 1.35", "Fix: use v3.32.0 or newer (the pin is v3.32.1)");
+        assert.equal(
+            loadWith({ eksdVersion: "1.33", addonOverrides: JSON.stringify({ calico: { version: "v3.29.1" } }) }).addons.overrides.calico?.version,
+            "v3.29.1",
+        );
     });
 });
 

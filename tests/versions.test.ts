@@ -37,7 +37,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-import { parseReleasePage } from "../cluster/eksd-catalog";
+import { parseReleasePage } from "../model/eksd-catalog";
 import { readCommittedFacts } from "../tools/chart-facts";
 import { CATALOG_FILE, runCatalog } from "../tools/eksd-catalog";
 import { runAddons, unwrapSecrets } from "./helpers/addons-harness";
@@ -82,7 +82,7 @@ describe("EKS-D catalog", () => {
         }
     });
 
-    test("each minor pins the newest release whose image table is recorded (cluster/eksd-releases.json)", () => {
+    test("each minor pins the newest release whose image table is recorded (model/eksd-releases.json)", () => {
         assert.deepEqual(Object.fromEntries(MINORS.map((m) => [m, EKSD_RELEASES[m].release])), {
             "1.30": "1-30-eks-59",
             "1.31": "1-31-eks-50",

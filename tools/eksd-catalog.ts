@@ -1,4 +1,4 @@
-// Keeps the EKS-D release catalog (cluster/eksd-releases.json) in step with upstream.
+// Keeps the EKS-D release catalog (model/eksd-releases.json) in step with upstream.
 //
 //   npm run eksd-catalog -- <release page>...   read each saved EKS-D release page (the GitHub
 //                                                release v1-XX-eks-N, or the repository's
@@ -14,15 +14,15 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-import { EksdCatalogData, parseReleasePage, recordProblems, serializeCatalog, upsertRelease } from "../cluster/eksd-catalog";
+import { EksdCatalogData, parseReleasePage, recordProblems, serializeCatalog, upsertRelease } from "../model/eksd-catalog";
 
-export const CATALOG_FILE = path.resolve(__dirname, "../cluster/eksd-releases.json");
+export const CATALOG_FILE = path.resolve(__dirname, "../model/eksd-releases.json");
 
 const USAGE = `usage: npm run eksd-catalog -- [--catalog <file>] [--source <url>] <release page>...
        npm run eksd-catalog -- [--catalog <file>] --check
 
 Reads saved EKS-D release pages (image table: name | version | URI, and the manifest link
-kubernetes-1-XX-eks-N.yaml) and records each release in cluster/eksd-releases.json.
+kubernetes-1-XX-eks-N.yaml) and records each release in model/eksd-releases.json.
 --source names where the page was read (default: the file path).
 --check verifies the catalog without writing.
 `;

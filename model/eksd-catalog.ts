@@ -1,4 +1,4 @@
-// The EKS-D release records (cluster/eksd-releases.json) and how they are read from upstream:
+// The EKS-D release records (model/eksd-releases.json) and how they are read from upstream:
 // each EKS-D release page (GitHub release `v1-XX-eks-N`, or the repository's rendering
 // docs/contents/releases/1-XX/N/index.md) links its manifest `kubernetes-1-XX-eks-N.yaml` and
 // lists every image as "name | version | URI". The catalog tool (tools/eksd-catalog.ts) turns
