@@ -73,6 +73,8 @@ function lifecycleSettings(stack: StackModel): Record<string, LifecycleValue> {
         controlPlaneCount: stack.cluster.controlPlane.count,
         controlPlaneMode: stack.cluster.controlPlane.mode,
         cni: stack.addons.cni,
+        volumeType: stack.addons.volumeType,
+        kasten: stack.addons.kasten,
     };
 }
 

@@ -75,6 +75,13 @@ export const CHART_SOURCES: Record<ChartReleaseKey, ChartSource> = {
         namespace: "kube-system",
         timeoutSeconds: 600,
     },
+    metricsServer: {
+        releaseName: "metrics-server",
+        chart: "metrics-server",
+        repo: "https://kubernetes-sigs.github.io/metrics-server/",
+        namespace: "kube-system",
+        timeoutSeconds: 600,
+    },
     kasten: {
         releaseName: "k10",
         chart: "k10",

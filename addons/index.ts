@@ -11,6 +11,7 @@ import { CHART_SOURCES, ChartReleaseKey, ChartSource, ReleaseKey, SNAPSHOT_CONTR
 import { PlainObject, deepMerge } from "./deep-merge";
 import {
     AddonSettings,
+    METRICS_SERVER_ARGS,
     CA_BUNDLE_CONFIGMAP,
     CA_BUNDLE_KEY,
     CLOUD_CONFIG_CONFIGMAP,
@@ -28,8 +29,9 @@ import {
     flannelValues,
     kastenValues,
     loadBalancerControllerValues,
+    metricsServerValues,
 } from "./values";
-import { AddonName, AddonOverrides, AddonVersions, CNI_CHOICES, CniChoice, pinsFor, resolveVersions } from "./versions";
+import { AddonName, AddonOverrides, AddonVersions, CNI_CHOICES, CniChoice, pinsFor, resolveVersions, supportWarnings } from "./versions";
 
 export { ADDON_NAMES, AddonName, AddonOverride, AddonOverrides, SUPPORTED_EKSD_VERSIONS, VERSION_TABLE } from "./versions";
 
@@ -56,6 +58,8 @@ export interface AddonChoices {
     loadBalancerController: boolean;
     autoscaler: boolean;
     kasten: boolean;
+    /** metrics-server: the `metrics.k8s.io` API behind `kubectl top` and HorizontalPodAutoscalers. */
+    metricsServer: boolean;
     autoscalerScaleDownUnneededTime: string;
     autoscalerScaleDownDelayAfterAdd: string;
     /** Per add-on chart version and values (deep-merged over ours, arrays replaced). */
@@ -75,6 +79,13 @@ export interface EksdAddonsArgs extends AddonChoices {
     cloudApiUrl: pulumi.Input<string>;
     /** PEM of the cloud's root CA; when unset, pods mount the node's CA bundle instead. */
     rootCaCert?: string;
+    /**
+     * Who signs the kubelets' serving certificates. metrics-server verifies them against the
+     * cluster CA (never `--kubelet-insecure-tls`), so it only becomes ready with "cluster-ca"
+     * (serverTLSBootstrap and an approver); with "self-signed" (kubeadm's default, and the
+     * default here) it is installed without waiting for readiness and the preview says why.
+     */
+    kubeletServingCertificates?: "cluster-ca" | "self-signed";
     etcdBackupExport?: EtcdBackupExportArgs;
     /**
      * The EBS CSI controller's own access key: pods cannot reach the instance metadata service
@@ -112,8 +123,24 @@ export interface AddonRelease {
     namespace: string;
 }
 
+/** Per release install options beyond the defaults (pinned, atomic, cleanup on fail). */
+interface InstallOptions {
+    createNamespace?: boolean;
+    version?: string;
+    /** Adopt objects that exist without this release's ownership (Helm `--take-ownership`). */
+    takeOwnership?: boolean;
+    /** false: a failed install must not uninstall (an adopting install would delete what it adopted). */
+    atomic?: boolean;
+    /** Pulumi never uninstalls the release (its objects outlive it). */
+    retainOnDelete?: boolean;
+    /** Do not wait for readiness (only with atomic off). */
+    skipAwait?: boolean;
+}
+
 export class EksdAddons extends pulumi.ComponentResource {
     public readonly provider: k8s.Provider;
+    /** Installed add-ons outside their upstream Kubernetes support statement, and other preview notes. */
+    public readonly warnings: string[];
     /** The versions in force: version table for `eksdVersion` plus the stack's overrides. */
     public readonly versions: AddonVersions;
     public readonly releases: AddonRelease[];
@@ -138,8 +165,21 @@ export class EksdAddons extends pulumi.ComponentResource {
         }
         const versions = resolveVersions(args.eksdVersion, args.overrides);
         const { ccmImageTag, autoscalerImageTag } = pinsFor(args.eksdVersion);
+        const warnings = supportWarnings(args.eksdVersion, args, versions);
+        const kubeletCertsSigned = args.kubeletServingCertificates === "cluster-ca";
+        if (args.metricsServer && !kubeletCertsSigned) {
+            warnings.push(
+                "metrics-server is installed but stays unready: it verifies kubelet serving certificates against the cluster CA " +
+                    `(${METRICS_SERVER_ARGS.join(" ")}; --kubelet-insecure-tls is not used) and the kubelets serve self-signed certificates. ` +
+                    "kubectl top and HorizontalPodAutoscalers work once kubelets use CA-signed serving certificates (serverTLSBootstrap with an approver); or set metricsServer: false.",
+            );
+        }
 
         super("zadara:eksd:EksdAddons", name, {}, opts);
+        this.warnings = warnings;
+        for (const warning of warnings) {
+            void pulumi.log.warn(warning, this);
+        }
         this.args = args;
         this.resourceName = name;
         this.versions = versions;
@@ -196,6 +236,11 @@ export class EksdAddons extends pulumi.ComponentResource {
         if (args.kasten) {
             this.installRelease("kasten", kastenValues, [ccm, ...(ebsCsi ? [ebsCsi] : []), ...serviceWebhook], { createNamespace: true });
         }
+        if (args.metricsServer) {
+            // Unready until the kubelets' serving certificates are CA-signed: then a wait would
+            // fail every `up`, so the release is not awaited (and so not atomic) until they are.
+            this.installRelease("metricsServer", metricsServerValues, [ccm], kubeletCertsSigned ? {} : { atomic: false, skipAwait: true });
+        }
         if (args.etcdBackupExport) {
             this.installBackupExportSecret(args.etcdBackupExport);
             this.backupExportSecretName = BACKUP_EXPORT_SECRET_NAME;
@@ -228,6 +273,7 @@ export class EksdAddons extends pulumi.ComponentResource {
             versions: this.versions,
             releases: this.releases,
             releaseNames: this.releases.map((r) => r.releaseName),
+            warnings: this.warnings,
             snapshotterTag: this.snapshotterTag,
             storageClassName: this.storageClassName,
             volumeSnapshotClassName: this.volumeSnapshotClassName,
@@ -250,7 +296,7 @@ export class EksdAddons extends pulumi.ComponentResource {
         key: ChartReleaseKey,
         values: ((s: AddonSettings) => PlainObject) | undefined,
         dependsOn: pulumi.Resource[],
-        options: { createNamespace?: boolean; version?: string } = {},
+        options: InstallOptions = {},
     ): k8s.helm.v3.Release {
         const source: ChartSource = CHART_SOURCES[key];
         // `calicoCrds` has no row of its own: the caller passes the calico version.
@@ -266,12 +312,15 @@ export class EksdAddons extends pulumi.ComponentResource {
                 createNamespace: options.createNamespace ?? false,
                 values: values ? this.valuesFor(key as AddonName, values) : {},
                 timeout: source.timeoutSeconds,
-                // A failed install or upgrade rolls back instead of leaving a half-applied release.
-                atomic: true,
-                cleanupOnFail: true,
+                // A failed install or upgrade rolls back instead of leaving a half-applied release;
+                // not where rolling back would delete objects the release only adopted.
+                atomic: options.atomic ?? true,
+                cleanupOnFail: options.atomic ?? true,
                 maxHistory: 5,
+                ...(options.takeOwnership ? { takeOwnership: true } : {}),
+                ...(options.skipAwait ? { skipAwait: true } : {}),
             },
-            this.childOptions(dependsOn),
+            { ...this.childOptions(dependsOn), ...(options.retainOnDelete ? { retainOnDelete: true } : {}) },
         );
         this.installed.push(release);
         this.releases.push({
@@ -311,10 +360,18 @@ export class EksdAddons extends pulumi.ComponentResource {
             case "calico": {
                 const dependsOn: pulumi.Resource[] = [];
                 if (calicoNeedsCrdChart(this.versions.calico)) {
+                    // Below v3.32 the operator chart's crds/ folder (and from v3.31 the operator
+                    // itself) created these CRDs without Helm ownership: this release adopts them
+                    // (addons/chart-objects.ts). Never atomic: a failed atomic install uninstalls,
+                    // which would delete the adopted CRDs and every Calico object with them. Kept
+                    // on delete: Pulumi never uninstalls the CRDs of a running network.
                     dependsOn.push(
                         this.installRelease("calicoCrds", undefined, [], {
                             createNamespace: true,
                             version: this.versions.calico,
+                            takeOwnership: true,
+                            atomic: false,
+                            retainOnDelete: true,
                         }),
                     );
                 }

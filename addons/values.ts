@@ -3,7 +3,7 @@
 
 import { PlainObject } from "./deep-merge";
 import { ZCOMPUTE_REGION, zcomputeEndpoint } from "./cloud-config";
-import { AddonVersions, compareVersions } from "./versions";
+import { AddonVersions, CALICO_CRD_CHART_FROM, compareVersions } from "./versions";
 
 export const CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane";
 /** Set by the kubelet (`--cloud-provider=external`) until the CCM has initialised the node. */
@@ -92,13 +92,13 @@ export function flannelValues(s: AddonSettings): PlainObject {
 
 /** From v3.32 the operator chart no longer bundles CRDs: the CRD chart goes first. */
 export function calicoNeedsCrdChart(calicoVersion: string): boolean {
-    return compareVersions(calicoVersion, "v3.32.0") >= 0;
+    return compareVersions(calicoVersion, CALICO_CRD_CHART_FROM) >= 0;
 }
 
 // The operator pod tolerates every NoSchedule/NoExecute taint by chart default, and the
 // operator gives calico-node and typha tolerate-all themselves.
 export function calicoValues(s: AddonSettings): PlainObject {
-    return {
+    const values: PlainObject = {
         installation: {
             cni: { type: "Calico" },
             calicoNetwork: {
@@ -115,6 +115,12 @@ export function calicoValues(s: AddonSettings): PlainObject {
             },
         },
     };
+    if (calicoNeedsCrdChart(s.versions.calico)) {
+        // The calico-crds release owns the CRDs from v3.32 on; the operator's default
+        // (-manage-crds=true) would make it a second writer of the same objects.
+        values.manageCRDs = false;
+    }
+    return values;
 }
 
 // Agent and operator tolerate everything by chart default (`operator: Exists`). Hubble relay
@@ -179,6 +185,11 @@ export function ebsCsiValues(s: AddonSettings): PlainObject {
         sidecars: {
             provisioner: { additionalArgs: [...sidecarArgs] },
             attacher: { additionalArgs: [...sidecarArgs] },
+            // Without it the chart renders the csi-snapshotter sidecar and the ebs-vsc class only
+            // when Helm's discovery sees snapshot.storage.k8s.io at install time (templates
+            // controller.yaml and volumesnapshotclass.yaml); snapshots (and K10) must not
+            // depend on that timing.
+            snapshotter: { forceEnable: true },
         },
         controller: {
             region: ZCOMPUTE_REGION,
@@ -293,6 +304,32 @@ export function autoscalerValues(s: AddonSettings): PlainObject {
         values.image = { tag: s.autoscalerImageTag };
     }
     return values;
+}
+
+// ---- metrics-server ---------------------------------------------------------------------
+
+/**
+ * How metrics-server reaches the kubelets: by the node's InternalIP (the address the kubelet
+ * serving certificate names), verifying the kubelet's certificate against the cluster CA. The
+ * chart's default `--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname` is replaced;
+ * `--kubelet-insecure-tls` is never set.
+ */
+export const METRICS_SERVER_ARGS = [
+    "--cert-dir=/tmp",
+    "--kubelet-preferred-address-types=InternalIP",
+    "--kubelet-use-node-status-port",
+    "--metric-resolution=15s",
+];
+
+export function metricsServerValues(_s: AddonSettings): PlainObject {
+    return {
+        // `defaultArgs` is a list: ours replace the chart's (same flags, InternalIP only).
+        defaultArgs: [...METRICS_SERVER_ARGS],
+        // Two replicas and a budget keep `kubectl top` and HPAs working through node rolls.
+        replicas: 2,
+        podDisruptionBudget: { enabled: true, minAvailable: 1 },
+        tolerations: controlPlaneTolerations(),
+    };
 }
 
 // ---- Kasten K10 -------------------------------------------------------------------------

@@ -15,7 +15,18 @@ export const CNI_CHOICES = ["flannel", "calico", "cilium"] as const;
 export type CniChoice = (typeof CNI_CHOICES)[number];
 
 /** Names used as keys of `addonOverrides` and of the version table. */
-export const ADDON_NAMES = ["flannel", "calico", "cilium", "ccm", "snapshotController", "ebsCsi", "loadBalancerController", "autoscaler", "kasten"] as const;
+export const ADDON_NAMES = [
+    "flannel",
+    "calico",
+    "cilium",
+    "ccm",
+    "snapshotController",
+    "ebsCsi",
+    "loadBalancerController",
+    "autoscaler",
+    "kasten",
+    "metricsServer",
+] as const;
 export type AddonName = (typeof ADDON_NAMES)[number];
 
 /** Chart version (or git tag for the snapshot controller) of every add-on. */
@@ -53,9 +64,11 @@ const FLANNEL_RANGE: KubernetesRange = {
 
 const EBS_CSI_RANGE: KubernetesRange = {
     min: "1.20",
-    // Chart.yaml kubeVersion >=1.17.0-0 (all three versions); the kubernetes-csi sidecars it runs
-    // (provisioner, attacher, resizer, snapshotter, registrar, livenessprobe) state minimum 1.20.
-    source: "aws-ebs-csi-driver Chart.yaml kubeVersion; kubernetes-csi sidecar READMEs (Min K8s Version 1.20)",
+    // Upstream states a floor only: Chart.yaml kubeVersion >=1.17.0-0 (all three versions), and the
+    // kubernetes-csi sidecars it runs (provisioner, attacher, resizer, snapshotter, registrar,
+    // livenessprobe) list minimum 1.20. No upper bound is stated anywhere, which is not a
+    // statement that every newer minor is tested: the driver's own CI runs the current minors.
+    source: "aws-ebs-csi-driver Chart.yaml kubeVersion (floor only); kubernetes-csi sidecar READMEs (Min K8s Version 1.20); no upper bound stated",
 };
 
 export const SUPPORT_RANGES: Partial<Record<AddonName, Record<string, KubernetesRange>>> = {
@@ -63,6 +76,9 @@ export const SUPPORT_RANGES: Partial<Record<AddonName, Record<string, Kubernetes
     calico: {
         // docs.tigera.io calico 3.29 "System requirements": "We test Calico v3.29 against ... v1.29 - v1.32".
         "v3.29.1": { min: "1.29", max: "1.32", source: "tigera/docs calico_versioned_docs/version-3.29 system requirements" },
+        // docs.tigera.io calico 3.31 "System requirements": tested against 1.32 - 1.35 (1.35 added
+        // after the nightly e2e runs, projectcalico discussion #11717).
+        "v3.31.7": { min: "1.32", max: "1.35", source: "tigera/docs calico 3.31 system requirements (1.32 - 1.35; projectcalico discussion #11717)" },
         // docs.tigera.io calico 3.32 "System requirements": tested against 1.34, 1.35, 1.36.
         "v3.32.1": { min: "1.34", max: "1.36", source: "tigera/docs calico_versioned_docs/version-3.32 system requirements" },
     },
@@ -70,6 +86,8 @@ export const SUPPORT_RANGES: Partial<Record<AddonName, Record<string, Kubernetes
         // Not re-read: the v1.16 compatibility page was not found. Every line is e2e tested on four
         // minors (1.15: 1.26-1.29, 1.18: 1.30-1.33, 1.19: 1.32-1.35), which puts 1.16 at 1.27-1.30.
         "1.16.5": { min: "1.27", max: "1.30", source: "inferred from the cilium compatibility pages of 1.15, 1.18 and 1.19 (1.16 page not found)" },
+        // cilium v1.18.14 Documentation/network/kubernetes/compatibility.rst: "1.30, 1.31, 1.32, 1.33".
+        "1.18.12": { min: "1.30", max: "1.33", source: "cilium v1.18 docs, Kubernetes Compatibility (e2e tested 1.30 - 1.33)" },
         // cilium 1.19 Documentation/network/kubernetes/compatibility.rst: "1.32, 1.33, 1.34, 1.35".
         "1.19.6": { min: "1.32", max: "1.35", source: "cilium v1.19 docs, Kubernetes Compatibility (e2e tested 1.32 - 1.35)" },
     },
@@ -82,7 +100,15 @@ export const SUPPORT_RANGES: Partial<Record<AddonName, Record<string, Kubernetes
         // docs/deploy/installation.md: "AWS Load Balancer Controller v2.5.0+ requires Kubernetes 1.22+".
         "1.7.2": { min: "1.22", source: "kubernetes-sigs/aws-load-balancer-controller docs/deploy/installation.md (v2.5.0+ requires 1.22+)" },
     },
-    // kasten 7.0.10: no Kubernetes support statement found; see KNOWN_GAPS.
+    kasten: {
+        // The chart's README, "Prerequisites": "Kubernetes 1.23 - 1.26".
+        "7.0.10": { min: "1.23", max: "1.26", source: "k10 7.0.10 chart README, Prerequisites (Kubernetes 1.23 - 1.26)" },
+    },
+    metricsServer: {
+        // metrics-server README "Compatibility Matrix" at v0.7.2 / v0.8.1: 0.7.x 1.27+, 0.8.x 1.31+.
+        "3.12.2": { min: "1.27", source: "kubernetes-sigs/metrics-server README Compatibility Matrix (0.7.x: 1.27+); chart 3.12.2 = app 0.7.2" },
+        "3.13.1": { min: "1.31", source: "kubernetes-sigs/metrics-server README Compatibility Matrix (0.8.x: 1.31+); chart 3.13.1 = app 0.8.1" },
+    },
 };
 
 /** The add-ons pinned by image: each supports exactly the minor of its image. */
@@ -122,9 +148,9 @@ export function supportRangeFor(minor: string, addon: AddonName): KubernetesRang
 
 // ---- Pins per minor ---------------------------------------------------------------------
 
-// Image tags: cluster-autoscaler images promoted to registry.k8s.io by kubernetes/k8s.io pull
-// requests #8815 (v1.32.5) and #9676 (v1.33.5, v1.34.4, v1.35.1, v1.36.0); 1.30 and 1.31 keep
-// the tag their own chart defaults to. Cloud controller manager images are listed in
+// Image tags: the cluster-autoscaler README asks for the newest release of the matching minor.
+// Newest release tag per minor in kubernetes/autoscaler (cluster-autoscaler-1.XX.Y, repository
+// snapshot of 2026-08-22): v1.30.7, v1.31.5, v1.32.7, v1.33.6, v1.34.5, v1.35.2, v1.36.1. Cloud controller manager images are listed in
 // kubernetes/k8s.io registry.k8s.io/images/k8s-staging-provider-aws/images.yaml (v1.30.10,
 // v1.31.9, v1.32.8, v1.33.4, v1.34.3, v1.35.2); v1.36.1 was promoted by k8s.io #9796 (the
 // v1.36.0 build failed and was never staged).
@@ -147,16 +173,18 @@ export const VERSION_TABLE: Record<string, EksdAddonPins> = {
             // appVersion 1.30.0: the chart built for this minor.
             autoscaler: "9.37.0",
             kasten: "7.0.10",
+            // metrics-server 0.7.x: 0.8.x states 1.31+.
+            metricsServer: "3.12.2",
         },
         ccmImageTag: "v1.30.10",
-        autoscalerImageTag: "v1.30.0",
+        autoscalerImageTag: "v1.30.7",
     },
     "1.31": {
         versions: {
             flannel: "v0.26.2",
             calico: "v3.29.1",
-            // Gap: 1.16 is tested up to 1.30 and 1.19 from 1.32 (see KNOWN_GAPS).
-            cilium: "1.16.5",
+            // 1.18 is tested on 1.30 - 1.33 (1.16 stops at 1.30, 1.19 starts at 1.32).
+            cilium: "1.18.12",
             ccm: "0.0.11",
             snapshotController: "v8.2.1",
             // Sidecars built by EKS-D for 1.31 (eks-1-31-12 tags).
@@ -165,9 +193,10 @@ export const VERSION_TABLE: Record<string, EksdAddonPins> = {
             // appVersion 1.31.0: the chart built for this minor.
             autoscaler: "9.38.0",
             kasten: "7.0.10",
+            metricsServer: "3.13.1",
         },
         ccmImageTag: "v1.31.9",
-        autoscalerImageTag: "v1.31.0",
+        autoscalerImageTag: "v1.31.5",
     },
     "1.32": {
         versions: {
@@ -182,16 +211,18 @@ export const VERSION_TABLE: Record<string, EksdAddonPins> = {
             // Newest chart we hold (defaults to v1.35.0); the image is pinned to this minor.
             autoscaler: "9.59.0",
             kasten: "7.0.10",
+            metricsServer: "3.13.1",
         },
         ccmImageTag: "v1.32.8",
-        autoscalerImageTag: "v1.32.5",
+        autoscalerImageTag: "v1.32.7",
     },
     "1.33": {
         versions: {
             flannel: "v0.28.9",
-            // Gap: v3.29 is tested up to 1.32, v3.32 from 1.34; v3.30/v3.31 cover 1.33 but we hold
-            // no chart data for them. Calico says newer Kubernetes "may also work" with 3.29.
-            calico: "v3.29.1",
+            // v3.31 is tested on 1.32 - 1.35 (v3.29 stops at 1.32, v3.32 starts at 1.34). Its
+            // operator manages its own CRDs (manageCRDs), so the CRDs new in 3.31 appear on the
+            // upgrade from 1.32 although Helm never applies crds/ on upgrade.
+            calico: "v3.31.7",
             cilium: "1.19.6",
             ccm: "0.0.11",
             snapshotController: "v8.2.1",
@@ -199,9 +230,10 @@ export const VERSION_TABLE: Record<string, EksdAddonPins> = {
             loadBalancerController: "1.7.2",
             autoscaler: "9.59.0",
             kasten: "7.0.10",
+            metricsServer: "3.13.1",
         },
         ccmImageTag: "v1.33.4",
-        autoscalerImageTag: "v1.33.5",
+        autoscalerImageTag: "v1.33.6",
     },
     "1.34": {
         versions: {
@@ -215,9 +247,10 @@ export const VERSION_TABLE: Record<string, EksdAddonPins> = {
             loadBalancerController: "1.7.2",
             autoscaler: "9.59.0",
             kasten: "7.0.10",
+            metricsServer: "3.13.1",
         },
         ccmImageTag: "v1.34.3",
-        autoscalerImageTag: "v1.34.4",
+        autoscalerImageTag: "v1.34.5",
     },
     "1.35": {
         versions: {
@@ -228,28 +261,31 @@ export const VERSION_TABLE: Record<string, EksdAddonPins> = {
             snapshotController: "v8.2.1",
             ebsCsi: "2.64.0",
             loadBalancerController: "1.7.2",
-            // appVersion 1.35.0; the image moves to the newer patch v1.35.1.
+            // appVersion 1.35.0; the image moves to the newer patch v1.35.2.
             autoscaler: "9.59.0",
             kasten: "7.0.10",
+            metricsServer: "3.13.1",
         },
         ccmImageTag: "v1.35.2",
-        autoscalerImageTag: "v1.35.1",
+        autoscalerImageTag: "v1.35.2",
     },
     "1.36": {
         versions: {
             flannel: "v0.28.9",
             calico: "v3.32.1",
-            // Gap: 1.19 is tested up to 1.35; cilium 1.20 has no chart data here.
-            cilium: "1.19.6",
+            // 1.19 is tested up to 1.35. 1.20.0 is the next line (chart data derived from
+            // cilium/charts cilium-1.20.0.tgz); its compatibility page was not read (KNOWN_GAPS).
+            cilium: "1.20.0",
             ccm: "0.0.11",
             snapshotController: "v8.2.1",
             ebsCsi: "2.64.0",
             loadBalancerController: "1.7.2",
             autoscaler: "9.59.0",
             kasten: "7.0.10",
+            metricsServer: "3.13.1",
         },
         ccmImageTag: "v1.36.1",
-        autoscalerImageTag: "v1.36.0",
+        autoscalerImageTag: "v1.36.1",
     },
 };
 
@@ -260,8 +296,9 @@ export const SUPPORTED_EKSD_VERSIONS = Object.keys(VERSION_TABLE);
  * (deploy/kubernetes/snapshot-controller/setup-snapshot-controller.yaml at the tag): upstream
  * manifests name the previous release's image. v8.2.0 deployed v8.0.1 (two lines behind its
  * CRDs); v8.2.1 deploys v8.2.0, the same 8.2 line as its CRDs and as the csi-snapshotter
- * sidecar of EBS CSI 2.39.3. Newer tags (v8.5.0, v8.6.0) move VolumeGroupSnapshot towards GA
- * and need the group snapshot CRDs we do not apply, so they are not pinned.
+ * sidecar of EBS CSI 2.39.3. Newer tags are not pinned only because they are not checked here
+ * (their client/config/crd kustomization also lists the groupsnapshot.storage.k8s.io CRDs,
+ * e.g. v8.6.0); upstream does not make plain volume snapshots depend on group snapshots.
  */
 export const SNAPSHOT_CONTROLLER_IMAGES: Record<string, string> = {
     "v8.2.0": "v8.0.1",
@@ -279,18 +316,66 @@ export interface KnownGap {
     reason: string;
 }
 
-const KASTEN_GAP = "no Kubernetes support statement for K10 7.0.10 found; 7.0.10 is the only K10 chart data held";
+const KASTEN_GAP = "the K10 7.0.10 chart states Kubernetes 1.23 - 1.26; no newer K10 chart has checked data here";
 
 /**
  * Every (minor, add-on) whose pin is not declared to support the minor. A test keeps this list
- * exact: a new gap fails until it is listed here, a closed one fails until it is removed.
+ * exact: a new gap fails until it is listed here, a closed one fails until it is removed. The
+ * preview warns about each gap a stack actually installs (supportWarnings).
  */
 export const KNOWN_GAPS: readonly KnownGap[] = [
-    { minor: "1.31", addon: "cilium", reason: "cilium 1.16 is tested up to 1.30 and 1.19 from 1.32; 1.17/1.18 have no chart data here" },
-    { minor: "1.33", addon: "calico", reason: "calico v3.29 is tested up to 1.32 and v3.32 from 1.34; v3.30/v3.31 have no chart data here" },
-    { minor: "1.36", addon: "cilium", reason: "cilium 1.19 is tested up to 1.35; 1.20 has no chart data here" },
+    {
+        minor: "1.36",
+        addon: "cilium",
+        reason: "cilium 1.19 is tested up to 1.35 and the Kubernetes compatibility page of 1.20 was not read here (each cilium line e2e-tests four minors: 1.20 is expected to cover 1.33 - 1.36)",
+    },
     ...SUPPORTED_EKSD_VERSIONS.map((minor) => ({ minor, addon: "kasten" as const, reason: KASTEN_GAP })),
 ];
+
+/** What a stack installs, as far as support statements go. */
+export interface InstalledAddons {
+    cni: CniChoice;
+    ebsCsi: boolean;
+    loadBalancerController: boolean;
+    autoscaler: boolean;
+    kasten: boolean;
+    metricsServer: boolean;
+}
+
+function installedAddonNames(installed: InstalledAddons): AddonName[] {
+    const names: AddonName[] = [installed.cni, "ccm"];
+    if (installed.ebsCsi) {
+        names.push("snapshotController", "ebsCsi");
+    }
+    const optional: [boolean, AddonName][] = [
+        [installed.loadBalancerController, "loadBalancerController"],
+        [installed.autoscaler, "autoscaler"],
+        [installed.kasten, "kasten"],
+        [installed.metricsServer, "metricsServer"],
+    ];
+    return [...names, ...optional.filter(([on]) => on).map(([, name]) => name)];
+}
+
+/**
+ * One line per installed add-on whose version (pin or override) is outside its declared
+ * Kubernetes support range, or has none: printed as a preview warning with the reason.
+ */
+export function supportWarnings(minor: string, installed: InstalledAddons, versions: AddonVersions): string[] {
+    const warnings: string[] = [];
+    for (const addon of installedAddonNames(installed)) {
+        const version = versions[addon];
+        const range = addon === "ccm" || addon === "autoscaler" ? supportRangeFor(minor, addon) : SUPPORT_RANGES[addon]?.[version];
+        if (range && rangeContains(range, minor)) {
+            continue;
+        }
+        const gap = KNOWN_GAPS.find((g) => g.minor === minor && g.addon === addon && pinsFor(minor).versions[addon] === version);
+        const stated = range
+            ? `declared for ${range.min} - ${range.max ?? "(no upper bound)"} (${range.source})`
+            : "no Kubernetes support statement is recorded for it";
+        warnings.push(`${addon} ${version} on EKS-D ${minor} is outside its upstream support statement: ${gap ? gap.reason : stated}.`);
+    }
+    return warnings;
+}
 
 /** True when every required add-on of `minor` has a pin whose declared range contains it. */
 export function addonSetComplete(minor: string): boolean {
@@ -298,6 +383,25 @@ export function addonSetComplete(minor: string): boolean {
         const range = supportRangeFor(minor, addon);
         return range !== undefined && rangeContains(range, minor);
     });
+}
+
+/** From this operator version on, the Calico CRDs come from their own chart (crd.projectcalico.org.v1). */
+export const CALICO_CRD_CHART_FROM = "v3.32.0";
+
+/**
+ * Why a calico version override is refused on `eksdVersion` (undefined when it is not): where the
+ * pin is v3.32+, the Calico CRDs belong to the calico-crds release, and an older operator chart
+ * would drop that release, and with it every Calico CRD and object.
+ */
+export function calicoOverrideProblem(eksdVersion: string, version: string | undefined): string | undefined {
+    const pinned = VERSION_TABLE[eksdVersion]?.versions.calico;
+    if (!version || !pinned || compareVersions(pinned, CALICO_CRD_CHART_FROM) < 0 || compareVersions(version, CALICO_CRD_CHART_FROM) >= 0) {
+        return undefined;
+    }
+    return (
+        `${version} is refused on EKS-D ${eksdVersion}: from ${CALICO_CRD_CHART_FROM} on the Calico CRDs belong to the calico-crds release, ` +
+        `and an older operator chart would drop it. Fix: use ${CALICO_CRD_CHART_FROM} or newer (the pin is ${pinned}), or remove the override`
+    );
 }
 
 /** A stack's per add-on override: chart version and/or values merged over ours. */
@@ -370,12 +474,17 @@ export function validateOverrides(overrides: AddonOverrides): void {
 /** The versions to install: the table's pins with the stack's version overrides applied. */
 export function resolveVersions(eksdVersion: string, overrides: AddonOverrides = {}): AddonVersions {
     validateOverrides(overrides);
-    const resolved: AddonVersions = { ...pinsFor(eksdVersion).versions };
+    const pinned = pinsFor(eksdVersion).versions;
+    const resolved: AddonVersions = { ...pinned };
     for (const name of ADDON_NAMES) {
         const version = overrides[name]?.version;
         if (version) {
             resolved[name] = version;
         }
+    }
+    const calicoProblem = calicoOverrideProblem(eksdVersion, overrides.calico?.version);
+    if (calicoProblem) {
+        throw new Error(`addonOverrides.calico.version: ${calicoProblem}`);
     }
     return resolved;
 }

@@ -14,6 +14,8 @@ export interface ChangePolicy {
     effect: string;
     /** Refused keys (and conditional refusals): the procedure that is safe instead. */
     safePath?: string;
+    /** A change that goes ahead but loses something: printed as a preview warning. */
+    warn?: (from: LifecycleValue, to: LifecycleValue) => string | undefined;
     /** The value is exported in the `lifecycle` output and compared at the next preview. */
     tracked?: boolean;
     /**
@@ -242,11 +244,26 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
         effect: "two CNIs on one cluster: pods of the old network lose connectivity and the old CNI's state stays on every node",
         safePath: NEW_CLUSTER,
     },
-    volumeType: { kind: "in-place", effect: "the `ebs-sc` StorageClass is re-created; existing volumes keep their type" },
+    volumeType: {
+        kind: "refused",
+        tracked: true,
+        effect: "StorageClass parameters are immutable: the helm upgrade of EBS CSI would change `ebs-sc`'s `type` and Kubernetes rejects it (the `ebs-sc` class is not re-created)",
+        safePath:
+            "keep volumeType; for volumes of another type, create your own StorageClass (provisioner ebs.csi.aws.com, parameters.type set to the new type) and name it in the PersistentVolumeClaims, or list ebs-sc unchanged plus a class of another name in addonOverrides.ebsCsi.values.storageClasses (a list replaces ours)",
+    },
     ebsCsi: { kind: "in-place", effect: "the release is installed or removed" },
     loadBalancerController: { kind: "in-place", effect: "the release is installed or removed" },
     autoscaler: { kind: "in-place", effect: "the release is installed or removed" },
-    kasten: { kind: "in-place", effect: "the release is installed or removed" },
+    kasten: {
+        kind: "in-place",
+        tracked: true,
+        effect: "the release is installed or removed; removing it deletes the PersistentVolumeClaims the K10 chart created (its catalog of restore points, jobs, logs): a warning at preview says so",
+        warn: (from, to) =>
+            from === true && to === false
+                ? "kasten: true → false uninstalls K10: its PersistentVolumeClaims (the catalog of restore points, jobs, logs) are deleted with it. Export the catalog first (K10 disaster recovery) if the restore points must stay usable."
+                : undefined,
+    },
+    metricsServer: { kind: "in-place", effect: "the release is installed or removed (kubectl top and HorizontalPodAutoscalers need it)" },
     autoscalerScaleDownUnneededTime: { kind: "in-place", effect: "helm upgrade of the autoscaler" },
     autoscalerScaleDownDelayAfterAdd: { kind: "in-place", effect: "helm upgrade of the autoscaler" },
     addonOverrides: {
@@ -302,6 +319,18 @@ export function refusedChanges(previous: LifecycleState | undefined, current: Re
     return refused;
 }
 
+/** Warnings of the changes that go ahead but lose something (e.g. K10's data). */
+export function changeWarnings(previous: LifecycleState | undefined, current: Record<string, LifecycleValue>): string[] {
+    if (!previous) {
+        return [];
+    }
+    return TRACKED_KEYS.map((key) => {
+        const from = previous.settings[key];
+        const to = current[key];
+        return from === undefined || to === undefined || from === to ? undefined : CHANGE_POLICY[key].warn?.(from, to);
+    }).filter((warning): warning is string => warning !== undefined);
+}
+
 /** Thrown at preview for refused changes: the messages only, no stack trace. */
 export class RefusedChangeError extends pulumi.RunError {
     constructor(readonly refused: RefusedChange[]) {
@@ -323,6 +352,9 @@ export function approvedPrevious(
         const refused = refusedChanges(state, current);
         if (refused.length > 0) {
             throw new RefusedChangeError(refused);
+        }
+        for (const warning of changeWarnings(state, current)) {
+            void pulumi.log.warn(warning);
         }
         return state;
     });

@@ -2,12 +2,12 @@
 // The kubelet and kubeadm in the node AMIs must be of the same release; `kubernetesVersion`
 // in config overrides the tag when an AMI was baked from another release.
 //
-// How each release was confirmed: the eks-distro repository renders every release manifest
-// (https://distro.eks.amazonaws.com/kubernetes-1-XX/kubernetes-1-XX-eks-N.yaml) into
-// docs/contents/releases/1-XX/N/index.md, a table of every image URI of that manifest. The tags
-// below are copied from those tables; "newest" means the release N+1 (and N+2) has no such page.
-// The release notes named newer candidates for some minors (1-33-eks-35, 1-34-eks-26,
-// 1-35-eks-17, 1-36-eks-11); no manifest page exists for them, so they are not used here.
+// The releases are data: model/eksd-releases.json holds each release as read from its
+// upstream release page (the GitHub release v1-XX-eks-N, or the repository's rendering
+// docs/contents/releases/1-XX/N/index.md: the manifest link and every image), with its source.
+// `npm run eksd-catalog -- <page>` adds a release; the highest number of each minor is pinned.
+import catalog from "../model/eksd-releases.json";
+import { EksdCatalogData, EksdReleaseRecord, imageSuffix, newestPerMinor, parseReleaseName, recordProblems } from "../model/eksd-catalog";
 
 export interface EksdRelease {
     minor: string;
@@ -16,37 +16,32 @@ export interface EksdRelease {
     kubernetesVersion: string;
     etcdImageTag: string;
     corednsImageTag: string;
+    /** The release page its tags were read from. */
+    source: string;
 }
 
-function release(minor: string, number: number, kubernetes: string, etcd: string, coredns: string): EksdRelease {
-    const channel = minor.replace(".", "-");
-    const suffix = `eks-${channel}-${number}`;
+function toRelease(record: EksdReleaseRecord): EksdRelease {
+    const problems = recordProblems(record);
+    if (problems.length > 0) {
+        throw new Error(`model/eksd-releases.json: ${problems.join("; ")}`);
+    }
+    const suffix = imageSuffix(record.release);
     return {
-        minor,
-        release: `${channel}-eks-${number}`,
-        kubernetesVersion: `${kubernetes}-${suffix}`,
-        etcdImageTag: `${etcd}-${suffix}`,
-        corednsImageTag: `${coredns}-${suffix}`,
+        minor: parseReleaseName(record.release).minor,
+        release: record.release,
+        kubernetesVersion: `${record.kubernetes}${suffix}`,
+        etcdImageTag: `${record.etcd}${suffix}`,
+        corednsImageTag: `${record.coredns}${suffix}`,
+        source: record.source,
     };
 }
 
-export const EKSD_RELEASES: Record<string, EksdRelease> = {
-    // docs/contents/releases/1-30/59/index.md (repository snapshot of 2026-08-19; newer than the
-    // 1-30-eks-56 the release notes named, and no page for 60 or 61).
-    "1.30": release("1.30", 59, "v1.30.14", "v3.5.21", "v1.12.4"),
-    // docs/contents/releases/1-31/50/index.md (no page for 51).
-    "1.31": release("1.31", 50, "v1.31.14", "v3.5.21", "v1.12.4"),
-    // docs/contents/releases/1-32/43/index.md (no page for 44).
-    "1.32": release("1.32", 43, "v1.32.13", "v3.5.21", "v1.12.4"),
-    // docs/contents/releases/1-33/33/index.md (no page for 34 or the named 35).
-    "1.33": release("1.33", 33, "v1.33.13", "v3.5.21", "v1.14.6"),
-    // docs/contents/releases/1-34/24/index.md (no page for 25 or the named 26).
-    "1.34": release("1.34", 24, "v1.34.11", "v3.5.21", "v1.14.6"),
-    // docs/contents/releases/1-35/15/index.md (no page for 16 or the named 17).
-    "1.35": release("1.35", 15, "v1.35.8", "v3.5.21", "v1.14.6"),
-    // docs/contents/releases/1-36/9/index.md (no page for 10 or the named 11). 1.36 ships etcd 3.6.
-    "1.36": release("1.36", 9, "v1.36.4", "v3.6.12", "v1.14.6"),
-};
+/** Every recorded release, and releases known to exist whose image tables were not read. */
+export const EKSD_CATALOG: EksdCatalogData = catalog;
+
+export const EKSD_RELEASES: Record<string, EksdRelease> = Object.fromEntries(
+    Object.entries(newestPerMinor(EKSD_CATALOG.releases)).map(([minor, record]) => [minor, toRelease(record)]),
+);
 
 /** Minors this program deploys, oldest first. */
 export const SUPPORTED_EKSD_MINORS: string[] = Object.keys(EKSD_RELEASES).sort(compareMinors);

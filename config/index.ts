@@ -145,6 +145,7 @@ function buildModel(raw: RawStackConfig, v: StackConfigValues, environment: stri
             loadBalancerController: v.loadBalancerController,
             autoscaler: v.autoscaler,
             kasten: v.kasten,
+            metricsServer: v.metricsServer,
             autoscalerScaleDownUnneededTime: v.autoscalerScaleDownUnneededTime,
             autoscalerScaleDownDelayAfterAdd: v.autoscalerScaleDownDelayAfterAdd,
             overrides: Object.fromEntries(Object.entries(v.addonOverrides).filter(([, o]) => o !== undefined)),

@@ -3,6 +3,7 @@
 import { openFamilies } from "../model/address-coverage";
 import { cidrContains, cidrsOverlap, Ipv4Cidr, parseIpv4Cidr } from "../model/cidr";
 import { PRODUCTION_RULES, ProductionRuleId } from "../model/production-rules";
+import { calicoOverrideProblem } from "../addons/versions";
 import { EKSD_RELEASES } from "../cluster/versions";
 import {
     GROUP_NAME_PATTERN,
@@ -175,6 +176,11 @@ export function crossKeyProblems(v: ValidValues, has: (key: keyof StackConfigVal
     if (eksdVersion !== undefined && has("kubernetesVersion") && v.kubernetesVersion !== undefined && !v.kubernetesVersion.startsWith(`v${eksdVersion}.`)) {
         const tag = EKSD_RELEASES[eksdVersion]?.kubernetesVersion;
         problem("kubernetesVersion", `"${v.kubernetesVersion}" is not an EKS-D ${eksdVersion} tag. Fix: use a tag such as ${tag}, or change eksdVersion`);
+    }
+    const calicoOverride = passed("addonOverrides")?.calico?.version;
+    const calicoProblem = eksdVersion !== undefined ? calicoOverrideProblem(eksdVersion, calicoOverride) : undefined;
+    if (calicoProblem) {
+        problem("addonOverrides.calico.version", calicoProblem);
     }
 
     // Control plane.

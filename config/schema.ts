@@ -800,6 +800,11 @@ export const CONFIG_SCHEMAS = {
         terraformVariable: "install_kasten_k10",
         description: "Kasten K10 backup (licence: free under 5 worker nodes).",
     }),
+    metricsServer: key(boolean(true), {
+        group: "addons",
+        example: "true",
+        description: "metrics-server: the `metrics.k8s.io` API behind `kubectl top` and HorizontalPodAutoscalers (see docs/addons.md).",
+    }),
     autoscalerScaleDownUnneededTime: key(pattern(DURATION_PATTERN, "a duration", "use a value such as 10m").default("10m"), {
         group: "addons",
         example: "10m",

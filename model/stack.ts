@@ -136,6 +136,7 @@ export interface AddonChoicesModel {
     loadBalancerController: boolean;
     autoscaler: boolean;
     kasten: boolean;
+    metricsServer: boolean;
     autoscalerScaleDownUnneededTime: string;
     autoscalerScaleDownDelayAfterAdd: string;
     overrides: Record<string, AddonOverrideModel>;

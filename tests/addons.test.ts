@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
+import { CHART_OBJECTS } from "../addons/chart-objects";
 import { buildCloudConfig, serializeIni, zcomputeEndpoint } from "../addons/cloud-config";
 import { deepMerge } from "../addons/deep-merge";
 import { calicoNeedsCrdChart, lbcApiEndpoints } from "../addons/values";
@@ -211,6 +212,7 @@ describe("EksdAddons under mocks: defaults (flannel, EBS CSI, LBC, autoscaler)",
             "aws-load-balancer-controller",
             "cluster-autoscaler",
             "flannel",
+            "metrics-server",
         ]);
         assert.equal(run.ofType("kubernetes:core/v1:Secret").length, 0, "no backup-export Secret");
         assert.equal(run.resources.filter((r) => r.inputs?.metadata?.name === "zadara-root-ca").length, 0);
@@ -230,8 +232,8 @@ describe("EksdAddons under mocks: defaults (flannel, EBS CSI, LBC, autoscaler)",
         }
     });
 
-    test("releases are pinned, atomic, clean up on failure and keep little history", () => {
-        for (const r of run.ofType(RELEASE)) {
+    test("releases are pinned, atomic, clean up on failure and keep little history (metrics-server: see below)", () => {
+        for (const r of run.ofType(RELEASE).filter((release) => release.inputs.name !== "metrics-server")) {
             assert.equal(r.inputs.atomic, true, r.name);
             assert.equal(r.inputs.cleanupOnFail, true, r.name);
             assert.equal(r.inputs.maxHistory, 5, r.name);
@@ -463,7 +465,7 @@ describe("EksdAddons under mocks: CNI choices", () => {
 
 describe("EksdAddons under mocks: toggles, CA, overrides, EKS-D 1.31", () => {
     test("everything optional off: only CNI and CCM (and their config)", async () => {
-        const run = await runAddons({ ebsCsi: false, loadBalancerController: false, autoscaler: false, kasten: false });
+        const run = await runAddons({ ebsCsi: false, loadBalancerController: false, autoscaler: false, kasten: false, metricsServer: false });
         assert.deepEqual(releaseNames(run), ["aws-cloud-controller-manager", "flannel"]);
         assert.equal(run.ofType("kubernetes:yaml/v2:ConfigFile").length, 0, "no snapshot manifests without EBS CSI");
         assert.equal(run.component.storageClassName, undefined);
@@ -542,13 +544,13 @@ describe("EksdAddons under mocks: toggles, CA, overrides, EKS-D 1.31", () => {
         assert.deepEqual(valuesOf(run, "aws-cloud-controller-manager").image, { tag: "v1.31.9" });
         assert.equal(releaseOf(run, "aws-ebs-csi-driver").inputs.version, "2.39.3");
         assert.equal(releaseOf(run, "cluster-autoscaler").inputs.version, "9.38.0");
-        assert.deepEqual(valuesOf(run, "cluster-autoscaler").image, { tag: "v1.31.0" });
+        assert.deepEqual(valuesOf(run, "cluster-autoscaler").image, { tag: "v1.31.5" });
     });
 
     test("EKS-D 1.36: one autoscaler chart (9.59.0) runs the 1.36 image; calico CRDs from their own chart", async () => {
         const run = await runAddons({ eksdVersion: "1.36", cni: "calico" });
         assert.equal(releaseOf(run, "cluster-autoscaler").inputs.version, "9.59.0");
-        assert.deepEqual(valuesOf(run, "cluster-autoscaler").image, { tag: "v1.36.0" });
+        assert.deepEqual(valuesOf(run, "cluster-autoscaler").image, { tag: "v1.36.1" });
         assert.deepEqual(valuesOf(run, "aws-cloud-controller-manager").image, { tag: "v1.36.1" });
         assert.equal(releaseOf(run, "calico-crds").inputs.version, "v3.32.1");
         assert.ok(run.dependsOn(releaseOf(run, "calico"), releaseOf(run, "calico-crds")), "CRDs first");
@@ -619,5 +621,85 @@ describe("EksdAddons under mocks: controllers keep cloud credentials while pods 
         assert.ok(isSecretValue(secret.inputs.stringData), "stringData is a Pulumi secret");
         assert.deepEqual(unwrapSecrets(secret.inputs.stringData), { key_id: "AKIDEBSCSI", access_key: "ebs-secret-key" });
         assert.ok(run.dependsOn(run.release("aws-ebs-csi-driver")!, secret), "the release waits for its credentials");
+    });
+});
+
+describe("EksdAddons under mocks: metrics-server", () => {
+    test("on by default: the chart renders the v1beta1.metrics.k8s.io APIService, InternalIP, no insecure kubelet TLS", async () => {
+        const run = await runAddons({ eksdVersion: "1.35" });
+        const release = releaseOf(run, "metrics-server");
+        assert.equal(release.inputs.chart, "metrics-server");
+        assert.equal(release.inputs.version, "3.13.1");
+        assert.equal(release.inputs.namespace, "kube-system");
+        const values = valuesOf(run, "metrics-server");
+        assert.ok(values.defaultArgs.includes("--kubelet-preferred-address-types=InternalIP"));
+        assert.ok(!JSON.stringify(values).includes("kubelet-insecure-tls"), "never --kubelet-insecure-tls");
+        // The chart's APIService template renders when apiService.create (default true) is not overridden.
+        assert.equal(values.apiService, undefined);
+        assert.deepEqual(CHART_OBJECTS["metrics-server"]["3.13.1"].templated, ["APIService/v1beta1.metrics.k8s.io"]);
+        assert.ok(run.dependsOn(release, releaseOf(run, "aws-cloud-controller-manager")), "after the CCM");
+    });
+
+    test("1.30 runs the 0.7 line (0.8 states 1.31+)", async () => {
+        const run = await runAddons({ eksdVersion: "1.30" });
+        assert.equal(releaseOf(run, "metrics-server").inputs.version, "3.12.2");
+    });
+
+    test("self-signed kubelet serving certificates: not awaited, not atomic, and the preview says why", async () => {
+        const run = await runAddons({ eksdVersion: "1.35" });
+        const release = releaseOf(run, "metrics-server");
+        assert.equal(release.inputs.skipAwait, true);
+        assert.equal(release.inputs.atomic, false);
+        assert.ok(run.component.warnings.some((w) => /metrics-server is installed but stays unready.*--kubelet-insecure-tls is not used/.test(w)));
+    });
+
+    test("CA-signed kubelet serving certificates: an ordinary atomic, awaited release and no warning", async () => {
+        const run = await runAddons({ eksdVersion: "1.35", kubeletServingCertificates: "cluster-ca" });
+        const release = releaseOf(run, "metrics-server");
+        assert.equal(release.inputs.atomic, true);
+        assert.equal(release.inputs.skipAwait, undefined);
+        assert.deepEqual(run.component.warnings, []);
+    });
+
+    test("metricsServer: false installs no metrics-server", async () => {
+        const run = await runAddons({ metricsServer: false });
+        assert.equal(run.release("metrics-server"), undefined);
+    });
+});
+
+describe("EksdAddons under mocks: snapshots and support warnings", () => {
+    test("EBS CSI renders the snapshotter sidecar and ebs-vsc whatever Helm discovers (forceEnable)", async () => {
+        for (const eksdVersion of ["1.30", "1.31", "1.35"]) {
+            const run = await runAddons({ eksdVersion });
+            assert.deepEqual(valuesOf(run, "aws-ebs-csi-driver").sidecars.snapshotter, { forceEnable: true }, eksdVersion);
+        }
+    });
+
+    test("an add-on outside its support statement is warned about at preview, with the reason", async () => {
+        const cilium = await runAddons({ eksdVersion: "1.36", cni: "cilium" });
+        assert.ok(
+            cilium.component.warnings.some((w) =>
+                /^cilium 1\.20\.0 on EKS-D 1\.36 is outside its upstream support statement: cilium 1\.19 is tested up to 1\.35/.test(w),
+            ),
+        );
+        const kasten = await runAddons({ eksdVersion: "1.35", kasten: true, kubeletServingCertificates: "cluster-ca" });
+        assert.deepEqual(kasten.component.warnings, [
+            "kasten 7.0.10 on EKS-D 1.35 is outside its upstream support statement: the K10 7.0.10 chart states Kubernetes 1.23 - 1.26; no newer K10 chart has checked data here.",
+        ]);
+        const override = await runAddons({
+            eksdVersion: "1.35",
+            overrides: { cilium: { version: "1.16.5" } },
+            cni: "cilium",
+            kubeletServingCertificates: "cluster-ca",
+        });
+        assert.ok(
+            override.component.warnings.some((w) => /^cilium 1\.16\.5 on EKS-D 1\.35 .*declared for 1\.27 - 1\.30/.test(w)),
+            "an override is checked too",
+        );
+    });
+
+    test("a supported set has no warning", async () => {
+        const run = await runAddons({ eksdVersion: "1.33", cni: "calico", kubeletServingCertificates: "cluster-ca" });
+        assert.deepEqual(run.component.warnings, []);
     });
 });

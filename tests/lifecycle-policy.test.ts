@@ -136,7 +136,7 @@ describe("previous-state checks", () => {
             .filter(([, p]) => p.kind === "refused")
             .map(([key]) => key);
         const previous = { lifecycle: state({ ...Object.fromEntries(refusedKeys.map((key) => [key, `old-${key}`])), eksdVersion: "1.28" }) };
-        const run = runPlan(["--stack", "dev", "--previous", tmpFile("previous.json", JSON.stringify(previous))]);
+        const run = runPlan(["--stack", "dev", "--config", "eksdVersion=1.30", "--previous", tmpFile("previous.json", JSON.stringify(previous))]);
         assert.equal(run.code, 1, run.stderr);
         assert.equal(run.plan, undefined, "no plan is written");
         for (const key of refusedKeys) {
@@ -146,11 +146,11 @@ describe("previous-state checks", () => {
         assert.doesNotMatch(run.stdout, /master-sa-1/);
     });
 
-    /** A 1.29 cluster (one node) upgraded to the dev stack's 1.30; extra: the previous outputs' rest. */
+    /** A 1.29 cluster (one node) upgraded to 1.30 (the dev stack's minor set back); extra: the previous outputs' rest. */
     function upgradePlan(file: string, nodes: Record<string, unknown> | undefined, extra: Record<string, unknown> = {}) {
         const upgradeFrom = state({ eksdVersion: "1.29", kubernetesVersion: "v1.29.15-eks-1-29-60", controlPlaneCount: 1, environment: "dev" });
         const previous = { lifecycle: nodes ? { ...upgradeFrom, controlPlaneNodes: nodes } : upgradeFrom, ...extra };
-        const run = runPlan(["--stack", "dev", "--show-secrets", "--previous", tmpFile(file, JSON.stringify(previous))]);
+        const run = runPlan(["--stack", "dev", "--config", "eksdVersion=1.30", "--show-secrets", "--previous", tmpFile(file, JSON.stringify(previous))]);
         assert.equal(run.code, 0, run.stderr);
         const retire = run.plan!.resources.find((r) => r.name === "dev-master-sa-1-retire-replaced");
         assert.ok(retire, "no retire step");

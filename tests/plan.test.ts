@@ -203,9 +203,11 @@ describe("offline plan", () => {
             assert.ok(policy, "no EBS CSI policy in the plan");
             return String((policy.inputs as Record<string, unknown>).policy);
         };
-        // dev runs EKS-D 1.30: EBS CSI 2.33.0, whose policy has no DescribeInstanceTypes.
-        assert.doesNotMatch(ebsPolicy(dev), /ec2:DescribeInstanceTypes/);
-        const overridden = runPlan(["--stack", "dev", "--config", "addonOverrides.ebsCsi.version=2.64.0"]);
+        // On EKS-D 1.30: EBS CSI 2.33.0, whose policy has no DescribeInstanceTypes.
+        const old = runPlan(["--stack", "dev", "--config", "eksdVersion=1.30"]);
+        assert.equal(old.code, 0, old.stderr);
+        assert.doesNotMatch(ebsPolicy(old), /ec2:DescribeInstanceTypes/);
+        const overridden = runPlan(["--stack", "dev", "--config", "eksdVersion=1.30", "--config", "addonOverrides.ebsCsi.version=2.64.0"]);
         assert.equal(overridden.code, 0, overridden.stderr);
         assert.match(ebsPolicy(overridden), /ec2:DescribeInstanceTypes/);
     });

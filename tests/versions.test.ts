@@ -23,6 +23,7 @@ import {
 } from "../addons/versions";
 import {
     DEFAULT_EKSD_MINOR,
+    EKSD_CATALOG,
     EKSD_RELEASES,
     END_OF_LIFE_MINORS,
     SUPPORTED_EKSD_MINORS,
@@ -32,7 +33,13 @@ import {
     upgradeTarget,
     upgradeTargets,
 } from "../cluster/versions";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+import { parseReleasePage } from "../model/eksd-catalog";
 import { readCommittedFacts } from "../tools/chart-facts";
+import { CATALOG_FILE, runCatalog } from "../tools/eksd-catalog";
 import { runAddons, unwrapSecrets } from "./helpers/addons-harness";
 
 const MINORS = ["1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36"];
@@ -48,6 +55,7 @@ const RELEASE_ADDON: Record<string, AddonName> = {
     "aws-load-balancer-controller": "loadBalancerController",
     "cluster-autoscaler": "autoscaler",
     k10: "kasten",
+    "metrics-server": "metricsServer",
 };
 
 describe("EKS-D catalog", () => {
@@ -74,16 +82,26 @@ describe("EKS-D catalog", () => {
         }
     });
 
-    test("the confirmed releases (manifest pages in the eks-distro repository)", () => {
+    test("each minor pins the newest release whose image table is recorded (model/eksd-releases.json)", () => {
         assert.deepEqual(Object.fromEntries(MINORS.map((m) => [m, EKSD_RELEASES[m].release])), {
             "1.30": "1-30-eks-59",
             "1.31": "1-31-eks-50",
             "1.32": "1-32-eks-43",
-            "1.33": "1-33-eks-33",
+            "1.33": "1-33-eks-35",
             "1.34": "1-34-eks-24",
             "1.35": "1-35-eks-15",
-            "1.36": "1-36-eks-9",
+            "1.36": "1-36-eks-11",
         });
+        for (const minor of MINORS) {
+            assert.ok(EKSD_RELEASES[minor].source.length > 10, `${minor} names its source`);
+        }
+    });
+
+    test("releases known to exist but not read are listed with why, never pinned", () => {
+        for (const named of EKSD_CATALOG.namedNotRead) {
+            assert.ok(named.why.length > 20, named.release);
+            assert.ok(!Object.values(EKSD_RELEASES).some((r) => r.release === named.release), named.release);
+        }
     });
 
     test("1.36 ships etcd 3.6, 1.30 - 1.35 etcd 3.5.21", () => {
@@ -147,9 +165,9 @@ describe("declared support ranges", () => {
         }
     });
 
-    test("the gaps are the known ones (cilium 1.31 and 1.36, calico 1.33, K10 everywhere)", () => {
+    test("the gaps are the known ones (cilium 1.36, K10 everywhere); calico 1.33 and cilium 1.31 are closed", () => {
         const required = KNOWN_GAPS.filter((g) => !OPTIONAL_ADDONS.includes(g.addon)).map((g) => `${g.minor} ${g.addon}`);
-        assert.deepEqual(required, ["1.31 cilium", "1.33 calico", "1.36 cilium"]);
+        assert.deepEqual(required, ["1.36 cilium"]);
         for (const gap of KNOWN_GAPS) {
             assert.ok(gap.reason.length > 20, "each gap says why");
         }
@@ -176,7 +194,7 @@ describe("declared support ranges", () => {
 
     test("the default minor is the newest one whose add-on set is complete", () => {
         const complete = MINORS.filter(addonSetComplete);
-        assert.deepEqual(complete, ["1.30", "1.32", "1.34", "1.35"]);
+        assert.deepEqual(complete, ["1.30", "1.31", "1.32", "1.33", "1.34", "1.35"]);
         assert.equal(DEFAULT_EKSD_MINOR, complete[complete.length - 1]);
     });
 
@@ -224,6 +242,7 @@ describe("add-ons plan for every minor and every CNI", () => {
                     "aws-load-balancer-controller",
                     "cluster-autoscaler",
                     "k10",
+                    "metrics-server",
                     cni,
                     ...(cni === "calico" && calicoNeedsCrdChart(pins.versions.calico) ? ["calico-crds"] : []),
                 ].sort();
@@ -239,4 +258,85 @@ describe("add-ons plan for every minor and every CNI", () => {
             });
         }
     }
+});
+
+// A release page as GitHub shows it (v1-36-eks-11: image table as "name version URI" lines) and
+// as the eks-distro repository renders it (Markdown table), shortened to the rows the catalog reads.
+const GITHUB_PAGE = `EKS Distro v1-36-eks-11 Release
+Release Manifest
+Download the release manifest here: kubernetes-1-36-eks-11.yaml
+Name Version URI
+coredns v1.14.7 public.ecr.aws/eks-distro/coredns/coredns:v1.14.7-eks-1-36-11
+etcd v3.6.12 public.ecr.aws/eks-distro/etcd-io/etcd:v3.6.12-eks-1-36-11
+kube-apiserver v1.36.5 public.ecr.aws/eks-distro/kubernetes/kube-apiserver:v1.36.5-eks-1-36-11
+`;
+const REPO_PAGE = `# EKS-D v1-37-eks-2 Release
+Download the release manifest here: [kubernetes-1-37-eks-2.yaml](https://distro.eks.amazonaws.com/kubernetes-1-37/kubernetes-1-37-eks-2.yaml)
+
+| Name | Version | URI |
+|------|---------|-----|
+| coredns | v1.14.3 | public.ecr.aws/eks-distro/coredns/coredns:v1.14.3-eks-1-37-2 |
+| etcd | v3.6.12 | public.ecr.aws/eks-distro/etcd-io/etcd:v3.6.12-eks-1-37-2 |
+| kube-apiserver | v1.37.0 | public.ecr.aws/eks-distro/kubernetes/kube-apiserver:v1.37.0-eks-1-37-2 |
+`;
+
+describe("EKS-D catalog tool (npm run eksd-catalog)", () => {
+    function tempCatalog(): string {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eksd-catalog-"));
+        const file = path.join(dir, "eksd-releases.json");
+        fs.copyFileSync(CATALOG_FILE, file);
+        return file;
+    }
+
+    test("reads both page forms: release from the manifest link, versions from the image rows", () => {
+        const source = "https://github.com/aws/eks-distro/releases/tag/v1-36-eks-11";
+        assert.deepEqual(parseReleasePage(GITHUB_PAGE, source), {
+            release: "1-36-eks-11",
+            kubernetes: "v1.36.5",
+            etcd: "v3.6.12",
+            coredns: "v1.14.7",
+            source,
+        });
+        assert.equal(parseReleasePage(REPO_PAGE, "docs/contents/releases/1-37/2/index.md").kubernetes, "v1.37.0");
+    });
+
+    test("refuses a page whose image tags belong to another release, or with rows missing", () => {
+        assert.throws(
+            () => parseReleasePage(GITHUB_PAGE.replace("kube-apiserver:v1.36.5-eks-1-36-11", "kube-apiserver:v1.36.5-eks-1-36-9"), "p"),
+            /kube-apiserver image tag "v1\.36\.5-eks-1-36-9" is not v1\.36\.5-eks-1-36-11/,
+        );
+        assert.throws(() => parseReleasePage(GITHUB_PAGE.replace(/^etcd .*$/m, ""), "p"), /no image row for etcd/);
+        assert.throws(() => parseReleasePage("no link", "p"), /no release manifest link/);
+    });
+
+    test("the committed catalog is valid and canonical (--check)", () => {
+        assert.deepEqual(runCatalog(["--check"]), { code: 0, out: "7 release(s) ok\n" });
+    });
+
+    test("adding a release is one added line; the newest number of the minor wins", () => {
+        const catalog = tempCatalog();
+        const page = path.join(path.dirname(catalog), "v1-37-eks-2.md");
+        fs.writeFileSync(page, REPO_PAGE);
+        const before = fs.readFileSync(catalog, "utf8").split("\n");
+        const result = runCatalog(["--catalog", catalog, "--source", "https://github.com/aws/eks-distro/releases/tag/v1-37-eks-2", page]);
+        assert.equal(result.code, 0, result.out);
+        const after = fs.readFileSync(catalog, "utf8").split("\n");
+        assert.equal(after.length, before.length + 1);
+        // The new line, and the comma the line before it gains.
+        const changed = after.filter((line) => !before.includes(line)).map((line) => line.trim());
+        assert.equal(changed.length, 2);
+        assert.equal(
+            changed[1],
+            '{ "release": "1-37-eks-2", "kubernetes": "v1.37.0", "etcd": "v3.6.12", "coredns": "v1.14.3", "source": "https://github.com/aws/eks-distro/releases/tag/v1-37-eks-2" }',
+        );
+        assert.equal(runCatalog(["--catalog", catalog, "--check"]).code, 0);
+    });
+
+    test("--help answers with exit 0 and writes nothing; bad arguments exit 2", () => {
+        const help = runCatalog(["--help"]);
+        assert.equal(help.code, 0);
+        assert.match(help.out, /^usage: npm run eksd-catalog/);
+        assert.equal(runCatalog([]).code, 2);
+        assert.equal(runCatalog(["--bogus"]).code, 2);
+    });
 });

@@ -141,17 +141,17 @@ export function readCommittedFacts(chart: string, version: string): ChartFacts |
     return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as ChartFacts) : undefined;
 }
 
+const USAGE = "usage: npm run chart-facts -- <charts dir> [--check]\n";
+
 function main(argv: string[]): number {
     if (argv.includes("--help") || argv.includes("-h")) {
-        process.stdout.write(
-            "usage: npm run chart-facts -- <charts dir> [--check]\nderives addons/chart-facts/*.json from chart values, schemas and key lists; --check only reports stale files\n",
-        );
+        process.stdout.write(USAGE);
         return 0;
     }
     const chartsDir = argv.find((a) => !a.startsWith("--"));
     const check = argv.includes("--check");
     if (!chartsDir || !fs.existsSync(chartsDir)) {
-        process.stderr.write("usage: npm run chart-facts -- <charts dir> [--check]\n");
+        process.stderr.write(USAGE);
         return 2;
     }
     fs.mkdirSync(FACTS_DIR, { recursive: true });

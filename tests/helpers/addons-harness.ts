@@ -45,6 +45,7 @@ export const BASE_ARGS: Omit<EksdAddonsArgs, "dependsOn"> = {
     loadBalancerController: true,
     autoscaler: true,
     kasten: false,
+    metricsServer: true,
     autoscalerScaleDownUnneededTime: "10m",
     autoscalerScaleDownDelayAfterAdd: "10m",
     overrides: {},
