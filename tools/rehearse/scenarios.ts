@@ -1,0 +1,89 @@
+// The rehearsal's scenarios (issue 18): each a sequence of `pulumi up` runs of the dev stack
+// with config overrides, as a user would make them.
+import type { Scenario } from "./rehearsal";
+
+const count = (n: number) => `controlPlaneCount=${n}`;
+
+/** Names of the scenarios `npm test` runs (tests/rehearse-fast.test.ts): the quick ones. */
+export const FAST_SCENARIOS = ["create 1", "count 1->3", "replace one"];
+
+export const SCENARIOS: Scenario[] = [
+    { name: "create 1", stack: "dev", target: 1, updates: [{ label: "create 1", config: [count(1)], expect: "ok" }] },
+    {
+        name: "count 1->3",
+        stack: "dev",
+        target: 3,
+        updates: [
+            { label: "create 1", config: [count(1)], expect: "ok" },
+            { label: "count 1->3", config: [count(3)], expect: "ok" },
+        ],
+    },
+    {
+        name: "replace one",
+        stack: "dev",
+        target: 3,
+        updates: [
+            { label: "create 3", config: [count(3)], expect: "ok" },
+            { label: "--replace dev-master-sa-2", config: [count(3)], replace: ["dev-master-sa-2"], expect: "ok" },
+        ],
+    },
+    { name: "create 3", stack: "dev", target: 3, updates: [{ label: "create 3", config: [count(3)], expect: "ok" }] },
+    {
+        name: "count 1->3->5->3->1",
+        stack: "dev",
+        target: 1,
+        updates: [
+            { label: "create 1", config: [count(1)], expect: "ok" },
+            { label: "count 1->3", config: [count(3)], expect: "ok" },
+            { label: "count 3->5", config: [count(5)], expect: "ok" },
+            { label: "count 5->3", config: [count(3)], expect: "ok" },
+            { label: "count 3->1", config: [count(1)], expect: "ok" },
+        ],
+    },
+    {
+        name: "full roll by AMI",
+        stack: "dev",
+        target: 3,
+        updates: [
+            { label: "create 3", config: [count(3)], expect: "ok" },
+            { label: "new AMI", config: [count(3), "controlPlaneAmiId=ami-00000000000000077"], expect: "ok" },
+        ],
+    },
+    {
+        name: "key-pair change",
+        stack: "dev",
+        target: 3,
+        updates: [
+            { label: "create 3", config: [count(3)], expect: "ok" },
+            { label: "new node key pair", config: [count(3), "nodeKeyName=rotated-nodes-keypair"], expect: "ok" },
+        ],
+    },
+    {
+        name: "gate fails at node 2, re-run",
+        stack: "dev",
+        target: 3,
+        updates: [
+            { label: "create 3", config: [count(3)], expect: "ok" },
+            { label: "new AMI, node 2 never Ready", config: [count(3), "controlPlaneAmiId=ami-00000000000000077"], notReady: ["dev-master-sa-2"], expect: "fail" },
+            { label: "re-run, same config", config: [count(3), "controlPlaneAmiId=ami-00000000000000077"], expect: "ok" },
+        ],
+    },
+    {
+        name: "gate fails at node 2, rollback",
+        stack: "dev",
+        target: 3,
+        updates: [
+            { label: "create 3", config: [count(3)], expect: "ok" },
+            { label: "new AMI, node 2 never Ready", config: [count(3), "controlPlaneAmiId=ami-00000000000000077"], notReady: ["dev-master-sa-2"], expect: "fail" },
+            { label: "rollback to the old AMI", config: [count(3)], expect: "ok" },
+        ],
+    },
+];
+
+export function scenarioNamed(name: string): Scenario {
+    const found = SCENARIOS.find((scenario) => scenario.name === name);
+    if (!found) {
+        throw new Error(`no rehearsal scenario "${name}"; have: ${SCENARIOS.map((s) => s.name).join(", ")}`);
+    }
+    return found;
+}
