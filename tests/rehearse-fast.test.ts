@@ -13,7 +13,16 @@ import { FAST_SCENARIOS, scenarioNamed } from "../tools/rehearse/scenarios";
 import { emptyState, StateResource } from "../tools/rehearse/state";
 
 function resource(name: string, dependencies: string[] = [], id = `${name}-id`): StateResource {
-    return { urn: `urn:${name}`, type: "command:remote:Command", name, custom: true, dependencies: dependencies.map((d) => `urn:${d}`), inputs: {}, id, outputs: {} };
+    return {
+        urn: `urn:${name}`,
+        type: "command:remote:Command",
+        name,
+        custom: true,
+        dependencies: dependencies.map((d) => `urn:${d}`),
+        inputs: {},
+        id,
+        outputs: {},
+    };
 }
 
 describe("the engine order of the rehearsal", () => {
@@ -29,15 +38,19 @@ describe("the engine order of the rehearsal", () => {
     });
 
     test("deletes run in reverse dependency order of the old state, independent ones together", () => {
-        const steps: EngineStep[] = [resource("instance"), resource("attachment", ["instance"]), resource("bootstrap", ["instance", "attachment"]), resource("other")].map(
-            (r) => ({ op: "delete", resource: r, old: r }),
-        );
+        const steps: EngineStep[] = [
+            resource("instance"),
+            resource("attachment", ["instance"]),
+            resource("bootstrap", ["instance", "attachment"]),
+            resource("other"),
+        ].map((r) => ({ op: "delete", resource: r, old: r }));
         const chains = deleteAntichains(steps).map((chain) => chain.map((s) => s.resource.name).sort());
         assert.deepEqual(chains, [["bootstrap", "other"], ["attachment"], ["instance"]]);
     });
 
     test("a Command's absolute node paths move under the node's root; other paths stay", () => {
-        const text = "sudo bash -c 'if [ -x /usr/local/lib/zadara-eksd/control-plane-up.sh ]; then exec x; fi; cat /etc/kubernetes/zadara/BOOT_FAILED; ls /usr/bin'";
+        const text =
+            "sudo bash -c 'if [ -x /usr/local/lib/zadara-eksd/control-plane-up.sh ]; then exec x; fi; cat /etc/kubernetes/zadara/BOOT_FAILED; ls /usr/bin'";
         assert.equal(
             rootedCommand(text, "/r"),
             "sudo bash -c 'if [ -x /r/usr/local/lib/zadara-eksd/control-plane-up.sh ]; then exec x; fi; cat /r/etc/kubernetes/zadara/BOOT_FAILED; ls /usr/bin'",
@@ -45,7 +58,8 @@ describe("the engine order of the rehearsal", () => {
     });
 
     test("the scripts a text calls: literal paths and the scripts-directory variables", () => {
-        const text = 'ETCD_MEMBERSHIP="${SCRIPTS_DIR}/etcd-membership.sh"; x=$NODE_SCRIPTS_DIR/drain-node.sh; /usr/local/lib/zadara-eksd/a.sh; ${NODE_SCRIPTS_DIR}/root-ca.crt';
+        const text =
+            'ETCD_MEMBERSHIP="${SCRIPTS_DIR}/etcd-membership.sh"; x=$NODE_SCRIPTS_DIR/drain-node.sh; /usr/local/lib/zadara-eksd/a.sh; ${NODE_SCRIPTS_DIR}/root-ca.crt';
         assert.deepEqual(calledScripts(text).sort(), ["a.sh", "drain-node.sh", "etcd-membership.sh"]);
     });
 });

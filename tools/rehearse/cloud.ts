@@ -86,11 +86,20 @@ export class RehearsalCloud {
         this.bundleDir = path.join(options.dir, "bastion", "bundles");
         this.realBin = path.join(options.dir, "real-bin");
         this.hostBin = path.join(options.dir, "host-bin");
-        for (const dir of [this.clusterDir, path.join(this.clusterDir, "roots"), path.join(this.clusterDir, "nodes"), path.join(this.clusterDir, "faults"), this.bundleDir]) {
+        for (const dir of [
+            this.clusterDir,
+            path.join(this.clusterDir, "roots"),
+            path.join(this.clusterDir, "nodes"),
+            path.join(this.clusterDir, "faults"),
+            this.bundleDir,
+        ]) {
             fs.mkdirSync(dir, { recursive: true });
         }
         linkHostTools(this.realBin, REAL_TOOLS);
-        linkHostTools(this.hostBin, [...BASE_TOOLS, ...NODE_HOST_TOOLS].filter((tool) => !fs.existsSync(path.join(NODE_TOOLS_DIR, tool))));
+        linkHostTools(
+            this.hostBin,
+            [...BASE_TOOLS, ...NODE_HOST_TOOLS].filter((tool) => !fs.existsSync(path.join(NODE_TOOLS_DIR, tool))),
+        );
     }
 
     /** Why the rehearsal cannot run here, or undefined. */

@@ -47,8 +47,23 @@ function inputsChanged(a: StateResource, b: StateResource): boolean {
     return JSON.stringify(a.inputs) !== JSON.stringify(b.inputs);
 }
 
-/** The steps of an update from the state and the plan, before any runs. */
-export function diffSteps(state: RehearsalState, planned: PlannedUpdate): { forward: EngineStep[]; deletes: EngineStep[] } {
+/**
+ * The steps of an update from the state and the plan, before any runs. `targets` (resource
+ * names): `pulumi up --target` without --target-dependents, where only those resources change
+ * (a new resource outside them is not created, a removed one not deleted, the rest stays as the
+ * state has it).
+ */
+export function diffSteps(state: RehearsalState, planned: PlannedUpdate, targets?: string[]): { forward: EngineStep[]; deletes: EngineStep[] } {
+    if (targets !== undefined) {
+        const all = diffSteps(state, planned);
+        const targeted = (step: EngineStep) => targets.includes(step.resource.name);
+        return {
+            forward: all.forward
+                .filter((step) => step.op !== "create" || targeted(step))
+                .map((step) => (targeted(step) || step.old === undefined ? step : { op: "same" as const, resource: step.old, old: step.old })),
+            deletes: all.deletes.filter(targeted),
+        };
+    }
     const old = new Map(state.resources.map((r) => [r.urn, r]));
     const forward: EngineStep[] = [];
     const deletes: EngineStep[] = [...state.pendingDeletes.map((resource) => ({ op: "delete" as const, resource, old: resource }))];
@@ -103,8 +118,8 @@ export function deleteAntichains(deletes: EngineStep[]): EngineStep[][] {
 }
 
 /** Runs one update against `runner`, and returns the state it leaves. */
-export async function runUpdate(state: RehearsalState, planned: PlannedUpdate, runner: StepRunner): Promise<UpdateResult> {
-    const { forward, deletes } = diffSteps(state, planned);
+export async function runUpdate(state: RehearsalState, planned: PlannedUpdate, runner: StepRunner, targets?: string[]): Promise<UpdateResult> {
+    const { forward, deletes } = diffSteps(state, planned, targets);
     const log: UpdateResult["log"] = [];
     const done = new Set<string>();
     const recorded = new Map<string, StateResource>();

@@ -33,11 +33,15 @@ export function tlsOfNode(root: string): EtcdTls | undefined {
 
 function request(tls: EtcdTls, url: string, body: string | undefined, timeoutMs: number): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
-        const req = https.request(url, { method: body === undefined ? "GET" : "POST", ca: tls.ca, cert: tls.cert, key: tls.key, timeout: timeoutMs }, (response) => {
-            let text = "";
-            response.on("data", (chunk: Buffer) => (text += chunk.toString()));
-            response.on("end", () => resolve({ status: response.statusCode ?? 0, text }));
-        });
+        const req = https.request(
+            url,
+            { method: body === undefined ? "GET" : "POST", ca: tls.ca, cert: tls.cert, key: tls.key, timeout: timeoutMs },
+            (response) => {
+                let text = "";
+                response.on("data", (chunk: Buffer) => (text += chunk.toString()));
+                response.on("end", () => resolve({ status: response.statusCode ?? 0, text }));
+            },
+        );
         req.on("timeout", () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
         req.on("error", reject);
         req.end(body);
@@ -60,7 +64,7 @@ export async function viewMembers(tls: EtcdTls, endpoints: string[]): Promise<Et
         const members: EtcdMemberView[] = [];
         for (const member of listed.members ?? []) {
             const ip = new URL(member.peerURLs?.[0] ?? "https://0.0.0.0:2380").hostname;
-            let healthy = false;
+            let healthy: boolean;
             try {
                 const health = await request(tls, `https://${ip}:2379/health`, undefined, 1500);
                 healthy = health.status === 200 && /"health":\s*"true"/.test(health.text);
@@ -152,12 +156,7 @@ export class EtcdWriter {
                 break;
             }
             try {
-                const answer = await request(
-                    tls,
-                    `${endpoint}/v3/kv/range`,
-                    JSON.stringify({ key: b64("/rehearsal/"), range_end: b64("/rehearsal0") }),
-                    3000,
-                );
+                const answer = await request(tls, `${endpoint}/v3/kv/range`, JSON.stringify({ key: b64("/rehearsal/"), range_end: b64("/rehearsal0") }), 3000);
                 if (answer.status !== 200) {
                     continue;
                 }

@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     let nextAddress = state.nextAddress;
     const started: string[] = [];
 
-    const resolveResource = (type: string, name: string, inputs: Record<string, any>) => {
+    const resolveResource = (type: string, name: string, inputs: Record<string, unknown>) => {
         const previous = old.get(stateKey(type, name));
         const forced = options.replace.includes(name);
         let result: { id: string; state: Record<string, unknown> } | undefined;
@@ -136,6 +136,13 @@ async function main(): Promise<void> {
             }
         } else if (previous && !forced && (type !== "command:remote:Command" || same(previous.inputs.triggers, inputs.triggers))) {
             result = { id: previous.id, state: { ...inputs, ...previous.outputs } };
+        } else if (type === "command:remote:Command" || type === "command:local:Command") {
+            // A new or replaced Command (changed triggers) is a new resource: a new id.
+            const digest = createHash("sha256")
+                .update(JSON.stringify(plain(inputs.triggers ?? null)))
+                .update(String(nextAddress))
+                .digest("hex");
+            result = { id: `${name}-${digest.slice(0, 8)}`, state: { ...inputs, ...mockState(type, name, inputs).state } };
         } else if (type === "tls:index/privateKey:PrivateKey") {
             result = { id: `${name}-key`, state: { ...inputs, ...realKey() } };
         } else if (type === "tls:index/selfSignedCert:SelfSignedCert") {
@@ -150,13 +157,14 @@ async function main(): Promise<void> {
         outputsOf.set(stateKey(type, name), result);
         return result;
     };
-    const resolveCall = (token: string, inputs: Record<string, any>) => {
-        const byId = (inputs.filters ?? []).find((f: { name: string }) => f.name === "instance-id");
+    const resolveCall = (token: string, inputs: Record<string, unknown>) => {
+        const filters = (inputs.filters ?? []) as Array<{ name: string; values?: unknown[] }>;
+        const byId = filters.find((f) => f.name === "instance-id");
         if (token !== "aws:ec2/getInstances:getInstances" || !byId) {
             return undefined;
         }
         const live = new Set([...state.liveInstances, ...started]);
-        const ids = (byId.values ?? []).map(String).filter((id: string) => live.has(id));
+        const ids = (byId.values ?? []).map(String).filter((id) => live.has(id));
         if (ids.length === 0) {
             throw new Error("Your query returned no results. Please change your search criteria and try again.");
         }

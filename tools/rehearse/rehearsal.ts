@@ -21,6 +21,10 @@ export interface UpdateSpec {
     replace?: string[];
     /** Control-plane slots (e.g. dev-master-sa-2) whose Node never becomes Ready in this update. */
     notReady?: string[];
+    /** `pulumi up --target <name>...` (without --target-dependents). */
+    targets?: string[];
+    /** `pulumi destroy`: every resource deleted in the engine's order. */
+    destroy?: boolean;
     /** How the update should end. */
     expect: "ok" | "fail" | "refused";
 }
@@ -85,15 +89,22 @@ export function calledScripts(text: string): string[] {
 
 /** The text of a command and of the scripts it carries (base64 in the command, or stdin). */
 function commandTexts(inputs: Record<string, unknown>, field: "create" | "update" | "delete"): string[] {
-    const text = typeof inputs[field] === "string" ? (inputs[field] as string) : "";
+    const text = textInput(inputs, field);
     const texts = [text];
     for (const match of text.matchAll(/echo '([A-Za-z0-9+/=]{40,})' \| base64 -d/g)) {
         texts.push(Buffer.from(match[1], "base64").toString("utf8"));
     }
-    if (field !== "delete" && typeof inputs.stdin === "string" && inputs.stdin.startsWith("#!")) {
-        texts.push(inputs.stdin);
+    const stdin = textInput(inputs, "stdin");
+    if (field !== "delete" && stdin.startsWith("#!")) {
+        texts.push(stdin);
     }
     return texts;
+}
+
+/** A string input of a Command ("" when it has none). */
+function textInput(inputs: Record<string, unknown>, field: string): string {
+    const value = inputs[field];
+    return typeof value === "string" ? value : "";
 }
 
 export class Rehearsal implements StepRunner {
@@ -110,6 +121,8 @@ export class Rehearsal implements StepRunner {
     private startVoters = 0;
     private target = 0;
     private update = "";
+    /** A destroy takes the last member down on purpose: no quorum check then. */
+    private destroying = false;
 
     constructor(private readonly options: RehearsalOptions) {
         fs.mkdirSync(options.dir, { recursive: true });
@@ -161,7 +174,10 @@ export class Rehearsal implements StepRunner {
         this.startMembers = members.length;
         this.startVoters = members.filter((m) => !m.learner).length;
         this.log(`== ${spec.label}`);
-        const planned = await this.plan(scenario.stack, spec);
+        this.destroying = spec.destroy === true;
+        const planned: PlannedUpdate = spec.destroy
+            ? { resources: [], outputs: {}, nextAddress: this.state.nextAddress }
+            : await this.plan(scenario.stack, spec);
         if (planned.refusal !== undefined) {
             this.log(`   refused at preview: ${planned.refusal.split("\n")[0]}`);
             if (spec.expect !== "refused") {
@@ -173,11 +189,13 @@ export class Rehearsal implements StepRunner {
             this.violations.add(`${spec.label}: expected a refusal at preview, the update was planned`);
         }
         this.markNotReady(planned, spec.notReady ?? []);
-        const result = await runUpdate(this.state, planned, this);
+        const result = await runUpdate(this.state, planned, this, spec.targets);
         this.state = { ...result.state, liveInstances: this.cloud.liveNodes().map((node) => node.instanceId) };
         this.log(`   update ${result.ok ? "succeeded" : `failed: ${result.failure ?? ""}`}`);
         if (result.ok !== (spec.expect === "ok")) {
-            this.violations.add(`${spec.label}: expected the update to ${spec.expect === "ok" ? "succeed" : "fail"}, it ${result.ok ? "succeeded" : `failed (${result.failure ?? ""})`}`);
+            this.violations.add(
+                `${spec.label}: expected the update to ${spec.expect === "ok" ? "succeed" : "fail"}, it ${result.ok ? "succeeded" : `failed (${result.failure ?? ""})`}`,
+            );
         }
         fs.rmSync(path.join(this.cloud.clusterDir, "faults"), { recursive: true, force: true });
         fs.mkdirSync(path.join(this.cloud.clusterDir, "faults"));
@@ -262,7 +280,7 @@ export class Rehearsal implements StepRunner {
         const resource = step.op === "delete" ? (step.old ?? step.resource) : step.resource;
         const inputs = resource.inputs;
         const field = step.op === "delete" ? "delete" : step.op === "update" && typeof inputs.update === "string" ? "update" : "create";
-        const text = typeof inputs[field] === "string" ? (inputs[field] as string) : "";
+        const text = textInput(inputs, field);
         if (text === "") {
             return { ok: true, message: `no ${field} command` };
         }
@@ -275,7 +293,7 @@ export class Rehearsal implements StepRunner {
             if (!name) {
                 return { ok: false, message: "the publish command names no bundle file" };
             }
-            this.cloud.publishBundle(String(inputs.stdin ?? ""), name);
+            this.cloud.publishBundle(textInput(inputs, "stdin"), name);
             return { ok: true, message: `published ${name}` };
         }
         const host = String((inputs.connection as { host?: string } | undefined)?.host ?? "");
@@ -284,10 +302,12 @@ export class Rehearsal implements StepRunner {
             return { ok: false, message: `ssh ${host}: no running instance has this address (dial timeout)` };
         }
         this.checkPaths(node, commandTexts(inputs, field), `${resource.name} (${field})`);
-        const stdin = field === "delete" ? "" : String(inputs.stdin ?? "");
+        const stdin = field === "delete" ? "" : textInput(inputs, "stdin");
         const run = await this.cloud.runOnNode(node, rootedCommand(text, node.root), stdin);
         const tail = run.stderr.trim().split("\n").slice(-3).join(" | ");
-        return run.code === 0 ? { ok: true, message: `${field} on ${node.slot} (${node.hostname})` } : { ok: false, message: `${field} on ${node.slot} exited ${run.code}: ${tail}` };
+        return run.code === 0
+            ? { ok: true, message: `${field} on ${node.slot} (${node.hostname})` }
+            : { ok: false, message: `${field} on ${node.slot} exited ${run.code}: ${tail}` };
     }
 
     async after(step: EngineStep, outcome: StepOutcome): Promise<void> {
@@ -305,6 +325,10 @@ export class Rehearsal implements StepRunner {
         const dir = path.join(node.root, NODE_SCRIPTS_DIR);
         for (const text of texts) {
             for (const name of calledScripts(text)) {
+                // A script joined into this one (scriptForStdin) is not called from the node.
+                if (text.includes(`# ---- ${name} ----`)) {
+                    continue;
+                }
                 if (!fs.existsSync(path.join(dir, name))) {
                     this.violations.add(`${node.slot}: ${referrer} calls ${NODE_SCRIPTS_DIR}/${name}, which the node does not have`);
                 }
@@ -353,10 +377,14 @@ export class Rehearsal implements StepRunner {
     }
 
     private async check(where: string): Promise<void> {
-        for (const node of this.cloud.liveNodes()) {
+        // A node still booting (its loader runs beside this step) is checked once it booted.
+        for (const node of this.cloud.liveNodes().filter((n) => n.boot.code !== -1)) {
             this.checkInstalled(node);
         }
         const members = await this.members();
+        if (this.destroying) {
+            return;
+        }
         if (members === undefined) {
             if (this.maxMembers > 0) {
                 this.violations.add(`${where}: no etcd member answers (quorum lost)`);

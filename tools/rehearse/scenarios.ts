@@ -64,7 +64,12 @@ export const SCENARIOS: Scenario[] = [
         target: 3,
         updates: [
             { label: "create 3", config: [count(3)], expect: "ok" },
-            { label: "new AMI, node 2 never Ready", config: [count(3), "controlPlaneAmiId=ami-00000000000000077"], notReady: ["dev-master-sa-2"], expect: "fail" },
+            {
+                label: "new AMI, node 2 never Ready",
+                config: [count(3), "controlPlaneAmiId=ami-00000000000000077"],
+                notReady: ["dev-master-sa-2"],
+                expect: "fail",
+            },
             { label: "re-run, same config", config: [count(3), "controlPlaneAmiId=ami-00000000000000077"], expect: "ok" },
         ],
     },
@@ -74,8 +79,46 @@ export const SCENARIOS: Scenario[] = [
         target: 3,
         updates: [
             { label: "create 3", config: [count(3)], expect: "ok" },
-            { label: "new AMI, node 2 never Ready", config: [count(3), "controlPlaneAmiId=ami-00000000000000077"], notReady: ["dev-master-sa-2"], expect: "fail" },
+            {
+                label: "new AMI, node 2 never Ready",
+                config: [count(3), "controlPlaneAmiId=ami-00000000000000077"],
+                notReady: ["dev-master-sa-2"],
+                expect: "fail",
+            },
             { label: "rollback to the old AMI", config: [count(3)], expect: "ok" },
+        ],
+    },
+    {
+        name: "EKS-D minor upgrade",
+        stack: "dev",
+        target: 3,
+        updates: [
+            { label: "create 3 on 1.30", config: [count(3)], expect: "ok" },
+            { label: "eksdVersion 1.31", config: [count(3), "eksdVersion=1.31"], expect: "ok" },
+        ],
+    },
+    {
+        name: "--target one instance",
+        stack: "dev",
+        target: 3,
+        updates: [
+            { label: "create 3", config: [count(3)], expect: "ok" },
+            {
+                label: "--target dev-master-sa-2 --replace dev-master-sa-2",
+                config: [count(3)],
+                replace: ["dev-master-sa-2"],
+                targets: ["dev-master-sa-2"],
+                expect: "ok",
+            },
+        ],
+    },
+    {
+        name: "destroy",
+        stack: "dev",
+        target: 0,
+        updates: [
+            { label: "create 3", config: [count(3)], expect: "ok" },
+            { label: "pulumi destroy", config: [], destroy: true, expect: "ok" },
         ],
     },
 ];
