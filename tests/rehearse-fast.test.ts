@@ -2,6 +2,7 @@
 // and user data, every remote Command in the engine's order, real etcd with TLS. The whole set
 // of scenarios is `npm run rehearse`.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -10,7 +11,10 @@ import { RehearsalCloud, rootedCommand } from "../tools/rehearse/cloud";
 import { deleteAntichains, diffSteps, EngineStep } from "../tools/rehearse/engine";
 import { calledScripts, Rehearsal } from "../tools/rehearse/rehearsal";
 import { FAST_SCENARIOS, scenarioNamed } from "../tools/rehearse/scenarios";
+import { summaryTable } from "../tools/rehearse/summary";
 import { emptyState, StateResource } from "../tools/rehearse/state";
+
+const REPO_ROOT = path.resolve(__dirname, "..");
 
 function resource(name: string, dependencies: string[] = [], id = `${name}-id`): StateResource {
     return {
@@ -61,6 +65,42 @@ describe("the engine order of the rehearsal", () => {
         const text =
             'ETCD_MEMBERSHIP="${SCRIPTS_DIR}/etcd-membership.sh"; x=$NODE_SCRIPTS_DIR/drain-node.sh; /usr/local/lib/zadara-eksd/a.sh; ${NODE_SCRIPTS_DIR}/root-ca.crt';
         assert.deepEqual(calledScripts(text).sort(), ["a.sh", "drain-node.sh", "etcd-membership.sh"]);
+    });
+});
+
+describe("npm run rehearse", () => {
+    for (const tool of ["tools/rehearse.ts", "tools/rehearse/plan-run.ts"]) {
+        test(`${tool} --help answers with its usage and exits 0`, () => {
+            const run = spawnSync(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, tool), "--help"], {
+                cwd: REPO_ROOT,
+                encoding: "utf8",
+                timeout: 60_000,
+            });
+            assert.equal(run.status, 0, run.stderr);
+            assert.match(run.stdout, /^usage: /);
+        });
+    }
+
+    test("the summary table has a row per scenario and names a known seam in the verdict", () => {
+        const row = {
+            updates: 2,
+            steps: 9,
+            minMembers: 1,
+            maxMembers: 4,
+            failedWrites: 0,
+            longestOutageMs: 250,
+            elapsedMs: 30_000,
+            violations: [],
+            transcript: [],
+        };
+        const table = summaryTable([
+            { ...row, name: "count 1->3", verdict: "pass" },
+            { ...row, name: "replace one", verdict: "fail", knownSeam: "item 1" },
+        ]);
+        const lines = table.split("\n");
+        assert.match(lines[0], /^scenario\s+updates\s+steps\s+members min\/max\s+failed writes\s+longest outage\s+time\s+verdict$/);
+        assert.match(lines[2], /^count 1->3\s+2\s+9\s+1\/4\s+0\s+250 ms\s+30\.0 s\s+pass$/);
+        assert.match(lines[3], /fail \(known seam\)$/);
     });
 });
 

@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { RehearsalCloud } from "./rehearse/cloud";
 import { Rehearsal, ScenarioResult } from "./rehearse/rehearsal";
+import { summaryTable } from "./rehearse/summary";
 import { SCENARIOS, scenarioNamed } from "./rehearse/scenarios";
 
 const USAGE = `usage: npm run rehearse [-- --scenario <name>]... [--keep] [--list] [--quiet]
@@ -15,7 +16,8 @@ Runs every rehearsal scenario (or the named ones): each \`pulumi up\` of a scena
 the program under the mock engine, its steps run in the Pulumi engine's order against nodes
 built from their user data (the real loader, the program's boot bundle), with real etcd (TLS,
 one process per node) and stubbed kubeadm, kubelet, kubectl, crictl and systemctl.
-Prints a summary table; exits 1 when a scenario fails. Needs etcd, etcdctl, curl, openssl.
+Prints a summary table; exits 1 when a scenario fails for a reason no known seam explains.
+Needs etcd, etcdctl, curl, openssl.
 
   --scenario <name>  run only this scenario (repeatable); --list shows the names
   --keep             keep the node directories (printed) for inspection
@@ -52,24 +54,6 @@ function parseArguments(argv: string[]): Options {
         }
     }
     return options;
-}
-
-/** The summary table: scenario, steps, min/max members, failed writes, longest outage, time, verdict. */
-export function summaryTable(results: ScenarioResult[]): string {
-    const header = ["scenario", "updates", "steps", "members min/max", "failed writes", "longest outage", "time", "verdict"];
-    const rows = results.map((r) => [
-        r.name,
-        String(r.updates),
-        String(r.steps),
-        `${r.minMembers}/${r.maxMembers}`,
-        String(r.failedWrites),
-        `${r.longestOutageMs} ms`,
-        `${(r.elapsedMs / 1000).toFixed(1)} s`,
-        r.verdict,
-    ]);
-    const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
-    const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column])).join("  ");
-    return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
 async function main(): Promise<number> {
@@ -122,7 +106,11 @@ async function main(): Promise<number> {
     } else {
         fs.rmSync(base, { recursive: true, force: true });
     }
-    return results.every((r) => r.verdict === "pass") ? 0 : 1;
+    for (const result of results.filter((r) => r.verdict === "pass" && r.knownSeam)) {
+        console.log(`"${result.name}" passes now: its known seam is fixed, remove knownSeam from tools/rehearse/scenarios.ts`);
+    }
+    // Exit 1 on a failure no known seam explains.
+    return results.every((r) => r.verdict === "pass" || r.knownSeam) ? 0 : 1;
 }
 
 main().then(

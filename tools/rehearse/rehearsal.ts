@@ -54,6 +54,8 @@ export interface ScenarioResult {
     elapsedMs: number;
     violations: string[];
     verdict: "pass" | "fail";
+    /** The scenario's known seam (its failure is expected until that fix is in). */
+    knownSeam?: string;
     /** What each update did, one line per step (for the report and a failed test). */
     transcript: string[];
 }
@@ -163,6 +165,7 @@ export class Rehearsal implements StepRunner {
             elapsedMs: this.options.now() - started,
             violations,
             verdict: violations.length === 0 ? "pass" : "fail",
+            knownSeam: scenario.knownSeam,
             transcript: this.transcript,
         };
     }

@@ -4,13 +4,27 @@ import type { Scenario } from "./rehearsal";
 
 const count = (n: number) => `controlPlaneCount=${n}`;
 
+// Seams of issue 18 this rehearsal finds, fixed by separate changes (flip a scenario's
+// knownSeam off once its fix is in).
+const SEAM_MEMBERSHIP_SCRIPT = "issue 18 item 1: control-plane nodes do not receive etcd-membership.sh (node-leave.sh and health-gate.sh call it)";
+const SEAM_KEY_PAIR = "issue 18 item 6: a key-pair change retires nothing early (etcd grows to 6 members)";
+const SEAM_FAILED_ROLL = "issue 18 item 5: a failed roll's new node is terminated without leaving etcd";
+const SEAM_TARGET = "issue 18 item 7: --target of an instance terminates a node without a leave";
+
 /** Names of the scenarios `npm test` runs (tests/rehearse-fast.test.ts): the quick ones. */
 export const FAST_SCENARIOS = ["create 1", "count 1->3", "replace one"];
 
 export const SCENARIOS: Scenario[] = [
-    { name: "create 1", stack: "dev", target: 1, updates: [{ label: "create 1", config: [count(1)], expect: "ok" }] },
+    {
+        name: "create 1",
+        knownSeam: [SEAM_MEMBERSHIP_SCRIPT].join("; "),
+        stack: "dev",
+        target: 1,
+        updates: [{ label: "create 1", config: [count(1)], expect: "ok" }],
+    },
     {
         name: "count 1->3",
+        knownSeam: [SEAM_MEMBERSHIP_SCRIPT].join("; "),
         stack: "dev",
         target: 3,
         updates: [
@@ -20,6 +34,7 @@ export const SCENARIOS: Scenario[] = [
     },
     {
         name: "replace one",
+        knownSeam: [SEAM_MEMBERSHIP_SCRIPT].join("; "),
         stack: "dev",
         target: 3,
         updates: [
@@ -27,9 +42,16 @@ export const SCENARIOS: Scenario[] = [
             { label: "--replace dev-master-sa-2", config: [count(3)], replace: ["dev-master-sa-2"], expect: "ok" },
         ],
     },
-    { name: "create 3", stack: "dev", target: 3, updates: [{ label: "create 3", config: [count(3)], expect: "ok" }] },
+    {
+        name: "create 3",
+        knownSeam: [SEAM_MEMBERSHIP_SCRIPT].join("; "),
+        stack: "dev",
+        target: 3,
+        updates: [{ label: "create 3", config: [count(3)], expect: "ok" }],
+    },
     {
         name: "count 1->3->5->3->1",
+        knownSeam: [SEAM_MEMBERSHIP_SCRIPT].join("; "),
         stack: "dev",
         target: 1,
         updates: [
@@ -42,6 +64,7 @@ export const SCENARIOS: Scenario[] = [
     },
     {
         name: "full roll by AMI",
+        knownSeam: [SEAM_MEMBERSHIP_SCRIPT].join("; "),
         stack: "dev",
         target: 3,
         updates: [
@@ -51,6 +74,7 @@ export const SCENARIOS: Scenario[] = [
     },
     {
         name: "key-pair change",
+        knownSeam: [SEAM_MEMBERSHIP_SCRIPT, SEAM_KEY_PAIR].join("; "),
         stack: "dev",
         target: 3,
         updates: [
@@ -60,6 +84,7 @@ export const SCENARIOS: Scenario[] = [
     },
     {
         name: "gate fails at node 2, re-run",
+        knownSeam: [SEAM_MEMBERSHIP_SCRIPT, SEAM_FAILED_ROLL].join("; "),
         stack: "dev",
         target: 3,
         updates: [
@@ -75,6 +100,7 @@ export const SCENARIOS: Scenario[] = [
     },
     {
         name: "gate fails at node 2, rollback",
+        knownSeam: [SEAM_MEMBERSHIP_SCRIPT, SEAM_FAILED_ROLL].join("; "),
         stack: "dev",
         target: 3,
         updates: [
@@ -90,6 +116,7 @@ export const SCENARIOS: Scenario[] = [
     },
     {
         name: "EKS-D minor upgrade",
+        knownSeam: [SEAM_MEMBERSHIP_SCRIPT].join("; "),
         stack: "dev",
         target: 3,
         updates: [
@@ -99,6 +126,7 @@ export const SCENARIOS: Scenario[] = [
     },
     {
         name: "--target one instance",
+        knownSeam: [SEAM_MEMBERSHIP_SCRIPT, SEAM_TARGET].join("; "),
         stack: "dev",
         target: 3,
         updates: [
@@ -114,6 +142,7 @@ export const SCENARIOS: Scenario[] = [
     },
     {
         name: "destroy",
+        knownSeam: [SEAM_MEMBERSHIP_SCRIPT].join("; "),
         stack: "dev",
         target: 0,
         updates: [
