@@ -23,6 +23,12 @@ export interface UpdateSpec {
     notReady?: string[];
     /** `pulumi up --target <name>...` (without --target-dependents). */
     targets?: string[];
+    /**
+     * Before this update, the state's resource of this name carries another URN (as after a
+     * rename or re-parent in the program without an alias): the engine sees a delete of the old
+     * URN and a create of the new one.
+     */
+    renamedInState?: string;
     /** `pulumi destroy`: every resource deleted in the engine's order. */
     destroy?: boolean;
     /** How the update should end. */
@@ -192,6 +198,9 @@ export class Rehearsal implements StepRunner {
             this.violations.add(`${spec.label}: expected a refusal at preview, the update was planned`);
         }
         this.markNotReady(planned, spec.notReady ?? []);
+        if (spec.renamedInState !== undefined) {
+            this.renameInState(spec.renamedInState);
+        }
         const result = await runUpdate(this.state, planned, this, spec.targets);
         this.state = { ...result.state, liveInstances: this.cloud.liveNodes().map((node) => node.instanceId) };
         this.log(`   update ${result.ok ? "succeeded" : `failed: ${result.failure ?? ""}`}`);
@@ -229,6 +238,17 @@ export class Rehearsal implements StepRunner {
             throw new Error(`the program's plan failed (exit ${run.code}): ${run.stderr.slice(-2000)}`);
         }
         return JSON.parse(fs.readFileSync(outFile, "utf8")) as PlannedUpdate;
+    }
+
+    /** The state's resource `name` under an older name (`<name>-old`), as a rename leaves it. */
+    private renameInState(name: string): void {
+        const rename = (urn: string) => (urn.endsWith(`::${name}`) ? `${urn}-old` : urn);
+        this.state = {
+            ...this.state,
+            resources: this.state.resources.map((r) =>
+                r.name === name ? { ...r, urn: rename(r.urn), name: `${name}-old` } : { ...r, dependencies: r.dependencies.map(rename) },
+            ),
+        };
     }
 
     /** Fault switch: the Nodes of these slots' new instances never report Ready. */

@@ -9,6 +9,9 @@ const count = (n: number) => `controlPlaneCount=${n}`;
 const SEAM_MEMBERSHIP_SCRIPT = "issue 18 item 1: control-plane nodes do not receive etcd-membership.sh (node-leave.sh and health-gate.sh call it)";
 const SEAM_KEY_PAIR = "issue 18 item 6: a key-pair change retires nothing early (etcd grows to 6 members)";
 const SEAM_FAILED_ROLL = "issue 18 item 5: a failed roll's new node is terminated without leaving etcd";
+const SEAM_RERUN_BOOT_FAILED =
+    "found by the rehearsal: a failed control-plane-up.sh writes BOOT_FAILED, which its re-run on the same node reads as a failed boot (a failed bootstrap can never be re-run)";
+const SEAM_RENAME = "issue 18 item 7: a bootstrap Command's URN change runs node-leave.sh on the live node";
 const SEAM_TARGET = "issue 18 item 7: --target of an instance terminates a node without a leave";
 
 /** Names of the scenarios `npm test` runs (tests/rehearse-fast.test.ts): the quick ones. */
@@ -84,7 +87,7 @@ export const SCENARIOS: Scenario[] = [
     },
     {
         name: "gate fails at node 2, re-run",
-        knownSeam: [SEAM_MEMBERSHIP_SCRIPT, SEAM_FAILED_ROLL].join("; "),
+        knownSeam: [SEAM_MEMBERSHIP_SCRIPT, SEAM_FAILED_ROLL, SEAM_RERUN_BOOT_FAILED].join("; "),
         stack: "dev",
         target: 3,
         updates: [
@@ -138,6 +141,16 @@ export const SCENARIOS: Scenario[] = [
                 targets: ["dev-master-sa-2"],
                 expect: "ok",
             },
+        ],
+    },
+    {
+        name: "rename of a bootstrap Command",
+        knownSeam: SEAM_RENAME,
+        stack: "dev",
+        target: 3,
+        updates: [
+            { label: "create 3", config: [count(3)], expect: "ok" },
+            { label: "dev-master-sa-2-bootstrap renamed without an alias", config: [count(3)], renamedInState: "dev-master-sa-2-bootstrap", expect: "ok" },
         ],
     },
     {
