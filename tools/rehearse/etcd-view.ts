@@ -82,8 +82,10 @@ const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
 
 /**
  * Writes `/rehearsal/<n>` every `periodMs` through the running members (the first that takes
- * it), for as long as it runs. A write no member acknowledged within its budget is a failed
- * write; the longest outage is the longest time between two acknowledged writes.
+ * it), for as long as it runs. A write every member refused (a leader election) or left
+ * unanswered for 1 s is a failed write, not retried: the count shows how often a client without
+ * retries would see an error. The longest outage is the longest time between two acknowledged
+ * writes.
  */
 export class EtcdWriter {
     readonly acknowledged = new Map<string, string>();
