@@ -320,6 +320,13 @@ export interface MockEngineOptions {
     previousOutputs?: Record<string, unknown>;
     /** Pulumi organization (getOrganization); "organization" like the CLI's default for individuals. */
     organization?: string;
+    /**
+     * Replaces the mocked id and outputs of a resource (e.g. the rehearsal keeps the ids of the
+     * previous state and gives replaced instances new ones); undefined keeps the mock's answer.
+     */
+    resolveResource?: (type: string, name: string, inputs: Record<string, any>) => { id: string; state: Record<string, unknown> } | undefined;
+    /** Replaces the answer of a provider function; undefined keeps the mock's answer. */
+    resolveCall?: (token: string, inputs: Record<string, any>) => Record<string, unknown> | undefined;
 }
 
 export const STACK_REFERENCE = "pulumi:pulumi:StackReference";
@@ -340,11 +347,11 @@ export function startMockEngine(options: MockEngineOptions): RecordedResource[] 
                     // A read: the referenced stack's outputs are the state.
                     return { id: args.id || args.name, state: { name: args.inputs.name, outputs: options.previousOutputs ?? {}, secretOutputNames: [] } };
                 }
-                const { id, state } = mockState(args.type, args.name, args.inputs);
+                const { id, state } = options.resolveResource?.(args.type, args.name, args.inputs) ?? mockState(args.type, args.name, args.inputs);
                 // The monitor passes the import id, "" for a new resource: only a real one wins.
                 return { id: args.id || id, state: { ...args.inputs, ...state } };
             },
-            call: (args) => mockCall(args.token, args.inputs),
+            call: (args) => options.resolveCall?.(args.token, args.inputs) ?? mockCall(args.token, args.inputs),
         },
         options.project,
         options.stack,
