@@ -130,8 +130,20 @@ boot_prepared() {
     [[ -f "${STATE_DIR}/boot-prepared" ]]
 }
 
+# A report this script wrote on an earlier, failed run is not a failed boot: a re-run of the
+# bootstrap step (the same Command after `pulumi up` failed) must be able to try again. Keep it
+# beside for whoever reads the node, and go on.
+set_aside_own_report() {
+    local report="${ZADARA_ETC}/BOOT_FAILED"
+    if [[ -s $report ]] && head -n 1 "$report" | grep -q "^zadara-eksd ${SCRIPT_NAME} FAILED "; then
+        mv -f "$report" "${report}.previous-${SCRIPT_NAME}" 2>/dev/null || rm -f "$report"
+        log "set aside the report of an earlier ${SCRIPT_NAME} run: ${report}.previous-${SCRIPT_NAME}"
+    fi
+}
+
 wait_boot_prepared() {
     STEP="wait for the node to be prepared"
+    set_aside_own_report
     if ! wait_until "$BOOT_PREPARED_TIMEOUT" "the loader to prepare this node (${STATE_DIR}/boot-prepared)" boot_prepared; then
         fail "the node was not prepared within ${BOOT_PREPARED_TIMEOUT}s: see ${CLOUD_INIT_LOG} (bundle download, loader)"
     fi
