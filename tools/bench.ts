@@ -125,7 +125,7 @@ async function main(): Promise<void> {
         ["fixed sleep in scripts", `${sleeps.seconds} s`, sleeps.places.join(", ") || "goal 0: met"],
         ...Object.entries(etcd).map(([name, value]) => [name, String(value), "real etcd 3.4 on loopback"] as [string, string, string]),
         [
-            "cleanup on the moto seed",
+            "cleanup on the moto seed (API up, controllers gone, defaults)",
             `${cleanup.cleanupSeconds} s`,
             `${cleanup.cleanupApiCalls} API calls, ${cleanup.cleanupLeaks} leaks, ${cleanup.cleanupCollateral} collateral; goal ${cleanup.cleanupGoal}`,
         ],
