@@ -1,5 +1,6 @@
 // The cleanup command's bad input: it stops before any call with a clear message (exit 2).
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -91,6 +92,19 @@ describe("cleanup command: help, placeholders, where credentials come from", () 
             assert.match(run.stdout.join("\n"), /--timeout <seconds> +deadline for the whole run/);
         }
         assert.equal(hits, 0);
+    });
+
+    it("the commands answer --help with exit 0 (cleanup, plan, bench, docs)", () => {
+        const root = path.resolve(__dirname, "..");
+        for (const tool of ["cleanup", "plan", "bench", "config-docs"]) {
+            const run = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "tools", `${tool}.ts`), "--help"], {
+                cwd: root,
+                encoding: "utf8",
+                env: { PATH: path.dirname(process.execPath), HOME: os.tmpdir() },
+            });
+            assert.equal(run.status, 0, `${tool}: ${run.stderr}`);
+            assert.match(run.stdout, /usage: npm run /, tool);
+        }
     });
 
     it("refuses the example stacks' placeholder endpoint instead of retrying it", async () => {

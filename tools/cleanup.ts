@@ -211,7 +211,8 @@ export function resolveTarget(o: CleanupCliOptions, env: NodeJS.ProcessEnv, root
     }
     let config;
     try {
-        config = loadStackConfig({ stack: input.stack, values: input.values, secretKeys: input.secretKeys, env });
+        // Only the cluster name and the endpoint are used: the endpoint's placeholder is checked below.
+        config = loadStackConfig({ stack: input.stack, values: input.values, secretKeys: input.secretKeys, env, placeholders: "allow" });
     } catch (error) {
         if (error instanceof ConfigValidationError) {
             throw new UsageError(

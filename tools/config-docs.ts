@@ -92,6 +92,12 @@ function writeIfChanged(file: string, text: string): void {
 }
 
 if (require.main === module) {
-    writeIfChanged(README, renderReadme(fs.readFileSync(README, "utf8")));
-    writeIfChanged(JSON_SCHEMA_FILE, renderJsonSchema());
+    if (process.argv.includes("--help") || process.argv.includes("-h")) {
+        console.log(
+            "usage: npm run docs\n\nRegenerates the README's config, migration and change tables and schema/stack-config.schema.json from config/schema.ts.",
+        );
+    } else {
+        writeIfChanged(README, renderReadme(fs.readFileSync(README, "utf8")));
+        writeIfChanged(JSON_SCHEMA_FILE, renderJsonSchema());
+    }
 }

@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigValidationError, loadStackConfig, PROJECT_NAME } from "../config";
+import { acceptPlaceholdersForOfflinePlan, ConfigValidationError, loadStackConfig, placeholderFindings, PROJECT_NAME } from "../config";
 import { RecordedResource, redactSecrets, settle, startMockEngine } from "./mock-engine";
 import { Override, parseOverride, resolveStackConfig } from "./stack-config";
 
@@ -202,6 +202,8 @@ async function main(): Promise<number> {
         return 2;
     }
 
+    // The example stacks plan as they are; `pulumi up` refuses their placeholders (config/placeholders.ts).
+    acceptPlaceholdersForOfflinePlan();
     // Validate before anything is registered, exactly as the program will.
     try {
         loadStackConfig({ stack: input.stack, values: input.values, secretKeys: input.secretKeys, env: process.env });
@@ -248,6 +250,12 @@ async function main(): Promise<number> {
     if (!options.quiet) {
         if (input.placeholders.length > 0) {
             console.log(`note: offline placeholders stand in for secrets not set in this stack: ${input.placeholders.map((k) => k.split(":")[1]).join(", ")}`);
+        }
+        const examples = placeholderFindings(input.values);
+        if (examples.length > 0) {
+            console.log(
+                `note: this plan runs on the example stack's placeholders, which \`pulumi up\` refuses: ${examples.map((f) => `${f.key.split(":")[1]} (${f.value})`).join(", ")}`,
+            );
         }
         console.log(renderTree(plan));
     }

@@ -47,20 +47,37 @@ function parsePathValue(text: string): unknown {
     return text;
 }
 
-/** Splits `a.b[0].c` into ["a", "b", 0, "c"]. */
-function pathSegments(key: string): Array<string | number> {
+/**
+ * Splits a `--path` key as `pulumi config set --path` reads it: `a.b[0].c` into
+ * ["a", "b", 0, "c"], and a quoted segment for names with dots, `labels["kubernetes.io/role"]`.
+ */
+export function pathSegments(key: string): Array<string | number> {
     const segments: Array<string | number> = [];
-    for (const part of key.split(".")) {
-        const match = /^([^[\]]*)((\[\d+\])*)$/.exec(part);
-        if (!match) {
-            throw new Error(`cannot parse config path "${key}"`);
+    const token = /([^.[\]"]+)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|(\.)/y;
+    let expectName = true;
+    while (token.lastIndex < key.length) {
+        const at = token.lastIndex;
+        const match = token.exec(key);
+        if (match === null) {
+            throw new Error(
+                `cannot read the config path "${key}" at character ${at + 1}: write names with dots as ["name.with/dots"] and list positions as [0], ` +
+                    `e.g. nodeGroups.workers.labels["kubernetes.io/role"]`,
+            );
         }
-        if (match[1]) {
+        if (match[4] !== undefined && expectName) {
+            throw new Error(`cannot read the config path "${key}": a "." at character ${at + 1} follows no name`);
+        }
+        if (match[1] !== undefined) {
             segments.push(match[1]);
+        } else if (match[2] !== undefined) {
+            segments.push(Number(match[2]));
+        } else if (match[3] !== undefined) {
+            segments.push(match[3].replace(/\\(.)/g, "$1"));
         }
-        for (const index of match[2].matchAll(/\[(\d+)\]/g)) {
-            segments.push(Number(index[1]));
-        }
+        expectName = match[4] !== undefined;
+    }
+    if (expectName || segments.length === 0) {
+        throw new Error(`cannot read the config path "${key}": it ends with "." or is empty`);
     }
     return segments;
 }
@@ -94,7 +111,9 @@ export function readStackFile(stack: string, root: string, locations: Record<str
         throw new StackFileError(`no stack file ${shown}: create it, or pick a stack with --stack (dev, prod)`);
     }
     const lines = new YAML.LineCounter();
-    const document = YAML.parseDocument(fs.readFileSync(file, "utf8"), { lineCounter: lines });
+    const text = fs.readFileSync(file, "utf8");
+    // Anchors, aliases and `<<` merge keys resolve as Pulumi's YAML reader resolves them.
+    const document = YAML.parseDocument(text, { lineCounter: lines, merge: true });
     const at = (node: { range?: [number, number, number] | null } | null | undefined) => {
         const position = lines.linePos(node?.range?.[0] ?? 0);
         return `${shown}:${position.line}`;
@@ -102,6 +121,14 @@ export function readStackFile(stack: string, root: string, locations: Record<str
     if (document.errors.length > 0) {
         const error = document.errors[0];
         const position = error.linePos?.[0];
+        if (error.code === "DUPLICATE_KEY") {
+            const line = text.split("\n")[(position?.line ?? 1) - 1] ?? "";
+            const name = /^\s*(?:-\s+)?(["']?)([^"':]+(?::[^"':\s]+)?)\1\s*:/.exec(line)?.[2] ?? line.trim();
+            throw new StackFileError(
+                `${shown}:${position?.line ?? 1}: the key "${name}" is set twice in the same map (Pulumi refuses the file). ` +
+                    "Fix: keep one of the two lines (the one with the value you want)",
+            );
+        }
         throw new StackFileError(
             `${shown}:${position?.line ?? 1}:${position?.col ?? 1}: YAML syntax error: ${error.message.split("\n")[0]}. ` +
                 "Fix: check the indentation and quoting on that line (quote values that contain ': ' or ' #')",
@@ -156,7 +183,8 @@ export function readStackFile(stack: string, root: string, locations: Record<str
             locations[fullKey(String(pair.key.value))] = at(pair.key);
         }
     }
-    return config.toJSON() as Record<string, unknown>;
+    const resolved = document.toJS({ maxAliasCount: 100 }) as { config?: Record<string, unknown> };
+    return resolved.config ?? {};
 }
 
 /** Offline stand-ins for secrets nobody set, so a fresh clone can plan. */
@@ -235,8 +263,11 @@ export function resolveStackConfig(stack: string, overrides: Override[] = [], op
 /** Parses `key=value` as given on the command line. */
 export function parseOverride(text: string, secret: boolean): Override {
     const index = text.indexOf("=");
-    if (index <= 0) {
-        throw new Error(`expected key=value, got "${text}"`);
+    if (index < 0) {
+        throw new Error(`"${text}" has no value. Fix: write ${text}=<value> (to leave a key unset, remove it from the stack file)`);
+    }
+    if (index === 0) {
+        throw new Error(`"${text}" has no key. Fix: write <key>=<value>, e.g. cni=calico`);
     }
     return { key: text.slice(0, index), value: text.slice(index + 1), secret };
 }
