@@ -3,6 +3,7 @@
 // a roll wider than its group, a bastion key that is no key, provider keys the program never
 // reads. Each message names the key, the value and the fix. (Rules across keys that decide the
 // cluster's shape live in rules.ts.)
+import { VERSION_TABLE } from "../addons/versions";
 import { EKSD_RELEASES } from "../cluster/versions";
 import { cidrsOverlap, parseIpv4Cidr } from "../model/cidr";
 import { groupSizes, ValidValues } from "./rules";
@@ -68,6 +69,9 @@ function reservedRangeProblem(key: "podCidr" | "serviceCidr", text: string | und
 /** A private key's text: PEM (`-----BEGIN ... PRIVATE KEY-----`) or OpenSSH. */
 const PRIVATE_KEY = /-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----[\s\S]+-----END ([A-Z0-9]+ )*PRIVATE KEY-----/;
 
+/** "The data stored in a ConfigMap cannot exceed 1 MiB" (kubernetes.io, Concepts > ConfigMaps): the CA rides in one (addons/index.ts). */
+export const CONFIG_MAP_LIMIT_BYTES = 1024 * 1024;
+
 export interface InputRuleContext {
     /** The offline plan's stand-ins (`offline-plan-*`) are accepted for the secrets nobody set. */
     offlinePlaceholders: boolean;
@@ -95,13 +99,52 @@ function amiProblems(v: ValidValues): string[] {
         );
 }
 
+const RELEASE_VERSION = /^(v?)\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
+
+/**
+ * An override's chart version has the form the add-on's releases have (semver, with or without
+ * the leading v as the catalog pins it): `latest`, `2.39` or `v2.39.3` for a chart published
+ * as 2.39.3 name no release Helm could fetch. (Whether that exact release exists is only known
+ * to the chart repository: the preview's Helm fetch reports that.)
+ */
+function chartVersionProblems(v: ValidValues): string[] {
+    const pins = v.eksdVersion === undefined ? undefined : VERSION_TABLE[v.eksdVersion]?.versions;
+    if (pins === undefined || v.addonOverrides === undefined) {
+        return [];
+    }
+    const problems: string[] = [];
+    for (const [name, override] of Object.entries(v.addonOverrides)) {
+        const version = override?.version?.trim();
+        const pinned = (pins as Record<string, string | undefined>)[name];
+        if (version === undefined || pinned === undefined) {
+            continue;
+        }
+        const form = RELEASE_VERSION.exec(version);
+        const pinnedPrefix = RELEASE_VERSION.exec(pinned)?.[1] ?? "";
+        if (form === null || form[1] !== pinnedPrefix) {
+            problems.push(
+                `${PROJECT_NAME}:addonOverrides.${name}.version: "${version}" is not a release version of ${name}: its releases are written like ${pinned} ` +
+                    `(the catalog's pin for EKS-D ${v.eksdVersion}). Fix: pulumi config set --path 'addonOverrides.${name}.version' <a published version such as ${pinned}>`,
+            );
+        }
+    }
+    return problems;
+}
+
 export function inputProblems(v: ValidValues, context: InputRuleContext): string[] {
-    const problems: string[] = [...amiProblems(v)];
+    const problems: string[] = [...amiProblems(v), ...chartVersionProblems(v)];
     problems.push(...kubernetesVersionProblems(v.kubernetesVersion, v.eksdVersion));
     for (const problem of [reservedRangeProblem("podCidr", v.podCidr, "10.244.0.0/16"), reservedRangeProblem("serviceCidr", v.serviceCidr, "10.96.0.0/12")]) {
         if (problem !== undefined) {
             problems.push(problem);
         }
+    }
+    const caBytes = v.rootCaCert === undefined ? 0 : Buffer.byteLength(v.rootCaCert, "utf8");
+    if (caBytes > CONFIG_MAP_LIMIT_BYTES) {
+        problems.push(
+            `${PROJECT_NAME}:rootCaCert: the PEM is ${caBytes} bytes, above the 1 MiB a Kubernetes ConfigMap holds (the cloud controllers get it through one). ` +
+                'Fix: set only the cloud\'s root CA certificate, not a whole trust store: pulumi config set rootCaCert -- "$(cat root-ca.pem)"',
+        );
     }
     if (v.tags !== undefined && "Name" in v.tags) {
         problems.push(

@@ -5,9 +5,10 @@ import { describe, it } from "node:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { VERSION_TABLE } from "../addons/versions";
 import { EKSD_RELEASES } from "../cluster/versions";
 import { loadStackConfig } from "../config";
-import { parseOverride, resolveStackConfig } from "../tools/stack-config";
+import { parseOverride, readPreviousOutputs, resolveStackConfig } from "../tools/stack-config";
 import { expectProblem, loadWith, problemsWith } from "./helpers/config-fixture";
 
 const groups = (value: unknown) => ({ nodeGroups: JSON.stringify(value) });
@@ -213,6 +214,49 @@ describe("issue 20 item 7: bad inputs accepted before", () => {
         );
     });
 
+    it("an add-on chart version no release can have (form checked against the catalog's pin)", () => {
+        const pins = VERSION_TABLE["1.33"].versions;
+        const overrides = (o: unknown) => ({ eksdVersion: "1.33", addonOverrides: JSON.stringify(o) });
+        expectProblem(
+            problemsWith(overrides({ ebsCsi: { version: "latest" } })),
+            "addonOverrides.ebsCsi.version",
+            '"latest" is not a release version of ebsCsi',
+            `written like ${pins.ebsCsi}`,
+            "Fix: pulumi config set --path 'addonOverrides.ebsCsi.version'",
+        );
+        // The other spelling of the leading v: the chart repository has no such version.
+        const otherSpelling = pins.calico.startsWith("v") ? pins.calico.slice(1) : `v${pins.calico}`;
+        expectProblem(problemsWith(overrides({ calico: { version: otherSpelling } })), "addonOverrides.calico.version", "is not a release version of calico");
+        assert.equal(loadWith(overrides({ ebsCsi: { version: pins.ebsCsi } })).addons.overrides.ebsCsi?.version, pins.ebsCsi);
+    });
+
+    it("a root CA over the ConfigMap limit", () => {
+        const pem = `-----BEGIN CERTIFICATE-----\n${"A".repeat(1024 * 1024)}\n-----END CERTIFICATE-----\n`;
+        expectProblem(problemsWith({ rootCaCert: pem }), "rootCaCert", "above the 1 MiB a Kubernetes ConfigMap holds", "Fix:");
+    });
+
+    it("a --previous file that is missing, not JSON, a list, or not this program's outputs", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "previous-"));
+        const file = (name: string, text: string) => {
+            fs.writeFileSync(path.join(dir, name), text);
+            return path.join(dir, name);
+        };
+        try {
+            const cases: Array<[string, RegExp]> = [
+                [path.join(dir, "missing.json"), /missing\.json: no such file\. Fix: save the running stack's outputs/],
+                [file("bad.json", "{oops"), /bad\.json: is not JSON \(/],
+                [file("list.json", "[]"), /list\.json: is a list, not the JSON object of a stack's outputs/],
+                [file("other.json", '{"kubeconfig": "x"}'), /other\.json: has no "lifecycle" output.*would skip the day-2 change rules/],
+            ];
+            for (const [name, message] of cases) {
+                assert.throws(() => readPreviousOutputs(name), message);
+            }
+            assert.deepEqual(readPreviousOutputs(file("ok.json", '{"lifecycle": {}}')), { lifecycle: {} });
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
     it("podCidr in link-local space, serviceCidr in loopback", () => {
         expectProblem(
             problemsWith({ podCidr: "169.254.0.0/16" }),
@@ -260,6 +304,14 @@ describe("issue 20 item 7: unclear messages made clear", () => {
             assert.throws(
                 () => resolveStackConfig("dup", [], { root }),
                 /Pulumi\.dup\.yaml:3: the key "zadara-eksd:cni" is set twice in the same map.*Fix: keep one/,
+            );
+        });
+
+        it("a namespaced and an unqualified spelling of the same key", () => {
+            write("twice", "config:\n  cni: flannel\n  zadara-eksd:cni: calico\n");
+            assert.throws(
+                () => resolveStackConfig("twice", [], { root }),
+                /Pulumi\.twice\.yaml:3: "zadara-eksd:cni" sets zadara-eksd:cni again \(already set at \S*Pulumi\.twice\.yaml:2\)\. Fix: keep one/,
             );
         });
 

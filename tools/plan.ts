@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { acceptPlaceholdersForOfflinePlan, ConfigValidationError, loadStackConfig, placeholderFindings, PROJECT_NAME } from "../config";
 import { RecordedResource, redactSecrets, settle, startMockEngine } from "./mock-engine";
-import { Override, parseOverride, resolveStackConfig } from "./stack-config";
+import { Override, parseOverride, readPreviousOutputs, resolveStackConfig } from "./stack-config";
 
 interface PlanOptions {
     stack: string;
@@ -97,13 +97,6 @@ function parseArguments(argv: string[]): PlanOptions {
 }
 
 /** `{ "lifecycle": {...}, ... }` as `pulumi stack output --json --show-secrets` prints it. */
-function readPreviousOutputs(file: string): Record<string, unknown> {
-    const parsed: unknown = JSON.parse(fs.readFileSync(path.resolve(file), "utf8"));
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-        throw new Error(`--previous ${file}: expected a JSON object of stack outputs`);
-    }
-    return parsed as Record<string, unknown>;
-}
 
 /** The message of a refused change, or undefined when the `lifecycle` output resolves. */
 async function lifecycleRefusal(lifecycle: unknown): Promise<string | undefined> {

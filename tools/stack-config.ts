@@ -4,6 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
+import { LIFECYCLE_OUTPUT } from "../cluster/lifecycle-state";
 import { PROJECT_NAME } from "../config";
 import { nearest } from "../config/issues";
 import { CONFIG_KEYS } from "../config/schema";
@@ -180,7 +181,15 @@ export function readStackFile(stack: string, root: string, locations: Record<str
     }
     for (const pair of config.items) {
         if (YAML.isScalar(pair.key)) {
-            locations[fullKey(String(pair.key.value))] = at(pair.key);
+            const name = fullKey(String(pair.key.value));
+            const earlier = locations[name];
+            if (earlier !== undefined) {
+                // `cni` and `zadara-eksd:cni` are one key to Pulumi: which value wins would be an accident.
+                throw new StackFileError(
+                    `${at(pair.key)}: "${String(pair.key.value)}" sets ${name} again (already set at ${earlier}). Fix: keep one of the two lines, spelt ${name}`,
+                );
+            }
+            locations[name] = at(pair.key);
         }
     }
     const resolved = document.toJS({ maxAliasCount: 100 }) as { config?: Record<string, unknown> };
@@ -274,3 +283,36 @@ export function parseOverride(text: string, secret: boolean): Override {
 
 /** Every config key the schema marks secret (for tests that look for leaks). */
 export const SECRET_CONFIG_KEYS = CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key);
+
+const SAVE_OUTPUTS =
+    "Fix: save the running stack's outputs with `pulumi stack output --json --show-secrets > outputs.json` and pass that file (a new cluster needs no --previous)";
+
+/** The outputs file of `--previous`: a stack of this program's outputs, or a clear refusal (never read as a new cluster). */
+export function readPreviousOutputs(file: string): Record<string, unknown> {
+    let text: string;
+    try {
+        text = fs.readFileSync(path.resolve(file), "utf8");
+    } catch (error) {
+        const code = (error as { code?: string }).code;
+        throw new Error(`--previous ${file}: ${code === "ENOENT" ? "no such file" : `cannot be read (${code ?? String(error)})`}. ${SAVE_OUTPUTS}`, {
+            cause: error,
+        });
+    }
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(text);
+    } catch (error) {
+        throw new Error(`--previous ${file}: is not JSON (${(error as Error).message}). ${SAVE_OUTPUTS}`, { cause: error });
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        const shape = Array.isArray(parsed) ? "a list" : parsed === null ? "null" : `a single ${typeof parsed}`;
+        throw new Error(`--previous ${file}: is ${shape}, not the JSON object of a stack's outputs. ${SAVE_OUTPUTS}`);
+    }
+    if (!(LIFECYCLE_OUTPUT in parsed)) {
+        throw new Error(
+            `--previous ${file}: has no "${LIFECYCLE_OUTPUT}" output, which every stack of this program exports: it is not (or not all of) this stack's outputs, ` +
+                `and reading it as a new cluster would skip the day-2 change rules. ${SAVE_OUTPUTS}`,
+        );
+    }
+    return parsed;
+}
