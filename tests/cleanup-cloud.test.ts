@@ -190,6 +190,22 @@ describe("cleanup against moto", () => {
         assert.deepEqual(run.clock.sleeps, []);
     });
 
+    it("logs a rule that is already gone (NotFound on revoke) as gone, not as revoked", async () => {
+        s = await seed(moto.url);
+        proxy.faults.push((call) =>
+            call.action === "RevokeSecurityGroupIngress"
+                ? { status: 400, code: "InvalidPermission.NotFound", message: "The specified rule does not exist" }
+                : undefined,
+        );
+        const run = await runCli(baseArgs(s));
+        assert.equal(run.code, 0, explain(run));
+        assert.ok(
+            run.stderr.some((l) => l === `the ingress rule of ${s.nodeSecurityGroup} that referenced ${s.ccmSecurityGroup} was already gone`),
+            explain(run),
+        );
+        assert.ok(!run.stderr.some((l) => /^revoked the ingress rule/.test(l)), explain(run));
+    });
+
     it("a dry run whose listing keeps failing is not clean", async () => {
         s = await seed(moto.url);
         proxy.faults.push((call) => (call.action === "DescribeVolumes" ? { status: 503, code: "ServiceUnavailable", message: "zCompute is busy" } : undefined));
