@@ -72,6 +72,9 @@ const PRIVATE_KEY = /-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----[\s\S]+-----END ([A
 /** "The data stored in a ConfigMap cannot exceed 1 MiB" (kubernetes.io, Concepts > ConfigMaps): the CA rides in one (addons/index.ts). */
 export const CONFIG_MAP_LIMIT_BYTES = 1024 * 1024;
 
+/** With the autoscaler, half the token lifetime covers at least a day between two `pulumi up` runs. */
+export const MIN_AUTOSCALER_TOKEN_TTL_HOURS = 48;
+
 export interface InputRuleContext {
     /** The offline plan's stand-ins (`offline-plan-*`) are accepted for the secrets nobody set. */
     offlinePlaceholders: boolean;
@@ -138,6 +141,15 @@ export function inputProblems(v: ValidValues, context: InputRuleContext): string
         if (problem !== undefined) {
             problems.push(problem);
         }
+    }
+    // A token issued at an `up` is valid for at least half its lifetime (cluster/secrets.ts
+    // tokenWindow); the autoscaler starts workers between two runs, so half must cover a day.
+    if (v.autoscaler === true && v.workerJoinTokenTtlHours !== undefined && v.workerJoinTokenTtlHours < MIN_AUTOSCALER_TOKEN_TTL_HOURS) {
+        problems.push(
+            `${PROJECT_NAME}:workerJoinTokenTtlHours: ${v.workerJoinTokenTtlHours} is shorter than the autoscaler needs: it starts workers between two \`pulumi up\` runs, ` +
+                `and a token is only sure to be valid for half its lifetime after an \`up\`, so a worker started later could not join. ` +
+                `Fix: pulumi config set workerJoinTokenTtlHours ${MIN_AUTOSCALER_TOKEN_TTL_HOURS} or more (default 168 with the autoscaler), or pulumi config rm workerJoinTokenTtlHours`,
+        );
     }
     const caBytes = v.rootCaCert === undefined ? 0 : Buffer.byteLength(v.rootCaCert, "utf8");
     if (caBytes > CONFIG_MAP_LIMIT_BYTES) {

@@ -230,6 +230,17 @@ describe("issue 20 item 7: bad inputs accepted before", () => {
         assert.equal(loadWith(overrides({ ebsCsi: { version: pins.ebsCsi } })).addons.overrides.ebsCsi?.version, pins.ebsCsi);
     });
 
+    it("a join-token lifetime shorter than the autoscaler needs", () => {
+        expectProblem(
+            problemsWith({ autoscaler: "true", workerJoinTokenTtlHours: "12" }),
+            "workerJoinTokenTtlHours",
+            "12 is shorter than the autoscaler needs",
+            "Fix: pulumi config set workerJoinTokenTtlHours 48 or more",
+        );
+        assert.equal(loadWith({ autoscaler: "false", workerJoinTokenTtlHours: "12" }).cluster.workerJoinTokenTtlHours, 12);
+        assert.equal(loadWith({ autoscaler: "true" }).cluster.workerJoinTokenTtlHours, 168);
+    });
+
     it("a root CA over the ConfigMap limit", () => {
         const pem = `-----BEGIN CERTIFICATE-----\n${"A".repeat(1024 * 1024)}\n-----END CERTIFICATE-----\n`;
         expectProblem(problemsWith({ rootCaCert: pem }), "rootCaCert", "above the 1 MiB a Kubernetes ConfigMap holds", "Fix:");
