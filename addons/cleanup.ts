@@ -6,14 +6,23 @@
 // cleanup (tools/cleanup.ts, the same code as `npm run cleanup`) where Pulumi runs: no SSH, no
 // node needed. Because the Command depends on the add-on releases and the nodes, Pulumi deletes
 // it first (dependents go before their dependencies), i.e. while the controllers still run.
+//
+// A Command's delete runs with the inputs stored at the last successful `up` (pulumi-command;
+// see docs/cleanup.md), on whatever machine runs `destroy`. So nothing in it is tied to the
+// machine that ran `up`: no absolute folder (the command runs relative to the folder Pulumi
+// runs in, and says so when that is not the project), and the stored kubeconfig and keys are
+// only fallbacks under their own names: the CLI prefers what the destroying shell exports.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import * as path from "node:path";
 
 export const DEFAULT_CLEANUP_TIMEOUT_SECONDS = 600;
-/** The environment variable the CLI reads the kubeconfig text from (tools/cleanup.ts). */
-export const CLEANUP_KUBECONFIG_ENV = "ZADARA_EKSD_CLEANUP_KUBECONFIG";
-const REPO_ROOT = path.resolve(__dirname, "..");
+/** The stored fallbacks the CLI reads (tools/cleanup.ts); the destroying shell's own values win. */
+export const CLEANUP_KUBECONFIG_ENV = "ZADARA_EKSD_CLEANUP_STORED_KUBECONFIG";
+export const CLEANUP_ACCESS_KEY_ENV = "ZADARA_EKSD_CLEANUP_STORED_AWS_ACCESS_KEY_ID";
+export const CLEANUP_SECRET_KEY_ENV = "ZADARA_EKSD_CLEANUP_STORED_AWS_SECRET_ACCESS_KEY";
+/** Run first: a destroy started outside the project folder fails with this, not with a node error. */
+const PROJECT_FOLDER_CHECK =
+    "test -f tools/cleanup.ts || { echo 'cloud cleanup: run pulumi destroy from the zadara-eksd project folder (tools/cleanup.ts not found here)' >&2; exit 2; }";
 
 export interface ClusterCleanupArgs {
     /** Kubernetes cluster name: the value the controllers put in their cluster tags. */
@@ -70,7 +79,7 @@ export function cleanupDeleteCommand(settings: {
         ...(settings.graceSeconds !== undefined ? ["--grace", String(settings.graceSeconds)] : []),
         ...settings.keep.filter(Boolean).flatMap((id) => ["--keep", id]),
     ];
-    return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ");
+    return `${PROJECT_FOLDER_CHECK} && ${args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ")}`;
 }
 
 export class ClusterCleanup extends pulumi.ComponentResource {
@@ -114,8 +123,8 @@ export class ClusterCleanup extends pulumi.ComponentResource {
         // Secrets ride in the environment, never on the command line (which Pulumi shows).
         const environment: Record<string, pulumi.Input<string>> = { [CLEANUP_KUBECONFIG_ENV]: pulumi.secret(args.kubeconfig) };
         if (args.accessKey !== undefined && args.secretKey !== undefined) {
-            environment.AWS_ACCESS_KEY_ID = pulumi.secret(args.accessKey);
-            environment.AWS_SECRET_ACCESS_KEY = pulumi.secret(args.secretKey);
+            environment[CLEANUP_ACCESS_KEY_ENV] = pulumi.secret(args.accessKey);
+            environment[CLEANUP_SECRET_KEY_ENV] = pulumi.secret(args.secretKey);
         }
 
         this.command = new command.local.Command(
@@ -124,7 +133,6 @@ export class ClusterCleanup extends pulumi.ComponentResource {
                 // Nothing to do on create/update: the work is the delete step.
                 create: "echo 'cloud cleanup armed: runs on pulumi destroy'",
                 delete: deleteCommand,
-                dir: REPO_ROOT,
                 environment,
                 // No `triggers`: a change there REPLACES the command, and replacing runs this delete
                 // step against the live cluster.

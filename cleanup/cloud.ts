@@ -87,8 +87,10 @@ export class CloudCallError extends Error {
 }
 
 function toCloudError(operation: string, error: unknown): CloudCallError {
-    const e = error as { name?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-    const code = e.Code ?? e.name ?? "Error";
+    const e = error as { name?: string; Code?: string; code?: unknown; message?: string; $metadata?: { httpStatusCode?: number } };
+    // A failure below HTTP (DNS, TLS, refused connection) has no API code; Node's own code says what happened.
+    const systemCode = typeof e.code === "string" ? e.code : undefined;
+    const code = e.Code ?? systemCode ?? e.name ?? "Error";
     return new CloudCallError(operation, code, e.message ?? String(error), e.$metadata?.httpStatusCode);
 }
 

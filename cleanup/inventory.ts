@@ -1,7 +1,7 @@
 // One look at the cloud: which resources are this cluster's, which of them may go now, and
 // what still holds the others. Pure decisions on top of the CloudApi listings.
 import type { CloudApi, RuleRef } from "./cloud";
-import { clusterOwnerTag, stackOwnedReason, Tags } from "./tags";
+import { clusterOwnerTag, createdForOf, stackOwnedReason, Tags } from "./tags";
 import type { FoundResource } from "./types";
 
 export interface KeepLists {
@@ -63,7 +63,8 @@ export async function takeInventory(cloud: CloudApi, ctx: InventoryContext): Pro
         if (!owner || stackOwnedReason(tags, ctx.cluster)) {
             return undefined; // not this cluster's, or the stack's own: not even listed
         }
-        const resource = { ...found, owner };
+        const createdFor = createdForOf(tags);
+        const resource = createdFor === undefined ? { ...found, owner } : { ...found, owner, createdFor };
         const reason = keepReason ?? (keep.has(found.id) || (found.name && keep.has(found.name)) ? "in the keep list" : undefined);
         if (reason) {
             kept.push({ ...resource, waitingFor: reason });

@@ -1,12 +1,16 @@
 // KubeApi over @kubernetes/client-node (an ES module: loaded on first use, so the cloud-only
-// path and the Pulumi program never pay for it). Every call is bounded by a timeout.
-import type { KubeApi, ObjectRef, PersistentVolumeInfo, PodInfo, SnapshotContentInfo } from "./kube";
-import { volumeIdOf } from "./kube";
+// path and the Pulumi program never pay for it). Every call is bounded by a timeout that never
+// reaches past the run's deadline.
+import type { KubeApi, ObjectRef, PersistentVolumeInfo, PodInfo, SnapshotContentInfo, WorkloadInfo } from "./kube";
+import { KubeNoAnswerError, volumeIdOf } from "./kube";
+
+/** Per-call limit of the Kubernetes side (the run's deadline may cut it shorter). */
+export const KUBE_CALL_TIMEOUT_MS = 15_000;
 
 async function withTimeout<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${Math.round(ms / 1000)}s`)), ms);
+        timer = setTimeout(() => reject(new KubeNoAnswerError(what, Math.round(ms / 1000))), Math.max(0, ms));
     });
     try {
         return await Promise.race([promise, timeout]);
@@ -50,11 +54,12 @@ export class KubeClient implements KubeApi {
         private readonly core: import("@kubernetes/client-node").CoreV1Api,
         private readonly networking: import("@kubernetes/client-node").NetworkingV1Api,
         private readonly custom: import("@kubernetes/client-node").CustomObjectsApi,
-        private readonly timeoutMs: number,
+        private readonly apps: import("@kubernetes/client-node").AppsV1Api,
+        private readonly timeoutMs: () => number,
     ) {}
 
-    /** `kubeconfig` is the file's text. */
-    static async fromKubeconfig(kubeconfig: string, timeoutMs = 15_000): Promise<KubeClient> {
+    /** `kubeconfig` is the file's text; `timeoutMs()` is asked before each call (the time left, capped). */
+    static async fromKubeconfig(kubeconfig: string, timeoutMs: () => number = () => KUBE_CALL_TIMEOUT_MS): Promise<KubeClient> {
         const k8s: K8s = await import("@kubernetes/client-node");
         const config = new k8s.KubeConfig();
         config.loadFromString(kubeconfig);
@@ -62,12 +67,13 @@ export class KubeClient implements KubeApi {
             config.makeApiClient(k8s.CoreV1Api),
             config.makeApiClient(k8s.NetworkingV1Api),
             config.makeApiClient(k8s.CustomObjectsApi),
+            config.makeApiClient(k8s.AppsV1Api),
             timeoutMs,
         );
     }
 
     private call<T>(what: string, promise: Promise<T>): Promise<T> {
-        return withTimeout(what, this.timeoutMs, promise);
+        return withTimeout(what, Math.min(KUBE_CALL_TIMEOUT_MS, this.timeoutMs()), promise);
     }
 
     async loadBalancerServices(): Promise<ObjectRef[]> {
@@ -124,29 +130,51 @@ export class KubeClient implements KubeApi {
         }
     }
 
-    private async remove(what: string, promise: Promise<unknown>): Promise<void> {
+    async workloads(): Promise<WorkloadInfo[]> {
+        const [deployments, daemonSets] = await Promise.all([
+            this.call("list deployments", this.apps.listDeploymentForAllNamespaces()),
+            this.call("list daemonsets", this.apps.listDaemonSetForAllNamespaces()),
+        ]);
+        return [
+            ...deployments.items.map((d) => ({
+                kind: "Deployment" as const,
+                ...refOf("list deployments", d.metadata),
+                ready: d.status?.readyReplicas ?? 0,
+            })),
+            ...daemonSets.items.map((d) => ({
+                kind: "DaemonSet" as const,
+                ...refOf("list daemonsets", d.metadata),
+                ready: d.status?.numberReady ?? 0,
+            })),
+        ];
+    }
+
+    /** True when deleted, false when it was already gone. */
+    private async remove(what: string, promise: Promise<unknown>): Promise<boolean> {
         try {
             await this.call(what, promise);
+            return true;
         } catch (error) {
-            if (!isNotFound(error)) {
-                throw error;
+            if (isNotFound(error)) {
+                return false;
             }
+            throw error;
         }
     }
 
-    deleteService(r: ObjectRef): Promise<void> {
+    deleteService(r: ObjectRef): Promise<boolean> {
         return this.remove("delete service", this.core.deleteNamespacedService(r));
     }
 
-    deleteIngress(r: ObjectRef): Promise<void> {
+    deleteIngress(r: ObjectRef): Promise<boolean> {
         return this.remove("delete ingress", this.networking.deleteNamespacedIngress(r));
     }
 
-    deleteClaim(r: ObjectRef): Promise<void> {
+    deleteClaim(r: ObjectRef): Promise<boolean> {
         return this.remove("delete persistentvolumeclaim", this.core.deleteNamespacedPersistentVolumeClaim(r));
     }
 
-    deletePod(r: ObjectRef): Promise<void> {
+    deletePod(r: ObjectRef): Promise<boolean> {
         return this.remove("delete pod", this.core.deleteNamespacedPod(r));
     }
 }

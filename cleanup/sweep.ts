@@ -2,9 +2,9 @@
 // rounds of "look, delete what may go" against the cloud until nothing of the cluster is left
 // or the deadline passes. Time comes from an injectable clock; no step waits past the deadline.
 import type { CloudApi } from "./cloud";
-import { backoffMs, describeError, isInUse, isNotFound } from "./errors";
+import { backoffMs, describeError, fatalCloudReason, isInUse, isNotFound } from "./errors";
 import { Candidate, Inventory, InventoryContext, KeepLists, takeInventory } from "./inventory";
-import { cleanKubernetes, KubeApi, KubeOutcome } from "./kube";
+import { cleanKubernetes, KubeApi, KubeOutcome, KubeRefusedError } from "./kube";
 import { Remaining, remainingTable, resourceLine } from "./report";
 import type { Action, Clock, FoundResource, Logger } from "./types";
 
@@ -35,6 +35,8 @@ export interface CleanupOptions {
 export interface CleanupResult {
     /** Nothing of the cluster is left (dry run: nothing would be deleted). */
     clean: boolean;
+    /** Why the run stopped before its work: a refused credential, a name that does not resolve. */
+    stopped?: string;
     counts: Record<Action, number>;
     remaining: Remaining[];
     rounds: number;
@@ -46,6 +48,22 @@ interface RetryState {
     attempts: number;
     nextAt: number;
     lastError?: string;
+}
+
+/** An answer no retry can change: the run ends at once with this reason. */
+export class CleanupStopped extends Error {
+    constructor(reason: string) {
+        super(reason);
+        this.name = "CleanupStopped";
+    }
+}
+
+/** Stops on a fatal cloud error (auth, DNS, TLS); returns otherwise. */
+function stopIfFatal(what: string, error: unknown): void {
+    const reason = fatalCloudReason(error);
+    if (reason !== undefined) {
+        throw new CleanupStopped(`${what}: ${describeError(error)}: ${reason}`);
+    }
 }
 
 const ORDER: FoundResource["kind"][] = [
@@ -78,8 +96,41 @@ export class Cleanup {
     }
 
     async run(): Promise<CleanupResult> {
+        const started = this.o.clock.now();
+        try {
+            return await this.work(started);
+        } catch (error) {
+            if (!(error instanceof CleanupStopped || error instanceof KubeRefusedError)) {
+                throw error;
+            }
+            const reason = error.message;
+            this.o.log.info(`STOPPED: ${reason}`);
+            this.o.log.result(
+                `stopped before the cleanup was done: deleted ${this.counts.deleted}, removed by their controllers ${this.counts.gone} ` +
+                    `(${this.o.cloud.totalCalls} cloud API calls, ${((this.o.clock.now() - started) / 1000).toFixed(1)}s)`,
+            );
+            return {
+                clean: false,
+                stopped: reason,
+                counts: { ...this.counts },
+                remaining: [],
+                rounds: 0,
+                apiCalls: this.o.cloud.totalCalls,
+                kubernetes: undefined,
+            };
+        }
+    }
+
+    /** Whether a candidate is what a running controller now removes on its own. */
+    private awaited(kubernetes: KubeOutcome | undefined, c: Candidate): boolean {
+        if (!kubernetes) {
+            return false;
+        }
+        return (c.createdFor !== undefined && kubernetes.awaited.has(c.createdFor)) || (c.kind === "volume" && kubernetes.awaitedVolumeIds.has(c.id));
+    }
+
+    private async work(started: number): Promise<CleanupResult> {
         const { clock, log } = this.o;
-        const started = clock.now();
         this.deadline = started + this.o.timeoutMs;
         log.info(
             `cluster ${this.o.cluster}: ${this.o.dryRun ? "dry run, nothing is deleted" : `deadline in ${Math.round(this.o.timeoutMs / 1000)}s`}; cloud API ${this.o.baseUrl}`,
@@ -98,10 +149,11 @@ export class Cleanup {
             try {
                 this.noteGone(await takeInventory(this.o.cloud, firstLook));
             } catch (error) {
+                stopIfFatal("listing the cloud", error);
                 log.info(`first look at the cloud failed (${describeError(error)}); going on`);
             }
         }
-        const kubernetes = this.o.kube ? await cleanKubernetes(this.o.kube, log, { dryRun: this.o.dryRun }) : undefined;
+        const kubernetes = this.o.kube ? await cleanKubernetes(this.o.kube, log, { dryRun: this.o.dryRun, remainingMs: () => this.remainingMs() }) : undefined;
         if (!this.o.kube) {
             log.info("no kubeconfig given: skipping the Kubernetes side, sweeping the cloud side by tags");
         }
@@ -113,7 +165,9 @@ export class Cleanup {
             keepSnapshots: kubernetes?.keepSnapshots ?? new Map(),
             knownLoadBalancers: firstLook.knownLoadBalancers,
         };
-        const graceEnd = kubernetes && kubernetes.deletions > 0 ? Math.min(started + this.o.graceMs, this.deadline) : started;
+        // The grace period is for running controllers with work to do, and ends when that work is done.
+        const controllersHaveWork = kubernetes !== undefined && (kubernetes.awaited.size > 0 || kubernetes.awaitedVolumeIds.size > 0);
+        let graceEnd = controllersHaveWork ? Math.min(started + this.o.graceMs, this.deadline) : started;
         if (graceEnd > started) {
             log.info(`giving the controllers up to ${Math.round((graceEnd - started) / 1000)}s to remove their cloud resources`);
         }
@@ -128,8 +182,13 @@ export class Cleanup {
                 last = await takeInventory(this.o.cloud, ctx);
                 lastError = undefined;
             } catch (error) {
+                stopIfFatal("listing the cloud", error);
                 lastError = describeError(error);
                 log.info(`listing the cloud failed (${lastError}); retrying`);
+            }
+            if (last && lastError === undefined && graceEnd > clock.now() && !last.candidates.some((c) => this.awaited(kubernetes, c))) {
+                log.info(`the controllers removed what they were asked to after ${((clock.now() - started) / 1000).toFixed(1)}s: the grace period ends`);
+                graceEnd = clock.now();
             }
             if (last && lastError === undefined) {
                 for (const k of last.kept.filter((r) => !keptReported.has(r.id))) {
@@ -174,19 +233,27 @@ export class Cleanup {
         for (const item of remaining) {
             this.emit(item.resource, "remains", item.lastError ?? item.resource.waitingFor);
         }
-        const clean = this.o.dryRun ? this.counts["would delete"] === 0 : remaining.length === 0 && lastError === undefined;
+        // A listing that failed proves nothing: never clean then, in a dry run either.
+        const clean = lastError === undefined && (this.o.dryRun ? this.counts["would delete"] === 0 : remaining.length === 0);
         log.result(
             `${this.o.dryRun ? "would delete" : "deleted"} ${this.o.dryRun ? this.counts["would delete"] : this.counts.deleted}, ` +
                 `removed by their controllers ${this.counts.gone}, kept ${this.counts.kept}, remaining ${remaining.length} ` +
                 `(${rounds} round(s), ${this.o.cloud.totalCalls} cloud API calls, ${((clock.now() - started) / 1000).toFixed(1)}s)`,
         );
-        if (!clean && !this.o.dryRun) {
+        if (lastError !== undefined) {
             log.info(
-                `DEADLINE: ${remaining.length} resource(s) of cluster ${this.o.cluster} remain after ${Math.round(this.o.timeoutMs / 1000)}s${lastError ? ` (the cloud API failed: ${lastError})` : ""}:`,
+                `DEADLINE: the cloud could not be listed within ${Math.round(this.o.timeoutMs / 1000)}s (last error: ${lastError}); ` +
+                    `what remains of cluster ${this.o.cluster} is unknown${remaining.length > 0 ? `; seen before the failure: ${remaining.length} resource(s)` : ""}`,
             );
+        } else if (!clean && !this.o.dryRun) {
+            log.info(`DEADLINE: ${remaining.length} resource(s) of cluster ${this.o.cluster} remain after ${Math.round(this.o.timeoutMs / 1000)}s:`);
+        }
+        if (!clean && !this.o.dryRun && remaining.length > 0) {
             for (const line of remainingTable(remaining, { baseUrl: this.o.baseUrl, insecure: this.o.insecure })) {
                 log.info(line);
             }
+        }
+        if (!clean && !this.o.dryRun) {
             log.info("Remove them (or fix what holds them), then run the cleanup again, then `pulumi destroy` again.");
         }
         return { clean, counts: { ...this.counts }, remaining, rounds, apiCalls: this.o.cloud.totalCalls, kubernetes };
@@ -275,12 +342,20 @@ export class Cleanup {
                 return cloud.deleteNetworkInterface(c.id);
             case "security-group":
                 for (const rule of c.references ?? []) {
-                    await cloud.revokeReference(rule, c.id).catch((error) => {
-                        if (!isNotFound(error)) {
-                            throw error;
-                        }
-                    });
-                    this.o.log.info(`revoked the ${rule.direction} rule of ${rule.groupId} that references ${c.id}`);
+                    const revoked = await cloud.revokeReference(rule, c.id).then(
+                        () => true,
+                        (error: unknown) => {
+                            if (!isNotFound(error)) {
+                                throw error;
+                            }
+                            return false;
+                        },
+                    );
+                    this.o.log.info(
+                        revoked
+                            ? `revoked the ${rule.direction} rule of ${rule.groupId} that references ${c.id}`
+                            : `the ${rule.direction} rule of ${rule.groupId} that referenced ${c.id} was already gone`,
+                    );
                 }
                 return cloud.deleteSecurityGroup(c.id);
             case "listener":
@@ -293,6 +368,7 @@ export class Cleanup {
         try {
             await action();
         } catch (error) {
+            stopIfFatal(`deleting ${c.kind} ${c.id}`, error);
             if (!isNotFound(error)) {
                 const previous = this.retries.get(c.id);
                 const attempts = (previous?.attempts ?? 0) + 1;

@@ -78,3 +78,21 @@ export function stackOwnedReason(tags: Tags, cluster: string): string | undefine
     }
     return undefined;
 }
+
+/**
+ * The Kubernetes object a controller made this resource for, in the form the Kubernetes side
+ * records what it deleted (`Service ns/name`, `Ingress ns/name`, `PersistentVolume name`): the
+ * grace period waits only for those.
+ */
+export function createdForOf(tags: Tags): string | undefined {
+    const service = tags[LBC_SERVICE_STACK_TAG] ?? tags[CCM_SERVICE_TAG];
+    if (service !== undefined) {
+        return `Service ${service}`;
+    }
+    const ingress = tags[LBC_INGRESS_STACK_TAG];
+    if (ingress !== undefined) {
+        return `Ingress ${ingress}`;
+    }
+    const pv = tags[CSI_VOLUME_NAME_TAG];
+    return pv !== undefined ? `PersistentVolume ${pv}` : undefined;
+}

@@ -15,6 +15,8 @@ export interface FoundResource {
     state?: string;
     /** Why it cannot be deleted yet (attached volume, held by a load balancer, ...). */
     waitingFor?: string;
+    /** The Kubernetes object its controller made it for (tags.ts createdForOf). */
+    createdFor?: string;
 }
 
 export type Action = "deleted" | "gone" | "would delete" | "kept" | "remains";

@@ -4,14 +4,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import { EKSD_RELEASES } from "../cluster/versions";
 import type { EtcdBackupExportModel, NodeGroupModel, StackModel } from "../model";
-import { describeIssue } from "./issues";
+import { describeIssue, meaningfulIssues } from "./issues";
+import { placeholderFindings, placeholdersAcceptedByDefault } from "./placeholders";
 import { jsonValueOf, plainTextSecretProblems, RawStackConfig, unknownKeyProblems } from "./raw";
+import { ignoredProviderKeyProblems, inputProblems } from "./input-rules";
 import { crossKeyProblems, groupSizes, ValidValues } from "./rules";
 import { CONFIG_KEYS, NODE_GROUP_DEFAULTS, PROJECT_NAME, StackConfigValues } from "./schema";
 
 export { PROJECT_NAME } from "./schema";
 export type { RawStackConfig } from "./raw";
 export { secretKeysFromEnvironment } from "./raw";
+export { acceptPlaceholdersForOfflinePlan, placeholderFindings } from "./placeholders";
 /** @deprecated the model's name is StackModel. */
 export type StackConfig = StackModel;
 
@@ -22,9 +25,16 @@ export class ConfigValidationError extends Error {
     }
 }
 
+function placeholdersAccepted(raw: RawStackConfig): boolean {
+    return (raw.placeholders ?? (placeholdersAcceptedByDefault() ? "allow" : "refuse")) === "allow";
+}
+
 /** Builds the typed stack model, or throws ConfigValidationError listing every problem. */
 export function loadStackConfig(raw: RawStackConfig): StackModel {
     const problems: string[] = [...unknownKeyProblems(raw.values), ...plainTextSecretProblems(raw)];
+    if (!placeholdersAccepted(raw)) {
+        problems.push(...placeholderFindings(raw.values).map((finding) => finding.problem));
+    }
     const valid: Record<string, unknown> = {};
     const validKeys = new Set<string>();
     for (const definition of CONFIG_KEYS) {
@@ -34,7 +44,7 @@ export function loadStackConfig(raw: RawStackConfig): StackModel {
             valid[definition.key] = result.data;
             validKeys.add(definition.key);
         } else {
-            for (const issue of result.error.issues) {
+            for (const issue of meaningfulIssues(result.error.issues)) {
                 problems.push(...describeIssue(definition.key, issue));
             }
         }
@@ -50,6 +60,7 @@ export function loadStackConfig(raw: RawStackConfig): StackModel {
     }
     const production = v.production ?? /^prod/.test(raw.stack);
     problems.push(...crossKeyProblems(v, has, { stack: raw.stack, environment, production, env: raw.env ?? {} }));
+    problems.push(...inputProblems(v, { offlinePlaceholders: placeholdersAccepted(raw) }), ...ignoredProviderKeyProblems(raw.values));
     if (problems.length > 0) {
         throw new ConfigValidationError(problems);
     }

@@ -12,6 +12,9 @@ export function pathText(path: Path): string {
 }
 
 export function showValue(value: unknown): string {
+    if (typeof value === "number" && !Number.isFinite(value)) {
+        return `${String(value)} (too large to be a number)`; // JSON would print null
+    }
     const text = JSON.stringify(value) ?? String(value);
     return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
@@ -145,6 +148,23 @@ export function fixCommand(definition: ConfigKeyDefinition, path: Path): string 
     return `pulumi config set --path '${definition.key}${pathText(["", ...path])}' ${example === undefined ? "<value>" : shellWord(example)}`;
 }
 
+/**
+ * zod's whole numbers carry the safe-integer limits (±9007199254740991) as bounds of their own:
+ * not a limit of the setting, and never worth printing as one.
+ */
+export function isSafeIntegerBound(issue: z.core.$ZodIssue): boolean {
+    const bound = issue.code === "too_big" ? issue.maximum : issue.code === "too_small" ? issue.minimum : undefined;
+    return typeof bound === "number" && Math.abs(bound) >= Number.MAX_SAFE_INTEGER;
+}
+
+/** Only the issues worth a message: a safe-integer bound is dropped when the setting's own bound speaks for the same path. */
+export function meaningfulIssues(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+    const samePath = (a: z.core.$ZodIssue, b: z.core.$ZodIssue) => pathText(a.path) === pathText(b.path);
+    return issues.filter(
+        (issue) => !isSafeIntegerBound(issue) || !issues.some((other) => other !== issue && other.code === issue.code && samePath(other, issue)),
+    );
+}
+
 /** One user-facing message per issue of `key` (path below the key). */
 export function describeIssue(keyName: string, issue: z.core.$ZodIssue): string[] {
     const definition = findKeyDefinition(keyName);
@@ -172,8 +192,14 @@ export function describeIssue(keyName: string, issue: z.core.$ZodIssue): string[
             return [`${where}: ${showValue(input)} is ${typeName(input)}, expected ${expected}. Fix: ${fix}`];
         }
         case "too_small":
+            if (isSafeIntegerBound(issue)) {
+                return [`${where}: ${showValue(input)} is too large a negative number to be exact. Fix: ${fix}`];
+            }
             return [`${where}: ${showValue(input)} is below the minimum ${String(issue.minimum)}. Fix: set it to ${String(issue.minimum)} or more`];
         case "too_big":
+            if (isSafeIntegerBound(issue)) {
+                return [`${where}: ${showValue(input)} is too large to be an exact whole number. Fix: ${fix}`];
+            }
             return [`${where}: ${showValue(input)} is above the maximum ${String(issue.maximum)}. Fix: set it to ${String(issue.maximum)} or less`];
         case "invalid_value": {
             const refusal = path.length === 0 && typeof input === "string" ? definition.refusals?.[input] : undefined;

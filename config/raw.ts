@@ -14,6 +14,11 @@ export interface RawStackConfig {
     secretKeys: string[];
     /** For the credential fallbacks (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). */
     env?: Record<string, string | undefined>;
+    /**
+     * The example stacks' placeholders (config/placeholders.ts) are refused unless "allow":
+     * only the offline plan and the cleanup's name lookup run on them.
+     */
+    placeholders?: "refuse" | "allow";
 }
 
 /**

@@ -1,5 +1,6 @@
 // The cleanup command's bad input: it stops before any call with a clear message (exit 2).
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -8,6 +9,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { explain, runCli } from "./helpers/cleanup-run";
 import { loadBalancerNameOfInterface } from "../cleanup/inventory";
+import { KUBECONFIG_ENV, parseCleanupArguments, resolveTarget, STORED_ACCESS_KEY_ENV, STORED_KUBECONFIG_ENV, STORED_SECRET_KEY_ENV } from "../tools/cleanup";
 import { clusterOwnerTag, stackOwnedReason } from "../cleanup/tags";
 
 let hits = 0;
@@ -78,6 +80,53 @@ describe("cleanup command: bad input stops before any call", () => {
             assert.match(run.stderr[1], /^usage: npm run cleanup -- --stack <name>/);
         }
         assert.equal(hits, 0);
+    });
+});
+
+describe("cleanup command: help, placeholders, where credentials come from", () => {
+    it("answers --help with exit 0 and calls nothing", async () => {
+        for (const flag of ["--help", "-h"]) {
+            const run = await runCli([flag], {});
+            assert.equal(run.code, 0, explain(run));
+            assert.match(run.stdout.join("\n"), /^usage: npm run cleanup -- --stack <name>/);
+            assert.match(run.stdout.join("\n"), /--timeout <seconds> +deadline for the whole run/);
+        }
+        assert.equal(hits, 0);
+    });
+
+    it("the commands answer --help with exit 0 (cleanup, plan, bench, docs)", () => {
+        const root = path.resolve(__dirname, "..");
+        for (const tool of ["cleanup", "plan", "bench", "config-docs"]) {
+            const run = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "tools", `${tool}.ts`), "--help"], {
+                cwd: root,
+                encoding: "utf8",
+                env: { PATH: path.dirname(process.execPath), HOME: os.tmpdir() },
+            });
+            assert.equal(run.status, 0, `${tool}: ${run.stderr}`);
+            assert.match(run.stdout, /usage: npm run /, tool);
+        }
+    });
+
+    it("refuses the example stacks' placeholder endpoint instead of retrying it", async () => {
+        const run = await runCli(["--stack", "dev", "--dry-run"], CREDS);
+        assert.equal(run.code, 2, explain(run));
+        assert.match(
+            run.stderr[0],
+            /the cloud endpoint https:\/\/cloud\.example\.com is the example's placeholder \(zadara-eksd:apiEndpoint of stack "dev"\).*Fix: pulumi config set apiEndpoint/,
+        );
+        assert.equal(run.apiCalls, 0);
+    });
+
+    it("prefers the running shell's keys and kubeconfig over those stored at the last up", () => {
+        const options = parseCleanupArguments(["--stack", "dev", "--endpoint-url", url]);
+        const stored = { [STORED_ACCESS_KEY_ENV]: "old-id", [STORED_SECRET_KEY_ENV]: "old-secret", [STORED_KUBECONFIG_ENV]: "stored" };
+        const fresh = resolveTarget(options, { ...stored, AWS_ACCESS_KEY_ID: "new-id", AWS_SECRET_ACCESS_KEY: "new-secret", [KUBECONFIG_ENV]: "fresh" });
+        assert.deepEqual([fresh.accessKeyId, fresh.secretAccessKey, fresh.kubeconfig], ["new-id", "new-secret", "fresh"]);
+        const fallback = resolveTarget(options, stored);
+        assert.deepEqual([fallback.accessKeyId, fallback.secretAccessKey, fallback.kubeconfig], ["old-id", "old-secret", "stored"]);
+        assert.match(fallback.sources.join("\n"), /stored at the last `pulumi up` \(export AWS_ACCESS_KEY_ID/);
+        // Half a pair in the shell is a mistake to report, not a reason to use the stored keys.
+        assert.throws(() => resolveTarget(options, { ...stored, AWS_ACCESS_KEY_ID: "new-id" }), /missing: AWS_SECRET_ACCESS_KEY/);
     });
 });
 

@@ -156,4 +156,64 @@ describe("cleanup against moto", () => {
         );
         assert.deepEqual(deletes(), [], "nothing is deleted on a partial view");
     });
+
+    for (const fault of [
+        { status: 401, code: "AuthFailure", message: "AWS was not able to validate the provided access credentials" },
+        { status: 403, code: "InvalidClientTokenId", message: "The security token included in the request is invalid" },
+    ]) {
+        it(`stops at once when the cloud refuses the credentials (${fault.code}), and never reports clean`, async () => {
+            s = await seed(moto.url);
+            proxy.faults.push(() => fault);
+            for (const extra of [[], ["--dry-run"]]) {
+                proxy.calls.length = 0;
+                const run = await runCli([...baseArgs(s), ...extra]);
+                assert.equal(run.code, 3, explain(run));
+                assert.ok(
+                    run.stderr.some((l) => l.startsWith("STOPPED: listing the cloud:") && l.includes(`the cloud refused the credentials (${fault.code})`)),
+                    explain(run),
+                );
+                assert.deepEqual(run.clock.sleeps, [], "no retry: a refused key stays refused");
+                assert.ok(proxy.calls.length <= 10, `one look, not retries until the deadline: ${proxy.calls.length} calls`);
+                assert.ok(!run.stdout.some((l) => /remaining 0/.test(l)), explain(run));
+            }
+            assert.deepEqual(deletes(), []);
+        });
+    }
+
+    it("stops at once, dry run too, when the endpoint's host name does not resolve", async () => {
+        const run = await runCli(["--stack", "dev", "--endpoint-url", "http://zcompute-endpoint.invalid", "--dry-run"]);
+        assert.equal(run.code, 3, explain(run));
+        assert.ok(
+            run.stderr.some((l) => l.startsWith("STOPPED: listing the cloud:") && /host name does not resolve \((ENOTFOUND|EAI_AGAIN)/.test(l)),
+            explain(run),
+        );
+        assert.deepEqual(run.clock.sleeps, []);
+    });
+
+    it("logs a rule that is already gone (NotFound on revoke) as gone, not as revoked", async () => {
+        s = await seed(moto.url);
+        proxy.faults.push((call) =>
+            call.action === "RevokeSecurityGroupIngress"
+                ? { status: 400, code: "InvalidPermission.NotFound", message: "The specified rule does not exist" }
+                : undefined,
+        );
+        const run = await runCli(baseArgs(s));
+        assert.equal(run.code, 0, explain(run));
+        assert.ok(
+            run.stderr.some((l) => l === `the ingress rule of ${s.nodeSecurityGroup} that referenced ${s.ccmSecurityGroup} was already gone`),
+            explain(run),
+        );
+        assert.ok(!run.stderr.some((l) => /^revoked the ingress rule/.test(l)), explain(run));
+    });
+
+    it("a dry run whose listing keeps failing is not clean", async () => {
+        s = await seed(moto.url);
+        proxy.faults.push((call) => (call.action === "DescribeVolumes" ? { status: 503, code: "ServiceUnavailable", message: "zCompute is busy" } : undefined));
+        const run = await runCli([...baseArgs(s), "--dry-run", "--timeout", "20"]);
+        assert.equal(run.code, 1, explain(run));
+        assert.ok(
+            run.stderr.some((l) => /the cloud could not be listed within 20s \(last error: ec2:DescribeVolumes: ServiceUnavailable/.test(l)),
+            explain(run),
+        );
+    });
 });

@@ -9,7 +9,7 @@ import * as EC2 from "@aws-sdk/client-ec2";
 import * as ELBv2 from "@aws-sdk/client-elastic-load-balancing-v2";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { explain, runCli } from "./helpers/cleanup-run";
-import { kubeconfigFor, startFakeKubeApi } from "./helpers/fake-kube-api";
+import { KubeState, kubeconfigFor, readyDeployment, startFakeKubeApi } from "./helpers/fake-kube-api";
 import { startMotoProxy, MotoProxy } from "./helpers/moto-proxy";
 import { clients, existingIds, seed, Seed } from "./helpers/moto-seed";
 import { freePort, MotoServer, startMoto } from "./helpers/moto-server";
@@ -103,6 +103,7 @@ describe("cleanup with the Kubernetes side", () => {
                     { ...meta("shop", "db-0"), spec: { volumes: [{ name: "d", persistentVolumeClaim: { claimName: "data" } }] } },
                     { ...meta("shop", "web-1"), spec: { volumes: [{ name: "c", configMap: { name: "x" } }] } },
                 ],
+                deployments: [readyDeployment("kube-system", "aws-load-balancer-controller"), readyDeployment("kube-system", "ebs-csi-controller")],
             },
             async (kind, namespace, name) => {
                 if (kind === "services" && `${namespace}/${name}` === "shop/web") {
@@ -141,6 +142,8 @@ describe("cleanup with the Kubernetes side", () => {
                 explain(run),
             );
             assert.ok(run.stderr.some((l) => /giving the controllers up to 30s/.test(l)));
+            // pvc-0003's volume is what the (stuck) CSI controller was asked to remove: the grace runs out.
+            assert.ok(!run.stderr.some((l) => /the grace period ends/.test(l)), explain(run));
             // Stuck controllers: the sweep does their work after the grace period.
             assert.ok(run.stdout.includes(`volume ${stuck} CSIVolumeName=pvc-0003 deleted`), explain(run));
             assert.ok(run.stdout.includes(`volume ${retained} kubernetes.io/cluster/dev=owned kept: PV pvc-keep has reclaimPolicy Retain`), explain(run));
@@ -194,6 +197,185 @@ describe("cleanup with the Kubernetes side", () => {
             );
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
+
+/** A cluster with one LoadBalancer Service (shop/web, whose NLB the seed holds) and a Retain PV. */
+function oneServiceCluster(s: Seed, retained: string, extra: Partial<KubeState> = {}): KubeState {
+    return {
+        services: [{ ...meta("shop", "web"), spec: { type: "LoadBalancer" } }],
+        ingresses: [],
+        persistentvolumes: [
+            {
+                metadata: { name: "pvc-keep" },
+                spec: {
+                    persistentVolumeReclaimPolicy: "Retain",
+                    claimRef: { namespace: "shop", name: "keep" },
+                    csi: { driver: "ebs.csi.aws.com", volumeHandle: retained },
+                },
+            },
+        ],
+        pods: [],
+        ...extra,
+    };
+}
+
+function keepArgs(s: Seed): string[] {
+    return ["--keep", s.apiNlbArn, "--keep", s.stackSecurityGroups.join(",")];
+}
+
+describe("cleanup: the Kubernetes API refuses, the controllers are gone, the deadline", () => {
+    for (const status of [401, 403]) {
+        it(`stops on HTTP ${status} from the Kubernetes API: nothing is deleted, Retain data stays, exit 3`, async () => {
+            const s: Seed = await seed(moto.url);
+            const retained = await csiVolume("pvc-keep", { "kubernetes.io/cluster/dev": "owned" });
+            const kube = await startFakeKubeApi({ ...oneServiceCluster(s, retained), refuseWith: status });
+            try {
+                const run = await runCli(["--stack", "dev", "--endpoint-url", proxy.url, "--kubeconfig", kube.kubeconfigFile, ...keepArgs(s)]);
+                assert.equal(run.code, 3, explain(run));
+                const message = run.stderr.find((l) => l.startsWith("STOPPED: "));
+                assert.ok(message, explain(run));
+                assert.match(message, new RegExp(`refused the credential \\(HTTP ${status}\\)`));
+                assert.match(message, /Nothing was deleted/);
+                assert.match(message, /--kubeconfig <file>|ZADARA_EKSD_CLEANUP_KUBECONFIG/);
+                assert.doesNotMatch(run.stderr.join("\n"), /did not answer/, "a refusal is not an API that is down");
+                assert.deepEqual(kube.deletes, []);
+                assert.equal(proxy.calls.filter((c) => /^(Delete|Revoke)/.test(c.action)).length, 0, "no cloud delete");
+                const left = await existingIds(moto.url);
+                assert.ok(left.has(retained), "the Retain volume stays");
+                assert.deepEqual(
+                    s.ours.filter((id) => !left.has(id)),
+                    [],
+                );
+            } finally {
+                await kube.stop();
+            }
+        });
+    }
+
+    it("skips the grace period when no controller has a ready replica (API up, controllers gone)", async () => {
+        const s: Seed = await seed(moto.url);
+        const retained = await csiVolume("pvc-keep", { "kubernetes.io/cluster/dev": "owned" });
+        const kube = await startFakeKubeApi(
+            oneServiceCluster(s, retained, { deployments: [readyDeployment("kube-system", "aws-load-balancer-controller", 0)] }),
+        );
+        try {
+            const run = await runCli(["--stack", "dev", "--endpoint-url", proxy.url, "--kubeconfig", kube.kubeconfigFile, ...keepArgs(s)]);
+            assert.equal(run.code, 0, explain(run));
+            assert.deepEqual(kube.deletes, ["services shop/web"]);
+            assert.ok(
+                run.stderr.some((l) => /no controller has a ready replica/.test(l)),
+                explain(run),
+            );
+            assert.ok(!run.stderr.some((l) => /giving the controllers/.test(l)), explain(run));
+            assert.deepEqual(
+                run.clock.sleeps.filter((ms) => ms >= 10_000),
+                [],
+                "no grace-period wait",
+            );
+            const left = await existingIds(moto.url);
+            assert.ok(left.has(retained), "the Retain volume stays");
+            assert.deepEqual(
+                s.ours.filter((id) => left.has(id)),
+                [],
+            );
+        } finally {
+            await kube.stop();
+        }
+    });
+
+    it("ends the grace period once the controller removed its own resources, though orphans remain", async () => {
+        const s: Seed = await seed(moto.url);
+        const retained = await csiVolume("pvc-keep", { "kubernetes.io/cluster/dev": "owned" });
+        const kube = await startFakeKubeApi(
+            oneServiceCluster(s, retained, { deployments: [readyDeployment("kube-system", "aws-load-balancer-controller")] }),
+            async (kind, namespace, name) => {
+                if (kind === "services" && `${namespace}/${name}` === "shop/web") {
+                    await lbControllerRemovesServiceNlb();
+                }
+            },
+        );
+        try {
+            // Default grace (120 s): the seed's other resources are orphans no controller removes.
+            const run = await runCli(["--stack", "dev", "--endpoint-url", proxy.url, "--kubeconfig", kube.kubeconfigFile, ...keepArgs(s)]);
+            assert.equal(run.code, 0, explain(run));
+            assert.ok(
+                run.stderr.some((l) => /giving the controllers up to 120s/.test(l)),
+                explain(run),
+            );
+            assert.ok(
+                run.stderr.some((l) => /the controllers removed what they were asked to after 0\.0s: the grace period ends/.test(l)),
+                explain(run),
+            );
+            assert.ok(run.clock.time - 1_000_000 < 10_000, `waited ${run.clock.time - 1_000_000} ms of fake time`);
+            assert.ok(
+                run.stdout.some((l) => /^load-balancer \S+ \(k8s-shop-web-aa11bb22cc\) .* gone: removed by its controller$/.test(l)),
+                explain(run),
+            );
+        } finally {
+            await kube.stop();
+        }
+    });
+
+    it("logs a claim that answers 404 as already gone: no deletion counted, no grace period", async () => {
+        const s: Seed = await seed(moto.url);
+        const kube = await startFakeKubeApi(
+            {
+                services: [],
+                ingresses: [],
+                persistentvolumes: [
+                    {
+                        metadata: { name: "pvc-0001" },
+                        spec: {
+                            persistentVolumeReclaimPolicy: "Delete",
+                            claimRef: { namespace: "shop", name: "data" },
+                            csi: { driver: "ebs.csi.aws.com", volumeHandle: "vol-x" },
+                        },
+                    },
+                ],
+                pods: [],
+                deployments: [readyDeployment("kube-system", "ebs-csi-controller")],
+            },
+            undefined,
+            new Set(["persistentvolumeclaims shop/data"]),
+        );
+        try {
+            const run = await runCli(["--stack", "dev", "--endpoint-url", proxy.url, "--kubeconfig", kube.kubeconfigFile, ...keepArgs(s)]);
+            assert.equal(run.code, 0, explain(run));
+            assert.ok(run.stderr.includes("PersistentVolumeClaim shop/data was already gone (404)"), explain(run));
+            assert.ok(!run.stderr.some((l) => /deleted PersistentVolumeClaim/.test(l)), explain(run));
+            assert.ok(!run.stderr.some((l) => /giving the controllers/.test(l)), explain(run));
+        } finally {
+            await kube.stop();
+        }
+    });
+
+    it("keeps --timeout for the Kubernetes side: hung deletes are cut at the deadline, all at once", async () => {
+        await seed(moto.url);
+        const kube = await startFakeKubeApi(
+            {
+                services: ["a", "b", "c"].map((name) => ({ ...meta("shop", name), spec: { type: "LoadBalancer" } })),
+                ingresses: [],
+                persistentvolumes: [],
+                pods: [],
+            },
+            () => new Promise<void>(() => {}), // the API accepts the delete and never answers
+        );
+        try {
+            const run = await runCli(["--stack", "dev", "--endpoint-url", proxy.url, "--kubeconfig", kube.kubeconfigFile, "--timeout", "3", "--dry-run"]);
+            // A dry run deletes nothing in Kubernetes either: the hung deletes are never sent.
+            assert.deepEqual(kube.deletes, []);
+            assert.equal(run.code, 1, explain(run));
+            const real = await runCli(["--stack", "dev", "--endpoint-url", proxy.url, "--kubeconfig", kube.kubeconfigFile, "--timeout", "3"]);
+            assert.deepEqual([...kube.deletes].sort(), ["services shop/a", "services shop/b", "services shop/c"], "sent together, not one after the other");
+            assert.equal(
+                real.stderr.filter((l) => /could not delete Service shop\/[abc]: delete service: no answer within 3s/.test(l)).length,
+                3,
+                explain(real),
+            );
+        } finally {
+            await kube.stop();
         }
     });
 });

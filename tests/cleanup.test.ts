@@ -12,7 +12,7 @@ const STACK_SG = "sg-0000000000000stack";
 describe("ClusterCleanup component", () => {
     it("creates a local Command whose delete runs tools/cleanup.ts with the settings as arguments, after the given resources", async () => {
         const recorded = startMockEngine({ project: "zadara-eksd", stack: "dev" });
-        const { ClusterCleanup, CLEANUP_KUBECONFIG_ENV } = await import("../addons/cleanup");
+        const { ClusterCleanup, CLEANUP_KUBECONFIG_ENV, CLEANUP_ACCESS_KEY_ENV, CLEANUP_SECRET_KEY_ENV } = await import("../addons/cleanup");
         class Stub extends pulumi.CustomResource {
             constructor(type: string, name: string) {
                 super(type, name, {});
@@ -43,8 +43,10 @@ describe("ClusterCleanup component", () => {
         const del = String(cmd.inputs.delete);
         assert.match(
             del,
-            /^node --import tsx tools\/cleanup\.ts --stack dev --config environment=dev --endpoint-url https:\/\/cloud\.example\.com --timeout 900 /,
+            /^test -f tools\/cleanup\.ts \|\| \{ .* exit 2; \} && node --import tsx tools\/cleanup\.ts --stack dev --config environment=dev --endpoint-url https:\/\/cloud\.example\.com --timeout 900 /,
         );
+        // Nothing tied to the machine that ran `up`: no absolute folder (destroy may run elsewhere).
+        assert.equal(cmd.inputs.dir, undefined, "the delete runs in the folder Pulumi runs in");
         assert.ok(del.includes(`--keep ${STACK_NLB}`) && del.includes(`--keep ${STACK_SG}`) && del.includes("--keep sg-0000000000bastion"), del);
         assert.doesNotMatch(del, /AKIA-test|secret-test|apiVersion/, "no secret on the command line");
         assert.match(String(cmd.inputs.create), /^echo /, "inert on create/update");
@@ -53,11 +55,13 @@ describe("ClusterCleanup component", () => {
         // The whole environment is a secret: the kubeconfig and keys never show in the state in clear.
         const wrapped = cmd.inputs.environment as { value: Record<string, string> };
         assert.equal(Object.keys(wrapped).length, 2, "a secret wrapper (signature + value)");
+        // Stored under their own names: the destroying shell's AWS_* and kubeconfig take precedence.
         assert.deepEqual(wrapped.value, {
-            AWS_ACCESS_KEY_ID: "AKIA-test",
-            AWS_SECRET_ACCESS_KEY: "secret-test",
+            [CLEANUP_ACCESS_KEY_ENV]: "AKIA-test",
+            [CLEANUP_SECRET_KEY_ENV]: "secret-test",
             [CLEANUP_KUBECONFIG_ENV]: "apiVersion: v1\nkind: Config\n",
         });
+        assert.ok(!("AWS_ACCESS_KEY_ID" in wrapped.value), "a stored AWS_ACCESS_KEY_ID would override the destroying shell's newer key");
 
         for (const urn of recorded.filter((r) => r.name === "lbc-release" || r.name === "workers").map((r) => r.urn)) {
             assert.ok(cmd.dependencies.includes(urn), `depends on ${urn}: ${cmd.dependencies.join(", ")}`);
@@ -68,7 +72,20 @@ describe("ClusterCleanup component", () => {
         const { cleanupDeleteCommand } = await import("../addons/cleanup");
         assert.equal(
             cleanupDeleteCommand({ stack: "my stack", clusterName: "dev", endpointUrl: "https://c.example.com", timeoutSeconds: 60, keep: [] }),
-            "node --import tsx tools/cleanup.ts --stack 'my stack' --config environment=dev --endpoint-url https://c.example.com --timeout 60",
+            "test -f tools/cleanup.ts || { echo 'cloud cleanup: run pulumi destroy from the zadara-eksd project folder (tools/cleanup.ts not found here)' >&2; exit 2; } && " +
+                "node --import tsx tools/cleanup.ts --stack 'my stack' --config environment=dev --endpoint-url https://c.example.com --timeout 60",
         );
+    });
+});
+
+describe("ClusterCleanup delete step in a shell", () => {
+    it("stops with a clear message when destroy runs outside the project folder", async () => {
+        const { cleanupDeleteCommand } = await import("../addons/cleanup");
+        const { spawnSync } = await import("node:child_process");
+        const os = await import("node:os");
+        const line = cleanupDeleteCommand({ stack: "dev", clusterName: "dev", endpointUrl: "https://c.example.com", timeoutSeconds: 60, keep: [] });
+        const run = spawnSync("bash", ["-c", line], { cwd: os.tmpdir(), env: { PATH: "/usr/bin:/bin" }, encoding: "utf8" });
+        assert.equal(run.status, 2);
+        assert.match(run.stderr, /run pulumi destroy from the zadara-eksd project folder/);
     });
 });

@@ -131,7 +131,7 @@ describe("rules with their messages", () => {
     });
 
     it("endpoint is a host name or https URL", () => {
-        assert.equal(loadWith({ apiEndpoint: "https://Cloud.Example.com:8443/" }).cloud.apiUrl, "https://cloud.example.com:8443");
+        assert.equal(loadWith({ apiEndpoint: "https://Cloud.Zcompute.Test:8443/" }).cloud.apiUrl, "https://cloud.zcompute.test:8443");
         assert.equal(loadWith({ apiEndpoint: "10.0.0.1" }).cloud.apiUrl, "https://10.0.0.1");
         expectProblem(problemsWith({ apiEndpoint: "http://cloud.example.com" }), "apiEndpoint", "uses http://", "only reached over https", "Fix:");
         expectProblem(problemsWith({ apiEndpoint: "1.2.3" }), "apiEndpoint", '"1.2.3" is not a host name');

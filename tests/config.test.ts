@@ -9,7 +9,7 @@ describe("defaults", () => {
     it("applies the reference deployment's defaults", () => {
         const config = load();
         assert.equal(config.environment, "dev");
-        assert.equal(config.cloud.apiUrl, "https://cloud.example.com");
+        assert.equal(config.cloud.apiUrl, "https://cloud.zcompute.test");
         assert.equal(config.network.vpcCidr, "192.168.0.0/16");
         assert.equal(config.network.publicSubnetCidr, "192.168.0.0/24");
         assert.equal(config.network.privateSubnetCidr, "192.168.2.0/23");
@@ -51,7 +51,7 @@ describe("defaults", () => {
     });
 
     it("normalises the API endpoint to an https base URL", () => {
-        assert.equal(load({ apiEndpoint: "https://cloud.example.com:8443/" }).cloud.apiUrl, "https://cloud.example.com:8443");
+        assert.equal(load({ apiEndpoint: "https://cloud.zcompute.test:8443/" }).cloud.apiUrl, "https://cloud.zcompute.test:8443");
     });
 
     it("takes credentials from the AWS environment variables", () => {
@@ -82,7 +82,7 @@ describe("defaults", () => {
 
     it("marks stacks named prod* as production", () => {
         assert.equal(
-            load({ bastionSshCidrs: '["198.51.100.0/24"]', apiAllowedCidrs: '["198.51.100.0/24"]', controlPlaneCount: "3" }, { stack: "prod" }).production,
+            load({ bastionSshCidrs: '["203.0.113.0/24"]', apiAllowedCidrs: '["203.0.113.0/24"]', controlPlaneCount: "3" }, { stack: "prod" }).production,
             true,
         );
     });

@@ -188,6 +188,6 @@ describe("npm run plan -- --previous", () => {
     it("refuses a missing or non-JSON file with exit 2 and what to use", () => {
         const missing = runPlan(["--stack", "dev", "--previous", "/nonexistent/previous.json"]);
         assert.equal(missing.code, 2);
-        assert.match(missing.stderr, /no such file \(get one with `pulumi stack export/);
+        assert.match(missing.stderr, /no such file\. Fix: save the running stack.s outputs .*pulumi stack export/);
     });
 });

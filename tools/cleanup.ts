@@ -6,10 +6,12 @@
 //       [--kubeconfig <file>] [--dry-run] [--timeout <seconds>] [--keep <id>]...
 //
 // Exit codes: 0 nothing of the cluster remains, 1 something remains (or, with --dry-run,
-// would be deleted), 2 bad input (nothing was called).
+// would be deleted, or the cloud could not be listed), 2 bad input (nothing was called),
+// 3 stopped: the Kubernetes API or the cloud refused the credentials, or the endpoint does not
+// resolve (nothing more was deleted; Retain data is never swept on a refusal).
 import * as fs from "node:fs";
 import { CloudApi } from "../cleanup/cloud";
-import { KubeClient } from "../cleanup/kube-client";
+import { KubeClient, KUBE_CALL_TIMEOUT_MS } from "../cleanup/kube-client";
 import { Cleanup, DEFAULT_GRACE_SECONDS, DEFAULT_POLL_SECONDS, DEFAULT_TIMEOUT_SECONDS } from "../cleanup/sweep";
 import { Clock, consoleLogger, Logger, systemClock } from "../cleanup/types";
 import { ConfigValidationError, loadStackConfig } from "../config";
@@ -18,10 +20,44 @@ import { Override, parseOverride, resolveStackConfig } from "./stack-config";
 export const USAGE =
     "usage: npm run cleanup -- --stack <name> [--config key=value]... [--endpoint-url <base url>] " +
     "[--kubeconfig <file>] [--dry-run] [--timeout <seconds>] [--grace <seconds>] [--keep <arn|name|id>]...";
-/** Environment variable with the kubeconfig TEXT (how `pulumi destroy` passes it, as a secret). */
+/** Kubeconfig TEXT given where the cleanup runs (e.g. a fresh admin kubeconfig before `pulumi destroy`). */
 export const KUBECONFIG_ENV = "ZADARA_EKSD_CLEANUP_KUBECONFIG";
+/**
+ * What the last `pulumi up` stored in the destroy step's environment (addons/cleanup.ts): used
+ * only when the machine running the cleanup supplies nothing newer, because a stored
+ * credential may have expired or been rotated since.
+ */
+export const STORED_KUBECONFIG_ENV = "ZADARA_EKSD_CLEANUP_STORED_KUBECONFIG";
+export const STORED_ACCESS_KEY_ENV = "ZADARA_EKSD_CLEANUP_STORED_AWS_ACCESS_KEY_ID";
+export const STORED_SECRET_KEY_ENV = "ZADARA_EKSD_CLEANUP_STORED_AWS_SECRET_ACCESS_KEY";
+/** The example stacks' endpoint: never a real cloud. */
+const PLACEHOLDER_ENDPOINT = /(^|\.)example\.(com|org|net)$/i;
+
+export const HELP = `usage: npm run cleanup -- --stack <name> [options]
+
+Removes what the in-cluster controllers created in the cloud (load balancers, target groups,
+their security groups, EBS volumes and snapshots), so \`pulumi destroy\` can delete the network.
+Details: docs/cleanup.md.
+
+  --stack, -s <name>        the stack (its Pulumi.<name>.yaml gives the cluster name and endpoint)
+  --config, -c key=value    override a stack setting (as \`pulumi config set\`)
+  --endpoint-url <url>      the zCompute API base URL (replaces apiEndpoint)
+  --kubeconfig <file>       admin kubeconfig: the Kubernetes side runs first (else $${KUBECONFIG_ENV})
+  --dry-run                 list what would be deleted; delete nothing
+  --timeout <seconds>       deadline for the whole run, Kubernetes side included (default ${DEFAULT_TIMEOUT_SECONDS})
+  --grace <seconds>         most the running controllers get to remove their own resources (default ${DEFAULT_GRACE_SECONDS})
+  --keep <arn|name|id>      never delete this resource (repeatable, comma-separated)
+  --help, -h                this text
+
+Credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of the shell that runs it.
+Exit codes: 0 nothing of the cluster remains; 1 something remains (or would be deleted, or the
+cloud could not be listed); 2 bad input, nothing called; 3 stopped on a refused credential or an
+endpoint that does not resolve.`;
 
 export class UsageError extends Error {}
+
+/** \`--help\` was asked for: print the help, do nothing else. */
+export class HelpRequested extends Error {}
 
 export interface CleanupCliOptions {
     stack?: string;
@@ -61,6 +97,9 @@ export function parseCleanupArguments(argv: string[]): CleanupCliOptions {
             return value;
         };
         switch (arg) {
+            case "--help":
+            case "-h":
+                throw new HelpRequested();
             case "--stack":
             case "-s":
                 o.stack = next();
@@ -116,17 +155,35 @@ export interface ResolvedTarget {
     accessKeyId: string;
     secretAccessKey: string;
     kubeconfig?: string;
+    /** Where the credentials and the kubeconfig came from, for the log. */
+    sources: string[];
+}
+
+/** The cloud keys: the running shell's first, the ones stored at the last `up` only as a fallback. */
+function cloudCredentials(env: NodeJS.ProcessEnv): { accessKeyId: string; secretAccessKey: string; source: string } {
+    const accessKeyId = env.AWS_ACCESS_KEY_ID ?? "";
+    const secretAccessKey = env.AWS_SECRET_ACCESS_KEY ?? "";
+    if (accessKeyId && secretAccessKey) {
+        return { accessKeyId, secretAccessKey, source: "cloud keys from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY" };
+    }
+    const storedId = env[STORED_ACCESS_KEY_ENV] ?? "";
+    const storedSecret = env[STORED_SECRET_KEY_ENV] ?? "";
+    if (!accessKeyId && !secretAccessKey && storedId && storedSecret) {
+        return {
+            accessKeyId: storedId,
+            secretAccessKey: storedSecret,
+            source: "cloud keys stored at the last `pulumi up` (export AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY to use newer ones)",
+        };
+    }
+    throw new UsageError(
+        `no cloud credentials: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (missing: ${[!accessKeyId && "AWS_ACCESS_KEY_ID", !secretAccessKey && "AWS_SECRET_ACCESS_KEY"].filter(Boolean).join(", ")})`,
+    );
 }
 
 /** Everything checked before the first call: credentials, cluster name, endpoint, kubeconfig. */
 export function resolveTarget(o: CleanupCliOptions, env: NodeJS.ProcessEnv, root?: string): ResolvedTarget {
-    const accessKeyId = env.AWS_ACCESS_KEY_ID ?? "";
-    const secretAccessKey = env.AWS_SECRET_ACCESS_KEY ?? "";
-    if (!accessKeyId || !secretAccessKey) {
-        throw new UsageError(
-            `no cloud credentials: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (missing: ${[!accessKeyId && "AWS_ACCESS_KEY_ID", !secretAccessKey && "AWS_SECRET_ACCESS_KEY"].filter(Boolean).join(", ")})`,
-        );
-    }
+    const { accessKeyId, secretAccessKey, source } = cloudCredentials(env);
+    const sources = [source];
     if (o.endpointUrl !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(o.endpointUrl)) {
         throw new UsageError(`--endpoint-url must be an http(s) URL such as https://cloud.example.com, got "${o.endpointUrl}"`);
     }
@@ -154,7 +211,8 @@ export function resolveTarget(o: CleanupCliOptions, env: NodeJS.ProcessEnv, root
     }
     let config;
     try {
-        config = loadStackConfig({ stack: input.stack, values: input.values, secretKeys: input.secretKeys, env });
+        // Only the cluster name and the endpoint are used: the endpoint's placeholder is checked below.
+        config = loadStackConfig({ stack: input.stack, values: input.values, secretKeys: input.secretKeys, env, placeholders: "allow" });
     } catch (error) {
         if (error instanceof ConfigValidationError) {
             throw new UsageError(
@@ -163,6 +221,13 @@ export function resolveTarget(o: CleanupCliOptions, env: NodeJS.ProcessEnv, root
         }
         throw error;
     }
+    const baseUrl = (o.endpointUrl ?? config.cloud.apiUrl).replace(/\/+$/, "");
+    if (PLACEHOLDER_ENDPOINT.test(new URL(baseUrl).hostname)) {
+        throw new UsageError(
+            `the cloud endpoint ${baseUrl} is the example's placeholder (${o.endpointUrl !== undefined ? "--endpoint-url" : `${endpointKey} of stack "${o.stack}"`}), not a cloud. ` +
+                "Fix: pulumi config set apiEndpoint <your zCompute API host>, or pass --endpoint-url https://<zCompute API host>",
+        );
+    }
     let kubeconfig: string | undefined;
     if (o.kubeconfig !== undefined) {
         try {
@@ -170,12 +235,18 @@ export function resolveTarget(o: CleanupCliOptions, env: NodeJS.ProcessEnv, root
         } catch (error) {
             throw new UsageError(`cannot read --kubeconfig ${o.kubeconfig}: ${(error as Error).message}`);
         }
+        sources.push(`kubeconfig from ${o.kubeconfig}`);
     } else if (env[KUBECONFIG_ENV]) {
         kubeconfig = env[KUBECONFIG_ENV];
+        sources.push(`kubeconfig from ${KUBECONFIG_ENV}`);
+    } else if (env[STORED_KUBECONFIG_ENV]) {
+        kubeconfig = env[STORED_KUBECONFIG_ENV];
+        sources.push(`the admin kubeconfig stored at the last \`pulumi up\` (export ${KUBECONFIG_ENV} to use a newer one)`);
     }
     return {
+        sources,
         cluster: config.environment,
-        baseUrl: (o.endpointUrl ?? config.cloud.apiUrl).replace(/\/+$/, ""),
+        baseUrl,
         insecure: config.cloud.insecure,
         caCert: config.cloud.rootCaCert,
         accessKeyId,
@@ -200,6 +271,10 @@ export async function runCleanupCli(argv: string[], deps: RunDependencies): Prom
         options = parseCleanupArguments(argv);
         target = resolveTarget(options, deps.env, deps.root);
     } catch (error) {
+        if (error instanceof HelpRequested) {
+            deps.log.result(HELP);
+            return { code: 0, apiCalls: 0 };
+        }
         if (error instanceof UsageError) {
             deps.log.info(`error: ${error.message}`);
             deps.log.info(USAGE);
@@ -218,8 +293,14 @@ export async function runCleanupCli(argv: string[], deps: RunDependencies): Prom
         },
         () => Math.min(30_000, deadline - deps.clock.now()),
     );
+    for (const source of target.sources) {
+        deps.log.info(`using ${source}`);
+    }
     try {
-        const kube = target.kubeconfig ? await KubeClient.fromKubeconfig(target.kubeconfig) : undefined;
+        // Each Kubernetes call gets what is left of the deadline (at most its own 15 s).
+        const kube = target.kubeconfig
+            ? await KubeClient.fromKubeconfig(target.kubeconfig, () => Math.min(KUBE_CALL_TIMEOUT_MS, deadline - deps.clock.now()))
+            : undefined;
         const result = await new Cleanup({
             cluster: target.cluster,
             cloud,
@@ -234,7 +315,7 @@ export async function runCleanupCli(argv: string[], deps: RunDependencies): Prom
             baseUrl: target.baseUrl,
             insecure: target.insecure,
         }).run();
-        return { code: result.clean ? 0 : 1, apiCalls: result.apiCalls };
+        return { code: result.stopped !== undefined ? 3 : result.clean ? 0 : 1, apiCalls: result.apiCalls };
     } finally {
         cloud.destroy();
     }

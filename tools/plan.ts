@@ -11,11 +11,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigValidationError, loadStackConfig, PROJECT_NAME } from "../config";
+import { acceptPlaceholdersForOfflinePlan, ConfigValidationError, loadStackConfig, placeholderFindings, PROJECT_NAME } from "../config";
 import { evaluateProductionPolicies, PRODUCTION_POLICIES } from "../policy/rules";
 import { RecordedResource, redactSecrets, settle, startMockEngine } from "./mock-engine";
-import { Override, parseOverride, resolveStackConfig } from "./stack-config";
-import { diffResources, parsePreviousState, PreviousState, renderChanges, ResourceChange, summarize, ChangeSummary } from "./plan-diff";
+import { Override, parseOverride, readPreviousState, resolveStackConfig } from "./stack-config";
+import { diffResources, PreviousState, renderChanges, ResourceChange, summarize, ChangeSummary } from "./plan-diff";
 import { describeSettingChanges, SettingChange } from "./plan-settings";
 
 interface PlanOptions {
@@ -129,21 +129,6 @@ function parseArguments(argv: string[]): PlanOptions {
         }
     }
     return options;
-}
-
-/** The previous-state file, of any accepted kind; a missing or unreadable file is an error. */
-function readPreviousState(file: string): PreviousState {
-    const resolved = path.resolve(file);
-    if (!fs.existsSync(resolved)) {
-        throw new Error(`--previous ${file}: no such file (get one with \`pulumi stack export > ${file}\`)`);
-    }
-    let parsed: unknown;
-    try {
-        parsed = JSON.parse(fs.readFileSync(resolved, "utf8"));
-    } catch (error) {
-        throw new Error(`--previous ${file}: not JSON (${(error as Error).message})`, { cause: error });
-    }
-    return parsePreviousState(parsed, file);
 }
 
 /** The message of a refused change, or undefined when the `lifecycle` output resolves. */
@@ -281,6 +266,8 @@ async function main(): Promise<number> {
         return 2;
     }
 
+    // The example stacks plan as they are; `pulumi up` refuses their placeholders (config/placeholders.ts).
+    acceptPlaceholdersForOfflinePlan();
     // Validate before anything is registered, exactly as the program will.
     let production: boolean;
     try {
@@ -345,6 +332,12 @@ async function main(): Promise<number> {
     if (!options.quiet) {
         if (input.placeholders.length > 0) {
             console.log(`note: offline placeholders stand in for secrets not set in this stack: ${input.placeholders.map((k) => k.split(":")[1]).join(", ")}`);
+        }
+        const examples = placeholderFindings(input.values);
+        if (examples.length > 0) {
+            console.log(
+                `note: this plan runs on the example stack's placeholders, which \`pulumi up\` refuses: ${examples.map((f) => `${f.key.split(":")[1]} (${f.value})`).join(", ")}`,
+            );
         }
         console.log(renderTree(plan));
         if (previous) {

@@ -2,8 +2,10 @@
 // Pulumi.<stack>.yaml plus `config set [--secret] [--path]` style overrides, structured values
 // as JSON text. Used by the offline plan, the benchmark and the tests.
 import * as fs from "node:fs";
+import { parsePreviousState, PreviousState } from "./plan-diff";
 import * as path from "node:path";
 import * as YAML from "yaml";
+import { LIFECYCLE_OUTPUT } from "../cluster/lifecycle-state";
 import { PROJECT_NAME } from "../config";
 import { nearest } from "../config/issues";
 import { CONFIG_KEYS } from "../config/schema";
@@ -47,20 +49,37 @@ function parsePathValue(text: string): unknown {
     return text;
 }
 
-/** Splits `a.b[0].c` into ["a", "b", 0, "c"]. */
-function pathSegments(key: string): Array<string | number> {
+/**
+ * Splits a `--path` key as `pulumi config set --path` reads it: `a.b[0].c` into
+ * ["a", "b", 0, "c"], and a quoted segment for names with dots, `labels["kubernetes.io/role"]`.
+ */
+export function pathSegments(key: string): Array<string | number> {
     const segments: Array<string | number> = [];
-    for (const part of key.split(".")) {
-        const match = /^([^[\]]*)((\[\d+\])*)$/.exec(part);
-        if (!match) {
-            throw new Error(`cannot parse config path "${key}"`);
+    const token = /([^.[\]"]+)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|(\.)/y;
+    let expectName = true;
+    while (token.lastIndex < key.length) {
+        const at = token.lastIndex;
+        const match = token.exec(key);
+        if (match === null) {
+            throw new Error(
+                `cannot read the config path "${key}" at character ${at + 1}: write names with dots as ["name.with/dots"] and list positions as [0], ` +
+                    `e.g. nodeGroups.workers.labels["kubernetes.io/role"]`,
+            );
         }
-        if (match[1]) {
+        if (match[4] !== undefined && expectName) {
+            throw new Error(`cannot read the config path "${key}": a "." at character ${at + 1} follows no name`);
+        }
+        if (match[1] !== undefined) {
             segments.push(match[1]);
+        } else if (match[2] !== undefined) {
+            segments.push(Number(match[2]));
+        } else if (match[3] !== undefined) {
+            segments.push(match[3].replace(/\\(.)/g, "$1"));
         }
-        for (const index of match[2].matchAll(/\[(\d+)\]/g)) {
-            segments.push(Number(index[1]));
-        }
+        expectName = match[4] !== undefined;
+    }
+    if (expectName || segments.length === 0) {
+        throw new Error(`cannot read the config path "${key}": it ends with "." or is empty`);
     }
     return segments;
 }
@@ -94,7 +113,9 @@ export function readStackFile(stack: string, root: string, locations: Record<str
         throw new StackFileError(`no stack file ${shown}: create it, or pick a stack with --stack (dev, prod)`);
     }
     const lines = new YAML.LineCounter();
-    const document = YAML.parseDocument(fs.readFileSync(file, "utf8"), { lineCounter: lines });
+    const text = fs.readFileSync(file, "utf8");
+    // Anchors, aliases and `<<` merge keys resolve as Pulumi's YAML reader resolves them.
+    const document = YAML.parseDocument(text, { lineCounter: lines, merge: true });
     const at = (node: { range?: [number, number, number] | null } | null | undefined) => {
         const position = lines.linePos(node?.range?.[0] ?? 0);
         return `${shown}:${position.line}`;
@@ -102,6 +123,14 @@ export function readStackFile(stack: string, root: string, locations: Record<str
     if (document.errors.length > 0) {
         const error = document.errors[0];
         const position = error.linePos?.[0];
+        if (error.code === "DUPLICATE_KEY") {
+            const line = text.split("\n")[(position?.line ?? 1) - 1] ?? "";
+            const name = /^\s*(?:-\s+)?(["']?)([^"':]+(?::[^"':\s]+)?)\1\s*:/.exec(line)?.[2] ?? line.trim();
+            throw new StackFileError(
+                `${shown}:${position?.line ?? 1}: the key "${name}" is set twice in the same map (Pulumi refuses the file). ` +
+                    "Fix: keep one of the two lines (the one with the value you want)",
+            );
+        }
         throw new StackFileError(
             `${shown}:${position?.line ?? 1}:${position?.col ?? 1}: YAML syntax error: ${error.message.split("\n")[0]}. ` +
                 "Fix: check the indentation and quoting on that line (quote values that contain ': ' or ' #')",
@@ -153,10 +182,19 @@ export function readStackFile(stack: string, root: string, locations: Record<str
     }
     for (const pair of config.items) {
         if (YAML.isScalar(pair.key)) {
-            locations[fullKey(String(pair.key.value))] = at(pair.key);
+            const name = fullKey(String(pair.key.value));
+            const earlier = locations[name];
+            if (earlier !== undefined) {
+                // `cni` and `zadara-eksd:cni` are one key to Pulumi: which value wins would be an accident.
+                throw new StackFileError(
+                    `${at(pair.key)}: "${String(pair.key.value)}" sets ${name} again (already set at ${earlier}). Fix: keep one of the two lines, spelt ${name}`,
+                );
+            }
+            locations[name] = at(pair.key);
         }
     }
-    return config.toJSON() as Record<string, unknown>;
+    const resolved = document.toJS({ maxAliasCount: 100 }) as { config?: Record<string, unknown> };
+    return resolved.config ?? {};
 }
 
 /** Offline stand-ins for secrets nobody set, so a fresh clone can plan. */
@@ -235,11 +273,56 @@ export function resolveStackConfig(stack: string, overrides: Override[] = [], op
 /** Parses `key=value` as given on the command line. */
 export function parseOverride(text: string, secret: boolean): Override {
     const index = text.indexOf("=");
-    if (index <= 0) {
-        throw new Error(`expected key=value, got "${text}"`);
+    if (index < 0) {
+        throw new Error(`"${text}" has no value. Fix: write ${text}=<value> (to leave a key unset, remove it from the stack file)`);
+    }
+    if (index === 0) {
+        throw new Error(`"${text}" has no key. Fix: write <key>=<value>, e.g. cni=calico`);
     }
     return { key: text.slice(0, index), value: text.slice(index + 1), secret };
 }
 
 /** Every config key the schema marks secret (for tests that look for leaks). */
 export const SECRET_CONFIG_KEYS = CONFIG_KEYS.filter((k) => k.secret).map((k) => k.key);
+
+const SAVE_OUTPUTS =
+    "Fix: save the running stack's outputs with `pulumi stack output --json --show-secrets > outputs.json` (or its state with `pulumi stack export`, or keep the plan JSON of the last deployed config) and pass that file (a new cluster needs no --previous)";
+
+/**
+ * The `--previous` file: this program's stack outputs, a `pulumi stack export`, or a plan JSON
+ * (tools/plan-diff.ts), or a clear refusal: never read as a new cluster.
+ */
+export function readPreviousState(file: string): PreviousState {
+    let text: string;
+    try {
+        text = fs.readFileSync(path.resolve(file), "utf8");
+    } catch (error) {
+        const code = (error as { code?: string }).code;
+        throw new Error(`--previous ${file}: ${code === "ENOENT" ? "no such file" : `cannot be read (${code ?? String(error)})`}. ${SAVE_OUTPUTS}`, {
+            cause: error,
+        });
+    }
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(text);
+    } catch (error) {
+        throw new Error(`--previous ${file}: is not JSON (${(error as Error).message}). ${SAVE_OUTPUTS}`, { cause: error });
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        const shape = Array.isArray(parsed) ? "a list" : parsed === null ? "null" : `a single ${typeof parsed}`;
+        throw new Error(`--previous ${file}: is ${shape}, not the JSON object of a stack's outputs. ${SAVE_OUTPUTS}`);
+    }
+    const state = parsePreviousState(parsed, file);
+    if (state.kind === "outputs" && !(LIFECYCLE_OUTPUT in state.outputs)) {
+        throw new Error(
+            `--previous ${file}: has no "${LIFECYCLE_OUTPUT}" output, which every stack of this program exports: it is not (or not all of) this stack's outputs, ` +
+                `and reading it as a new cluster would skip the day-2 change rules. ${SAVE_OUTPUTS}`,
+        );
+    }
+    return state;
+}
+
+/** The stack outputs of a `--previous` file (see readPreviousState). */
+export function readPreviousOutputs(file: string): Record<string, unknown> {
+    return readPreviousState(file).outputs;
+}

@@ -5,14 +5,17 @@ import type { StackModel } from "../../model";
 
 export const P = "zadara-eksd";
 
+/** Shaped like a private key (the config checks the shape); no key material. */
+export const TEST_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n";
+
 export function baseValues(): Record<string, string> {
     return {
-        [`${P}:apiEndpoint`]: "cloud.example.com",
+        [`${P}:apiEndpoint`]: "cloud.zcompute.test",
         [`${P}:accessKey`]: "AK",
         [`${P}:secretKey`]: "SK",
         [`${P}:bastionAmiId`]: "ami-0123456789abcdef0",
         [`${P}:bastionKeyName`]: "bastion",
-        [`${P}:bastionSshPrivateKey`]: "KEY",
+        [`${P}:bastionSshPrivateKey`]: TEST_PRIVATE_KEY,
         [`${P}:controlPlaneAmiId`]: "ami-0123456789abcdef1",
         [`${P}:workerAmiId`]: "ami-0123456789abcdef2",
         [`${P}:nodeKeyName`]: "nodes",

@@ -14,6 +14,16 @@ export interface KubeState {
     pods: unknown[];
     /** Undefined: the snapshot CRDs are not installed (404). */
     volumesnapshotcontents?: unknown[];
+    /** The controllers' workloads; undefined: none installed. */
+    deployments?: unknown[];
+    daemonsets?: unknown[];
+    /** Every request is answered with this status (401: an expired credential). */
+    refuseWith?: number;
+}
+
+/** A ready Deployment, as the controllers' releases create them. */
+export function readyDeployment(namespace: string, name: string, ready = 1): unknown {
+    return { metadata: { namespace, name }, status: { replicas: 1, readyReplicas: ready } };
 }
 
 export interface FakeKubeApi {
@@ -29,7 +39,11 @@ const LISTS: Record<string, keyof KubeState> = {
     "/api/v1/persistentvolumes": "persistentvolumes",
     "/api/v1/pods": "pods",
     "/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents": "volumesnapshotcontents",
+    "/apis/apps/v1/deployments": "deployments",
+    "/apis/apps/v1/daemonsets": "daemonsets",
 };
+/** Lists the real API always serves (empty rather than 404 when nothing is there). */
+const ALWAYS_SERVED = new Set<keyof KubeState>(["deployments", "daemonsets"]);
 
 export function kubeconfigFor(server: string): string {
     return [
@@ -54,16 +68,27 @@ export function kubeconfigFor(server: string): string {
     ].join("\n");
 }
 
+/**
+ * `onDelete` plays the controller (and may never settle: a hung API). `gone` lists objects
+ * (`persistentvolumeclaims ns/name`) that are listed but answer a delete with 404.
+ */
 export function startFakeKubeApi(
     state: KubeState,
     onDelete: (kind: string, namespace: string, name: string) => Promise<void> = async () => {},
+    gone: ReadonlySet<string> = new Set(),
 ): Promise<FakeKubeApi> {
     const deletes: string[] = [];
     const server = http.createServer((req, res) => {
         const url = (req.url ?? "").split("?")[0];
         const send = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+        if (state.refuseWith !== undefined) {
+            const reason = state.refuseWith === 401 ? "Unauthorized" : "Forbidden";
+            send(state.refuseWith, { kind: "Status", apiVersion: "v1", status: "Failure", reason, message: reason, code: state.refuseWith });
+            return;
+        }
         if (req.method === "GET" && LISTS[url]) {
-            const items = state[LISTS[url]];
+            const key = LISTS[url];
+            const items = state[key] ?? (ALWAYS_SERVED.has(key) ? [] : undefined);
             if (items === undefined) {
                 send(404, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", code: 404 });
                 return;
@@ -75,6 +100,10 @@ export function startFakeKubeApi(
         if (req.method === "DELETE" && match) {
             const [, namespace, kind, name] = match;
             deletes.push(`${kind} ${namespace}/${name}`);
+            if (gone.has(`${kind} ${namespace}/${name}`)) {
+                send(404, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", code: 404 });
+                return;
+            }
             onDelete(kind, namespace, name).then(
                 () => send(200, { kind: "Status", apiVersion: "v1", status: "Success", code: 200 }),
                 (error) => send(500, { kind: "Status", apiVersion: "v1", status: "Failure", message: String(error), code: 500 }),
