@@ -155,6 +155,9 @@ const cluster = new EksdCluster(`${env}-cluster`, {
 
 const addons = new EksdAddons(`${env}-addons`, {
     clusterName: env,
+    // Kubelets request serving certificates from the cluster CA (serverTLSBootstrap) and
+    // csr-approver.sh approves them for the node's own names only.
+    kubeletServingCertificates: "cluster-ca",
     kubeconfig: cluster.kubeconfig,
     eksdVersion: config.cluster.eksdVersion,
     podCidr: config.cluster.podCidr,

@@ -46,6 +46,33 @@ export interface SettingsChange {
     current: Record<string, LifecycleValue>;
 }
 
+/** "v1.34.11-eks-1-34-24" -> [1, 34, 11, 24]; undefined for another form. */
+function releaseNumbers(tag: LifecycleValue): number[] | undefined {
+    const match = /^v(\d+)\.(\d+)\.(\d+)(?:-eks-\d+-\d+-(\d+))?$/.exec(String(tag));
+    return match ? [match[1], match[2], match[3], match[4] ?? "0"].map(Number) : undefined;
+}
+
+/**
+ * Within one minor, never back to an older patch or EKS-D release: the nodes would be rebuilt
+ * with binaries older than the ones that wrote the cluster's state (and kubeadm downgrades are
+ * not supported). Minor changes are eksdVersion's rule.
+ */
+function patchDowngrade(from: LifecycleValue, to: LifecycleValue): { reason: string; safePath: string } | undefined {
+    const old = releaseNumbers(from);
+    const next = releaseNumbers(to);
+    if (!old || !next || old[0] !== next[0] || old[1] !== next[1]) {
+        return undefined;
+    }
+    const older = next[2] < old[2] || (next[2] === old[2] && next[3] < old[3]);
+    if (!older) {
+        return undefined;
+    }
+    return {
+        reason: "going back to an older release of the same minor is not supported: kubeadm does not downgrade, and nodes would run older binaries than the ones that wrote the cluster's state.",
+        safePath: `keep kubernetesVersion ${String(from)} (or remove the key to follow the catalog's release, if it is not older), with AMIs of that release`,
+    };
+}
+
 /**
  * One minor per `up`, never down: kubeadm's upgrade rule and the API server version skew. And
  * no control-plane node removed in the upgrading `up`: a removed node leaves at the end of the
@@ -165,7 +192,8 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
     kubernetesVersion: {
         kind: "rolling",
         tracked: true,
-        effect: `a patch release of the same minor rolls like an upgrade: ${ALL_NODES_ROLL}`,
+        effect: `a newer patch release of the same minor rolls like an upgrade: ${ALL_NODES_ROLL}. An older release of the same minor is refused`,
+        refuse: patchDowngrade,
     },
     podCidr: {
         kind: "refused",

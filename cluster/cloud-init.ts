@@ -4,6 +4,7 @@
 // with the expiring node-bootstrap token. Everything else (the boot scripts, the root CA, the
 // cron jobs) is in the boot bundle the loader downloads from the bastion and checks; the
 // control-plane secrets never reach a node through user data (node-bootstrap.ts).
+import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -107,7 +108,8 @@ export function buildUserData(config: NodeCloudConfig): string {
     const size = userDataSize(encoded);
     if (size > USER_DATA_LIMIT_BYTES) {
         const keys = config.sizeKeys.length > 0 ? `; shorten ${config.sizeKeys.join(" / ")}` : "";
-        throw new Error(`user data of a ${config.role} node would be ${size} bytes (gzip), over the ${USER_DATA_LIMIT_BYTES}-byte limit${keys}`);
+        // A RunError: the preview prints the message, not a stack trace.
+        throw new pulumi.RunError(`user data of a ${config.role} node would be ${size} bytes (gzip), over the ${USER_DATA_LIMIT_BYTES}-byte limit${keys}`);
     }
     return encoded;
 }

@@ -48,11 +48,13 @@ describe("change table", () => {
     });
 
     it("renders one Markdown row per key", () => {
-        const table = renderChangeTable().split("\n");
+        const lines = renderChangeTable().split("\n");
+        assert.match(lines[0], /^Worst case a replaced node can hold `pulumi up`.* per control-plane node, .* per worker/);
+        const table = lines.filter((line) => line.startsWith("|"));
         assert.equal(table.length, Object.keys(CHANGE_POLICY).length + 2);
-        assert.match(table[0], /^\| key \| change on a running cluster \|/);
-        assert.ok(table.some((line) => line.startsWith("| `apiPublic` | refused | refused at preview:") && line.includes("Safe path:")));
-        assert.ok(table.some((line) => line.startsWith("| `controlPlaneAmiId` | rolling |")));
+        assert.match(table[0], /^\| key \| change on a running cluster \| nodes replaced \|/);
+        assert.ok(table.some((line) => line.startsWith("| `apiPublic` | refused | — | refused at preview:") && line.includes("Safe path:")));
+        assert.ok(table.some((line) => line.startsWith("| `controlPlaneAmiId` | rolling | every control-plane node |")));
     });
 
     it("is the table in docs/reference.md (run `npm run docs` when this fails)", () => {
@@ -109,6 +111,21 @@ describe("previous-state checks", () => {
         const down = refusedChanges(state({ eksdVersion: "1.31" }), { eksdVersion: "1.30" });
         assert.match(down[0].message, /going down a minor is not supported.*keep eksdVersion 1\.31/);
         assert.deepEqual(refusedChanges(state({ kubernetesVersion: "v1.30.13-eks-1-30-40" }), { kubernetesVersion: "v1.30.14-eks-1-30-44" }), []);
+        assert.deepEqual(refusedChanges(state({ kubernetesVersion: "v1.30.14-eks-1-30-40" }), { kubernetesVersion: "v1.30.14-eks-1-30-44" }), []);
+    });
+
+    it("refuses a patch or EKS-D release downgrade within a minor, naming the key and the release to keep", () => {
+        for (const [from, to] of [
+            ["v1.30.14-eks-1-30-44", "v1.30.13-eks-1-30-50"],
+            ["v1.30.14-eks-1-30-44", "v1.30.14-eks-1-30-40"],
+        ]) {
+            const refused = refusedChanges(state({ kubernetesVersion: from }), { kubernetesVersion: to });
+            assert.equal(refused.length, 1, `${from} -> ${to}`);
+            assert.match(
+                refused[0].message,
+                new RegExp(`kubernetesVersion: change from "${from}" to "${to}" is refused.*kubeadm does not downgrade.*keep kubernetesVersion ${from}`),
+            );
+        }
     });
 
     it("refuses an upgrade that also removes control-plane nodes (their old API servers would outlive the worker roll)", () => {
@@ -191,7 +208,7 @@ describe("previous-state checks", () => {
             ...upgradeFrom,
             controlPlaneNodes: { "dev-master-sa-1": { instanceId: "i-0old1", privateIp: "192.168.2.5", sshAccess: "admin@old-keypair" } },
         };
-        const run = runPlan(["--stack", "dev", "--previous", tmpFile("previous-nokey.json", JSON.stringify({ lifecycle }))]);
+        const run = runPlan(["--stack", "dev", "--config", "eksdVersion=1.30", "--previous", tmpFile("previous-nokey.json", JSON.stringify({ lifecycle }))]);
         assert.equal(run.code, 1, run.stderr);
         assert.match(
             run.stderr,
@@ -202,7 +219,6 @@ describe("previous-state checks", () => {
 
     it("stops the preview when a stack with outputs has no readable lifecycle record (not read as a new cluster)", () => {
         for (const [file, previous] of [
-            ["previous-missing.json", { controlPlaneInstanceIds: ["i-0old1"], kubeconfig: "x" }],
             ["previous-unreadable.json", { lifecycle: { initialized: "yes" }, controlPlaneInstanceIds: ["i-0old1"] }],
             ["previous-null.json", { lifecycle: null }],
         ] as const) {
@@ -215,6 +231,11 @@ describe("previous-state checks", () => {
             );
             assert.doesNotMatch(run.stdout, /master-sa-1/, file);
         }
+        // Outputs without any lifecycle record: the plan CLI refuses the file before the program runs.
+        const missing = runPlan(["--stack", "dev", "--previous", tmpFile("previous-missing.json", JSON.stringify({ controlPlaneInstanceIds: ["i-0old1"] }))]);
+        assert.equal(missing.code, 2, missing.stderr);
+        assert.match(missing.stderr, /has no "lifecycle" output.*would skip the day-2 change rules/);
+        assert.match(previousStateProblem(["controlPlaneInstanceIds"], undefined) ?? "", /no `lifecycle` output/, "the program's own check");
         assert.equal(previousStateProblem([], undefined), undefined, "no outputs: a new stack");
         assert.equal(previousStateProblem(["lifecycle"], state({ environment: "dev" })), undefined);
     });

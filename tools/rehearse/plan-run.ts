@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { PROJECT_NAME } from "../../config";
+import { acceptPlaceholdersForOfflinePlan, PROJECT_NAME } from "../../config";
 import { CONTROL_PLANE_REPLACE_ON_CHANGES } from "../../cluster/control-plane";
 import { mockState, redactSecrets, settle, startMockEngine } from "../mock-engine";
 import { Override, parseOverride, resolveStackConfig } from "../stack-config";
@@ -182,6 +182,8 @@ async function main(): Promise<void> {
         resolveResource,
         resolveCall,
     });
+    // The rehearsal runs the example stacks offline, like npm run plan: their placeholders stand.
+    acceptPlaceholdersForOfflinePlan();
     const exports = (await import("../../index")) as Record<string, unknown>;
     const write = (planned: PlannedUpdate) => fs.writeFileSync(options.outFile, `${JSON.stringify(planned)}\n`);
     try {
