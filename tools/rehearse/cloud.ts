@@ -171,6 +171,9 @@ export class RehearsalCloud {
             REHEARSE_HOSTNAME: node.hostname,
             REHEARSE_CLUSTER_DIR: this.clusterDir,
             REHEARSE_API_HOST: this.options.apiHost,
+            // The API load balancer forwards the boot bundle port to the bastion (infra/network.ts).
+            REHEARSE_BASTION_IP: this.bastionIp ?? "",
+            REHEARSE_BUNDLE_PORT: String(BUNDLE_PORT),
             REHEARSE_REAL_BIN: this.realBin,
             ZADARA_ETC: r("etc/kubernetes/zadara"),
             KUBERNETES_ETC: r("etc/kubernetes"),
