@@ -199,12 +199,14 @@ describe("Pulumi Deployments settings files", () => {
         });
     }
 
-    it("deploys dev on every commit but never prod; only dev previews pull requests (never pull-request code with prod credentials)", () => {
+    it("one push-to-deploy mechanism: the GitHub workflow deploys on push, Deployments run on demand only (and never pull-request code with prod credentials)", () => {
         const dev = loadSettings("dev").settings.gitHub;
         const prod = loadSettings("prod").settings.gitHub;
-        assert.equal(dev.deployCommits, true);
+        const workflow = fs.readFileSync(path.join(__dirname, "..", ".github", "workflows", "pulumi.yml"), "utf8");
+        assert.match(workflow, /push:\n\s+branches: \[main, prod\]/, "the workflow is the one that deploys on push");
+        assert.equal(dev.deployCommits, false);
         assert.equal(prod.deployCommits, false);
-        assert.equal(dev.previewPullRequests, true);
+        assert.equal(dev.previewPullRequests, false);
         assert.equal(prod.previewPullRequests, false);
         assert.equal(prod.deployPullRequest, undefined, "a pull request deployed onto prod runs its code with prod credentials");
         assert.ok(prod.paths.includes("Pulumi.prod.yaml") && !prod.paths.includes("Pulumi.dev.yaml"));
@@ -284,9 +286,14 @@ describe(".github/workflows/pulumi.yml", () => {
         assert.equal(pulumiStep(preview)?.with?.["comment-on-pr"], true);
     });
 
-    it("runs npm ci and npm test before any Pulumi operation", () => {
+    it("installs what the tests run for real, then runs npm ci and npm test before any Pulumi operation", () => {
         const runs = workflow.jobs.test.steps.map((s) => s.run).filter(Boolean);
-        assert.deepEqual(runs, ["npm ci", "npm test"]);
+        assert.equal(runs[0], "npm ci");
+        assert.equal(runs[runs.length - 1], "npm test");
+        const install = runs.slice(1, -1).join("\n");
+        for (const tool of ["etcd-server", "etcd-client", "cloud-init", "shellcheck", "openssl", "kubectl", "moto[server]"]) {
+            assert.ok(install.includes(tool), `the test job installs ${tool}`);
+        }
         for (const name of ["preview", "up"]) {
             assert.equal(workflow.jobs[name].needs, "test");
             const steps = workflow.jobs[name].steps;
