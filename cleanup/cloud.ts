@@ -5,13 +5,31 @@ import * as EC2 from "@aws-sdk/client-ec2";
 import * as ELB from "@aws-sdk/client-elastic-load-balancing";
 import * as ELBv2 from "@aws-sdk/client-elastic-load-balancing-v2";
 import * as https from "node:https";
+import { zcomputeServiceUrl } from "../infra/service-url";
 import { tagMap, Tags } from "./tags";
 
 export const ZCOMPUTE_REGION = "us-east-1";
 
-/** `<base>/api/v2/aws/<service>` (same rule as infra/provider.ts, without loading the Pulumi provider). */
+/** `<base>/api/v2/aws/<service>` (the provider's rule, infra/service-url.ts). */
 export function serviceUrl(baseUrl: string, service: "ec2" | "elbv2"): string {
-    return `${baseUrl.replace(/\/+$/, "")}/api/v2/aws/${service}`;
+    return zcomputeServiceUrl(baseUrl, service);
+}
+
+/**
+ * What every AWS SDK client of the command-line tools shares: zCompute's region, the keys, the
+ * cloud's CA (or none, when insecure), and one SDK retry (the callers retry on their own
+ * schedule; one retry covers a dropped connection).
+ */
+export function sdkClientConfig(connection: CloudConnection) {
+    return {
+        region: ZCOMPUTE_REGION,
+        credentials: { accessKeyId: connection.accessKeyId, secretAccessKey: connection.secretAccessKey },
+        maxAttempts: 2,
+        requestHandler: {
+            connectionTimeout: 10_000,
+            httpsAgent: new https.Agent({ keepAlive: true, rejectUnauthorized: !connection.insecure, ca: connection.caCert }),
+        },
+    };
 }
 
 export interface CloudConnection {
@@ -129,16 +147,7 @@ export class CloudApi {
         readonly connection: CloudConnection,
         private readonly callTimeoutMs: () => number = () => 30_000,
     ) {
-        const common = {
-            region: ZCOMPUTE_REGION,
-            credentials: { accessKeyId: connection.accessKeyId, secretAccessKey: connection.secretAccessKey },
-            // The cleanup retries on its own schedule; one SDK retry covers a dropped connection.
-            maxAttempts: 2,
-            requestHandler: {
-                connectionTimeout: 10_000,
-                httpsAgent: new https.Agent({ keepAlive: true, rejectUnauthorized: !connection.insecure, ca: connection.caCert }),
-            },
-        };
+        const common = sdkClientConfig(connection);
         this.ec2 = new EC2.EC2Client({ ...common, endpoint: serviceUrl(connection.baseUrl, "ec2") });
         this.elb = new ELB.ElasticLoadBalancingClient({ ...common, endpoint: serviceUrl(connection.baseUrl, "elbv2") });
         this.elbv2 = new ELBv2.ElasticLoadBalancingV2Client({ ...common, endpoint: serviceUrl(connection.baseUrl, "elbv2") });

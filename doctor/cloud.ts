@@ -5,8 +5,7 @@
 import * as ASG from "@aws-sdk/client-auto-scaling";
 import * as EC2 from "@aws-sdk/client-ec2";
 import * as STS from "@aws-sdk/client-sts";
-import * as https from "node:https";
-import { CloudApi, CloudConnection, ClassicElbInfo, LoadBalancerInfo, ZCOMPUTE_REGION } from "../cleanup/cloud";
+import { CloudApi, CloudConnection, ClassicElbInfo, LoadBalancerInfo, sdkClientConfig } from "../cleanup/cloud";
 import { zcomputeServiceUrl } from "../infra/service-url";
 
 /** A failed call reduced to its error code (`InvalidParameterValue`, ...) and message. */
@@ -66,15 +65,7 @@ export class DoctorCloud {
     private readonly elb: CloudApi;
 
     constructor(readonly connection: CloudConnection) {
-        const common = {
-            region: ZCOMPUTE_REGION,
-            credentials: { accessKeyId: connection.accessKeyId, secretAccessKey: connection.secretAccessKey },
-            maxAttempts: 2,
-            requestHandler: {
-                connectionTimeout: 10_000,
-                httpsAgent: new https.Agent({ keepAlive: true, rejectUnauthorized: !connection.insecure, ca: connection.caCert }),
-            },
-        };
+        const common = sdkClientConfig(connection);
         this.ec2 = new EC2.EC2Client({ ...common, endpoint: zcomputeServiceUrl(connection.baseUrl, "ec2") });
         this.asg = new ASG.AutoScalingClient({ ...common, endpoint: zcomputeServiceUrl(connection.baseUrl, "autoscaling") });
         this.sts = new STS.STSClient({ ...common, endpoint: zcomputeServiceUrl(connection.baseUrl, "sts") });
