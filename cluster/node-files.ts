@@ -57,7 +57,11 @@ export const NODE_FILES: NodeFile[] = [
         roles: CONTROL_PLANE,
         calledBy: [{ kind: "command", command: "<node>-bootstrap", note: "create/update: control-plane-up.sh init|join" }],
     },
-    { name: "etcd-backup.sh", roles: CONTROL_PLANE, calledBy: [{ kind: "cron", schedule: "17 */2 * * *", why: "etcd snapshot (+ encrypted export) every 2 h, no disk snapshot" }] },
+    {
+        name: "etcd-backup.sh",
+        roles: CONTROL_PLANE,
+        calledBy: [{ kind: "cron", schedule: "17 */2 * * *", why: "etcd snapshot (+ encrypted export) every 2 h, no disk snapshot" }],
+    },
     { name: "etcd-watchdog.sh", roles: CONTROL_PLANE, calledBy: [{ kind: "cron", schedule: "*/2 * * * *", why: "drop etcd members of vanished instances" }] },
     {
         name: "renew-certs.sh",

@@ -281,7 +281,13 @@ describe("validation rules (one bad value each)", () => {
     });
 
     it("unknown keys are reported as likely typos", () => {
-        assertProblem(problemsOf({ vpcCdir: "10.0.0.0/16" }), "vpcCdir", "not a known setting", 'did you mean "vpcCidr"', "pulumi config set vpcCidr <value> && pulumi config rm vpcCdir");
+        assertProblem(
+            problemsOf({ vpcCdir: "10.0.0.0/16" }),
+            "vpcCdir",
+            "not a known setting",
+            'did you mean "vpcCidr"',
+            "pulumi config set vpcCidr <value> && pulumi config rm vpcCdir",
+        );
         assertProblem(problemsOf({ somethingElse: "1" }), "somethingElse", "not a known setting", "pulumi config rm somethingElse");
     });
 

@@ -20,7 +20,8 @@ describe("example stack files", () => {
         it(`${file}: image comments name the stack's own EKS-D minor`, () => {
             const text = fs.readFileSync(path.join(root, file), "utf8");
             const config = (parseYaml(text) as { config: Record<string, unknown> }).config;
-            const minor = String(config["zadara-eksd:eksdVersion"] ?? DEFAULT_EKSD_MINOR);
+            const configured = config["zadara-eksd:eksdVersion"];
+            const minor = typeof configured === "string" ? configured : DEFAULT_EKSD_MINOR;
             const named = [...text.matchAll(/EKS-D (1\.\d+)/g)].map((m) => m[1]);
             assert.ok(named.length > 0, `${file} has no EKS-D image comment`);
             for (const comment of named) {
