@@ -15,7 +15,8 @@ import { KubeClient, KUBE_CALL_TIMEOUT_MS } from "../cleanup/kube-client";
 import { Cleanup, DEFAULT_GRACE_SECONDS, DEFAULT_POLL_SECONDS, DEFAULT_TIMEOUT_SECONDS } from "../cleanup/sweep";
 import { Clock, consoleLogger, Logger, systemClock } from "../cleanup/types";
 import { ConfigValidationError, loadStackConfig } from "../config";
-import { Override, parseOverride, resolveStackConfig } from "./stack-config";
+import { ArgCursor, readStackTargetFlag, UsageError } from "./cli-args";
+import { Override, resolveStackConfig } from "./stack-config";
 
 export const USAGE =
     "usage: npm run cleanup -- --stack <name> [--config key=value]... [--endpoint-url <base url>] " +
@@ -54,7 +55,7 @@ Exit codes: 0 nothing of the cluster remains; 1 something remains (or would be d
 cloud could not be listed); 2 bad input, nothing called; 3 stopped on a refused credential or an
 endpoint that does not resolve.`;
 
-export class UsageError extends Error {}
+export { UsageError };
 
 /** \`--help\` was asked for: print the help, do nothing else. */
 export class HelpRequested extends Error {}
@@ -87,34 +88,16 @@ export function parseCleanupArguments(argv: string[]): CleanupCliOptions {
         graceSeconds: DEFAULT_GRACE_SECONDS,
         pollSeconds: DEFAULT_POLL_SECONDS,
     };
-    for (let i = 0; i < argv.length; i++) {
-        const arg = argv[i];
-        const next = () => {
-            const value = argv[++i];
-            if (value === undefined) {
-                throw new UsageError(`${arg} needs a value`);
-            }
-            return value;
-        };
+    const cursor = new ArgCursor(argv);
+    for (let arg = cursor.nextArg(); arg !== undefined; arg = cursor.nextArg()) {
+        const next = () => cursor.value(arg);
+        if (readStackTargetFlag(arg, cursor, o)) {
+            continue;
+        }
         switch (arg) {
             case "--help":
             case "-h":
                 throw new HelpRequested();
-            case "--stack":
-            case "-s":
-                o.stack = next();
-                break;
-            case "--config":
-            case "-c":
-                try {
-                    o.overrides.push(parseOverride(next(), false));
-                } catch (error) {
-                    throw new UsageError(`--config: ${(error as Error).message}`);
-                }
-                break;
-            case "--endpoint-url":
-                o.endpointUrl = next();
-                break;
             case "--kubeconfig":
                 o.kubeconfig = next();
                 break;

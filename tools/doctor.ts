@@ -15,8 +15,9 @@ import { doctorRecord, writeDoctorRecord } from "./doctor-record";
 import { formatJson, formatTable } from "../doctor/report";
 import { exitCodeOf, runChecks } from "../doctor/run";
 import type { StackModel } from "../model";
-import { parseCleanupArguments, resolveTarget, UsageError } from "./cleanup";
-import { Override, parseOverride, REPO_ROOT, resolveStackConfig } from "./stack-config";
+import { ArgCursor, readStackTargetFlag, UsageError } from "./cli-args";
+import { parseCleanupArguments, resolveTarget } from "./cleanup";
+import { Override, REPO_ROOT, resolveStackConfig } from "./stack-config";
 
 export const USAGE =
     "usage: npm run doctor -- --stack <name> [--config key=value]... [--endpoint-url <base url>] " +
@@ -44,34 +45,16 @@ export function parseDoctorArguments(argv: string[]): DoctorCliOptions {
         record: false,
         help: false,
     };
-    for (let i = 0; i < argv.length; i++) {
-        const arg = argv[i];
-        const next = () => {
-            const value = argv[++i];
-            if (value === undefined) {
-                throw new UsageError(`${arg} needs a value`);
-            }
-            return value;
-        };
+    const cursor = new ArgCursor(argv);
+    for (let arg = cursor.nextArg(); arg !== undefined; arg = cursor.nextArg()) {
+        const next = () => cursor.value(arg);
+        if (readStackTargetFlag(arg, cursor, o)) {
+            continue;
+        }
         switch (arg) {
             case "--help":
             case "-h":
                 o.help = true;
-                break;
-            case "--stack":
-            case "-s":
-                o.stack = next();
-                break;
-            case "--config":
-            case "-c":
-                try {
-                    o.overrides.push(parseOverride(next(), false));
-                } catch (error) {
-                    throw new UsageError(`--config: ${(error as Error).message}`);
-                }
-                break;
-            case "--endpoint-url":
-                o.endpointUrl = next();
                 break;
             case "--deep":
                 o.deep = true;
