@@ -22,7 +22,8 @@ export const NODE_TOOLS_DIR = path.join(__dirname, "node-tools");
 /** Real tools the stubs call (etcd for kubeadm's stub, curl for the loader's download). */
 const REAL_TOOLS = ["etcd", "etcdctl", "curl", "openssl"];
 /** Real tools a node has besides BASE_TOOLS. */
-const NODE_HOST_TOOLS = ["setsid", "python3", "getent", "hostname", "sha1sum", "md5sum", "numfmt", "pgrep"];
+// openssl: a joining control-plane node signs its one-off credential with the cluster CA (control-plane-up.sh mint_join_token).
+const NODE_HOST_TOOLS = ["setsid", "python3", "getent", "hostname", "sha1sum", "md5sum", "numfmt", "pgrep", "openssl"];
 
 /** Absolute directories of a node that live under its root in the rehearsal. */
 const ROOTED_PREFIXES = [
