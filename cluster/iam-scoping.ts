@@ -11,7 +11,7 @@
 // Whether zCompute evaluates these condition keys is not documented (its IAM has no resource
 // tags); docs/security-production.md lists what a first deployment must confirm.
 import { clusterTagKey } from "../infra/tags";
-import type { PolicyStatement } from "./iam";
+import type { PolicyStatement } from "./policy-document";
 
 export type PolicyOwner = "ccm" | "ebsCsi" | "loadBalancerController" | "autoscaler" | "etcdBackup";
 

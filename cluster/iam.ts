@@ -19,23 +19,11 @@ import clusterAutoscalerPolicy9380 from "./iam-policies/cluster-autoscaler-full-
 import clusterAutoscalerPolicy9590 from "./iam-policies/cluster-autoscaler-full-9.59.0.json";
 import etcdBackupPolicy from "./iam-policies/etcd-backup.json";
 import { PolicyOwner, scopeStatements } from "./iam-scoping";
+import type { PolicyDocument, PolicyStatement } from "./policy-document";
+
+export type { PolicyDocument, PolicyStatement };
 
 export type NodeRole = "control-plane" | "worker";
-
-export interface PolicyStatement {
-    Sid?: string;
-    Effect: string;
-    Action: string | string[];
-    /** Absent only in trust policies. */
-    Resource?: string | string[];
-    Condition?: Record<string, Record<string, unknown>>;
-    Principal?: Record<string, string>;
-}
-
-export interface PolicyDocument {
-    Version: string;
-    Statement: PolicyStatement[];
-}
 
 const POLICY_VERSION = "2012-10-17";
 

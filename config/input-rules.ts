@@ -69,9 +69,6 @@ function reservedRangeProblem(key: "podCidr" | "serviceCidr", text: string | und
 /** A private key's text: PEM (`-----BEGIN ... PRIVATE KEY-----`) or OpenSSH. */
 const PRIVATE_KEY = /-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----[\s\S]+-----END ([A-Z0-9]+ )*PRIVATE KEY-----/;
 
-/** "The data stored in a ConfigMap cannot exceed 1 MiB" (kubernetes.io, Concepts > ConfigMaps): the CA rides in one (addons/index.ts). */
-export const CONFIG_MAP_LIMIT_BYTES = 1024 * 1024;
-
 /** With the autoscaler, half the token lifetime covers at least a day between two `pulumi up` runs. */
 export const MIN_AUTOSCALER_TOKEN_TTL_HOURS = 48;
 
@@ -151,13 +148,8 @@ export function inputProblems(v: ValidValues, context: InputRuleContext): string
                 `Fix: pulumi config set workerJoinTokenTtlHours ${MIN_AUTOSCALER_TOKEN_TTL_HOURS} or more (default 168 with the autoscaler), or pulumi config rm workerJoinTokenTtlHours`,
         );
     }
-    const caBytes = v.rootCaCert === undefined ? 0 : Buffer.byteLength(v.rootCaCert, "utf8");
-    if (caBytes > CONFIG_MAP_LIMIT_BYTES) {
-        problems.push(
-            `${PROJECT_NAME}:rootCaCert: the PEM is ${caBytes} bytes, above the 1 MiB a Kubernetes ConfigMap holds (the cloud controllers get it through one). ` +
-                'Fix: set only the cloud\'s root CA certificate, not a whole trust store: pulumi config set rootCaCert -- "$(cat root-ca.pem)"',
-        );
-    }
+    // rootCaCert's size: model/ca-certificate.ts bounds it at 64 KiB, far below the 1 MiB of the
+    // ConfigMap that carries it to the controllers.
     if (v.tags !== undefined && "Name" in v.tags) {
         problems.push(
             `${PROJECT_NAME}:tags.Name: "${v.tags.Name}" would be overwritten: every resource gets its own Name tag (infra/tags.ts). ` +

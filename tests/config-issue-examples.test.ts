@@ -243,7 +243,8 @@ describe("issue 20 item 7: bad inputs accepted before", () => {
 
     it("a root CA over the ConfigMap limit", () => {
         const pem = `-----BEGIN CERTIFICATE-----\n${"A".repeat(1024 * 1024)}\n-----END CERTIFICATE-----\n`;
-        expectProblem(problemsWith({ rootCaCert: pem }), "rootCaCert", "above the 1 MiB a Kubernetes ConfigMap holds", "Fix:");
+        // The CA-bundle bound (64 KiB) is far below the ConfigMap's 1 MiB, so it answers first.
+        expectProblem(problemsWith({ rootCaCert: pem }), "rootCaCert", "above the 65536 a CA bundle needs", "Fix:");
     });
 
     it("a --previous file that is missing, not JSON, a list, or not this program's outputs", () => {

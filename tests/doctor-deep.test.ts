@@ -189,7 +189,7 @@ describe("doctor --deep on moto", () => {
             "dev",
             seed.config.map((c) => parseOverride(c, false)),
         );
-        const stack = loadStackConfig({ stack: "dev", values: input.values, secretKeys: input.secretKeys, env: ENV });
+        const stack = loadStackConfig({ stack: "dev", values: input.values, secretKeys: input.secretKeys, env: ENV, placeholders: "allow" });
         try {
             const result = await new DeepProbe({
                 stack,

@@ -6,7 +6,17 @@
 import * as ASG from "@aws-sdk/client-auto-scaling";
 import * as EC2 from "@aws-sdk/client-ec2";
 import * as ELBv2 from "@aws-sdk/client-elastic-load-balancing-v2";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
 import { CREDENTIALS } from "./moto-seed";
+
+/** The dev stack's EKS-D minor: the seeded EKS-D image is tagged with it, so "images" holds. */
+export const DEV_EKSD_MINOR = String(
+    (parseYaml(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> }).config[
+        "zadara-eksd:eksdVersion"
+    ],
+);
 
 export interface DoctorSeed {
     vpcId: string;
@@ -37,7 +47,7 @@ export async function seedZCompute(motoUrl: string, options: { eksdTag?: string 
         }
         const images = (await ec2.send(new EC2.DescribeImagesCommand({}))).Images ?? [];
         const [bastionImage, eksdImage] = images.map((i) => i.ImageId ?? "").filter((id) => /^ami-[0-9a-z]{8,17}$/.test(id));
-        await ec2.send(new EC2.CreateTagsCommand({ Resources: [eksdImage], Tags: [{ Key: "eksd-version", Value: options.eksdTag ?? "1.30" }] }));
+        await ec2.send(new EC2.CreateTagsCommand({ Resources: [eksdImage], Tags: [{ Key: "eksd-version", Value: options.eksdTag ?? DEV_EKSD_MINOR }] }));
         await ec2.send(new EC2.CreateVolumeCommand({ AvailabilityZone: "us-east-1a", Size: 1, VolumeType: "gp2" }));
 
         // The API NLB and its interface, described as zCompute (and AWS) describe NLB interfaces.
