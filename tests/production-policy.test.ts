@@ -54,7 +54,7 @@ function accepted(overrides: Record<string, string>): void {
 }
 
 describe("production guard of the stack config", () => {
-    const prodBase = { production: "true", controlPlaneCount: "3", bastionSshCidrs: '["198.51.100.0/24"]', apiAllowedCidrs: '["198.51.100.0/24"]' };
+    const prodBase = { production: "true", controlPlaneCount: "3", bastionSshCidrs: '["203.0.113.0/24"]', apiAllowedCidrs: '["203.0.113.0/24"]' };
 
     it("accepts a safe production stack", () => {
         assert.equal(loadWith(prodBase).production, true);
