@@ -347,6 +347,8 @@ const addonOverridesSchema = z
 export const END_OF_LIFE_MINORS: readonly string[] = eksdVersions.END_OF_LIFE_MINORS;
 export const EKSD_MINORS = eksdVersions.SUPPORTED_EKSD_MINORS.filter((minor) => !END_OF_LIFE_MINORS.includes(minor)) as [string, ...string[]];
 export const DEFAULT_EKSD_MINOR: string = eksdVersions.DEFAULT_EKSD_MINOR;
+/** The default minor's pinned tag: the example of kubernetesVersion follows the catalog. */
+const DEFAULT_KUBERNETES_TAG: string = eksdVersions.eksdRelease(eksdVersions.DEFAULT_EKSD_MINOR).kubernetesVersion;
 
 const boolean = (value: boolean) => z.boolean().default(value);
 
@@ -567,13 +569,13 @@ export const CONFIG_SCHEMAS = {
         pattern(
             /^v\d+\.\d+\.\d+(-eks-\d+-\d+-\d+)?$/,
             "an EKS-D Kubernetes tag",
-            "use a tag such as v1.30.14-eks-1-30-44, or remove it to follow eksdVersion",
+            `use a tag such as ${DEFAULT_KUBERNETES_TAG}, or remove it to follow eksdVersion`,
         ).optional(),
         {
             group: "cluster",
-            example: "v1.30.14-eks-1-30-44",
+            example: DEFAULT_KUBERNETES_TAG,
             defaultText: "from `eksdVersion`",
-            description: "Exact EKS-D Kubernetes tag (e.g. `v1.30.14-eks-1-30-44`); must match the kubelet baked in the AMIs.",
+            description: `Exact EKS-D Kubernetes tag (e.g. \`${DEFAULT_KUBERNETES_TAG}\`, the pin of ${eksdVersions.DEFAULT_EKSD_MINOR}); must match the kubelet baked in the AMIs.`,
         },
     ),
     podCidr: key(cidr({ example: "10.244.0.0/16" }).default("10.244.0.0/16"), {
