@@ -329,7 +329,8 @@ async function roll(kind: "project" | "bare"): Promise<{ ms: number; writes: Wri
                     .concat(`${fresh}=${member.peerUrl}`)
                     .join(",");
                 cluster.startMember(fresh, initial, "existing");
-                const id = /Member ([0-9a-f]+) added/.exec(added)?.[1];
+                // etcdctl prints the id with %16x: an id with a leading zero nibble gets a second space.
+                const id = /Member\s+([0-9a-f]+) added/.exec(added)?.[1];
                 if (id === undefined) {
                     throw new Error(`bench etcd: etcdctl member add ${fresh} printed no member id: ${added}`);
                 }
