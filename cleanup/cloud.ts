@@ -10,11 +10,6 @@ import { tagMap, Tags } from "./tags";
 
 export const ZCOMPUTE_REGION = "us-east-1";
 
-/** `<base>/api/v2/aws/<service>` (the provider's rule, infra/service-url.ts). */
-export function serviceUrl(baseUrl: string, service: "ec2" | "elbv2"): string {
-    return zcomputeServiceUrl(baseUrl, service);
-}
-
 /**
  * What every AWS SDK client of the command-line tools shares: zCompute's region, the keys, the
  * cloud's CA (or none, when insecure), and one SDK retry (the callers retry on their own
@@ -148,9 +143,9 @@ export class CloudApi {
         private readonly callTimeoutMs: () => number = () => 30_000,
     ) {
         const common = sdkClientConfig(connection);
-        this.ec2 = new EC2.EC2Client({ ...common, endpoint: serviceUrl(connection.baseUrl, "ec2") });
-        this.elb = new ELB.ElasticLoadBalancingClient({ ...common, endpoint: serviceUrl(connection.baseUrl, "elbv2") });
-        this.elbv2 = new ELBv2.ElasticLoadBalancingV2Client({ ...common, endpoint: serviceUrl(connection.baseUrl, "elbv2") });
+        this.ec2 = new EC2.EC2Client({ ...common, endpoint: zcomputeServiceUrl(connection.baseUrl, "ec2") });
+        this.elb = new ELB.ElasticLoadBalancingClient({ ...common, endpoint: zcomputeServiceUrl(connection.baseUrl, "elbv2") });
+        this.elbv2 = new ELBv2.ElasticLoadBalancingV2Client({ ...common, endpoint: zcomputeServiceUrl(connection.baseUrl, "elbv2") });
     }
 
     get totalCalls(): number {

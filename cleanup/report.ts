@@ -1,6 +1,7 @@
 // What the cleanup prints: one line per resource, the counts, and at the deadline a table of
 // what remains with the command that removes each.
-import { serviceUrl, ZCOMPUTE_REGION } from "./cloud";
+import { zcomputeServiceUrl } from "../infra/service-url";
+import { ZCOMPUTE_REGION } from "./cloud";
 import type { Action, FoundResource } from "./types";
 
 export function resourceLine(resource: FoundResource, action: Action, detail?: string): string {
@@ -15,7 +16,7 @@ export interface CommandContext {
 
 function aws(ctx: CommandContext, service: "ec2" | "elbv2", cli: string, args: string): string {
     const tls = ctx.insecure ? " --no-verify-ssl" : "";
-    return `aws --region ${ZCOMPUTE_REGION} --endpoint-url ${serviceUrl(ctx.baseUrl, service)}${tls} ${cli} ${args}`;
+    return `aws --region ${ZCOMPUTE_REGION} --endpoint-url ${zcomputeServiceUrl(ctx.baseUrl, service)}${tls} ${cli} ${args}`;
 }
 
 /** The command(s) an operator runs to remove one resource by hand. */

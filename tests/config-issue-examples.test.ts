@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { VERSION_TABLE } from "../addons/versions";
 import { EKSD_RELEASES } from "../cluster/versions";
 import { loadStackConfig } from "../config";
-import { parseOverride, readPreviousOutputs, resolveStackConfig } from "../tools/stack-config";
+import { parseOverride, readPreviousState, resolveStackConfig } from "../tools/stack-config";
 import { expectProblem, loadWith, problemsWith } from "./helpers/config-fixture";
 
 const groups = (value: unknown) => ({ nodeGroups: JSON.stringify(value) });
@@ -261,9 +261,9 @@ describe("issue 20 item 7: bad inputs accepted before", () => {
                 [file("other.json", '{"kubeconfig": "x"}'), /other\.json: has no "lifecycle" output.*would skip the day-2 change rules/],
             ];
             for (const [name, message] of cases) {
-                assert.throws(() => readPreviousOutputs(name), message);
+                assert.throws(() => readPreviousState(name), message);
             }
-            assert.deepEqual(readPreviousOutputs(file("ok.json", '{"lifecycle": {}}')), { lifecycle: {} });
+            assert.deepEqual(readPreviousState(file("ok.json", '{"lifecycle": {}}')).outputs, { lifecycle: {} });
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }

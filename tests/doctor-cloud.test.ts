@@ -3,50 +3,23 @@
 // good cloud and fails on the cloud that breaks it.
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
-import type { DoctorRow } from "../doctor/types";
-import { runDoctorCli } from "../tools/doctor";
-import { FakeClock } from "./helpers/cleanup-run";
 import { DoctorProxy, startDoctorProxy } from "./helpers/doctor-proxy";
 import { DEV_EKSD_MINOR, DoctorSeed, seedZCompute } from "./helpers/doctor-seed";
-import { CREDENTIALS } from "./helpers/moto-seed";
+import { DoctorRun, rowStatus, runDoctorJson } from "./helpers/doctor-run";
 import { MotoServer, startMoto } from "./helpers/moto-server";
 
 let moto: MotoServer;
 let proxy: DoctorProxy;
 let seed: DoctorSeed;
 
-export const ENV = { AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey, PATH: "/usr/bin:/bin" };
-
-interface Run {
-    code: number;
-    rows: Map<string, DoctorRow>;
-    err: string[];
-}
+type Run = DoctorRun;
 
 async function doctor(extra: string[] = [], options: { seedConfig?: boolean } = {}): Promise<Run> {
-    const out: string[] = [];
-    const err: string[] = [];
     const config = (options.seedConfig ?? true) ? seed.config.flatMap((c) => ["--config", c]) : [];
-    const code = await runDoctorCli(["--stack", "dev", "--endpoint-url", proxy.url, "--json", ...config, ...extra], {
-        env: ENV,
-        clock: new FakeClock(),
-        out: (l) => out.push(l),
-        err: (l) => err.push(l),
-    });
-    const rows = new Map<string, DoctorRow>();
-    if (out.length > 0) {
-        for (const row of (JSON.parse(out.join("\n")) as { rows: DoctorRow[] }).rows) {
-            rows.set(row.id, row);
-        }
-    }
-    return { code, rows, err };
+    return runDoctorJson(proxy.url, [...config, ...extra]);
 }
 
-function status(run: Run, id: string): string {
-    const row = run.rows.get(id);
-    assert.ok(row, `no row ${id}; errors: ${run.err.join("\n")}`);
-    return `${row.status}: ${row.detail}`;
-}
+const status = rowStatus;
 
 before(async () => {
     moto = await startMoto();

@@ -7,15 +7,14 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { DoctorCloud } from "../doctor/cloud";
 import { BUNDLE_PORT as DOCTOR_BUNDLE_PORT, CONSOLE_MARKER, DEEP_TAG, DeepProbe, parseConsole, probeUserData } from "../doctor/deep";
-import type { DoctorRow } from "../doctor/types";
-import { runDoctorCli } from "../tools/doctor";
 import { FakeClock } from "./helpers/cleanup-run";
 import { Call, DoctorProxy, startDoctorProxy } from "./helpers/doctor-proxy";
 import { DoctorSeed, seedZCompute } from "./helpers/doctor-seed";
+import { DOCTOR_ENV, DoctorRun, rowStatus, runDoctorJson } from "./helpers/doctor-run";
 import { CREDENTIALS } from "./helpers/moto-seed";
 import { MotoServer, startMoto } from "./helpers/moto-server";
 
-const ENV = { AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey, PATH: "/usr/bin:/bin" };
+const ENV = DOCTOR_ENV;
 
 let moto: MotoServer;
 let proxy: DoctorProxy;
@@ -53,25 +52,11 @@ async function leftovers(): Promise<string[]> {
     }
 }
 
-async function deepDoctor(extra: string[] = [], signal?: AbortSignal): Promise<{ code: number; rows: Map<string, DoctorRow>; err: string[] }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runDoctorCli(
-        ["--stack", "dev", "--endpoint-url", proxy.url, "--json", "--deep", "--deep-timeout", "60", ...seed.config.flatMap((c) => ["--config", c]), ...extra],
-        { env: ENV, clock: new FakeClock(), out: (l) => out.push(l), err: (l) => err.push(l), signal },
-    );
-    const rows = new Map<string, DoctorRow>();
-    for (const row of out.length ? (JSON.parse(out.join("\n")) as { rows: DoctorRow[] }).rows : []) {
-        rows.set(row.id, row);
-    }
-    return { code, rows, err };
+function deepDoctor(extra: string[] = [], signal?: AbortSignal): Promise<DoctorRun> {
+    return runDoctorJson(proxy.url, ["--deep", "--deep-timeout", "60", ...seed.config.flatMap((c) => ["--config", c]), ...extra], signal);
 }
 
-const line = (run: { rows: Map<string, DoctorRow>; err: string[] }, id: string) => {
-    const row = run.rows.get(id);
-    assert.ok(row, `no row ${id}\n${run.err.join("\n")}`);
-    return `${row.status}: ${row.detail}`;
-};
+const line = rowStatus;
 
 before(async () => {
     moto = await startMoto();

@@ -48,7 +48,8 @@ function nameOfUrn(urn: string): string {
     return urn.slice(urn.lastIndexOf("::") + 2);
 }
 
-function asRecord(value: unknown): Record<string, unknown> | undefined {
+/** A JSON object as a record; undefined for anything else. */
+export function asRecord(value: unknown): Record<string, unknown> | undefined {
     return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 

@@ -15,7 +15,7 @@ import { acceptPlaceholdersForOfflinePlan, ConfigValidationError, loadStackConfi
 import { evaluateProductionPolicies, PRODUCTION_POLICIES } from "../policy/rules";
 import { RecordedResource, redactSecrets, settle, startMockEngine } from "./mock-engine";
 import { Override, parseOverride, readPreviousState, resolveStackConfig } from "./stack-config";
-import { diffResources, PreviousState, renderChanges, ResourceChange, summarize, ChangeSummary } from "./plan-diff";
+import { asRecord, diffResources, PreviousState, renderChanges, ResourceChange, summarize, ChangeSummary } from "./plan-diff";
 import { describeSettingChanges, SettingChange } from "./plan-settings";
 
 interface PlanOptions {
@@ -218,10 +218,6 @@ export function renderTree(plan: PlanDocument): string {
     return lines.join("\n");
 }
 
-function asInputs(value: unknown): Record<string, unknown> {
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-}
-
 /** The day-2 part of the output: changed settings with their cost, then every resource's action. */
 function renderPreviousComparison(plan: PlanDocument, kind: PreviousState["kind"]): string {
     const lines: string[] = [];
@@ -323,7 +319,7 @@ async function main(): Promise<number> {
         if (previous.resources) {
             plan.changes = diffResources(
                 previous.resources,
-                plan.resources.map((r) => ({ urn: r.urn, type: r.type, name: r.name, inputs: asInputs(r.inputs), dependencies: r.inputDependencies })),
+                plan.resources.map((r) => ({ urn: r.urn, type: r.type, name: r.name, inputs: asRecord(r.inputs) ?? {}, dependencies: r.inputDependencies })),
             );
             plan.summary = summarize(plan.changes);
         }

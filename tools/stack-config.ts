@@ -321,8 +321,3 @@ export function readPreviousState(file: string): PreviousState {
     }
     return state;
 }
-
-/** The stack outputs of a `--previous` file (see readPreviousState). */
-export function readPreviousOutputs(file: string): Record<string, unknown> {
-    return readPreviousState(file).outputs;
-}

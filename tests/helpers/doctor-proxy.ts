@@ -2,20 +2,14 @@
 // under /api/v2/aws/<service> and lets a test break one assumption at a time. A rule may answer
 // a call with an error (a refused filter or option), rewrite the request (a cloud that ignores
 // filters) or rewrite moto's answer (a field zCompute leaves out, a console the instance wrote).
-// The cleanup tests keep their own smaller proxy (moto-proxy.ts).
+// The cleanup tests keep their own smaller proxy (moto-proxy.ts), whose call, fault and error
+// shapes this one shares.
 import * as http from "node:http";
 import * as net from "node:net";
+import { errorXml, InjectedFault, ProxiedCall } from "./moto-proxy";
 
-export interface Call {
-    service: string;
-    action: string;
-    params: URLSearchParams;
-}
-export interface Fault {
-    status: number;
-    code: string;
-    message: string;
-}
+export type Call = ProxiedCall;
+export type Fault = InjectedFault;
 export interface ProxyRules {
     /** Answer with an error instead of moto. */
     faults: Array<(call: Call) => Fault | undefined>;
@@ -29,13 +23,6 @@ export interface DoctorProxy extends ProxyRules {
     calls: Call[];
     clear(): void;
     stop(): Promise<void>;
-}
-
-function errorXml(service: string, fault: Fault): string {
-    if (service === "ec2") {
-        return `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${fault.code}</Code><Message>${fault.message}</Message></Error></Errors><RequestID>injected</RequestID></Response>`;
-    }
-    return `<ErrorResponse><Error><Type>Sender</Type><Code>${fault.code}</Code><Message>${fault.message}</Message></Error><RequestId>injected</RequestId></ErrorResponse>`;
 }
 
 export function startDoctorProxy(motoUrl: string): Promise<DoctorProxy> {

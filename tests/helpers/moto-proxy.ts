@@ -24,7 +24,8 @@ export interface MotoProxy {
     stop(): Promise<void>;
 }
 
-function errorXml(service: string, fault: InjectedFault): string {
+/** The error body each AWS query protocol answers with (EC2's, and the ELB/STS/IAM one). */
+export function errorXml(service: string, fault: InjectedFault): string {
     if (service === "ec2") {
         return `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${fault.code}</Code><Message>${fault.message}</Message></Error></Errors><RequestID>injected</RequestID></Response>`;
     }
