@@ -189,8 +189,9 @@ export interface LifecycleDecision {
 export type NodeSshSettings = Omit<NodeSshArgs, "host">;
 
 /**
- * Where a node records which bootstrap Command runs it (`bootstrapOwnerToken`): written by every
- * create and update of that Command, compared by its delete.
+ * Where a node records which bootstrap Command runs it (`bootstrapOwnerToken`) and how many
+ * successful creates of that Command it has seen: `<token> <claims>`. Written after every
+ * successful create and update of that Command, read by its delete.
  */
 export const BOOTSTRAP_OWNER_FILE = "/var/lib/zadara-eksd/bootstrap-owner";
 
@@ -203,10 +204,26 @@ export function bootstrapOwnerToken(parentUrn: string, commandName: string): str
     return createHash("sha256").update(`${parentUrn}::${commandName}`, "utf8").digest("hex");
 }
 
-/** Runs before the bootstrap script: this Command owns the node from now on. */
-export function claimNodeCommand(ownerToken: string): string {
+/** Reads the owner file into $1 (token) and $2 (claims); both empty when there is none. */
+const READ_OWNER = `set -- $(sudo -n cat ${BOOTSTRAP_OWNER_FILE} 2>/dev/null || true);`;
+
+/**
+ * Runs after the bootstrap script succeeded (a failed create is not recorded, so nothing would
+ * ever undo its claim): this Command owns the node from now on. A create of the Command that
+ * already owns the node is a second claim: `pulumi up --replace` or `pulumi state taint` of the
+ * Command creates it again and deletes the first one at the end of the update, and that delete
+ * must not take the node out. An update (same Command, new inputs) keeps the count.
+ */
+export function claimNodeCommand(ownerToken: string, kind: "create" | "update" = "create"): string {
     const dir = BOOTSTRAP_OWNER_FILE.slice(0, BOOTSTRAP_OWNER_FILE.lastIndexOf("/"));
-    return `sudo -n install -d -m 755 ${dir} && echo ${shellSingleQuote(ownerToken)} | sudo -n tee ${BOOTSTRAP_OWNER_FILE} >/dev/null`;
+    const token = shellSingleQuote(ownerToken);
+    const count = kind === "create" ? "n=$((n + 1))" : '[ "$n" -ge 1 ] || n=1';
+    return [
+        `sudo -n install -d -m 755 ${dir} &&`,
+        `{ ${READ_OWNER}`,
+        `n=0; if [ "\${1:-}" = ${token} ]; then case "\${2:-}" in ""|*[!0-9]*) n=1 ;; *) n=$2 ;; esac; fi;`,
+        `${count}; echo "${ownerToken} $n" | sudo -n tee ${BOOTSTRAP_OWNER_FILE} >/dev/null; }`,
+    ].join(" ");
 }
 
 /** Who must leave, and who asks: the retire step names only the instance; a bootstrap delete also names itself. */
@@ -222,7 +239,8 @@ export interface LeaveIdentity {
  * its bootstrap Command, and the retire step of a replaced node. Both name the instance (the
  * old address may belong to another instance by then, e.g. after `pulumi refresh` dropped a
  * terminated one); the delete also names its Command, so the old Command of a renamed or
- * re-parented bootstrap step does not take out the node its successor just claimed.
+ * re-parented bootstrap step does not take out the node its successor just claimed, and the
+ * first of two creates of the same Command (`--replace`, `state taint`) only gives its claim back.
  */
 export function nodeLeaveCommand(nodeName: string, drainTimeoutSeconds: number, identity: LeaveIdentity = {}): string {
     const script = Buffer.from(scriptForStdin(["drain-node.sh", "node-leave.sh"])).toString("base64");
@@ -236,10 +254,15 @@ export function nodeLeaveCommand(nodeName: string, drainTimeoutSeconds: number, 
         return leave;
     }
     // A node without the file was bootstrapped by an older program version: it leaves as before.
+    const token = shellSingleQuote(identity.ownerToken);
     const claimedElsewhere = shellSingleQuote(`${nodeName}: another bootstrap step claimed this node since (a renamed or re-parented one): not leaving`);
+    const claimedAgain = shellSingleQuote(
+        `${nodeName}: this bootstrap step was created again on this node since (pulumi up --replace or state taint of it): giving back one claim, not leaving`,
+    );
     return [
-        `owner=$(sudo -n cat ${BOOTSTRAP_OWNER_FILE} 2>/dev/null || true);`,
-        `if [ -n "$owner" ] && [ "$owner" != ${shellSingleQuote(identity.ownerToken)} ]; then echo ${claimedElsewhere} >&2;`,
+        READ_OWNER,
+        `if [ -n "\${1:-}" ] && [ "$1" != ${token} ]; then echo ${claimedElsewhere} >&2;`,
+        `elif [ "\${2:-1}" -gt 1 ] 2>/dev/null; then echo "${identity.ownerToken} $(($2 - 1))" | sudo -n tee ${BOOTSTRAP_OWNER_FILE} >/dev/null; echo ${claimedAgain} >&2;`,
         `else ${leave}; fi`,
     ].join(" ");
 }
@@ -494,7 +517,8 @@ export class ControlPlane {
         const boot = this.bootCommandFor(name, index);
         const bootstrapName = `${name}-bootstrap`;
         const owner = urnWithoutDependency(this.args.parent).then((parentUrn) => bootstrapOwnerToken(parentUrn, bootstrapName));
-        const create = pulumi.interpolate`${owner.then(claimNodeCommand)} && ${boot.create}`;
+        const create = pulumi.interpolate`${boot.create} && ${owner.then((token) => claimNodeCommand(token, "create"))}`;
+        const update = pulumi.interpolate`${boot.create} && ${owner.then((token) => claimNodeCommand(token, "update"))}`;
         const drainTimeout = this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS;
         this.bootstraps.push(
             new command.remote.Command(
@@ -506,7 +530,7 @@ export class ControlPlane {
                     // An input change (a rotated worker token, a new encryption key) runs the same script:
                     // on a node already in the cluster it only places the new files, applies the token
                     // and passes the gate again. The chain keeps these updates one node at a time.
-                    update: create,
+                    update,
                     // Stored with the instance id and this Command's identity: the engine runs it with
                     // these stored inputs, also after a refresh dropped the instance or a rename.
                     delete: pulumi

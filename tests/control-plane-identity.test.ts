@@ -108,6 +108,31 @@ describe("a bootstrap Command's delete leaves only for its own instance and Comm
         assert.equal(run.code, 0, run.stderr);
         assert.doesNotMatch(run.stdout, /LEAVE/);
         assert.match(run.stderr, /prod-master-sa-2: another bootstrap step claimed this node since/);
-        assert.equal(fs.readFileSync(path.join(run.root, ownerFile), "utf8").trim(), renamed, "the claim went to the node's owner file");
+        assert.equal(fs.readFileSync(path.join(run.root, ownerFile), "utf8").trim(), `${renamed} 1`, "the claim went to the node's owner file");
+    });
+
+    it("after a second create of the same Command (--replace, state taint), the first one's delete gives its claim back and does not leave", () => {
+        const replaced = runRemote(`${claimNodeCommand(owner)} && ${claimNodeCommand(owner)} && ${deleteCommand}`);
+        assert.equal(replaced.code, 0, replaced.stderr);
+        assert.doesNotMatch(replaced.stdout, /LEAVE/);
+        assert.match(replaced.stderr, /created again on this node since \(pulumi up --replace or state taint of it\)/);
+        assert.equal(fs.readFileSync(path.join(replaced.root, ownerFile), "utf8").trim(), `${owner} 1`);
+        // The one left in the state leaves when it is deleted.
+        const later = runRemote(`${claimNodeCommand(owner)} && ${claimNodeCommand(owner)} && ${deleteCommand} && ${deleteCommand}`);
+        assert.equal(later.code, 0, later.stderr);
+        assert.match(later.stdout, /^LEAVE /m);
+    });
+
+    it("an update of the Command keeps one claim; an owner file of an older version (token only) counts as one", () => {
+        const updated = runRemote(
+            `${claimNodeCommand(owner)} && ${claimNodeCommand(owner, "update")} && ${claimNodeCommand(owner, "update")} && ${deleteCommand}`,
+        );
+        assert.equal(updated.code, 0, updated.stderr);
+        assert.match(updated.stdout, /^LEAVE /m);
+        const older = runRemote(deleteCommand, { [ownerFile]: `${owner}\n` });
+        assert.equal(older.code, 0, older.stderr);
+        assert.match(older.stdout, /^LEAVE /m);
+        const olderUpdated = runRemote(`${claimNodeCommand(owner, "update")} && ${deleteCommand}`, { [ownerFile]: `${owner}\n` });
+        assert.match(olderUpdated.stdout, /^LEAVE /m);
     });
 });

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
 import { RehearsalCloud, rootedCommand } from "../tools/rehearse/cloud";
-import { deleteAntichains, diffSteps, EngineStep } from "../tools/rehearse/engine";
+import { deleteAntichains, diffSteps, EngineStep, runUpdate, StepRunner } from "../tools/rehearse/engine";
 import { calledScripts, Rehearsal } from "../tools/rehearse/rehearsal";
 import { FAST_SCENARIOS, scenarioNamed } from "../tools/rehearse/scenarios";
 import { summaryTable } from "../tools/rehearse/summary";
@@ -39,6 +39,34 @@ describe("the engine order of the rehearsal", () => {
             ["same a", "replace b"],
         );
         assert.deepEqual(deletes.map((s) => `${s.op} ${s.resource.name}@${s.resource.id}`).sort(), ["delete b@b-id", "delete gone@gone-id"]);
+    });
+
+    test("a delete-before-replace resource is deleted right before its replacement, not at the end", async () => {
+        const membership = (id: string) => ({ ...resource("membership", ["gate"], id), deleteBeforeReplace: true });
+        const state = { ...emptyState("127.0.0"), resources: [resource("gate"), membership("m-old"), resource("next", ["membership", "gate"])] };
+        const planned = {
+            resources: [resource("gate", [], "gate-new"), membership("m-new"), resource("next", ["membership", "gate"], "next-new")],
+            outputs: {},
+            nextAddress: 10,
+        };
+        const ran: string[] = [];
+        const runner: StepRunner = {
+            run: (step) => {
+                ran.push(`${step.op} ${step.resource.name}@${step.resource.id}`);
+                return Promise.resolve({ ok: true, message: "ok" });
+            },
+            after: () => Promise.resolve(),
+        };
+        const result = await runUpdate(state, planned, runner);
+        assert.equal(result.ok, true);
+        assert.deepEqual(ran, [
+            "replace gate@gate-new",
+            "delete membership@m-old",
+            "replace membership@m-new",
+            "replace next@next-new",
+            "delete next@next-id",
+            "delete gate@gate-id",
+        ]);
     });
 
     test("deletes run in reverse dependency order of the old state, independent ones together", () => {

@@ -25,6 +25,8 @@ export interface RecordedResource {
     id: string | undefined;
     /** Provider reference `<provider urn>::<provider id>`; undefined for the default provider. */
     provider: string | undefined;
+    /** The `deleteBeforeReplace` option: a replacement deletes the old resource first. */
+    deleteBeforeReplace: boolean;
 }
 
 export function isSecretValue(value: unknown): value is { value: unknown } {
@@ -389,6 +391,7 @@ export function startMockEngine(options: MockEngineOptions): RecordedResource[] 
                     inputDependencies: [...inputDependencies],
                     id: response.getId() || undefined,
                     provider: request.getProvider() || undefined,
+                    deleteBeforeReplace: request.getDeletebeforereplace() === true,
                 });
             }
             callback(err, response);

@@ -9,6 +9,10 @@
 // - a failed step stops the update: nothing new starts, running steps finish, and NO delete
 //   runs; the old halves stay in the state as pending deletes, which the next update deletes at
 //   its end (since Pulumi 3.46, pulumi/pulumi#11027);
+// - a resource replaced delete-before-replace (its `deleteBeforeReplace` option) is deleted when
+//   its replacement is registered, right before the create, not at the end (step_generator.go:
+//   "DeleteBeforeCreate implies that we must immediately delete the resource"); no dependent of
+//   ours is replaced with it (only `dependsOn` edges or inputs that change in place lead there);
 // - a Command's delete runs with the inputs stored in the state (old host, old script), and a
 //   Command whose create failed is not recorded (nothing ever runs its delete).
 import { PlannedUpdate, RehearsalState, StateResource } from "./state";
@@ -74,7 +78,9 @@ export function diffSteps(state: RehearsalState, planned: PlannedUpdate, targets
             forward.push({ op: "create", resource });
         } else if (resource.custom && previous.id !== resource.id) {
             forward.push({ op: "replace", resource, old: previous });
-            deletes.push({ op: "delete", resource: previous, old: previous });
+            if (resource.deleteBeforeReplace !== true) {
+                deletes.push({ op: "delete", resource: previous, old: previous });
+            }
         } else if (resource.custom && inputsChanged(previous, resource)) {
             forward.push({ op: "update", resource, old: previous });
         } else {
@@ -128,13 +134,28 @@ export async function runUpdate(state: RehearsalState, planned: PlannedUpdate, r
     const running = new Map<EngineStep, Promise<void>>();
     let failure: string | undefined;
 
+    // Delete-before-replace: the old resource goes first; a failed delete is the step's failure.
+    const deletedFirst = new Set<string>();
+    const deleteFirstThenRun = async (step: EngineStep): Promise<StepOutcome> => {
+        if (step.op === "replace" && step.old && step.resource.deleteBeforeReplace === true) {
+            const deleteStep: EngineStep = { op: "delete", resource: step.old, old: step.old };
+            const deleted = await runner.run(deleteStep);
+            log.push({ step: deleteStep, outcome: deleted });
+            await runner.after(deleteStep, deleted);
+            if (!deleted.ok) {
+                return deleted;
+            }
+            deletedFirst.add(step.resource.urn);
+        }
+        return runner.run(step);
+    };
     const ready = (step: EngineStep) => step.resource.dependencies.every((urn) => done.has(urn) || !byUrn.has(urn));
     const launch = (step: EngineStep) => {
         started.add(step);
         const task = (async () => {
             // Yield first: the task must be in `running` before it can finish and leave it.
             await Promise.resolve();
-            const outcome = step.op === "same" ? { ok: true, message: "unchanged" } : await runner.run(step);
+            const outcome = step.op === "same" ? { ok: true, message: "unchanged" } : await deleteFirstThenRun(step);
             log.push({ step, outcome });
             if (step.op !== "same") {
                 await runner.after(step, outcome);
@@ -200,7 +221,7 @@ export async function runUpdate(state: RehearsalState, planned: PlannedUpdate, r
         const kept = recorded.get(step.resource.urn);
         if (kept) {
             resources.push(kept);
-        } else if (step.old) {
+        } else if (step.old && !deletedFirst.has(step.resource.urn)) {
             resources.push(step.old);
         }
     }

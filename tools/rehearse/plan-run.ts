@@ -141,6 +141,8 @@ async function main(): Promise<void> {
             const digest = createHash("sha256")
                 .update(JSON.stringify(plain(inputs.triggers ?? null)))
                 .update(String(nextAddress))
+                // --replace of an unchanged Command: a new resource all the same.
+                .update(forced ? `replaces ${previous?.id ?? ""}` : "")
                 .digest("hex");
             result = { id: `${name}-${digest.slice(0, 8)}`, state: { ...inputs, ...mockState(type, name, inputs).state } };
         } else if (type === "tls:index/privateKey:PrivateKey") {
@@ -209,6 +211,7 @@ async function main(): Promise<void> {
             name: r.name,
             custom: r.custom,
             dependencies: r.dependencies,
+            deleteBeforeReplace: r.deleteBeforeReplace,
             inputs: plain(r.inputs) as Record<string, unknown>,
             id: r.id ?? resolved?.id ?? r.urn,
             outputs: (plain(resolved?.state ?? {}) as Record<string, unknown>) ?? {},

@@ -2,8 +2,10 @@
 // engine's order (engine.ts) against nodes built from the plan (cloud.ts), with real etcd, and
 // checked after every step that touched a node.
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { BOOTSTRAP_OWNER_FILE } from "../../cluster/control-plane";
 import { CommandRun, RehearsalCloud, RehearsalNode, rootedCommand, etcdPidOf, processAlive } from "./cloud";
 import { EngineStep, runUpdate, StepOutcome, StepRunner } from "./engine";
 import { EtcdWriter, tlsOfNode, viewMembers } from "./etcd-view";
@@ -241,12 +243,33 @@ export class Rehearsal implements StepRunner {
     }
 
     /** The state's resource `name` under an older name (`<name>-old`), as a rename leaves it. */
+    /**
+     * The state holds `name` under another URN, as an earlier program version (another name or
+     * parent) left it: its stored inputs carry the owner token of that URN, and its node's owner
+     * file the claim that Command made. The program then creates `name` anew and deletes the old
+     * one at the end of the update.
+     */
     private renameInState(name: string): void {
         const rename = (urn: string) => (urn.endsWith(`::${name}`) ? `${urn}-old` : urn);
+        const renamed = this.state.resources.find((r) => r.name === name);
+        const token = /[0-9a-f]{64}/.exec(JSON.stringify(renamed?.inputs.delete ?? ""))?.[0];
+        const formerToken = token === undefined ? undefined : createHash("sha256").update(`${token}-renamed`).digest("hex");
+        const swap = (value: unknown): unknown =>
+            token === undefined || formerToken === undefined ? value : JSON.parse(JSON.stringify(value).split(token).join(formerToken));
+        if (token !== undefined && formerToken !== undefined) {
+            for (const node of this.cloud.liveNodes()) {
+                const ownerFile = path.join(node.root, BOOTSTRAP_OWNER_FILE);
+                if (fs.existsSync(ownerFile)) {
+                    fs.writeFileSync(ownerFile, fs.readFileSync(ownerFile, "utf8").split(token).join(formerToken));
+                }
+            }
+        }
         this.state = {
             ...this.state,
             resources: this.state.resources.map((r) =>
-                r.name === name ? { ...r, urn: rename(r.urn), name: `${name}-old` } : { ...r, dependencies: r.dependencies.map(rename) },
+                r.name === name
+                    ? { ...r, urn: rename(r.urn), name: `${name}-old`, inputs: swap(r.inputs) as Record<string, unknown> }
+                    : { ...r, dependencies: r.dependencies.map(rename) },
             ),
         };
     }

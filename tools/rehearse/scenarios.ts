@@ -6,10 +6,6 @@ const count = (n: number) => `controlPlaneCount=${n}`;
 
 // Seams this rehearsal still finds (a scenario's knownSeam is dropped once its fix is in; the
 // CLI says when a scenario with a known seam passes).
-const SEAM_FAILED_ROLL =
-    "issue 18 item 5: a rollback after a failed roll replaces the failed node's membership step while the old one's successor still counts: etcd reaches N+2 members";
-const SEAM_RENAME =
-    "issue 18 item 7: a bootstrap Command replaced under its stored inputs (what --replace or state taint of that Command does) runs node-leave.sh on the live node; docs/lifecycle.md says to replace the instance instead";
 const SEAM_TARGET =
     "issue 18 item 7: --target of an instance without --target-dependents terminates a node without a leave; docs/lifecycle.md says to add --target-dependents";
 
@@ -94,7 +90,6 @@ export const SCENARIOS: Scenario[] = [
     },
     {
         name: "gate fails at node 2, rollback",
-        knownSeam: SEAM_FAILED_ROLL,
         stack: "dev",
         target: 3,
         updates: [
@@ -135,12 +130,21 @@ export const SCENARIOS: Scenario[] = [
     },
     {
         name: "rename of a bootstrap Command",
-        knownSeam: SEAM_RENAME,
         stack: "dev",
         target: 3,
         updates: [
             { label: "create 3", config: [count(3)], expect: "ok" },
             { label: "dev-master-sa-2-bootstrap renamed without an alias", config: [count(3)], renamedInState: "dev-master-sa-2-bootstrap", expect: "ok" },
+        ],
+    },
+    {
+        name: "--replace of a bootstrap Command",
+        stack: "dev",
+        target: 1,
+        updates: [
+            { label: "create 3", config: [count(3)], expect: "ok" },
+            { label: "--replace dev-master-sa-2-bootstrap", config: [count(3)], replace: ["dev-master-sa-2-bootstrap"], expect: "ok" },
+            { label: "controlPlaneCount 1 (the replaced Command's node leaves)", config: [count(1)], expect: "ok" },
         ],
     },
     {

@@ -9,6 +9,8 @@ export interface StateResource {
     custom: boolean;
     /** URNs this resource depends on (the program's dependsOn and input dependencies). */
     dependencies: string[];
+    /** Replaced delete-before-replace: the old resource is deleted right before the new one is created. */
+    deleteBeforeReplace?: boolean;
     /** Inputs with secret values unwrapped (the state holds them encrypted; the rehearsal has no key). */
     inputs: Record<string, unknown>;
     id: string;
