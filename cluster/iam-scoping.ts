@@ -13,7 +13,7 @@
 import { clusterTagKey } from "../infra/tags";
 import type { PolicyStatement } from "./policy-document";
 
-export type PolicyOwner = "ccm" | "ebsCsi" | "loadBalancerController" | "autoscaler" | "etcdBackup";
+export type PolicyOwner = "ccm" | "ebsCsi" | "loadBalancerController" | "autoscaler";
 
 /** Reads: no condition needed (EC2/ELB Describe* take no resource-level permissions). */
 export function isReadAction(action: string): boolean {
@@ -49,11 +49,10 @@ export const DROPPED_ACTIONS: Record<PolicyOwner, Record<string, string>> = {
         "shield:DeleteProtection": NO_WAF_SHIELD,
     },
     autoscaler: {},
-    etcdBackup: {},
 };
 
 /** The tags the conditions name. */
-type TagName = "cluster" | "loadBalancerController" | "autoscaler" | "managedBy";
+type TagName = "cluster" | "loadBalancerController" | "autoscaler";
 
 function tagKey(tag: TagName, environment: string): string {
     switch (tag) {
@@ -63,8 +62,6 @@ function tagKey(tag: TagName, environment: string): string {
             return "elbv2.k8s.aws/cluster";
         case "autoscaler":
             return `k8s.io/cluster-autoscaler/${environment}`;
-        case "managedBy":
-            return "managed-by";
     }
 }
 
@@ -77,7 +74,6 @@ export type WriteScope =
     | { kind: "unconditioned"; reason: string };
 
 const SECURITY_GROUP_ARN = ["arn:aws:ec2:*:*:security-group/*"];
-const SNAPSHOT_ARN = ["arn:aws:ec2:*:*:snapshot/*"];
 const OWNED: WriteScope = { kind: "resource-tag", tag: "cluster", values: "owned" };
 const LBC_OWNED: WriteScope = { kind: "resource-tag", tag: "loadBalancerController", values: "environment" };
 const NO_TAG_AT_CREATE =
@@ -154,16 +150,6 @@ export const WRITE_SCOPES: Record<PolicyOwner, Record<string, WriteScope[]>> = {
         // The worker ASGs carry k8s.io/cluster-autoscaler/<env>=owned (cluster/node-groups.ts).
         "autoscaling:SetDesiredCapacity": [{ kind: "resource-tag", tag: "autoscaler", values: "owned" }],
         "autoscaling:TerminateInstanceInAutoScalingGroup": [{ kind: "resource-tag", tag: "autoscaler", values: "owned" }],
-    },
-    etcdBackup: {
-        "ec2:CreateSnapshot": [
-            {
-                kind: "unconditioned",
-                reason: "the etcd backup snapshots the node's boot volume, which carries no tag on zCompute (RunInstances cannot tag volumes), and tags the snapshot in a second call",
-            },
-        ],
-        "ec2:CreateTags": [{ kind: "request-tag", tag: "managedBy", values: "environment", resource: SNAPSHOT_ARN }],
-        "ec2:DeleteSnapshot": [{ kind: "resource-tag", tag: "managedBy", values: "environment", resource: SNAPSHOT_ARN }],
     },
 };
 

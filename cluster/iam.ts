@@ -1,6 +1,7 @@
 // IAM for the two node roles. The cloud controllers (CCM, EBS CSI controller, load balancer
-// controller, cluster autoscaler) and the etcd backup run on control-plane nodes, so only that
-// role gets their permissions; workers get what a kubelet needs (reads only). The statements
+// controller, cluster autoscaler) run on control-plane nodes, so only that role gets their
+// permissions; the etcd backup needs none (its export uses the object storage's own
+// credentials, tests/script-cloud-calls.test.ts); workers get what a kubelet needs (reads only). The statements
 // are the upstream example policies at the add-on versions we install (see
 // iam-policies/SOURCES.md), scoped to this cluster by ./iam-scoping.ts: unused actions dropped,
 // every write conditioned on this cluster's tags except the listed exceptions.
@@ -17,7 +18,6 @@ import loadBalancerControllerPolicy172 from "./iam-policies/aws-load-balancer-co
 import clusterAutoscalerPolicy9370 from "./iam-policies/cluster-autoscaler-full-9.37.0.json";
 import clusterAutoscalerPolicy9380 from "./iam-policies/cluster-autoscaler-full-9.38.0.json";
 import clusterAutoscalerPolicy9590 from "./iam-policies/cluster-autoscaler-full-9.59.0.json";
-import etcdBackupPolicy from "./iam-policies/etcd-backup.json";
 import { PolicyOwner, scopeStatements } from "./iam-scoping";
 import type { PolicyDocument, PolicyStatement } from "./policy-document";
 
@@ -84,7 +84,6 @@ export function policyDocumentsFor(role: NodeRole, charts: ControllerChartVersio
         "ebs-csi": controllerPolicy("ebsCsi", charts.ebsCsi, environment),
         "load-balancer-controller": controllerPolicy("loadBalancerController", charts.loadBalancerController, environment),
         "cluster-autoscaler": controllerPolicy("autoscaler", charts.autoscaler, environment),
-        "etcd-backup": scoped("etcdBackup", etcdBackupPolicy.Statement, environment),
     };
 }
 

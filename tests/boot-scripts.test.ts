@@ -34,7 +34,8 @@ import {
     SCRIPTS_DIR,
     STATIC_PODS,
 } from "./helpers/boot-paths";
-import { hostToolPath, removeRunRoot, StubbedRun } from "./helpers/stubbed-bash";
+import { openExport } from "./helpers/etcd-export";
+import { removeRunRoot, StubbedRun } from "./helpers/stubbed-bash";
 
 const UNSAFE_FLAG = "--discovery-token-unsafe-skip-ca-verification";
 
@@ -469,18 +470,14 @@ describe("etcd-backup.sh", () => {
             const copies = run.calls.filter((call) => call.startsWith("aws s3 cp"));
             assert.equal(copies.length, 1);
             assert.match(copies[0], /s3:\/\/etcd-backups\/dev\/etcd_backup_dev-master-sa-1_i-0123abcd_\d{8}T\d{6}Z\.db\.enc/);
-            // What left the node is not the snapshot, and the documented command restores it.
+            // What left the node is not the snapshot; it carries the key check, HMAC and sha256
+            // of lib.sh's format, which a second implementation of the format opens.
             const exported = fs.readFileSync(inRoot(run, ".exported"));
             assert.ok(!exported.toString("latin1").includes("etcd snapshot data"), "the export is encrypted");
-            const keyFile = inRoot(run, "export.key");
-            fs.writeFileSync(keyFile, `${EXPORT_KEY}\n`);
-            const decrypt = spawnSync(
-                hostToolPath("openssl") ?? "openssl",
-                ["enc", "-d", "-aes-256-cbc", "-pbkdf2", "-iter", "200000", "-pass", `file:${keyFile}`, "-in", inRoot(run, ".exported")],
-                { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } },
-            );
-            assert.equal(decrypt.status, 0, decrypt.stderr);
-            assert.equal(decrypt.stdout, "etcd snapshot data");
+            const opened = openExport(exported, EXPORT_KEY);
+            assert.equal(opened.snapshot.toString("utf8"), "etcd snapshot data");
+            assert.equal(opened.header[0], "zadara-eksd etcd export v2");
+            assert.throws(() => openExport(exported, "another key"), /key check mismatch/);
             assert.equal(
                 fs.existsSync(`${inRoot(run, ROOT_PATHS.etcdBackupDir, `etcd_backup_dev-master-sa-1_${INSTANCE_ID}.db`)}.enc`),
                 false,

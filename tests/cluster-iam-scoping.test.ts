@@ -6,7 +6,6 @@ import { describe, it } from "node:test";
 import { pinsFor, SUPPORTED_EKSD_VERSIONS } from "../addons/versions";
 import { CONTROLLER_POLICIES, ControllerChartVersions, PolicyDocument, PolicyStatement, policyDocumentsFor, policyVersionFor } from "../cluster/iam";
 import { DROPPED_ACTIONS, isReadAction, PolicyOwner, scopeStatements, tightenCondition, WRITE_SCOPES } from "../cluster/iam-scoping";
-import etcdBackupPolicy from "../cluster/iam-policies/etcd-backup.json";
 
 function chartsOf(minor: string): ControllerChartVersions {
     const { ccm, ebsCsi, loadBalancerController, autoscaler } = pinsFor(minor).versions;
@@ -21,7 +20,6 @@ const PURPOSE_OWNER: Record<string, PolicyOwner | undefined> = {
     "ebs-csi": "ebsCsi",
     "load-balancer-controller": "loadBalancerController",
     "cluster-autoscaler": "autoscaler",
-    "etcd-backup": "etcdBackup",
 };
 
 /** Every (owner, action) that is an unconditioned write by design, with its reason. */
@@ -40,9 +38,6 @@ function exceptions(): Map<string, string> {
 }
 
 function upstreamStatements(owner: PolicyOwner, minor: string): PolicyStatement[] {
-    if (owner === "etcdBackup") {
-        return etcdBackupPolicy.Statement;
-    }
     const charts = chartsOf(minor);
     return CONTROLLER_POLICIES[owner][policyVersionFor(owner, charts[owner])].Statement as PolicyStatement[];
 }
@@ -97,7 +92,6 @@ describe("IAM scoped to the cluster, statement by statement", () => {
             "ccm elasticloadbalancing:CreateListener",
             "ccm elasticloadbalancing:DeleteListener",
             "ccm elasticloadbalancing:ModifyListener",
-            "etcdBackup ec2:CreateSnapshot",
             "loadBalancerController ec2:CreateSecurityGroup",
             "loadBalancerController elasticloadbalancing:AddListenerCertificates",
             "loadBalancerController elasticloadbalancing:AddTags",

@@ -35,7 +35,7 @@ describe("IAM policy documents", () => {
         }
     });
 
-    it("gives the control plane what CCM, EBS CSI, LBC, the autoscaler and the etcd backup call", () => {
+    it("gives the control plane what CCM, EBS CSI, LBC and the autoscaler call", () => {
         const actions = allActions(controlPlane);
         for (const action of [
             // CCM
@@ -59,11 +59,6 @@ describe("IAM policy documents", () => {
             "autoscaling:SetDesiredCapacity",
             "autoscaling:TerminateInstanceInAutoScalingGroup",
             "autoscaling:DescribeAutoScalingGroups",
-            // etcd backup
-            "ec2:DescribeSnapshots",
-            "ec2:DeleteSnapshot",
-            "ec2:CreateTags",
-            "ec2:DescribeVolumes",
         ]) {
             assert.ok(actions.has(action), `control plane lacks ${action}`);
         }

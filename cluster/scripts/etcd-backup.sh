@@ -6,9 +6,10 @@
 #      $ETCD_BACKUP_DIR/etcd_backup_<hostname>_<instance-id>.db
 #   2. No disk snapshot: the root disk holds pki/ (every CA key) and the encryption key; a
 #      snapshot of it would be a copy of the whole root of trust.
-#   3. Copy of the etcd snapshot to S3 / NGOS, encrypted (AES-256, key from the program:
-#      $KUBERNETES_ETC/zadara/backup-export.key, also the `etcdBackupKey` stack output), only
-#      when the Kubernetes Secret
+#   3. Copy of the etcd snapshot to S3 / NGOS, encrypted and authenticated (AES-256-CBC and
+#      HMAC-SHA256, format in lib.sh's export_seal; key from the program:
+#      $KUBERNETES_ETC/zadara/backup-export.key, also the `etcdBackupKey` stack output; read
+#      back by etcd-restore.sh), only when the Kubernetes Secret
 #      kube-system/zadara-backup-export exists (keys accessKeyId, secretAccessKey, bucket,
 #      endpoint, region, or the reference's backup_access_key_id, backup_secret_access_key,
 #      backup_bucket, backup_endpoint, backup_region), keeping the newest ETCD_BACKUP_ROTATION
@@ -29,9 +30,6 @@ PROBLEMS=0
 SNAPSHOT_SAVED=false
 declare -A EXPORT=()
 EXPORT_OPTIONS=()
-# The program's export key (control-plane-up.sh places it, 0600) and openssl's PBKDF2 rounds.
-EXPORT_KEY_FILE="${EXPORT_KEY_FILE:-${KUBERNETES_ETC}/zadara/backup-export.key}"
-EXPORT_KDF_ITERATIONS=200000
 
 problem() {
     log "ERROR: $*"
@@ -128,8 +126,8 @@ export_snapshot() {
         return 0
     fi
     local encrypted="${file}.enc"
-    if ! openssl enc -aes-256-cbc -pbkdf2 -iter "$EXPORT_KDF_ITERATIONS" -salt -pass "file:${EXPORT_KEY_FILE}" \
-        -in "$file" -out "$encrypted" 2>>"$LOG_FILE"; then
+    # EXPORT_KEY_FILE (lib.sh): the program's key, placed 0600 by control-plane-up.sh.
+    if ! export_seal "$file" "$EXPORT_KEY_FILE" "$encrypted" 2>>"$LOG_FILE"; then
         rm -f "$encrypted"
         problem "could not encrypt the etcd snapshot; export skipped"
         return 0

@@ -7,8 +7,20 @@
 # /usr/local/lib/zadara-eksd/lib.sh:
 #
 #     sudo ./etcd-restore.sh /var/lib/etcd-backup/etcd_backup_<host>_<instance-id>.db
+#     sudo ./etcd-restore.sh etcd_backup_<host>_<instance-id>_<time>.db.enc       (an export)
+#     ... | sudo ./etcd-restore.sh --key-file - <export>.db.enc      (the key on stdin)
 #
-#   1. checks the snapshot (`etcdutl snapshot status`), reads the member name and peer URL
+# An export of etcd-backup.sh (lib.sh's format: header, HMAC-SHA256, AES-256-CBC) is recognised
+# by its header and decrypted with the node's key ($EXPORT_KEY_FILE, default
+# /etc/kubernetes/zadara/backup-export.key) or the one of --key-file <file> (`-`: one line on
+# stdin, e.g. `pulumi stack output etcdBackupKey --show-secrets`, for a node without the key).
+# The key is never an argument of a command nor logged. The key check, the HMAC and the
+# recorded sha256 must match, else it refuses (exit 2) before stopping anything; the decrypted
+# snapshot is kept in a 0700 directory next to the data directory and removed at exit.
+# Exports of older backups (bare `openssl enc` output, no integrity check) are decrypted with a
+# warning. A plain snapshot file is used as it is.
+#
+#   1. checks the snapshot (`etcdutl snapshot status`, else `etcdctl snapshot status`), reads the member name and peer URL
 #      from the etcd static-pod manifest, and counts the live members (`etcdctl member list`,
 #      the node's etcdctl or the one in the etcd static pod);
 #   2. stops the static pods (etcd, API server, controller manager, scheduler) by moving ALL
@@ -37,6 +49,8 @@
 #   SKIP_HASH_CHECK   true for a db file copied from a data directory, not saved by etcdctl
 #   FORCE             true to restore although etcd has several members (or cannot be asked)
 #   LOG_FILE          default /var/log/zadara-eksd-etcd-restore.log
+#   EXPORT_KEY_FILE   the export key without --key-file (default /etc/kubernetes/zadara/backup-export.key)
+#   KEY_TMPDIR        where a key read from stdin is kept while the script runs (default /dev/shm)
 #
 # Exit codes: 0 restored and the API answers, 1 failed (see the log), 2 bad input.
 
@@ -59,6 +73,10 @@ FORCE="${FORCE:-false}"
 ETCD_DATA_DIR="${ETCD_DATA_DIR:-}"
 
 SNAPSHOT=""
+SOURCE=""
+KEY_FILE=""
+KEY_DIR=""
+DECRYPT_DIR=""
 STAMP=""
 STOPPED_DIR=""
 NEW_DIR=""
@@ -99,9 +117,42 @@ restore_snapshot() {
         --initial-cluster "${name}=${peer}" --initial-advertise-peer-urls "$peer" "${hash[@]}"
 }
 
-# On failure: undo what is safe to undo, print the rest.
+# check_snapshot <file>: etcdutl (or the older etcdctl) reads the snapshot's status.
+check_snapshot() {
+    if command -v "$ETCDUTL" >/dev/null; then
+        "$ETCDUTL" snapshot status "$1" -w table >&2
+    else
+        ETCDCTL_API=3 etcdctl snapshot status "$1" -w table >&2
+    fi
+}
+
+# read_key_stdin: the export key, one line from the caller's stdin (fd 3), into a 0600 file in a
+# private directory on tmpfs (removed at exit). Sets KEY_FILE.
+read_key_stdin() {
+    local key="" base="${KEY_TMPDIR:-/dev/shm}"
+    IFS= read -r key <&3 || [[ -n $key ]] || die 2 "--key-file -: no key on stdin"
+    [[ -n $key ]] || die 2 "--key-file -: the first line of stdin is empty"
+    [[ -d $base && -w $base ]] || base=${TMPDIR:-/tmp}
+    KEY_DIR=$(mktemp -d "${base}/etcd-restore-key.XXXXXX") || die 1 "could not create a directory in ${base} for the key"
+    (umask 077 && printf '%s\n' "$key" >"${KEY_DIR}/export.key") || die 1 "could not keep the key in ${KEY_DIR}"
+    KEY_FILE="${KEY_DIR}/export.key"
+}
+
+# decrypt_export <export>: verifies and decrypts it; SNAPSHOT becomes the decrypted file.
+decrypt_export() {
+    DECRYPT_DIR="${ETCD_DATA_DIR}.decrypt-${STAMP}"
+    install -d -m 700 "$DECRYPT_DIR" || die 1 "could not create ${DECRYPT_DIR}"
+    log "${1} is an encrypted export: checking it with the key ${KEY_FILE}"
+    export_open "$1" "$KEY_FILE" "${DECRYPT_DIR}/snapshot.db" || die 2 "refusing ${1} (see above); nothing was changed"
+    SNAPSHOT="${DECRYPT_DIR}/snapshot.db"
+}
+
+# On failure: undo what is safe to undo, print the rest. Always: remove the decrypted snapshot
+# and a key read from stdin.
 on_exit() {
     local status=$?
+    [[ -n $DECRYPT_DIR ]] && rm -rf "$DECRYPT_DIR"
+    [[ -n $KEY_DIR ]] && rm -rf "$KEY_DIR"
     if ((status == 0)) || [[ $PHASE == start || $PHASE == finished ]]; then
         return
     fi
@@ -124,8 +175,29 @@ on_exit() {
 }
 
 main() {
-    SNAPSHOT=${1:-}
-    [[ -n $SNAPSHOT ]] || die 2 "usage: etcd-restore.sh <snapshot.db>"
+    local usage="usage: etcd-restore.sh [--key-file <file>|-] <snapshot.db | export.db.enc>"
+    trap on_exit EXIT
+    declare -F export_open >/dev/null ||
+        die 2 "${LIB} predates encrypted exports: copy cluster/scripts/lib.sh next to this script"
+    while (($# > 0)); do
+        case $1 in
+            --key-file)
+                [[ $# -ge 2 && -n $2 ]] || die 2 "$usage"
+                KEY_FILE=$2
+                shift 2
+                ;;
+            --key-file=*)
+                KEY_FILE=${1#--key-file=}
+                shift
+                ;;
+            -h | --help) die 2 "$usage" ;;
+            -*) die 2 "unknown option $1; ${usage}" ;;
+            *) break ;;
+        esac
+    done
+    (($# == 1)) || die 2 "$usage"
+    SNAPSHOT=$1
+    SOURCE=$1
     [[ -f $SNAPSHOT && -r $SNAPSHOT ]] || die 2 "snapshot file ${SNAPSHOT} not found or not readable"
     [[ $TIMEOUT =~ ^[0-9]+$ ]] || die 2 "TIMEOUT must be whole seconds, got '${TIMEOUT}'"
     [[ $POLL_INTERVAL =~ ^[0-9]+([.][0-9]+)?$ ]] || die 2 "POLL_INTERVAL must be seconds, got '${POLL_INTERVAL}'"
@@ -138,6 +210,21 @@ main() {
     command -v "$ETCDUTL" >/dev/null || command -v etcdctl >/dev/null ||
         die 2 "neither ${ETCDUTL} nor etcdctl is installed; copy etcdutl of the same etcd version to /usr/local/bin"
     init_logging
+    local format
+    format=$(export_format "$SNAPSHOT")
+    if [[ $format != plain ]]; then
+        command -v openssl >/dev/null || die 2 "openssl is not installed: it decrypts the export"
+        if [[ $KEY_FILE == - ]]; then
+            read_key_stdin
+        fi
+        KEY_FILE=${KEY_FILE:-$EXPORT_KEY_FILE}
+        [[ -s $KEY_FILE && -r $KEY_FILE ]] ||
+            die 2 "the export key ${KEY_FILE} is missing or empty: give the stack's etcdBackupKey with --key-file <file> or --key-file - (stdin)"
+    elif [[ $SNAPSHOT == *.enc ]]; then
+        die 2 "${SNAPSHOT} ends in .enc but has no export header: not an export of etcd-backup.sh (damaged, or not downloaded whole?)"
+    elif [[ -n $KEY_FILE ]]; then
+        log "${SNAPSHOT} is a plain snapshot: --key-file is not needed"
+    fi
 
     local name peer members count
     name=$(manifest_flag name)
@@ -164,13 +251,13 @@ main() {
     OLD_DIR="${ETCD_DATA_DIR}.before-restore-${STAMP}"
     [[ ! -e $NEW_DIR && ! -e $OLD_DIR && ! -e $STOPPED_DIR ]] || die 2 "${NEW_DIR}, ${OLD_DIR} or ${STOPPED_DIR} already exists"
 
-    log "checking snapshot ${SNAPSHOT}"
-    if command -v "$ETCDUTL" >/dev/null; then
-        "$ETCDUTL" snapshot status "$SNAPSHOT" -w table >&2 || die 1 "the snapshot is not readable by ${ETCDUTL}"
+    if [[ $format != plain ]]; then
+        decrypt_export "$SOURCE"
     fi
+    log "checking snapshot ${SNAPSHOT}"
+    check_snapshot "$SNAPSHOT" || die 2 "${SNAPSHOT} is not a readable etcd snapshot; nothing was changed"
     log "restoring member ${name} (${peer}) into ${ETCD_DATA_DIR}"
 
-    trap on_exit EXIT
     trap 'die 1 "terminated by signal"' TERM INT HUP
     trap 'die 1 "unexpected error at line ${LINENO}"' ERR
     log "stopping the static pods: moving the manifests to ${STOPPED_DIR}"
@@ -196,9 +283,10 @@ main() {
     wait_until "$TIMEOUT" "the API server to answer /readyz" api_ready || die 1 "the API server did not come back"
     PHASE=finished
 
-    log "etcd restored from ${SNAPSHOT}. The previous data is in ${OLD_DIR}: delete it once the cluster looks right."
+    log "etcd restored from ${SOURCE}. The previous data is in ${OLD_DIR}: delete it once the cluster looks right."
     log "Objects created after the snapshot are gone; restart the kubelets if nodes report stale leases."
 }
 
-# Children get /dev/null as stdin (the script may be fed to `bash -s`).
-main "$@" </dev/null
+# Children get /dev/null as stdin (the script may be fed to `bash -s`); fd 3 keeps the
+# caller's stdin for --key-file -.
+main "$@" 3<&0 </dev/null

@@ -20,7 +20,7 @@
 #   METADATA_TIMEOUT      seconds to wait for the instance metadata service (default 300)
 #   BOOT_PREPARED_TIMEOUT seconds control-plane-up.sh waits for the loader's boot-prepared (900)
 #   ETCD_BACKUP_ROTATION  exported etcd snapshots of this host to keep; 0 keeps all (default 0)
-#   ENVIRONMENT           value of the managed-by tag put on EBS snapshots
+#   ENVIRONMENT           environment name (kept in node.env; no script reads it today)
 #   AWS_REGION            region for the cloud API (default us-east-1)
 #   CLOUD_API_INSECURE    true to skip TLS verification of the cloud API (default false)
 #   CLOUD_API_CA_BUNDLE   CA bundle file for the cloud API (optional)
@@ -41,6 +41,7 @@
 #   ETCD_DATA_DIR=/var/lib/etcd (host path, mounted at the same path in the etcd static pod)
 #   NODE_SCRIPTS_DIR=/usr/local/lib/zadara-eksd  SYSTEMD_DIR=/etc/systemd/system
 #   CRON_FILE=/etc/cron.d/zadara-eksd  CA_TRUST_DIR=/usr/local/share/ca-certificates
+#   EXPORT_KEY_FILE=$KUBERNETES_ETC/zadara/backup-export.key (the etcd export key, 0600)
 #
 # Time: FAKE_CLOCK_FILE (tests only) makes now_ms read and `pause` advance a counter in that
 # file instead of the wall clock, so waits are counted polls.
@@ -67,6 +68,7 @@ NODE_SCRIPTS_DIR="${NODE_SCRIPTS_DIR:-/usr/local/lib/zadara-eksd}"
 SYSTEMD_DIR="${SYSTEMD_DIR:-/etc/systemd/system}"
 CRON_FILE="${CRON_FILE:-/etc/cron.d/zadara-eksd}"
 CA_TRUST_DIR="${CA_TRUST_DIR:-/usr/local/share/ca-certificates}"
+EXPORT_KEY_FILE="${EXPORT_KEY_FILE:-${KUBERNETES_ETC}/zadara/backup-export.key}"
 FAKE_CLOCK_FILE="${FAKE_CLOCK_FILE:-}"
 PROGRESS_INTERVAL="${PROGRESS_INTERVAL:-30}"
 SCRIPT_NAME="$(basename "$0" .sh)"
@@ -455,4 +457,163 @@ etcd_snapshot() {
     if [[ $out != "$1" ]]; then
         mv -f "$out" "$1"
     fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Encrypted etcd exports (etcd-backup.sh writes them, etcd-restore.sh reads them)
+# ---------------------------------------------------------------------------------------------
+#
+# An export is four text lines, then the output of `openssl enc`:
+#   zadara-eksd etcd export v2
+#   key-check <hex>      HMAC-SHA256 of EXPORT_KEY_CHECK_LABEL: tells a wrong key from a damaged file
+#   sha256 <hex>         of the etcd snapshot before encryption
+#   hmac-sha256 <hex>    over the three lines above and every byte after this line
+#   Salted__<8-byte salt><AES-256-CBC ciphertext>
+# AES key and IV: PBKDF2-SHA256 (EXPORT_KDF_ITERATIONS rounds) of the key file's first line and
+# the salt. CBC alone detects no change, hence the HMAC; its key is the SHA-256 of
+# "zadara-eksd etcd export hmac " and the AES key in lower-case hex. Exports written before this
+# format are the bare `openssl enc` output (same cipher, no header, no integrity check).
+# The key never becomes a command argument: openssl reads the key file, and the HMAC is computed
+# by printf (a shell builtin) feeding sha256sum.
+
+EXPORT_MAGIC="zadara-eksd etcd export v2"
+EXPORT_KDF_ITERATIONS=200000
+EXPORT_CIPHER=(-aes-256-cbc -md sha256 -pbkdf2 -iter "$EXPORT_KDF_ITERATIONS")
+EXPORT_KEY_CHECK_LABEL="zadara-eksd etcd export key check"
+# Header bytes: the magic line, key-check (10 + 64 + 1), sha256 (7 + 64 + 1), hmac-sha256 (12 + 64 + 1).
+EXPORT_HEADER_BYTES=$((${#EXPORT_MAGIC} + 1 + 75 + 72 + 77))
+
+# hex_escapes <hex>: "\xNN" escapes of the bytes, for printf %b.
+hex_escapes() {
+    local hex=$1 out="" i
+    for ((i = 0; i < ${#hex}; i += 2)); do
+        out+="\\x${hex:i:2}"
+    done
+    printf '%s' "$out"
+}
+
+# hmac_sha256 <key hex, at most 64 bytes> <command...>: HMAC-SHA256 (RFC 2104) of the command's
+# output, in hex.
+hmac_sha256() {
+    local key=$1 ipad="" opad="" byte i inner
+    shift
+    for ((i = 0; i < 64; i++)); do
+        byte=0
+        if ((2 * i < ${#key})); then
+            byte=$((16#${key:2*i:2}))
+        fi
+        printf -v ipad '%s\\x%02x' "$ipad" $((byte ^ 0x36))
+        printf -v opad '%s\\x%02x' "$opad" $((byte ^ 0x5c))
+    done
+    inner=$({ printf '%b' "$ipad" && "$@"; } | sha256sum) || return 1
+    inner=$(hex_escapes "${inner%% *}")
+    inner=$({ printf '%b' "$opad" && printf '%b' "$inner"; } | sha256sum) || return 1
+    printf '%s\n' "${inner%% *}"
+}
+
+# export_format <file>: v2 (header and HMAC), v1 (bare `openssl enc` output) or plain.
+export_format() {
+    local start
+    start=$(head -c "${#EXPORT_MAGIC}" -- "$1" | tr -d '\0\n')
+    if [[ $start == "$EXPORT_MAGIC" ]]; then
+        echo v2
+    elif [[ ${start:0:8} == Salted__ ]]; then
+        echo v1
+    else
+        echo plain
+    fi
+}
+
+# export_mac_key <key file> <encrypted file> <offset of "Salted__">: the HMAC key (hex).
+export_mac_key() {
+    local salt derived
+    salt=$(head -c "$(($3 + 16))" -- "$2" | tail -c 8 | od -An -tx1 | tr -d ' \n')
+    [[ $salt =~ ^[0-9a-f]{16}$ ]] || return 1
+    derived=$(openssl enc -e "${EXPORT_CIPHER[@]}" -S "$salt" -pass "file:$1" -P) || return 1
+    [[ $derived =~ key=([0-9A-Fa-f]{64}) ]] || return 1
+    derived="zadara-eksd etcd export hmac ${BASH_REMATCH[1],,}"
+    derived=$(printf '%s' "$derived" | sha256sum) || return 1
+    printf '%s\n' "${derived%% *}"
+}
+
+# export_seal <snapshot> <key file> <output>: writes the encrypted export (format above).
+export_seal() {
+    local plain=$1 key_file=$2 out=$3 body="$3.body" mac_key sum check header mac
+    rm -f "$body"
+    openssl enc -e "${EXPORT_CIPHER[@]}" -salt -pass "file:${key_file}" -in "$plain" -out "$body" &&
+        mac_key=$(export_mac_key "$key_file" "$body" 0) &&
+        sum=$(sha256sum <"$plain") &&
+        check=$(hmac_sha256 "$mac_key" printf '%s' "$EXPORT_KEY_CHECK_LABEL") &&
+        printf -v header '%s\nkey-check %s\nsha256 %s\n' "$EXPORT_MAGIC" "$check" "${sum%% *}" &&
+        mac=$(hmac_sha256 "$mac_key" export_stream "$header" cat -- "$body") &&
+        { printf '%shmac-sha256 %s\n' "$header" "$mac" && cat -- "$body"; } >"$out"
+    local status=$?
+    rm -f "$body"
+    return "$status"
+}
+
+# export_stream <text> <command...>: the text, then the command's output.
+export_stream() {
+    printf '%s' "$1"
+    shift
+    "$@"
+}
+
+# export_open <export> <key file> <output>: checks and decrypts an export into <output>. Logs
+# why it refuses (wrong key, altered file, digest mismatch) and returns 1 then.
+export_open() {
+    local file=$1 key_file=$2 out=$3 format magic check_line sum_line mac_line mac_key header
+    if [[ ! -s $key_file || ! -r $key_file ]]; then
+        log "the export key ${key_file} is missing, empty or not readable"
+        return 1
+    fi
+    format=$(export_format "$file")
+    if [[ $format == v1 ]]; then
+        log "WARNING: ${file} is an export of an older backup: encrypted, but WITHOUT an integrity check (a changed file may decrypt to a damaged snapshot); relying on the snapshot's own hash check"
+        if ! openssl enc -d "${EXPORT_CIPHER[@]}" -pass "file:${key_file}" -in "$file" -out "$out" 2>/dev/null; then
+            log "could not decrypt ${file}: wrong key (older exports need the key from before a --replace of the backup key) or a damaged file"
+            return 1
+        fi
+        return 0
+    elif [[ $format != v2 ]]; then
+        log "${file} is not an encrypted etcd export (no '${EXPORT_MAGIC}' header)"
+        return 1
+    fi
+    {
+        IFS= read -r magic && IFS= read -r check_line && IFS= read -r sum_line && IFS= read -r mac_line
+    } < <(head -c "$EXPORT_HEADER_BYTES" -- "$file" | tr -d '\0') || true
+    if [[ ${magic:-} != "$EXPORT_MAGIC" || ! ${check_line:-} =~ ^key-check\ [0-9a-f]{64}$ ||
+        ! ${sum_line:-} =~ ^sha256\ [0-9a-f]{64}$ || ! ${mac_line:-} =~ ^hmac-sha256\ [0-9a-f]{64}$ ]]; then
+        log "${file}: the export header is damaged"
+        return 1
+    fi
+    if [[ $(head -c "$((EXPORT_HEADER_BYTES + 8))" -- "$file" | tail -c 8 | tr -d '\0') != Salted__ ]]; then
+        log "${file}: no encrypted data after the header (truncated or damaged)"
+        return 1
+    fi
+    mac_key=$(export_mac_key "$key_file" "$file" "$EXPORT_HEADER_BYTES") || {
+        log "could not derive the keys from ${key_file}"
+        return 1
+    }
+    if [[ $(hmac_sha256 "$mac_key" printf '%s' "$EXPORT_KEY_CHECK_LABEL") != "${check_line#key-check }" ]]; then
+        log "the key in ${key_file} is not the key ${file} was encrypted with (wrong key). Use the stack's etcdBackupKey; an export older than a --replace of <env>-etcd-backup-key needs the older key"
+        return 1
+    fi
+    printf -v header '%s\n%s\n%s\n' "$magic" "$check_line" "$sum_line"
+    if [[ $(hmac_sha256 "$mac_key" export_stream "$header" tail -c "+$((EXPORT_HEADER_BYTES + 1))" -- "$file") != "${mac_line#hmac-sha256 }" ]]; then
+        log "${file} was altered or damaged (its HMAC does not match): refusing to restore it"
+        return 1
+    fi
+    if ! tail -c "+$((EXPORT_HEADER_BYTES + 1))" -- "$file" |
+        openssl enc -d "${EXPORT_CIPHER[@]}" -pass "file:${key_file}" -out "$out" 2>/dev/null; then
+        log "could not decrypt ${file} although its HMAC matches"
+        return 1
+    fi
+    local sum
+    sum=$(sha256sum <"$out") || return 1
+    if [[ ${sum%% *} != "${sum_line#sha256 }" ]]; then
+        log "the decrypted snapshot's sha256 is not the one the backup recorded: refusing it"
+        return 1
+    fi
+    log "${file}: key, HMAC and sha256 verified; decrypted"
 }

@@ -407,13 +407,14 @@ function base64(value: string): string {
     return Buffer.from(value).toString("base64");
 }
 
-// etcdctl: `snapshot save <file>` writes the file unless STUB_SNAPSHOT_FAILS is set.
+// etcdctl: `snapshot save <file>` writes the file (a copy of STUB_SNAPSHOT_SOURCE, e.g. a real
+// etcd snapshot, when set) unless STUB_SNAPSHOT_FAILS is set.
 const ETCDCTL_BACKUP_STUB = `
 for last; do :; done
 case "$*" in
     *"snapshot save"*)
         if [ -n "\${STUB_SNAPSHOT_FAILS:-}" ]; then echo "context deadline exceeded" >&2; exit 1; fi
-        printf 'etcd snapshot data' > "$last" ;;
+        if [ -n "\${STUB_SNAPSHOT_SOURCE:-}" ]; then cp "$STUB_SNAPSHOT_SOURCE" "$last"; else printf 'etcd snapshot data' > "$last"; fi ;;
 esac
 `;
 
@@ -489,6 +490,10 @@ export interface EtcdBackupOptions {
     nodeEnv?: Record<string, string>;
     /** The program's export key is not on the node. */
     noExportKey?: boolean;
+    /** A file `etcdctl snapshot save` copies (a real snapshot) instead of writing fixed bytes. */
+    snapshotSource?: string;
+    /** More stubs, e.g. a logging wrapper around the real openssl. */
+    extraStubs?: Record<string, string>;
 }
 
 /** The export key control-plane-up.sh places (the program's `etcdBackupKey`). */
@@ -508,6 +513,9 @@ export function runEtcdBackup(options: EtcdBackupOptions = {}): StubbedRun {
     if (options.snapshotFails) {
         env.STUB_SNAPSHOT_FAILS = "yes";
     }
+    if (options.snapshotSource) {
+        env.STUB_SNAPSHOT_SOURCE = options.snapshotSource;
+    }
     // The real openssl encrypts the export (no stub), when the host has it.
     const extra: Record<string, string> = { aws: BACKUP_AWS_STUB, kubectl: BACKUP_KUBECTL_STUB };
     const files = bootedControlPlaneFiles({ ETCD_BACKUP_ROTATION: options.rotation ?? "3", ...options.nodeEnv });
@@ -521,7 +529,7 @@ export function runEtcdBackup(options: EtcdBackupOptions = {}): StubbedRun {
     }
     const { openssl: _noStub, ...withoutOpenssl } = stubs(extra);
     return run("etcd-backup.sh", {
-        stubs: withoutOpenssl,
+        stubs: { ...withoutOpenssl, ...options.extraStubs },
         hostTools: ["openssl"],
         env,
         files,

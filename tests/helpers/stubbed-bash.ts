@@ -27,7 +27,7 @@ export interface StubbedRunOptions {
     /** Environment variables set to paths under the temporary root (name -> relative path). */
     rootEnv?: Record<string, string>;
     /** Files to create under the temporary root before the run (relative path -> content). */
-    files?: Record<string, string>;
+    files?: Record<string, string | Buffer>;
     args?: string[];
     stdin?: string;
     timeoutMs?: number;
