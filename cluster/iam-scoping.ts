@@ -249,3 +249,19 @@ export function scopeStatements(owner: PolicyOwner, upstream: PolicyStatement[],
     }
     return scoped;
 }
+
+/**
+ * What the worker roll (roll-node-group.sh, run with the control-plane role) needs beyond the
+ * autoscaler's policy: raising and restoring a group's min/max around a roll, on this cluster's
+ * worker groups only (the same autoscaler tag as SetDesiredCapacity).
+ */
+export function workerRollStatements(environment: string): PolicyStatement[] {
+    return [
+        {
+            Effect: "Allow",
+            Action: ["autoscaling:UpdateAutoScalingGroup"],
+            Resource: "*",
+            Condition: conditionOf({ kind: "resource-tag", tag: "autoscaler", values: "owned" }, environment),
+        },
+    ];
+}
