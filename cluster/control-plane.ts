@@ -143,12 +143,14 @@ export const CONTROL_PLANE_REPLACE_ON_CHANGES = ["ami", "instanceType", "userDat
 export const CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS = 600;
 
 /**
- * Create-before-delete, every replace-worthy input listed, no ignoreChanges: Pulumi creates the
- * new node first (it joins and passes its gate), and deletes the old one at the end of the
- * update after its bootstrap Command's delete (node-leave.sh) took it out of etcd.
+ * Create-before-delete, every replace-worthy input listed: Pulumi creates the new node first (it
+ * joins and passes its gate), and deletes the old one at the end of the update after its
+ * membership step's delete (node-leave.sh) took it out of etcd. The one ignored input is the
+ * termination protection the node itself turns on while it is an etcd member (lib.sh): after a
+ * `pulumi refresh` read it back, the program must not switch it off.
  */
 export function standaloneInstanceOptions(base: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions {
-    return { ...base, replaceOnChanges: CONTROL_PLANE_REPLACE_ON_CHANGES, deleteBeforeReplace: false };
+    return { ...base, replaceOnChanges: CONTROL_PLANE_REPLACE_ON_CHANGES, deleteBeforeReplace: false, ignoreChanges: ["disableApiTermination"] };
 }
 
 /**

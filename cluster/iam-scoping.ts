@@ -251,17 +251,25 @@ export function scopeStatements(owner: PolicyOwner, upstream: PolicyStatement[],
 }
 
 /**
- * What the worker roll (roll-node-group.sh, run with the control-plane role) needs beyond the
- * autoscaler's policy: raising and restoring a group's min/max around a roll, on this cluster's
- * worker groups only (the same autoscaler tag as SetDesiredCapacity).
+ * What the node scripts call with the control-plane role beyond the controllers' policies:
+ * - the worker roll (roll-node-group.sh) raises and restores a group's min/max around a roll, on
+ *   this cluster's worker groups only (the autoscaler tag, as SetDesiredCapacity);
+ * - a control-plane node turns its own termination protection on after its gate and off once
+ *   it left etcd (lib.sh), on this cluster's control-plane instances only.
  */
-export function workerRollStatements(environment: string): PolicyStatement[] {
+export function nodeScriptStatements(environment: string): PolicyStatement[] {
     return [
         {
             Effect: "Allow",
             Action: ["autoscaling:UpdateAutoScalingGroup"],
             Resource: "*",
             Condition: conditionOf({ kind: "resource-tag", tag: "autoscaler", values: "owned" }, environment),
+        },
+        {
+            Effect: "Allow",
+            Action: ["ec2:ModifyInstanceAttribute"],
+            Resource: "*",
+            Condition: { StringEquals: { [`aws:ResourceTag/${tagKey("cluster", environment)}`]: "owned", "aws:ResourceTag/kubernetes.io/role": "master" } },
         },
     ];
 }

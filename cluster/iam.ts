@@ -18,7 +18,7 @@ import loadBalancerControllerPolicy172 from "./iam-policies/aws-load-balancer-co
 import clusterAutoscalerPolicy9370 from "./iam-policies/cluster-autoscaler-full-9.37.0.json";
 import clusterAutoscalerPolicy9380 from "./iam-policies/cluster-autoscaler-full-9.38.0.json";
 import clusterAutoscalerPolicy9590 from "./iam-policies/cluster-autoscaler-full-9.59.0.json";
-import { PolicyOwner, scopeStatements, workerRollStatements } from "./iam-scoping";
+import { PolicyOwner, scopeStatements, nodeScriptStatements } from "./iam-scoping";
 import type { PolicyDocument, PolicyStatement } from "./policy-document";
 
 export type { PolicyDocument, PolicyStatement };
@@ -84,7 +84,7 @@ export function policyDocumentsFor(role: NodeRole, charts: ControllerChartVersio
         "ebs-csi": controllerPolicy("ebsCsi", charts.ebsCsi, environment),
         "load-balancer-controller": controllerPolicy("loadBalancerController", charts.loadBalancerController, environment),
         "cluster-autoscaler": controllerPolicy("autoscaler", charts.autoscaler, environment),
-        "worker-rolls": document(workerRollStatements(environment)),
+        "node-scripts": document(nodeScriptStatements(environment)),
     };
 }
 

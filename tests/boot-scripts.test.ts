@@ -300,6 +300,22 @@ describe("control-plane-up.sh", () => {
         });
     });
 
+    it("turns on its instance's termination protection once it passed its gate, once; a cloud that refuses it is a warning", () => {
+        check(runControlPlaneUp({ mode: "init", aws: "exit 0" }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            const calls = callsOf(run, "aws");
+            assert.equal(calls.length, 1, calls.join("\n"));
+            assert.match(calls[0], /ec2 modify-instance-attribute --instance-id \S+ --disable-api-termination$/);
+            assert.ok(fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "termination-protected")), "node-leave.sh lifts what this marker names");
+            assert.ok(run.stderr.indexOf("termination protection on") > run.stderr.indexOf("health gate"), "after the gate");
+        });
+        check(runControlPlaneUp({ mode: "init", aws: "echo 'InvalidParameterValue' >&2; exit 255" }), (run) => {
+            assert.equal(run.code, 0, run.stderr);
+            assert.match(run.stderr, /WARNING: could not turn on termination protection/);
+            assert.ok(!fs.existsSync(inRoot(run, ROOT_PATHS.stateDir, "termination-protected")));
+        });
+    });
+
     it("join: waits for the API (progress with elapsed and budget), joins with the placed certificates", () => {
         check(runControlPlaneUp({ mode: "join", env: { STUB_API_UP_AFTER: "8", PROGRESS_INTERVAL: "0.1" }, nodeEnv: { API_WAIT_TIMEOUT: "10" } }), (run) => {
             assert.equal(run.code, 0, run.stderr);

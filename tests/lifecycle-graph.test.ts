@@ -253,7 +253,7 @@ describe("control-plane chain (graph)", () => {
             const instanceOptions = optionsOf(INSTANCE, fullName);
             assert.deepEqual(instanceOptions.replaceOnChanges, CONTROL_PLANE_REPLACE_ON_CHANGES);
             assert.equal(instanceOptions.deleteBeforeReplace, false);
-            assert.equal(instanceOptions.ignoreChanges, undefined);
+            assert.deepEqual(instanceOptions.ignoreChanges, ["disableApiTermination"], "only the protection the node turns on itself");
             assert.equal(optionsOf(COMMAND, `${fullName}-bootstrap`).deleteBeforeReplace, false);
             const script = Buffer.from(/echo '([A-Za-z0-9+/=]{100,})'/.exec(String(boot.inputs.delete))![1], "base64").toString();
             assert.match(script, /etcd_membership leave "\$NODE_NAME"/);

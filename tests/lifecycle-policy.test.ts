@@ -328,6 +328,7 @@ describe("node-leave.sh", () => {
         curl?: string;
         env?: Record<string, string>;
         files?: Record<string, string>;
+        stubs?: Record<string, string>;
     }
 
     function leave(options: LeaveOptions = {}) {
@@ -360,6 +361,7 @@ describe("node-leave.sh", () => {
                 hostname: "echo IP-10-0-1-13",
                 systemctl: "exit 0",
                 sleep: "exit 0",
+                ...options.stubs,
             },
             files: {
                 "etc/kubernetes/manifests/kube-apiserver.yaml": "kind: Pod\n",
@@ -425,6 +427,49 @@ describe("node-leave.sh", () => {
         assert.equal(run.code, 0, run.stderr);
         assert.match(run.stderr, /last control-plane node/);
         assert.ok(!run.calls.some((c) => c.startsWith("etcd-membership.sh") || c.startsWith("drain-node.sh")));
+    });
+
+    describe("termination protection (the node turned it on after its gate: the marker)", () => {
+        const protectedNode = (aws: string, cpNodes = 3) =>
+            leave({
+                cpNodes,
+                curl: 'case "$*" in *meta-data/instance-id*) printf i-0003 ;; *) exit 7 ;; esac',
+                files: {
+                    "var/lib/zadara-eksd/termination-protected": "2026-12-06T00:00:00Z\n",
+                    "etc/kubernetes/zadara/node.env":
+                        "ROLE=control-plane\nCLUSTER_NAME=dev\nAPI_HOST=10.0.0.250\nKUBERNETES_MINOR=1.35\nCLOUD_API_URL=https://cloud.test\n",
+                },
+                stubs: { aws },
+            });
+
+        it("is lifted once the member left, before the instance can be deleted; also on the last node (destroy)", () => {
+            for (const cpNodes of [3, 1]) {
+                const run = protectedNode("exit 0", cpNodes);
+                assert.equal(run.code, 0, run.stderr);
+                const lift = run.calls.filter((c) => c.startsWith("aws "));
+                assert.equal(lift.length, 1, `${cpNodes} nodes: ${run.calls.join("\n")}`);
+                assert.match(lift[0], /ec2 modify-instance-attribute --instance-id i-0003 --no-disable-api-termination$/);
+                assert.match(lift[0], /--endpoint-url https:\/\/cloud\.test\/api\/v2\/aws\/ec2 /);
+                assert.ok(!fs.existsSync(path.join(run.root, "var/lib/zadara-eksd/termination-protected")), "the marker goes with it");
+                if (cpNodes === 3) {
+                    const order = run.calls.map((c) => c.split(" ")[0]);
+                    assert.ok(order.indexOf("aws") > order.indexOf("etcd-membership.sh"), "after the member left");
+                }
+            }
+        });
+
+        it("stops with the manual command when the protection cannot be lifted; a re-run only finishes the leave", () => {
+            const run = protectedNode("echo 'UnauthorizedOperation' >&2; exit 255");
+            assert.notEqual(run.code, 0);
+            assert.match(run.stderr, /termination protection of its instance could not be lifted.*--no-disable-api-termination/);
+            assert.ok(fs.existsSync(path.join(run.root, "var/lib/zadara-eksd/left-etcd")), "the member left: a re-run starts after it");
+        });
+
+        it("changes nothing on a node that never turned it on", () => {
+            const run = leave({ stubs: { aws: "exit 1" } });
+            assert.equal(run.code, 0, run.stderr);
+            assert.ok(!run.calls.some((c) => c.startsWith("aws ")));
+        });
     });
 
     it("drains with drain-node.sh's drain_node when sent together (as the delete command does)", () => {

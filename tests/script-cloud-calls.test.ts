@@ -119,13 +119,19 @@ describe("cloud API calls of the node scripts", () => {
         for (const purpose of own) {
             assert.deepEqual(uncalledActions(documents[purpose], calls), [], `the ${purpose} policy grants actions no node script calls`);
         }
-        assert.deepEqual(own, ["worker-rolls"], "a policy of our own: check the test's list of what each script calls");
-        assert.deepEqual(documents["worker-rolls"].Statement, [
+        assert.deepEqual(own, ["node-scripts"], "a policy of our own: check the test's list of what each script calls");
+        assert.deepEqual(documents["node-scripts"].Statement, [
             {
                 Effect: "Allow",
                 Action: ["autoscaling:UpdateAutoScalingGroup"],
                 Resource: "*",
                 Condition: { StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/dev": "owned" } },
+            },
+            {
+                Effect: "Allow",
+                Action: ["ec2:ModifyInstanceAttribute"],
+                Resource: "*",
+                Condition: { StringEquals: { "aws:ResourceTag/kubernetes.io/cluster/dev": "owned", "aws:ResourceTag/kubernetes.io/role": "master" } },
             },
         ]);
         assert.ok(!("etcd-backup" in documents), "the etcd backup makes no call with the node's role");

@@ -353,6 +353,8 @@ main() {
     publish_kubeconfig
     node_identity
     health_gate
+    STEP="termination protection"
+    protect_member_instance
 
     STEP="write the boot-complete marker"
     mkdir -p "$STATE_DIR"

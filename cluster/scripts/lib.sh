@@ -353,6 +353,64 @@ sort_ips() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Termination protection of a control-plane member
+# ---------------------------------------------------------------------------------------------
+# A control-plane instance is protected against API termination while its etcd member is in
+# the cluster: a delete that skips the leave (`pulumi up --target <instance>` without
+# --target-dependents, the console) fails instead of leaving a dead voter behind.
+# control-plane-up.sh turns it on once the node passed its gate; node-leave.sh turns it off once
+# the member left (and on the last node, which only `pulumi destroy` removes). The marker says
+# this node turned it on: without it (a cloud that refused the call) there is nothing to lift.
+
+termination_protection_marker() {
+    echo "${STATE_DIR}/termination-protected"
+}
+
+# set_termination_protection on|off: ModifyInstanceAttribute on this instance, with node.env's
+# cloud settings (in a subshell: node.env would overwrite the caller's variables).
+set_termination_protection() {
+    local flag=--disable-api-termination
+    if [[ $1 != on ]]; then
+        flag=--no-disable-api-termination
+    fi
+    (
+        load_node_env
+        resolve_cloud_api || fail "could not read cluster_url from ${METADATA_URL}/openstack/latest/meta_data.json"
+        id=$(instance_id) || fail "cannot read this node's instance id from the instance metadata"
+        cloud_aws ec2 modify-instance-attribute --instance-id "$id" "$flag" >/dev/null
+    )
+}
+
+# protect_member_instance: best effort; a cloud without the call keeps the unprotected behaviour.
+protect_member_instance() {
+    local marker
+    marker=$(termination_protection_marker)
+    if [[ -f $marker ]]; then
+        return 0
+    fi
+    if set_termination_protection on; then
+        mkdir -p "$STATE_DIR"
+        date -u +%Y-%m-%dT%H:%M:%SZ >"$marker"
+        log "termination protection on: this instance cannot be terminated before its etcd member left"
+    else
+        log "WARNING: could not turn on termination protection (ModifyInstanceAttribute refused?): a delete that skips the leave would leave this etcd member behind"
+    fi
+}
+
+# unprotect_member_instance: fails when the protection this node turned on cannot be lifted
+# (the instance's delete would fail after it).
+unprotect_member_instance() {
+    local marker
+    marker=$(termination_protection_marker)
+    if [[ ! -f $marker ]]; then
+        return 0
+    fi
+    set_termination_protection off || return 1
+    rm -f "$marker"
+    log "termination protection off: the instance can be terminated"
+}
+
+# ---------------------------------------------------------------------------------------------
 # Kubernetes
 # ---------------------------------------------------------------------------------------------
 

@@ -9,7 +9,8 @@
 #   2. stop its kube-apiserver, so the API load balancer stops routing to it
 #   3. remove its etcd member through a healthy peer: `etcd-membership.sh leave <node>`
 #      (moves leadership away first; refused with exit 3 when it would break quorum)
-#   4. stop its kubelet, delete its Node object and the pods bound to it
+#   4. lift its instance's termination protection (lib.sh), stop its kubelet, delete its Node
+#      object and the pods bound to it
 # The node's Kubernetes name (= its etcd member name) is its host name (k8s_node_name), never
 # the instance's Name tag: old and new instances of one slot share the tag.
 # A refusal or failure leaves the node serving (API server back, uncordoned) and exits non-zero,
@@ -233,11 +234,18 @@ disable_node_tools() {
     fi
 }
 
+# The instance may be terminated once its member left (lib.sh: termination protection).
+lift_protection() {
+    unprotect_member_instance ||
+        fail "${NODE_NAME} left etcd, but the termination protection of its instance could not be lifted (ModifyInstanceAttribute failed); run pulumi up again, or lift it by hand: aws ec2 modify-instance-attribute --instance-id <id> --no-disable-api-termination"
+}
+
 main() {
     need_seconds DRAIN_TIMEOUT API_STOP_TIMEOUT
     identify
     if [[ -f $LEFT_MARKER ]]; then
         log "${NODE_NAME} already left the cluster ($(cat "$LEFT_MARKER")): nothing to do"
+        lift_protection
         return 0
     fi
     if [[ -f $LEFT_ETCD_MARKER ]]; then
@@ -245,10 +253,12 @@ main() {
     else
         leave_etcd
         if [[ $LAST_NODE == true ]]; then
+            lift_protection
             return 0
         fi
     fi
     disable_node_tools
+    lift_protection
 
     log "step 4/4: stop the kubelet, delete the Node object ${NODE_NAME} and its pods"
     systemctl stop kubelet || log "could not stop the kubelet; continuing"

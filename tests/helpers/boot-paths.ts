@@ -356,6 +356,8 @@ export interface ControlPlaneUpOptions {
     nodeEnv?: Record<string, string>;
     etcdHealthy?: boolean;
     bootFailed?: string;
+    /** The cloud CLI's stub (ModifyInstanceAttribute); absent: not on PATH. */
+    aws?: string;
 }
 
 export function runControlPlaneUp(options: ControlPlaneUpOptions = {}): StubbedRun {
@@ -376,6 +378,7 @@ export function runControlPlaneUp(options: ControlPlaneUpOptions = {}): StubbedR
         stubs: stubs({
             kubectl: CP_KUBECTL_STUB,
             etcdctl: options.etcdHealthy === false ? "echo 'unhealthy: context deadline exceeded' >&2; exit 1" : "echo '127.0.0.1:2379 is healthy'",
+            ...(options.aws === undefined ? {} : { aws: options.aws }),
         }),
         env: baseEnv({ GATE_TIMEOUT: "2", PROGRESS_INTERVAL: "1", STUB_READY_AFTER: "0", ...options.env }),
         files,

@@ -234,6 +234,11 @@ export class RehearsalCloud {
         return node;
     }
 
+    /** Whether the instance's termination protection is on (set through the node tools' aws). */
+    terminationProtected(instanceId: string): boolean {
+        return fs.existsSync(path.join(this.clusterDir, "protected", instanceId));
+    }
+
     /** Terminates an instance: its processes (etcd) die, its address stops answering. */
     async terminate(instanceId: string): Promise<void> {
         for (const node of this.nodes.values()) {

@@ -305,6 +305,9 @@ export class Rehearsal implements StepRunner {
             const id = (step.old ?? step.resource).id;
             if (bastion) {
                 await this.cloud.stopBastion();
+            } else if (this.cloud.terminationProtected(id)) {
+                // What TerminateInstances answers while the node's own protection is on (lib.sh).
+                return { ok: false, message: `terminate ${id}: OperationNotPermitted: the instance may not be terminated (termination protection is on)` };
             } else {
                 await this.cloud.terminate(id);
             }
