@@ -14,34 +14,16 @@
 //   cluster configuration changes; the worker tokens go to the cluster through join-tokens.ts.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { createHash } from "node:crypto";
 import * as YAML from "yaml";
 import type { NodeGroupConfig } from "../model";
-import { BUNDLE_PORT } from "../infra/network";
-import { ZCOMPUTE_REGION } from "../infra/provider";
-import { API_PORT } from "./api-endpoint";
+import { BUNDLE_PORT } from "../model/constants";
 import { buildUserData, CONTROL_PLANE_CRON_JOBS, NodeCloudConfig, NODE_SCRIPTS_DIR, readScriptSource, renderCloudConfig, renderCronFile } from "./cloud-init";
 import type { NodeRole } from "./iam";
 import { CRON_FILE_NAME, NODE_FILES, nodeFileNames } from "./node-files";
-import {
-    admissionConfiguration,
-    auditPolicy,
-    authenticationConfiguration,
-    encryptionConfiguration,
-    HardeningSettings,
-    limitsAnonymousPaths,
-    renderYaml,
-} from "./hardening";
-import {
-    KubeadmSettings,
-    renderClusterWideConfig,
-    renderInitConfig,
-    renderJoinControlPlaneConfig,
-    renderJoinWorkerConfig,
-    renderKubeletConfig,
-} from "./kubeadm";
-import { NodeEnv, shellSingleQuote } from "./node-env";
-import { nodeLabelsValue, nodeTaintsValue } from "./node-groups";
+import { admissionConfiguration, auditPolicy, authenticationConfiguration, encryptionConfiguration, limitsAnonymousPaths, renderYaml } from "./hardening";
+import { KubeadmSettings, renderClusterWideConfig, renderInitConfig, renderJoinControlPlaneConfig } from "./kubeadm";
+import { shellSingleQuote } from "./node-env";
+import { BundleRef, bundleFileName, commonNodeEnvFor, kubeadmSettingsFor, NodeBootSettings, sha256Hex, workerCloudConfigFor } from "./node-user-data";
 import { bootstrapTokenSecret, ClusterSecrets } from "./secrets";
 import { adminClusterRoleBinding } from "./admin-credential";
 import type { ControlPlaneBootInput, ControlPlaneNodeBoot } from "./control-plane";
@@ -50,12 +32,7 @@ import type { ControlPlaneBootInput, ControlPlaneNodeBoot } from "./control-plan
 export const BASTION_BUNDLE_DIR = "/var/lib/zadara-eksd/bundles";
 export const CRON_BUNDLE_NAME = CRON_FILE_NAME;
 export const ROOT_CA_BUNDLE_NAME = "root-ca.crt";
-/** Ubuntu's system bundle, which holds the root CA once bootstrap.sh trusted it. */
-const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
-/** Seconds a joining node waits for the API; at least the reference's 30 minutes. */
-export const MIN_API_WAIT_SECONDS = 1800;
-export const JOIN_TIMEOUT_SECONDS = 1800;
-const NODE_POLL_INTERVAL_SECONDS = 2;
+export { bundleFileName, JOIN_TIMEOUT_SECONDS, MIN_API_WAIT_SECONDS, sha256Hex } from "./node-user-data";
 /** The bootstrap command waits this long for the loader to install control-plane-up.sh. */
 export const BUNDLE_INSTALL_WAIT_SECONDS = 900;
 /** A token that never exists: stands in for the real one in the worker roll fingerprint. */
@@ -100,16 +77,6 @@ export function renderBundle(files: Record<string, string>): string {
     return names.map((name) => `${name} ${Buffer.from(files[name], "utf8").toString("base64")}\n`).join("");
 }
 
-export function sha256Hex(text: string): string {
-    return createHash("sha256").update(text, "utf8").digest("hex");
-}
-
-/** Where a node's loader fetches its bundle, and the sha256 it requires. */
-interface BundleRef {
-    url: string;
-    sha256: string;
-}
-
 /**
  * The bundle files a node of `role` installs: its files of the node-file manifest and the root
  * CA. Control-plane nodes fetch the whole bundle, workers a bundle of their own share.
@@ -129,10 +96,6 @@ export function bundleFiles(rootCaCert: string | undefined): Record<string, stri
         files[ROOT_CA_BUNDLE_NAME] = rootCaCert.endsWith("\n") ? rootCaCert : `${rootCaCert}\n`;
     }
     return files;
-}
-
-export function bundleFileName(sha256: string): string {
-    return `bundle-${sha256}.txt`;
 }
 
 /** Where the bastion trusts the cloud's root CA (taken from the bundle by the publish command). */
@@ -256,26 +219,13 @@ export function controlPlaneBootstrapCommandArgs(input: ControlPlaneBootstrapInp
 // NodeBootstrap
 // ---------------------------------------------------------------------------------------------
 
-export interface NodeBootstrapArgs {
-    environment: string;
+export interface NodeBootstrapArgs extends NodeBootSettings {
     parent: pulumi.Resource;
     secrets: ClusterSecrets;
     /** The API load balancer's private IP and the API server certificate SANs. */
     apiPrivateIp: pulumi.Output<string>;
     certSans: pulumi.Output<string[]>;
-    /** EKS-D minor, e.g. "1.30". */
-    eksdVersion: string;
-    kubernetesVersion: string;
-    etcdImageTag: string;
-    corednsImageTag: string;
-    podCidr: string;
-    serviceCidr: string;
-    kubeconfigTimeoutMinutes: number;
     etcdBackupRotation: number;
-    /** PEM of the cloud's root CA: travels in the bundle, never in user data. */
-    rootCaCert?: string;
-    cloudApiInsecure?: boolean;
-    hardening: HardeningSettings;
     bastion: {
         publicIp: pulumi.Input<string>;
         privateIp: pulumi.Input<string>;
@@ -414,19 +364,7 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
     }
 
     private workerCloudConfig(groupName: string, group: NodeGroupConfig, settings: KubeadmSettings, bundle: BundleRef): NodeCloudConfig {
-        return {
-            role: "worker",
-            nodeEnv: {
-                ROLE: "worker",
-                ...this.commonNodeEnv(settings.controlPlaneEndpoint.split(":")[0], bundle),
-                NODE_NAME: "",
-                NODE_LABELS: nodeLabelsValue(group.labels),
-                NODE_TAINTS: nodeTaintsValue(group.taints),
-                KUBELET_CONFIG_SHA256: sha256Hex(renderKubeletConfig(settings)),
-            },
-            workerJoinConfig: renderJoinWorkerConfig(settings),
-            sizeKeys: [`nodeGroups.${groupName}.labels`, `nodeGroups.${groupName}.taints`],
-        };
+        return workerCloudConfigFor(this.args, groupName, group, settings, bundle);
     }
 
     /** The stdin files of a control-plane node (all secret material travels only here). */
@@ -488,42 +426,11 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
     }
 
     private settingsFrom(apiIp: string, certSans: string[], token: string, caCertHash: string): KubeadmSettings {
-        const a = this.args;
-        return {
-            clusterName: a.environment,
-            kubernetesVersion: a.kubernetesVersion,
-            kubernetesMinor: a.eksdVersion,
-            etcdImageTag: a.etcdImageTag,
-            corednsImageTag: a.corednsImageTag,
-            controlPlaneEndpoint: `${apiIp}:${API_PORT}`,
-            podCidr: a.podCidr,
-            serviceCidr: a.serviceCidr,
-            certSans,
-            bootstrapToken: token,
-            bootstrapTokenExpires: a.secrets.bootstrapTokenExpires,
-            caCertHash,
-            hardening: a.hardening,
-        };
+        return kubeadmSettingsFor(this.args, apiIp, certSans, token, caCertHash, this.args.secrets.bootstrapTokenExpires);
     }
 
     /** node.env values every node shares (none of them secret). */
-    private commonNodeEnv(apiIp: string, bundle: BundleRef): Omit<NodeEnv, "ROLE" | "NODE_NAME" | "NODE_LABELS" | "NODE_TAINTS"> {
-        const a = this.args;
-        return {
-            CLUSTER_NAME: a.environment,
-            API_HOST: apiIp,
-            API_PORT: String(API_PORT),
-            KUBERNETES_MINOR: a.eksdVersion,
-            KUBERNETES_VERSION: a.kubernetesVersion,
-            API_WAIT_TIMEOUT: String(Math.max(MIN_API_WAIT_SECONDS, a.kubeconfigTimeoutMinutes * 60)),
-            JOIN_TIMEOUT: String(JOIN_TIMEOUT_SECONDS),
-            POLL_INTERVAL: String(NODE_POLL_INTERVAL_SECONDS),
-            ENVIRONMENT: a.environment,
-            AWS_REGION: ZCOMPUTE_REGION,
-            CLOUD_API_INSECURE: a.cloudApiInsecure ? "true" : "false",
-            CLOUD_API_CA_BUNDLE: a.rootCaCert ? SYSTEM_CA_BUNDLE : "",
-            BUNDLE_URL: bundle.url,
-            BUNDLE_SHA256: bundle.sha256,
-        };
+    private commonNodeEnv(apiIp: string, bundle: BundleRef): ReturnType<typeof commonNodeEnvFor> {
+        return commonNodeEnvFor(this.args, apiIp, bundle);
     }
 }

@@ -2,9 +2,11 @@
 // `nodeGroups` map. The cluster autoscaler owns the group sizes once they exist.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { NodeGroupConfig, Taint } from "../model";
+import type { NodeGroupConfig } from "../model";
 import { clusterTagKey, resourceTags, Tags } from "../infra/tags";
 import { asgTags, CAPACITY_TIMEOUT, HEALTH_CHECK_GRACE_SECONDS, launchConfigurationOptions } from "./asg";
+// The kubelet flag values are part of the user data: rendered where the user data is made.
+export { nodeLabelsValue, nodeTaintsValue } from "./node-user-data";
 
 /** Oldest instances go first; the reference's order. */
 export const TERMINATION_POLICIES = ["OldestInstance", "NewestInstance", "OldestLaunchConfiguration", "Default"];
@@ -30,25 +32,6 @@ export interface NodeGroupsArgs {
 
 export function nodeGroupAsgName(environment: string, groupName: string): string {
     return `${environment}-${groupName}`;
-}
-
-/**
- * kubelet --node-labels value: "k=v,k2=v2", sorted: the order in the config means nothing, and
- * a reordered map must not change the user data (that would roll the group).
- */
-export function nodeLabelsValue(labels: Record<string, string>): string {
-    return Object.entries(labels)
-        .map(([key, value]) => `${key}=${value}`)
-        .sort()
-        .join(",");
-}
-
-/** kubelet --register-with-taints value: "k=v:Effect,k2:Effect", sorted like the labels. */
-export function nodeTaintsValue(taints: Taint[]): string {
-    return taints
-        .map((taint) => `${taint.key}${taint.value ? `=${taint.value}` : ""}:${taint.effect}`)
-        .sort()
-        .join(",");
 }
 
 /** Tags of a worker group: instance tags + autoscaler discovery and node templates. */

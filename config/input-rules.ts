@@ -3,6 +3,7 @@
 // a roll wider than its group, a bastion key that is no key, provider keys the program never
 // reads. Each message names the key, the value and the fix. (Rules across keys that decide the
 // cluster's shape live in rules.ts.)
+import { nearestVersions, PUBLISHED_VERSIONS, publishedVersions, REFRESH_COMMAND } from "../addons/published-versions";
 import { VERSION_TABLE } from "../addons/versions";
 import { EKSD_RELEASES } from "../cluster/versions";
 import { cidrsOverlap, parseIpv4Cidr } from "../model/cidr";
@@ -104,8 +105,9 @@ const RELEASE_VERSION = /^(v?)\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
 /**
  * An override's chart version has the form the add-on's releases have (semver, with or without
  * the leading v as the catalog pins it): `latest`, `2.39` or `v2.39.3` for a chart published
- * as 2.39.3 name no release Helm could fetch. (Whether that exact release exists is only known
- * to the chart repository: the preview's Helm fetch reports that.)
+ * as 2.39.3 name no release Helm could fetch. A well-formed version must also be one the
+ * recorded list of published versions holds (addons/published-versions.json), so a version the
+ * chart never published fails here, offline, instead of at the preview's Helm fetch.
  */
 function chartVersionProblems(v: ValidValues): string[] {
     const pins = v.eksdVersion === undefined ? undefined : VERSION_TABLE[v.eksdVersion]?.versions;
@@ -125,6 +127,17 @@ function chartVersionProblems(v: ValidValues): string[] {
             problems.push(
                 `${PROJECT_NAME}:addonOverrides.${name}.version: "${version}" is not a release version of ${name}: its releases are written like ${pinned} ` +
                     `(the catalog's pin for EKS-D ${v.eksdVersion}). Fix: pulumi config set --path 'addonOverrides.${name}.version' <a published version such as ${pinned}>`,
+            );
+            continue;
+        }
+        const published = publishedVersions(name) ?? [];
+        if (!published.includes(version)) {
+            const { chart } = PUBLISHED_VERSIONS.addons[name] ?? { chart: name };
+            problems.push(
+                `${PROJECT_NAME}:addonOverrides.${name}.version: "${version}" is not a published ${chart} version known here ` +
+                    `(list as of ${PUBLISHED_VERSIONS.listedAsOf}: ${published.join(", ")}); nearest known: ${nearestVersions(published, version).join(", ")}. ` +
+                    `Fix: pulumi config set --path 'addonOverrides.${name}.version' <one of the listed versions>, or, if ${chart} published ${version} after ` +
+                    `${PUBLISHED_VERSIONS.listedAsOf}, add its chart defaults to the charts dir and refresh the list: ${REFRESH_COMMAND}`,
             );
         }
     }

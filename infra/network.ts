@@ -9,6 +9,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as YAML from "yaml";
+import { API_PORT, BUNDLE_PORT } from "../model/constants";
 import { clusterTagKey, resourceTags, Tags } from "./tags";
 
 export interface BastionArgs {
@@ -58,13 +59,9 @@ export interface ZadaraNetworkArgs extends NetworkLayout {
 const ANYWHERE = "0.0.0.0/0";
 const ALL_PROTOCOLS = "-1";
 const SSH_PORT = 22;
-/** The Kubernetes API port: NLB listener, target group and kubeadm endpoint. */
-export const API_PORT = 6443;
-/**
- * The bastion's bundle server (python3 http.server, read-only directory of boot bundles):
- * reachable only from the cluster SG. Nodes download their sha256-checked boot bundle here.
- */
-export const BUNDLE_PORT = 8089;
+// The API and bundle ports are plain constants (model/constants.ts): the config check sizes
+// user data with them before any resource exists.
+export { API_PORT, BUNDLE_PORT };
 export const BUNDLE_SERVER_DIR = "/var/lib/zadara-eksd/bundles";
 export const BUNDLE_SERVER_UNIT = "zadara-eksd-bundles.service";
 /**

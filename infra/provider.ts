@@ -2,9 +2,10 @@
 // /api/v2/aws/<service>, always in region us-east-1, often behind a self-signed certificate.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { ZCOMPUTE_REGION } from "../model/constants";
 import { zcomputeServiceUrl } from "./service-url";
 
-export const ZCOMPUTE_REGION = "us-east-1";
+export { ZCOMPUTE_REGION };
 
 export interface ZComputeProviderArgs {
     /** Normalised base URL of the cloud, e.g. `https://cloud.example.com`. */

@@ -18,3 +18,13 @@ export type ControlPlaneMode = (typeof CONTROL_PLANE_MODES)[number];
 
 export const TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"] as const;
 export type TaintEffect = (typeof TAINT_EFFECTS)[number];
+
+/** The Kubernetes API port: NLB listener, target group and kubeadm endpoint. */
+export const API_PORT = 6443;
+/**
+ * The bastion's bundle server (python3 http.server, read-only directory of boot bundles):
+ * reachable only from the cluster SG. Nodes download their sha256-checked boot bundle here.
+ */
+export const BUNDLE_PORT = 8089;
+/** zCompute answers the AWS API under one region name. */
+export const ZCOMPUTE_REGION = "us-east-1";

@@ -20,6 +20,8 @@ export interface EksdReleaseRecord {
 export interface NamedRelease {
     release: string;
     why: string;
+    /** Every place looked in for its image table, so the next search starts elsewhere. */
+    searched: string[];
 }
 
 export interface EksdCatalogData {
@@ -142,7 +144,12 @@ export function upsertRelease(data: EksdCatalogData, record: EksdReleaseRecord):
 
 /** One release per line, so a new release is a one-line diff. */
 export function serializeCatalog(data: EksdCatalogData): string {
-    const line = (value: unknown): string => JSON.stringify(value).replace(/^\{/, "{ ").replace(/\}$/, " }").replace(/","/g, '", "').replace(/":"/g, '": "');
+    const line = (value: unknown): string =>
+        JSON.stringify(value)
+            .replace(/^\{/, "{ ")
+            .replace(/\}$/, " }")
+            .replace(/","/g, '", "')
+            .replace(/"(\w+)":/g, '"$1": ');
     const list = (items: unknown[]): string => (items.length === 0 ? "[]" : `[\n${items.map((item) => `    ${line(item)}`).join(",\n")}\n  ]`);
     return `{\n  "note": ${JSON.stringify(data.note)},\n  "releases": ${list(data.releases)},\n  "namedNotRead": ${list(data.namedNotRead)}\n}\n`;
 }

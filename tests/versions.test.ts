@@ -86,10 +86,10 @@ describe("EKS-D catalog", () => {
         assert.deepEqual(Object.fromEntries(MINORS.map((m) => [m, EKSD_RELEASES[m].release])), {
             "1.30": "1-30-eks-59",
             "1.31": "1-31-eks-50",
-            "1.32": "1-32-eks-43",
+            "1.32": "1-32-eks-45",
             "1.33": "1-33-eks-35",
             "1.34": "1-34-eks-24",
-            "1.35": "1-35-eks-15",
+            "1.35": "1-35-eks-16",
             "1.36": "1-36-eks-11",
         });
         for (const minor of MINORS) {
@@ -100,8 +100,14 @@ describe("EKS-D catalog", () => {
     test("releases known to exist but not read are listed with why, never pinned", () => {
         for (const named of EKSD_CATALOG.namedNotRead) {
             assert.ok(named.why.length > 20, named.release);
+            assert.ok(named.searched.length >= 3, `${named.release} records where its image table was looked for`);
             assert.ok(!Object.values(EKSD_RELEASES).some((r) => r.release === named.release), named.release);
+            assert.ok(!EKSD_CATALOG.releases.some((r) => r.release === named.release), `${named.release} is both read and not read`);
         }
+        assert.deepEqual(
+            EKSD_CATALOG.namedNotRead.map((n) => n.release),
+            ["1-34-eks-26", "1-35-eks-17"],
+        );
     });
 
     test("1.36 ships etcd 3.6, 1.30 - 1.35 etcd 3.5.21", () => {
@@ -310,7 +316,7 @@ describe("EKS-D catalog tool (npm run eksd-catalog)", () => {
     });
 
     test("the committed catalog is valid and canonical (--check)", () => {
-        assert.deepEqual(runCatalog(["--check"]), { code: 0, out: "7 release(s) ok\n" });
+        assert.deepEqual(runCatalog(["--check"]), { code: 0, out: "9 release(s) ok\n" });
     });
 
     test("adding a release is one added line; the newest number of the minor wins", () => {
