@@ -18,3 +18,11 @@ export type ControlPlaneMode = (typeof CONTROL_PLANE_MODES)[number];
 
 export const TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"] as const;
 export type TaintEffect = (typeof TAINT_EFFECTS)[number];
+
+/**
+ * How the program's SSH steps check the machine they reach: `console` pins each instance's host
+ * key, read from the instance's own console output; `unpinned` checks nothing (clouds without
+ * GetConsoleOutput).
+ */
+export const SSH_HOST_KEY_MODES = ["console", "unpinned"] as const;
+export type SshHostKeyMode = (typeof SSH_HOST_KEY_MODES)[number];

@@ -161,6 +161,7 @@ describe("the recorded result feeds back into the config", () => {
             checkedAt: "2026-12-06T12:00:00.000Z",
             metadataOptionsAccepted: false,
             metadataInstanceIdMatches: true,
+            consoleHostKeys: undefined,
         });
         assert.match(retirePathOf(fine.cloud.facts), /retire early/);
         assert.throws(
@@ -171,6 +172,21 @@ describe("the recorded result feeds back into the config", () => {
                     error.message,
                 ),
         );
+    });
+
+    it("a cloud recorded as showing no host keys on the console refuses sshHostKeys console, naming the record and both fixes", () => {
+        const fails = JSON.stringify(doctorRecord("dev", "https://c", true, [row("ssh-host-keys-console", "fails")], now));
+        assert.throws(
+            () => withCloudFacts(stackWith([]), fails, "doctor.dev.json"),
+            (error: unknown) =>
+                error instanceof ConfigValidationError &&
+                /zadara-eksd:sshHostKeys: "console", but doctor\.dev\.json .* shows no SSH host keys.*Fix: pulumi config set sshHostKeys unpinned/.test(
+                    error.message,
+                ),
+        );
+        assert.equal(withCloudFacts(stackWith(["sshHostKeys=unpinned"]), fails, "doctor.dev.json").cloud.facts?.consoleHostKeys, false);
+        const holds = JSON.stringify(doctorRecord("dev", "https://c", true, [row("ssh-host-keys-console", "holds")], now));
+        assert.equal(withCloudFacts(stackWith([]), holds, "doctor.dev.json").cloud.facts?.consoleHostKeys, true);
     });
 
     it("without a record nothing changes; cannot-tell leaves a fact unknown", () => {
