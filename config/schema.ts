@@ -677,6 +677,17 @@ export const CONFIG_SCHEMAS = {
     sshHostKeys: key(z.enum(SSH_HOST_KEY_MODES).default("console"), {
         group: "hardening",
         example: "console",
+        // A word for "on" must never be answered with the nearest choice, "unpinned".
+        refusals: Object.fromEntries([
+            ...["pinned", "pin", "true", "on", "yes", "strict"].map((word): [string, string] => [
+                word,
+                "is not a mode: pinning reads each host key from its instance's console. Fix: pulumi config set sshHostKeys console (or pulumi config rm sshHostKeys)",
+            ]),
+            ...["false", "off", "no", "none", "ignore"].map((word): [string, string] => [
+                word,
+                "is not a mode. Fix: pulumi config set sshHostKeys console (pinned, the default), or unpinned where the cloud cannot show a console (no host key is checked)",
+            ]),
+        ]),
         description:
             "`console`: every SSH step pins the host key of the machine it reaches, read from that instance's console output (GetConsoleOutput) where Pulumi runs; `unpinned`: no host key is checked (a cloud without GetConsoleOutput; refused in production unless accepted).",
     }),

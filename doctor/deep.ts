@@ -243,7 +243,7 @@ export class DeepProbe {
                 text = joinConsoleReads(text, await cloud.consoleOutput(instanceId));
             } catch (error) {
                 result.consoleError = error instanceof Error ? error.message : String(error);
-                return;
+                throw error;
             }
             const seen = parseConsole(text);
             if (seen) {
