@@ -111,7 +111,7 @@ const network = new ZadaraNetwork(`${env}-network`, {
 });
 
 // SSH access and the backup export are not the cluster's shape: they go to their own places.
-const { nodeSshUser, nodeSshPrivateKey, etcdBackupExport, ...clusterSettings } = config.cluster;
+const { nodeSshUser, nodeSshPrivateKey, etcdBackupExport, sshHostKeys, ...clusterSettings } = config.cluster;
 const cluster = new EksdCluster(`${env}-cluster`, {
     provider,
     environment: env,
@@ -126,6 +126,7 @@ const cluster = new EksdCluster(`${env}-cluster`, {
         apiInternalDnsName: network.apiInternalDnsName,
         bastionPublicIp: network.bastionPublicIp,
         bastionPrivateIp: network.bastionPrivateIp,
+        bastionInstanceId: network.bastionInstanceId,
     },
     apiPublic: config.network.apiPublic,
     ...clusterSettings,
@@ -137,6 +138,15 @@ const cluster = new EksdCluster(`${env}-cluster`, {
     },
     rootCaCert: config.cloud.rootCaCert,
     cloudApiInsecure: config.cloud.insecure,
+    // Each instance's host key comes from its console, read where Pulumi runs with the same
+    // endpoint and keys as the destroy cleanup (tools/host-key.ts).
+    sshHostKeys: {
+        mode: sshHostKeys,
+        stack: config.stack,
+        cloudApiUrl: config.cloud.apiUrl,
+        accessKey: config.cloud.accessKey,
+        secretKey: config.cloud.secretKey,
+    },
     controllerCharts: controllerCharts(config),
     ebsCsiCredentials: config.addons.ebsCsi,
     hardening: {

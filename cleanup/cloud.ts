@@ -99,7 +99,7 @@ export class CloudCallError extends Error {
     }
 }
 
-function toCloudError(operation: string, error: unknown): CloudCallError {
+export function toCloudError(operation: string, error: unknown): CloudCallError {
     const e = error as { name?: string; Code?: string; code?: unknown; message?: string; $metadata?: { httpStatusCode?: number } };
     // A failure below HTTP (DNS, TLS, refused connection) has no API code; Node's own code says what happened.
     const systemCode = typeof e.code === "string" ? e.code : undefined;

@@ -256,6 +256,10 @@ export const CHANGE_POLICY: Record<string, ChangePolicy> = {
     kubeletHardening: { kind: "rolling", effect: ALL_NODES_ROLL },
     apiServerProfiling: { kind: "rolling", effect: CONTROL_PLANE_ROLL },
     requireMetadataTokens: { kind: "in-place", effect: "instance metadata options updated in place where the cloud accepts it" },
+    sshHostKeys: {
+        kind: "in-place",
+        effect: "no node is replaced: to `unpinned` the host-key steps are deleted and every SSH step is updated without a key; to `console` each running instance's key is read from its console (an instance whose console scrolled past its boot fails its host-key step: docs/security.md#ssh-host-keys) and every SSH step is updated with it, re-running its idempotent script once",
+    },
 
     // etcd backup
     etcdBackupRotation: { kind: "rolling", effect: `the value is in node.env: ${CONTROL_PLANE_ROLL}` },

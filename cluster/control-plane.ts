@@ -14,6 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { clusterTagKey, resourceTags, Tags } from "../infra/tags";
 import { API_PORT } from "./api-endpoint";
+import { HostKeyReader } from "./host-keys";
 import { nodeConnection, NodeSshArgs } from "./kubeconfig";
 import { LifecycleNode, NODE_LOGIN_KEYS_OUTPUT } from "./lifecycle-state";
 import { shellSingleQuote } from "./node-env";
@@ -49,6 +50,8 @@ export interface ControlPlaneArgs {
     boot: ControlPlaneNodeBoot;
     /** SSH through the bastion to the nodes (bootstrap, leave, add-on upgrade). */
     ssh: NodeSshSettings;
+    /** Reads each node's SSH host key from its console (`<node>-host-key`), or pins nothing. */
+    hostKeys: HostKeyReader;
     /** From the previous state; rejects (fails the preview) when a change is refused. */
     decision: pulumi.Output<LifecycleDecision>;
     /** Private keys of the previous logins, by login (secret; previous state `nodeLoginKeys`). */
@@ -66,6 +69,8 @@ export interface ControlPlaneArgs {
 export interface FirstControlPlaneNode {
     id: pulumi.Output<string>;
     privateIp: pulumi.Output<string>;
+    /** Its SSH host key; undefined when host keys are not pinned. */
+    hostKey?: pulumi.Output<string>;
 }
 
 export const CONTROL_PLANE_COOLDOWN_SECONDS = 180;
@@ -187,8 +192,8 @@ export interface LifecycleDecision {
     previousNodes: Record<string, LifecycleNode>;
 }
 
-/** SSH to a control-plane node through the bastion, without the node's address. */
-export type NodeSshSettings = Omit<NodeSshArgs, "host">;
+/** SSH to a control-plane node through the bastion, without the node's address and host key. */
+export type NodeSshSettings = Omit<NodeSshArgs, "host" | "hostKey">;
 
 /**
  * Where a node records which bootstrap Command runs it (`bootstrapOwnerToken`) and how many
@@ -299,6 +304,8 @@ export interface RetirePlan {
     command: string;
     retires?: string;
     login?: string;
+    /** The host key the previous state recorded for `retires` (states of older versions have none). */
+    recordedHostKey?: string;
 }
 
 /**
@@ -324,6 +331,9 @@ export function retirePlan(
     };
     if (previous.sshAccess !== undefined && previous.sshAccess !== current.sshAccess) {
         plan.login = previous.sshAccess;
+    }
+    if (previous.hostKey !== undefined) {
+        plan.recordedHostKey = previous.hostKey;
     }
     return plan;
 }
@@ -374,6 +384,24 @@ export async function liveRetirePlan(
     return { host: currentIp, command: nothingToRetireCommand(nodeName, `the replaced instance ${plan.retires} is gone already`) };
 }
 
+/**
+ * The host key the retire step pins: the current node's when it retires nothing (it runs there),
+ * else the one recorded for the replaced instance; undefined (not checked, with a note in the
+ * log) when the previous state of an older version recorded none.
+ */
+export function retireHostKey(plan: RetirePlan, currentHostKey: string | undefined, nodeName: string, note: (message: string) => void): string | undefined {
+    if (plan.retires === undefined) {
+        return currentHostKey;
+    }
+    if (plan.recordedHostKey === undefined && currentHostKey !== undefined) {
+        note(
+            `${nodeName}-retire-replaced: the previous state records no SSH host key for ${plan.retires} (written by an older version): ` +
+                "this step reaches it without checking its host key (docs/security.md#ssh-host-keys)",
+        );
+    }
+    return plan.recordedHostKey;
+}
+
 /** Instance states in which a replaced node may still be in the cluster. */
 const LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped"];
 
@@ -410,6 +438,8 @@ export class ControlPlane {
     /** The nodes' login and its private key (secret): what the next update reaches them with. */
     readonly loginKeys: pulumi.Output<Record<string, string>>;
     readonly firstNode: FirstControlPlaneNode;
+    /** Each node's SSH host key (`<node>-host-key` stdout), in chain order; empty when not pinned. */
+    readonly hostKeys: pulumi.Output<string>[] = [];
 
     private readonly opts: pulumi.CustomResourceOptions;
     /** The login every node of this update accepts (recorded per node, compared by the retire plan). */
@@ -434,13 +464,19 @@ export class ControlPlane {
         this.instanceIds = pulumi.all(this.instances.map((instance) => instance.id));
         this.privateIps = pulumi.all(this.instances.map((instance) => instance.privateIp));
         const sshAccess = this.sshAccess;
+        // The host keys too: the next update's retire step pins the key of the node it retires.
         this.nodesByName = pulumi
-            .all([this.instanceIds, this.privateIps])
-            .apply(([ids, ips]) =>
-                Object.fromEntries(ids.map((instanceId, index) => [standaloneNodeName(env, index), { instanceId, privateIp: ips[index], sshAccess }])),
+            .all([this.instanceIds, this.privateIps, pulumi.all(this.hostKeys)])
+            .apply(([ids, ips, keys]) =>
+                Object.fromEntries(
+                    ids.map((instanceId, index): [string, LifecycleNode] => [
+                        standaloneNodeName(env, index),
+                        { instanceId, privateIp: ips[index], sshAccess, ...(keys[index] !== undefined ? { hostKey: keys[index] } : {}) },
+                    ]),
+                ),
             );
         this.loginKeys = pulumi.secret(pulumi.output(args.ssh.privateKey).apply((key) => ({ [sshAccess]: key })));
-        this.firstNode = { id: this.instances[0].id, privateIp: this.instances[0].privateIp };
+        this.firstNode = { id: this.instances[0].id, privateIp: this.instances[0].privateIp, hostKey: this.hostKeys[0] };
         this.upgradeAddons = this.addUpgradeAddons();
 
         this.listener = new aws.lb.Listener(
@@ -504,6 +540,11 @@ export class ControlPlane {
             }),
         );
         this.instances.push(instance);
+        // Read once per instance, before any SSH step to it (they take it as an input).
+        const hostKey = this.args.hostKeys.forInstance(name, instance.id, { parent: this.args.parent, dependsOn: [instance] });
+        if (hostKey !== undefined) {
+            this.hostKeys.push(hostKey);
+        }
 
         const attachment = new aws.lb.TargetGroupAttachment(
             `${name}-api`,
@@ -526,7 +567,7 @@ export class ControlPlane {
             new command.remote.Command(
                 bootstrapName,
                 {
-                    connection: nodeConnection({ ...this.args.ssh, host: instance.privateIp }),
+                    connection: nodeConnection({ ...this.args.ssh, host: instance.privateIp, hostKey }),
                     create,
                     stdin: boot.stdin,
                     // An input change (a rotated worker token, a new encryption key) runs the same script:
@@ -553,8 +594,8 @@ export class ControlPlane {
                 },
             ),
         );
-        this.memberships.push(this.addMembership(name, index, instance, this.bootstraps[index]));
-        this.retirements.push(this.addRetireReplaced(name, index, instance, this.bootstraps[index], this.memberships[index]));
+        this.memberships.push(this.addMembership(name, index, instance, this.bootstraps[index], hostKey));
+        this.retirements.push(this.addRetireReplaced(name, index, instance, this.bootstraps[index], this.memberships[index], hostKey));
     }
 
     /**
@@ -570,13 +611,19 @@ export class ControlPlane {
      * bootstrap step and instance. Only `dependsOn` edges lead here, so no dependent is replaced
      * with it (pulumi/pulumi step_generator.go, calculateDependentReplacements).
      */
-    private addMembership(name: string, index: number, instance: aws.ec2.Instance, gate: command.remote.Command): command.remote.Command {
+    private addMembership(
+        name: string,
+        index: number,
+        instance: aws.ec2.Instance,
+        gate: command.remote.Command,
+        hostKey: pulumi.Output<string> | undefined,
+    ): command.remote.Command {
         const drainTimeout = this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS;
         const noted = instance.id.apply((id) => memberNoteCommand(name, id));
         return new command.remote.Command(
             `${name}-membership`,
             {
-                connection: nodeConnection({ ...this.args.ssh, host: instance.privateIp }),
+                connection: nodeConnection({ ...this.args.ssh, host: instance.privateIp, hostKey }),
                 create: noted,
                 update: noted,
                 delete: instance.id.apply((expectedInstanceId) => nodeLeaveCommand(name, drainTimeout, { expectedInstanceId })),
@@ -610,6 +657,7 @@ export class ControlPlane {
         instance: aws.ec2.Instance,
         gate: command.remote.Command,
         membership: command.remote.Command,
+        hostKey: pulumi.Output<string> | undefined,
     ): command.remote.Command {
         const drainTimeout = this.args.drainTimeoutSeconds ?? CONTROL_PLANE_DRAIN_TIMEOUT_SECONDS;
         const current = { sshAccess: this.sshAccess };
@@ -636,7 +684,12 @@ export class ControlPlane {
             }
             return key;
         });
-        const connection = nodeConnection({ ...this.args.ssh, host: plan.host, privateKey });
+        // The node it connects to: the replaced one (its recorded key) or, with nothing to retire, this one.
+        const pinnedKey =
+            hostKey === undefined
+                ? undefined
+                : pulumi.all([plan, hostKey]).apply(([p, current]) => retireHostKey(p, current, name, (message) => void pulumi.log.warn(message)));
+        const connection = nodeConnection({ ...this.args.ssh, host: plan.host, privateKey, hostKey: pinnedKey });
         return new command.remote.Command(
             `${name}-retire-replaced`,
             {
@@ -700,7 +753,7 @@ export class ControlPlane {
         return new command.remote.Command(
             `${this.args.environment}-upgrade-addons`,
             {
-                connection: nodeConnection({ ...this.args.ssh, host: last.privateIp }),
+                connection: nodeConnection({ ...this.args.ssh, host: last.privateIp, hostKey: this.hostKeys[this.hostKeys.length - 1] }),
                 create: UPGRADE_ADDONS_COMMAND,
                 stdin: pulumi.secret(this.args.kubeadmInitConfig),
                 triggers: [this.args.kubernetesVersion],

@@ -12,6 +12,7 @@ import { JoinTokens } from "./join-tokens";
 import { AccessKeyPair, ControllerCredentials } from "./controller-credentials";
 import { ControlPlane, ControlPlaneMode, LifecycleDecision, loginChangeRefusal, sshAccessOf } from "./control-plane";
 import { DEFAULT_HARDENING, HardeningSettings } from "./hardening";
+import { HostKeyReader, HostKeyReaderArgs } from "./host-keys";
 import { ControllerChartVersions, NodeIam, NodeRole, policyDocumentsFor } from "./iam";
 import { CloudMetadata, nodeConnection } from "./kubeconfig";
 import type { LifecycleNode, LifecycleState } from "./lifecycle-state";
@@ -34,6 +35,8 @@ export interface EksdClusterNetwork {
     bastionPublicIp: pulumi.Input<string>;
     /** Nodes download their boot bundle from the bastion's private address. */
     bastionPrivateIp: pulumi.Input<string>;
+    /** The bastion instance: its SSH host key is read from its console (`<env>-bastion-host-key`). */
+    bastionInstanceId: pulumi.Input<string>;
 }
 
 export interface ControlPlaneSettings {
@@ -89,6 +92,11 @@ export interface EksdClusterArgs extends ClusterSettings {
     rootCaCert?: string;
     /** Nodes call the cloud API without TLS verification (self-signed cloud, no root CA). */
     cloudApiInsecure?: boolean;
+    /**
+     * How every SSH step checks the machine it reaches: `console` pins each instance's host key
+     * (read from its console by tools/host-key.ts where Pulumi runs), `unpinned` checks none.
+     */
+    sshHostKeys: HostKeyReaderArgs;
     /**
      * Chart versions of the controllers that run with the control-plane role (CCM, EBS CSI, load
      * balancer controller, autoscaler): the role gets their upstream policies at these versions.
@@ -157,8 +165,10 @@ export class EksdCluster extends pulumi.ComponentResource {
     readonly workerRollInputs: Record<string, pulumi.Output<string>>;
     /** What add-ons should depend on: nodes, node groups, the kubeconfig. */
     readonly nodes: pulumi.Resource[];
-    /** SSH to the first control-plane node through the bastion (for day-2 commands such as the destroy cleanup). */
+    /** SSH to the first control-plane node through the bastion, host keys pinned (join tokens, worker rolls, health gate). */
     readonly firstNodeConnection: command.types.input.remote.ConnectionArgs;
+    /** The bastion's SSH host key; undefined when host keys are not pinned. */
+    readonly bastionHostKey?: pulumi.Output<string>;
     /** The API target group: the stack's own, never a controller leftover. */
     readonly apiTargetGroupArn: pulumi.Output<string>;
     /** User data, bundle and bootstrap commands of every node. */
@@ -209,12 +219,17 @@ export class EksdCluster extends pulumi.ComponentResource {
             }
             return { initialized: previous?.initialized === true, previousNodes };
         });
+        // Every SSH step goes through the bastion (or to it): its key is read first.
+        const hostKeys = new HostKeyReader(args.sshHostKeys);
+        const bastionInstanceId = pulumi.output(args.network.bastionInstanceId);
+        this.bastionHostKey = hostKeys.forInstance(`${env}-bastion`, bastionInstanceId, { parent: this, dependsOn: this.networkDependencies() });
         const ssh = {
             user: args.ssh.nodeUser,
             privateKey: args.ssh.nodePrivateKey,
             bastionHost: args.network.bastionPublicIp,
             bastionUser: args.ssh.bastionUser,
             bastionPrivateKey: args.ssh.bastionPrivateKey,
+            bastionHostKey: this.bastionHostKey,
         };
 
         const release = EKSD_RELEASES[args.eksdVersion];
@@ -240,6 +255,7 @@ export class EksdCluster extends pulumi.ComponentResource {
                 privateIp: args.network.bastionPrivateIp,
                 user: args.ssh.bastionUser,
                 privateKey: args.ssh.bastionPrivateKey,
+                hostKey: this.bastionHostKey,
             },
             dependsOn: this.networkDependencies(),
         });
@@ -264,6 +280,7 @@ export class EksdCluster extends pulumi.ComponentResource {
             boot: this.boot,
             requireMetadataTokens: hardening.requireMetadataTokens,
             ssh,
+            hostKeys,
             decision,
             previousLoginKeys: args.previousLoginKeys,
             kubernetesVersion,
@@ -301,7 +318,7 @@ export class EksdCluster extends pulumi.ComponentResource {
         this.apiEndpointPrivate = pulumi.interpolate`https://${this.api.privateIp}:${API_PORT}`;
         this.apiEndpointPublic = this.api.publicIp.apply((ip) => (ip ? `https://${ip}:${API_PORT}` : undefined));
 
-        const firstNodeSsh = { ...ssh, host: controlPlane.firstNode.privateIp };
+        const firstNodeSsh = { ...ssh, host: controlPlane.firstNode.privateIp, hostKey: controlPlane.firstNode.hostKey };
         this.firstNodeConnection = nodeConnection(firstNodeSsh);
         this.apiTargetGroupArn = controlPlane.targetGroup.arn;
         // Node 0's bootstrap gate (or, in ASG mode, the whole control plane) says the node is up.

@@ -15,6 +15,10 @@ export interface NodeSshArgs {
     bastionHost: pulumi.Input<string>;
     bastionUser: string;
     bastionPrivateKey: pulumi.Input<string>;
+    /** The node's host key (cluster/host-keys.ts); unset or undefined: not checked. */
+    hostKey?: pulumi.Input<string | undefined>;
+    /** The bastion's host key; unset or undefined: not checked. */
+    bastionHostKey?: pulumi.Input<string | undefined>;
 }
 
 export interface CloudMetadataArgs {
@@ -26,17 +30,24 @@ export interface CloudMetadataArgs {
     dependsOn: pulumi.Resource[];
 }
 
+/**
+ * SSH to a node through the bastion. Each host key given is pinned (pulumi-command refuses a
+ * server whose key differs); without one, pulumi-command accepts any key, so the field is left
+ * out rather than set empty.
+ */
 export function nodeConnection(ssh: NodeSshArgs): command.types.input.remote.ConnectionArgs {
     return {
         host: ssh.host,
         user: ssh.user,
         privateKey: pulumi.secret(ssh.privateKey),
         dialErrorLimit: NODE_DIAL_ERROR_LIMIT,
+        ...(ssh.hostKey !== undefined ? { hostKey: ssh.hostKey as pulumi.Input<string> } : {}),
         proxy: {
             host: ssh.bastionHost,
             user: ssh.bastionUser,
             privateKey: pulumi.secret(ssh.bastionPrivateKey),
             dialErrorLimit: NODE_DIAL_ERROR_LIMIT,
+            ...(ssh.bastionHostKey !== undefined ? { hostKey: ssh.bastionHostKey as pulumi.Input<string> } : {}),
         },
     };
 }

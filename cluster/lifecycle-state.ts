@@ -15,6 +15,11 @@ export interface LifecycleNode {
     privateIp: string;
     /** `<ssh user>@<key pair name>` it was started with: the only login it accepts. */
     sshAccess?: string;
+    /**
+     * Its SSH host key (`<type> <base64>`), read from its console: the next update's retire step
+     * pins it. Absent in states of older versions and with `sshHostKeys: unpinned`.
+     */
+    hostKey?: string;
 }
 
 /** What the stack exports as `lifecycle` after a successful `pulumi up`. */
@@ -66,6 +71,9 @@ function parseLifecycleNodes(value: unknown): Record<string, LifecycleNode> | un
             nodes[name] = { instanceId: node.instanceId, privateIp: node.privateIp };
             if (typeof node.sshAccess === "string") {
                 nodes[name].sshAccess = node.sshAccess;
+            }
+            if (typeof node.hostKey === "string" && node.hostKey !== "") {
+                nodes[name].hostKey = node.hostKey;
             }
         }
     }

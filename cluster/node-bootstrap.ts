@@ -231,6 +231,8 @@ export interface NodeBootstrapArgs extends NodeBootSettings {
         privateIp: pulumi.Input<string>;
         user: string;
         privateKey: pulumi.Input<string>;
+        /** Its SSH host key (cluster/host-keys.ts); undefined: not checked. */
+        hostKey?: pulumi.Input<string>;
     };
     /** What the publish Command needs first (the network: SG rules, routes). */
     dependsOn: pulumi.Resource[];
@@ -260,6 +262,7 @@ export class NodeBootstrap implements ControlPlaneNodeBoot {
                     host: args.bastion.publicIp,
                     user: args.bastion.user,
                     privateKey: pulumi.secret(args.bastion.privateKey),
+                    ...(args.bastion.hostKey !== undefined ? { hostKey: args.bastion.hostKey } : {}),
                 },
                 create: publishBundleCommand(this.bundleSha256, args.rootCaCert !== undefined),
                 stdin: this.bundle,

@@ -57,6 +57,7 @@ export function cloudFactsOf(record: DoctorRecord, file: string): CloudFactsMode
         checkedAt: record.checkedAt,
         metadataOptionsAccepted: asFact(record.checks["metadata-options"]),
         metadataInstanceIdMatches: asFact(record.checks["metadata-instance-id"]),
+        consoleHostKeys: asFact(record.checks["ssh-host-keys-console"]),
     };
 }
 
@@ -67,6 +68,13 @@ export function cloudFactProblems(stack: StackModel, facts: CloudFactsModel): st
         problems.push(
             `${PROJECT_NAME}:requireMetadataTokens: true, but ${facts.source} (${facts.checkedAt}) records that this cloud refuses metadataOptions, ` +
                 "so every instance would fail to start. Fix: pulumi config set requireMetadataTokens false (or re-run the doctor if the cloud changed)",
+        );
+    }
+    if (stack.cluster.sshHostKeys === "console" && facts.consoleHostKeys === false) {
+        problems.push(
+            `${PROJECT_NAME}:sshHostKeys: "console", but ${facts.source} (${facts.checkedAt}) records that this cloud's console output shows no SSH host keys, ` +
+                "so every host-key step would wait for its deadline and fail. Fix: pulumi config set sshHostKeys unpinned (on a production stack also accept the rule ssh-host-keys-unpinned), " +
+                "or re-run the doctor with --deep if the cloud or the image changed",
         );
     }
     return problems;

@@ -147,6 +147,7 @@ function buildModel(raw: RawStackConfig, v: StackConfigValues, environment: stri
             adminCredentialValidityHours: v.adminCredentialValidityHours,
             // Workers the autoscaler starts join long after `pulumi up`: a week by default.
             workerJoinTokenTtlHours: v.workerJoinTokenTtlHours ?? (v.autoscaler ? 168 : 24),
+            sshHostKeys: v.sshHostKeys,
         },
         hardening: {
             auditLog: v.auditLog,

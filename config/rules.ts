@@ -280,6 +280,14 @@ function productionProblems(v: ValidValues, has: Has, accepted: readonly Product
             problem(rule, key, `${String(v[key])} weakens a production stack (${PRODUCTION_RULES[rule]}). Fix: pulumi config set ${key} ${String(safe)}`);
         }
     }
+    if (has("sshHostKeys") && v.sshHostKeys === "unpinned") {
+        problem(
+            "ssh-host-keys-unpinned",
+            "sshHostKeys",
+            '"unpinned" lets every SSH step of a production stack talk to whatever answers at a node\'s address (the control-plane bootstrap sends the CA keys there). ' +
+                "Fix: pulumi config set sshHostKeys console (check the cloud first: npm run doctor -- --stack <stack> --deep, row ssh-host-keys-console)",
+        );
+    }
     return problems;
 }
 

@@ -12,7 +12,7 @@ import * as eksdVersions from "../cluster/versions";
 import { ENVIRONMENT_NAME_PATTERN } from "../infra/tags";
 import { rootCaProblem } from "../model/ca-certificate";
 import { isIpv4Address, networkOf, parseIpv4Cidr } from "../model/cidr";
-import { CNI_CHOICES, CONTROL_PLANE_MODES, TAINT_EFFECTS, VOLUME_TYPES } from "../model/constants";
+import { CNI_CHOICES, CONTROL_PLANE_MODES, SSH_HOST_KEY_MODES, TAINT_EFFECTS, VOLUME_TYPES } from "../model/constants";
 import { PRODUCTION_RULE_IDS } from "../model/production-rules";
 
 export const PROJECT_NAME = "zadara-eksd";
@@ -673,6 +673,23 @@ export const CONFIG_SCHEMAS = {
         group: "hardening",
         example: "false",
         description: "Require IMDSv2 tokens on instances (zCompute does not support IMDSv2: keep false there).",
+    }),
+    sshHostKeys: key(z.enum(SSH_HOST_KEY_MODES).default("console"), {
+        group: "hardening",
+        example: "console",
+        // A word for "on" must never be answered with the nearest choice, "unpinned".
+        refusals: Object.fromEntries([
+            ...["pinned", "pin", "true", "on", "yes", "strict"].map((word): [string, string] => [
+                word,
+                "is not a mode: pinning reads each host key from its instance's console. Fix: pulumi config set sshHostKeys console (or pulumi config rm sshHostKeys)",
+            ]),
+            ...["false", "off", "no", "none", "ignore"].map((word): [string, string] => [
+                word,
+                "is not a mode. Fix: pulumi config set sshHostKeys console (pinned, the default), or unpinned where the cloud cannot show a console (no host key is checked)",
+            ]),
+        ]),
+        description:
+            "`console`: every SSH step pins the host key of the machine it reaches, read from that instance's console output (GetConsoleOutput) where Pulumi runs; `unpinned`: no host key is checked (a cloud without GetConsoleOutput; refused in production unless accepted).",
     }),
 
     // Nodes

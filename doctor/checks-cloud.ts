@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import { CloudCallError } from "../cleanup/cloud";
 import { isInUse } from "../cleanup/errors";
 import { CA_BUNDLE_ENV, providerCaBundleProblem } from "../infra/provider-ca";
+import { ConsoleHostKeys, hostKeyLine, parseConsoleHostKeys, preferredHostKey } from "../hostkeys/console";
 import { errorCode } from "./cloud";
 import { checkTls } from "./tls";
 import type { CheckOutcome, DoctorCheck } from "./types";
@@ -379,6 +380,82 @@ export const iamConditionKeysCheck: DoctorCheck = {
     },
 };
 
+/** Codes of a cloud that has no console output API at all. */
+const NO_CONSOLE_API = /UnsupportedOperation|InvalidAction|NotImplemented|UnknownOperation/;
+
+/** A console's host keys as a row: holds with the key it would pin, or why not. */
+function hostKeysOutcome(where: string, found: ConsoleHostKeys, action: string): CheckOutcome {
+    if (found.kind === "keys") {
+        const key = preferredHostKey(found.keys);
+        return {
+            status: "holds",
+            detail: `${where} shows ${found.keys.length} host key(s); it would pin ${key ? hostKeyLine(key).slice(0, 40) : "?"}...`,
+            programAction: action,
+        };
+    }
+    if (found.kind === "unusable") {
+        return { status: "fails", detail: `${where}: ${found.reason}`, programAction: "the host-key step of such an instance fails; check its image" };
+    }
+    return {
+        status: "fails",
+        detail: `${where} shows no complete -----BEGIN SSH HOST KEY KEYS----- block${found.partial ? " (one started and did not end)" : ""}: the image's cloud-init does not print the keys (keys_to_console off?)`,
+        programAction: "every host-key step would wait for its deadline and fail: fix the image, or pulumi config set sshHostKeys unpinned",
+    };
+}
+
+export const consoleHostKeysCheck: DoctorCheck = {
+    id: "ssh-host-keys-console",
+    assumption: "GetConsoleOutput shows an instance's SSH host keys (cloud-init's -----BEGIN SSH HOST KEY KEYS----- block)",
+    configKey: "sshHostKeys",
+    docs: "docs/security.md#ssh-host-keys",
+    needed: (stack) => stack.cluster.sshHostKeys === "console",
+    async run({ deep, cloud, stack }) {
+        const action =
+            stack.cluster.sshHostKeys === "console"
+                ? "every SSH step pins the host key read from its instance's console"
+                : "sshHostKeys is unpinned: SSH steps check no host key";
+        if (deep?.instanceId) {
+            if (deep.consoleError !== undefined) {
+                return {
+                    status: "fails",
+                    detail: `GetConsoleOutput of the probe ${deep.instanceId} failed: ${deep.consoleError}`,
+                    programAction: "no host key can be read: pulumi config set sshHostKeys unpinned",
+                };
+            }
+            if (deep.consoleHostKeys !== undefined) {
+                return hostKeysOutcome(`the console of the probe ${deep.instanceId} (image ${stack.cluster.controlPlane.amiId})`, deep.consoleHostKeys, action);
+            }
+        }
+        // Without --deep: any running instance of the account; an old one may have scrolled past its boot.
+        const running = (await cloud.instances()).find((i) => i.state === "running");
+        if (!running) {
+            return deepOnly("whether its console shows its host keys (no running instance to ask)", action);
+        }
+        let text: string;
+        try {
+            text = await cloud.consoleOutput(running.id);
+        } catch (error) {
+            if (NO_CONSOLE_API.test(errorCode(error))) {
+                return {
+                    status: "fails",
+                    detail: `GetConsoleOutput is not served: ${error instanceof Error ? error.message : String(error)}`,
+                    programAction: "no host key can be read from a console: pulumi config set sshHostKeys unpinned",
+                };
+            }
+            throw error;
+        }
+        const found = parseConsoleHostKeys(text);
+        if (found.kind === "none") {
+            return {
+                status: "cannot-tell",
+                detail: `GetConsoleOutput answers (${text.length} characters for ${running.id}), but that console shows no host-key block (it may have scrolled past the boot): run with --deep`,
+                programAction: action,
+            };
+        }
+        return hostKeysOutcome(`the console of ${running.id}`, found, action);
+    },
+};
+
 export const CLOUD_CHECKS: DoctorCheck[] = [
     credentialsCheck,
     tlsCheck,
@@ -394,4 +471,5 @@ export const CLOUD_CHECKS: DoctorCheck[] = [
     terminateDecrementCheck,
     bundlePortCheck,
     iamConditionKeysCheck,
+    consoleHostKeysCheck,
 ];

@@ -113,6 +113,12 @@ export class DoctorCloud {
         return instancesOf(await this.call("ec2:DescribeInstances", () => this.ec2.send(new EC2.DescribeInstancesCommand({}))));
     }
 
+    /** The instance's console output, decoded (GetConsoleOutput answers base64); "" when it has none. */
+    async consoleOutput(id: string): Promise<string> {
+        const out = await this.call("ec2:GetConsoleOutput", () => this.ec2.send(new EC2.GetConsoleOutputCommand({ InstanceId: id })));
+        return Buffer.from(out.Output ?? "", "base64").toString("utf8");
+    }
+
     async instance(id: string): Promise<InstanceInfo | undefined> {
         const out = await this.call("ec2:DescribeInstances", () => this.ec2.send(new EC2.DescribeInstancesCommand({ InstanceIds: [id] })));
         return instancesOf(out)[0];

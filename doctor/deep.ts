@@ -6,6 +6,8 @@
 //   - RunInstances with the metadataOptions the program sets for requireMetadataTokens: accepted?
 //   - the instance's own view (metadata instance-id, host name), printed by its user data to the
 //     serial console and read with GetConsoleOutput;
+//   - whether that console shows the instance's SSH host keys (cloud-init prints them after the
+//     user data ran): what `sshHostKeys: console` pins;
 //   - the error code DeleteSecurityGroup gives for a group an instance still uses (the cleanup's
 //     "in use" codes, cleanup/errors.ts);
 //   - whether an ingress rule on the bastion's bundle port (8089) is accepted.
@@ -13,6 +15,7 @@ import * as EC2 from "@aws-sdk/client-ec2";
 import type { StackModel } from "../model";
 import { isInUse } from "../cleanup/errors";
 import { CloudCallError } from "../cleanup/cloud";
+import { ConsoleHostKeys, joinConsoleReads, parseConsoleHostKeys } from "../hostkeys/console";
 import { DoctorCloud, errorCode } from "./cloud";
 import type { Clock } from "../cleanup/types";
 
@@ -23,6 +26,8 @@ export const DEEP_TAG = "zadara-eksd-doctor";
 export const CONSOLE_MARKER = "ZADARA-EKSD-DOCTOR";
 export const DEFAULT_DEEP_TIMEOUT_SECONDS = 600;
 const POLL_MS = 5_000;
+/** cloud-init prints the host keys right after the user data: polls it gets once the probe's line is there. */
+const HOST_KEY_POLLS_AFTER_MARKER = 12;
 
 export interface DeepProbeResult {
     instanceId?: string;
@@ -33,6 +38,10 @@ export interface DeepProbeResult {
     metadataInstanceId?: string;
     hostname?: string;
     privateDnsName?: string;
+    /** What the console showed of the SSH host keys (undefined: never read). */
+    consoleHostKeys?: ConsoleHostKeys;
+    /** GetConsoleOutput's error, when the call failed. */
+    consoleError?: string;
     /** The code DeleteSecurityGroup answered while the instance used the group. */
     inUseCode?: string;
     /** True when the cloud deleted a group an instance still used. */
@@ -221,17 +230,28 @@ export class DeepProbe {
         }
     }
 
+    /** Until the probe's own line and the host-key block are both on the console (or the deadline). */
     private async readConsole(instanceId: string, deadline: number, result: DeepProbeResult): Promise<void> {
         const { cloud, clock } = this.args;
+        let text = "";
+        let pollsAfterMarker = 0;
         while (clock.now() < deadline) {
             this.abortIfAsked();
             const instance = await cloud.instance(instanceId);
             result.privateDnsName = instance?.privateDnsName;
-            const out = await cloud.call("ec2:GetConsoleOutput", () => cloud.ec2.send(new EC2.GetConsoleOutputCommand({ InstanceId: instanceId })));
-            const seen = parseConsole(Buffer.from(out.Output ?? "", "base64").toString("utf8"));
+            try {
+                text = joinConsoleReads(text, await cloud.consoleOutput(instanceId));
+            } catch (error) {
+                result.consoleError = error instanceof Error ? error.message : String(error);
+                throw error;
+            }
+            const seen = parseConsole(text);
             if (seen) {
                 result.metadataInstanceId = seen.instanceId;
                 result.hostname = seen.hostname;
+            }
+            result.consoleHostKeys = parseConsoleHostKeys(text);
+            if (seen && (result.consoleHostKeys.kind !== "none" || pollsAfterMarker++ >= HOST_KEY_POLLS_AFTER_MARKER)) {
                 return;
             }
             await clock.sleep(POLL_MS);

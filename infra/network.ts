@@ -181,6 +181,8 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
     /** The bastion's EIP. */
     public readonly bastionPublicIp: pulumi.Output<string>;
     public readonly bastionPrivateIp: pulumi.Output<string>;
+    /** The bastion instance (the cluster reads its SSH host key from its console). */
+    public readonly bastionInstanceId: pulumi.Output<string>;
     /**
      * Boot bundles reach the nodes through the API load balancer's port BUNDLE_PORT (forwarded
      * to the bastion): its target group, kept by the destroy cleanup.
@@ -228,6 +230,7 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
         const bastion = this.createBastion(subnets, groups.bastion);
         this.bastionPublicIp = bastion.eip.publicIp;
         this.bastionPrivateIp = bastion.instance.privateIp;
+        this.bastionInstanceId = bastion.instance.id;
         this.bundleTargetGroupArn = this.createBundlePath(loadBalancer, bastion.instance, groups);
 
         this.registerOutputs({
@@ -244,6 +247,7 @@ export class ZadaraNetwork extends pulumi.ComponentResource {
             apiInternalDnsName: this.apiInternalDnsName,
             bastionPublicIp: this.bastionPublicIp,
             bastionPrivateIp: this.bastionPrivateIp,
+            bastionInstanceId: this.bastionInstanceId,
             bundleTargetGroupArn: this.bundleTargetGroupArn,
             natGatewayId: this.natGatewayId,
         });

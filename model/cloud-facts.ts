@@ -9,4 +9,6 @@ export interface CloudFactsModel {
     metadataOptionsAccepted?: boolean;
     /** The metadata's instance-id is the API's id (row `metadata-instance-id`). */
     metadataInstanceIdMatches?: boolean;
+    /** GetConsoleOutput shows an instance's SSH host keys (row `ssh-host-keys-console`). */
+    consoleHostKeys?: boolean;
 }

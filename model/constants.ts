@@ -28,3 +28,11 @@ export const API_PORT = 6443;
 export const BUNDLE_PORT = 8089;
 /** zCompute answers the AWS API under one region name. */
 export const ZCOMPUTE_REGION = "us-east-1";
+
+/**
+ * How the program's SSH steps check the machine they reach: `console` pins each instance's host
+ * key, read from the instance's own console output; `unpinned` checks nothing (clouds without
+ * GetConsoleOutput).
+ */
+export const SSH_HOST_KEY_MODES = ["console", "unpinned"] as const;
+export type SshHostKeyMode = (typeof SSH_HOST_KEY_MODES)[number];

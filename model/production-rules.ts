@@ -14,6 +14,7 @@ export const PRODUCTION_RULES = {
     "secrets-encryption-off": "Secrets must be encrypted at rest in etcd",
     "kubelet-hardening-off": "kubelet anonymous auth off and webhook authorization on",
     "profiling-on": "the profiling endpoints of the API server, controller manager and scheduler must be off",
+    "ssh-host-keys-unpinned": "every SSH step of the program must pin the host key of the machine it reaches (sshHostKeys console)",
 } as const;
 
 export type ProductionRuleId = keyof typeof PRODUCTION_RULES;

@@ -3,7 +3,7 @@
 // Components import these types from model/, never from config/ (one-way data flow).
 import type * as pulumi from "@pulumi/pulumi";
 import type { CloudFactsModel } from "./cloud-facts";
-import type { CniChoice, ControlPlaneMode, TaintEffect, VolumeType } from "./constants";
+import type { CniChoice, ControlPlaneMode, SshHostKeyMode, TaintEffect, VolumeType } from "./constants";
 
 export interface Taint {
     key: string;
@@ -110,6 +110,8 @@ export interface ClusterModel {
     adminCredentialValidityHours: number;
     /** Lifetime of the node-bootstrap token in worker user data. */
     workerJoinTokenTtlHours: number;
+    /** How the SSH steps check host keys (`console`: pinned, read from each instance's console). */
+    sshHostKeys: SshHostKeyMode;
 }
 
 /** Security switches of the cluster (kubeadm config, kubelet, instances). */

@@ -192,6 +192,43 @@ const controlPlanePolicy: ProductionPolicy = {
     },
 };
 
+const REMOTE_COMMAND = "command:remote:Command";
+
+/**
+ * Whether a connection block names a host key. Checked with `in`, never by reading the value:
+ * at preview a key read from a new instance is unknown, and reading an unknown value in
+ * CrossGuard throws (the policy would turn advisory); an unknown key is still a pinned one.
+ */
+function pinsHostKey(connection: unknown): boolean {
+    return typeof connection === "object" && connection !== null && "hostKey" in connection;
+}
+
+const hostKeyPolicy: ProductionPolicy = {
+    name: "ssh-host-keys-unpinned",
+    description: PRODUCTION_RULES["ssh-host-keys-unpinned"],
+    check: (resources) =>
+        resources
+            .filter((r) => r.type === REMOTE_COMMAND)
+            .flatMap((r) => {
+                const connection = r.props.connection;
+                if (typeof connection !== "object" || connection === null) {
+                    // A connection hidden whole (a redacted plan) shows nothing to check.
+                    return [];
+                }
+                const proxy = "proxy" in connection ? (connection as { proxy?: unknown }).proxy : undefined;
+                const unpinned = [
+                    ...(pinsHostKey(connection) ? [] : ["its host"]),
+                    ...(proxy !== undefined && !pinsHostKey(proxy) ? ["its proxy (the bastion)"] : []),
+                ];
+                return unpinned.length === 0
+                    ? []
+                    : [
+                          `the SSH step ${r.name} does not check the host key of ${unpinned.join(" or ")} (connection.hostKey unset): ` +
+                              "whoever answers at that address receives what it sends. Fix: pulumi config set sshHostKeys console",
+                      ];
+            }),
+};
+
 /** The policies of the pack, in the order they report. */
 export const PRODUCTION_POLICIES: readonly ProductionPolicy[] = [
     portPolicy("bastion-ssh-open-to-world", SSH_PORT, "SSH", "pulumi config set --path 'bastionSshCidrs[0]' <your office CIDR>"),
@@ -199,6 +236,7 @@ export const PRODUCTION_POLICIES: readonly ProductionPolicy[] = [
     otherIngressPolicy,
     tlsPolicy,
     controlPlanePolicy,
+    hostKeyPolicy,
 ];
 
 /** Stack tag that marks a stack as production for the pack (else: the name starts with prod). */

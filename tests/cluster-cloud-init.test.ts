@@ -36,6 +36,7 @@ import { allNodeFileNames, nodeFileNames } from "../cluster/node-files";
 import { bundleFiles, CRON_BUNDLE_NAME, renderBundle, ROOT_CA_BUNDLE_NAME, sha256Hex } from "../cluster/node-bootstrap";
 import { NodeEnv, renderNodeEnv } from "../cluster/node-env";
 import { BOOTSTRAP_TOKEN_PATTERN, caCertHashOf } from "../cluster/secrets";
+import { bastionCloudConfig } from "../infra/network";
 
 interface WriteFileEntry {
     path: string;
@@ -452,6 +453,22 @@ describe("rendered cloud-config per role", () => {
         assert.match(await valueOf(asgc.caCertHash), /^sha256:[0-9a-f]{64}$/);
         const [, intlCluster] = kubeadmDocuments(stdinFiles("intl-master-sa-1-bootstrap")["zadara/kubeadm.yaml"]);
         assert.deepEqual(intlCluster.apiServer.certSANs, ["192.168.2.250", `elb-${LB_ID}`, `elb-${LB_ID}.symphony.local`]);
+    });
+
+    it("leaves cloud-init's host-key print on: every SSH step pins the key it prints to the console (docs/security.md#ssh-host-keys)", async () => {
+        await buildClusters();
+        const configs: Record<string, unknown> = {
+            bastion: YAML.parse(bastionCloudConfig()),
+            "control-plane": parseCloudConfig(cloudConfigText("aws:ec2/instance:Instance", "dev-master-sa-1")),
+            worker: parseCloudConfig(cloudConfigText("aws:ec2/launchConfiguration:LaunchConfiguration", "dev-workers")),
+        };
+        for (const [role, config] of Object.entries(configs)) {
+            const keys = Object.keys(config as object);
+            // keys_to_console: `ssh.emit_keys_to_console`, the key-type blacklist, or a module list without it.
+            for (const off of ["ssh", "ssh_key_console_blacklist", "cloud_final_modules", "cloud_config_modules"]) {
+                assert.ok(!keys.includes(off), `${role} user data sets ${off}`);
+            }
+        }
     });
 
     it("renders a bare worker and a bare control-plane node as valid cloud-config too", () => {

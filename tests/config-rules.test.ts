@@ -193,6 +193,37 @@ describe("rules with their messages", () => {
     });
 });
 
+describe("sshHostKeys", () => {
+    it("defaults to console; unpinned is a choice; anything else names the key, the value and the fix", () => {
+        assert.equal(loadWith().cluster.sshHostKeys, "console");
+        assert.equal(loadWith({ sshHostKeys: "unpinned" }).cluster.sshHostKeys, "unpinned");
+        expectProblem(
+            problemsWith({ sshHostKeys: "consol" }),
+            "sshHostKeys",
+            '"consol" is not one of console, unpinned',
+            "Fix: pulumi config set sshHostKeys console",
+        );
+        // A word for "on" is never answered with the nearest choice, which would turn pinning off.
+        const pinned = problemsWith({ sshHostKeys: "pinned" });
+        expectProblem(pinned, "sshHostKeys", '"pinned" is not a mode', "Fix: pulumi config set sshHostKeys console");
+        assert.doesNotMatch(pinned.join("\n"), /set sshHostKeys unpinned/);
+        expectProblem(problemsWith({ sshHostKeys: "off" }), "sshHostKeys", '"off" is not a mode', "sshHostKeys console", "unpinned");
+    });
+
+    it("unpinned is refused in production unless its rule is accepted", () => {
+        const prod = { production: "true", bastionSshCidrs: '["10.20.0.0/16"]', apiAllowedCidrs: '["10.20.0.0/16"]', controlPlaneCount: "3" };
+        expectProblem(
+            problemsWith({ ...prod, sshHostKeys: "unpinned" }),
+            "sshHostKeys",
+            "unpinned",
+            "ssh-host-keys-unpinned",
+            "pulumi config set sshHostKeys console",
+        );
+        assert.equal(loadWith({ ...prod, sshHostKeys: "unpinned", acceptUnsafeProductionRules: '["ssh-host-keys-unpinned"]' }).cluster.sshHostKeys, "unpinned");
+        assert.equal(loadWith({ ...prod, sshHostKeys: "console" }).cluster.sshHostKeys, "console");
+    });
+});
+
 describe("secrets", () => {
     it("are detected through PULUMI_CONFIG_SECRET_KEYS, the language host's documented variable", () => {
         assert.deepEqual(secretKeysFromEnvironment({ PULUMI_CONFIG_SECRET_KEYS: '["zadara-eksd:accessKey"]' }), ["zadara-eksd:accessKey"]);

@@ -4,6 +4,8 @@
 // probe's user data prints on a real instance (with the id and host name a test chooses).
 import * as EC2 from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { DoctorCloud } from "../doctor/cloud";
 import { BUNDLE_PORT as DOCTOR_BUNDLE_PORT, CONSOLE_MARKER, DEEP_TAG, DeepProbe, parseConsole, probeUserData } from "../doctor/deep";
@@ -37,7 +39,11 @@ function fakeConsole(line: (instanceId: string, privateDns: string) => string): 
     });
 }
 
-const goodConsole = (id: string, dns: string) => `${CONSOLE_MARKER} instance-id=${id} hostname=${dns.split(".")[0]}`;
+/** What cloud-init prints after the user data: the instance's SSH host keys (a recorded boot's block). */
+const bootText = fs.readFileSync(path.join(__dirname, "fixtures", "console-host-keys.txt"), "utf8");
+const HOST_KEY_BLOCK = bootText.slice(bootText.indexOf("-----BEGIN SSH HOST KEY KEYS-----"), bootText.indexOf("-----END SSH HOST KEY KEYS-----") + 31);
+const probeLine = (id: string, dns: string) => `${CONSOLE_MARKER} instance-id=${id} hostname=${dns.split(".")[0]}`;
+const goodConsole = (id: string, dns: string) => `${probeLine(id, dns)}\n${HOST_KEY_BLOCK}`;
 
 /** Probe instances and groups left in moto (not terminated / still existing). */
 async function leftovers(): Promise<string[]> {
@@ -89,6 +95,7 @@ describe("doctor --deep on moto", () => {
         assert.match(line(run, "hostname"), /^holds: host name "ip-.*" matches the private DNS name/);
         assert.match(line(run, "in-use-error-codes"), /^holds: DeleteSecurityGroup of a group in use answered DependencyViolation/);
         assert.match(line(run, "bastion-bundle-port"), /^holds/);
+        assert.match(line(run, "ssh-host-keys-console"), /^holds: the console of the probe i-\S+ .* shows 3 host key\(s\); it would pin ssh-ed25519 /);
         assert.deepEqual(await leftovers(), []);
         // Tagged at launch (instance only: a volume TagSpecification is what zCompute refuses).
         const run1 = proxy.calls.find((c) => c.action === "RunInstances");
@@ -138,6 +145,19 @@ describe("doctor --deep on moto", () => {
         assert.match(line(run, "in-use-error-codes"), /^fails: .*answered GroupBusy, not one of the cleanup's in-use codes/);
         assert.match(line(run, "bastion-bundle-port"), /^fails: refused: .*port not allowed/);
         assert.equal(run.code, 1);
+        assert.deepEqual(await leftovers(), []);
+    });
+
+    it("ssh-host-keys-console: a console without cloud-init's host-key block fails, needed while sshHostKeys is console", async () => {
+        fakeConsole(probeLine);
+        const run = await deepDoctor();
+        assert.match(line(run, "metadata-instance-id"), /^holds/);
+        assert.match(line(run, "ssh-host-keys-console"), /^fails: the console of the probe i-\S+ .* shows no complete -----BEGIN SSH HOST KEY KEYS----- block/);
+        assert.equal(run.code, 1);
+        // It waits a bounded number of polls for the block once the probe's line is there.
+        assert.ok(proxy.calls.filter((c) => c.action === "GetConsoleOutput").length <= 14);
+        const unpinned = await deepDoctor(["--config", "sshHostKeys=unpinned"]);
+        assert.equal(unpinned.code, 0, "not needed with sshHostKeys unpinned");
         assert.deepEqual(await leftovers(), []);
     });
 

@@ -12,7 +12,11 @@ import { after, before, describe, it } from "node:test";
 import { ConfigValidationError, loadStackConfig } from "../config";
 import { doctorRecordFileName, parseDoctorRecord, retirePathOf, withCloudFacts } from "../config/cloud-facts";
 import { doctorRecord, writeDoctorRecord } from "../tools/doctor-record";
+import { consoleHostKeysCheck } from "../doctor/checks-cloud";
+import type { DoctorCloud } from "../doctor/cloud";
+import type { DeepProbeResult } from "../doctor/deep";
 import { formatTable } from "../doctor/report";
+import { parseConsoleHostKeys } from "../hostkeys/console";
 import { exitCodeOf } from "../doctor/run";
 import { checkTls } from "../doctor/tls";
 import type { DoctorRow } from "../doctor/types";
@@ -161,6 +165,7 @@ describe("the recorded result feeds back into the config", () => {
             checkedAt: "2026-12-06T12:00:00.000Z",
             metadataOptionsAccepted: false,
             metadataInstanceIdMatches: true,
+            consoleHostKeys: undefined,
         });
         assert.match(retirePathOf(fine.cloud.facts), /retire early/);
         assert.throws(
@@ -171,6 +176,21 @@ describe("the recorded result feeds back into the config", () => {
                     error.message,
                 ),
         );
+    });
+
+    it("a cloud recorded as showing no host keys on the console refuses sshHostKeys console, naming the record and both fixes", () => {
+        const fails = JSON.stringify(doctorRecord("dev", "https://c", true, [row("ssh-host-keys-console", "fails")], now));
+        assert.throws(
+            () => withCloudFacts(stackWith([]), fails, "doctor.dev.json"),
+            (error: unknown) =>
+                error instanceof ConfigValidationError &&
+                /zadara-eksd:sshHostKeys: "console", but doctor\.dev\.json .* shows no SSH host keys.*Fix: pulumi config set sshHostKeys unpinned/.test(
+                    error.message,
+                ),
+        );
+        assert.equal(withCloudFacts(stackWith(["sshHostKeys=unpinned"]), fails, "doctor.dev.json").cloud.facts?.consoleHostKeys, false);
+        const holds = JSON.stringify(doctorRecord("dev", "https://c", true, [row("ssh-host-keys-console", "holds")], now));
+        assert.equal(withCloudFacts(stackWith([]), holds, "doctor.dev.json").cloud.facts?.consoleHostKeys, true);
     });
 
     it("without a record nothing changes; cannot-tell leaves a fact unknown", () => {
@@ -239,5 +259,47 @@ describe("the doctor's answer and command line", () => {
         assert.equal(noKeys.code, 2);
         assert.match(noKeys.text, /no cloud credentials: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
         assert.match((await run(["--stack", "dev", "--frobnicate"])).text, /unknown argument "--frobnicate"/);
+    });
+});
+
+describe("ssh-host-keys-console", () => {
+    const BOOT = fs.readFileSync(path.join(__dirname, "fixtures", "console-host-keys.txt"), "utf8");
+    const KERNEL_ONLY = "Linux version 5.15.0\nKernel command line: ro\n";
+    /** A cloud with one running instance whose console answers `text`, or refuses with `code`. */
+    const cloud = (text: string, code?: string) =>
+        ({
+            instances: () => Promise.resolve([{ id: "i-0running", state: "running", privateDnsName: "", privateIp: "", tags: {} }]),
+            consoleOutput: () => (code ? Promise.reject(Object.assign(new Error(`${code}: no`), { code })) : Promise.resolve(text)),
+        }) as unknown as DoctorCloud;
+    const deepWith = (fields: Partial<DeepProbeResult>): DeepProbeResult => ({ instanceId: "i-0probe", leftovers: [], ...fields });
+    const check = (stack: StackModel, c: DoctorCloud, deep?: DeepProbeResult) => consoleHostKeysCheck.run({ stack, cloud: c, deep, env: {} });
+
+    it("is needed with sshHostKeys console only", () => {
+        assert.equal(consoleHostKeysCheck.needed(stackWith([])), true);
+        assert.equal(consoleHostKeysCheck.needed(stackWith(["sshHostKeys=unpinned"])), false);
+    });
+
+    it("--deep: holds when the probe's console shows the keys, naming the key it would pin; fails without them or without the API", async () => {
+        const stack = stackWith([]);
+        const holds = await check(stack, cloud(""), deepWith({ consoleHostKeys: parseConsoleHostKeys(BOOT) }));
+        assert.equal(holds.status, "holds");
+        assert.match(holds.detail, /probe i-0probe .* shows 3 host key\(s\); it would pin ssh-ed25519 /);
+        const none = await check(stack, cloud(""), deepWith({ consoleHostKeys: parseConsoleHostKeys(KERNEL_ONLY) }));
+        assert.equal(none.status, "fails");
+        assert.match(none.programAction, /sshHostKeys unpinned/);
+        const refused = await check(stack, cloud(""), deepWith({ consoleError: "ec2:GetConsoleOutput: UnsupportedOperation: no" }));
+        assert.equal(refused.status, "fails");
+        assert.match(refused.detail, /UnsupportedOperation/);
+    });
+
+    it("without --deep: asks a running instance; an old console without the block cannot tell, a missing API fails", async () => {
+        const stack = stackWith([]);
+        assert.equal((await check(stack, cloud(BOOT))).status, "holds");
+        const old = await check(stack, cloud(KERNEL_ONLY));
+        assert.equal(old.status, "cannot-tell");
+        assert.match(old.detail, /run with --deep/);
+        const missing = await check(stack, cloud("", "UnsupportedOperation"));
+        assert.equal(missing.status, "fails");
+        assert.match(missing.detail, /GetConsoleOutput is not served/);
     });
 });

@@ -79,6 +79,7 @@ describe("production guard of the stack config", () => {
         ["secretsEncryption", { secretsEncryption: "false" }, "secrets-encryption-off", "pulumi config set secretsEncryption true"],
         ["kubeletHardening", { kubeletHardening: "false" }, "kubelet-hardening-off", "pulumi config set kubeletHardening true"],
         ["apiServerProfiling", { apiServerProfiling: "true" }, "profiling-on", "pulumi config set apiServerProfiling false"],
+        ["sshHostKeys", { sshHostKeys: "unpinned" }, "ssh-host-keys-unpinned", "pulumi config set sshHostKeys console"],
     ];
     for (const [key, change, rule, text] of weakenings) {
         it(`refuses ${key} weakened, unless acknowledged by its rule ${rule} or by acceptUnsafeProduction`, () => {
@@ -300,6 +301,25 @@ describe("policy pack over recorded plans", () => {
         }
     });
 
+    it("fails an SSH step without a host key or without its proxy's, and judges no connection it cannot see", () => {
+        const step = (name: string, connection: unknown): PolicyInputResource => ({ type: "command:remote:Command", name, props: { connection } });
+        const key = "ssh-ed25519 AAAA";
+        const messages = evaluateProductionPolicies([
+            step("pinned", { host: "h", hostKey: key, proxy: { host: "b", hostKey: key } }),
+            step("direct", { host: "b", hostKey: key }),
+            step("open", { host: "h", proxy: { host: "b" } }),
+            step("open-proxy", { host: "h", hostKey: key, proxy: { host: "b" } }),
+            step("redacted", "[secret]"),
+        ]).filter((v) => v.policy === "ssh-host-keys-unpinned");
+        assert.deepEqual(
+            messages.map((v) => /SSH step (\S+) does not check the host key of (.*) \(connection/.exec(v.message)?.slice(1, 3)),
+            [
+                ["open", "its host or its proxy (the bastion)"],
+                ["open-proxy", "its proxy (the bastion)"],
+            ],
+        );
+    });
+
     it("fails fewer than 3 control-plane instances", () => {
         only(
             weakened((resources) => {
@@ -313,7 +333,7 @@ describe("policy pack over recorded plans", () => {
     });
 
     it("plan --policy: prod passes; a prod plan weakened past its acknowledgement exits 1 with the rules' messages", () => {
-        assert.match(stdout.prod, /5 production policies passed/);
+        assert.match(stdout.prod, /6 production policies passed/);
         assert.match(stdout.dev, /dev is not a production stack/);
         // The program's acknowledgement does not silence the pack (the platform team's view).
         const fail = runPlan([
@@ -329,8 +349,16 @@ describe("policy pack over recorded plans", () => {
             "bastionSshCidrs[0]=0.0.0.0/1",
             "--config",
             "bastionSshCidrs[1]=128.0.0.0/1",
+            "--config",
+            "sshHostKeys=unpinned",
         ]);
         assert.equal(fail.code, 1, fail.stdout);
+        // The pack sees inside the secret connections, as CrossGuard does; the plan prints none of it.
+        assert.match(
+            fail.stderr,
+            /\[ssh-host-keys-unpinned\] the SSH step prod-master-sa-1-bootstrap does not check the host key of its host or its proxy \(the bastion\)/,
+        );
+        assert.match(fail.stderr, /\[ssh-host-keys-unpinned\] the SSH step prod-boot-bundle does not check the host key of its host/);
         assert.match(fail.stderr, /\[bastion-ssh-open-to-world\] SSH \(22\) is open to every IPv4 address/);
         assert.match(fail.stderr, /\[cloud-api-tls-unverified\]/);
     });

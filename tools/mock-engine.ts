@@ -232,8 +232,27 @@ export function mockState(type: string, name: string, inputs: Record<string, any
     }
 }
 
-/** What our remote commands print on a real cloud, recognised by resource name. */
+/**
+ * A well-formed ed25519 public key line (`ssh-ed25519 <base64>`), the same for the same name: the
+ * wire format (length-prefixed type, then 32 key bytes) that an authorized_keys parser accepts.
+ */
+export function mockHostKeyLine(name: string): string {
+    const type = Buffer.from("ssh-ed25519");
+    const key = Buffer.from(hexFrom(`host-key/${name}`, 64), "hex");
+    const length = (n: number) => {
+        const b = Buffer.alloc(4);
+        b.writeUInt32BE(n);
+        return b;
+    };
+    return `ssh-ed25519 ${Buffer.concat([length(type.length), type, length(key.length), key]).toString("base64")}`;
+}
+
+/** What our commands print on a real cloud, recognised by resource name. */
 function mockCommandStdout(name: string): string {
+    if (name.endsWith("-host-key")) {
+        // tools/host-key.ts: the instance's key from its console (the provider trims the newline).
+        return mockHostKeyLine(name);
+    }
     if (name.includes("kubeconfig")) {
         return [
             "apiVersion: v1",

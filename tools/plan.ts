@@ -351,17 +351,21 @@ async function main(): Promise<number> {
     if (options.stats) {
         console.error(JSON.stringify({ resources: plan.resources.length, maxRssKb: process.resourceUsage().maxRSS }));
     }
-    return options.policy ? reportPolicies(plan, production) : 0;
+    return options.policy ? reportPolicies(plan, recorded, production) : 0;
 }
 
-/** The policy pack over the plan, as `pulumi preview --policy-pack policy` would run it. */
-function reportPolicies(plan: PlanDocument, production: boolean): number {
+/**
+ * The policy pack over the plan, as `pulumi preview --policy-pack policy` would run it: over
+ * the inputs with secrets unpacked, as CrossGuard hands them to a policy (a remote Command's
+ * whole `connection` is secret, and its host-key pins are inside). Nothing of it is printed.
+ */
+function reportPolicies(plan: PlanDocument, recorded: RecordedResource[], production: boolean): number {
     if (!production) {
         console.log(`\npolicy: ${plan.stack} is not a production stack; the production policies do not apply`);
         return 0;
     }
     const violations = evaluateProductionPolicies(
-        plan.resources.map((r) => ({ type: r.type, name: r.name, props: (r.inputs ?? {}) as Record<string, unknown> })),
+        recorded.map((r) => ({ type: r.type, name: r.name, props: (redactSecrets(r.inputs, true) ?? {}) as Record<string, unknown> })),
     );
     if (violations.length === 0) {
         console.log(`\npolicy: ${PRODUCTION_POLICIES.length} production policies passed`);

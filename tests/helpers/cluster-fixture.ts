@@ -100,6 +100,7 @@ export async function makeArgs(environment: string, overrides: Partial<EksdClust
             apiInternalDnsName: `elb-${LB_ID}.symphony.local`,
             bastionPublicIp: "203.0.113.5",
             bastionPrivateIp: "192.168.0.10",
+            bastionInstanceId: "i-0bastion000000001",
         },
         apiPublic: true,
         eksdVersion: "1.30",
@@ -129,6 +130,7 @@ export async function makeArgs(environment: string, overrides: Partial<EksdClust
         kubeconfigTimeoutMinutes: 25,
         etcdBackupRotation: 100,
         rootCaCert: ROOT_CA,
+        sshHostKeys: { mode: "console", stack: "test", cloudApiUrl: "https://cloud.example.com" },
         // The 1.30 pins (addons/versions.ts); a cluster of another minor passes its own.
         controllerCharts: { ccm: "0.0.11", ebsCsi: "2.33.0", loadBalancerController: "1.7.2", autoscaler: "9.37.0" },
         ...overrides,
