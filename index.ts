@@ -11,11 +11,12 @@ import { standaloneNodeName } from "./cluster/control-plane";
 import type { ControllerChartVersions } from "./cluster/iam";
 import { LifecycleState, LifecycleValue, readPreviousState } from "./cluster/lifecycle-state";
 import { WorkerRolls, workerRollGroups } from "./cluster/worker-rolls";
-import { ConfigValidationError, loadStackConfig, secretKeysFromEnvironment } from "./config";
+import { ConfigValidationError, secretKeysFromEnvironment } from "./config";
 import { doctorRecordFileName, retirePathOf, withCloudFacts } from "./config/cloud-facts";
 import { createZComputeProvider, ZadaraNetwork } from "./infra";
 import { providerCaBundleProblem } from "./infra/provider-ca";
 import type { StackModel } from "./model";
+import { loadProgramModel } from "./program-model";
 
 /**
  * The one place that reads stack configuration: Pulumi's config map (public runtime API) and
@@ -23,7 +24,7 @@ import type { StackModel } from "./model";
  */
 function readConfig(): StackModel {
     try {
-        const stack = loadStackConfig({
+        const stack = loadProgramModel({
             stack: pulumi.getStack(),
             values: pulumi.runtime.allConfig(),
             secretKeys: secretKeysFromEnvironment(process.env),

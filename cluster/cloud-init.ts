@@ -108,7 +108,7 @@ export function buildUserData(config: NodeCloudConfig): string {
     const size = userDataSize(encoded);
     if (size > USER_DATA_LIMIT_BYTES) {
         const keys = config.sizeKeys.length > 0 ? `; shorten ${config.sizeKeys.join(" / ")}` : "";
-        // Config refuses a worker group over the limit first (config/user-data-size.ts); this
+        // Config refuses a worker group over the limit first (cluster/user-data-size.ts, from program-model.ts); this
         // stays as the backstop for the values only known now. A RunError: no stack trace.
         throw new pulumi.RunError(`user data of a ${config.role} node would be ${size} bytes (gzip), over the ${USER_DATA_LIMIT_BYTES}-byte limit${keys}`);
     }

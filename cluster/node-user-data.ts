@@ -1,6 +1,6 @@
 // What a node's user data is made of, from plain settings: the kubeadm settings, the node.env
 // every node shares and a worker group's cloud-config. NodeBootstrap renders the real user data
-// with these, and the config check (config/user-data-size.ts) sizes each worker group with the
+// with these, and the config check (cluster/user-data-size.ts, asked by program-model.ts) sizes each worker group with the
 // same functions before anything is registered. No Pulumi resources here: config/ imports it.
 import { createHash } from "node:crypto";
 import type { NodeGroupModel } from "../model";

@@ -9,7 +9,6 @@ import { placeholderFindings, placeholdersAcceptedByDefault } from "./placeholde
 import { jsonValueOf, plainTextSecretProblems, RawStackConfig, unknownKeyProblems } from "./raw";
 import { ignoredProviderKeyProblems, inputProblems } from "./input-rules";
 import { crossKeyProblems, groupSizes, ValidValues } from "./rules";
-import { workerUserDataProblems } from "./user-data-size";
 import { CONFIG_KEYS, NODE_GROUP_DEFAULTS, PROJECT_NAME, StackConfigValues } from "./schema";
 
 export { PROJECT_NAME } from "./schema";
@@ -65,13 +64,7 @@ export function loadStackConfig(raw: RawStackConfig): StackModel {
     if (problems.length > 0) {
         throw new ConfigValidationError(problems);
     }
-    const model = buildModel(raw, v as StackConfigValues, environment, production);
-    // Sized from the built model: the worker user data is rendered from its final values.
-    const sizeProblems = workerUserDataProblems(model);
-    if (sizeProblems.length > 0) {
-        throw new ConfigValidationError(sizeProblems);
-    }
-    return model;
+    return buildModel(raw, v as StackConfigValues, environment, production);
 }
 
 function buildModel(raw: RawStackConfig, v: StackConfigValues, environment: string, production: boolean): StackModel {

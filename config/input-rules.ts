@@ -3,7 +3,7 @@
 // a roll wider than its group, a bastion key that is no key, provider keys the program never
 // reads. Each message names the key, the value and the fix. (Rules across keys that decide the
 // cluster's shape live in rules.ts.)
-import { nearestVersions, PUBLISHED_VERSIONS, publishedVersions, REFRESH_COMMAND } from "../addons/published-versions";
+import { nearestVersions, PUBLISHED_VERSIONS, publishedVersions, REFRESH_COMMAND } from "../model/published-chart-versions";
 import { VERSION_TABLE } from "../addons/versions";
 import { EKSD_RELEASES } from "../cluster/versions";
 import { cidrsOverlap, parseIpv4Cidr } from "../model/cidr";
@@ -106,7 +106,7 @@ const RELEASE_VERSION = /^(v?)\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
  * An override's chart version has the form the add-on's releases have (semver, with or without
  * the leading v as the catalog pins it): `latest`, `2.39` or `v2.39.3` for a chart published
  * as 2.39.3 name no release Helm could fetch. A well-formed version must also be one the
- * recorded list of published versions holds (addons/published-versions.json), so a version the
+ * recorded list of published versions holds (model/published-chart-versions.json), so a version the
  * chart never published fails here, offline, instead of at the preview's Helm fetch.
  */
 function chartVersionProblems(v: ValidValues): string[] {

@@ -15,7 +15,7 @@ import { isIpv4Address, networkOf, parseIpv4Cidr } from "../model/cidr";
 import { CNI_CHOICES, CONTROL_PLANE_MODES, SSH_HOST_KEY_MODES, TAINT_EFFECTS, VOLUME_TYPES } from "../model/constants";
 import { PRODUCTION_RULE_IDS } from "../model/production-rules";
 
-export const PROJECT_NAME = "zadara-eksd";
+export { PROJECT_NAME } from "../model/constants";
 
 // ---------------------------------------------------------------------------------------------
 // Bounds (each with the reason it is what it is)

@@ -36,3 +36,6 @@ export const ZCOMPUTE_REGION = "us-east-1";
  */
 export const SSH_HOST_KEY_MODES = ["console", "unpinned"] as const;
 export type SshHostKeyMode = (typeof SSH_HOST_KEY_MODES)[number];
+
+/** The Pulumi project name: the namespace of every config key (`zadara-eksd:<key>`). */
+export const PROJECT_NAME = "zadara-eksd";

@@ -182,7 +182,11 @@ describe("standalone control plane", () => {
                 dev: "control",
             });
             const options = optionsOf(INSTANCE, instance.name);
-            assert.equal(options.ignoreChanges, undefined, "control-plane nodes follow every change (one at a time)");
+            assert.deepEqual(
+                options.ignoreChanges,
+                ["disableApiTermination"],
+                "control-plane nodes follow every change (one at a time), except the protection they set themselves",
+            );
             assert.deepEqual(options.replaceOnChanges, CONTROL_PLANE_REPLACE_ON_CHANGES);
             assert.equal(options.deleteBeforeReplace, false);
         }

@@ -1,4 +1,4 @@
-// An add-on override must name a chart version known to be published (addons/published-versions.json):
+// An add-on override must name a chart version known to be published (model/published-chart-versions.json):
 // refused at config time with the key, the value, the nearest known versions and the fix; the
 // list is derived by `npm run chart-versions` and holds every pin and every chart-facts version.
 import assert from "node:assert/strict";
@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 
-import { nearestVersions, PUBLISHED_VERSIONS, publishedVersions } from "../addons/published-versions";
+import { nearestVersions, PUBLISHED_VERSIONS, publishedVersions } from "../model/published-chart-versions";
 import { ADDON_NAMES, VERSION_TABLE } from "../addons/versions";
 import { FACTS_DIR } from "../tools/chart-facts";
 import { derivePublishedVersions, PUBLISHED_VERSIONS_FILE, runChartVersions } from "../tools/chart-versions";

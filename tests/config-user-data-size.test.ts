@@ -6,8 +6,8 @@ import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 
 import { USER_DATA_LIMIT_BYTES } from "../cluster/cloud-init";
-import { workerUserDataBytes } from "../config/user-data-size";
-import { expectProblem, loadWith, problemsWith } from "./helpers/config-fixture";
+import { workerUserDataBytes, workerUserDataProblems } from "../cluster/user-data-size";
+import { expectProblem, loadWith } from "./helpers/config-fixture";
 import { runPlan } from "./helpers/plan-cli";
 
 const hex = (seed: string, length: number): string => createHash("sha256").update(seed).digest("hex").repeat(2).slice(0, length);
@@ -30,6 +30,11 @@ function justUnderLimit(count: number): { valueLength: number; bytes: number } {
     return { valueLength, bytes: workerUserDataBytes(model, "workers", { ...base, labels: labels(count, valueLength) }) };
 }
 
+/** The size problems index.ts raises right after reading such a config (before any resource). */
+function sizeProblemsWith(input: Parameters<typeof loadWith>[0]): string[] {
+    return workerUserDataProblems(loadWith(input));
+}
+
 describe("worker user data size at config time", () => {
     // 40 labels (the ASG tag limit allows 43), values of at most 63 characters (the label value limit).
     const under = justUnderLimit(40);
@@ -39,11 +44,12 @@ describe("worker user data size at config time", () => {
         assert.ok(under.bytes <= USER_DATA_LIMIT_BYTES && under.bytes > USER_DATA_LIMIT_BYTES - 40, `${under.bytes} bytes`);
         const model = loadWith(withGroup({ labels: labels(40, under.valueLength) }));
         assert.equal(Object.keys(model.cluster.nodeGroups.workers.labels).length, 40);
+        assert.deepEqual(workerUserDataProblems(model), []);
     });
 
     it("a group just over the limit is refused: group, largest keys, size, limit, fix", () => {
         const problem = expectProblem(
-            problemsWith(withGroup({ labels: labels(40, under.valueLength + 1), taints: [{ key: "dedicated", value: "gpu", effect: "NoSchedule" }] })),
+            sizeProblemsWith(withGroup({ labels: labels(40, under.valueLength + 1), taints: [{ key: "dedicated", value: "gpu", effect: "NoSchedule" }] })),
             "nodeGroups.workers",
             "the workers' user data would be ",
             `over the ${USER_DATA_LIMIT_BYTES}-byte limit of the launch configuration`,
@@ -63,7 +69,7 @@ describe("worker user data size at config time", () => {
             effect: "NoSchedule",
         }));
         expectProblem(
-            problemsWith(withGroup({ taints })),
+            sizeProblemsWith(withGroup({ taints })),
             "nodeGroups.workers",
             "largest parts: nodeGroups.workers.taints (+",
             "Fix: shorten nodeGroups.workers.taints",

@@ -1,4 +1,4 @@
-// Records, per add-on, the chart versions known to be published (addons/published-versions.json),
+// Records, per add-on, the chart versions known to be published (model/published-chart-versions.json),
 // so the config refuses an override naming a version no chart repository has.
 //
 //   npm run chart-versions -- <charts dir>            write the list
@@ -14,18 +14,18 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 import { CHART_SOURCES } from "../addons/charts";
-import { PublishedVersion, PublishedVersionsData } from "../addons/published-versions";
+import { PublishedVersion, PublishedVersionsData } from "../model/published-chart-versions";
 import { ADDON_NAMES, SNAPSHOT_CONTROLLER_IMAGES, VERSION_TABLE } from "../addons/versions";
 import { compareVersions } from "../model/version-order";
 import { FACTS_DIR } from "./chart-facts";
 
-export const PUBLISHED_VERSIONS_FILE = path.resolve(__dirname, "../addons/published-versions.json");
+export const PUBLISHED_VERSIONS_FILE = path.resolve(__dirname, "../model/published-chart-versions.json");
 
 const USAGE = `usage: npm run chart-versions -- <charts dir> [--check]
 
 Derives the published chart versions of every add-on from <charts dir>/index.json (e.g. the
 collected ../shared/charts), the committed chart facts and the catalog's pins, and writes
-addons/published-versions.json. --check exits 1 when the committed file differs.
+model/published-chart-versions.json. --check exits 1 when the committed file differs.
 `;
 
 interface IndexEntry {

@@ -11,7 +11,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { acceptPlaceholdersForOfflinePlan, ConfigValidationError, loadStackConfig, placeholderFindings, PROJECT_NAME } from "../config";
+import { acceptPlaceholdersForOfflinePlan, ConfigValidationError, placeholderFindings, PROJECT_NAME } from "../config";
+import { loadProgramModel } from "../program-model";
 import { evaluateProductionPolicies, PRODUCTION_POLICIES } from "../policy/rules";
 import { RecordedResource, redactSecrets, settle, startMockEngine } from "./mock-engine";
 import { Override, parseOverride, readPreviousState, resolveStackConfig } from "./stack-config";
@@ -267,7 +268,7 @@ async function main(): Promise<number> {
     // Validate before anything is registered, exactly as the program will.
     let production: boolean;
     try {
-        production = loadStackConfig({ stack: input.stack, values: input.values, secretKeys: input.secretKeys, env: process.env }).production;
+        production = loadProgramModel({ stack: input.stack, values: input.values, secretKeys: input.secretKeys, env: process.env }).production;
     } catch (error) {
         if (error instanceof ConfigValidationError) {
             // Point at the stack file line of each key the file sets (overrides have none).

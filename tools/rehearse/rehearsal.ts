@@ -31,6 +31,8 @@ export interface UpdateSpec {
      * URN and a create of the new one.
      */
     renamedInState?: string;
+    /** Fault switches for this update (files in the cluster's faults/ directory, read by the node tools). */
+    faults?: Array<"drain-refused" | "node-delete-refused">;
     /** `pulumi destroy`: every resource deleted in the engine's order. */
     destroy?: boolean;
     /** How the update should end. */
@@ -200,6 +202,9 @@ export class Rehearsal implements StepRunner {
             this.violations.add(`${spec.label}: expected a refusal at preview, the update was planned`);
         }
         this.markNotReady(planned, spec.notReady ?? []);
+        for (const fault of spec.faults ?? []) {
+            fs.writeFileSync(path.join(this.cloud.clusterDir, "faults", fault), "");
+        }
         if (spec.renamedInState !== undefined) {
             this.renameInState(spec.renamedInState);
         }

@@ -102,6 +102,53 @@ export const SCENARIOS: Scenario[] = [
         ],
     },
     {
+        name: "gate fails at node 2, changed config",
+        stack: "dev",
+        target: 3,
+        updates: [
+            { label: "create 3", config: [count(3)], expect: "ok" },
+            {
+                label: "new AMI, node 2 never Ready",
+                config: [count(3), "controlPlaneAmiId=ami-00000000000000077"],
+                notReady: ["dev-master-sa-2"],
+                expect: "fail",
+            },
+            { label: "re-run with a fixed AMI", config: [count(3), "controlPlaneAmiId=ami-00000000000000078"], expect: "ok" },
+        ],
+    },
+    {
+        name: "leave interrupted, re-run",
+        stack: "dev",
+        target: 3,
+        updates: [
+            { label: "create 3", config: [count(3)], expect: "ok" },
+            // Cut at step 1 (drain): the old node 1 keeps serving, etcd holds its successor too.
+            {
+                label: "new AMI, the drain is refused",
+                config: [count(3), "controlPlaneAmiId=ami-00000000000000077"],
+                faults: ["drain-refused"],
+                expect: "fail",
+            },
+            // Cut after step 3 (member removed): the re-run finishes only the last step.
+            {
+                label: "re-run, the Node deletion is refused",
+                config: [count(3), "controlPlaneAmiId=ami-00000000000000077"],
+                faults: ["node-delete-refused"],
+                expect: "fail",
+            },
+            { label: "re-run", config: [count(3), "controlPlaneAmiId=ami-00000000000000077"], expect: "ok" },
+        ],
+    },
+    {
+        name: "EKS-D patch upgrade",
+        stack: "dev",
+        target: 3,
+        updates: [
+            { label: "create 3 on v1.35.8-eks-1-35-15", config: [count(3), "eksdVersion=1.35", "kubernetesVersion=v1.35.8-eks-1-35-15"], expect: "ok" },
+            { label: "kubernetesVersion v1.35.9-eks-1-35-16", config: [count(3), "eksdVersion=1.35", "kubernetesVersion=v1.35.9-eks-1-35-16"], expect: "ok" },
+        ],
+    },
+    {
         name: "EKS-D minor upgrade",
         stack: "dev",
         target: 3,

@@ -1,9 +1,9 @@
 // The chart versions (release tags for the snapshot controller) known to be published, per
-// add-on: data in addons/published-versions.json, written by `npm run chart-versions` from the
+// add-on: data in model/published-chart-versions.json, written by `npm run chart-versions` from the
 // collected chart defaults, the committed chart facts and the catalog's pins. An override naming
 // any other version is refused at config time: Helm would only fail at the preview's fetch.
-import data from "./published-versions.json";
-import { compareVersions } from "../model/version-order";
+import data from "./published-chart-versions.json";
+import { compareVersions } from "./version-order";
 
 export interface PublishedVersion {
     version: string;

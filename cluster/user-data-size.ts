@@ -1,15 +1,15 @@
 // Each worker group's user data must fit the launch configuration's limit
-// (USER_DATA_LIMIT_BYTES, gzip). Sized here, before anything is registered, by the very code that
+// (USER_DATA_LIMIT_BYTES, gzip). program-model.ts asks right after reading the config, before anything
+// is registered (config/ imports no component, and this is the cluster's rendering); sized by the very code that
 // renders it (cluster/node-user-data.ts, cluster/cloud-init.ts); only the values the cloud and the
 // random providers pick later are stood in for, each by the widest value it can take.
 import { createHash } from "node:crypto";
-import { encodeUserData, renderCloudConfig, USER_DATA_LIMIT_BYTES, userDataSize } from "../cluster/cloud-init";
-import { DEFAULT_HARDENING } from "../cluster/hardening";
-import { bundleFileName, kubeadmSettingsFor, NodeBootSettings, sha256Hex, workerCloudConfigFor } from "../cluster/node-user-data";
-import { EKSD_RELEASES } from "../cluster/versions";
+import { encodeUserData, renderCloudConfig, USER_DATA_LIMIT_BYTES, userDataSize } from "./cloud-init";
+import { DEFAULT_HARDENING } from "./hardening";
+import { bundleFileName, kubeadmSettingsFor, NodeBootSettings, sha256Hex, workerCloudConfigFor } from "./node-user-data";
+import { EKSD_RELEASES } from "./versions";
 import type { NodeGroupModel, StackModel } from "../model";
-import { BUNDLE_PORT } from "../model/constants";
-import { PROJECT_NAME } from "./schema";
+import { BUNDLE_PORT, PROJECT_NAME } from "../model/constants";
 
 /** The longest IPv4 address the API load balancer can get. */
 const WIDEST_IP = "255.255.255.255";
