@@ -297,7 +297,7 @@ export function processAlive(pid: number): boolean {
     }
 }
 
-async function killEtcdOf(node: RehearsalNode): Promise<void> {
+export async function killEtcdOf(node: RehearsalNode): Promise<void> {
     const pid = etcdPidOf(node);
     if (pid === undefined || !processAlive(pid)) {
         return;

@@ -78,6 +78,24 @@ export async function viewMembers(tls: EtcdTls, endpoints: string[]): Promise<Et
     return undefined;
 }
 
+/** The address of the member the first answering member names as its leader. */
+export async function leaderAddress(tls: EtcdTls, endpoints: string[]): Promise<string | undefined> {
+    const members = await viewMembers(tls, endpoints);
+    for (const endpoint of endpoints) {
+        try {
+            const answer = await request(tls, `${endpoint}/v3/maintenance/status`, "{}", 2000);
+            if (answer.status !== 200) {
+                continue;
+            }
+            const leader = (JSON.parse(answer.text) as { leader?: string }).leader;
+            return members?.find((member) => member.id === leader)?.ip;
+        } catch {
+            continue;
+        }
+    }
+    return undefined;
+}
+
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
 
 /**

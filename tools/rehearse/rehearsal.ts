@@ -6,9 +6,9 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BOOTSTRAP_OWNER_FILE } from "../../cluster/control-plane";
-import { CommandRun, RehearsalCloud, RehearsalNode, rootedCommand, etcdPidOf, processAlive } from "./cloud";
+import { CommandRun, RehearsalCloud, RehearsalNode, rootedCommand, etcdPidOf, killEtcdOf, processAlive } from "./cloud";
 import { EngineStep, runUpdate, StepOutcome, StepRunner } from "./engine";
-import { EtcdWriter, tlsOfNode, viewMembers } from "./etcd-view";
+import { EtcdWriter, leaderAddress, tlsOfNode, viewMembers } from "./etcd-view";
 import { emptyState, PlannedUpdate, RehearsalState } from "./state";
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -31,6 +31,11 @@ export interface UpdateSpec {
      * URN and a create of the new one.
      */
     renamedInState?: string;
+    /**
+     * Right after this resource's step succeeded, the etcd leader's process is killed and, a
+     * moment later, started again from its data (what the kubelet does for a static pod).
+     */
+    killLeaderAfter?: string;
     /** Fault switches for this update (files in the cluster's faults/ directory, read by the node tools). */
     faults?: Array<"drain-refused" | "node-delete-refused">;
     /** `pulumi destroy`: every resource deleted in the engine's order. */
@@ -133,6 +138,7 @@ export class Rehearsal implements StepRunner {
     private startVoters = 0;
     private target = 0;
     private update = "";
+    private killLeaderAfter: string | undefined;
     /** A destroy takes the last member down on purpose: no quorum check then. */
     private destroying = false;
 
@@ -182,6 +188,7 @@ export class Rehearsal implements StepRunner {
 
     private async runSpec(scenario: Scenario, spec: UpdateSpec): Promise<void> {
         this.update = spec.label;
+        this.killLeaderAfter = spec.killLeaderAfter;
         this.target = Number(spec.config.find((c) => c.startsWith("controlPlaneCount="))?.split("=")[1] ?? scenario.target);
         const members = (await this.members()) ?? [];
         this.startMembers = members.length;
@@ -372,6 +379,27 @@ export class Rehearsal implements StepRunner {
         this.steps++;
         this.log(`   ${step.op.padEnd(7)} ${resource.name}: ${outcome.ok ? "ok" : "FAILED"} ${outcome.message}`);
         await this.check(`${this.update} / ${step.op} ${resource.name}`);
+        if (outcome.ok && step.op !== "delete" && resource.name === this.killLeaderAfter) {
+            this.killLeaderAfter = undefined;
+            await this.killAndRestartLeader();
+        }
+    }
+
+    /** The leader's etcd dies; the kubelet starts it again after a second. */
+    private async killAndRestartLeader(): Promise<void> {
+        const tls = this.etcdTls();
+        const ip = tls ? await leaderAddress(tls, this.etcdEndpoints()) : undefined;
+        const node = this.cloud.liveNodes().find((n) => n.ip === ip);
+        if (!node) {
+            this.violations.add(`${this.update}: no etcd leader to kill`);
+            return;
+        }
+        await killEtcdOf(node);
+        this.log(`   killed the etcd leader on ${node.slot} (${node.hostname})`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const restart = await this.cloud.runOnNode(node, "kubelet --rehearse-restart-etcd", "");
+        this.log(`   the kubelet started etcd on ${node.slot} again (exit ${restart.code})`);
+        await this.check(`${this.update} / leader killed and restarted`);
     }
 
     /** Every script a Command, the cron file or an installed script calls exists on the node. */

@@ -117,6 +117,21 @@ export const SCENARIOS: Scenario[] = [
         ],
     },
     {
+        name: "leader killed mid-roll",
+        stack: "dev",
+        target: 3,
+        updates: [
+            { label: "create 3", config: [count(3)], expect: "ok" },
+            // After node 1's successor joined (4 members): the leader dies and comes back.
+            {
+                label: "new AMI, the leader killed mid-roll",
+                config: [count(3), "controlPlaneAmiId=ami-00000000000000077"],
+                killLeaderAfter: "dev-master-sa-1-bootstrap",
+                expect: "ok",
+            },
+        ],
+    },
+    {
         name: "leave interrupted, re-run",
         stack: "dev",
         target: 3,

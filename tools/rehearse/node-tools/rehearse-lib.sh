@@ -40,3 +40,22 @@ cluster_api_up() {
     done
     return 1
 }
+
+# start_etcd <initial-cluster> <new|existing>: this node's etcd as kubeadm's static pod runs it
+# (TLS with the node's etcd certificates), in the background; its pid in run/rehearse-etcd.pid.
+# With a data directory that holds a member, etcd ignores the two arguments (a restart).
+start_etcd() {
+    local initial=$1 state=$2
+    local pki="${KUBERNETES_ETC:?}/pki/etcd" data="${ETCD_DATA_DIR:?}" ip=$REHEARSE_NODE_IP name=$REHEARSE_HOSTNAME
+    mkdir -p "$data" "${REHEARSE_NODE_ROOT}/run" "${REHEARSE_NODE_ROOT}/var/log"
+    # etcd reads ETCD_* variables as flags: the node's ETCD_DATA_DIR & co. are not for it.
+    setsid env -i PATH=/usr/bin:/bin "${REHEARSE_REAL_BIN}/etcd" --name "$name" --data-dir "$data" \
+        --listen-client-urls "https://${ip}:2379" --advertise-client-urls "https://${ip}:2379" \
+        --listen-peer-urls "https://${ip}:2380" --initial-advertise-peer-urls "https://${ip}:2380" \
+        --initial-cluster "$initial" --initial-cluster-state "$state" --initial-cluster-token rehearsal \
+        --client-cert-auth --trusted-ca-file "${pki}/ca.crt" --cert-file "${pki}/server.crt" --key-file "${pki}/server.key" \
+        --peer-client-cert-auth --peer-trusted-ca-file "${pki}/ca.crt" --peer-cert-file "${pki}/peer.crt" --peer-key-file "${pki}/peer.key" \
+        --heartbeat-interval 50 --election-timeout 500 --snapshot-count 1000 --quota-backend-bytes 67108864 \
+        --logger zap --log-level warn </dev/null >>"${REHEARSE_NODE_ROOT}/var/log/etcd.log" 2>&1 &
+    echo "$!" >"${REHEARSE_NODE_ROOT}/run/rehearse-etcd.pid"
+}
