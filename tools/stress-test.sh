@@ -60,8 +60,8 @@ summary=()
 for i in $(seq "$runs"); do
     log="$log_dir/run-$i.log"
     start=$SECONDS
-    # Same runner invocation as `npm test` (the type check is not load-sensitive, so skip it).
-    if node --import tsx --test --test-reporter=spec "${files[@]}" >"$log" 2>&1; then
+    # The runner exactly as `npm test` runs it (lint and the type check are not load-sensitive).
+    if tools/test.sh --tests-only "${files[@]}" >"$log" 2>&1; then
         status=pass
     else
         status=FAIL
