@@ -1,43 +1,28 @@
 // The cleanup command against moto_server (behind a proxy that serves zCompute's paths and
 // injects faults), seeded with what each controller leaves behind.
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, it } from "node:test";
+import { beforeEach, describe, it } from "node:test";
 import { explain, runCli } from "./helpers/cleanup-run";
-import { startMotoProxy, MotoProxy } from "./helpers/moto-proxy";
+import { motoBehindProxy } from "./helpers/moto-proxy";
 import { existingIds, seed, Seed } from "./helpers/moto-seed";
-import { MotoServer, startMoto } from "./helpers/moto-server";
 
-let moto: MotoServer;
-let proxy: MotoProxy;
-
-before(async () => {
-    moto = await startMoto();
-    proxy = await startMotoProxy(moto.url);
-});
-after(async () => {
-    await proxy?.stop();
-    await moto?.stop();
-});
+const cloud = motoBehindProxy();
 
 function baseArgs(s: Seed): string[] {
-    return ["--stack", "dev", "--endpoint-url", proxy.url, "--timeout", "120", "--keep", s.apiNlbArn, "--keep", s.stackSecurityGroups.join(",")];
+    return ["--stack", "dev", "--endpoint-url", cloud.proxy.url, "--timeout", "120", "--keep", s.apiNlbArn, "--keep", s.stackSecurityGroups.join(",")];
 }
 
-const deletes = () => proxy.calls.filter((c) => /^(Delete|Revoke|Detach)/.test(c.action));
+const deletes = () => cloud.proxy.calls.filter((c) => /^(Delete|Revoke|Detach)/.test(c.action));
 
 describe("cleanup against moto", () => {
     let s: Seed;
-    beforeEach(async () => {
-        await moto.reset();
-        proxy.calls.length = 0;
-        proxy.faults.length = 0;
-    });
+    beforeEach(() => cloud.reset());
 
     it("removes every resource the controllers left, touches nothing else, and finds nothing on a second run", async () => {
-        s = await seed(moto.url);
+        s = await seed(cloud.moto.url);
         const run = await runCli(baseArgs(s));
         assert.equal(run.code, 0, explain(run));
-        const left = await existingIds(moto.url);
+        const left = await existingIds(cloud.moto.url);
         assert.deepEqual(
             s.ours.filter((id) => left.has(id)),
             [],
@@ -61,15 +46,15 @@ describe("cleanup against moto", () => {
         );
         assert.match(run.stdout.at(-1)!, /^deleted \d+, removed by their controllers 0, kept 0, remaining 0/);
         // The CCM rule in the stack's node SG was revoked before its SG went; the node SG stays.
-        const revoke = proxy.calls.findIndex((c) => c.action === "RevokeSecurityGroupIngress" && c.params.get("GroupId") === s.nodeSecurityGroup);
-        const sgDelete = proxy.calls.findIndex((c) => c.action === "DeleteSecurityGroup" && c.params.get("GroupId") === s.ccmSecurityGroup);
+        const revoke = cloud.proxy.calls.findIndex((c) => c.action === "RevokeSecurityGroupIngress" && c.params.get("GroupId") === s.nodeSecurityGroup);
+        const sgDelete = cloud.proxy.calls.findIndex((c) => c.action === "DeleteSecurityGroup" && c.params.get("GroupId") === s.ccmSecurityGroup);
         assert.ok(revoke >= 0 && revoke < sgDelete, explain(run));
         // Security groups only once no load balancer holds them.
-        const lastLbDelete = Math.max(...proxy.calls.map((c, i) => (c.action === "DeleteLoadBalancer" ? i : -1)));
-        const firstSgDelete = proxy.calls.findIndex((c) => c.action === "DeleteSecurityGroup");
+        const lastLbDelete = Math.max(...cloud.proxy.calls.map((c, i) => (c.action === "DeleteLoadBalancer" ? i : -1)));
+        const firstSgDelete = cloud.proxy.calls.findIndex((c) => c.action === "DeleteSecurityGroup");
         assert.ok(lastLbDelete < firstSgDelete, "security groups go after the load balancers");
 
-        proxy.calls.length = 0;
+        cloud.proxy.calls.length = 0;
         const again = await runCli(baseArgs(s));
         assert.equal(again.code, 0, explain(again));
         assert.deepEqual(deletes(), [], "a second run deletes nothing");
@@ -77,12 +62,12 @@ describe("cleanup against moto", () => {
     });
 
     it("--dry-run lists what it would delete and deletes nothing", async () => {
-        s = await seed(moto.url);
-        const before = await existingIds(moto.url);
+        s = await seed(cloud.moto.url);
+        const before = await existingIds(cloud.moto.url);
         const run = await runCli([...baseArgs(s), "--dry-run"]);
         assert.equal(run.code, 1, "something of the cluster remains");
         assert.deepEqual(deletes(), []);
-        assert.deepEqual([...(await existingIds(moto.url))].sort(), [...before].sort());
+        assert.deepEqual([...(await existingIds(cloud.moto.url))].sort(), [...before].sort());
         assert.ok(
             run.stdout.some((l) => /^load-balancer \S+k8s-shop-web\S+ \(k8s-shop-web-aa11bb22cc\) elbv2\.k8s\.aws\/cluster=dev would delete$/.test(l)),
             explain(run),
@@ -95,9 +80,9 @@ describe("cleanup against moto", () => {
     });
 
     it("retries a DependencyViolation with backoff until the group can go", async () => {
-        s = await seed(moto.url);
+        s = await seed(cloud.moto.url);
         let refusals = 0;
-        proxy.faults.push((call) => {
+        cloud.proxy.faults.push((call) => {
             if (call.action === "DeleteSecurityGroup" && call.params.get("GroupId") === s.ccmSecurityGroup && refusals < 3) {
                 refusals++;
                 return { status: 400, code: "DependencyViolation", message: `resource ${s.ccmSecurityGroup} has a dependent object` };
@@ -107,7 +92,7 @@ describe("cleanup against moto", () => {
         const run = await runCli(baseArgs(s));
         assert.equal(run.code, 0, explain(run));
         assert.equal(refusals, 3);
-        assert.equal(proxy.calls.filter((c) => c.action === "DeleteSecurityGroup" && c.params.get("GroupId") === s.ccmSecurityGroup).length, 4);
+        assert.equal(cloud.proxy.calls.filter((c) => c.action === "DeleteSecurityGroup" && c.params.get("GroupId") === s.ccmSecurityGroup).length, 4);
         assert.equal(
             run.stderr.filter((l) => l.includes(`security-group ${s.ccmSecurityGroup}: still in use (ec2:DeleteSecurityGroup: DependencyViolation`)).length,
             1,
@@ -118,11 +103,11 @@ describe("cleanup against moto", () => {
     });
 
     it("never force-detaches: at the deadline it exits 1 with a table of what remains and the commands", async () => {
-        s = await seed(moto.url, { attachedVolume: true });
+        s = await seed(cloud.moto.url, { attachedVolume: true });
         const attached = s.ours.at(-1)!;
         const run = await runCli([...baseArgs(s), "--timeout", "30"]);
         assert.equal(run.code, 1, explain(run));
-        assert.equal(proxy.calls.filter((c) => c.action === "DetachVolume").length, 0, "no detach");
+        assert.equal(cloud.proxy.calls.filter((c) => c.action === "DetachVolume").length, 0, "no detach");
         assert.ok(run.clock.time - 1_000_000 <= 30_000, `overran the deadline: ${run.clock.time - 1_000_000} ms`);
         assert.ok(
             run.stdout.some((l) => l.startsWith(`volume ${attached} kubernetes.io/cluster/dev=owned remains: attached to ${s.instanceId}`)),
@@ -132,12 +117,12 @@ describe("cleanup against moto", () => {
         assert.match(table, /DEADLINE: 1 resource\(s\) of cluster dev remain after 30s/);
         assert.ok(
             table.includes(
-                `aws --region us-east-1 --endpoint-url ${proxy.url}/api/v2/aws/ec2 --no-verify-ssl ec2 detach-volume --volume-id ${attached} --instance-id ${s.instanceId}`,
+                `aws --region us-east-1 --endpoint-url ${cloud.proxy.url}/api/v2/aws/ec2 --no-verify-ssl ec2 detach-volume --volume-id ${attached} --instance-id ${s.instanceId}`,
             ),
             table,
         );
         assert.ok(table.includes(`ec2 delete-volume --volume-id ${attached}`));
-        const left = await existingIds(moto.url);
+        const left = await existingIds(cloud.moto.url);
         assert.deepEqual(
             s.ours.filter((id) => left.has(id)),
             [attached],
@@ -146,8 +131,10 @@ describe("cleanup against moto", () => {
     });
 
     it("names the failing call when the cloud API keeps failing, and gives up at the deadline", async () => {
-        s = await seed(moto.url);
-        proxy.faults.push((call) => (call.action === "DescribeVolumes" ? { status: 503, code: "ServiceUnavailable", message: "zCompute is busy" } : undefined));
+        s = await seed(cloud.moto.url);
+        cloud.proxy.faults.push((call) =>
+            call.action === "DescribeVolumes" ? { status: 503, code: "ServiceUnavailable", message: "zCompute is busy" } : undefined,
+        );
         const run = await runCli([...baseArgs(s), "--timeout", "20"]);
         assert.equal(run.code, 1, explain(run));
         assert.ok(
@@ -162,10 +149,10 @@ describe("cleanup against moto", () => {
         { status: 403, code: "InvalidClientTokenId", message: "The security token included in the request is invalid" },
     ]) {
         it(`stops at once when the cloud refuses the credentials (${fault.code}), and never reports clean`, async () => {
-            s = await seed(moto.url);
-            proxy.faults.push(() => fault);
+            s = await seed(cloud.moto.url);
+            cloud.proxy.faults.push(() => fault);
             for (const extra of [[], ["--dry-run"]]) {
-                proxy.calls.length = 0;
+                cloud.proxy.calls.length = 0;
                 const run = await runCli([...baseArgs(s), ...extra]);
                 assert.equal(run.code, 3, explain(run));
                 assert.ok(
@@ -173,7 +160,7 @@ describe("cleanup against moto", () => {
                     explain(run),
                 );
                 assert.deepEqual(run.clock.sleeps, [], "no retry: a refused key stays refused");
-                assert.ok(proxy.calls.length <= 10, `one look, not retries until the deadline: ${proxy.calls.length} calls`);
+                assert.ok(cloud.proxy.calls.length <= 10, `one look, not retries until the deadline: ${cloud.proxy.calls.length} calls`);
                 assert.ok(!run.stdout.some((l) => /remaining 0/.test(l)), explain(run));
             }
             assert.deepEqual(deletes(), []);
@@ -191,8 +178,8 @@ describe("cleanup against moto", () => {
     });
 
     it("logs a rule that is already gone (NotFound on revoke) as gone, not as revoked", async () => {
-        s = await seed(moto.url);
-        proxy.faults.push((call) =>
+        s = await seed(cloud.moto.url);
+        cloud.proxy.faults.push((call) =>
             call.action === "RevokeSecurityGroupIngress"
                 ? { status: 400, code: "InvalidPermission.NotFound", message: "The specified rule does not exist" }
                 : undefined,
@@ -207,8 +194,10 @@ describe("cleanup against moto", () => {
     });
 
     it("a dry run whose listing keeps failing is not clean", async () => {
-        s = await seed(moto.url);
-        proxy.faults.push((call) => (call.action === "DescribeVolumes" ? { status: 503, code: "ServiceUnavailable", message: "zCompute is busy" } : undefined));
+        s = await seed(cloud.moto.url);
+        cloud.proxy.faults.push((call) =>
+            call.action === "DescribeVolumes" ? { status: 503, code: "ServiceUnavailable", message: "zCompute is busy" } : undefined,
+        );
         const run = await runCli([...baseArgs(s), "--dry-run", "--timeout", "20"]);
         assert.equal(run.code, 1, explain(run));
         assert.ok(

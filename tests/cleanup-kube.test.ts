@@ -7,32 +7,20 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as EC2 from "@aws-sdk/client-ec2";
 import * as ELBv2 from "@aws-sdk/client-elastic-load-balancing-v2";
-import { after, before, beforeEach, describe, it } from "node:test";
+import { beforeEach, describe, it } from "node:test";
 import { explain, runCli } from "./helpers/cleanup-run";
 import { KubeState, kubeconfigFor, readyDeployment, startFakeKubeApi } from "./helpers/fake-kube-api";
-import { startMotoProxy, MotoProxy } from "./helpers/moto-proxy";
+import { motoBehindProxy } from "./helpers/moto-proxy";
 import { clients, existingIds, seed, Seed } from "./helpers/moto-seed";
-import { freePort, MotoServer, startMoto } from "./helpers/moto-server";
+import { freePort } from "./helpers/moto-server";
 
-let moto: MotoServer;
-let proxy: MotoProxy;
-before(async () => {
-    moto = await startMoto();
-    proxy = await startMotoProxy(moto.url);
-});
-after(async () => {
-    await proxy?.stop();
-    await moto?.stop();
-});
-beforeEach(async () => {
-    await moto.reset();
-    proxy.calls.length = 0;
-});
+const cloud = motoBehindProxy();
+beforeEach(() => cloud.reset());
 
 const meta = (namespace: string, name: string) => ({ metadata: { namespace, name } });
 
 async function csiVolume(pv: string, extra: Record<string, string> = {}): Promise<string> {
-    const { ec2 } = clients(moto.url);
+    const { ec2 } = clients(cloud.moto.url);
     const id = (
         await ec2.send(
             new EC2.CreateVolumeCommand({
@@ -53,7 +41,7 @@ async function csiVolume(pv: string, extra: Record<string, string> = {}): Promis
 
 /** The LB controller removing the NLB of Service shop/web, as it does on delete. */
 async function lbControllerRemovesServiceNlb(): Promise<void> {
-    const { elbv2 } = clients(moto.url);
+    const { elbv2 } = clients(cloud.moto.url);
     const lb = (await elbv2.send(new ELBv2.DescribeLoadBalancersCommand({ Names: ["k8s-shop-web-aa11bb22cc"] }))).LoadBalancers![0];
     await elbv2.send(new ELBv2.DeleteLoadBalancerCommand({ LoadBalancerArn: lb.LoadBalancerArn }));
     const tg = (await elbv2.send(new ELBv2.DescribeTargetGroupsCommand({ Names: ["k8s-shop-web-0a1b2c3d4e"] }))).TargetGroups![0];
@@ -63,7 +51,7 @@ async function lbControllerRemovesServiceNlb(): Promise<void> {
 
 describe("cleanup with the Kubernetes side", () => {
     it("deletes LoadBalancer Services, Ingresses, Delete-policy PVCs and the pods that mount them; keeps Retain volumes; sweeps what the controllers left", async () => {
-        const s: Seed = await seed(moto.url);
+        const s: Seed = await seed(cloud.moto.url);
         const retained = await csiVolume("pvc-keep", { "kubernetes.io/cluster/dev": "owned" });
         const stuck = await csiVolume("pvc-0003"); // no cluster tag: ours only through its PV name
         const kube = await startFakeKubeApi(
@@ -116,7 +104,7 @@ describe("cleanup with the Kubernetes side", () => {
                 "--stack",
                 "dev",
                 "--endpoint-url",
-                proxy.url,
+                cloud.proxy.url,
                 "--kubeconfig",
                 kube.kubeconfigFile,
                 "--timeout",
@@ -147,7 +135,7 @@ describe("cleanup with the Kubernetes side", () => {
             // Stuck controllers: the sweep does their work after the grace period.
             assert.ok(run.stdout.includes(`volume ${stuck} CSIVolumeName=pvc-0003 deleted`), explain(run));
             assert.ok(run.stdout.includes(`volume ${retained} kubernetes.io/cluster/dev=owned kept: PV pvc-keep has reclaimPolicy Retain`), explain(run));
-            const left = await existingIds(moto.url);
+            const left = await existingIds(cloud.moto.url);
             assert.ok(left.has(retained), "the Retain volume stays");
             assert.deepEqual(
                 s.ours.filter((id) => left.has(id)),
@@ -163,7 +151,7 @@ describe("cleanup with the Kubernetes side", () => {
     });
 
     it("still sweeps the cloud side when the API server does not answer", async () => {
-        const s: Seed = await seed(moto.url);
+        const s: Seed = await seed(cloud.moto.url);
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cleanup-kube-"));
         const file = path.join(dir, "kubeconfig");
         fs.writeFileSync(file, kubeconfigFor(`http://127.0.0.1:${await freePort()}`));
@@ -172,7 +160,7 @@ describe("cleanup with the Kubernetes side", () => {
                 "--stack",
                 "dev",
                 "--endpoint-url",
-                proxy.url,
+                cloud.proxy.url,
                 "--kubeconfig",
                 file,
                 "--keep",
@@ -186,7 +174,7 @@ describe("cleanup with the Kubernetes side", () => {
                 explain(run),
             );
             assert.ok(!run.stderr.some((l) => /giving the controllers/.test(l)), "no grace period without the controllers");
-            const left = await existingIds(moto.url);
+            const left = await existingIds(cloud.moto.url);
             assert.deepEqual(
                 s.ours.filter((id) => left.has(id)),
                 [],
@@ -228,11 +216,11 @@ function keepArgs(s: Seed): string[] {
 describe("cleanup: the Kubernetes API refuses, the controllers are gone, the deadline", () => {
     for (const status of [401, 403]) {
         it(`stops on HTTP ${status} from the Kubernetes API: nothing is deleted, Retain data stays, exit 3`, async () => {
-            const s: Seed = await seed(moto.url);
+            const s: Seed = await seed(cloud.moto.url);
             const retained = await csiVolume("pvc-keep", { "kubernetes.io/cluster/dev": "owned" });
             const kube = await startFakeKubeApi({ ...oneServiceCluster(s, retained), refuseWith: status });
             try {
-                const run = await runCli(["--stack", "dev", "--endpoint-url", proxy.url, "--kubeconfig", kube.kubeconfigFile, ...keepArgs(s)]);
+                const run = await runCli(["--stack", "dev", "--endpoint-url", cloud.proxy.url, "--kubeconfig", kube.kubeconfigFile, ...keepArgs(s)]);
                 assert.equal(run.code, 3, explain(run));
                 const message = run.stderr.find((l) => l.startsWith("STOPPED: "));
                 assert.ok(message, explain(run));
@@ -241,8 +229,8 @@ describe("cleanup: the Kubernetes API refuses, the controllers are gone, the dea
                 assert.match(message, /--kubeconfig <file>|ZADARA_EKSD_CLEANUP_KUBECONFIG/);
                 assert.doesNotMatch(run.stderr.join("\n"), /did not answer/, "a refusal is not an API that is down");
                 assert.deepEqual(kube.deletes, []);
-                assert.equal(proxy.calls.filter((c) => /^(Delete|Revoke)/.test(c.action)).length, 0, "no cloud delete");
-                const left = await existingIds(moto.url);
+                assert.equal(cloud.proxy.calls.filter((c) => /^(Delete|Revoke)/.test(c.action)).length, 0, "no cloud delete");
+                const left = await existingIds(cloud.moto.url);
                 assert.ok(left.has(retained), "the Retain volume stays");
                 assert.deepEqual(
                     s.ours.filter((id) => !left.has(id)),
@@ -255,13 +243,13 @@ describe("cleanup: the Kubernetes API refuses, the controllers are gone, the dea
     }
 
     it("skips the grace period when no controller has a ready replica (API up, controllers gone)", async () => {
-        const s: Seed = await seed(moto.url);
+        const s: Seed = await seed(cloud.moto.url);
         const retained = await csiVolume("pvc-keep", { "kubernetes.io/cluster/dev": "owned" });
         const kube = await startFakeKubeApi(
             oneServiceCluster(s, retained, { deployments: [readyDeployment("kube-system", "aws-load-balancer-controller", 0)] }),
         );
         try {
-            const run = await runCli(["--stack", "dev", "--endpoint-url", proxy.url, "--kubeconfig", kube.kubeconfigFile, ...keepArgs(s)]);
+            const run = await runCli(["--stack", "dev", "--endpoint-url", cloud.proxy.url, "--kubeconfig", kube.kubeconfigFile, ...keepArgs(s)]);
             assert.equal(run.code, 0, explain(run));
             assert.deepEqual(kube.deletes, ["services shop/web"]);
             assert.ok(
@@ -274,7 +262,7 @@ describe("cleanup: the Kubernetes API refuses, the controllers are gone, the dea
                 [],
                 "no grace-period wait",
             );
-            const left = await existingIds(moto.url);
+            const left = await existingIds(cloud.moto.url);
             assert.ok(left.has(retained), "the Retain volume stays");
             assert.deepEqual(
                 s.ours.filter((id) => left.has(id)),
@@ -286,7 +274,7 @@ describe("cleanup: the Kubernetes API refuses, the controllers are gone, the dea
     });
 
     it("ends the grace period once the controller removed its own resources, though orphans remain", async () => {
-        const s: Seed = await seed(moto.url);
+        const s: Seed = await seed(cloud.moto.url);
         const retained = await csiVolume("pvc-keep", { "kubernetes.io/cluster/dev": "owned" });
         const kube = await startFakeKubeApi(
             oneServiceCluster(s, retained, { deployments: [readyDeployment("kube-system", "aws-load-balancer-controller")] }),
@@ -298,7 +286,7 @@ describe("cleanup: the Kubernetes API refuses, the controllers are gone, the dea
         );
         try {
             // Default grace (120 s): the seed's other resources are orphans no controller removes.
-            const run = await runCli(["--stack", "dev", "--endpoint-url", proxy.url, "--kubeconfig", kube.kubeconfigFile, ...keepArgs(s)]);
+            const run = await runCli(["--stack", "dev", "--endpoint-url", cloud.proxy.url, "--kubeconfig", kube.kubeconfigFile, ...keepArgs(s)]);
             assert.equal(run.code, 0, explain(run));
             assert.ok(
                 run.stderr.some((l) => /giving the controllers up to 120s/.test(l)),
@@ -319,7 +307,7 @@ describe("cleanup: the Kubernetes API refuses, the controllers are gone, the dea
     });
 
     it("logs a claim that answers 404 as already gone: no deletion counted, no grace period", async () => {
-        const s: Seed = await seed(moto.url);
+        const s: Seed = await seed(cloud.moto.url);
         const kube = await startFakeKubeApi(
             {
                 services: [],
@@ -341,7 +329,7 @@ describe("cleanup: the Kubernetes API refuses, the controllers are gone, the dea
             new Set(["persistentvolumeclaims shop/data"]),
         );
         try {
-            const run = await runCli(["--stack", "dev", "--endpoint-url", proxy.url, "--kubeconfig", kube.kubeconfigFile, ...keepArgs(s)]);
+            const run = await runCli(["--stack", "dev", "--endpoint-url", cloud.proxy.url, "--kubeconfig", kube.kubeconfigFile, ...keepArgs(s)]);
             assert.equal(run.code, 0, explain(run));
             assert.ok(run.stderr.includes("PersistentVolumeClaim shop/data was already gone (404)"), explain(run));
             assert.ok(!run.stderr.some((l) => /deleted PersistentVolumeClaim/.test(l)), explain(run));
@@ -352,7 +340,7 @@ describe("cleanup: the Kubernetes API refuses, the controllers are gone, the dea
     });
 
     it("keeps --timeout for the Kubernetes side: hung deletes are cut at the deadline, all at once", async () => {
-        await seed(moto.url);
+        await seed(cloud.moto.url);
         const kube = await startFakeKubeApi(
             {
                 services: ["a", "b", "c"].map((name) => ({ ...meta("shop", name), spec: { type: "LoadBalancer" } })),
@@ -363,11 +351,11 @@ describe("cleanup: the Kubernetes API refuses, the controllers are gone, the dea
             () => new Promise<void>(() => {}), // the API accepts the delete and never answers
         );
         try {
-            const run = await runCli(["--stack", "dev", "--endpoint-url", proxy.url, "--kubeconfig", kube.kubeconfigFile, "--timeout", "3", "--dry-run"]);
+            const run = await runCli(["--stack", "dev", "--endpoint-url", cloud.proxy.url, "--kubeconfig", kube.kubeconfigFile, "--timeout", "3", "--dry-run"]);
             // A dry run deletes nothing in Kubernetes either: the hung deletes are never sent.
             assert.deepEqual(kube.deletes, []);
             assert.equal(run.code, 1, explain(run));
-            const real = await runCli(["--stack", "dev", "--endpoint-url", proxy.url, "--kubeconfig", kube.kubeconfigFile, "--timeout", "3"]);
+            const real = await runCli(["--stack", "dev", "--endpoint-url", cloud.proxy.url, "--kubeconfig", kube.kubeconfigFile, "--timeout", "3"]);
             assert.deepEqual([...kube.deletes].sort(), ["services shop/a", "services shop/b", "services shop/c"], "sent together, not one after the other");
             assert.equal(
                 real.stderr.filter((l) => /could not delete Service shop\/[abc]: delete service: no answer within 3s/.test(l)).length,

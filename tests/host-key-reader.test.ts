@@ -6,14 +6,13 @@ import * as EC2 from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { after, before, beforeEach, describe, it } from "node:test";
+import { beforeEach, describe, it } from "node:test";
 import { HOST_KEYS_BEGIN } from "../hostkeys/console";
 import { ConsoleSource, Ec2ConsoleSource, readHostKey } from "../hostkeys/reader";
 import { runHostKeyCli } from "../tools/host-key";
 import { FakeClock } from "./helpers/cleanup-run";
-import { startMotoProxy, MotoProxy } from "./helpers/moto-proxy";
+import { motoBehindProxy } from "./helpers/moto-proxy";
 import { CREDENTIALS } from "./helpers/moto-seed";
-import { MotoServer, startMoto } from "./helpers/moto-server";
 
 const BOOT = fs.readFileSync(path.join(__dirname, "fixtures", "console-host-keys.txt"), "utf8");
 const ED25519 = [...BOOT.split("\n")]
@@ -24,20 +23,10 @@ const ED25519 = [...BOOT.split("\n")]
     .join(" ");
 const ENV = { AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey };
 
-let moto: MotoServer;
-let proxy: MotoProxy;
-
-before(async () => {
-    moto = await startMoto();
-    proxy = await startMotoProxy(moto.url);
-});
-after(async () => {
-    await proxy?.stop();
-    await moto?.stop();
-});
+const cloud = motoBehindProxy();
 
 async function motoInstance(): Promise<string> {
-    const ec2 = new EC2.EC2Client({ region: "us-east-1", endpoint: moto.url, credentials: CREDENTIALS });
+    const ec2 = new EC2.EC2Client({ region: "us-east-1", endpoint: cloud.moto.url, credentials: CREDENTIALS });
     try {
         const image = (await ec2.send(new EC2.DescribeImagesCommand({}))).Images![0].ImageId!;
         return (await ec2.send(new EC2.RunInstancesCommand({ ImageId: image, MinCount: 1, MaxCount: 1 }))).Instances![0].InstanceId!;
@@ -54,18 +43,14 @@ async function run(args: string[], source?: ConsoleSource) {
     return { code, out, err, clock, text: `exit ${code}\n${out.join("\n")}\n${err.join("\n")}` };
 }
 
-const consoleCalls = () => proxy.calls.filter((c) => c.action === "GetConsoleOutput");
+const consoleCalls = () => cloud.proxy.calls.filter((c) => c.action === "GetConsoleOutput");
 
 describe("host-key reader against moto", () => {
-    beforeEach(async () => {
-        await moto.reset();
-        proxy.calls.length = 0;
-        proxy.faults.length = 0;
-    });
+    beforeEach(() => cloud.reset());
 
     it("waits for the block until its deadline, then names the instance and the fix (moto's console has no host keys)", async () => {
         const id = await motoInstance();
-        const r = await run(["--stack", "dev", "--endpoint-url", proxy.url, "--instance-id", id, "--timeout", "60"]);
+        const r = await run(["--stack", "dev", "--endpoint-url", cloud.proxy.url, "--instance-id", id, "--timeout", "60"]);
         assert.equal(r.code, 1, r.text);
         assert.deepEqual(r.out, []);
         const message = r.err.join("\n");
@@ -85,7 +70,7 @@ describe("host-key reader against moto", () => {
     });
 
     it("retries an instance the cloud does not know yet, and says what the last call answered", async () => {
-        const r = await run(["--stack", "dev", "--endpoint-url", proxy.url, "--instance-id", "i-0123456789abcdef0", "--timeout", "20"]);
+        const r = await run(["--stack", "dev", "--endpoint-url", cloud.proxy.url, "--instance-id", "i-0123456789abcdef0", "--timeout", "20"]);
         assert.equal(r.code, 1, r.text);
         assert.match(r.err.join("\n"), /i-0123456789abcdef0: no SSH host-key block .*the last call failed: .*InvalidInstanceID\.NotFound/);
         assert.equal(consoleCalls().length, 3);
@@ -93,10 +78,10 @@ describe("host-key reader against moto", () => {
 
     it("stops at once when the cloud has no GetConsoleOutput, naming sshHostKeys unpinned", async () => {
         const id = await motoInstance();
-        proxy.faults.push((call) =>
+        cloud.proxy.faults.push((call) =>
             call.action === "GetConsoleOutput" ? { status: 400, code: "UnsupportedOperation", message: "GetConsoleOutput is not supported" } : undefined,
         );
-        const r = await run(["--stack", "dev", "--endpoint-url", proxy.url, "--instance-id", id]);
+        const r = await run(["--stack", "dev", "--endpoint-url", cloud.proxy.url, "--instance-id", id]);
         assert.equal(r.code, 1, r.text);
         assert.match(r.err.join("\n"), new RegExp(`${id}: the cloud does not serve GetConsoleOutput .*UnsupportedOperation.*sshHostKeys unpinned`));
         assert.equal(consoleCalls().length, 1);
@@ -105,8 +90,8 @@ describe("host-key reader against moto", () => {
 
     it("stops at once on refused credentials", async () => {
         const id = await motoInstance();
-        proxy.faults.push((call) => (call.action === "GetConsoleOutput" ? { status: 401, code: "AuthFailure", message: "bad key" } : undefined));
-        const r = await run(["--stack", "dev", "--endpoint-url", proxy.url, "--instance-id", id]);
+        cloud.proxy.faults.push((call) => (call.action === "GetConsoleOutput" ? { status: 401, code: "AuthFailure", message: "bad key" } : undefined));
+        const r = await run(["--stack", "dev", "--endpoint-url", cloud.proxy.url, "--instance-id", id]);
         assert.equal(r.code, 1, r.text);
         assert.match(r.err.join("\n"), /cannot read its console: the cloud refused the credentials \(AuthFailure\)/);
         assert.equal(consoleCalls().length, 1);

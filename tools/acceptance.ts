@@ -19,6 +19,7 @@ import { systemClock } from "../cleanup/types";
 import { SUPPORTED_EKSD_MINORS } from "../cluster/versions";
 import { CA_BUNDLE_ENV } from "../infra/provider-ca";
 import { stackCaBundle } from "./ca-bundle";
+import { usageFailure } from "./cli-args";
 import { runCleanupCli, UsageError } from "./cleanup";
 import { runDoctorCli } from "./doctor";
 import { REPO_ROOT } from "./stack-config";
@@ -155,12 +156,7 @@ export async function runAcceptanceCli(argv: string[], deps: AcceptanceCliDepend
     try {
         options = parseAcceptanceArguments(argv);
     } catch (error) {
-        if (error instanceof UsageError) {
-            deps.err(`error: ${error.message}`);
-            deps.err(USAGE);
-            return 2;
-        }
-        throw error;
+        return usageFailure(error, deps.err, USAGE);
     }
     if (options.help) {
         deps.out(USAGE);

@@ -1,9 +1,20 @@
 // Command-line reading shared by the stack commands (cleanup, doctor): one argument cursor and
 // the flags that name a stack and its cloud, so each command lists only its own flags.
+import type { Clock } from "../cleanup/types";
 import { Override, parseOverride } from "./stack-config";
 
 /** A bad command line: the command prints the message and its usage, and exits 2. */
 export class UsageError extends Error {}
+
+/** A command's answer to a bad command line: the message and the usage on `err`, exit 2. Anything else is thrown on. */
+export function usageFailure(error: unknown, err: (line: string) => void, usage: string): 2 {
+    if (!(error instanceof UsageError)) {
+        throw error;
+    }
+    err(`error: ${error.message}`);
+    err(usage);
+    return 2;
+}
 
 /** Walks the arguments; `value()` takes the next one as the current flag's value. */
 export class ArgCursor {
@@ -58,4 +69,16 @@ export function readStackTargetFlag(arg: string, cursor: ArgCursor, target: Stac
         default:
             return false;
     }
+}
+
+/** What a stack command reads and writes besides the cloud; tests pass their own. */
+export interface CommandIo {
+    env: NodeJS.ProcessEnv;
+    clock: Clock;
+    /** The answer. */
+    out: (line: string) => void;
+    /** Progress and errors. */
+    err: (line: string) => void;
+    /** Stack files' folder (tests). */
+    root?: string;
 }

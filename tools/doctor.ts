@@ -7,7 +7,7 @@
 // Credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, as `npm run cleanup` takes them.
 // Exit codes: 0 nothing the stack needs fails, 1 something it needs fails (or --deep left
 // something behind), 2 bad input (nothing was called).
-import { Clock, systemClock } from "../cleanup/types";
+import { systemClock } from "../cleanup/types";
 import { loadStackConfig } from "../config";
 import { DeepProbe, DEFAULT_DEEP_TIMEOUT_SECONDS } from "../doctor/deep";
 import { DoctorCloud } from "../doctor/cloud";
@@ -15,7 +15,7 @@ import { doctorRecord, writeDoctorRecord } from "./doctor-record";
 import { formatJson, formatTable } from "../doctor/report";
 import { exitCodeOf, runChecks } from "../doctor/run";
 import type { StackModel } from "../model";
-import { ArgCursor, readStackTargetFlag, UsageError } from "./cli-args";
+import { ArgCursor, CommandIo, readStackTargetFlag, UsageError, usageFailure } from "./cli-args";
 import { parseCleanupArguments, resolveTarget } from "./cleanup";
 import { Override, REPO_ROOT, resolveStackConfig } from "./stack-config";
 
@@ -86,15 +86,8 @@ export function parseDoctorArguments(argv: string[]): DoctorCliOptions {
     return o;
 }
 
-export interface DoctorDependencies {
-    env: NodeJS.ProcessEnv;
-    clock: Clock;
-    /** The answer (table or JSON). */
-    out: (line: string) => void;
-    /** Progress and errors. */
-    err: (line: string) => void;
-    /** Stack files' folder (tests); the record is written there too. */
-    root?: string;
+/** `out` gets the table or JSON; the record is written to `root` too. */
+export interface DoctorDependencies extends CommandIo {
     /** Aborted on Ctrl-C: the --deep probe then removes what it created. */
     signal?: AbortSignal;
     now?: () => Date;
@@ -128,12 +121,7 @@ export async function runDoctorCli(argv: string[], deps: DoctorDependencies): Pr
         target = resolveTarget({ ...parseCleanupArguments(cleanupArgs), endpointUrl: options.endpointUrl }, deps.env, root);
         stack = stackModel(options, deps.env, root, target.baseUrl);
     } catch (error) {
-        if (error instanceof UsageError) {
-            deps.err(`error: ${error.message}`);
-            deps.err(USAGE);
-            return 2;
-        }
-        throw error;
+        return usageFailure(error, deps.err, USAGE);
     }
     const cloud = new DoctorCloud({
         baseUrl: target.baseUrl,

@@ -11,11 +11,11 @@
 // Exit codes: 0 the key line is on stdout; 1 it could not be read; 2 bad input (nothing called).
 import * as EC2 from "@aws-sdk/client-ec2";
 import { sdkClientConfig } from "../cleanup/cloud";
-import { Clock, systemClock } from "../cleanup/types";
+import { systemClock } from "../cleanup/types";
 import { hostKeyLine } from "../hostkeys/console";
 import { ConsoleSource, DEFAULT_HOST_KEY_TIMEOUT_SECONDS, Ec2ConsoleSource, HostKeyReadError, readHostKey } from "../hostkeys/reader";
 import { zcomputeServiceUrl } from "../infra/service-url";
-import { ArgCursor, readStackTargetFlag, StackTarget, UsageError } from "./cli-args";
+import { ArgCursor, CommandIo, readStackTargetFlag, StackTarget, UsageError, usageFailure } from "./cli-args";
 import { parseCleanupArguments, resolveTarget } from "./cleanup";
 
 export const USAGE = "usage: npm run host-key -- --stack <name> --instance-id <id> [--config key=value]... [--endpoint-url <base url>] [--timeout <seconds>]";
@@ -85,15 +85,8 @@ export function parseHostKeyArguments(argv: string[]): HostKeyCliOptions {
     return o;
 }
 
-export interface HostKeyDependencies {
-    env: NodeJS.ProcessEnv;
-    clock: Clock;
-    /** The key line. */
-    out: (line: string) => void;
-    /** Progress and errors. */
-    err: (line: string) => void;
-    /** Stack files' folder (tests). */
-    root?: string;
+/** `out` gets the key line. */
+export interface HostKeyDependencies extends CommandIo {
     /** Replaces the SDK client (tests). */
     source?: ConsoleSource;
 }
@@ -111,12 +104,7 @@ export async function runHostKeyCli(argv: string[], deps: HostKeyDependencies): 
         const cleanupArgs = ["--stack", options.stack ?? "", ...options.overrides.flatMap((o) => ["--config", `${o.key}=${o.value}`])];
         target = resolveTarget({ ...parseCleanupArguments(cleanupArgs), endpointUrl: options.endpointUrl }, deps.env, deps.root);
     } catch (error) {
-        if (error instanceof UsageError) {
-            deps.err(`error: ${error.message}`);
-            deps.err(USAGE);
-            return 2;
-        }
-        throw error;
+        return usageFailure(error, deps.err, USAGE);
     }
     let ec2: EC2.EC2Client | undefined;
     const source =

@@ -3,6 +3,8 @@
 // Action, and can answer a call with an injected error instead (moto never raises, e.g.,
 // DependencyViolation for a security group a load balancer holds).
 import * as http from "node:http";
+import { after, before } from "node:test";
+import { MotoServer, startMoto } from "./moto-server";
 import * as net from "node:net";
 
 export interface ProxiedCall {
@@ -88,4 +90,45 @@ export function startMotoProxy(motoUrl: string): Promise<MotoProxy> {
             });
         });
     });
+}
+
+/** moto_server and this proxy in front of it, for one test file: started before its tests, stopped after them. */
+export interface MotoBehindProxy {
+    readonly moto: MotoServer;
+    readonly proxy: MotoProxy;
+    /** Empties moto and forgets the calls and faults of the test before. */
+    reset(): Promise<void>;
+}
+
+export function motoBehindProxy(): MotoBehindProxy {
+    let moto: MotoServer | undefined;
+    let proxy: MotoProxy | undefined;
+    before(async () => {
+        moto = await startMoto();
+        proxy = await startMotoProxy(moto.url);
+    });
+    after(async () => {
+        await proxy?.stop();
+        await moto?.stop();
+    });
+    const started = <T>(value: T | undefined, what: string): T => {
+        if (value === undefined) {
+            throw new Error(`${what} is not started: use it inside a test`);
+        }
+        return value;
+    };
+    return {
+        get moto() {
+            return started(moto, "moto_server");
+        },
+        get proxy() {
+            return started(proxy, "the moto proxy");
+        },
+        async reset() {
+            await started(moto, "moto_server").reset();
+            const p = started(proxy, "the moto proxy");
+            p.calls.length = 0;
+            p.faults.length = 0;
+        },
+    };
 }
