@@ -535,8 +535,15 @@ export class ControlPlane {
                 ...this.opts,
                 aliases: controlPlaneAliases(env, name, index + 1),
                 // The chain: node i+1 is created only after node i joined, passed its gate and the
-                // instance it replaced left.
-                dependsOn: [...this.args.dependsOn, ...this.args.boot.dependsOn, ...(previous ? [previous] : [])],
+                // instance it replaced left. A slot a running cluster adds replaces nothing: its
+                // instance boots at once and only its join waits in the chain (the bootstrap
+                // step), so a 1 -> 3 growth holds two voters for node 2's gate and node 3's join,
+                // not also for node 3's boot. A new cluster keeps the whole chain.
+                dependsOn: this.args.decision.apply((decision) => [
+                    ...this.args.dependsOn,
+                    ...this.args.boot.dependsOn,
+                    ...(previous && !(decision.initialized && decision.previousNodes[name] === undefined) ? [previous] : []),
+                ]),
             }),
         );
         this.instances.push(instance);
@@ -588,7 +595,8 @@ export class ControlPlane {
                     parent: this.args.parent,
                     aliases: controlPlaneAliases(env, bootstrapName, index + 1),
                     // Deleted before its attachment and instance: the node leaves while it still runs.
-                    dependsOn: [instance, attachment],
+                    // The join waits for node i-1, also when the instance did not (a slot added to a running cluster).
+                    dependsOn: [instance, attachment, ...(previous ? [previous] : [])],
                     deleteBeforeReplace: false,
                     additionalSecretOutputs: ["stdout"],
                 },

@@ -3,7 +3,7 @@
 // cleanup on moto and the roll budgets. Prints a table and writes bench.json.
 //
 //   npm run bench [-- --runs 5] [--etcd-runs 1]
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -23,7 +23,7 @@ interface PlanSample {
 const USAGE = `usage: npm run bench [-- --runs N] [--etcd-runs M] [--record]
   Prints a table and writes bench.json: offline plan time and memory (median of N runs, default 5),
   boot-script paths, fixed sleeps, the real-etcd roll of 3 members through the nodes' scripts
-  against bare etcdctl (median of M pairs, default 1), the destroy cleanup on moto, roll budgets.
+  against bare etcdctl (median of M pairs, default 1; again beside two busy loops), the destroy cleanup on moto, roll budgets.
   --record also writes docs/bench-figures.json, the figures the docs quote (then npm run docs).`;
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
     console.log(USAGE);
@@ -108,6 +108,18 @@ function fixedSleepSeconds(): { seconds: number; places: string[] } {
     return { seconds, places };
 }
 
+/** Runs `work` while `count` bare shell loops keep the cores busy; stops them after. */
+async function withBusyLoops<T>(count: number, work: () => Promise<T>): Promise<T> {
+    const loops = Array.from({ length: count }, () => spawn("bash", ["-c", "while :; do :; done"], { stdio: "ignore" }));
+    try {
+        return await work();
+    } finally {
+        for (const loop of loops) {
+            loop.kill("SIGKILL");
+        }
+    }
+}
+
 async function main(): Promise<void> {
     const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${os.platform()} ${os.release()}`;
     console.log(`benchmark on ${machine} (median of ${RUNS})`);
@@ -119,6 +131,8 @@ async function main(): Promise<void> {
     const boot = runBootPaths();
     const sleeps = fixedSleepSeconds();
     const etcd = await benchEtcd(ETCD_RUNS);
+    // The same roll beside two busy loops (one per core here): a loaded CI machine.
+    const etcdBusy = await withBusyLoops(2, () => benchEtcd(ETCD_RUNS));
 
     const cleanup = await benchCleanup();
 
@@ -146,6 +160,10 @@ async function main(): Promise<void> {
         ),
         ["fixed sleep in scripts", `${sleeps.seconds} s`, sleeps.places.join(", ") || "goal 0: met"],
         ...Object.entries(etcd).map(([name, value]) => [name, String(value), "real etcd 3.4 on loopback"] as [string, string, string]),
+        ...Object.entries(etcdBusy).map(
+            ([name, value]) =>
+                [`${name}, two busy loops beside it`, String(value), "real etcd 3.4 on loopback; ratio target <= 2 under load"] as [string, string, string],
+        ),
         [
             "cleanup on the moto seed (API up, controllers gone, defaults)",
             `${cleanup.cleanupSeconds} s`,
@@ -169,6 +187,7 @@ async function main(): Promise<void> {
         fixedSleepSeconds: sleeps.seconds,
         fixedSleepPlaces: sleeps.places,
         etcd,
+        etcdBusyLoops: etcdBusy,
         rolls,
         cleanup,
     };
