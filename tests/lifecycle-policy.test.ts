@@ -176,20 +176,25 @@ describe("previous-state checks", () => {
 
     it("a running cluster's new slots boot at once; only their joins wait in the chain (the 1 -> 3 window holds no boot)", () => {
         const from = state({ eksdVersion: "1.30", controlPlaneCount: 1, environment: "dev" });
-        const lifecycle = { ...from, controlPlaneNodes: { "dev-master-sa-1": { instanceId: "i-0one", privateIp: "192.168.2.5" } } };
-        const run = runPlan([
-            "--stack",
-            "dev",
-            "--config",
-            "eksdVersion=1.30",
-            "--config",
-            "controlPlaneCount=3",
-            "--previous",
-            tmpFile("previous-grow.json", JSON.stringify({ lifecycle })),
-        ]);
-        assert.equal(run.code, 0, run.stderr);
-        const urnOf = (name: string) => run.plan!.resources.find((r) => r.name === name)!.urn;
-        const dependsOn = (name: string) => run.plan!.resources.find((r) => r.name === name)!.dependencies;
+        const one = { "dev-master-sa-1": { instanceId: "i-0one", privateIp: "192.168.2.5" } };
+        /** dev at 3 nodes on 1.30 after a state that recorded `nodes`: each resource's dependencies by name. */
+        const grow = (file: string, nodes: Record<string, unknown>) => {
+            const lifecycle = { ...from, controlPlaneNodes: nodes };
+            const run = runPlan([
+                "--stack",
+                "dev",
+                "--config",
+                "eksdVersion=1.30",
+                "--config",
+                "controlPlaneCount=3",
+                "--previous",
+                tmpFile(file, JSON.stringify({ lifecycle })),
+            ]);
+            assert.equal(run.code, 0, run.stderr);
+            const byName = (name: string) => run.plan!.resources.find((r) => r.name === name)!;
+            return { urnOf: (name: string) => byName(name).urn, dependsOn: (name: string) => byName(name).dependencies };
+        };
+        const { urnOf, dependsOn } = grow("previous-grow.json", one);
         for (const slot of ["dev-master-sa-2", "dev-master-sa-3"]) {
             assert.ok(
                 !dependsOn(slot).some((urn) => urn.endsWith("-retire-replaced")),
@@ -198,29 +203,12 @@ describe("previous-state checks", () => {
         }
         assert.ok(dependsOn("dev-master-sa-2-bootstrap").includes(urnOf("dev-master-sa-1-retire-replaced")), "node 2 joins after node 1");
         assert.ok(dependsOn("dev-master-sa-3-bootstrap").includes(urnOf("dev-master-sa-2-retire-replaced")), "node 3 joins after node 2's gate");
-        // The recorded slot is replaced in the chain as before (an AMI change on the same run).
-        const ami = runPlan([
-            "--stack",
-            "dev",
-            "--config",
-            "eksdVersion=1.30",
-            "--config",
-            "controlPlaneCount=3",
-            "--previous",
-            tmpFile(
-                "previous-grow-2.json",
-                JSON.stringify({
-                    lifecycle: {
-                        ...lifecycle,
-                        controlPlaneNodes: { ...lifecycle.controlPlaneNodes, "dev-master-sa-2": { instanceId: "i-0two", privateIp: "192.168.2.6" } },
-                    },
-                }),
-            ),
-        ]);
-        assert.equal(ami.code, 0, ami.stderr);
-        const instance2 = ami.plan!.resources.find((r) => r.name === "dev-master-sa-2")!;
-        const retire1 = ami.plan!.resources.find((r) => r.name === "dev-master-sa-1-retire-replaced")!;
-        assert.ok(instance2.dependencies.includes(retire1.urn), "a recorded slot's instance still waits for node 1");
+        // A slot the state recorded is replaced in the chain as before.
+        const recorded = grow("previous-grow-2.json", { ...one, "dev-master-sa-2": { instanceId: "i-0two", privateIp: "192.168.2.6" } });
+        assert.ok(
+            recorded.dependsOn("dev-master-sa-2").includes(recorded.urnOf("dev-master-sa-1-retire-replaced")),
+            "a recorded slot's instance still waits for node 1",
+        );
     });
 
     it("retires nothing when the recorded instance no longer exists (the query also names the running new node)", () => {
