@@ -456,6 +456,35 @@ export const consoleHostKeysCheck: DoctorCheck = {
     },
 };
 
+export const terminationProtectionCheck: DoctorCheck = {
+    id: "termination-protection",
+    assumption: "ModifyInstanceAttribute disableApiTermination is accepted, and TerminateInstances is refused while it is on",
+    configKey: "-",
+    docs: "docs/lifecycle.md#termination-protection",
+    needed: never,
+    run({ deep }) {
+        const action = "a control-plane member's instance cannot be terminated before its leave (e.g. pulumi up --target <instance>)";
+        if (!deep || deep.terminationProtectionAccepted === undefined) {
+            return deepOnly("whether the protection is accepted and honoured (it protects the probe instance, then tries to terminate it)", action);
+        }
+        if (!deep.terminationProtectionAccepted) {
+            return {
+                status: "fails",
+                detail: `ModifyInstanceAttribute disableApiTermination was refused: ${deep.terminationProtectionError ?? "?"}`,
+                programAction: "nodes log a warning and stay unprotected: never pulumi up --target a control-plane instance without --target-dependents",
+            };
+        }
+        if (deep.protectedTerminateCode === undefined) {
+            return {
+                status: "fails",
+                detail: "the protection was accepted, but TerminateInstances terminated the protected probe",
+                programAction: "the protection does nothing here: never pulumi up --target a control-plane instance without --target-dependents",
+            };
+        }
+        return { status: "holds", detail: `TerminateInstances refused the protected probe (${deep.protectedTerminateCode})`, programAction: action };
+    },
+};
+
 export const CLOUD_CHECKS: DoctorCheck[] = [
     credentialsCheck,
     tlsCheck,
@@ -472,4 +501,5 @@ export const CLOUD_CHECKS: DoctorCheck[] = [
     bundlePortCheck,
     iamConditionKeysCheck,
     consoleHostKeysCheck,
+    terminationProtectionCheck,
 ];

@@ -10,7 +10,10 @@
 //     user data ran): what `sshHostKeys: console` pins;
 //   - the error code DeleteSecurityGroup gives for a group an instance still uses (the cleanup's
 //     "in use" codes, cleanup/errors.ts);
-//   - whether an ingress rule on the bastion's bundle port (8089) is accepted.
+//   - whether an ingress rule on the bastion's bundle port (8089) is accepted;
+//   - whether termination protection (ModifyInstanceAttribute disableApiTermination) is accepted
+//     and honoured: TerminateInstances must then be refused (a control-plane member's protection,
+//     docs/lifecycle.md); lifted again before the probe is removed.
 import * as EC2 from "@aws-sdk/client-ec2";
 import type { StackModel } from "../model";
 import { isInUse } from "../cleanup/errors";
@@ -48,6 +51,11 @@ export interface DeepProbeResult {
     inUseDeleted?: boolean;
     bundlePortRuleAccepted?: boolean;
     bundlePortError?: string;
+    /** ModifyInstanceAttribute disableApiTermination=true: accepted? (undefined: not tried) */
+    terminationProtectionAccepted?: boolean;
+    terminationProtectionError?: string;
+    /** The code TerminateInstances answered while the protection was on (undefined: it terminated). */
+    protectedTerminateCode?: string;
     /** What could not be removed (ids), empty when everything is gone. */
     leftovers: string[];
     /** The step that stopped the probe early, if any. */
@@ -121,6 +129,7 @@ export class DeepProbe {
                 groupId = undefined;
             }
             await this.readConsole(result.instanceId, deadline, result);
+            await this.terminationProtection(result.instanceId, result);
         } catch (error) {
             result.error = error instanceof Error ? error.message : String(error);
             log(`stopped early: ${result.error}`);
@@ -221,6 +230,33 @@ export class DeepProbe {
         return this.step("RunInstances (without metadataOptions)", () => start(base));
     }
 
+    /** Protection on, a terminate that must be refused, protection off again (remove() lifts it too). */
+    private async terminationProtection(instanceId: string, result: DeepProbeResult): Promise<void> {
+        this.abortIfAsked();
+        try {
+            await this.protect(instanceId, true);
+            result.terminationProtectionAccepted = true;
+        } catch (error) {
+            result.terminationProtectionAccepted = false;
+            result.terminationProtectionError = error instanceof Error ? error.message : String(error);
+            return;
+        }
+        try {
+            await this.args.cloud.call("ec2:TerminateInstances", () =>
+                this.args.cloud.ec2.send(new EC2.TerminateInstancesCommand({ InstanceIds: [instanceId] })),
+            );
+        } catch (error) {
+            result.protectedTerminateCode = errorCode(error);
+        }
+        await this.protect(instanceId, false).catch(() => undefined);
+    }
+
+    private async protect(instanceId: string, on: boolean): Promise<void> {
+        await this.args.cloud.call("ec2:ModifyInstanceAttribute", () =>
+            this.args.cloud.ec2.send(new EC2.ModifyInstanceAttributeCommand({ InstanceId: instanceId, DisableApiTermination: { Value: on } })),
+        );
+    }
+
     private async deleteGroupInUse(groupId: string, result: DeepProbeResult): Promise<void> {
         try {
             await this.args.cloud.call("ec2:DeleteSecurityGroup", () => this.args.cloud.ec2.send(new EC2.DeleteSecurityGroupCommand({ GroupId: groupId })));
@@ -265,6 +301,10 @@ export class DeepProbe {
         const deadline = clock.now() + 300_000;
         if (result.instanceId) {
             const id = result.instanceId;
+            if (result.terminationProtectionAccepted) {
+                // Lifted after the refused terminate already; once more in case that step was cut.
+                await this.protect(id, false).catch(() => undefined);
+            }
             try {
                 await cloud.call("ec2:TerminateInstances", () => cloud.ec2.send(new EC2.TerminateInstancesCommand({ InstanceIds: [id] })));
                 while (clock.now() < deadline && (await cloud.instance(id))?.state !== "terminated") {

@@ -96,6 +96,11 @@ describe("doctor --deep on moto", () => {
         assert.match(line(run, "in-use-error-codes"), /^holds: DeleteSecurityGroup of a group in use answered DependencyViolation/);
         assert.match(line(run, "bastion-bundle-port"), /^holds/);
         assert.match(line(run, "ssh-host-keys-console"), /^holds: the console of the probe i-\S+ .* shows 3 host key\(s\); it would pin ssh-ed25519 /);
+        assert.match(line(run, "termination-protection"), /^holds: TerminateInstances refused the protected probe \(OperationNotPermitted\)/);
+        // Protected, a refused terminate, lifted, then removed.
+        const order = proxy.calls.filter((c) => ["ModifyInstanceAttribute", "TerminateInstances"].includes(c.action)).map((c) => c.action);
+        assert.deepEqual(order.slice(0, 3), ["ModifyInstanceAttribute", "TerminateInstances", "ModifyInstanceAttribute"]);
+        assert.equal(order.at(-1), "TerminateInstances");
         assert.deepEqual(await leftovers(), []);
         // Tagged at launch (instance only: a volume TagSpecification is what zCompute refuses).
         const run1 = proxy.calls.find((c) => c.action === "RunInstances");
@@ -116,6 +121,19 @@ describe("doctor --deep on moto", () => {
         assert.equal(run.code, 0, "not needed while requireMetadataTokens is false");
         const needed = await deepDoctor(["--config", "requireMetadataTokens=true"]);
         assert.equal(needed.code, 1, "needed once requireMetadataTokens is true");
+        assert.deepEqual(await leftovers(), []);
+    });
+
+    it("termination-protection: a cloud that refuses the attribute fails the row (not needed) and the probe is still removed", async () => {
+        fakeConsole(goodConsole);
+        proxy.faults.push((c) =>
+            c.action === "ModifyInstanceAttribute"
+                ? { status: 400, code: "InvalidParameterValue", message: "disableApiTermination is not supported" }
+                : undefined,
+        );
+        const run = await deepDoctor();
+        assert.equal(run.code, 0, run.err.join("\n"));
+        assert.match(line(run, "termination-protection"), /^fails: ModifyInstanceAttribute disableApiTermination was refused: .*not supported/);
         assert.deepEqual(await leftovers(), []);
     });
 
