@@ -2,39 +2,28 @@
 // stack can use, behind a proxy that breaks one assumption at a time: each check holds on the
 // good cloud and fails on the cloud that breaks it.
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, it } from "node:test";
-import { DoctorProxy, startDoctorProxy } from "./helpers/doctor-proxy";
+import { beforeEach, describe, it } from "node:test";
+import { startDoctorProxy } from "./helpers/doctor-proxy";
 import { DEV_EKSD_MINOR, DoctorSeed, seedZCompute } from "./helpers/doctor-seed";
 import { DoctorRun, rowStatus, runDoctorJson } from "./helpers/doctor-run";
-import { MotoServer, startMoto } from "./helpers/moto-server";
+import { motoWithProxy } from "./helpers/moto-proxy";
 
-let moto: MotoServer;
-let proxy: DoctorProxy;
+const fixture = motoWithProxy(startDoctorProxy, (proxy) => proxy.clear());
 let seed: DoctorSeed;
 
 type Run = DoctorRun;
 
 async function doctor(extra: string[] = [], options: { seedConfig?: boolean } = {}): Promise<Run> {
     const config = (options.seedConfig ?? true) ? seed.config.flatMap((c) => ["--config", c]) : [];
-    return runDoctorJson(proxy.url, [...config, ...extra]);
+    return runDoctorJson(fixture.proxy.url, [...config, ...extra]);
 }
 
 const status = rowStatus;
 
-before(async () => {
-    moto = await startMoto();
-    proxy = await startDoctorProxy(moto.url);
-});
-after(async () => {
-    await proxy?.stop();
-    await moto?.stop();
-});
-
 describe("doctor against a moto zCompute (read-only)", () => {
     beforeEach(async () => {
-        await moto.reset();
-        proxy.clear();
-        seed = await seedZCompute(moto.url);
+        await fixture.reset();
+        seed = await seedZCompute(fixture.moto.url);
     });
 
     it("answers every assumption on the good cloud: read-only ones hold, instance-only ones cannot tell without --deep, exit 0", async () => {
@@ -65,13 +54,13 @@ describe("doctor against a moto zCompute (read-only)", () => {
         assert.match(status(run, "asg-terminate-decrement"), /^cannot-tell/);
         // Read-only: nothing was created, changed or deleted.
         assert.deepEqual(
-            proxy.calls.filter((c) => !/^(Describe|Get)/.test(c.action)).map((c) => c.action),
+            fixture.proxy.calls.filter((c) => !/^(Describe|Get)/.test(c.action)).map((c) => c.action),
             [],
         );
     });
 
     it("credentials: a key the cloud refuses fails and the doctor exits 1", async () => {
-        proxy.faults.push((c) =>
+        fixture.proxy.faults.push((c) =>
             c.action === "GetCallerIdentity"
                 ? { status: 403, code: "InvalidClientTokenId", message: "The security token included in the request is invalid" }
                 : undefined,
@@ -82,7 +71,7 @@ describe("doctor against a moto zCompute (read-only)", () => {
     });
 
     it("describe-instances-filters: a cloud that refuses the instance-id filter fails", async () => {
-        proxy.faults.push((c) =>
+        fixture.proxy.faults.push((c) =>
             c.action === "DescribeInstances" && c.params.get("Filter.1.Name") === "instance-id"
                 ? { status: 400, code: "InvalidParameterValue", message: "The filter 'instance-id' is invalid" }
                 : undefined,
@@ -93,7 +82,7 @@ describe("doctor against a moto zCompute (read-only)", () => {
     });
 
     it("describe-instances-filters: a cloud that ignores the filters fails (it would mistake other instances for the recorded one)", async () => {
-        proxy.requests.push((c) => {
+        fixture.proxy.requests.push((c) => {
             if (c.action !== "DescribeInstances") {
                 return undefined;
             }
@@ -110,7 +99,7 @@ describe("doctor against a moto zCompute (read-only)", () => {
     });
 
     it("nlb-interface-description: an NLB whose interface carries another description fails", async () => {
-        proxy.requests.push((c) => {
+        fixture.proxy.requests.push((c) => {
             if (c.action !== "DescribeNetworkInterfaces" || !c.params.has("Filter.1.Value.1")) {
                 return undefined;
             }
@@ -123,7 +112,7 @@ describe("doctor against a moto zCompute (read-only)", () => {
     });
 
     it("nlb-interface-description: a cloud that refuses a description filter fails", async () => {
-        proxy.faults.push((c) =>
+        fixture.proxy.faults.push((c) =>
             c.action === "DescribeNetworkInterfaces" && c.params.get("Filter.1.Name") === "description"
                 ? { status: 400, code: "InvalidParameterValue", message: "The filter 'description' is invalid" }
                 : undefined,
@@ -133,7 +122,7 @@ describe("doctor against a moto zCompute (read-only)", () => {
     });
 
     it("classic-elb-path: a cloud without the classic ELB API under elbv2 fails", async () => {
-        proxy.faults.push((c) =>
+        fixture.proxy.faults.push((c) =>
             c.service === "elbv2" && c.params.get("Version") === "2012-06-01" ? { status: 400, code: "InvalidAction", message: "not implemented" } : undefined,
         );
         const run = await doctor();
@@ -142,7 +131,7 @@ describe("doctor against a moto zCompute (read-only)", () => {
     });
 
     it("asg-instance-launch-configuration: instances reported without LaunchConfigurationName fail", async () => {
-        proxy.responses.push((c, body) =>
+        fixture.proxy.responses.push((c, body) =>
             c.action === "DescribeAutoScalingInstances" ? body.replace(/<LaunchConfigurationName>[^<]*<\/LaunchConfigurationName>/g, "") : undefined,
         );
         const run = await doctor();
@@ -165,8 +154,8 @@ describe("doctor against a moto zCompute (read-only)", () => {
     });
 
     it("images: an EKS-D image tagged with another minor fails", async () => {
-        await moto.reset();
-        seed = await seedZCompute(moto.url, { eksdTag: "1.29.9" });
+        await fixture.moto.reset();
+        seed = await seedZCompute(fixture.moto.url, { eksdTag: "1.29.9" });
         const run = await doctor();
         assert.match(status(run, "images"), new RegExp(`^fails: .*tagged eksd-version=1\\.29\\.9, not EKS-D ${DEV_EKSD_MINOR.replace(".", "\\.")}`));
     });
@@ -191,7 +180,7 @@ describe("doctor against a moto zCompute (read-only)", () => {
     });
 
     it("a check whose call breaks answers cannot-tell with the error; the other rows still answer", async () => {
-        proxy.faults.push((c) => (c.action === "DescribeAccountAttributes" ? { status: 500, code: "InternalError", message: "boom" } : undefined));
+        fixture.proxy.faults.push((c) => (c.action === "DescribeAccountAttributes" ? { status: 500, code: "InternalError", message: "boom" } : undefined));
         const run = await doctor();
         assert.match(status(run, "quotas"), /^cannot-tell: the check's call failed: .*InternalError/);
         assert.match(status(run, "images"), /^holds/);

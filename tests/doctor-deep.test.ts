@@ -6,26 +6,25 @@ import * as EC2 from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { after, before, beforeEach, describe, it } from "node:test";
+import { beforeEach, describe, it } from "node:test";
 import { DoctorCloud } from "../doctor/cloud";
 import { BUNDLE_PORT as DOCTOR_BUNDLE_PORT, CONSOLE_MARKER, DEEP_TAG, DeepProbe, parseConsole, probeUserData } from "../doctor/deep";
 import { FakeClock } from "./helpers/cleanup-run";
-import { Call, DoctorProxy, startDoctorProxy } from "./helpers/doctor-proxy";
+import { Call, startDoctorProxy } from "./helpers/doctor-proxy";
 import { DoctorSeed, seedZCompute } from "./helpers/doctor-seed";
 import { DOCTOR_ENV, DoctorRun, rowStatus, runDoctorJson } from "./helpers/doctor-run";
 import { CREDENTIALS } from "./helpers/moto-seed";
-import { MotoServer, startMoto } from "./helpers/moto-server";
+import { motoWithProxy } from "./helpers/moto-proxy";
 
 const ENV = DOCTOR_ENV;
 
-let moto: MotoServer;
-let proxy: DoctorProxy;
+const fixture = motoWithProxy(startDoctorProxy, (proxy) => proxy.clear());
 let seed: DoctorSeed;
 
 /** The console line a real probe instance prints; `id`/`host` chosen per test from what the API said. */
 function fakeConsole(line: (instanceId: string, privateDns: string) => string): void {
     let privateDns = "";
-    proxy.responses.push((c: Call, body: string) => {
+    fixture.proxy.responses.push((c: Call, body: string) => {
         if (c.action === "DescribeInstances") {
             privateDns = /<privateDnsName>([^<]*)<\/privateDnsName>/.exec(body)?.[1] ?? privateDns;
             return undefined;
@@ -47,7 +46,7 @@ const goodConsole = (id: string, dns: string) => `${probeLine(id, dns)}\n${HOST_
 
 /** Probe instances and groups left in moto (not terminated / still existing). */
 async function leftovers(): Promise<string[]> {
-    const ec2 = new EC2.EC2Client({ region: "us-east-1", endpoint: moto.url, credentials: CREDENTIALS });
+    const ec2 = new EC2.EC2Client({ region: "us-east-1", endpoint: fixture.moto.url, credentials: CREDENTIALS });
     try {
         const reservations = (await ec2.send(new EC2.DescribeInstancesCommand({ Filters: [{ Name: `tag:${DEEP_TAG}`, Values: ["dev"] }] }))).Reservations ?? [];
         const instances = reservations.flatMap((r) => r.Instances ?? []).filter((i) => i.State?.Name !== "terminated");
@@ -59,32 +58,22 @@ async function leftovers(): Promise<string[]> {
 }
 
 function deepDoctor(extra: string[] = [], signal?: AbortSignal): Promise<DoctorRun> {
-    return runDoctorJson(proxy.url, ["--deep", "--deep-timeout", "60", ...seed.config.flatMap((c) => ["--config", c]), ...extra], signal);
+    return runDoctorJson(fixture.proxy.url, ["--deep", "--deep-timeout", "60", ...seed.config.flatMap((c) => ["--config", c]), ...extra], signal);
 }
 
 const line = rowStatus;
 
-before(async () => {
-    moto = await startMoto();
-    proxy = await startDoctorProxy(moto.url);
-});
-after(async () => {
-    await proxy?.stop();
-    await moto?.stop();
-});
-
 describe("doctor --deep on moto", () => {
     beforeEach(async () => {
-        await moto.reset();
-        proxy.clear();
-        seed = await seedZCompute(moto.url);
+        await fixture.reset();
+        seed = await seedZCompute(fixture.moto.url);
     });
 
     it("answers the instance-only assumptions on a good cloud and removes its instance and group", async () => {
         fakeConsole(goodConsole);
         // moto deletes a group an instance uses; zCompute (like AWS) answers DependencyViolation.
-        proxy.faults.push((c) =>
-            c.action === "DeleteSecurityGroup" && proxy.calls.filter((x) => x.action === "TerminateInstances").length === 0
+        fixture.proxy.faults.push((c) =>
+            c.action === "DeleteSecurityGroup" && fixture.proxy.calls.filter((x) => x.action === "TerminateInstances").length === 0
                 ? { status: 400, code: "DependencyViolation", message: "resource has a dependent object" }
                 : undefined,
         );
@@ -98,19 +87,19 @@ describe("doctor --deep on moto", () => {
         assert.match(line(run, "ssh-host-keys-console"), /^holds: the console of the probe i-\S+ .* shows 3 host key\(s\); it would pin ssh-ed25519 /);
         assert.match(line(run, "termination-protection"), /^holds: TerminateInstances refused the protected probe \(OperationNotPermitted\)/);
         // Protected, a refused terminate, lifted, then removed.
-        const order = proxy.calls.filter((c) => ["ModifyInstanceAttribute", "TerminateInstances"].includes(c.action)).map((c) => c.action);
+        const order = fixture.proxy.calls.filter((c) => ["ModifyInstanceAttribute", "TerminateInstances"].includes(c.action)).map((c) => c.action);
         assert.deepEqual(order.slice(0, 3), ["ModifyInstanceAttribute", "TerminateInstances", "ModifyInstanceAttribute"]);
         assert.equal(order.at(-1), "TerminateInstances");
         assert.deepEqual(await leftovers(), []);
         // Tagged at launch (instance only: a volume TagSpecification is what zCompute refuses).
-        const run1 = proxy.calls.find((c) => c.action === "RunInstances");
+        const run1 = fixture.proxy.calls.find((c) => c.action === "RunInstances");
         assert.equal(run1?.params.get("TagSpecification.1.ResourceType"), "instance");
         assert.equal(run1?.params.get("TagSpecification.2.ResourceType"), null);
     });
 
     it("metadata-options: a cloud that refuses them fails; the probe goes on without them", async () => {
         fakeConsole(goodConsole);
-        proxy.faults.push((c) =>
+        fixture.proxy.faults.push((c) =>
             c.action === "RunInstances" && c.params.has("MetadataOptions.HttpTokens")
                 ? { status: 400, code: "InvalidParameterValue", message: "MetadataOptions is not supported" }
                 : undefined,
@@ -126,7 +115,7 @@ describe("doctor --deep on moto", () => {
 
     it("termination-protection: a cloud that refuses the attribute fails the row (not needed) and the probe is still removed", async () => {
         fakeConsole(goodConsole);
-        proxy.faults.push((c) =>
+        fixture.proxy.faults.push((c) =>
             c.action === "ModifyInstanceAttribute"
                 ? { status: 400, code: "InvalidParameterValue", message: "disableApiTermination is not supported" }
                 : undefined,
@@ -147,14 +136,14 @@ describe("doctor --deep on moto", () => {
     it("in-use-error-codes and bastion-bundle-port: an unknown in-use code and a refused 8089 rule fail", async () => {
         fakeConsole(goodConsole);
         let first = true;
-        proxy.faults.push((c) => {
+        fixture.proxy.faults.push((c) => {
             if (c.action === "DeleteSecurityGroup" && first) {
                 first = false;
                 return { status: 400, code: "GroupBusy", message: "the group is busy" };
             }
             return undefined;
         });
-        proxy.faults.push((c) =>
+        fixture.proxy.faults.push((c) =>
             c.action === "AuthorizeSecurityGroupIngress" && c.params.get("IpPermissions.1.FromPort") === String(DOCTOR_BUNDLE_PORT)
                 ? { status: 400, code: "InvalidParameterValue", message: "port not allowed" }
                 : undefined,
@@ -173,7 +162,7 @@ describe("doctor --deep on moto", () => {
         assert.match(line(run, "ssh-host-keys-console"), /^fails: the console of the probe i-\S+ .* shows no complete -----BEGIN SSH HOST KEY KEYS----- block/);
         assert.equal(run.code, 1);
         // It waits a bounded number of polls for the block once the probe's line is there.
-        assert.ok(proxy.calls.filter((c) => c.action === "GetConsoleOutput").length <= 14);
+        assert.ok(fixture.proxy.calls.filter((c) => c.action === "GetConsoleOutput").length <= 14);
         const unpinned = await deepDoctor(["--config", "sshHostKeys=unpinned"]);
         assert.equal(unpinned.code, 0, "not needed with sshHostKeys unpinned");
         assert.deepEqual(await leftovers(), []);
@@ -187,7 +176,7 @@ describe("doctor --deep on moto", () => {
     });
 
     it("an error after the instance started still removes the instance and the group", async () => {
-        proxy.faults.push((c) => (c.action === "GetConsoleOutput" ? { status: 500, code: "InternalError", message: "console broke" } : undefined));
+        fixture.proxy.faults.push((c) => (c.action === "GetConsoleOutput" ? { status: 500, code: "InternalError", message: "console broke" } : undefined));
         const run = await deepDoctor();
         assert.ok(
             run.err.some((l) => /stopped early: .*console broke/.test(l)),
@@ -199,13 +188,13 @@ describe("doctor --deep on moto", () => {
 
     it("Ctrl-C (abort) right after the instance started removes the instance and the group", async () => {
         const controller = new AbortController();
-        proxy.responses.push((c) => {
+        fixture.proxy.responses.push((c) => {
             if (c.action === "RunInstances") {
                 controller.abort();
             }
             return undefined;
         });
-        const cloud = new DoctorCloud({ baseUrl: proxy.url, ...CREDENTIALS });
+        const cloud = new DoctorCloud({ baseUrl: fixture.proxy.url, ...CREDENTIALS });
         const { loadStackConfig } = await import("../config");
         const { resolveStackConfig, parseOverride } = await import("../tools/stack-config");
         const input = resolveStackConfig(
@@ -226,7 +215,7 @@ describe("doctor --deep on moto", () => {
             assert.ok(result.instanceId, "the instance had started");
             assert.deepEqual(result.leftovers, []);
             assert.equal(
-                proxy.calls.some((c) => c.action === "GetConsoleOutput"),
+                fixture.proxy.calls.some((c) => c.action === "GetConsoleOutput"),
                 false,
                 "nothing more after Ctrl-C than the removal",
             );

@@ -3,16 +3,13 @@
 // pack against plans recorded by the offline plan (prod passes; each weakening fails with its
 // rule's message; `npm run plan -- --policy` exits 1 on a violation).
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import { coversAddressSpace, openFamilies } from "../model/address-coverage";
 import { rootCaProblem, ROOT_CA_MAX_CHARS } from "../model/ca-certificate";
 import { PRODUCTION_RULE_IDS } from "../model/production-rules";
 import { evaluateProductionPolicies, isProductionStack, PolicyInputResource, PRODUCTION_POLICIES, stackOfUrn } from "../policy/rules";
 import { expectProblem, loadWith, problemsWith } from "./helpers/config-fixture";
+import { opensslCertificate } from "./helpers/openssl-cert";
 import { runPlan } from "./helpers/plan-cli";
 import type { PlanDocument } from "../tools/plan";
 
@@ -108,51 +105,12 @@ describe("production guard of the stack config", () => {
 });
 
 describe("rootCaCert parsed as CA certificates", () => {
-    let dir: string;
     const pem: Record<string, string> = {};
     before(() => {
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-root-ca-"));
-        const openssl = (args: string[]) => {
-            const run = spawnSync("openssl", args, { cwd: dir, encoding: "utf8", env: { PATH: "/usr/bin:/bin", OPENSSL_CONF: "/dev/null" } });
-            assert.equal(run.status, 0, run.stderr);
-        };
-        openssl([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "30",
-            "-subj",
-            "/CN=root",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-        ]);
-        openssl([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "30",
-            "-subj",
-            "/CN=server",
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-            "-keyout",
-            "leaf.key",
-            "-out",
-            "leaf.crt",
-        ]);
-        for (const name of ["ca.key", "ca.crt", "leaf.crt"]) {
-            pem[name] = fs.readFileSync(path.join(dir, name), "utf8");
-        }
+        const root = opensslCertificate({ commonName: "root", ca: true });
+        pem["ca.crt"] = root.certPem;
+        pem["ca.key"] = root.keyPem;
+        pem["leaf.crt"] = opensslCertificate({ commonName: "server", ca: false }).certPem;
     });
 
     it("accepts one or more CA certificates", () => {

@@ -2,10 +2,6 @@
 // standalone cluster, an ASG-mode cluster with existing instance profiles, and an internal one.
 // Import this module first: it installs the mocks before any resource module is loaded.
 import * as pulumi from "@pulumi/pulumi";
-import { spawnSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { isSecretValue, mockState, RecordedResource, settle, startMockEngine } from "../../tools/mock-engine";
 import type { EksdCluster, EksdClusterArgs } from "../../cluster";
 import type { NodeGroupConfig } from "../../model";
@@ -16,37 +12,9 @@ export const BASTION_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ncluster-test-ba
 export const NODE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ncluster-test-node-key-material\n-----END OPENSSH PRIVATE KEY-----\n";
 export const LB_ID = "0a1b2c3d4e5f";
 
-/** A real self-signed certificate made by openssl, as a user's root CA. */
-export function opensslCertificate(): { certPem: string; keyPem: string } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zadara-eksd-ca-"));
-    try {
-        const run = spawnSync(
-            "openssl",
-            [
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "30",
-                "-subj",
-                "/CN=test-root-ca",
-                "-keyout",
-                path.join(dir, "ca.key"),
-                "-out",
-                path.join(dir, "ca.crt"),
-            ],
-            { encoding: "utf8" },
-        );
-        if (run.status !== 0) {
-            throw new Error(`openssl failed: ${run.stderr}`);
-        }
-        return { certPem: fs.readFileSync(path.join(dir, "ca.crt"), "utf8"), keyPem: fs.readFileSync(path.join(dir, "ca.key"), "utf8") };
-    } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-    }
-}
+import { opensslCertificate } from "./openssl-cert";
+
+export { opensslCertificate };
 
 export const ROOT_CA = opensslCertificate().certPem;
 

@@ -92,20 +92,23 @@ export function startMotoProxy(motoUrl: string): Promise<MotoProxy> {
     });
 }
 
-/** moto_server and this proxy in front of it, for one test file: started before its tests, stopped after them. */
-export interface MotoBehindProxy {
+/** moto_server and a proxy in front of it, for one test file: started before its tests, stopped after them. */
+export interface MotoWithProxy<P> {
     readonly moto: MotoServer;
-    readonly proxy: MotoProxy;
-    /** Empties moto and forgets the calls and faults of the test before. */
+    readonly proxy: P;
+    /** Empties moto and the proxy's record of the test before. */
     reset(): Promise<void>;
 }
 
-export function motoBehindProxy(): MotoBehindProxy {
+export function motoWithProxy<P extends { stop(): Promise<void> }>(
+    startProxy: (motoUrl: string) => Promise<P>,
+    clearProxy: (proxy: P) => void,
+): MotoWithProxy<P> {
     let moto: MotoServer | undefined;
-    let proxy: MotoProxy | undefined;
+    let proxy: P | undefined;
     before(async () => {
         moto = await startMoto();
-        proxy = await startMotoProxy(moto.url);
+        proxy = await startProxy(moto.url);
     });
     after(async () => {
         await proxy?.stop();
@@ -126,9 +129,15 @@ export function motoBehindProxy(): MotoBehindProxy {
         },
         async reset() {
             await started(moto, "moto_server").reset();
-            const p = started(proxy, "the moto proxy");
-            p.calls.length = 0;
-            p.faults.length = 0;
+            clearProxy(started(proxy, "the moto proxy"));
         },
     };
+}
+
+/** moto_server behind this file's zCompute-paths proxy; reset() also forgets its calls and faults. */
+export function motoBehindProxy(): MotoWithProxy<MotoProxy> {
+    return motoWithProxy(startMotoProxy, (proxy) => {
+        proxy.calls.length = 0;
+        proxy.faults.length = 0;
+    });
 }
